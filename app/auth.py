@@ -1,0 +1,118 @@
+"""Users, passwords and API tokens.
+
+Passwords are hashed with Argon2 (pwdlib). API tokens are long random strings shown
+once; only their SHA-256 is stored, which is enough for secrets of that entropy and
+keeps each request's check cheap.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from typing import Optional
+
+from pwdlib import PasswordHash
+from sqlmodel import select
+
+from app.db import session, utcnow
+from app.errors import AuthenticationFailed, Conflict, InvalidInput, NotFound
+from app.models import ApiToken, User
+
+ROLES = ("user", "admin", "service")
+TOKEN_PREFIX = "jdk_"
+_hasher = PasswordHash.recommended()
+# Checked against when the username is unknown, so both paths cost the same time.
+_DUMMY_HASH = _hasher.hash("not-a-password")
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def create_user(*, username: str, password: str, display_name: str = "", role: str = "user") -> User:
+    username = (username or "").strip()
+    if not username or len(username) > 64 or not all(c.isalnum() or c in "._-@" for c in username):
+        raise InvalidInput("A username is 1-64 letters, digits, or . _ - @.", field="username")
+    if role not in ROLES:
+        raise InvalidInput(f"Unknown role {role!r}; roles: {', '.join(ROLES)}.", field="role")
+    if len(password or "") < 8:
+        raise InvalidInput("A password needs at least 8 characters.", field="password")
+    with session(write=True) as s:
+        if s.exec(select(User).where(User.username == username)).first():
+            raise Conflict(f"User {username!r} exists already.")
+        user = User(username=username, display_name=display_name or username, role=role,
+                    password_hash=hash_password(password))
+        s.add(user)
+        s.flush()
+        s.refresh(user)
+        return user
+
+
+def get_user(username: str) -> User:
+    with session() as s:
+        user = s.exec(select(User).where(User.username == username)).first()
+    if user is None:
+        raise NotFound(f"No user {username}.")
+    return user
+
+
+def authenticate(username: str, password: str) -> User:
+    """The user whose password this is, or AuthenticationFailed (same message for an
+    unknown user and a wrong password)."""
+    with session() as s:
+        user = s.exec(select(User).where(User.username == (username or "").strip())).first()
+    ok = _hasher.verify(password or "", user.password_hash if user else _DUMMY_HASH)
+    if not user or not ok:
+        raise AuthenticationFailed("Wrong username or password.")
+    return user
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(*, owner: str, name: str = "") -> tuple[str, ApiToken]:
+    """A new API token; the plain text is returned once and never stored."""
+    get_user(owner)
+    plain = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    with session(write=True) as s:
+        tok = ApiToken(token_hash=_token_hash(plain), owner=owner, name=name[:128])
+        s.add(tok)
+        s.flush()
+        s.refresh(tok)
+    return plain, tok
+
+
+def user_for_token(token: str) -> User:
+    if not token or not token.startswith(TOKEN_PREFIX):
+        raise AuthenticationFailed("The token is missing or not a Jobdeck API token.")
+    with session(write=True) as s:
+        tok = s.exec(select(ApiToken).where(ApiToken.token_hash == _token_hash(token))).first()
+        if tok is None or tok.revoked_at is not None:
+            raise AuthenticationFailed("The token is unknown or was revoked.")
+        tok.last_used_at = utcnow()
+        user = s.exec(select(User).where(User.username == tok.owner)).first()
+    if user is None:
+        raise AuthenticationFailed("The token's user no longer exists.")
+    return user
+
+
+def list_tokens(owner: str) -> list[ApiToken]:
+    with session() as s:
+        return list(s.exec(select(ApiToken).where(ApiToken.owner == owner, ApiToken.revoked_at.is_(None))
+                           .order_by(ApiToken.created_at.desc())))
+
+
+def revoke_token(*, owner: str, token_id: int) -> None:
+    with session(write=True) as s:
+        tok = s.get(ApiToken, token_id)
+        if tok is None or tok.owner != owner:
+            raise NotFound(f"No token {token_id}.")
+        tok.revoked_at = utcnow()
+
+
+def find_user(username: str) -> Optional[User]:
+    try:
+        return get_user(username)
+    except NotFound:
+        return None

@@ -1,0 +1,141 @@
+"""The one database engine, sessions, and schema migrations.
+
+SQLite is the default and PostgreSQL the choice at scale; the code uses only what both
+support. On SQLite, write transactions start with BEGIN IMMEDIATE: a deferred transaction
+that reads and then writes fails at once with SQLITE_BUSY when another writer committed
+in between (WAL mode), whereas IMMEDIATE waits its turn under busy_timeout.
+"""
+
+from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlmodel import Session
+
+from app.settings import get_settings
+
+_lock = threading.Lock()
+_engines: dict[str, sa.Engine] = {}
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(sa.types.TypeDecorator):
+    """Timestamps are stored as naive UTC and always come back timezone-aware."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; use app.db.utcnow()")
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc)
+
+
+def _make_engine(url: str) -> sa.Engine:
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn, _record):
+            # Take transaction control away from pysqlite so BEGIN is ours to emit.
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn):
+            mode = conn.get_execution_options().get("jobdeck_write")
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if mode else "BEGIN")
+
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def get_engine(url: str | None = None) -> sa.Engine:
+    url = url or get_settings().database_url
+    with _lock:
+        engine = _engines.get(url)
+        if engine is None:
+            engine = _engines[url] = _make_engine(url)
+        return engine
+
+
+def write_engine() -> sa.Engine:
+    """The engine whose transactions take the write lock up front on SQLite."""
+    return get_engine().execution_options(jobdeck_write=True)
+
+
+def dispose_engines() -> None:
+    with _lock:
+        for engine in _engines.values():
+            engine.dispose()
+        _engines.clear()
+
+
+@contextmanager
+def session(*, write: bool = False) -> Iterator[Session]:
+    """A session that commits on success and rolls back on error."""
+    with Session(write_engine() if write else get_engine(), expire_on_commit=False) as s:
+        try:
+            yield s
+            s.commit()
+        except BaseException:
+            s.rollback()
+            raise
+
+
+@contextmanager
+def write_conn() -> Iterator[sa.Connection]:
+    """A Core connection in one write transaction, for the hot paths."""
+    with write_engine().begin() as conn:
+        yield conn
+
+
+def insert_ignore(table: sa.Table, dialect_name: str):
+    """INSERT … ON CONFLICT DO NOTHING on either database: handlers repeat safely."""
+    if dialect_name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(table).on_conflict_do_nothing()
+
+
+def alembic_config():
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    cfg.set_main_option("sqlalchemy.url", get_settings().database_url.replace("%", "%%"))
+    return cfg
+
+
+def migrate() -> None:
+    """Bring the schema to the newest migration."""
+    from alembic import command
+
+    import app.models  # noqa: F401  (registers the tables)
+
+    command.upgrade(alembic_config(), "head")

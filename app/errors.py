@@ -1,0 +1,75 @@
+"""One root exception; each subclass says in its docstring what it means.
+
+The REST API maps these onto HTTP problem details, the console onto toasts, so every
+message here is written for the person who will read it.
+"""
+
+from __future__ import annotations
+
+
+class JobdeckError(Exception):
+    """Root of every error Jobdeck raises on purpose."""
+
+    status_code = 400
+
+    def __init__(self, message: str, **detail):
+        super().__init__(message)
+        self.message = message
+        self.detail = detail
+
+
+class NotFound(JobdeckError):
+    """The thing does not exist, or the caller may not see it (ids reveal nothing)."""
+
+    status_code = 404
+
+
+class PermissionDenied(JobdeckError):
+    """The caller is known but may not do this."""
+
+    status_code = 403
+
+
+class AuthenticationFailed(JobdeckError):
+    """No valid credentials were given."""
+
+    status_code = 401
+
+
+class InvalidInput(JobdeckError):
+    """Input failed validation; `field` names the offending field when there is one."""
+
+    status_code = 422
+
+    def __init__(self, message: str, *, field: str | None = None, errors: list | None = None):
+        super().__init__(message, field=field, errors=errors or [])
+        self.field = field
+        self.errors = errors or []
+
+
+class UnknownJobType(InvalidInput):
+    """No job type/subtype of that name is registered."""
+
+
+class TransitionRejected(JobdeckError):
+    """A status change was refused: not allowed from the current status, or the job
+    moved on (a late or duplicate write, a stale attempt)."""
+
+    status_code = 409
+
+
+class Conflict(JobdeckError):
+    """The request conflicts with the current state of a record."""
+
+    status_code = 409
+
+
+class QueueUnavailable(JobdeckError):
+    """Redis did not answer. Lodged jobs are kept and queued once it does."""
+
+    status_code = 503
+
+
+class JobFailed(JobdeckError):
+    """Raised by a handler to end its job FAILED with a message for the owner
+    (as opposed to an unexpected exception, which ends it CRASHED)."""

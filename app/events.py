@@ -1,0 +1,24 @@
+"""Job events on Redis pub/sub, published after each committed transition.
+
+The database is the source of truth: an event that is lost (Redis down) costs a live
+update, never a record, and a page that reconnects reads the database again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from app import keys, queues
+
+log = logging.getLogger(__name__)
+
+
+def publish(event: dict[str, Any]) -> bool:
+    try:
+        queues.redis_conn().publish(keys.events_channel(), json.dumps(event, default=str))
+        return True
+    except queues.REDIS_ERRORS as exc:  # the record is committed; only the push is lost
+        log.warning("event for job %s not published: %s", event.get("job_id"), exc)
+        return False

@@ -1,0 +1,256 @@
+"""The job types Jobdeck knows: for each (type, subtype) its typed payload and result,
+its handler (by dotted path, so the web side never imports the worker), its backend and
+its time limit. An unknown type or an invalid payload is refused here, before anything
+is written.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from app.errors import InvalidInput, UnknownJobType
+
+ITEM_SUBTYPES = ("DATASET", "MODEL", "MODEL_RUN", "MODEL_RUN_WORKFLOW_TEMPLATE", "DATASET_TEMPLATE",
+                 "PERSON", "ORGANISATION", "STUDY")
+
+
+class Payload(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Result(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+# --- registry and provenance ----------------------------------------------
+
+
+class RegisterCreateActivity(Payload):
+    item_id: str = Field(min_length=1)
+
+
+class RegisterVersionActivity(Payload):
+    from_item_id: str = Field(min_length=1)
+    to_item_id: str = Field(min_length=1)
+    reason: str = Field(min_length=1)
+    version: int = Field(ge=2)
+
+
+class RegisterActivityResult(Result):
+    activity_id: str
+    lodge_session_id: str
+
+
+class LodgeCreateActivity(Payload):
+    item_id: str = Field(min_length=1)
+    activity_id: str = Field(min_length=1)
+
+
+class LodgeVersionActivity(Payload):
+    from_item_id: str = Field(min_length=1)
+    to_item_id: str = Field(min_length=1)
+    activity_id: str = Field(min_length=1)
+
+
+class LodgeResult(Result):
+    activity_id: str
+    edges: int
+
+
+class TemplatedDataset(Payload):
+    dataset_template_id: str = Field(min_length=1)
+    dataset_id: str = Field(min_length=1)
+    dataset_type: Literal["DATA_STORE"] = "DATA_STORE"
+    resources: Optional[dict[str, str]] = None
+
+
+class AssociationInfo(Payload):
+    modeller_id: str = Field(min_length=1)
+    requesting_organisation_id: Optional[str] = None
+
+
+class ModelRunRecord(Payload):
+    """One model run, in the shape Provena's model run registration uses."""
+
+    workflow_template_id: str = Field(min_length=1)
+    model_version: Optional[str] = None
+    inputs: list[TemplatedDataset] = Field(default_factory=list)
+    outputs: list[TemplatedDataset] = Field(default_factory=list)
+    annotations: Optional[dict[str, str]] = None
+    display_name: str = Field(min_length=1)
+    description: str = Field(min_length=1)
+    study_id: Optional[str] = None
+    associations: AssociationInfo
+    start_time: int = Field(ge=0)
+    end_time: int = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _times_in_order(self):
+        if self.start_time > self.end_time:
+            raise ValueError("start_time must not be after end_time")
+        return self
+
+
+class ModelRunProvLodge(Payload):
+    record: ModelRunRecord
+    revalidate: bool = True
+
+
+class ModelRunLodgeResult(Result):
+    record_id: str
+    edges: int
+
+
+class ModelRunBatchSubmit(Payload):
+    records: list[ModelRunRecord] = Field(min_length=1, max_length=10_000)
+    label: str = ""
+
+
+class BatchSubmitResult(Result):
+    batch_id: str
+    jobs: int
+
+
+class ModelRunUpdate(Payload):
+    model_run_id: str = Field(min_length=1)
+    reason: str = Field(min_length=1)
+    record: ModelRunRecord
+
+
+class ModelRunUpdateResult(Result):
+    record_id: str
+    version: int
+
+
+# --- system -----------------------------------------------------------------
+
+
+class Noop(Payload):
+    """A diagnostic job: sleeps, then ends as asked. Used to test a backend and to
+    measure the engine."""
+
+    sleep_s: float = Field(default=0.0, ge=0, le=3600)
+    outcome: Literal["succeed", "fail", "crash"] = "succeed"
+
+
+class NoopResult(Result):
+    slept_s: float
+
+
+class WakeUp(Payload):
+    pass
+
+
+class WakeUpResult(Result):
+    worker: str
+
+
+@dataclass(frozen=True)
+class JobTypeSpec:
+    job_type: str
+    job_subtype: str
+    payload: type[Payload]
+    result: type[Result]
+    handler: str
+    backend: str
+    label: str
+    timeout_s: int = 600
+    # Users lodge these through registry operations; a direct launch of any type is for
+    # admins and services, as in Provena.
+    user_may_launch: bool = False
+    provena: bool = True
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.job_type, self.job_subtype)
+
+
+_T = "worker.tasks."
+SPECS: dict[tuple[str, str], JobTypeSpec] = {s.key: s for s in [
+    JobTypeSpec("REGISTRY", "REGISTER_CREATE_ACTIVITY", RegisterCreateActivity, RegisterActivityResult,
+                _T + "register_create_activity", "registry", "Register creation"),
+    JobTypeSpec("REGISTRY", "REGISTER_VERSION_ACTIVITY", RegisterVersionActivity, RegisterActivityResult,
+                _T + "register_version_activity", "registry", "Register version"),
+    JobTypeSpec("REGISTRY", "REGISTRY_WAKE_UP", WakeUp, WakeUpResult, _T + "wake_up", "registry",
+                "Wake up registry workers", timeout_s=30),
+    JobTypeSpec("PROV_LODGE", "LODGE_CREATE_ACTIVITY", LodgeCreateActivity, LodgeResult,
+                _T + "lodge_create_activity", "prov", "Lodge creation provenance"),
+    JobTypeSpec("PROV_LODGE", "LODGE_VERSION_ACTIVITY", LodgeVersionActivity, LodgeResult,
+                _T + "lodge_version_activity", "prov", "Lodge version provenance"),
+    JobTypeSpec("PROV_LODGE", "MODEL_RUN_PROV_LODGE", ModelRunProvLodge, ModelRunLodgeResult,
+                _T + "model_run_prov_lodge", "prov", "Register model run", user_may_launch=True),
+    JobTypeSpec("PROV_LODGE", "MODEL_RUN_BATCH_SUBMIT", ModelRunBatchSubmit, BatchSubmitResult,
+                _T + "model_run_batch_submit", "prov", "Register model runs in bulk", user_may_launch=True),
+    JobTypeSpec("PROV_LODGE", "MODEL_RUN_UPDATE", ModelRunUpdate, ModelRunUpdateResult,
+                _T + "model_run_update", "prov", "Update model run", user_may_launch=True),
+    JobTypeSpec("PROV_LODGE", "PROV_LODGE_WAKE_UP", WakeUp, WakeUpResult, _T + "wake_up", "prov",
+                "Wake up provenance workers", timeout_s=30),
+    JobTypeSpec("SYSTEM", "NOOP", Noop, NoopResult, _T + "noop", "system", "Diagnostic no-op",
+                provena=False),
+    JobTypeSpec("SYSTEM", "SYSTEM_WAKE_UP", WakeUp, WakeUpResult, _T + "wake_up", "system",
+                "Wake up system workers", timeout_s=30, provena=False),
+]}
+
+BACKENDS = sorted({s.backend for s in SPECS.values()})
+
+
+def spec_for(job_type: str, job_subtype: str) -> JobTypeSpec:
+    spec = SPECS.get((job_type, job_subtype))
+    if spec is None:
+        known = [s for (t, s) in SPECS if t == job_type]
+        if not known:
+            raise UnknownJobType(f"Unknown job type {job_type!r}; known types: "
+                                 f"{', '.join(sorted({t for t, _ in SPECS}))}.", field="job_type")
+        raise UnknownJobType(f"Unknown subtype {job_subtype!r} of job type {job_type!r}; "
+                             f"known subtypes: {', '.join(sorted(known))}.", field="job_subtype")
+    return spec
+
+
+def validate_payload(spec: JobTypeSpec, payload: Any) -> Payload:
+    """Parse a payload, or raise InvalidInput naming the first offending field."""
+    try:
+        return spec.payload.model_validate(payload)
+    except ValidationError as exc:
+        raise invalid_input(exc, prefix="payload", what=f"{spec.job_type}/{spec.job_subtype} payload") from None
+
+
+def invalid_input(exc: ValidationError, *, prefix: str = "", what: str = "input") -> InvalidInput:
+    errors = [{"field": ".".join(str(p) for p in ((prefix,) if prefix else ()) + tuple(e["loc"])) or prefix,
+               "message": e["msg"]} for e in exc.errors()]
+    first = errors[0]
+    return InvalidInput(f"Invalid {what}: {first['field']}: {first['message']}.",
+                        field=first["field"], errors=errors)
+
+
+# --- what a handler gives back ---------------------------------------------
+
+
+_CHILD_NS = uuid.UUID("6b1f0c1e-8f0b-4c58-9a43-0d7f3f4e2a10")
+
+
+def child_job_id(parent_job_id: str, key: str) -> str:
+    """The id of a workflow's next step is derived from its parent, so a handler that
+    runs twice names (and lodges) the same next job, not a second one."""
+    return str(uuid.uuid5(_CHILD_NS, f"{parent_job_id}/{key}"))
+
+
+@dataclass
+class NextJob:
+    job_type: str
+    job_subtype: str
+    payload: Payload
+    key: str
+    entity_id: Optional[str] = None
+    step: Optional[int] = None
+
+
+@dataclass
+class Outcome:
+    result: Result
+    info: Optional[str] = None
+    next_jobs: list[NextJob] = field(default_factory=list)
+    entity_id: Optional[str] = None

@@ -1,0 +1,307 @@
+"""Lodging jobs: standalone, in batches, and as the next steps of a workflow; cancel,
+retry, and the reconciler that queues again what a queue lost.
+
+A job row is committed PENDING before it is enqueued. When Redis does not answer, the
+job stays lodged with a message saying it waits, and `reconcile_pending` queues it once
+Redis is back: a lodged job is never lost.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Iterable, Optional
+
+import sqlalchemy as sa
+from sqlmodel import select
+
+from app import lifecycle, queues
+from app.keys import rq_job_id
+from app.db import insert_ignore, session, utcnow, write_conn
+from app.errors import Conflict, NotFound, PermissionDenied, TransitionRejected
+from app.jobtypes import NextJob, Payload, child_job_id, spec_for, validate_payload
+from app.lifecycle import JobStatus, Transitioned
+from app.models import Batch, Job, JobMessage, User, new_id
+from app.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+_job = Job.__table__
+_msg = JobMessage.__table__
+_batch = Batch.__table__
+
+WAITING = ("Waiting for the queue: Redis did not answer. The job is kept and will be "
+           "queued as soon as Redis is back.")
+
+
+@dataclass(frozen=True)
+class Lodged:
+    """A committed job that still has to reach its queue."""
+
+    job_id: str
+    attempt: int
+    backend: str
+    timeout_s: Optional[int]
+
+
+def _row(*, job_id: str, owner: str, spec, payload: Payload, batch_id=None, workflow_id=None,
+         parent_job_id=None, step=None, entity_id=None, lineage_key=None, idempotency_key=None,
+         now=None) -> dict[str, Any]:
+    now = now or utcnow()
+    return dict(
+        id=job_id, owner=owner, job_type=spec.job_type, job_subtype=spec.job_subtype,
+        status=JobStatus.PENDING.value, attempt=1, payload=payload.model_dump(mode="json"),
+        batch_id=batch_id, workflow_id=workflow_id, parent_job_id=parent_job_id, step=step,
+        entity_id=entity_id, lineage_key=lineage_key, idempotency_key=idempotency_key,
+        queue=spec.backend, last_message="Lodged", created_at=now, updated_at=now,
+    )
+
+
+def _insert(conn: sa.Connection, rows: list[dict[str, Any]], *, text: str, ignore: bool = False) -> list[Lodged]:
+    """Insert job rows and their first history line; with `ignore`, rows that exist
+    already (a handler that ran twice) are left as they are and not returned."""
+    if not rows:
+        return []
+    if ignore:
+        ids = [r["id"] for r in rows]
+        existing = set(conn.execute(sa.select(_job.c.id).where(_job.c.id.in_(ids))).scalars())
+        rows = [r for r in rows if r["id"] not in existing]
+        if not rows:
+            return []
+    conn.execute(sa.insert(_job), rows)
+    conn.execute(sa.insert(_msg), [dict(job_id=r["id"], at=r["created_at"], level="info",
+                                        status=JobStatus.PENDING.value, attempt=1, text=text)
+                                   for r in rows])
+    out = []
+    for r in rows:
+        spec = spec_for(r["job_type"], r["job_subtype"])
+        out.append(Lodged(r["id"], 1, spec.backend, spec.timeout_s))
+    return out
+
+
+def enqueue(lodged: Iterable[Lodged]) -> bool:
+    """Put committed jobs on their queues; if Redis is away, say so on each job."""
+    lodged = list(lodged)
+    if not lodged:
+        return True
+    try:
+        queues.enqueue((j.job_id, j.attempt, j.backend, j.timeout_s) for j in lodged)
+        return True
+    except queues.REDIS_ERRORS as exc:
+        log.warning("Redis did not answer; %d job(s) wait for the reconciler: %s", len(lodged), exc)
+        now = utcnow()
+        with write_conn() as conn:
+            ids = [j.job_id for j in lodged]
+            conn.execute(sa.update(_job).where(_job.c.id.in_(ids)).values(last_message=WAITING))
+            conn.execute(sa.insert(_msg), [dict(job_id=j.job_id, at=now, level="warning",
+                                                status=JobStatus.PENDING.value, attempt=j.attempt,
+                                                text=WAITING) for j in lodged])
+        return False
+
+
+def _owner_for(actor: User, owner: Optional[str]) -> str:
+    if owner and owner != actor.username:
+        if not actor.may_launch_any:
+            raise PermissionDenied("Only admins and services may lodge a job for another user.")
+        return owner
+    return actor.username
+
+
+def _check_may_launch(actor: User, spec) -> None:
+    if not (spec.user_may_launch or actor.may_launch_any):
+        raise PermissionDenied(f"Lodging {spec.job_type}/{spec.job_subtype} directly is for admins and "
+                               f"services; users start it through the registry.")
+
+
+def launch_job(*, actor: User, job_type: str, job_subtype: str, payload: Any,
+               owner: Optional[str] = None, batch_id: Optional[str] = None,
+               entity_id: Optional[str] = None, idempotency_key: Optional[str] = None) -> Job:
+    """Lodge one job (the root of its own workflow), optionally into an existing batch."""
+    spec = spec_for(job_type, job_subtype)
+    _check_may_launch(actor, spec)
+    model = validate_payload(spec, payload)
+    owner = _owner_for(actor, owner)
+    if idempotency_key:
+        found = _by_idempotency_key(owner, idempotency_key)
+        if found is not None:
+            return _same_request(found, spec, model)
+    job_id = new_id()
+    row = _row(job_id=job_id, owner=owner, spec=spec, payload=model, batch_id=batch_id,
+               workflow_id=job_id, entity_id=entity_id, idempotency_key=idempotency_key)
+    try:
+        with write_conn() as conn:
+            if batch_id:
+                b = conn.execute(sa.update(_batch).where(_batch.c.id == batch_id, _batch.c.owner == owner)
+                                 .values(total=_batch.c.total + 1, pending=_batch.c.pending + 1)).rowcount
+                if b != 1:
+                    raise NotFound(f"No batch {batch_id} of user {owner}.")
+            lodged = _insert(conn, [row], text=f"Lodged by {actor.username}")
+    except sa.exc.IntegrityError:
+        found = _by_idempotency_key(owner, idempotency_key) if idempotency_key else None
+        if found is None:
+            raise
+        return _same_request(found, spec, model)
+    enqueue(lodged)
+    return get_job(job_id)
+
+
+def _by_idempotency_key(owner: str, key: str) -> Optional[Job]:
+    with session() as s:
+        return s.exec(select(Job).where(Job.owner == owner, Job.idempotency_key == key)).first()
+
+
+def _same_request(found: Job, spec, model: Payload) -> Job:
+    if (found.job_type, found.job_subtype) != spec.key or found.payload != model.model_dump(mode="json"):
+        raise Conflict("This Idempotency-Key was used before for a different request.",
+                       session_id=found.id)
+    return found
+
+
+def create_batch(conn: sa.Connection, *, batch_id: str, owner: str, label: str,
+                 submission_job_id: Optional[str], rows: list[dict[str, Any]], text: str) -> list[Lodged]:
+    """Insert a batch and its jobs in the caller's transaction; a repeat (same batch id)
+    changes nothing."""
+    now = utcnow()
+    created = conn.execute(insert_ignore(_batch, conn.dialect.name).values(
+        id=batch_id, owner=owner, label=label, submission_job_id=submission_job_id, created_at=now,
+        total=len(rows), pending=len(rows), dequeued=0, in_progress=0, succeeded=0, failed=0,
+        crashed=0, cancelled=0)).rowcount
+    if created != 1:
+        return []
+    return _insert(conn, rows, text=text)
+
+
+def launch_batch(*, actor: User, job_type: str, job_subtype: str, payloads: list[Any],
+                 label: str = "", owner: Optional[str] = None) -> Batch:
+    """Lodge many jobs as one batch: every row in one transaction, enqueued in bulk.
+    One invalid payload refuses the whole batch, naming its index and field."""
+    spec = spec_for(job_type, job_subtype)
+    _check_may_launch(actor, spec)
+    owner = _owner_for(actor, owner)
+    models = []
+    for i, p in enumerate(payloads):
+        try:
+            models.append(validate_payload(spec, p))
+        except Exception as exc:  # InvalidInput: add the position in the batch
+            exc.message = f"Item {i}: {exc.message}"
+            exc.args = (exc.message,)
+            if getattr(exc, "field", None):
+                exc.field = f"payloads.{i}.{exc.field}"
+            raise
+    batch_id = new_id()
+    now = utcnow()
+    rows = []
+    for m in models:
+        jid = new_id()
+        rows.append(_row(job_id=jid, owner=owner, spec=spec, payload=m, batch_id=batch_id,
+                         workflow_id=jid, now=now))
+    with write_conn() as conn:
+        lodged = create_batch(conn, batch_id=batch_id, owner=owner, label=label,
+                              submission_job_id=None, rows=rows, text=f"Lodged in a batch by {actor.username}")
+    enqueue(lodged)
+    with session() as s:
+        return s.get(Batch, batch_id)
+
+
+def lodge_next(conn: sa.Connection, parent: Transitioned, next_jobs: list[NextJob]) -> list[Lodged]:
+    """Lodge a workflow's next steps inside the transaction that marks the parent
+    SUCCEEDED. Their ids derive from the parent, so a repeat lodges nothing new."""
+    rows = []
+    for nj in next_jobs:
+        spec = spec_for(nj.job_type, nj.job_subtype)
+        rows.append(_row(job_id=child_job_id(parent.job_id, nj.key), owner=parent.owner, spec=spec,
+                         payload=nj.payload, workflow_id=parent.workflow_id or parent.job_id,
+                         parent_job_id=parent.job_id, step=nj.step,
+                         entity_id=nj.entity_id or parent.entity_id,
+                         lineage_key=f"{parent.job_id}/{nj.key}"))
+    return _insert(conn, rows, text=f"Lodged by job {parent.job_id} ({parent.job_subtype})", ignore=True)
+
+
+# --- reading one job ---------------------------------------------------------
+
+
+def get_job(job_id: str) -> Job:
+    with session() as s:
+        job = s.get(Job, job_id)
+    if job is None:
+        raise NotFound(f"No job {job_id}.")
+    return job
+
+
+def job_for(actor: User, job_id: str) -> Job:
+    """The job if the actor may see it; otherwise NotFound, so ids reveal nothing."""
+    with session() as s:
+        job = s.get(Job, job_id)
+    if job is None or not (job.owner == actor.username or actor.role in ("admin", "service")):
+        raise NotFound(f"No job {job_id}.")
+    return job
+
+
+# --- cancel and retry ----------------------------------------------------------
+
+
+def cancel_job(*, actor: User, job_id: str) -> Transitioned:
+    job = job_for(actor, job_id)
+    if JobStatus(job.status).is_final:
+        raise TransitionRejected(f"Job {job_id} is already {job.status}; there is nothing to cancel.")
+    done = lifecycle.transition(job_id, JobStatus.CANCELLED, level="warning",
+                                message=f"Cancelled by {actor.username}")
+    if done.prev_status is JobStatus.PENDING:
+        try:
+            queues.remove(job_id, done.attempt, job.queue)
+        except queues.REDIS_ERRORS:
+            pass  # the runner refuses a cancelled job anyway
+    return done
+
+
+def retry_job(*, actor: User, job_id: str) -> Transitioned:
+    job = job_for(actor, job_id)
+    if JobStatus(job.status) not in lifecycle.RETRYABLE:
+        raise TransitionRejected(f"Job {job_id} is {job.status}; only FAILED, CRASHED or CANCELLED "
+                                 f"jobs can be retried.")
+    done = lifecycle.transition(job_id, JobStatus.PENDING,
+                                message=f"Retry requested by {actor.username}: attempt {job.attempt + 1}")
+    spec = spec_for(done.job_type, done.job_subtype)
+    enqueue([Lodged(job_id, done.attempt, spec.backend, spec.timeout_s)])
+    return done
+
+
+# --- the reconciler --------------------------------------------------------------
+
+
+def reconcile_pending(*, grace_s: Optional[float] = None, chunk: int = 1000) -> int:
+    """Queue again every PENDING job that its queue does not hold (lodged while Redis was
+    away, or lost in a flush). Returns how many were queued again."""
+    grace = get_settings().pending_grace_s if grace_s is None else grace_s
+    cutoff = utcnow() - timedelta(seconds=grace)
+    requeued = 0
+    after = None
+    while True:
+        q = (sa.select(_job.c.id, _job.c.attempt, _job.c.job_type, _job.c.job_subtype, _job.c.created_at)
+             .where(_job.c.status == JobStatus.PENDING.value, _job.c.updated_at < cutoff)
+             .order_by(_job.c.created_at, _job.c.id).limit(chunk))
+        if after is not None:
+            q = q.where(sa.tuple_(_job.c.created_at, _job.c.id) > after)
+        with session() as s:
+            rows = s.connection().execute(q).all()
+        if not rows:
+            return requeued
+        after = (rows[-1].created_at, rows[-1].id)
+        there = queues.present([rq_job_id(r.id, r.attempt) for r in rows])
+        missing = [r for r, ok in zip(rows, there) if not ok]
+        if missing:
+            lodged = []
+            for r in missing:
+                spec = spec_for(r.job_type, r.job_subtype)
+                lodged.append(Lodged(r.id, r.attempt, spec.backend, spec.timeout_s))
+            queues.enqueue((j.job_id, j.attempt, j.backend, j.timeout_s) for j in lodged)
+            now = utcnow()
+            with write_conn() as conn:
+                conn.execute(sa.insert(_msg), [dict(job_id=j.job_id, at=now, level="info",
+                                                    status=JobStatus.PENDING.value, attempt=j.attempt,
+                                                    text="Queued: its queue did not hold it (Redis was "
+                                                         "away or lost its data).") for j in lodged])
+            requeued += len(lodged)
+        if len(rows) < chunk:
+            return requeued

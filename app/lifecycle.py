@@ -1,0 +1,208 @@
+"""The job state machine: statuses, allowed moves, and the one guarded transition.
+
+Every status change in Jobdeck goes through `transition()`. It is a compare-and-set in
+SQL (`UPDATE … WHERE id=? AND status IN (allowed) [AND attempt=?]`, row count checked),
+so a late or duplicate write can never move a job backwards; in the same transaction it
+appends the history message, keeps the batch counts current and stamps the times, and
+after commit it publishes the event the console and the API streams listen to.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Callable, Optional
+
+import sqlalchemy as sa
+
+from app import events
+from app.db import utcnow, write_conn
+from app.errors import NotFound, TransitionRejected
+from app.models import Batch, Job, JobMessage
+
+
+class JobStatus(str, Enum):
+    PENDING = "PENDING"
+    DEQUEUED = "DEQUEUED"
+    IN_PROGRESS = "IN_PROGRESS"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    CRASHED = "CRASHED"
+    CANCELLED = "CANCELLED"
+
+    @property
+    def is_final(self) -> bool:
+        return self in FINAL
+
+    @property
+    def description(self) -> str:
+        return DESCRIPTIONS[self]
+
+    @property
+    def aa_name(self) -> str:
+        """The name Analytics Automated used for this status."""
+        return AA_NAMES[self]
+
+
+S = JobStatus
+FINAL = frozenset({S.SUCCEEDED, S.FAILED, S.CRASHED, S.CANCELLED})
+RETRYABLE = frozenset({S.FAILED, S.CRASHED, S.CANCELLED})
+
+# to -> the statuses it may be reached from. PENDING is reached again only by a retry,
+# which starts a new attempt of the same job.
+ALLOWED_FROM: dict[JobStatus, frozenset[JobStatus]] = {
+    S.PENDING: RETRYABLE,
+    S.DEQUEUED: frozenset({S.PENDING}),
+    S.IN_PROGRESS: frozenset({S.DEQUEUED}),
+    S.SUCCEEDED: frozenset({S.IN_PROGRESS}),
+    S.FAILED: frozenset({S.IN_PROGRESS}),
+    # A worker can die between taking a job and starting it, so DEQUEUED may crash too.
+    S.CRASHED: frozenset({S.DEQUEUED, S.IN_PROGRESS}),
+    S.CANCELLED: frozenset({S.PENDING, S.DEQUEUED, S.IN_PROGRESS}),
+}
+
+DESCRIPTIONS = {
+    S.PENDING: "Lodged and waiting in its queue for a worker.",
+    S.DEQUEUED: "A worker has taken the job from the queue and is about to start it.",
+    S.IN_PROGRESS: "A worker is running the job now.",
+    S.SUCCEEDED: "The job finished and its result is recorded.",
+    S.FAILED: "The job ran but could not do what was asked; the message says why.",
+    S.CRASHED: "The job stopped unexpectedly (worker died, timed out, or an internal error).",
+    S.CANCELLED: "A user or administrator stopped the job.",
+}
+
+AA_NAMES = {
+    S.PENDING: "SUBMITTED", S.DEQUEUED: "RUNNING", S.IN_PROGRESS: "RUNNING",
+    S.SUCCEEDED: "COMPLETE", S.FAILED: "ERROR", S.CRASHED: "CRASH", S.CANCELLED: "CANCELLED",
+}
+
+_STAMP = {S.DEQUEUED: "dequeued_at", S.IN_PROGRESS: "started_at"}
+_BATCH_COUNT = {s: s.value.lower() for s in JobStatus}
+
+
+def can_move(src: JobStatus | str, dst: JobStatus | str) -> bool:
+    return JobStatus(src) in ALLOWED_FROM[JobStatus(dst)]
+
+
+@dataclass
+class Transitioned:
+    """What a committed transition changed; also the event payload."""
+
+    job_id: str
+    status: JobStatus
+    prev_status: JobStatus
+    attempt: int
+    owner: str
+    batch_id: Optional[str]
+    workflow_id: Optional[str]
+    entity_id: Optional[str]
+    job_type: str
+    job_subtype: str
+    message: str
+    at: str
+    payload: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def event(self) -> dict[str, Any]:
+        return {
+            "kind": "job", "job_id": self.job_id, "status": self.status.value,
+            "prev_status": self.prev_status.value, "attempt": self.attempt, "owner": self.owner,
+            "batch_id": self.batch_id, "workflow_id": self.workflow_id, "entity_id": self.entity_id,
+            "job_type": self.job_type, "job_subtype": self.job_subtype,
+            "message": self.message, "at": self.at,
+        }
+
+
+_job = Job.__table__
+_msg = JobMessage.__table__
+_batch = Batch.__table__
+
+
+def transition(
+    job_id: str,
+    to: JobStatus,
+    *,
+    message: str,
+    level: str = "info",
+    attempt: Optional[int] = None,
+    values: Optional[dict[str, Any]] = None,
+    also: Optional[Callable[[sa.Connection, "Transitioned"], None]] = None,
+    publish: bool = True,
+) -> Transitioned:
+    """Move a job to `to`, or raise TransitionRejected (NotFound if there is no job).
+
+    `attempt`, when given, must match the job's current attempt: a worker's write for an
+    attempt that was since retried is refused. `values` sets further columns (result,
+    info, worker…). `also` runs inside the same transaction after the move (a workflow
+    lodges its next step there, so success and the next step commit together).
+    """
+    to = JobStatus(to)
+    now = utcnow()
+    sources = [s.value for s in ALLOWED_FROM[to]]
+    vals: dict[str, Any] = {
+        "prev_status": _job.c.status,  # SET uses the old row: this keeps the status we left
+        "status": to.value,
+        "last_message": message,
+        "updated_at": now,
+    }
+    if to in _STAMP:
+        vals[_STAMP[to]] = now
+    if to in FINAL:
+        vals["finished_at"] = now
+    if to is S.PENDING:  # a retry: a new attempt with a clean slate, history kept
+        vals.update(attempt=_job.c.attempt + 1, result=None, info=None, error_detail=None,
+                    progress=None, worker=None, dequeued_at=None, started_at=None, finished_at=None)
+    if values:
+        vals.update(values)
+    cond = [_job.c.id == job_id, _job.c.status.in_(sources)]
+    if attempt is not None:
+        cond.append(_job.c.attempt == attempt)
+    stmt = (sa.update(_job).where(*cond).values(**vals)
+            .returning(_job.c.prev_status, _job.c.attempt, _job.c.owner, _job.c.batch_id,
+                       _job.c.workflow_id, _job.c.entity_id, _job.c.job_type,
+                       _job.c.job_subtype, _job.c.payload))
+    with write_conn() as conn:
+        row = conn.execute(stmt).first()
+        if row is None:
+            current = conn.execute(sa.select(_job.c.status, _job.c.attempt)
+                                   .where(_job.c.id == job_id)).first()
+            if current is None:
+                raise NotFound(f"No job {job_id}.")
+            why = (f"attempt {attempt} is stale (the job is on attempt {current.attempt})"
+                   if attempt is not None and current.attempt != attempt and current.status in sources
+                   else f"a {current.status} job cannot become {to.value}")
+            raise TransitionRejected(f"Job {job_id}: {why}.", status=current.status, attempt=current.attempt)
+        done = Transitioned(
+            job_id=job_id, status=to, prev_status=JobStatus(row.prev_status), attempt=row.attempt,
+            owner=row.owner, batch_id=row.batch_id, workflow_id=row.workflow_id,
+            entity_id=values.get("entity_id", row.entity_id) if values else row.entity_id,
+            job_type=row.job_type, job_subtype=row.job_subtype, message=message,
+            at=now.isoformat(), payload=row.payload or {},
+        )
+        conn.execute(sa.insert(_msg).values(job_id=job_id, at=now, level=level, status=to.value,
+                                            attempt=row.attempt, text=message))
+        if row.batch_id:
+            old, new = _BATCH_COUNT[done.prev_status], _BATCH_COUNT[to]
+            conn.execute(sa.update(_batch).where(_batch.c.id == row.batch_id)
+                         .values({old: _batch.c[old] - 1, new: _batch.c[new] + 1}))
+        if also is not None:
+            also(conn, done)
+    if publish:
+        events.publish(done.event())
+    return done
+
+
+def add_message(job_id: str, text: str, *, level: str = "info", conn: Optional[sa.Connection] = None) -> None:
+    """Append a history line without a status change (a warning, a progress note)."""
+    def _do(c: sa.Connection) -> None:
+        row = c.execute(sa.update(_job).where(_job.c.id == job_id)
+                        .values(last_message=text, updated_at=utcnow())
+                        .returning(_job.c.status, _job.c.attempt)).first()
+        if row is None:
+            raise NotFound(f"No job {job_id}.")
+        c.execute(sa.insert(_msg).values(job_id=job_id, at=utcnow(), level=level,
+                                         status=row.status, attempt=row.attempt, text=text))
+    if conn is not None:
+        _do(conn)
+    else:
+        with write_conn() as c:
+            _do(c)

@@ -1,0 +1,263 @@
+"""The tables. Names follow the vocabulary of the design: job, batch, workflow, item,
+activity, backend, task, pipeline.
+
+Lists are paged by keyset `(created_at, id)`; each list has its index here.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Optional
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from app.db import UTCDateTime, utcnow
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def _ts(nullable: bool = False, index: bool = False):
+    return Field(default=None if nullable else None, sa_type=UTCDateTime, nullable=nullable, index=index)
+
+
+def _created():
+    return Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+def _json(nullable: bool = True):
+    return Field(default=None, sa_type=sa.JSON, nullable=nullable)
+
+
+# --- people ---------------------------------------------------------------
+
+
+class User(SQLModel, table=True):
+    id: Optional[int] = Field(default=None, primary_key=True)
+    username: str = Field(unique=True, index=True, max_length=64)
+    display_name: str = Field(max_length=128)
+    role: str = Field(default="user", max_length=16)  # user | admin | service
+    password_hash: str
+    created_at: datetime = _created()
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+    @property
+    def may_launch_any(self) -> bool:
+        """Admins and services may lodge any job type, as in Provena's launch route."""
+        return self.role in ("admin", "service")
+
+
+class ApiToken(SQLModel, table=True):
+    id: Optional[int] = Field(default=None, primary_key=True)
+    token_hash: str = Field(unique=True, index=True, max_length=128)
+    owner: str = Field(index=True, max_length=64)
+    name: str = Field(default="", max_length=128)
+    created_at: datetime = _created()
+    last_used_at: Optional[datetime] = _ts(nullable=True)
+    revoked_at: Optional[datetime] = _ts(nullable=True)
+
+
+# --- registry -------------------------------------------------------------
+
+
+class Item(SQLModel, table=True):
+    __table_args__ = (sa.Index("ix_item_owner_created", "owner", "created_at", "id"),
+                      sa.Index("ix_item_created", "created_at", "id"))
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=64)
+    subtype: str = Field(index=True, max_length=64)
+    display_name: str = Field(max_length=256)
+    description: str = Field(default="")
+    owner: str = Field(max_length=64)
+    version: int = 1
+    previous_version_id: Optional[str] = Field(default=None, max_length=64, index=True)
+    next_version_id: Optional[str] = Field(default=None, max_length=64)
+    version_reason: Optional[str] = None
+    record: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    record_status: str = Field(default="INCOMPLETE", max_length=16)  # INCOMPLETE | COMPLETE | LODGED
+    create_workflow_id: Optional[str] = Field(default=None, max_length=64)
+    version_workflow_id: Optional[str] = Field(default=None, max_length=64)
+    created_at: datetime = _created()
+    updated_at: datetime = _created()
+
+
+class Activity(SQLModel, table=True):
+    id: str = Field(primary_key=True, max_length=64)
+    kind: str = Field(max_length=32)  # Create | Version | ModelRun
+    item_id: str = Field(index=True, max_length=64)
+    job_id: Optional[str] = Field(default=None, max_length=64)
+    agent: str = Field(max_length=128)
+    record: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    started_at: Optional[datetime] = _ts(nullable=True)
+    ended_at: Optional[datetime] = _ts(nullable=True)
+    created_at: datetime = _created()
+
+
+class ProvEdge(SQLModel, table=True):
+    """One PROV relation `subject relation object`, e.g. item wasGeneratedBy activity."""
+
+    __table_args__ = (sa.UniqueConstraint("subject", "relation", "object", name="uq_prov_edge"),
+                      sa.Index("ix_prov_edge_object", "object"))
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    subject: str = Field(max_length=128)
+    relation: str = Field(max_length=32)
+    object: str = Field(max_length=128)
+    record_id: str = Field(max_length=64, index=True)
+    created_at: datetime = _created()
+
+
+# --- configuration: where and what runs ------------------------------------
+
+
+class Backend(SQLModel, table=True):
+    id: Optional[int] = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, max_length=64)
+    description: str = ""
+    max_workers: int = 2
+    idle_timeout_s: int = 120
+    job_timeout_s: int = 600
+    created_at: datetime = _created()
+
+
+class Task(SQLModel, table=True):
+    id: Optional[int] = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, max_length=64)
+    description: str = ""
+    backend: str = Field(default="default", max_length=64)
+    kind: str = Field(default="command", max_length=16)  # command | handler
+    command: str = ""  # a template, e.g. "wc -l {input}"
+    handler: str = ""  # dotted path of a registered Python handler
+    input_glob: str = ""
+    output_glob: str = ""
+    ok_exit_codes: str = "0"  # comma separated
+    timeout_s: int = 600
+    created_at: datetime = _created()
+
+
+class TaskParameter(SQLModel, table=True):
+    id: Optional[int] = Field(default=None, primary_key=True)
+    task_id: int = Field(foreign_key="task.id", index=True)
+    name: str = Field(max_length=64)
+    flag: str = ""
+    default: str = ""
+    required: bool = False
+
+
+class Pipeline(SQLModel, table=True):
+    id: Optional[int] = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, max_length=64)
+    description: str = ""
+    created_at: datetime = _created()
+
+
+class PipelineStep(SQLModel, table=True):
+    """Steps of equal `order` run in parallel; the next order starts when all succeed."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    pipeline_id: int = Field(foreign_key="pipeline.id", index=True)
+    order: int
+    task_id: int = Field(foreign_key="task.id")
+
+
+# --- jobs -----------------------------------------------------------------
+
+
+class Batch(SQLModel, table=True):
+    """Jobs lodged together. The per-status counts are kept current by every
+    transition, so a batch's progress never needs a scan of its jobs."""
+
+    __table_args__ = (sa.Index("ix_batch_owner_created", "owner", "created_at", "id"),
+                      sa.Index("ix_batch_created", "created_at", "id"))
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=64)
+    owner: str = Field(max_length=64)
+    label: str = Field(default="", max_length=256)
+    submission_job_id: Optional[str] = Field(default=None, max_length=64)
+    created_at: datetime = _created()
+    total: int = 0
+    pending: int = 0
+    dequeued: int = 0
+    in_progress: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    crashed: int = 0
+    cancelled: int = 0
+
+
+class Job(SQLModel, table=True):
+    __table_args__ = (
+        sa.Index("ix_job_owner_created", "owner", "created_at", "id"),
+        sa.Index("ix_job_created", "created_at", "id"),
+        sa.Index("ix_job_batch_created", "batch_id", "created_at", "id"),
+        sa.Index("ix_job_workflow", "workflow_id", "created_at"),
+        sa.Index("ix_job_status_created", "status", "created_at"),
+        sa.Index("ix_job_entity", "entity_id"),
+        sa.Index("ix_job_parent", "parent_job_id"),
+        # A workflow step is lodged once however often its parent's handler runs.
+        sa.UniqueConstraint("lineage_key", name="uq_job_lineage"),
+        sa.UniqueConstraint("owner", "idempotency_key", name="uq_job_idempotency"),
+    )
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=64)
+    owner: str = Field(max_length=64)
+    job_type: str = Field(max_length=32)
+    job_subtype: str = Field(max_length=64)
+    status: str = Field(default="PENDING", max_length=16)
+    prev_status: Optional[str] = Field(default=None, max_length=16)
+    attempt: int = 1
+    payload: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    result: Optional[dict[str, Any]] = _json()
+    info: Optional[str] = None
+    error_detail: Optional[str] = None  # traceback: for admins only
+    last_message: Optional[str] = None
+    progress: Optional[float] = None
+    batch_id: Optional[str] = Field(default=None, max_length=64)
+    workflow_id: Optional[str] = Field(default=None, max_length=64)
+    parent_job_id: Optional[str] = Field(default=None, max_length=64)
+    step: Optional[int] = None
+    entity_id: Optional[str] = Field(default=None, max_length=64)
+    lineage_key: Optional[str] = Field(default=None, max_length=160)
+    idempotency_key: Optional[str] = Field(default=None, max_length=128)
+    queue: str = Field(default="default", max_length=64)
+    worker: Optional[str] = Field(default=None, max_length=128)
+    created_at: datetime = _created()
+    dequeued_at: Optional[datetime] = _ts(nullable=True)
+    started_at: Optional[datetime] = _ts(nullable=True)
+    finished_at: Optional[datetime] = _ts(nullable=True)
+    updated_at: datetime = _created()
+
+
+class JobMessage(SQLModel, table=True):
+    """One line of a job's history; every transition adds one."""
+
+    __table_args__ = (sa.Index("ix_job_message_job", "job_id", "id"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    job_id: str = Field(max_length=64)
+    at: datetime = _created()
+    level: str = Field(default="info", max_length=16)  # info | warning | error
+    status: Optional[str] = Field(default=None, max_length=16)
+    attempt: int = 1
+    text: str
+
+
+class JobFile(SQLModel, table=True):
+    __table_args__ = (sa.UniqueConstraint("job_id", "name", name="uq_job_file"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    job_id: str = Field(max_length=64, index=True)
+    name: str = Field(max_length=256)
+    size: int
+    sha256: str = Field(max_length=64)
+    stored_path: str
+    created_at: datetime = _created()
+
+
+TABLES = SQLModel.metadata

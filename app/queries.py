@@ -1,0 +1,168 @@
+"""Read side for the console and the API: lists paged by keyset `(created_at, id)`,
+never by offset, so "load more" costs the same at any depth; each has its index."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+import sqlalchemy as sa
+from sqlmodel import select
+
+from app.db import session
+from app.errors import InvalidInput, NotFound
+from app.lifecycle import JobStatus
+from app.models import Batch, Item, Job, JobFile, JobMessage, User
+from app.registry import decode_cursor, encode_cursor
+
+MAX_LIMIT = 500
+
+
+@dataclass
+class JobPage:
+    jobs: list[Job]
+    next_cursor: Optional[str]
+
+
+@dataclass
+class JobFilter:
+    status: Optional[str] = None
+    job_type: Optional[str] = None
+    job_subtype: Optional[str] = None
+
+    def apply(self, stmt):
+        if self.status:
+            try:
+                JobStatus(self.status)
+            except ValueError:
+                raise InvalidInput(f"Unknown status {self.status!r}; statuses: "
+                                   f"{', '.join(s.value for s in JobStatus)}.", field="status") from None
+            stmt = stmt.where(Job.status == self.status)
+        if self.job_type:
+            stmt = stmt.where(Job.job_type == self.job_type)
+        if self.job_subtype:
+            stmt = stmt.where(Job.job_subtype == self.job_subtype)
+        return stmt
+
+
+def _page(stmt, cursor: Optional[str], limit: int) -> JobPage:
+    if not 1 <= limit <= MAX_LIMIT:
+        raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}.", field="limit")
+    stmt = stmt.order_by(Job.created_at.desc(), Job.id.desc()).limit(limit + 1)
+    if cursor:
+        ts, id_ = decode_cursor(cursor)
+        stmt = stmt.where(sa.tuple_(Job.created_at, Job.id) < (ts, id_))
+    with session() as s:
+        rows = list(s.exec(stmt))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return JobPage(rows, encode_cursor(rows[-1].created_at, rows[-1].id) if more else None)
+
+
+def list_jobs(*, viewer: User, owner: Optional[str] = None, all_users: bool = False,
+              filters: Optional[JobFilter] = None, cursor: Optional[str] = None, limit: int = 25) -> JobPage:
+    """A user's jobs newest first. Admins may ask for all users, or one user's."""
+    stmt = select(Job)
+    if viewer.role in ("admin", "service"):
+        if owner:
+            stmt = stmt.where(Job.owner == owner)
+        elif not all_users:
+            stmt = stmt.where(Job.owner == viewer.username)
+    else:
+        stmt = stmt.where(Job.owner == viewer.username)
+    return _page((filters or JobFilter()).apply(stmt), cursor, limit)
+
+
+def status_counts(*, viewer: User, owner: Optional[str] = None, all_users: bool = False) -> dict[str, int]:
+    stmt = select(Job.status, sa.func.count()).group_by(Job.status)
+    if viewer.role in ("admin", "service") and (owner or all_users):
+        if owner:
+            stmt = stmt.where(Job.owner == owner)
+    else:
+        stmt = stmt.where(Job.owner == viewer.username)
+    with session() as s:
+        got = dict(s.exec(stmt).all())
+    return {st.value: got.get(st.value, 0) for st in JobStatus}
+
+
+def get_batch(*, viewer: User, batch_id: str) -> Batch:
+    with session() as s:
+        batch = s.get(Batch, batch_id)
+    if batch is None or not (batch.owner == viewer.username or viewer.role in ("admin", "service")):
+        raise NotFound(f"No batch {batch_id}.")
+    return batch
+
+
+def batch_counts(batch: Batch) -> dict[str, int]:
+    return {st.value: getattr(batch, st.value.lower()) for st in JobStatus}
+
+
+def batch_jobs(*, viewer: User, batch_id: str, filters: Optional[JobFilter] = None,
+               failures_only: bool = False, cursor: Optional[str] = None, limit: int = 50) -> JobPage:
+    get_batch(viewer=viewer, batch_id=batch_id)
+    stmt = select(Job).where(Job.batch_id == batch_id)
+    if failures_only:
+        stmt = stmt.where(Job.status.in_([JobStatus.FAILED.value, JobStatus.CRASHED.value]))
+    return _page((filters or JobFilter()).apply(stmt), cursor, limit)
+
+
+def list_batches(*, viewer: User, all_users: bool = False, cursor: Optional[str] = None,
+                 limit: int = 25) -> tuple[list[Batch], Optional[str]]:
+    stmt = select(Batch).order_by(Batch.created_at.desc(), Batch.id.desc()).limit(limit + 1)
+    if not (all_users and viewer.role in ("admin", "service")):
+        stmt = stmt.where(Batch.owner == viewer.username)
+    if cursor:
+        ts, id_ = decode_cursor(cursor)
+        stmt = stmt.where(sa.tuple_(Batch.created_at, Batch.id) < (ts, id_))
+    with session() as s:
+        rows = list(s.exec(stmt))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (encode_cursor(rows[-1].created_at, rows[-1].id) if more else None)
+
+
+def job_messages(job_id: str) -> list[JobMessage]:
+    with session() as s:
+        return list(s.exec(select(JobMessage).where(JobMessage.job_id == job_id).order_by(JobMessage.id)))
+
+
+def job_files(job_id: str) -> list[JobFile]:
+    with session() as s:
+        return list(s.exec(select(JobFile).where(JobFile.job_id == job_id).order_by(JobFile.name)))
+
+
+@dataclass
+class WorkflowGraph:
+    nodes: list[dict[str, Any]] = field(default_factory=list)
+    edges: list[dict[str, str]] = field(default_factory=list)
+
+    @property
+    def overall(self) -> str:
+        """One state for the whole graph: the worst that is happening in it."""
+        statuses = {n["status"] for n in self.nodes}
+        for st in ("CRASHED", "FAILED", "IN_PROGRESS", "DEQUEUED", "PENDING", "CANCELLED"):
+            if st in statuses:
+                return st
+        return "SUCCEEDED" if statuses else "NONE"
+
+
+def item_workflow(item_id: str) -> WorkflowGraph:
+    """The jobs of an item's workflows (create, version) as nodes, parent → child edges."""
+    with session() as s:
+        item = s.get(Item, item_id)
+        if item is None:
+            raise NotFound(f"No item {item_id}.")
+        roots = [w for w in (item.create_workflow_id, item.version_workflow_id) if w]
+        conds = [Job.entity_id == item_id]
+        if roots:
+            conds.append(Job.workflow_id.in_(roots))
+        jobs = list(s.exec(select(Job).where(sa.or_(*conds)).order_by(Job.created_at, Job.id)))
+    g = WorkflowGraph()
+    ids = {j.id for j in jobs}
+    for j in jobs:
+        g.nodes.append({"id": j.id, "job_type": j.job_type, "job_subtype": j.job_subtype,
+                        "status": j.status, "attempt": j.attempt, "workflow_id": j.workflow_id,
+                        "created_at": j.created_at.isoformat()})
+        if j.parent_job_id and j.parent_job_id in ids:
+            g.edges.append({"source": j.parent_job_id, "target": j.id})
+    return g

@@ -1,0 +1,181 @@
+"""Registry items and their versions. Creating or versioning an item lodges the
+workflow that records and lodges its provenance; the item moves
+INCOMPLETE → COMPLETE (activity recorded) → LODGED (provenance lodged).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Optional
+
+import sqlalchemy as sa
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlmodel import select
+
+from app.db import session, utcnow, write_conn
+from app.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from app.jobtypes import ITEM_SUBTYPES, RegisterCreateActivity, RegisterVersionActivity, invalid_input, spec_for
+from app.launch import Lodged, _insert, _row, enqueue
+from app.models import Item, Job, User, new_id
+
+_item = Item.__table__
+
+RECORD_STATUSES = ("INCOMPLETE", "COMPLETE", "LODGED")
+
+
+class ItemCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    subtype: str
+    display_name: str = Field(min_length=1, max_length=256)
+    description: str = Field(default="", max_length=10_000)
+    record: dict[str, Any] = Field(default_factory=dict)
+
+
+def _validate_create(data: dict[str, Any]) -> ItemCreate:
+    try:
+        spec = ItemCreate.model_validate(data)
+    except ValidationError as exc:
+        raise invalid_input(exc, what="item") from None
+    if spec.subtype not in ITEM_SUBTYPES:
+        raise InvalidInput(f"Unknown item subtype {spec.subtype!r}; known: {', '.join(ITEM_SUBTYPES)}.",
+                           field="subtype")
+    if len(json.dumps(spec.record)) > 256_000:
+        raise InvalidInput("The item record is larger than 256 kB.", field="record")
+    return spec
+
+
+def create_item(*, actor: User, subtype: str, display_name: str, description: str = "",
+                record: Optional[dict[str, Any]] = None) -> tuple[Item, Job]:
+    """Register a new item and lodge its create workflow (item and job commit together)."""
+    data = _validate_create(dict(subtype=subtype, display_name=display_name,
+                                 description=description, record=record or {}))
+    item_id, job_id, now = new_id(), new_id(), utcnow()
+    spec = spec_for("REGISTRY", "REGISTER_CREATE_ACTIVITY")
+    with write_conn() as conn:
+        conn.execute(sa.insert(_item).values(
+            id=item_id, subtype=data.subtype, display_name=data.display_name,
+            description=data.description, owner=actor.username, version=1, record=data.record,
+            record_status="INCOMPLETE", create_workflow_id=job_id, created_at=now, updated_at=now))
+        lodged = _insert(conn, [_row(job_id=job_id, owner=actor.username, spec=spec,
+                                     payload=RegisterCreateActivity(item_id=item_id),
+                                     workflow_id=job_id, entity_id=item_id, now=now)],
+                         text=f"Lodged by {actor.username}: create {data.subtype.lower()} {data.display_name!r}")
+    enqueue(lodged)
+    return get_item(item_id), _job(job_id)
+
+
+def version_item(*, actor: User, item_id: str, reason: str) -> tuple[Item, Job]:
+    """Make a new version of an item (a reason is required) and lodge its version
+    workflow. Only the newest version can be versioned, by its owner or an admin."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput("A reason for the new version is required.", field="reason")
+    old = get_item(item_id)
+    if old.owner != actor.username and not actor.is_admin:
+        raise PermissionDenied(f"Only the owner of {old.display_name!r} or an admin can version it.")
+    if old.next_version_id:
+        raise Conflict(f"Item {item_id} already has a newer version ({old.next_version_id}); "
+                       f"version that one instead.", next_version_id=old.next_version_id)
+    new_item_id, job_id, now = new_id(), new_id(), utcnow()
+    spec = spec_for("REGISTRY", "REGISTER_VERSION_ACTIVITY")
+    payload = RegisterVersionActivity(from_item_id=item_id, to_item_id=new_item_id, reason=reason,
+                                      version=old.version + 1)
+    with write_conn() as conn:
+        # Claim the old version first: two concurrent versions of one item cannot both win.
+        claimed = conn.execute(sa.update(_item).where(_item.c.id == item_id, _item.c.next_version_id.is_(None))
+                               .values(next_version_id=new_item_id, updated_at=now)).rowcount
+        if claimed != 1:
+            raise Conflict(f"Item {item_id} was versioned meanwhile; reload it.")
+        conn.execute(sa.insert(_item).values(
+            id=new_item_id, subtype=old.subtype, display_name=old.display_name,
+            description=old.description, owner=old.owner, version=old.version + 1,
+            previous_version_id=item_id, version_reason=reason, record=old.record,
+            record_status="INCOMPLETE", create_workflow_id=old.create_workflow_id,
+            version_workflow_id=job_id, created_at=now, updated_at=now))
+        lodged = _insert(conn, [_row(job_id=job_id, owner=actor.username, spec=spec, payload=payload,
+                                     workflow_id=job_id, entity_id=new_item_id, now=now)],
+                         text=f"Lodged by {actor.username}: version {old.version + 1} of {old.display_name!r}")
+    enqueue(lodged)
+    return get_item(new_item_id), _job(job_id)
+
+
+def _job(job_id: str) -> Job:
+    with session() as s:
+        return s.get(Job, job_id)
+
+
+def get_item(item_id: str) -> Item:
+    with session() as s:
+        item = s.get(Item, item_id)
+    if item is None:
+        raise NotFound(f"No item {item_id}.")
+    return item
+
+
+def set_record_status(conn: sa.Connection, item_id: str, status: str, *, only_from: tuple[str, ...]) -> bool:
+    """Move an item's record status forward; never backwards (a repeat does nothing)."""
+    return conn.execute(sa.update(_item).where(_item.c.id == item_id, _item.c.record_status.in_(only_from))
+                        .values(record_status=status, updated_at=utcnow())).rowcount == 1
+
+
+def item_versions(item_id: str) -> list[Item]:
+    """Every version of the item's lineage, oldest first."""
+    item = get_item(item_id)
+    chain = [item]
+    with session() as s:
+        cur = item
+        while cur.previous_version_id:
+            cur = s.get(Item, cur.previous_version_id)
+            if cur is None:
+                break
+            chain.insert(0, cur)
+        cur = item
+        while cur.next_version_id:
+            cur = s.get(Item, cur.next_version_id)
+            if cur is None:
+                break
+            chain.append(cur)
+    return chain
+
+
+@dataclass
+class ItemPage:
+    items: list[Item]
+    next_cursor: Optional[str]
+
+
+def encode_cursor(created_at: datetime, id_: str) -> str:
+    return base64.urlsafe_b64encode(f"{created_at.isoformat()}|{id_}".encode()).decode()
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        ts, id_ = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
+        return datetime.fromisoformat(ts), id_
+    except Exception:
+        raise InvalidInput("The cursor is not one this server gave out.", field="cursor") from None
+
+
+def list_items(*, subtype: Optional[str] = None, owner: Optional[str] = None, query: Optional[str] = None,
+               cursor: Optional[str] = None, limit: int = 50) -> ItemPage:
+    """Items newest first, paged by keyset (created_at, id)."""
+    limit = max(1, min(limit, 500))
+    stmt = select(Item).order_by(Item.created_at.desc(), Item.id.desc()).limit(limit + 1)
+    if subtype:
+        stmt = stmt.where(Item.subtype == subtype)
+    if owner:
+        stmt = stmt.where(Item.owner == owner)
+    if query:
+        stmt = stmt.where(sa.or_(Item.display_name.ilike(f"%{query}%"), Item.id == query))
+    if cursor:
+        ts, id_ = decode_cursor(cursor)
+        stmt = stmt.where(sa.tuple_(Item.created_at, Item.id) < (ts, id_))
+    with session() as s:
+        rows = list(s.exec(stmt))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return ItemPage(rows, encode_cursor(rows[-1].created_at, rows[-1].id) if more else None)

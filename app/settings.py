@@ -1,0 +1,54 @@
+"""Every setting Jobdeck reads from the environment, read in this one place.
+
+| variable | meaning | default |
+|---|---|---|
+| JOBDECK_DATABASE_URL | SQLAlchemy URL of the job database | sqlite:///<data dir>/jobdeck.db |
+| JOBDECK_REDIS_URL | Redis for queues and events (not Reflex's own state) | redis://127.0.0.1:6379/0 |
+| JOBDECK_DATA_DIR | where the SQLite file and job files are kept | ./data |
+| JOBDECK_KEY_PREFIX | prefix of every Redis key and channel Jobdeck uses | jobdeck |
+| JOBDECK_WORKERS | workers per backend started by the pool | 2 |
+| JOBDECK_PORT | port the web app, websocket and /api answer on | 3000 |
+| JOBDECK_PENDING_GRACE_S | seconds a PENDING job may be missing from its queue before the reconciler enqueues it again | 5 |
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    redis_url: str
+    data_dir: Path
+    key_prefix: str
+    workers: int
+    port: int
+    pending_grace_s: float
+
+    @property
+    def files_dir(self) -> Path:
+        return self.data_dir / "files"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    data_dir = Path(os.environ.get("JOBDECK_DATA_DIR", "data")).resolve()
+    return Settings(
+        database_url=os.environ.get("JOBDECK_DATABASE_URL") or f"sqlite:///{data_dir / 'jobdeck.db'}",
+        redis_url=os.environ.get("JOBDECK_REDIS_URL", "redis://127.0.0.1:6379/0"),
+        data_dir=data_dir,
+        key_prefix=os.environ.get("JOBDECK_KEY_PREFIX", "jobdeck"),
+        workers=int(os.environ.get("JOBDECK_WORKERS", "2")),
+        port=int(os.environ.get("JOBDECK_PORT", "3000")),
+        pending_grace_s=float(os.environ.get("JOBDECK_PENDING_GRACE_S", "5")),
+    )
+
+
+def reload_settings() -> Settings:
+    """Forget the cached settings (tests change the environment between runs)."""
+    get_settings.cache_clear()
+    return get_settings()

@@ -1,0 +1,42 @@
+"""What a handler knows about the job it runs, and the few things it may do with it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import sqlalchemy as sa
+
+from app import events, lifecycle
+from app.db import utcnow, write_conn
+from app.models import Job
+
+
+@dataclass(frozen=True)
+class JobContext:
+    job_id: str
+    attempt: int
+    owner: str
+    job_type: str
+    job_subtype: str
+    workflow_id: Optional[str]
+    batch_id: Optional[str]
+    entity_id: Optional[str]
+    worker: str
+
+    def message(self, text: str, *, level: str = "info") -> None:
+        """Add a line to the job's history (and its last message)."""
+        lifecycle.add_message(self.job_id, text, level=level)
+
+    def progress(self, fraction: float, text: Optional[str] = None) -> None:
+        """Report progress between 0 and 1; the console shows it live."""
+        fraction = max(0.0, min(1.0, fraction))
+        t = Job.__table__
+        with write_conn() as conn:
+            conn.execute(sa.update(t).where(t.c.id == self.job_id, t.c.attempt == self.attempt)
+                         .values(progress=fraction, updated_at=utcnow()))
+            if text:
+                lifecycle.add_message(self.job_id, text, conn=conn)
+        events.publish({"kind": "progress", "job_id": self.job_id, "owner": self.owner,
+                        "batch_id": self.batch_id, "workflow_id": self.workflow_id,
+                        "progress": fraction, "message": text})

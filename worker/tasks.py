@@ -1,0 +1,113 @@
+"""Handlers, one per job subtype: `handler(ctx, payload) -> Outcome`. They are thin:
+the work lives in the domain (registry, provenance, launch), and every one is
+idempotent, because execution is at least once.
+
+Raise JobFailed to end a job FAILED with a message for its owner; any other exception
+ends it CRASHED.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+
+from app import provenance
+from app.db import session, write_conn
+from app.errors import JobFailed
+from app.jobtypes import (
+    BatchSubmitResult, LodgeCreateActivity, LodgeResult, LodgeVersionActivity, ModelRunBatchSubmit,
+    ModelRunLodgeResult, ModelRunProvLodge, ModelRunUpdate, ModelRunUpdateResult, NextJob, Noop,
+    NoopResult, Outcome, RegisterActivityResult, RegisterCreateActivity, RegisterVersionActivity,
+    WakeUp, WakeUpResult, child_job_id, spec_for,
+)
+from app.launch import _row, create_batch, enqueue
+from app.models import Item
+from worker.context import JobContext
+
+
+def register_create_activity(ctx: JobContext, p: RegisterCreateActivity) -> Outcome:
+    aid = provenance.record_create_activity(item_id=p.item_id, job_id=ctx.job_id, owner=ctx.owner)
+    nxt = NextJob("PROV_LODGE", "LODGE_CREATE_ACTIVITY", LodgeCreateActivity(item_id=p.item_id, activity_id=aid),
+                  key="lodge", entity_id=p.item_id)
+    return Outcome(RegisterActivityResult(activity_id=aid, lodge_session_id=child_job_id(ctx.job_id, "lodge")),
+                   info="Create activity recorded; lodging its provenance.", next_jobs=[nxt])
+
+
+def register_version_activity(ctx: JobContext, p: RegisterVersionActivity) -> Outcome:
+    aid = provenance.record_version_activity(from_item_id=p.from_item_id, to_item_id=p.to_item_id,
+                                             reason=p.reason, version=p.version, job_id=ctx.job_id,
+                                             owner=ctx.owner)
+    nxt = NextJob("PROV_LODGE", "LODGE_VERSION_ACTIVITY",
+                  LodgeVersionActivity(from_item_id=p.from_item_id, to_item_id=p.to_item_id, activity_id=aid),
+                  key="lodge", entity_id=p.to_item_id)
+    return Outcome(RegisterActivityResult(activity_id=aid, lodge_session_id=child_job_id(ctx.job_id, "lodge")),
+                   info="Version activity recorded; lodging its provenance.", next_jobs=[nxt])
+
+
+def lodge_create_activity(ctx: JobContext, p: LodgeCreateActivity) -> Outcome:
+    n = provenance.lodge_create(item_id=p.item_id, activity_id=p.activity_id, owner=ctx.owner)
+    return Outcome(LodgeResult(activity_id=p.activity_id, edges=n), info=f"Lodged {n} provenance relations.")
+
+
+def lodge_version_activity(ctx: JobContext, p: LodgeVersionActivity) -> Outcome:
+    n = provenance.lodge_version(from_item_id=p.from_item_id, to_item_id=p.to_item_id,
+                                 activity_id=p.activity_id, owner=ctx.owner)
+    return Outcome(LodgeResult(activity_id=p.activity_id, edges=n), info=f"Lodged {n} provenance relations.")
+
+
+def model_run_prov_lodge(ctx: JobContext, p: ModelRunProvLodge) -> Outcome:
+    run_id, n, _ = provenance.lodge_model_run(record=p.record, job_id=ctx.job_id, owner=ctx.owner)
+    return Outcome(ModelRunLodgeResult(record_id=run_id, edges=n), entity_id=run_id,
+                   info=f"Model run {p.record.display_name!r} registered with {n} provenance relations.")
+
+
+def model_run_update(ctx: JobContext, p: ModelRunUpdate) -> Outcome:
+    with session() as s:
+        prev = s.get(Item, p.model_run_id)
+    if prev is None or prev.subtype != "MODEL_RUN":
+        raise JobFailed(f"No model run {p.model_run_id}.")
+    if prev.owner != ctx.owner:
+        raise JobFailed(f"Model run {p.model_run_id} belongs to another user.")
+    # Only the newest version can be updated; a repeat of this very job is fine.
+    if prev.next_version_id and prev.next_version_id != provenance.model_run_id(ctx.job_id):
+        raise JobFailed(f"Model run {p.model_run_id} was already updated; update its newest version.")
+    run_id, n, version = provenance.lodge_model_run(record=p.record, job_id=ctx.job_id, owner=ctx.owner,
+                                                    previous=prev, reason=p.reason)
+    return Outcome(ModelRunUpdateResult(record_id=run_id, version=version), entity_id=run_id,
+                   info=f"Model run updated to version {version}.")
+
+
+def model_run_batch_submit(ctx: JobContext, p: ModelRunBatchSubmit) -> Outcome:
+    """Fan out one MODEL_RUN_PROV_LODGE per record into a batch. Batch and child ids
+    derive from this job, so a repeat lodges nothing twice."""
+    spec = spec_for("PROV_LODGE", "MODEL_RUN_PROV_LODGE")
+    batch_id = child_job_id(ctx.job_id, "batch")
+    rows = []
+    for i, record in enumerate(p.records):
+        jid = child_job_id(ctx.job_id, f"record/{i}")
+        rows.append(_row(job_id=jid, owner=ctx.owner, spec=spec, payload=ModelRunProvLodge(record=record),
+                         batch_id=batch_id, workflow_id=jid, parent_job_id=ctx.job_id, step=i,
+                         lineage_key=f"{ctx.job_id}/record/{i}"))
+    with write_conn() as conn:
+        lodged = create_batch(conn, batch_id=batch_id, owner=ctx.owner,
+                              label=p.label or f"{len(rows)} model runs", submission_job_id=ctx.job_id,
+                              rows=rows, text=f"Lodged in batch {batch_id} by job {ctx.job_id}")
+    enqueue(lodged)
+    return Outcome(BatchSubmitResult(batch_id=batch_id, jobs=len(rows)),
+                   info=f"Lodged {len(rows)} model run registrations in batch {batch_id}.")
+
+
+def noop(ctx: JobContext, p: Noop) -> Outcome:
+    if p.sleep_s:
+        time.sleep(p.sleep_s)
+    if p.outcome == "fail":
+        raise JobFailed("Asked to fail (diagnostic job).")
+    if p.outcome == "crash":
+        raise RuntimeError("asked to crash (diagnostic job)")
+    return Outcome(NoopResult(slept_s=p.sleep_s))
+
+
+def wake_up(ctx: JobContext, p: WakeUp) -> Outcome:
+    return Outcome(WakeUpResult(worker=ctx.worker), info=f"Worker {ctx.worker} is awake on {socket.gethostname()} "
+                                                         f"(pid {os.getpid()}).")
