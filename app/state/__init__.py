@@ -1,0 +1,1 @@
+"""Reflex states: one small base state, one substate per page or feature."""

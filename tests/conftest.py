@@ -1,0 +1,153 @@
+"""Shared fixtures: a real Redis server started for the test run, a fresh database per
+test, and real RQ workers (burst mode) to run what was lodged.
+
+Every test gets its own SQLite file and an empty Redis database (flushed before and
+after), so tests never see each other's jobs.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import redis
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class RedisServer:
+    """A redis-server process of the tests' own, on a free port, keeping nothing on disk."""
+
+    def __init__(self, workdir: Path):
+        self.binary = shutil.which("redis-server")
+        if not self.binary:
+            raise RuntimeError("redis-server is not installed: run ./scripts/test, which installs it")
+        self.port = free_port()
+        self.workdir = workdir
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(self.workdir)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        r = redis.Redis(port=self.port)
+        for _ in range(200):
+            try:
+                if r.ping():
+                    return
+            except redis.ConnectionError:
+                time.sleep(0.02)
+        raise RuntimeError("redis-server did not start")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+        self.proc = None
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory):
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def jobdeck(tmp_path, redis_server, monkeypatch):
+    """A configured Jobdeck: fresh schema, empty Redis, settings pointing at both."""
+    from app import queues
+    from app.db import dispose_engines, get_engine
+    from app.models import TABLES
+    from app.settings import reload_settings
+
+    if redis_server.proc is None or redis_server.proc.poll() is not None:
+        redis_server.start()  # a test may have stopped it
+    monkeypatch.setenv("JOBDECK_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("JOBDECK_DATABASE_URL", f"sqlite:///{tmp_path / 'data' / 'jobdeck.db'}")
+    monkeypatch.setenv("JOBDECK_REDIS_URL", redis_server.url)
+    monkeypatch.setenv("JOBDECK_PENDING_GRACE_S", "0")
+    dispose_engines()
+    queues.reset_connections()
+    settings = reload_settings()
+    TABLES.create_all(get_engine())
+    queues.redis_conn().flushdb()
+    yield settings
+    try:
+        queues.redis_conn().flushdb()
+    except queues.REDIS_ERRORS:
+        pass
+    dispose_engines()
+    queues.reset_connections()
+    reload_settings()
+
+
+def run_workers(max_rounds: int = 20) -> None:
+    """Run every queue dry with a real RQ SimpleWorker, again while work keeps arriving
+    (a workflow lodges its next step when a job succeeds)."""
+    from rq import SimpleWorker
+
+    from app import queues
+    from app.jobtypes import BACKENDS
+
+    qs = [queues.queue(b) for b in BACKENDS]
+    for _ in range(max_rounds):
+        if not any(q.count for q in qs):
+            return
+        SimpleWorker(qs, connection=queues.redis_conn()).work(burst=True, with_scheduler=False,
+                                                              logging_level="WARNING")
+    raise AssertionError("queues did not run dry")
+
+
+@pytest.fixture
+def users(jobdeck):
+    """alice and bob (users) and root (admin); passwords are '<name>-password'."""
+    from app import auth
+
+    return {name: auth.create_user(username=name, password=f"{name}-password", role=role)
+            for name, role in (("alice", "user"), ("bob", "user"), ("root", "admin"))}
+
+
+@pytest.fixture
+def world(users):
+    """Registry items a model run can name, lodged and run."""
+    from app import registry
+
+    alice = users["alice"]
+    made = {}
+    for key, subtype in (("person", "PERSON"), ("org", "ORGANISATION"), ("template", "DATASET_TEMPLATE"),
+                         ("rain", "DATASET"), ("flow", "DATASET"), ("wf", "MODEL_RUN_WORKFLOW_TEMPLATE")):
+        made[key], _ = registry.create_item(actor=alice, subtype=subtype, display_name=f"demo {key}")
+    run_workers()
+    return made
+
+
+def model_run_record(world, **over) -> dict:
+    rec = {
+        "workflow_template_id": world["wf"].id,
+        "inputs": [{"dataset_template_id": world["template"].id, "dataset_id": world["rain"].id}],
+        "outputs": [{"dataset_template_id": world["template"].id, "dataset_id": world["flow"].id}],
+        "display_name": "run 1", "description": "a test run",
+        "associations": {"modeller_id": world["person"].id,
+                         "requesting_organisation_id": world["org"].id},
+        "start_time": 1_700_000_000, "end_time": 1_700_000_600,
+    }
+    rec.update(over)
+    return rec
