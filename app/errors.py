@@ -64,6 +64,17 @@ class Conflict(JobdeckError):
     status_code = 409
 
 
+class RateLimited(JobdeckError):
+    """The caller sent more requests than its fair-use limit allows; `retry_after`
+    says in how many seconds it may send again."""
+
+    status_code = 429
+
+    def __init__(self, message: str, *, retry_after: int):
+        super().__init__(message, retry_after=retry_after)
+        self.retry_after = retry_after
+
+
 class QueueUnavailable(JobdeckError):
     """Redis did not answer. Lodged jobs are kept and queued once it does."""
 

@@ -19,6 +19,11 @@ def events_channel() -> str:
     return f"{_p()}:events"
 
 
+def api_rate(token_digest: str, window: int) -> str:
+    """Request counter of one API token in one fixed rate-limit window."""
+    return f"{_p()}:api-rate:{token_digest}:{window}"
+
+
 def rq_job_id(job_id: str, attempt: int) -> str:
     """RQ's id for one attempt of a Jobdeck job: a retry must not collide with the
     hash an earlier attempt left behind."""

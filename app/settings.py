@@ -9,6 +9,8 @@
 | JOBDECK_WORKERS | workers per backend started by the pool | 2 |
 | JOBDECK_PORT | port the web app, websocket and /api answer on | 3000 |
 | JOBDECK_PENDING_GRACE_S | seconds a PENDING job may be missing from its queue before the reconciler enqueues it again | 5 |
+| JOBDECK_API_RATE_LIMIT | REST requests per API token per minute (fair use); 0 turns the limit off | 600 |
+| JOBDECK_API_MAX_BODY_BYTES | largest REST request body accepted | 10485760 |
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ class Settings:
     workers: int
     port: int
     pending_grace_s: float
+    api_rate_limit: int = 600
+    api_max_body_bytes: int = 10 * 1024 * 1024
 
     @property
     def files_dir(self) -> Path:
@@ -45,6 +49,8 @@ def get_settings() -> Settings:
         workers=int(os.environ.get("JOBDECK_WORKERS", "2")),
         port=int(os.environ.get("JOBDECK_PORT", "3000")),
         pending_grace_s=float(os.environ.get("JOBDECK_PENDING_GRACE_S", "5")),
+        api_rate_limit=int(os.environ.get("JOBDECK_API_RATE_LIMIT", "600")),
+        api_max_body_bytes=int(os.environ.get("JOBDECK_API_MAX_BODY_BYTES", str(10 * 1024 * 1024))),
     )
 
 
