@@ -163,11 +163,12 @@ def create_batch(conn: sa.Connection, *, batch_id: str, owner: str, label: str,
     """Insert a batch and its jobs in the caller's transaction; a repeat (same batch id)
     changes nothing."""
     now = utcnow()
+    # RETURNING, not rowcount: drivers differ in what rowcount says for ON CONFLICT.
     created = conn.execute(insert_ignore(_batch, conn.dialect.name).values(
         id=batch_id, owner=owner, label=label, submission_job_id=submission_job_id, created_at=now,
         total=len(rows), pending=len(rows), dequeued=0, in_progress=0, succeeded=0, failed=0,
-        crashed=0, cancelled=0)).rowcount
-    if created != 1:
+        crashed=0, cancelled=0).returning(_batch.c.id)).first()
+    if created is None:
         return []
     return _insert(conn, rows, text=text)
 

@@ -1,0 +1,78 @@
+"""Payload validation: an unknown type/subtype or an invalid payload is refused with a
+typed error naming the field, and nothing is written."""
+
+import pytest
+import sqlalchemy as sa
+
+from app import launch
+from app.db import session
+from app.errors import InvalidInput, PermissionDenied, UnknownJobType
+from app.jobtypes import SPECS, spec_for, validate_payload
+from app.models import Batch, Job, JobMessage
+
+
+def _counts():
+    with session() as s:
+        return tuple(s.exec(sa.select(sa.func.count()).select_from(t)).one()[0] for t in (Job, JobMessage, Batch))
+
+
+def test_every_type_has_a_valid_handler_path():
+    import importlib
+
+    for spec in SPECS.values():
+        module, _, name = spec.handler.rpartition(".")
+        assert callable(getattr(importlib.import_module(module), name)), spec.handler
+
+
+def test_unknown_type_and_subtype_are_named():
+    with pytest.raises(UnknownJobType) as e:
+        spec_for("NOPE", "X")
+    assert e.value.field == "job_type" and "NOPE" in e.value.message
+    with pytest.raises(UnknownJobType) as e:
+        spec_for("REGISTRY", "NOPE")
+    assert e.value.field == "job_subtype" and "REGISTER_CREATE_ACTIVITY" in e.value.message
+
+
+@pytest.mark.parametrize("payload,field", [
+    ({}, "payload.record"),
+    ({"record": {"workflow_template_id": "w"}}, "payload.record.display_name"),
+    ({"record": {"workflow_template_id": "w", "display_name": "r", "description": "d",
+                 "associations": {"modeller_id": "p"}, "start_time": 10, "end_time": 5}}, "payload.record"),
+    ({"record": {"workflow_template_id": "w", "display_name": "r", "description": "",
+                 "associations": {"modeller_id": "p"}, "start_time": 1, "end_time": 5}},
+     "payload.record.description"),
+    ({"record": {"workflow_template_id": "w", "display_name": "r", "description": "d", "inputs": [{}],
+                 "associations": {"modeller_id": "p"}, "start_time": 1, "end_time": 5}},
+     "payload.record.inputs.0.dataset_template_id"),
+    ({"record": {"workflow_template_id": "w", "display_name": "r", "description": "d",
+                 "associations": {"modeller_id": "p"}, "start_time": 1, "end_time": 5}, "surprise": 1},
+     "payload.surprise"),
+])
+def test_invalid_model_run_payload_names_the_field(payload, field):
+    with pytest.raises(InvalidInput) as e:
+        validate_payload(spec_for("PROV_LODGE", "MODEL_RUN_PROV_LODGE"), payload)
+    assert e.value.field == field, e.value.errors
+    assert field in e.value.message
+
+
+def test_start_after_end_says_so():
+    with pytest.raises(InvalidInput, match="start_time must not be after end_time"):
+        validate_payload(spec_for("PROV_LODGE", "MODEL_RUN_PROV_LODGE"), {"record": {
+            "workflow_template_id": "w", "display_name": "r", "description": "d",
+            "associations": {"modeller_id": "p"}, "start_time": 10, "end_time": 5}})
+
+
+def test_refused_launches_write_nothing(users):
+    alice, root = users["alice"], users["root"]
+    before = _counts()
+    with pytest.raises(UnknownJobType):
+        launch.launch_job(actor=root, job_type="SYSTEM", job_subtype="NOPE", payload={})
+    with pytest.raises(InvalidInput):
+        launch.launch_job(actor=root, job_type="SYSTEM", job_subtype="NOOP", payload={"sleep_s": -1})
+    with pytest.raises(PermissionDenied):
+        launch.launch_job(actor=alice, job_type="SYSTEM", job_subtype="NOOP", payload={})
+    with pytest.raises(InvalidInput) as e:
+        launch.launch_batch(actor=root, job_type="SYSTEM", job_subtype="NOOP",
+                            payloads=[{}, {}, {"outcome": "explode"}])
+    assert e.value.field == "payloads.2.payload.outcome" and "Item 2" in e.value.message
+    assert _counts() == before
