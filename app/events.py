@@ -22,3 +22,18 @@ def publish(event: dict[str, Any]) -> bool:
     except queues.REDIS_ERRORS as exc:  # the record is committed; only the push is lost
         log.warning("event for job %s not published: %s", event.get("job_id"), exc)
         return False
+
+
+def publish_many(batch: list[dict[str, Any]]) -> bool:
+    """Publish several events in one round trip, in order."""
+    if len(batch) == 1:
+        return publish(batch[0])
+    try:
+        with queues.redis_conn().pipeline(transaction=False) as pipe:
+            for event in batch:
+                pipe.publish(keys.events_channel(), json.dumps(event, default=str))
+            pipe.execute()
+        return True
+    except queues.REDIS_ERRORS as exc:
+        log.warning("events for job %s not published: %s", batch[0].get("job_id") if batch else None, exc)
+        return False

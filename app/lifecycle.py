@@ -117,6 +117,16 @@ _msg = JobMessage.__table__
 _batch = Batch.__table__
 
 
+@dataclass(frozen=True)
+class Move:
+    """One step of `transition_steps`."""
+
+    to: JobStatus
+    message: str
+    level: str = "info"
+    values: Optional[dict[str, Any]] = None
+
+
 def transition(
     job_id: str,
     to: JobStatus,
@@ -135,13 +145,40 @@ def transition(
     info, worker…). `also` runs inside the same transaction after the move (a workflow
     lodges its next step there, so success and the next step commit together).
     """
-    to = JobStatus(to)
-    now = utcnow()
+    return transition_steps(job_id, [Move(JobStatus(to), message, level, values)], attempt=attempt,
+                            also=also, publish=publish)[-1]
+
+
+def transition_steps(
+    job_id: str,
+    moves: list[Move],
+    *,
+    attempt: Optional[int] = None,
+    also: Optional[Callable[[sa.Connection, "Transitioned"], None]] = None,
+    publish: bool = True,
+) -> list[Transitioned]:
+    """Several guarded moves in one transaction, each with its own history line and
+    event: a worker takes and starts a job (DEQUEUED, IN_PROGRESS) in one commit, since
+    on SQLite every commit is a turn at the single write lock."""
+    with write_conn() as conn:
+        done: list[Transitioned] = []
+        for m in moves:
+            done.append(_move(conn, job_id, m, attempt))
+            attempt = done[-1].attempt
+        if also is not None:
+            also(conn, done[-1])
+    if publish:
+        events.publish_many([d.event() for d in done])
+    return done
+
+
+def _move(conn: sa.Connection, job_id: str, move: Move, attempt: Optional[int]) -> Transitioned:
+    to, values, now = JobStatus(move.to), move.values, utcnow()
     sources = [s.value for s in ALLOWED_FROM[to]]
     vals: dict[str, Any] = {
         "prev_status": _job.c.status,  # SET uses the old row: this keeps the status we left
         "status": to.value,
-        "last_message": message,
+        "last_message": move.message,
         "updated_at": now,
     }
     if to in _STAMP:
@@ -160,34 +197,28 @@ def transition(
             .returning(_job.c.prev_status, _job.c.attempt, _job.c.owner, _job.c.batch_id,
                        _job.c.workflow_id, _job.c.entity_id, _job.c.job_type,
                        _job.c.job_subtype, _job.c.payload))
-    with write_conn() as conn:
-        row = conn.execute(stmt).first()
-        if row is None:
-            current = conn.execute(sa.select(_job.c.status, _job.c.attempt)
-                                   .where(_job.c.id == job_id)).first()
-            if current is None:
-                raise NotFound(f"No job {job_id}.")
-            why = (f"attempt {attempt} is stale (the job is on attempt {current.attempt})"
-                   if attempt is not None and current.attempt != attempt and current.status in sources
-                   else f"a {current.status} job cannot become {to.value}")
-            raise TransitionRejected(f"Job {job_id}: {why}.", status=current.status, attempt=current.attempt)
-        done = Transitioned(
-            job_id=job_id, status=to, prev_status=JobStatus(row.prev_status), attempt=row.attempt,
-            owner=row.owner, batch_id=row.batch_id, workflow_id=row.workflow_id,
-            entity_id=values.get("entity_id", row.entity_id) if values else row.entity_id,
-            job_type=row.job_type, job_subtype=row.job_subtype, message=message,
-            at=now.isoformat(), payload=row.payload or {},
-        )
-        conn.execute(sa.insert(_msg).values(job_id=job_id, at=now, level=level, status=to.value,
-                                            attempt=row.attempt, text=message))
-        if row.batch_id:
-            old, new = _BATCH_COUNT[done.prev_status], _BATCH_COUNT[to]
-            conn.execute(sa.update(_batch).where(_batch.c.id == row.batch_id)
-                         .values({old: _batch.c[old] - 1, new: _batch.c[new] + 1}))
-        if also is not None:
-            also(conn, done)
-    if publish:
-        events.publish(done.event())
+    row = conn.execute(stmt).first()
+    if row is None:
+        current = conn.execute(sa.select(_job.c.status, _job.c.attempt).where(_job.c.id == job_id)).first()
+        if current is None:
+            raise NotFound(f"No job {job_id}.")
+        why = (f"attempt {attempt} is stale (the job is on attempt {current.attempt})"
+               if attempt is not None and current.attempt != attempt and current.status in sources
+               else f"a {current.status} job cannot become {to.value}")
+        raise TransitionRejected(f"Job {job_id}: {why}.", status=current.status, attempt=current.attempt)
+    done = Transitioned(
+        job_id=job_id, status=to, prev_status=JobStatus(row.prev_status), attempt=row.attempt,
+        owner=row.owner, batch_id=row.batch_id, workflow_id=row.workflow_id,
+        entity_id=values.get("entity_id", row.entity_id) if values else row.entity_id,
+        job_type=row.job_type, job_subtype=row.job_subtype, message=move.message,
+        at=now.isoformat(), payload=row.payload or {},
+    )
+    conn.execute(sa.insert(_msg).values(job_id=job_id, at=now, level=move.level, status=to.value,
+                                        attempt=row.attempt, text=move.message))
+    if row.batch_id:
+        old, new = _BATCH_COUNT[done.prev_status], _BATCH_COUNT[to]
+        conn.execute(sa.update(_batch).where(_batch.c.id == row.batch_id)
+                     .values({old: _batch.c[old] - 1, new: _batch.c[new] + 1}))
     return done
 
 

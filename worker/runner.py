@@ -21,7 +21,7 @@ from app import keys, lifecycle
 from app.errors import JobFailed, TransitionRejected
 from app.jobtypes import spec_for
 from app.launch import Lodged, enqueue, lodge_next
-from app.lifecycle import JobStatus
+from app.lifecycle import JobStatus, Move
 from worker.context import JobContext
 
 log = logging.getLogger(__name__)
@@ -44,8 +44,11 @@ def run_job(job_id: str) -> str:
     attempt = keys.job_id_from_rq(rq_job.id)[1] if rq_job else None
     worker = _worker_name()
     try:
-        taken = lifecycle.transition(job_id, JobStatus.DEQUEUED, attempt=attempt,
-                                     message=f"Taken by worker {worker}", values={"worker": worker})
+        # Taken and started in one commit: two history lines, one turn at the write lock.
+        taken, _ = lifecycle.transition_steps(job_id, [
+            Move(JobStatus.DEQUEUED, f"Taken by worker {worker}", values={"worker": worker}),
+            Move(JobStatus.IN_PROGRESS, "Started"),
+        ], attempt=attempt)
     except TransitionRejected as exc:
         # Cancelled, already taken by a duplicate enqueue, or a stale attempt: not ours.
         log.info("skipping %s: %s", job_id, exc.message)
@@ -55,10 +58,6 @@ def run_job(job_id: str) -> str:
     ctx = JobContext(job_id=job_id, attempt=attempt, owner=taken.owner, job_type=taken.job_type,
                      job_subtype=taken.job_subtype, workflow_id=taken.workflow_id, batch_id=taken.batch_id,
                      entity_id=taken.entity_id, worker=worker)
-    try:
-        lifecycle.transition(job_id, JobStatus.IN_PROGRESS, attempt=attempt, message="Started")
-    except TransitionRejected:
-        return "skipped"  # cancelled between the two steps
     try:
         payload = spec.payload.model_validate(taken.payload)
         outcome = _handler(spec.handler)(ctx, payload)
