@@ -29,6 +29,9 @@ class JobFilter:
     status: Optional[str] = None
     job_type: Optional[str] = None
     job_subtype: Optional[str] = None
+    # Any of these (type, subtype) pairs, e.g. only the types a compatible API knows.
+    kinds: Optional[tuple[tuple[str, str], ...]] = None
+    owner: Optional[str] = None
 
     def apply(self, stmt):
         if self.status:
@@ -42,6 +45,10 @@ class JobFilter:
             stmt = stmt.where(Job.job_type == self.job_type)
         if self.job_subtype:
             stmt = stmt.where(Job.job_subtype == self.job_subtype)
+        if self.kinds is not None:
+            stmt = stmt.where(sa.tuple_(Job.job_type, Job.job_subtype).in_(list(self.kinds)))
+        if self.owner:
+            stmt = stmt.where(Job.owner == self.owner)
         return stmt
 
 
