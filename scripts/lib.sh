@@ -24,16 +24,18 @@ apt_install() {  # apt_install PACKAGE... : install Debian packages that are mis
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 }
 
-ensure_venv() {  # ensure_venv REQUIREMENTS_FILE
-  local req="$1" stamp
+ensure_venv() {  # ensure_venv REQUIREMENTS_FILE [NO_DEPS_REQUIREMENTS_FILE]
+  local req="$1" nodeps="${2:-}" stamp
   if [ ! -x "$VENV/bin/python" ]; then
     say "creating the virtual environment (.venv)"
     python3 -m venv "$VENV" 2>/dev/null || { apt_install python3-venv; python3 -m venv "$VENV"; }
   fi
-  stamp="$VENV/.installed-$(cat requirements*.txt | sha256sum | cut -c1-16)-$(basename "$req")"
+  stamp="$VENV/.installed-$(cat requirements*.txt | sha256sum | cut -c1-16)-$(basename "$req")${nodeps:+-$(basename "$nodeps")}"
   if [ ! -f "$stamp" ]; then
     say "installing Python packages from $req"
     "$VENV/bin/pip" install -q -r "$req"
+    # Packages whose declared pins conflict with ours but whose code runs on ours.
+    [ -z "$nodeps" ] || "$VENV/bin/pip" install -q --no-deps -r "$nodeps"
     touch "$stamp"
   fi
 }

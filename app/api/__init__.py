@@ -2,6 +2,7 @@
 
 from fastapi import FastAPI
 
+from app.api import provena
 from app.api.deps import install_error_handlers
 
 
@@ -14,4 +15,5 @@ def build_api() -> FastAPI:
     def health() -> dict:
         return {"status": "ok"}
 
+    api.include_router(provena.router)
     return api
