@@ -10,7 +10,9 @@ after commit it publishes the event the console and the API streams listen to.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import Enum
+from functools import lru_cache
 from typing import Any, Callable, Optional
 
 import sqlalchemy as sa
@@ -100,6 +102,7 @@ class Transitioned:
     job_subtype: str
     message: str
     at: str
+    at_dt: Optional[datetime] = field(default=None, repr=False)
     payload: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def event(self) -> dict[str, Any]:
@@ -165,20 +168,35 @@ def transition_steps(
         for m in moves:
             done.append(_move(conn, job_id, m, attempt))
             attempt = done[-1].attempt
+        conn.execute(_INSERT_MESSAGE, [
+            {"job_id": job_id, "at": d.at_dt, "level": m.level, "status": d.status.value,
+             "attempt": d.attempt, "text": m.message} for d, m in zip(done, moves)])
+        first, last = done[0], done[-1]
+        if last.batch_id and first.prev_status is not last.status:
+            conn.execute(_batch_count_stmt(first.prev_status, last.status), {"_batch_id": last.batch_id})
         if also is not None:
-            also(conn, done[-1])
+            also(conn, last)
     if publish:
         events.publish_many([d.event() for d in done])
     return done
 
 
-def _move(conn: sa.Connection, job_id: str, move: Move, attempt: Optional[int]) -> Transitioned:
-    to, values, now = JobStatus(move.to), move.values, utcnow()
-    sources = [s.value for s in ALLOWED_FROM[to]]
+# The hot path builds each statement once: SQLAlchemy then skips construction and reuses
+# the memoized cache key, which is most of a transition's cost on SQLite.
+_RETURNING = (_job.c.prev_status, _job.c.attempt, _job.c.owner, _job.c.batch_id, _job.c.workflow_id,
+              _job.c.entity_id, _job.c.job_type, _job.c.job_subtype, _job.c.payload)
+_INSERT_MESSAGE = sa.insert(_msg)
+_RETRY_RESET = ("result", "info", "error_detail", "progress", "worker", "dequeued_at", "started_at",
+                "finished_at")
+
+
+@lru_cache(maxsize=None)
+def _update_stmt(to: JobStatus, with_attempt: bool, extra: tuple[str, ...]) -> sa.Update:
+    now = sa.bindparam("_now", type_=_job.c.updated_at.type)
     vals: dict[str, Any] = {
         "prev_status": _job.c.status,  # SET uses the old row: this keeps the status we left
         "status": to.value,
-        "last_message": move.message,
+        "last_message": sa.bindparam("_message", type_=sa.Text()),
         "updated_at": now,
     }
     if to in _STAMP:
@@ -186,19 +204,34 @@ def _move(conn: sa.Connection, job_id: str, move: Move, attempt: Optional[int]) 
     if to in FINAL:
         vals["finished_at"] = now
     if to is S.PENDING:  # a retry: a new attempt with a clean slate, history kept
-        vals.update(attempt=_job.c.attempt + 1, result=None, info=None, error_detail=None,
-                    progress=None, worker=None, dequeued_at=None, started_at=None, finished_at=None)
-    if values:
-        vals.update(values)
-    cond = [_job.c.id == job_id, _job.c.status.in_(sources)]
-    if attempt is not None:
-        cond.append(_job.c.attempt == attempt)
-    stmt = (sa.update(_job).where(*cond).values(**vals)
-            .returning(_job.c.prev_status, _job.c.attempt, _job.c.owner, _job.c.batch_id,
-                       _job.c.workflow_id, _job.c.entity_id, _job.c.job_type,
-                       _job.c.job_subtype, _job.c.payload))
-    row = conn.execute(stmt).first()
+        vals["attempt"] = _job.c.attempt + 1
+        vals.update({c: None for c in _RETRY_RESET})
+    for k in extra:
+        vals[k] = sa.bindparam(f"v_{k}", type_=_job.c[k].type)
+    cond = [_job.c.id == sa.bindparam("_id", type_=_job.c.id.type),
+            _job.c.status.in_([s.value for s in ALLOWED_FROM[to]])]
+    if with_attempt:
+        cond.append(_job.c.attempt == sa.bindparam("_attempt", type_=sa.Integer()))
+    return sa.update(_job).where(*cond).values(vals).returning(*_RETURNING)
+
+
+@lru_cache(maxsize=None)
+def _batch_count_stmt(old: JobStatus, new: JobStatus) -> sa.Update:
+    o, n = _BATCH_COUNT[old], _BATCH_COUNT[new]
+    return (sa.update(_batch).where(_batch.c.id == sa.bindparam("_batch_id"))
+            .values({o: _batch.c[o] - 1, n: _batch.c[n] + 1}))
+
+
+def _move(conn: sa.Connection, job_id: str, move: Move, attempt: Optional[int]) -> Transitioned:
+    to, values, now = JobStatus(move.to), move.values or {}, utcnow()
+    stmt = _update_stmt(to, attempt is not None, tuple(sorted(values)))
+    params = {"_id": job_id, "_now": now, "_message": move.message, "_attempt": attempt,
+              **{f"v_{k}": v for k, v in values.items()}}
+    if attempt is None:
+        del params["_attempt"]
+    row = conn.execute(stmt, params).first()
     if row is None:
+        sources = [s.value for s in ALLOWED_FROM[to]]
         current = conn.execute(sa.select(_job.c.status, _job.c.attempt).where(_job.c.id == job_id)).first()
         if current is None:
             raise NotFound(f"No job {job_id}.")
@@ -206,20 +239,13 @@ def _move(conn: sa.Connection, job_id: str, move: Move, attempt: Optional[int]) 
                if attempt is not None and current.attempt != attempt and current.status in sources
                else f"a {current.status} job cannot become {to.value}")
         raise TransitionRejected(f"Job {job_id}: {why}.", status=current.status, attempt=current.attempt)
-    done = Transitioned(
+    return Transitioned(
         job_id=job_id, status=to, prev_status=JobStatus(row.prev_status), attempt=row.attempt,
         owner=row.owner, batch_id=row.batch_id, workflow_id=row.workflow_id,
-        entity_id=values.get("entity_id", row.entity_id) if values else row.entity_id,
-        job_type=row.job_type, job_subtype=row.job_subtype, message=move.message,
-        at=now.isoformat(), payload=row.payload or {},
+        entity_id=values.get("entity_id", row.entity_id), job_type=row.job_type,
+        job_subtype=row.job_subtype, message=move.message, at=now.isoformat(), at_dt=now,
+        payload=row.payload or {},
     )
-    conn.execute(sa.insert(_msg).values(job_id=job_id, at=now, level=move.level, status=to.value,
-                                        attempt=row.attempt, text=move.message))
-    if row.batch_id:
-        old, new = _BATCH_COUNT[done.prev_status], _BATCH_COUNT[to]
-        conn.execute(sa.update(_batch).where(_batch.c.id == row.batch_id)
-                     .values({old: _batch.c[old] - 1, new: _batch.c[new] + 1}))
-    return done
 
 
 def add_message(job_id: str, text: str, *, level: str = "info", conn: Optional[sa.Connection] = None) -> None:
