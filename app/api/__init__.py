@@ -1,19 +1,51 @@
-"""The REST API (FastAPI), mounted by the Reflex app; every route lives under /api."""
+"""The REST API (FastAPI), mounted by the Reflex app; every route lives under /api.
 
-from fastapi import FastAPI
+Its OpenAPI document is /api/openapi.json and its docs page /api/docs (assets served
+by the app). Errors are problem details (RFC 9457); bodies are limited in size and
+each API token in request rate (see app/settings.py).
+"""
 
-from app.api import provena
-from app.api.deps import install_error_handlers
+from fastapi import FastAPI, Request
+from fastapi.routing import APIRoute
+from starlette.routing import Match
+
+from app.api import admin, docs, jobs, provena, registry, stream, tokens
+from app.api.deps import install_error_handlers, problem
+from app.api.limits import BodySizeLimit
+
+DESCRIPTION = """Everything the Jobdeck console can do, with the same permissions.
+
+Send a personal API token (from your profile page, or `POST /api/tokens`) as
+`Authorization: Bearer jdk_…`. A job's id is its **session id**: fetch, watch
+(`/events`, Server-Sent Events), cancel and retry it by that id. A job of another user
+answers 404. Errors are `application/problem+json` with a `title` and a `detail`.
+"""
 
 
 def build_api() -> FastAPI:
-    api = FastAPI(title="Jobdeck API", version="1.0", docs_url=None, redoc_url=None,
-                  openapi_url="/api/openapi.json")
+    api = FastAPI(title="Jobdeck API", version="1.0", description=DESCRIPTION, docs_url=None,
+                  redoc_url=None, openapi_url="/api/openapi.json")
     install_error_handlers(api)
+    api.add_middleware(BodySizeLimit)
 
-    @api.get("/api/health", tags=["system"])
+    @api.get("/api/health", tags=["system"], summary="Liveness (no token needed)")
     def health() -> dict:
         return {"status": "ok"}
 
+    for router in (jobs.router, stream.router, registry.router, admin.router, tokens.router, docs.router):
+        api.include_router(router)
     api.include_router(provena.router)
+
+    # Last: an unknown /api path answers problem details (not the console's page),
+    # and a known path with the wrong method 405.
+    @api.api_route("/api/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+                   include_in_schema=False)
+    def unknown(rest: str, request: Request):
+        allowed = sorted({m for r in api.routes if isinstance(r, APIRoute) and r.path_format != "/api/{rest}"
+                          and r.matches(request.scope)[0] == Match.PARTIAL for m in r.methods})
+        if allowed:
+            return problem(405, f"{request.method} is not allowed here; use {', '.join(allowed)}.",
+                           headers={"Allow": ", ".join(allowed)})
+        return problem(404, f"No API route {request.url.path}.")
+
     return api

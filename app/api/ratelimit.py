@@ -1,0 +1,57 @@
+"""Fair use of the REST API: a fixed one-minute window per API token, counted in Redis
+so that every web process behind a load balancer shares the same count.
+
+When Redis does not answer the limit is not enforced (logged): fair use must not take
+the API down with the queue.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import time
+
+from app import keys, queues
+from app.errors import RateLimited
+from app.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+WINDOW_S = 60
+# Token requests (password checks) per username per minute: guesses stay slow.
+SIGN_IN_LIMIT = 10
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()[:32]
+
+
+def hit(ident: str, limit: int, what: str) -> None:
+    """Count one request of `ident`; raise RateLimited when it is over `limit` in the
+    current window."""
+    if limit <= 0:
+        return
+    now = time.time()
+    window = int(now // WINDOW_S)
+    key = keys.api_rate(ident, window)
+    try:
+        with queues.redis_conn().pipeline() as pipe:
+            pipe.incr(key)
+            pipe.expire(key, WINDOW_S * 2)
+            count, _ = pipe.execute()
+    except queues.REDIS_ERRORS as exc:
+        log.warning("rate limit not checked, Redis did not answer: %s", exc)
+        return
+    if count > limit:
+        retry_after = max(1, math.ceil((window + 1) * WINDOW_S - now))
+        raise RateLimited(f"More than {limit} {what} per minute; try again in {retry_after} s.",
+                          retry_after=retry_after)
+
+
+def check_token(token: str) -> None:
+    hit(_digest(token), get_settings().api_rate_limit, "requests with this API token")
+
+
+def check_sign_in(username: str) -> None:
+    hit("sign-in:" + _digest(username.strip().lower()), SIGN_IN_LIMIT, "sign-in attempts for this user")

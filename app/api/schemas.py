@@ -1,0 +1,223 @@
+"""What the REST API takes and gives: one model per concept, named as in the design
+(job, batch, item), built from the tables and never the tables themselves."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Optional
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.jobtypes import ModelRunRecord
+from app.lifecycle import FINAL, JobStatus
+from app.models import Batch, Item, Job, JobFile, JobMessage
+
+
+class Problem(BaseModel):
+    """An error, as RFC 9457 problem details."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    field: Optional[str] = None
+    errors: Optional[list[dict[str, Any]]] = None
+
+
+class Me(BaseModel):
+    username: str
+    display_name: str
+    role: str
+
+
+# --- jobs ---------------------------------------------------------------------
+
+
+class JobLodge(BaseModel):
+    """Lodge one job. `owner` (lodging for another user) is for admins and services."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    job_type: str = Field(min_length=1, max_length=32, examples=["SYSTEM"])
+    job_subtype: str = Field(min_length=1, max_length=64, examples=["NOOP"])
+    payload: dict[str, Any] = Field(default_factory=dict, examples=[{"sleep_s": 1}])
+    batch_id: Optional[str] = Field(default=None, max_length=64)
+    owner: Optional[str] = Field(default=None, max_length=64)
+
+
+class JobOut(BaseModel):
+    id: str = Field(description="The session id: fetch, watch, cancel and retry the job by it.")
+    owner: str
+    job_type: str
+    job_subtype: str
+    status: JobStatus
+    final: bool
+    attempt: int
+    payload: dict[str, Any]
+    result: Optional[dict[str, Any]] = None
+    info: Optional[str] = None
+    last_message: Optional[str] = None
+    progress: Optional[float] = None
+    batch_id: Optional[str] = None
+    workflow_id: Optional[str] = None
+    parent_job_id: Optional[str] = None
+    step: Optional[int] = None
+    entity_id: Optional[str] = None
+    queue: str
+    created_at: datetime
+    dequeued_at: Optional[datetime] = None
+    started_at: Optional[datetime] = None
+    finished_at: Optional[datetime] = None
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, job: Job) -> "JobOut":
+        data = {k: getattr(job, k) for k in cls.model_fields if k != "final"}
+        return cls(**data, final=JobStatus(job.status) in FINAL)
+
+
+class JobAdminOut(JobOut):
+    """A job as admins see it: with the worker, the idempotency key and the traceback
+    of a crash."""
+
+    worker: Optional[str] = None
+    idempotency_key: Optional[str] = None
+    error_detail: Optional[str] = None
+
+
+class JobPageOut(BaseModel):
+    jobs: list[JobOut]
+    next_cursor: Optional[str] = Field(None, description="Pass as `cursor` for the next page; null on the last.")
+
+
+class JobAdminPageOut(BaseModel):
+    jobs: list[JobAdminOut]
+    next_cursor: Optional[str] = None
+
+
+class JobMessageOut(BaseModel):
+    id: int
+    at: datetime
+    level: str
+    status: Optional[str] = None
+    attempt: int
+    text: str
+
+    @classmethod
+    def of(cls, m: JobMessage) -> "JobMessageOut":
+        return cls(id=m.id, at=m.at, level=m.level, status=m.status, attempt=m.attempt, text=m.text)
+
+
+class JobFileOut(BaseModel):
+    name: str
+    size: int
+    sha256: str
+    created_at: datetime
+    download: str = Field(description="Path of the download route of this file.")
+
+    @classmethod
+    def of(cls, f: JobFile) -> "JobFileOut":
+        from urllib.parse import quote
+
+        return cls(name=f.name, size=f.size, sha256=f.sha256, created_at=f.created_at,
+                   download=f"/api/jobs/{f.job_id}/files/{quote(f.name, safe='')}")
+
+
+class JobTypeOut(BaseModel):
+    job_type: str
+    job_subtype: str
+    label: str
+    backend: str
+    you_may_launch: bool
+    payload_schema: dict[str, Any]
+
+
+# --- batches ------------------------------------------------------------------
+
+
+class BatchLodge(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    job_type: str = Field(min_length=1, max_length=32)
+    job_subtype: str = Field(min_length=1, max_length=64)
+    payloads: list[dict[str, Any]] = Field(min_length=1, max_length=10_000)
+    label: str = Field(default="", max_length=256)
+    owner: Optional[str] = Field(default=None, max_length=64)
+
+
+class BatchOut(BaseModel):
+    id: str
+    owner: str
+    label: str
+    submission_job_id: Optional[str] = None
+    created_at: datetime
+    total: int
+    counts: dict[str, int]
+    done: bool = Field(description="Every job of the batch is in a final status.")
+
+    @classmethod
+    def of(cls, b: Batch) -> "BatchOut":
+        counts = {st.value: getattr(b, st.value.lower()) for st in JobStatus}
+        finished = sum(counts[st.value] for st in FINAL)
+        return cls(id=b.id, owner=b.owner, label=b.label, submission_job_id=b.submission_job_id,
+                   created_at=b.created_at, total=b.total, counts=counts, done=finished >= b.total)
+
+
+class BatchPageOut(BaseModel):
+    batches: list[BatchOut]
+    next_cursor: Optional[str] = None
+
+
+# --- registry -----------------------------------------------------------------
+
+
+class ItemCreateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    subtype: str = Field(examples=["DATASET"])
+    display_name: str = Field(min_length=1, max_length=256)
+    description: str = Field(default="", max_length=10_000)
+    record: dict[str, Any] = Field(default_factory=dict)
+
+
+class ItemVersionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=2_000)
+
+
+class ItemOut(BaseModel):
+    id: str
+    subtype: str
+    display_name: str
+    description: str
+    owner: str
+    version: int
+    previous_version_id: Optional[str] = None
+    next_version_id: Optional[str] = None
+    version_reason: Optional[str] = None
+    record: dict[str, Any]
+    record_status: str
+    create_workflow_id: Optional[str] = None
+    version_workflow_id: Optional[str] = None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, item: Item) -> "ItemOut":
+        return cls(**{k: getattr(item, k) for k in cls.model_fields})
+
+
+class ItemLodged(BaseModel):
+    """An item and the job that records and lodges its provenance (poll or watch it)."""
+
+    item: ItemOut
+    session_id: str
+    job: JobOut
+
+
+class ModelRunsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    records: list[ModelRunRecord] = Field(min_length=1, max_length=10_000)
+    label: str = Field(default="", max_length=256)

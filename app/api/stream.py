@@ -1,0 +1,356 @@
+"""Server-Sent Events: a job's or a batch's transitions as they happen, so scripts need
+not poll.
+
+The database is the truth and pub/sub only the wake-up call. A stream sends the
+current state first (`snapshot`), then each later transition once and in order
+(`transition`), read from the job's history: a job's (attempt, status rank) only ever
+grows, so a history line that does not move it forward (a note, or a transition the
+snapshot already showed) is never sent, and a wake-up that came late or not at all
+loses nothing. The stream ends (`end`) when the job is final, or for a batch when every
+job is.
+
+One Redis subscription per web process feeds every open stream of that process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any, AsyncIterator, Callable, Optional
+
+import redis.asyncio as aioredis
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends
+from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from app import keys, launch, queries
+from app.api.deps import AUTH_RESPONSES, current_user
+from app.api.schemas import BatchOut, JobOut
+from app.db import session
+from app.lifecycle import FINAL, JobStatus
+from app.models import Batch, Job, JobMessage, User
+from app.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/api", tags=["events"], responses=AUTH_RESPONSES)
+
+KEEPALIVE_S = 15.0  # a comment line this often keeps proxies from closing an idle stream
+POLL_S = 1.0  # how often the database is read while Redis does not answer
+_REDIS_ERRORS = (aioredis.ConnectionError, aioredis.TimeoutError, OSError)
+
+
+# --- the one subscription per process ---------------------------------------------
+
+
+@dataclass(eq=False)
+class _Sub:
+    wants: Callable[[dict], bool]
+    queue: asyncio.Queue = field(default_factory=lambda: asyncio.Queue(maxsize=1000))
+    overflow: bool = False
+
+    def offer(self, event: Optional[dict]) -> None:
+        try:
+            self.queue.put_nowait(event)
+        except asyncio.QueueFull:
+            self.overflow = True  # the stream re-reads the database instead
+
+
+class _Hub:
+    """Listens on the events channel while any stream is open and hands each event to
+    the streams it concerns. `None` in a queue means "re-read": Redis reconnected and
+    events may have been missed."""
+
+    def __init__(self, url: str, channel: str):
+        self.url, self.channel = url, channel
+        self.subs: set[_Sub] = set()
+        self.task: Optional[asyncio.Task] = None
+        self.connected = asyncio.Event()
+
+    def add(self, wants: Callable[[dict], bool]) -> _Sub:
+        sub = _Sub(wants)
+        self.subs.add(sub)
+        if self.task is None:
+            self.task = asyncio.get_running_loop().create_task(self._run())
+        return sub
+
+    def remove(self, sub: _Sub) -> None:
+        self.subs.discard(sub)
+
+    async def _run(self) -> None:
+        while True:
+            conn = pubsub = None
+            try:
+                conn = aioredis.Redis.from_url(self.url, socket_connect_timeout=1.0)
+                pubsub = conn.pubsub()
+                await pubsub.subscribe(self.channel)
+                self.connected.set()
+                for sub in list(self.subs):
+                    sub.offer(None)
+                while self.subs:
+                    msg = await pubsub.get_message(ignore_subscribe_messages=True, timeout=5.0)
+                    if msg is None or msg.get("type") != "message":
+                        continue
+                    try:
+                        event = json.loads(msg["data"])
+                    except (TypeError, ValueError):
+                        continue
+                    for sub in list(self.subs):
+                        if sub.wants(event):
+                            sub.offer(event)
+            except _REDIS_ERRORS as exc:
+                if self.connected.is_set():
+                    log.warning("event stream: Redis went away (%s); streams read the database", exc)
+                self.connected.clear()
+            finally:
+                for closing in (pubsub and pubsub.aclose(), conn and conn.aclose()):
+                    if closing is not None:
+                        try:
+                            await closing
+                        except Exception:  # closing a dead connection may fail: nothing to keep
+                            pass
+            # Decided without an await in between, so a stream added meanwhile either
+            # keeps this loop going or starts a new one.
+            if not self.subs:
+                self.task = None
+                self.connected.clear()
+                return
+            if not self.connected.is_set():
+                await asyncio.sleep(POLL_S)
+                if not self.subs:
+                    self.task = None
+                    return
+
+
+_hubs: dict[tuple[int, str, str], _Hub] = {}
+
+
+def _hub() -> _Hub:
+    # One per event loop and Redis (tests run several apps and Redis servers in turn).
+    loop = asyncio.get_running_loop()
+    key = (id(loop), get_settings().redis_url, keys.events_channel())
+    hub = _hubs.get(key)
+    if hub is None:
+        for k in [k for k, h in _hubs.items() if h.task is None and not h.subs]:
+            del _hubs[k]
+        hub = _hubs[key] = _Hub(key[1], key[2])
+    return hub
+
+
+# --- reading transitions from the history ---------------------------------------------
+
+_RANK = {JobStatus.PENDING: 0, JobStatus.DEQUEUED: 1, JobStatus.IN_PROGRESS: 2}
+
+
+def _order(attempt: int, status: Optional[str]) -> tuple[int, int]:
+    if status is None:
+        return attempt, -1
+    return attempt, _RANK.get(JobStatus(status), 3)
+
+
+@dataclass
+class _JobCursor:
+    """How far a stream has told one job's story."""
+
+    after_id: int
+    attempt: int
+    status: Optional[str]  # None: not lodged yet when the stream began
+
+    def advance(self, rows: list[JobMessage]) -> list[dict[str, Any]]:
+        out = []
+        for m in rows:
+            self.after_id = max(self.after_id, m.id)
+            if m.status is None or _order(m.attempt, m.status) <= _order(self.attempt, self.status):
+                continue  # a note, or a step the client has seen already
+            out.append({"job_id": m.job_id, "status": m.status, "prev_status": self.status,
+                        "attempt": m.attempt, "message": m.text, "at": m.at.isoformat(),
+                        "message_id": m.id})
+            self.attempt, self.status = m.attempt, m.status
+        return out
+
+    @property
+    def final(self) -> bool:
+        return self.status is not None and JobStatus(self.status) in FINAL
+
+
+def _max_message_id(s) -> int:
+    return s.exec(sa.select(sa.func.max(JobMessage.id))).scalar() or 0
+
+
+def _job_snapshot(actor: User, job_id: str) -> tuple[Job, _JobCursor]:
+    launch.job_for(actor, job_id)  # NotFound for a job the caller may not see
+    with session() as s:
+        # The history position first: a transition committed between the two reads
+        # shows in the snapshot and is then skipped as not moving the job forward.
+        after = s.exec(sa.select(sa.func.max(JobMessage.id)).where(JobMessage.job_id == job_id)).scalar() or 0
+        job = s.get(Job, job_id)
+    return job, _JobCursor(after, job.attempt, job.status)
+
+
+def _messages(job_id: str, after_id: int) -> list[JobMessage]:
+    with session() as s:
+        return list(s.exec(sa.select(JobMessage).where(JobMessage.job_id == job_id, JobMessage.id > after_id)
+                           .order_by(JobMessage.id)).scalars())
+
+
+def _batch_snapshot(actor: User, batch_id: str) -> tuple[Batch, int]:
+    queries.get_batch(viewer=actor, batch_id=batch_id)
+    with session() as s:
+        marker = _max_message_id(s)
+        batch = s.get(Batch, batch_id)
+    return batch, marker
+
+
+@dataclass
+class _BatchReader:
+    batch_id: str
+    marker: int  # history position when the snapshot was taken
+    scanned: int = 0
+    jobs: dict[str, _JobCursor] = field(default_factory=dict)
+
+    def _cursor(self, s, job_id: str) -> _JobCursor:
+        cur = self.jobs.get(job_id)
+        if cur is None:
+            last = s.exec(sa.select(JobMessage.attempt, JobMessage.status)
+                          .where(JobMessage.job_id == job_id, JobMessage.id <= self.marker)
+                          .order_by(JobMessage.id.desc()).limit(1)).first()
+            # A job lodged into the batch after the snapshot starts before PENDING.
+            cur = _JobCursor(self.marker, last.attempt, last.status) if last else _JobCursor(self.marker, 0, None)
+            self.jobs[job_id] = cur
+        return cur
+
+    def of_jobs(self, job_ids: set[str]) -> list[dict[str, Any]]:
+        out = []
+        with session() as s:
+            for job_id in sorted(job_ids):
+                cur = self._cursor(s, job_id)
+                rows = list(s.exec(sa.select(JobMessage).where(JobMessage.job_id == job_id,
+                                                               JobMessage.id > cur.after_id)
+                                   .order_by(JobMessage.id)).scalars())
+                out += cur.advance(rows)
+        return out
+
+    def scan(self) -> list[dict[str, Any]]:
+        """Every job of the batch with history past what was read (a missed wake-up)."""
+        with session() as s:
+            start = max(self.marker, self.scanned)
+            top = _max_message_id(s)
+            job_ids = set(s.exec(sa.select(JobMessage.job_id).distinct()
+                                 .join(Job, Job.id == JobMessage.job_id)
+                                 .where(Job.batch_id == self.batch_id, JobMessage.id > start)).scalars())
+        out = self.of_jobs(job_ids)
+        self.scanned = top
+        return out
+
+
+def _get_batch(batch_id: str) -> Batch:
+    with session() as s:
+        return s.get(Batch, batch_id)
+
+
+# --- the streams ---------------------------------------------------------------------
+
+
+def _sse(event: str, data: Any, id_: Optional[int] = None) -> str:
+    head = f"id: {id_}\n" if id_ is not None else ""
+    return f"{head}event: {event}\ndata: {json.dumps(data, default=str)}\n\n"
+
+
+async def _next_wake(sub: _Sub, hub: _Hub) -> tuple[bool, list[Optional[dict]]]:
+    """Wait for events (gathering a burst); returns (woken, events)."""
+    timeout = KEEPALIVE_S if hub.connected.is_set() else POLL_S
+    try:
+        first = await asyncio.wait_for(sub.queue.get(), timeout)
+    except asyncio.TimeoutError:
+        return False, []
+    events = [first]
+    while not sub.queue.empty():
+        events.append(sub.queue.get_nowait())
+    return True, events
+
+
+async def _job_events(actor: User, job_id: str) -> AsyncIterator[str]:
+    hub = _hub()
+    sub = hub.add(lambda e: e.get("job_id") == job_id)
+    try:
+        try:
+            await asyncio.wait_for(hub.connected.wait(), 1.0)
+        except asyncio.TimeoutError:
+            pass  # Redis away: read the database every POLL_S instead
+        job, cur = await run_in_threadpool(_job_snapshot, actor, job_id)
+        yield _sse("snapshot", JobOut.of(job).model_dump(mode="json"))
+        while not cur.final:
+            woken, events = await _next_wake(sub, hub)
+            rows = await run_in_threadpool(_messages, job_id, cur.after_id)
+            for t in cur.advance(rows):
+                yield _sse("transition", t, t["message_id"])
+            for e in events:
+                if e and e.get("kind") == "progress" and not cur.final:
+                    yield _sse("progress", {"job_id": job_id, "progress": e.get("progress"),
+                                            "message": e.get("message")})
+            if not woken and hub.connected.is_set():
+                yield ": keep-alive\n\n"
+        yield _sse("end", {"job_id": job_id, "status": cur.status, "attempt": cur.attempt})
+    finally:
+        hub.remove(sub)
+
+
+async def _batch_events(actor: User, batch_id: str) -> AsyncIterator[str]:
+    hub = _hub()
+    sub = hub.add(lambda e: e.get("batch_id") == batch_id)
+    try:
+        try:
+            await asyncio.wait_for(hub.connected.wait(), 1.0)
+        except asyncio.TimeoutError:
+            pass
+        batch, marker = await run_in_threadpool(_batch_snapshot, actor, batch_id)
+        reader = _BatchReader(batch_id, marker)
+        out = BatchOut.of(batch)
+        yield _sse("snapshot", out.model_dump(mode="json"))
+        while not out.done:
+            woken, events = await _next_wake(sub, hub)
+            if not woken or sub.overflow or None in events:
+                sub.overflow = False
+                sent = await run_in_threadpool(reader.scan)
+            else:
+                sent = await run_in_threadpool(reader.of_jobs, {e["job_id"] for e in events
+                                                                if e.get("kind") == "job" and e.get("job_id")})
+            for t in sent:
+                yield _sse("transition", t, t["message_id"])
+            new = BatchOut.of(await run_in_threadpool(_get_batch, batch_id))
+            if new.done:  # the last events may still be on their way: read them now
+                for t in await run_in_threadpool(reader.scan):
+                    yield _sse("transition", t, t["message_id"])
+            if new != out:
+                out = new
+                yield _sse("batch", out.model_dump(mode="json"))
+            elif not woken and hub.connected.is_set():
+                yield ": keep-alive\n\n"
+        yield _sse("end", {"batch_id": batch_id, "counts": out.counts})
+    finally:
+        hub.remove(sub)
+
+
+_SSE_DOC = {200: {"description": "An event stream: `snapshot`, then `transition` (and `progress`, "
+                                 "`batch`) events, then `end`.",
+                  "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+            404: {"description": "No such job or batch visible to the caller",
+                  "content": {"application/problem+json": {}}}}
+_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+@router.get("/jobs/{job_id}/events", responses=_SSE_DOC, response_class=StreamingResponse,
+            summary="Stream a job's transitions (Server-Sent Events)")
+async def job_events(job_id: str, actor: User = Depends(current_user)):
+    await run_in_threadpool(launch.job_for, actor, job_id)  # a 404 before the stream starts
+    return StreamingResponse(_job_events(actor, job_id), media_type="text/event-stream", headers=_HEADERS)
+
+
+@router.get("/batches/{batch_id}/events", responses=_SSE_DOC, response_class=StreamingResponse,
+            summary="Stream the transitions of a batch's jobs (Server-Sent Events)")
+async def batch_events(batch_id: str, actor: User = Depends(current_user)):
+    await run_in_threadpool(lambda: queries.get_batch(viewer=actor, batch_id=batch_id))
+    return StreamingResponse(_batch_events(actor, batch_id), media_type="text/event-stream", headers=_HEADERS)

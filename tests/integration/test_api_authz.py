@@ -1,0 +1,233 @@
+"""The authorization matrix of the REST API: every route × anonymous, the owner of
+what it touches, another user, an admin and a service, with the status each must get.
+
+One database and one set of users for the module; each case builds fresh objects
+(owned by alice) through the domain, so cases do not depend on each other.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+from fastapi.testclient import TestClient
+
+ROLES = ("anon", "owner", "other", "admin", "service")
+USERS = {"owner": ("alice", "user"), "other": ("bob", "user"), "admin": ("root", "admin"),
+         "service": ("svc", "service")}
+
+RECORD = {
+    "workflow_template_id": "wf-1", "display_name": "run", "description": "a run",
+    "associations": {"modeller_id": "person-1"}, "start_time": 1_700_000_000, "end_time": 1_700_000_600,
+    "inputs": [{"dataset_template_id": "tpl-1", "dataset_id": "ds-1"}],
+}
+CSV = ("display_name,description,workflow_template_id,modeller_id,start_time,end_time,inputs\n"
+       "run a,first,wf-1,person-1,1700000000,1700000600,tpl-1:ds-1\n")
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory, redis_server):
+    from app import auth, queues
+    from app.api import build_api
+    from app.db import dispose_engines, get_engine
+    from app.models import TABLES
+    from app.settings import reload_settings
+
+    if redis_server.proc is None or redis_server.proc.poll() is not None:
+        redis_server.start()
+    d = tmp_path_factory.mktemp("authz")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("JOBDECK_DATA_DIR", str(d / "data"))
+    mp.setenv("JOBDECK_DATABASE_URL", f"sqlite:///{d / 'data' / 'jobdeck.db'}")
+    mp.setenv("JOBDECK_REDIS_URL", redis_server.url)
+    mp.setenv("JOBDECK_API_RATE_LIMIT", "0")
+    dispose_engines()
+    queues.reset_connections()
+    reload_settings()
+    TABLES.create_all(get_engine())
+    queues.redis_conn().flushdb()
+    users, headers = {}, {"anon": {}}
+    for role, (name, kind) in USERS.items():
+        users[role] = auth.create_user(username=name, password=f"{name}-password", role=kind)
+        headers[role] = {"Authorization": f"Bearer {auth.create_token(owner=name)[0]}"}
+    try:
+        with TestClient(build_api(), raise_server_exceptions=False) as client:
+            yield client, users, headers
+    finally:
+        queues.redis_conn().flushdb()
+        dispose_engines()
+        queues.reset_connections()
+        mp.undo()
+        reload_settings()
+
+
+# --- what the cases act on, made fresh for each (all alice's) ---------------------------------
+
+
+class Make:
+    def __init__(self, users):
+        self.alice = users["owner"]
+
+    def job(self) -> str:
+        from app import launch
+
+        return launch.launch_job(actor=self.alice, job_type="PROV_LODGE", job_subtype="MODEL_RUN_PROV_LODGE",
+                                 payload={"record": RECORD}).id
+
+    def cancelled_job(self) -> str:
+        from app import launch
+
+        jid = self.job()
+        launch.cancel_job(actor=self.alice, job_id=jid)
+        return jid
+
+    def job_with_file(self) -> str:
+        from app.db import session
+        from app.models import JobFile
+        from app.settings import get_settings
+
+        jid = self.job()
+        path = get_settings().files_dir / jid / "out.txt"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("rain 12 mm\n")
+        with session(write=True) as s:
+            s.add(JobFile(job_id=jid, name="out.txt", size=11, sha256=hashlib.sha256(b"rain 12 mm\n").hexdigest(),
+                          stored_path=str(path)))
+        return jid
+
+    def batch(self) -> str:
+        from app import launch
+
+        return launch.launch_batch(actor=self.alice, job_type="PROV_LODGE", job_subtype="MODEL_RUN_PROV_LODGE",
+                                   payloads=[{"record": RECORD}] * 2).id
+
+    def finished_batch(self) -> str:
+        from app import launch, queries
+
+        bid = self.batch()
+        for j in queries.batch_jobs(viewer=self.alice, batch_id=bid).jobs:
+            launch.cancel_job(actor=self.alice, job_id=j.id)
+        return bid
+
+    def item(self) -> str:
+        from app import registry
+
+        return registry.create_item(actor=self.alice, subtype="DATASET", display_name="rain")[0].id
+
+    def token_id(self) -> int:
+        from app import auth
+
+        return auth.create_token(owner="alice", name="spare")[1].id
+
+
+
+# (name, method, url builder, request kwargs builder, expected code per role)
+CASES = [
+    ("health", "GET", lambda m: "/api/health", None, (200, 200, 200, 200, 200)),
+    ("me", "GET", lambda m: "/api/me", None, (401, 200, 200, 200, 200)),
+    ("job types", "GET", lambda m: "/api/job-types", None, (401, 200, 200, 200, 200)),
+    ("lodge a user job type", "POST", lambda m: "/api/jobs",
+     lambda m: {"json": {"job_type": "PROV_LODGE", "job_subtype": "MODEL_RUN_PROV_LODGE",
+                         "payload": {"record": RECORD}}}, (401, 201, 201, 201, 201)),
+    ("lodge an admin job type", "POST", lambda m: "/api/jobs",
+     lambda m: {"json": {"job_type": "SYSTEM", "job_subtype": "NOOP", "payload": {}}}, (401, 403, 403, 201, 201)),
+    ("lodge into alice's batch", "POST", lambda m: "/api/jobs",
+     lambda m: {"json": {"job_type": "PROV_LODGE", "job_subtype": "MODEL_RUN_PROV_LODGE",
+                         "payload": {"record": RECORD}, "batch_id": m.batch()}}, (401, 201, 404, 404, 404)),
+    ("lodge for another user", "POST", lambda m: "/api/jobs",
+     lambda m: {"json": {"job_type": "SYSTEM", "job_subtype": "NOOP", "payload": {}, "owner": "bob"}},
+     (401, 403, 403, 201, 201)),
+    ("list own jobs", "GET", lambda m: "/api/jobs", None, (401, 200, 200, 200, 200)),
+    ("fetch a job", "GET", lambda m: f"/api/jobs/{m.job()}", None, (401, 200, 404, 200, 200)),
+    ("cancel a job", "POST", lambda m: f"/api/jobs/{m.job()}/cancel", None, (401, 200, 404, 200, 200)),
+    ("retry a job", "POST", lambda m: f"/api/jobs/{m.cancelled_job()}/retry", None, (401, 200, 404, 200, 200)),
+    ("a job's messages", "GET", lambda m: f"/api/jobs/{m.job()}/messages", None, (401, 200, 404, 200, 200)),
+    ("a job's files", "GET", lambda m: f"/api/jobs/{m.job_with_file()}/files", None, (401, 200, 404, 200, 200)),
+    ("download a file", "GET", lambda m: f"/api/jobs/{m.job_with_file()}/files/out.txt", None,
+     (401, 200, 404, 200, 200)),
+    ("a job's event stream", "GET", lambda m: f"/api/jobs/{m.cancelled_job()}/events", None,
+     (401, 200, 404, 200, 200)),
+    ("lodge a batch", "POST", lambda m: "/api/batches",
+     lambda m: {"json": {"job_type": "PROV_LODGE", "job_subtype": "MODEL_RUN_PROV_LODGE",
+                         "payloads": [{"record": RECORD}]}}, (401, 201, 201, 201, 201)),
+    ("lodge an admin batch", "POST", lambda m: "/api/batches",
+     lambda m: {"json": {"job_type": "SYSTEM", "job_subtype": "NOOP", "payloads": [{}]}},
+     (401, 403, 403, 201, 201)),
+    ("list own batches", "GET", lambda m: "/api/batches", None, (401, 200, 200, 200, 200)),
+    ("a batch and its counts", "GET", lambda m: f"/api/batches/{m.batch()}", None, (401, 200, 404, 200, 200)),
+    ("a batch's jobs", "GET", lambda m: f"/api/batches/{m.batch()}/jobs", None, (401, 200, 404, 200, 200)),
+    ("a batch's event stream", "GET", lambda m: f"/api/batches/{m.finished_batch()}/events", None,
+     (401, 200, 404, 200, 200)),
+    ("create an item", "POST", lambda m: "/api/items",
+     lambda m: {"json": {"subtype": "DATASET", "display_name": "flow"}}, (401, 201, 201, 201, 201)),
+    ("fetch an item", "GET", lambda m: f"/api/items/{m.item()}", None, (401, 200, 200, 200, 200)),
+    ("version an item", "POST", lambda m: f"/api/items/{m.item()}/versions",
+     lambda m: {"json": {"reason": "fixed units"}}, (401, 201, 403, 201, 403)),
+    ("an item's PROV-JSON", "GET", lambda m: f"/api/items/{m.item()}/prov", None, (401, 200, 200, 200, 200)),
+    ("register a model run", "POST", lambda m: "/api/model-runs", lambda m: {"json": RECORD},
+     (401, 201, 201, 201, 201)),
+    ("register model runs (JSON)", "POST", lambda m: "/api/model-runs/bulk",
+     lambda m: {"json": {"records": [RECORD, RECORD]}}, (401, 201, 201, 201, 201)),
+    ("register model runs (CSV)", "POST", lambda m: "/api/model-runs/bulk",
+     lambda m: {"content": CSV, "headers": {"Content-Type": "text/csv"}}, (401, 201, 201, 201, 201)),
+    ("admin: list all jobs", "GET", lambda m: "/api/admin/jobs?username=alice", None, (401, 403, 403, 200, 200)),
+    ("admin: fetch any job", "GET", lambda m: f"/api/admin/jobs/{m.job()}", None, (401, 403, 403, 200, 200)),
+    ("list own tokens", "GET", lambda m: "/api/tokens", None, (401, 200, 200, 200, 200)),
+    ("revoke a token", "DELETE", lambda m: f"/api/tokens/{m.token_id()}", None, (401, 204, 404, 404, 404)),
+]
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("name,method,url,kwargs,expected", CASES, ids=[c[0] for c in CASES])
+def test_authorization_matrix(env, role, name, method, url, kwargs, expected):
+    client, users, headers = env
+    make = Make(users)
+    kw = kwargs(make) if kwargs else {}
+    kw["headers"] = {**kw.get("headers", {}), **headers[role]}
+    r = client.request(method, url(make), **kw)
+    want = expected[ROLES.index(role)]
+    assert r.status_code == want, f"{name} as {role}: {r.status_code} {r.text[:300]}"
+    if want >= 400:
+        assert r.headers["content-type"].startswith("application/problem+json")
+        body = r.json()
+        assert body["status"] == want and body["title"] and body["detail"]
+    if want == 401:
+        assert r.headers["www-authenticate"] == "Bearer"
+
+
+def test_what_a_role_sees_is_its_own(env):
+    """Lists hold only the caller's jobs; the admin route holds everyone's, filtered by user."""
+    client, users, headers = env
+    make = Make(users)
+    alices = make.job()
+    bobs = client.post("/api/jobs", headers=headers["other"],
+                       json={"job_type": "PROV_LODGE", "job_subtype": "MODEL_RUN_PROV_LODGE",
+                             "payload": {"record": RECORD}}).json()["id"]
+
+    def ids(role, url):
+        return {j["id"] for j in client.get(url, headers=headers[role], params={"limit": 500}).json()["jobs"]}
+
+    assert alices in ids("owner", "/api/jobs") and bobs not in ids("owner", "/api/jobs")
+    assert bobs in ids("other", "/api/jobs") and alices not in ids("other", "/api/jobs")
+    assert alices not in ids("admin", "/api/jobs")  # the admin's own list is the admin's own
+    only_bob = client.get("/api/admin/jobs", headers=headers["admin"], params={"username": "bob", "limit": 500}).json()
+    assert bobs in {j["id"] for j in only_bob["jobs"]} and {j["owner"] for j in only_bob["jobs"]} == {"bob"}
+    # A 404 for another's job says no more than for a job that does not exist.
+    theirs = client.get(f"/api/jobs/{alices}", headers=headers["other"]).json()
+    nobody = client.get("/api/jobs/00000000-0000-0000-0000-000000000000", headers=headers["other"]).json()
+    assert theirs["title"] == nobody["title"] and theirs.keys() == nobody.keys()
+
+
+def test_a_revoked_or_unknown_token_is_refused(env):
+    from app import auth
+
+    client, users, headers = env
+    plain, tok = auth.create_token(owner="alice", name="short-lived")
+    assert client.get("/api/me", headers={"Authorization": f"Bearer {plain}"}).json()["username"] == "alice"
+    assert client.delete(f"/api/tokens/{tok.id}", headers=headers["owner"]).status_code == 204
+    r = client.get("/api/me", headers={"Authorization": f"Bearer {plain}"})
+    assert r.status_code == 401 and "revoked" in r.json()["detail"]
+    r = client.get("/api/me", headers={"Authorization": "Bearer jdk_not-a-real-token"})
+    assert r.status_code == 401
+    r = client.get("/api/me", headers={"Authorization": "Basic YWxpY2U6eA=="})
+    assert r.status_code == 401 and "Bearer" in r.json()["detail"]
