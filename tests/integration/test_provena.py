@@ -26,7 +26,8 @@ from provenaclient.utils.config import APIOverrides
 from provenaclient.utils.exceptions import AuthException, BadRequestException, ServerException
 from ProvenaInterfaces.AsyncJobAPI import (AdminLaunchJobRequest, AdminListByBatchRequest, AdminListJobsRequest,
                                            JobStatus, ListByBatchRequest, ListJobsRequest)
-from ProvenaInterfaces.AsyncJobModels import (ProvLodgeBatchSubmitResult, ProvLodgeModelRunResult,
+from ProvenaInterfaces.AsyncJobModels import (ProvLodgeBatchSubmitResult, ProvLodgeModelRunPayload,
+                                              ProvLodgeModelRunResult,
                                               RegistryRegisterCreateActivityResult,
                                               RegistryRegisterVersionActivityResult)
 from ProvenaInterfaces.ProvenanceAPI import RegisterBatchModelRunRequest
@@ -269,6 +270,11 @@ def test_model_runs_through_provenas_client(world, pool, connect):
         {"dataset_template_id": world["template"].id, "dataset_id": "no-such-dataset", "dataset_type": "DATA_STORE"}])))
     many = run(prov.register_batch_model_runs(RegisterBatchModelRunRequest(records=[
         provena_record(world, display_name=f"batch run {i}") for i in range(3)])))
+    # An admin script lodging for alice with Provena's own payload model for the subtype.
+    by_admin = run(connect("root").job_api.admin.launch_job(AdminLaunchJobRequest(
+        username="alice", job_type="PROV_LODGE", job_sub_type="MODEL_RUN_PROV_LODGE",
+        job_payload=ProvLodgeModelRunPayload(record=provena_record(world, display_name="run by admin"),
+                                             revalidate=True, user_info="opaque").model_dump(mode="json"))))
     assert ok.status.success and ok.session_id and bad.session_id and many.session_id
 
     done = run(jobs.await_successful_job_completion(ok.session_id, settings=AWAIT))
@@ -277,6 +283,10 @@ def test_model_runs_through_provenas_client(world, pool, connect):
     assert record.id == done.result["record_id"] and record.record.display_name == "run ok"
     assert "wasAssociatedWith" in record.prov_json
     assert registry.get_item(record.id).subtype == "MODEL_RUN"
+
+    admin_run = run(jobs.await_successful_job_completion(by_admin.session_id, settings=AWAIT))
+    assert admin_run.username == "alice" and admin_run.payload["record"]["display_name"] == "run by admin"
+    assert "user_info" not in admin_run.payload
 
     failed = run(jobs.await_job_completion(bad.session_id, settings=AWAIT))
     assert failed.status == JobStatus.FAILED and "no-such-dataset" in failed.info and failed.result is None
