@@ -5,9 +5,10 @@ by the app). Errors are problem details (RFC 9457); bodies are limited in size a
 each API token in request rate (see app/settings.py).
 """
 
+import re
+from functools import lru_cache
+
 from fastapi import FastAPI, Request
-from fastapi.routing import APIRoute
-from starlette.routing import Match
 
 from app.api import admin, docs, jobs, provena, registry, stream, tokens
 from app.api.deps import install_error_handlers, problem
@@ -36,16 +37,29 @@ def build_api() -> FastAPI:
         api.include_router(router)
     api.include_router(provena.router)
 
-    # Last: an unknown /api path answers problem details (not the console's page),
-    # and a known path with the wrong method 405.
+    # Last: an unknown /api path answers problem details (not the console's page), and a
+    # known path with the wrong method 405 (this route would otherwise hide Starlette's).
     @api.api_route("/api/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
                    include_in_schema=False)
     def unknown(rest: str, request: Request):
-        allowed = sorted({m for r in api.routes if isinstance(r, APIRoute) and r.path_format != "/api/{rest}"
-                          and r.matches(request.scope)[0] == Match.PARTIAL for m in r.methods})
+        allowed = _methods_of(api, request.url.path)
         if allowed:
             return problem(405, f"{request.method} is not allowed here; use {', '.join(allowed)}.",
                            headers={"Allow": ", ".join(allowed)})
         return problem(404, f"No API route {request.url.path}.")
 
     return api
+
+
+@lru_cache(maxsize=8)
+def _path_patterns(api: FastAPI) -> tuple[tuple[re.Pattern, tuple[str, ...]], ...]:
+    out = []
+    for template, ops in api.openapi()["paths"].items():
+        parts = re.split(r"(\{[^}]+\})", template)
+        regex = "".join("[^/]+" if p.startswith("{") else re.escape(p) for p in parts)
+        out.append((re.compile(regex), tuple(sorted(m.upper() for m in ops))))
+    return tuple(out)
+
+
+def _methods_of(api: FastAPI, path: str) -> list[str]:
+    return sorted({m for pattern, methods in _path_patterns(api) if pattern.fullmatch(path) for m in methods})

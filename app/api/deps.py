@@ -49,7 +49,10 @@ def install_error_handlers(api: FastAPI) -> None:
         retry_after = getattr(exc, "retry_after", None)
         if retry_after is not None:
             headers = {"Retry-After": str(retry_after)}
-        return problem(exc.status_code, exc.message, headers=headers, **exc.detail)
+        detail = dict(exc.detail)
+        if getattr(exc, "field", None):  # a caller may have made the field more precise
+            detail["field"] = exc.field
+        return problem(exc.status_code, exc.message, headers=headers, **detail)
 
     @api.exception_handler(RequestValidationError)
     async def _validation_error(_req: Request, exc: RequestValidationError):
