@@ -2,8 +2,25 @@
 
 import reflex as rx
 
+from app import routes
 from app.api import build_api
-from app.pages.home import home
+from app.pages.home import go_home, home
+from app.pages.job import job_page
+from app.pages.jobs import jobs_page
+from app.pages.signin import sign_in_page
+from app.state import live
+from app.state.job import JobState
+from app.state.jobs import JobsState
+from app.state.signin import SignInState
 
-app = rx.App(api_transformer=build_api())
-app.add_page(home, route="/", title="Jobdeck")
+app = rx.App(
+    api_transformer=build_api(),
+    stylesheets=["/jobdeck.css"],
+    head_components=[rx.el.link(rel="icon", href="/favicon.svg", type="image/svg+xml")],
+)
+app.register_lifespan_task(live.listen)
+
+app.add_page(home, route=routes.HOME, title="Jobdeck", on_load=go_home)
+app.add_page(sign_in_page, route=routes.SIGN_IN, title="Sign in · Jobdeck", on_load=SignInState.load)
+app.add_page(jobs_page, route=routes.JOBS, title="Jobs · Jobdeck", on_load=JobsState.load)
+app.add_page(job_page, route=routes.JOB, title="Job · Jobdeck", on_load=JobState.load)

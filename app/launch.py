@@ -16,7 +16,7 @@ from typing import Any, Iterable, Optional
 import sqlalchemy as sa
 from sqlmodel import select
 
-from app import lifecycle, queues
+from app import events, lifecycle, queues
 from app.keys import rq_job_id
 from app.db import insert_ignore, session, utcnow, write_conn
 from app.errors import Conflict, NotFound, PermissionDenied, TransitionRejected
@@ -43,6 +43,8 @@ class Lodged:
     attempt: int
     backend: str
     timeout_s: Optional[int]
+    owner: Optional[str] = None
+    batch_id: Optional[str] = None
 
 
 def _row(*, job_id: str, owner: str, spec, payload: Payload, batch_id=None, workflow_id=None,
@@ -76,7 +78,7 @@ def _insert(conn: sa.Connection, rows: list[dict[str, Any]], *, text: str, ignor
     out = []
     for r in rows:
         spec = spec_for(r["job_type"], r["job_subtype"])
-        out.append(Lodged(r["id"], 1, spec.backend, spec.timeout_s))
+        out.append(Lodged(r["id"], 1, spec.backend, spec.timeout_s, r["owner"], r.get("batch_id")))
     return out
 
 
@@ -87,6 +89,7 @@ def enqueue(lodged: Iterable[Lodged]) -> bool:
         return True
     try:
         queues.enqueue((j.job_id, j.attempt, j.backend, j.timeout_s) for j in lodged)
+        _announce(lodged)
         return True
     except queues.REDIS_ERRORS as exc:
         log.warning("Redis did not answer; %d job(s) wait for the reconciler: %s", len(lodged), exc)
@@ -98,6 +101,18 @@ def enqueue(lodged: Iterable[Lodged]) -> bool:
                                                 status=JobStatus.PENDING.value, attempt=j.attempt,
                                                 text=WAITING) for j in lodged])
         return False
+
+
+def _announce(lodged: list[Lodged]) -> None:
+    """Publish that new jobs exist (a retry announces itself by its transition), so open
+    jobs panels show them before a worker takes them. One event per owner and batch."""
+    groups: dict[tuple[Optional[str], Optional[str]], list[str]] = {}
+    for j in lodged:
+        if j.attempt == 1 and j.owner:
+            groups.setdefault((j.owner, j.batch_id), []).append(j.job_id)
+    for (owner, batch_id), ids in groups.items():
+        events.publish({"kind": "lodged", "owner": owner, "batch_id": batch_id, "count": len(ids),
+                        "job_ids": ids[-200:]})
 
 
 def _owner_for(actor: User, owner: Optional[str]) -> str:

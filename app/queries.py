@@ -173,3 +173,60 @@ def item_workflow(item_id: str) -> WorkflowGraph:
         if j.parent_job_id and j.parent_job_id in ids:
             g.edges.append({"source": j.parent_job_id, "target": j.id})
     return g
+
+
+# --- console read helpers -----------------------------------------------------------
+
+
+def jobs_by_ids(job_ids: list[str]) -> dict[str, Job]:
+    """Jobs by id in one query (the live push reads each changed job once for every
+    browser that shows it)."""
+    if not job_ids:
+        return {}
+    with session() as s:
+        return {j.id: j for j in s.exec(select(Job).where(Job.id.in_(list(set(job_ids)))))}
+
+
+def batches_by_ids(batch_ids: list[str]) -> dict[str, Batch]:
+    if not batch_ids:
+        return {}
+    with session() as s:
+        return {b.id: b for b in s.exec(select(Batch).where(Batch.id.in_(list(set(batch_ids)))))}
+
+
+def job_markers(jobs: list[Job]) -> tuple[dict[str, int], set[str]]:
+    """For a page of jobs: the size of each batch they are in, and which of them have
+    next steps (the root of a workflow). Two indexed queries, whatever the page."""
+    batch_ids = {j.batch_id for j in jobs if j.batch_id}
+    ids = [j.id for j in jobs]
+    with session() as s:
+        totals = dict(s.exec(select(Batch.id, Batch.total).where(Batch.id.in_(batch_ids))).all()) if batch_ids else {}
+        parents = set(s.exec(select(Job.parent_job_id).where(Job.parent_job_id.in_(ids)).distinct())) if ids else set()
+    return totals, parents
+
+
+def search_jobs(*, viewer: User, text: str, filters: Optional[JobFilter] = None,
+                cursor: Optional[str] = None, limit: int = 25) -> tuple[Optional[str], JobPage]:
+    """Jobs found by a session (job) id or a batch id the viewer may see: ("job", page),
+    ("batch", page), or (None, empty page) when the id names neither."""
+    text = (text or "").strip()
+    admin = viewer.role in ("admin", "service")
+    with session() as s:
+        job = s.get(Job, text) if text else None
+        batch = s.get(Batch, text) if text and job is None else None
+    if job is not None and (admin or job.owner == viewer.username):
+        return "job", _page((filters or JobFilter()).apply(select(Job).where(Job.id == text)), cursor, limit)
+    if batch is not None and (admin or batch.owner == viewer.username):
+        return "batch", _page((filters or JobFilter()).apply(select(Job).where(Job.batch_id == text)), cursor, limit)
+    return None, JobPage([], None)
+
+
+def job_children(job_id: str) -> list[Job]:
+    """The next steps a job lodged (its children in the workflow)."""
+    with session() as s:
+        return list(s.exec(select(Job).where(Job.parent_job_id == job_id).order_by(Job.created_at, Job.id)))
+
+
+def list_usernames() -> list[str]:
+    with session() as s:
+        return list(s.exec(select(User.username).order_by(User.username)))

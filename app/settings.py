@@ -11,6 +11,8 @@
 | JOBDECK_PENDING_GRACE_S | seconds a PENDING job may be missing from its queue before the reconciler enqueues it again | 5 |
 | JOBDECK_API_RATE_LIMIT | REST requests per API token per minute (fair use); 0 turns the limit off | 600 |
 | JOBDECK_API_MAX_BODY_BYTES | largest REST request body accepted | 10485760 |
+| JOBDECK_SECRET_KEY | key that signs console sign-ins; set the same value on every web backend | a random key kept in <data dir>/secret_key |
+| JOBDECK_SESSION_DAYS | days a console sign-in lasts | 14 |
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ class Settings:
     pending_grace_s: float
     api_rate_limit: int = 600
     api_max_body_bytes: int = 10 * 1024 * 1024
+    secret_key: str = ""
+    session_days: float = 14
 
     @property
     def files_dir(self) -> Path:
@@ -51,6 +55,8 @@ def get_settings() -> Settings:
         pending_grace_s=float(os.environ.get("JOBDECK_PENDING_GRACE_S", "5")),
         api_rate_limit=int(os.environ.get("JOBDECK_API_RATE_LIMIT", "600")),
         api_max_body_bytes=int(os.environ.get("JOBDECK_API_MAX_BODY_BYTES", str(10 * 1024 * 1024))),
+        secret_key=os.environ.get("JOBDECK_SECRET_KEY", ""),
+        session_days=float(os.environ.get("JOBDECK_SESSION_DAYS", "14")),
     )
 
 

@@ -1,4 +1,4 @@
-"""The landing page."""
+"""The landing page: the jobs panel is home."""
 
 import reflex as rx
 
@@ -6,13 +6,8 @@ from app import routes
 
 
 def home() -> rx.Component:
-    return rx.center(
-        rx.vstack(
-            rx.heading("Jobdeck", size="8"),
-            rx.text("Background jobs of the research data registry, live."),
-            rx.link(rx.button("Open the jobs panel"), href=routes.JOBS),
-            align="center",
-            spacing="4",
-        ),
-        height="80vh",
-    )
+    return rx.center(rx.spinner(size="3"), height="60vh")
+
+
+def go_home():
+    return rx.redirect(routes.JOBS)

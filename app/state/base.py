@@ -1,0 +1,72 @@
+"""The console's base state: who is signed in. It imports nothing else of the console,
+so every page state can ask it for the viewer.
+
+The browser keeps only a signed sign-in value (app.signin) in localStorage; every page
+load checks it again, so a forged or expired value signs no one in and a reload keeps
+the person signed in.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+from urllib.parse import quote
+
+import reflex as rx
+
+from app import routes, signin
+from app.errors import AuthenticationFailed
+from app.models import User
+
+
+class AuthState(rx.State):
+    # sync: signing out in one tab signs out the others.
+    sign_in_value: str = rx.LocalStorage("", name="jobdeck_sign_in", sync=True)
+    username: str = ""
+    display_name: str = ""
+    role: str = ""
+
+    @rx.var
+    def signed_in(self) -> bool:
+        return self.username != ""
+
+    @rx.var
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+    def _forget(self) -> None:
+        self.username = self.display_name = self.role = ""
+
+    def _viewer(self) -> Optional[User]:
+        """The signed-in user, checked against the signature and the database."""
+        try:
+            user = signin.user_for(self.sign_in_value)
+        except AuthenticationFailed:
+            self._forget()
+            return None
+        self.username, self.display_name, self.role = user.username, user.display_name, user.role
+        return user
+
+    def _to_sign_in(self) -> rx.event.EventSpec:
+        here = self.router.url.path.rstrip("/") or routes.JOBS
+        return rx.redirect(f"{routes.SIGN_IN}?next={quote(here, safe='/')}")
+
+    def _signed_in_as(self, user: User, value: str) -> None:
+        self.sign_in_value = value
+        self.username, self.display_name, self.role = user.username, user.display_name, user.role
+
+    @rx.event
+    def sign_out(self):
+        self.sign_in_value = ""
+        self._forget()
+        return [rx.redirect(routes.SIGN_IN), rx.toast.info("Signed out. Sign in again to see your jobs.")]
+
+
+async def viewer(state: rx.State) -> Optional[User]:
+    """The signed-in user of the client `state` belongs to, or None."""
+    auth = await state.get_state(AuthState)
+    return auth._viewer()
+
+
+async def sign_in_redirect(state: rx.State) -> rx.event.EventSpec:
+    auth = await state.get_state(AuthState)
+    return auth._to_sign_in()

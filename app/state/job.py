@@ -1,0 +1,162 @@
+"""State of the job details page: one job, its history and files, cancel and retry."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import reflex as rx
+
+from app import files, launch, queries, routes
+from app.errors import JobdeckError, NotFound
+from app.lifecycle import RETRYABLE
+from app.models import Batch, Item, Job, User
+from app.db import session
+from app.state import live
+from app.state.base import sign_in_redirect, viewer
+from app.state.views import (FileRow, JobRow, MessageRow, duration, exact, file_row, iso, job_row,
+                             message_row, pretty_json)
+
+# Larger files are for the REST API: the console sends a download through its websocket.
+MAX_DOWNLOAD_BYTES = 25 * 1024 * 1024
+
+
+def read_detail(job_id: str) -> dict[str, Any]:
+    """Everything the page shows of a job, read in one go."""
+    with session() as s:
+        job = s.get(Job, job_id)
+        if job is None:
+            return {}
+        batch = s.get(Batch, job.batch_id) if job.batch_id else None
+        item = s.get(Item, job.entity_id) if job.entity_id else None
+    return {"job": job, "messages": queries.job_messages(job_id), "files": queries.job_files(job_id),
+            "batch": batch, "item": item, "children": queries.job_children(job_id)}
+
+
+class JobState(rx.State):
+    found: bool = False
+    loaded: bool = False
+    row: JobRow = JobRow()
+    owner: str = ""
+    created: str = ""
+    times: list[list[str]] = []  # [label, iso, exact, duration]
+    info: str = ""
+    error_detail: str = ""
+    payload_json: str = ""
+    result_json: str = ""
+    messages: list[MessageRow] = []
+    files: list[FileRow] = []
+    batch_label: str = ""
+    item_name: str = ""
+    parent_job_id: str = ""
+    children: list[JobRow] = []
+    worker: str = ""
+    queue: str = ""
+
+    @rx.var
+    def can_cancel(self) -> bool:
+        return self.found and self.row.status in ("PENDING", "DEQUEUED", "IN_PROGRESS")
+
+    @rx.var
+    def can_retry(self) -> bool:
+        return self.found and self.row.status in {s.value for s in RETRYABLE}
+
+    def _job_id(self) -> str:
+        return routes.id_in(self.router.url.path)
+
+    def _show(self, user: User, d: dict[str, Any]) -> None:
+        job: Optional[Job] = d.get("job")
+        if job is None or not (job.owner == user.username or user.is_admin):
+            self.found = False  # another user's job reads as no job: ids reveal nothing
+            self.loaded = True
+            return
+        batch, item = d.get("batch"), d.get("item")
+        self.found = True
+        self.row = job_row(job, batch_total=batch.total if batch else 0, has_children=bool(d["children"]))
+        self.owner = job.owner
+        self.times = [
+            ["Created", iso(job.created_at), exact(job.created_at), ""],
+            ["Dequeued", iso(job.dequeued_at), exact(job.dequeued_at),
+             f"waited {duration(job.created_at, job.dequeued_at)}" if job.dequeued_at else ""],
+            ["Started", iso(job.started_at), exact(job.started_at), ""],
+            ["Finished", iso(job.finished_at), exact(job.finished_at),
+             (f"ran {duration(job.started_at, job.finished_at)}, "
+              f"{duration(job.created_at, job.finished_at)} in all") if job.finished_at and job.started_at
+             else (f"after {duration(job.created_at, job.finished_at)}" if job.finished_at else "")],
+        ]
+        self.info = job.info or ""
+        self.error_detail = (job.error_detail or "") if user.is_admin else ""
+        self.payload_json = pretty_json(job.payload)
+        self.result_json = pretty_json(job.result)
+        self.messages = [message_row(m) for m in d["messages"]]
+        self.files = [file_row(f) for f in d["files"]]
+        self.batch_label = (batch.label or "batch") if batch else ""
+        self.item_name = f"{item.display_name} (v{item.version})" if item else ""
+        self.parent_job_id = job.parent_job_id or ""
+        self.children = [job_row(c) for c in d["children"]]
+        self.worker = job.worker or ""
+        self.queue = job.queue
+        self.loaded = True
+
+    @rx.event
+    async def load(self):
+        user = await viewer(self)
+        if user is None:
+            return await sign_in_redirect(self)
+        job_id = self._job_id()
+        self.loaded = False
+        live.watch(self, username=user.username, admin=user.is_admin, job_ids=frozenset([job_id]))
+        self._show(user, read_detail(job_id))
+
+    @rx.event
+    async def cancel(self):
+        user = await viewer(self)
+        if user is None:
+            return await sign_in_redirect(self)
+        try:
+            done = launch.cancel_job(actor=user, job_id=self._job_id())
+        except JobdeckError as exc:
+            return rx.toast.error(exc.message)
+        self._show(user, read_detail(self._job_id()))
+        return rx.toast.success(f"Job cancelled (it was {done.prev_status.value.replace('_', ' ').lower()}). "
+                                f"Retry brings it back.")
+
+    @rx.event
+    async def retry(self):
+        user = await viewer(self)
+        if user is None:
+            return await sign_in_redirect(self)
+        try:
+            done = launch.retry_job(actor=user, job_id=self._job_id())
+        except JobdeckError as exc:
+            return rx.toast.error(exc.message)
+        self._show(user, read_detail(self._job_id()))
+        return rx.toast.success(f"Retry lodged: attempt {done.attempt} waits for a worker.")
+
+    @rx.event
+    async def download(self, name: str):
+        user = await viewer(self)
+        if user is None:
+            return await sign_in_redirect(self)
+        try:
+            jf, path = files.open_job_file(actor=user, job_id=self._job_id(), name=name)
+        except NotFound as exc:
+            return rx.toast.error(exc.message)
+        if jf.size > MAX_DOWNLOAD_BYTES:
+            return rx.toast.error(f"{name} is {jf.size // (1024 * 1024)} MB; download files this large with "
+                                  f"the REST API (GET /api/jobs/{self._job_id()}/files).")
+        return rx.download(data=path.read_bytes(), filename=name)
+
+    @rx.event
+    def copy_inputs(self):
+        return [rx.set_clipboard(self.payload_json), rx.toast.info("Inputs copied to the clipboard.")]
+
+    async def _live(self, events: list[dict[str, Any]], burst: live.Burst) -> None:
+        job_id = self._job_id()
+        w = live.hub.watches.get(self.router.session.client_token)
+        if w is None:
+            return
+        user = User(username=w.username, display_name="", role="admin" if w.admin else "user", password_hash="")
+        self._show(user, burst.memo(("job-detail", job_id), lambda: read_detail(job_id)))
+
+    async def _live_resync(self) -> None:
+        await self.load()

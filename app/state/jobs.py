@@ -1,0 +1,222 @@
+"""State of the jobs panel: a keyset-paged list with filters, counts, search, live."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import reflex as rx
+
+from app import queries
+from app.errors import JobdeckError
+from app.jobtypes import SPECS
+from app.models import Job, User
+from app.queries import JobFilter
+from app.state import live
+from app.state.base import sign_in_redirect, viewer
+from app.state.views import STATUSES, JobRow, job_row
+
+PAGE_SIZE = 25
+ANY = "all"
+# (value, label) of the type filter: each type, then each type/subtype.
+TYPE_OPTIONS = [(t, t) for t in sorted({t for t, _ in SPECS})] + [
+    (f"{t}/{s}", f"{t} / {s}") for t, s in sorted(SPECS)]
+
+
+class JobsState(rx.State):
+    rows: list[JobRow] = []
+    counts: dict[str, int] = {}
+    next_cursor: str = ""
+    status_filter: str = ANY
+    type_filter: str = ANY
+    search: str = ""
+    search_kind: str = ""  # "job" | "batch" | "none" while a search is applied
+    all_users: bool = False
+    owner_filter: str = ""
+    loaded: bool = False
+
+    @rx.var
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    @rx.var
+    def filtered(self) -> bool:
+        return self.status_filter != ANY or self.type_filter != ANY or self.search != ""
+
+    # --- reading --------------------------------------------------------------
+
+    def _filter(self) -> JobFilter:
+        f = JobFilter()
+        if self.status_filter != ANY:
+            f.status = self.status_filter
+        if self.type_filter != ANY:
+            t, _, s = self.type_filter.partition("/")
+            f.job_type, f.job_subtype = t, s or None
+        return f
+
+    def _scope(self, user: User) -> tuple[Optional[str], bool]:
+        """(owner, all users) of the list: admins may widen it, users never."""
+        if not user.is_admin:
+            return None, False
+        return (self.owner_filter.strip() or None), self.all_users and not self.owner_filter.strip()
+
+    def _rows(self, jobs: list[Job]) -> list[JobRow]:
+        totals, parents = queries.job_markers(jobs)
+        return [job_row(j, batch_total=totals.get(j.batch_id or "", 0), has_children=j.id in parents)
+                for j in jobs]
+
+    def _read(self, user: User) -> None:
+        owner, everyone = self._scope(user)
+        owners = {live.EVERYONE} if everyone else {owner or user.username}
+        text = self.search.strip()
+        live.watch(self, username=user.username, admin=user.is_admin, owners=frozenset(owners),
+                   job_ids=frozenset([text]) if text else frozenset(),
+                   batch_ids=frozenset([text]) if text else frozenset())
+        if text:
+            kind, page = queries.search_jobs(viewer=user, text=text, filters=self._filter(), limit=PAGE_SIZE)
+            self.search_kind = kind or "none"
+        else:
+            self.search_kind = ""
+            page = queries.list_jobs(viewer=user, owner=owner, all_users=everyone, filters=self._filter(),
+                                     limit=PAGE_SIZE)
+        self.rows = self._rows(page.jobs)
+        self.next_cursor = page.next_cursor or ""
+        self.counts = queries.status_counts(viewer=user, owner=owner, all_users=everyone)
+        self.loaded = True
+
+    async def _reload(self):
+        user = await viewer(self)
+        if user is None:
+            return await sign_in_redirect(self)
+        try:
+            self._read(user)
+        except JobdeckError as exc:
+            return rx.toast.error(exc.message)
+
+    @rx.event
+    async def load(self):
+        # An admin's link to one user's jobs: /jobs?owner=NAME
+        owner = self.router.url.query_parameters.get("owner", "")  # type: ignore[attr-defined]
+        if owner:
+            self.owner_filter = owner
+        return await self._reload()
+
+    @rx.event
+    async def refresh(self):
+        out = await self._reload()
+        return out or rx.toast.success("Jobs refreshed.", duration=1500)
+
+    @rx.event
+    async def load_more(self):
+        user = await viewer(self)
+        if user is None:
+            return await sign_in_redirect(self)
+        if not self.next_cursor:
+            return
+        owner, everyone = self._scope(user)
+        text = self.search.strip()
+        if text:
+            _, page = queries.search_jobs(viewer=user, text=text, filters=self._filter(),
+                                          cursor=self.next_cursor, limit=PAGE_SIZE)
+        else:
+            page = queries.list_jobs(viewer=user, owner=owner, all_users=everyone, filters=self._filter(),
+                                     cursor=self.next_cursor, limit=PAGE_SIZE)
+        have = {r.id for r in self.rows}
+        self.rows = self.rows + [r for r in self._rows(page.jobs) if r.id not in have]
+        self.next_cursor = page.next_cursor or ""
+
+    @rx.event
+    async def set_status_filter(self, value: str):
+        self.status_filter = value if value in STATUSES else ANY
+        return await self._reload()
+
+    @rx.event
+    async def set_type_filter(self, value: str):
+        self.type_filter = value if value in dict(TYPE_OPTIONS) else ANY
+        return await self._reload()
+
+    @rx.event
+    async def apply_search(self, form: dict[str, Any]):
+        self.search = str(form.get("q", "")).strip()
+        if "owner" in form:
+            self.owner_filter = str(form.get("owner", "")).strip()
+        return await self._reload()
+
+    @rx.event
+    async def clear_filters(self):
+        self.search = ""
+        self.status_filter = ANY
+        self.type_filter = ANY
+        return await self._reload()
+
+    @rx.event
+    async def set_all_users(self, value: bool):
+        self.all_users = bool(value)
+        if value:
+            self.owner_filter = ""
+        return await self._reload()
+
+    @rx.event
+    async def clear_owner(self):
+        self.owner_filter = ""
+        return await self._reload()
+
+    # --- live -----------------------------------------------------------------
+
+    def _matches(self, job: Job, user_scope: set[str]) -> bool:
+        if live.EVERYONE not in user_scope and job.owner not in user_scope:
+            return False
+        text = self.search.strip()
+        if text and job.id != text and job.batch_id != text:
+            return False
+        f = self._filter()
+        if f.status and job.status != f.status:
+            return False
+        if f.job_type and job.job_type != f.job_type:
+            return False
+        if f.job_subtype and job.job_subtype != f.job_subtype:
+            return False
+        return True
+
+    async def _live(self, events: list[dict[str, Any]], burst: live.Burst) -> None:
+        w = live.hub.watches.get(self.router.session.client_token)
+        scope = set(w.owners) if w else set()
+        rows = list(self.rows)
+        index = {r.id: i for i, r in enumerate(rows)}
+        oldest = rows[-1].created_key if rows and self.next_cursor else ""
+        fresh: list[Job] = []
+        seen: set[str] = set()
+        for ev in events:
+            for jid in ([ev["job_id"]] if ev.get("job_id") else []) + list(ev.get("job_ids") or []):
+                if jid in seen:
+                    continue
+                seen.add(jid)
+                job = burst.job(jid)
+                if job is None:
+                    continue
+                if jid in index:
+                    old = rows[index[jid]]
+                    if self._matches(job, scope):
+                        row = job_row(job, batch_total=old.batch_total, has_children=old.marker == "workflow")
+                        rows[index[jid]] = row
+                    else:
+                        rows[index[jid]] = None  # type: ignore[call-overload]  (left the filter)
+                elif self._matches(job, scope):
+                    fresh.append(job)
+        rows = [r for r in rows if r is not None]
+        if fresh:
+            new_rows = [r for r in self._rows(fresh) if not oldest or r.created_key > oldest]
+            rows = sorted(rows + new_rows, key=lambda r: r.created_key, reverse=True)
+        self.rows = rows
+        if w is not None and scope:
+            owner = None if live.EVERYONE in scope else next(iter(scope))
+            key = ("counts", owner)
+            self.counts = burst.memo(key, lambda: _counts(owner))
+
+    async def _live_resync(self) -> None:
+        await self._reload()
+
+
+def _counts(owner: Optional[str]) -> dict[str, int]:
+    """Status counts of one owner's jobs, or everyone's (owner None)."""
+    admin = User(username="", display_name="", role="admin", password_hash="")
+    return queries.status_counts(viewer=admin, owner=owner, all_users=owner is None)

@@ -1,0 +1,219 @@
+"""Live pushes: one Redis pub/sub listener per web backend process routes job events to
+the browser tabs that show them.
+
+Each page's on_load registers a *watch* for its tab (client token): which state to
+update and what it shows (the jobs of some owners, a job, a batch, a workflow). The
+listener reads events in bursts; for each burst it reads every changed job and batch
+once from the database, then updates the states of the tabs concerned, each once, with
+`app.modify_state`. Only owners and admins are ever sent a job's changes.
+
+The database stays the source of truth: a lost event costs a push, and a tab that
+reconnects runs its on_load again (Reflex rehydrates), which reads the database and
+registers the watch anew. After the listener itself reconnects to Redis, every watched
+tab is read again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import logging
+from typing import Any, Callable, Optional
+
+import redis.asyncio as aioredis
+import reflex as rx
+
+from app import keys, queries
+from app.models import Batch, Job
+from app.settings import get_settings
+
+log = logging.getLogger("jobdeck.live")
+
+BURST = 500  # events applied together at most
+EVERYONE = "*"
+
+
+@dataclasses.dataclass(frozen=True)
+class Watch:
+    """What one tab shows. `owners`: the jobs of these owners (EVERYONE for all, for
+    admins); the id sets: single jobs, batches, workflows and items shown."""
+
+    state: type
+    username: str
+    admin: bool
+    owners: frozenset[str] = frozenset()
+    job_ids: frozenset[str] = frozenset()
+    batch_ids: frozenset[str] = frozenset()
+    workflow_ids: frozenset[str] = frozenset()
+    entity_ids: frozenset[str] = frozenset()
+
+    def wants(self, ev: dict[str, Any]) -> bool:
+        owner = ev.get("owner")
+        if not (self.admin or owner == self.username):
+            return False
+        if EVERYONE in self.owners or owner in self.owners:
+            return True
+        return (ev.get("job_id") in self.job_ids or ev.get("batch_id") in self.batch_ids
+                or ev.get("workflow_id") in self.workflow_ids or ev.get("entity_id") in self.entity_ids
+                or bool(self.job_ids.intersection(ev.get("job_ids") or ())))
+
+
+class Burst:
+    """The events of one burst and what they changed, read once for every tab."""
+
+    def __init__(self, events: list[dict[str, Any]]):
+        self.events = events
+        self._jobs: dict[str, Job] = {}
+        self._batches: dict[str, Batch] = {}
+        self._memo: dict[Any, Any] = {}
+
+    def load(self) -> None:
+        """Read the changed jobs and batches (runs in a thread)."""
+        job_ids: list[str] = []
+        batch_ids: set[str] = set()
+        for ev in self.events:
+            if ev.get("job_id"):
+                job_ids.append(ev["job_id"])
+            job_ids.extend(ev.get("job_ids") or ())
+            if ev.get("batch_id"):
+                batch_ids.add(ev["batch_id"])
+        self._jobs = queries.jobs_by_ids(job_ids)
+        self._batches = queries.batches_by_ids(list(batch_ids))
+
+    def job(self, job_id: str) -> Optional[Job]:
+        return self._jobs.get(job_id)
+
+    def batch(self, batch_id: str) -> Optional[Batch]:
+        return self._batches.get(batch_id)
+
+    def memo(self, key: Any, fn: Callable[[], Any]) -> Any:
+        """Read something once per burst however many tabs need it (a workflow graph)."""
+        if key not in self._memo:
+            self._memo[key] = fn()
+        return self._memo[key]
+
+
+class Hub:
+    """The watches of this process's tabs and the one listener that serves them."""
+
+    def __init__(self) -> None:
+        self.watches: dict[str, Watch] = {}
+        self.app: Any = None
+        self.connected = asyncio.Event()
+        self.pushed = 0
+
+    def watch(self, token: str, watch: Watch) -> None:
+        if token:
+            self.watches[token] = watch
+
+    def unwatch(self, token: str) -> None:
+        self.watches.pop(token, None)
+
+    def _live_tokens(self) -> Optional[set[str]]:
+        try:
+            return set(self.app.event_namespace.token_to_sid)
+        except Exception:
+            return None
+
+    async def run(self, app: Any) -> None:
+        """The lifespan task: subscribe, and after any Redis failure subscribe again and
+        have every watched tab read its page afresh (events may have been missed)."""
+        self.app = app
+        first = True
+        while True:
+            conn = aioredis.Redis.from_url(get_settings().redis_url, socket_connect_timeout=2,
+                                           health_check_interval=15)
+            try:
+                async with conn.pubsub(ignore_subscribe_messages=True) as ps:
+                    await ps.subscribe(keys.events_channel())
+                    self.connected.set()
+                    if not first:
+                        await self._dispatch(None)
+                    first = False
+                    await self._listen(ps)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # Redis away: keep trying, pages stay as they are
+                self.connected.clear()
+                log.warning("live pushes paused, Redis did not answer: %s", exc)
+                await asyncio.sleep(1.0)
+            finally:
+                try:
+                    await conn.aclose()
+                except Exception:
+                    pass
+
+    async def _listen(self, ps: Any) -> None:
+        while True:
+            msg = await ps.get_message(timeout=30.0)
+            if msg is None:
+                continue
+            burst = [msg]
+            while len(burst) < BURST:
+                more = await ps.get_message(timeout=0)
+                if more is None:
+                    break
+                burst.append(more)
+            events = []
+            for m in burst:
+                try:
+                    events.append(json.loads(m["data"]))
+                except (ValueError, TypeError):
+                    log.warning("ignored a malformed event: %r", m.get("data"))
+            if events:
+                try:
+                    await self._dispatch(events)
+                except Exception:
+                    log.exception("live push failed for a burst of %d events", len(events))
+
+    async def _dispatch(self, events: Optional[list[dict[str, Any]]]) -> None:
+        """Apply a burst to every tab it concerns (or, with None, re-read every tab)."""
+        live = self._live_tokens()
+        if live is not None:
+            for token in [t for t in self.watches if t not in live]:
+                del self.watches[token]  # the tab closed; a reconnect registers again
+        targets: list[tuple[str, Watch, Optional[list[dict[str, Any]]]]] = []
+        for token, w in list(self.watches.items()):
+            if events is None:
+                targets.append((token, w, None))
+            else:
+                mine = [ev for ev in events if w.wants(ev)]
+                if mine:
+                    targets.append((token, w, mine))
+        if not targets:
+            return
+        burst = Burst(events or [])
+        if events:
+            await asyncio.to_thread(burst.load)
+        await asyncio.gather(*(self._apply(token, w, evs, burst) for token, w, evs in targets))
+
+    async def _apply(self, token: str, w: Watch, events: Optional[list[dict[str, Any]]], burst: Burst) -> None:
+        try:
+            async with self.app.modify_state(rx.BaseStateToken(ident=token, cls=w.state)) as root:
+                page = root if isinstance(root, w.state) else await root.get_state(w.state)
+                if events is None:
+                    await page._live_resync()
+                else:
+                    await page._live(events, burst)
+            self.pushed += 1
+        except Exception:
+            log.exception("live push to a tab failed")
+
+
+hub = Hub()
+
+
+async def listen(app: Any) -> None:
+    """Registered with app.register_lifespan_task: the one listener of this process."""
+    await hub.run(app)
+
+
+def watch(state: rx.State, **what: Any) -> None:
+    """Register what the tab of `state` shows (replaces what it showed before)."""
+    token = state.router.session.client_token
+    hub.watch(token, Watch(state=type(state), **what))
+
+
+def unwatch(state: rx.State) -> None:
+    hub.unwatch(state.router.session.client_token)

@@ -1,0 +1,188 @@
+"""What the console shows of domain records: plain, typed rows built from the tables.
+
+Kept apart from the states so every page shows a job, a batch or an item the same way.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import datetime
+from typing import Any, Optional
+
+from app.jobtypes import SPECS
+from app.lifecycle import DESCRIPTIONS, JobStatus
+from app.models import Batch, Item, Job, JobFile, JobMessage
+
+STATUSES = [s.value for s in JobStatus]
+
+
+def iso(ts: Optional[datetime]) -> str:
+    return ts.isoformat() if ts else ""
+
+
+def exact(ts: Optional[datetime]) -> str:
+    return ts.strftime("%Y-%m-%d %H:%M:%S UTC") if ts else ""
+
+
+def describe(status: str) -> str:
+    try:
+        return DESCRIPTIONS[JobStatus(status)]
+    except ValueError:
+        return ""
+
+
+def label_of(job_type: str, job_subtype: str) -> str:
+    spec = SPECS.get((job_type, job_subtype))
+    return spec.label if spec else job_subtype.replace("_", " ").capitalize()
+
+
+def duration(start: Optional[datetime], end: Optional[datetime]) -> str:
+    if not start or not end:
+        return ""
+    s = max(0.0, (end - start).total_seconds())
+    if s < 1:
+        return f"{s * 1000:.0f} ms"
+    if s < 120:
+        return f"{s:.1f} s"
+    if s < 7200:
+        return f"{s / 60:.1f} min"
+    return f"{s / 3600:.1f} h"
+
+
+@dataclasses.dataclass
+class JobRow:
+    id: str = ""
+    owner: str = ""
+    job_type: str = ""
+    job_subtype: str = ""
+    label: str = ""
+    status: str = ""
+    description: str = ""
+    created: str = ""
+    created_exact: str = ""
+    created_key: str = ""  # sort key (created_at, id), newest first
+    marker: str = "standalone"  # standalone | batch | workflow
+    batch_id: str = ""
+    batch_total: int = 0
+    workflow_id: str = ""
+    entity_id: str = ""
+    last_message: str = ""
+    info: str = ""
+    attempt: int = 1
+    progress: int = -1  # percent, -1 when not reported
+
+
+def job_row(job: Job, *, batch_total: int = 0, has_children: bool = False) -> JobRow:
+    if job.batch_id:
+        marker = "batch"
+    elif job.parent_job_id or has_children:
+        marker = "workflow"
+    else:
+        marker = "standalone"
+    return JobRow(
+        id=job.id, owner=job.owner, job_type=job.job_type, job_subtype=job.job_subtype,
+        label=label_of(job.job_type, job.job_subtype), status=job.status,
+        description=describe(job.status), created=iso(job.created_at),
+        created_exact=exact(job.created_at), created_key=f"{iso(job.created_at)}|{job.id}",
+        marker=marker, batch_id=job.batch_id or "", batch_total=batch_total,
+        workflow_id=job.workflow_id or "", entity_id=job.entity_id or "",
+        last_message=job.last_message or "", info=job.info or "", attempt=job.attempt,
+        progress=-1 if job.progress is None else int(round(job.progress * 100)),
+    )
+
+
+@dataclasses.dataclass
+class MessageRow:
+    at: str = ""
+    at_exact: str = ""
+    level: str = "info"
+    status: str = ""
+    attempt: int = 1
+    text: str = ""
+
+
+def message_row(m: JobMessage) -> MessageRow:
+    return MessageRow(at=iso(m.at), at_exact=exact(m.at), level=m.level, status=m.status or "",
+                      attempt=m.attempt, text=m.text)
+
+
+@dataclasses.dataclass
+class FileRow:
+    name: str = ""
+    size: str = ""
+    sha256: str = ""
+
+
+def human_size(n: int) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n} B"
+
+
+def file_row(f: JobFile) -> FileRow:
+    return FileRow(name=f.name, size=human_size(f.size), sha256=f.sha256)
+
+
+@dataclasses.dataclass
+class BatchRow:
+    id: str = ""
+    owner: str = ""
+    label: str = ""
+    created: str = ""
+    created_exact: str = ""
+    total: int = 0
+    done: int = 0
+    percent: int = 0
+    summary: str = "empty"  # succeeded | failures | in_progress | empty
+    counts: dict[str, int] = dataclasses.field(default_factory=dict)
+    submission_job_id: str = ""
+
+
+def batch_row(b: Batch) -> BatchRow:
+    counts = {s: getattr(b, s.lower()) for s in STATUSES}
+    final = counts["SUCCEEDED"] + counts["FAILED"] + counts["CRASHED"] + counts["CANCELLED"]
+    if b.total == 0:
+        summary = "empty"
+    elif final < b.total:
+        summary = "in_progress"
+    elif counts["SUCCEEDED"] == b.total:
+        summary = "succeeded"
+    else:
+        summary = "failures"
+    return BatchRow(id=b.id, owner=b.owner, label=b.label or "(no label)", created=iso(b.created_at),
+                    created_exact=exact(b.created_at), total=b.total, done=final,
+                    percent=int(100 * final / b.total) if b.total else 0, summary=summary, counts=counts,
+                    submission_job_id=b.submission_job_id or "")
+
+
+@dataclasses.dataclass
+class ItemRow:
+    id: str = ""
+    subtype: str = ""
+    display_name: str = ""
+    description: str = ""
+    owner: str = ""
+    version: int = 1
+    record_status: str = ""
+    created: str = ""
+    created_exact: str = ""
+    previous_version_id: str = ""
+    next_version_id: str = ""
+    version_reason: str = ""
+
+
+def item_row(i: Item) -> ItemRow:
+    return ItemRow(id=i.id, subtype=i.subtype, display_name=i.display_name, description=i.description,
+                   owner=i.owner, version=i.version, record_status=i.record_status,
+                   created=iso(i.created_at), created_exact=exact(i.created_at),
+                   previous_version_id=i.previous_version_id or "", next_version_id=i.next_version_id or "",
+                   version_reason=i.version_reason or "")
+
+
+def pretty_json(value: Any) -> str:
+    if value is None or value == {}:
+        return ""
+    return json.dumps(value, indent=2, sort_keys=True, default=str)

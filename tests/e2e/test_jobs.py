@@ -1,0 +1,125 @@
+"""The jobs panel and job details, as a person uses them."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import at, shot, sign_in
+
+pytestmark = pytest.mark.e2e
+
+
+def _lodge_noops(console, owner: str, n: int, **payload) -> list[str]:
+    from app import auth, launch
+
+    with console.domain():
+        admin = auth.get_user("admin")
+        return [launch.launch_job(actor=admin, job_type="SYSTEM", job_subtype="NOOP", payload=payload,
+                                  owner=owner).id for _ in range(n)]
+
+
+def test_job_details_show_inputs_outputs_and_messages(alice_page, console):
+    page = alice_page
+    rows = page.locator(".job-row")
+    expect(rows.first).to_be_visible()
+    expect(page.locator(".job-row[data-status=SUCCEEDED]").first).to_be_visible()
+    shot(page, "jobs-panel")
+    page.locator(".job-row[data-status=SUCCEEDED] .job-link", has_text="Register creation").first.click()
+    expect(page).to_have_url(re.compile(r"/jobs/[0-9a-f-]{36}$"))
+    expect(page.get_by_role("heading", name="Register creation")).to_be_visible()
+    expect(page.locator(".job-inputs")).to_contain_text('"item_id"')
+    expect(page.locator(".job-outputs")).to_contain_text('"activity_id"')
+    expect(page.locator(".job-outputs")).to_contain_text('"lodge_session_id"')
+    messages = page.locator(".timeline .message-text")
+    expect(messages.first).to_contain_text("Lodged by alice")
+    expect(messages.filter(has_text="Started")).to_have_count(1)
+    expect(messages.last).to_contain_text("Succeeded")
+    expect(page.locator(".status-badge").first).to_have_text("SUCCEEDED")
+    shot(page, "job-details")
+    # Its next step is linked, and leads to that job's page.
+    page.get_by_role("link", name="Lodge creation provenance").click()
+    expect(page.get_by_role("heading", name="Lodge creation provenance")).to_be_visible()
+    page.get_by_role("link", name="All jobs").click()
+    expect(page).to_have_url(at(console, "/jobs"))
+
+
+def test_new_jobs_appear_live_then_load_more_pages_by_keyset(alice_page, console):
+    page = alice_page
+    expect(page.locator(".job-row").first).to_be_visible()
+    before = page.locator(".job-row").count()
+    assert before < 25
+    ids = _lodge_noops(console, "alice", 30)
+    # Without a reload: the newest job is at the top and the page holds one page of rows.
+    expect(page.locator(".job-row").first).to_have_attribute("data-job-id", ids[-1])
+    expect(page.locator(".job-row[data-status=SUCCEEDED]").first).to_be_visible()
+    page.get_by_role("button", name="Refresh").click()
+    expect(page.locator(".job-row")).to_have_count(25)
+    page.get_by_role("button", name="Load more").click()
+    expect(page.locator(".job-row")).to_have_count(before + 30)
+    expect(page.get_by_text("That is all.")).to_be_visible()
+    shown = page.locator(".job-row").evaluate_all("rows => rows.map(r => r.dataset.jobId)")
+    assert len(set(shown)) == len(shown)  # no row twice across the pages
+    assert set(ids) <= set(shown)
+    # Counts on top follow the workers live.
+    expect(page.locator("[data-count-status=SUCCEEDED] .rt-Badge")).to_have_text(str(before + 30),
+                                                                                  timeout=30_000)
+    page.locator("[data-count-status=SUCCEEDED]").click()
+    expect(page.locator(".job-row").first).to_have_attribute("data-status", "SUCCEEDED")
+    shot(page, "jobs-panel-filtered")
+
+
+def test_search_finds_a_job_by_its_session_id(alice_page, console):
+    page = alice_page
+    [job_id] = _lodge_noops(console, "alice", 1)
+    page.get_by_label("Search").fill(job_id)
+    page.get_by_role("button", name="Find").click()
+    expect(page.locator(".job-row")).to_have_count(1)
+    expect(page.locator(".job-row")).to_have_attribute("data-job-id", job_id)
+    page.get_by_label("Search").fill("no-such-id")
+    page.get_by_role("button", name="Find").click()
+    expect(page.get_by_text("No job or batch with that id")).to_be_visible()
+
+
+def test_another_users_job_reads_as_not_found(alice_page, console):
+    page = alice_page
+    [bobs] = _lodge_noops(console, "bob", 1)
+    page.goto(console.url(f"/jobs/{bobs}"))
+    expect(page.get_by_role("heading", name="Job not found")).to_be_visible()
+    expect(page.get_by_text("There is no job with this session id that you may see")).to_be_visible()
+    shot(page, "job-not-found")
+    page.goto(console.url("/jobs/00000000-0000-0000-0000-000000000000"))
+    expect(page.get_by_role("heading", name="Job not found")).to_be_visible()
+    # The owner sees it.
+    page.locator(".user-menu").click()
+    page.get_by_role("menuitem", name="Sign out").click()
+    sign_in(page, console, "bob", f"/jobs/{bobs}")
+    expect(page.get_by_role("heading", name="Diagnostic no-op")).to_be_visible()
+
+
+def test_cancel_a_pending_job_then_retry_it(alice_page, console):
+    page = alice_page
+    from tests.conftest import free_port
+
+    # Lodged while its queue does not answer, the job stays PENDING (the console's
+    # reconciler waits an hour here), as it would behind busy workers.
+    with console.domain(JOBDECK_REDIS_URL=f"redis://127.0.0.1:{free_port()}/0"):
+        from app import auth, launch
+
+        job = launch.launch_job(actor=auth.get_user("admin"), job_type="SYSTEM", job_subtype="NOOP",
+                                payload={}, owner="alice")
+    page.goto(console.url(f"/jobs/{job.id}"))
+    expect(page.locator(".status-badge").first).to_have_text("PENDING")
+    expect(page.get_by_role("button", name="Retry")).to_have_count(0)
+    page.get_by_role("button", name="Cancel").click()
+    page.get_by_role("button", name="Cancel the job").click()
+    expect(page.locator(".status-badge").first).to_have_text("CANCELLED")
+    expect(page.get_by_text("Job cancelled (it was pending)")).to_be_visible()
+    expect(page.locator(".timeline .message-text").last).to_have_text("Cancelled by alice")
+    shot(page, "job-cancelled")
+    # Retry queues a new attempt on the live Redis: the workers run it, the page follows.
+    page.get_by_role("button", name="Retry").click()
+    expect(page.locator(".status-badge").first).to_have_text("SUCCEEDED", timeout=20_000)
+    expect(page.get_by_text("Retry requested by alice: attempt 2")).to_be_visible()
