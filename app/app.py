@@ -5,10 +5,14 @@ import reflex as rx
 from app import routes
 from app.api import build_api
 from app.pages.home import go_home, home
+from app.pages.item import item_page
+from app.pages.items import items_page
 from app.pages.job import job_page
 from app.pages.jobs import jobs_page
 from app.pages.signin import sign_in_page
 from app.state import live
+from app.state.item import ItemState
+from app.state.items import ItemsState
 from app.state.job import JobState
 from app.state.jobs import JobsState
 from app.state.signin import SignInState
@@ -24,3 +28,5 @@ app.add_page(home, route=routes.HOME, title="Jobdeck", on_load=go_home)
 app.add_page(sign_in_page, route=routes.SIGN_IN, title="Sign in · Jobdeck", on_load=SignInState.load)
 app.add_page(jobs_page, route=routes.JOBS, title="Jobs · Jobdeck", on_load=JobsState.load)
 app.add_page(job_page, route=routes.JOB, title="Job · Jobdeck", on_load=JobState.load)
+app.add_page(items_page, route=routes.ITEMS, title="Items · Jobdeck", on_load=ItemsState.load)
+app.add_page(item_page, route=routes.ITEM, title="Item · Jobdeck", on_load=ItemState.load)

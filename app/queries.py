@@ -230,3 +230,10 @@ def job_children(job_id: str) -> list[Job]:
 def list_usernames() -> list[str]:
     with session() as s:
         return list(s.exec(select(User.username).order_by(User.username)))
+
+
+def items_by_ids(item_ids: list[str]) -> dict[str, Item]:
+    if not item_ids:
+        return {}
+    with session() as s:
+        return {i.id: i for i in s.exec(select(Item).where(Item.id.in_(list(set(item_ids)))))}

@@ -186,3 +186,50 @@ def pretty_json(value: Any) -> str:
     if value is None or value == {}:
         return ""
     return json.dumps(value, indent=2, sort_keys=True, default=str)
+
+
+# --- workflow graphs ------------------------------------------------------------------
+
+COLUMN_W, ROW_H = 240, 90
+
+
+def flow_elements(nodes: list[dict[str, Any]], edges: list[dict[str, str]]) -> tuple[list[dict], list[dict]]:
+    """React Flow nodes and edges of a workflow graph (app.queries.WorkflowGraph): a
+    column per step of the chain, parallel steps one under the other, each workflow in
+    its own band, oldest on top."""
+    parent = {e["target"]: e["source"] for e in edges}
+    depth: dict[str, int] = {}
+
+    def depth_of(node_id: str) -> int:
+        if node_id not in depth:
+            depth[node_id] = 0  # guards a cycle, which the data cannot have anyway
+            depth[node_id] = depth_of(parent[node_id]) + 1 if node_id in parent else 0
+        return depth[node_id]
+
+    bands: dict[str, list[dict[str, Any]]] = {}
+    for n in nodes:
+        bands.setdefault(n.get("workflow_id") or n["id"], []).append(n)
+    out_nodes, row0 = [], 0
+    for band in bands.values():
+        used: dict[int, int] = {}
+        for n in band:
+            d = depth_of(n["id"])
+            row = used.get(d, 0)
+            used[d] = row + 1
+            status = n["status"]
+            label = label_of(n["job_type"], n["job_subtype"])
+            attempt = f" · attempt {n['attempt']}" if n.get("attempt", 1) > 1 else ""
+            out_nodes.append({
+                "id": n["id"],
+                "position": {"x": d * COLUMN_W, "y": (row0 + row) * ROW_H},
+                "data": {"label": f"{label}\n{status.replace('_', ' ')}{attempt}"},
+                "className": f"wf-node status-{status}",
+                "sourcePosition": "right",
+                "targetPosition": "left",
+                "width": 200,
+            })
+        row0 += max(used.values(), default=1)
+    running = {n["id"] for n in nodes if n["status"] in ("PENDING", "DEQUEUED", "IN_PROGRESS")}
+    out_edges = [{"id": f"{e['source']}->{e['target']}", "source": e["source"], "target": e["target"],
+                  "animated": e["target"] in running, "markerEnd": {"type": "arrowclosed"}} for e in edges]
+    return out_nodes, out_edges

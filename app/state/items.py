@@ -1,0 +1,124 @@
+"""State of the items page: the registry's items, and the form that creates one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import reflex as rx
+
+from app import queries, registry, routes
+from app.errors import InvalidInput, JobdeckError
+from app.jobtypes import ITEM_SUBTYPES
+from app.state import live
+from app.state.base import sign_in_redirect, viewer
+from app.state.views import ItemRow, item_row
+
+PAGE_SIZE = 25
+ANY = "all"
+
+
+class ItemsState(rx.State):
+    rows: list[ItemRow] = []
+    next_cursor: str = ""
+    subtype_filter: str = ANY
+    query: str = ""
+    mine_only: bool = False
+    loaded: bool = False
+    # the create form
+    form_open: bool = False
+    form_subtype: str = "DATASET"
+    form_error: str = ""
+    form_field: str = ""
+
+    def _list(self, username: str, cursor: str = "") -> registry.ItemPage:
+        return registry.list_items(subtype=None if self.subtype_filter == ANY else self.subtype_filter,
+                                   owner=username if self.mine_only else None, query=self.query or None,
+                                   cursor=cursor or None, limit=PAGE_SIZE)
+
+    async def _reload(self):
+        user = await viewer(self)
+        if user is None:
+            return await sign_in_redirect(self)
+        # Items change status as their workflows run: follow the viewer's own.
+        live.watch(self, username=user.username, admin=user.is_admin, owners=frozenset([user.username]))
+        page = self._list(user.username)
+        self.rows = [item_row(i) for i in page.items]
+        self.next_cursor = page.next_cursor or ""
+        self.loaded = True
+
+    @rx.event
+    async def load(self):
+        self.form_error = ""
+        return await self._reload()
+
+    @rx.event
+    async def load_more(self):
+        user = await viewer(self)
+        if user is None:
+            return await sign_in_redirect(self)
+        page = self._list(user.username, self.next_cursor)
+        have = {r.id for r in self.rows}
+        self.rows = self.rows + [item_row(i) for i in page.items if i.id not in have]
+        self.next_cursor = page.next_cursor or ""
+
+    @rx.event
+    async def set_subtype_filter(self, value: str):
+        self.subtype_filter = value if value in ITEM_SUBTYPES else ANY
+        return await self._reload()
+
+    @rx.event
+    async def set_mine_only(self, value: bool):
+        self.mine_only = bool(value)
+        return await self._reload()
+
+    @rx.event
+    async def apply_query(self, form: dict[str, Any]):
+        self.query = str(form.get("q", "")).strip()
+        return await self._reload()
+
+    @rx.event
+    def set_form_open(self, value: bool):
+        self.form_open = bool(value)
+        self.form_error = self.form_field = ""
+
+    @rx.event
+    def set_form_subtype(self, value: str):
+        self.form_subtype = value
+
+    @rx.event
+    async def create(self, form: dict[str, Any]):
+        user = await viewer(self)
+        if user is None:
+            return await sign_in_redirect(self)
+        name = str(form.get("display_name", "")).strip()
+        if not name:
+            self.form_error, self.form_field = "Give the item a name.", "display_name"
+            return
+        try:
+            item, job = registry.create_item(actor=user, subtype=self.form_subtype, display_name=name,
+                                             description=str(form.get("description", "")).strip())
+        except InvalidInput as exc:
+            self.form_error, self.form_field = exc.message, exc.field or ""
+            return
+        except JobdeckError as exc:
+            self.form_error = exc.message
+            return
+        self.form_open = False
+        self.form_error = self.form_field = ""
+        return [rx.redirect(routes.item(item.id)),
+                rx.toast.success(f"{item.display_name!r} created; its create workflow is running.")]
+
+    async def _live(self, events: list[dict[str, Any]], burst: live.Burst) -> None:
+        shown = {r.id: i for i, r in enumerate(self.rows)}
+        touched = {ev.get("entity_id") for ev in events} & set(shown)
+        if not touched:
+            return
+        found = burst.memo(("items", tuple(sorted(touched))), lambda: queries.items_by_ids(list(touched)))
+        rows = list(self.rows)
+        for item in found.values():
+            rows[shown[item.id]] = item_row(item)
+        self.rows = rows
+
+    async def _live_resync(self) -> None:
+        await self._reload()
+

@@ -1,0 +1,82 @@
+"""Items: create one and watch its workflow graph go green without a reload; version it."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import at, shot
+
+pytestmark = pytest.mark.e2e
+
+
+def test_create_an_item_and_watch_its_workflow_then_version_it(alice_page, console):
+    page = alice_page
+    page.get_by_role("link", name="Items").first.click()
+    expect(page.locator(".item-row").first).to_be_visible()
+    shot(page, "items")
+
+    page.get_by_role("button", name="New item").click()
+    page.get_by_role("button", name="Create", exact=True).click()
+    expect(page.locator(".form-error")).to_have_text("Give the item a name.")
+    page.get_by_label("Name").fill("Soil moisture 2024")
+    page.get_by_label("Description").fill("Daily soil moisture at 40 stations.")
+    page.get_by_role("button", name="Create", exact=True).click()
+    expect(page).to_have_url(re.compile(r"/items/[0-9a-f-]{36}/?$"))
+    first_url = page.url
+    expect(page.locator(".item-name")).to_have_text("Soil moisture 2024")
+
+    # The create workflow: two jobs, chained, both succeed while the page stays open.
+    nodes = page.locator(".react-flow__node.wf-node")
+    expect(nodes).to_have_count(2, timeout=20_000)
+    expect(page.locator(".react-flow__node.status-SUCCEEDED")).to_have_count(2, timeout=20_000)
+    expect(page.locator(".react-flow__edge")).to_have_count(1)
+    expect(page.locator(".workflow-overall")).to_have_attribute("data-overall", "SUCCEEDED")
+    expect(page.locator(".item-name ~ * .record-badge, .record-badge").first).to_have_text("LODGED")
+    shot(page, "item")
+
+    # Collapse and expand the graph.
+    page.get_by_role("button", name="Collapse").click()
+    expect(page.locator(".workflow-graph")).to_have_count(0)
+    page.get_by_role("button", name="Expand").click()
+    expect(page.locator(".react-flow__node.status-SUCCEEDED")).to_have_count(2)
+
+    # A new version needs a reason.
+    page.get_by_role("button", name="New version").click()
+    page.get_by_role("button", name="Create version").click()
+    expect(page.locator(".form-error")).to_have_text("A reason for the new version is required.")
+    page.get_by_label("Reason").fill("Two stations were moved.")
+    page.get_by_role("button", name="Create version").click()
+    expect(page).not_to_have_url(first_url)
+    expect(page.locator(".item-version")).to_have_text("version 2")
+    # Its graph holds the create workflow and the version workflow, all green in the end.
+    expect(page.locator(".react-flow__node.status-SUCCEEDED")).to_have_count(4, timeout=20_000)
+    expect(page.locator(".version-row")).to_have_count(2)
+    expect(page.get_by_text("Two stations were moved.").first).to_be_visible()
+    shot(page, "item-version-2")
+
+    # A node opens its job.
+    page.locator(".react-flow__node", has_text="Register version").click()
+    expect(page).to_have_url(re.compile(r"/jobs/[0-9a-f-]{36}/?$"))
+    expect(page.get_by_role("heading", name="Register version")).to_be_visible()
+    expect(page.locator(".job-inputs")).to_contain_text("Two stations were moved.")
+
+    # The first version now points to the newer one and cannot be versioned again.
+    page.goto(first_url)
+    expect(page.get_by_role("link", name="open the newer version")).to_be_visible()
+    expect(page.get_by_role("button", name="New version")).to_have_count(0)
+
+
+def test_another_users_item_shows_without_its_jobs(page, console):
+    from tests.e2e.conftest import sign_in
+
+    sign_in(page, console, "bob", "/items")
+    page.locator(".item-link", has_text="Daily rainfall 1990-2020").click()
+    expect(page.locator(".item-name")).to_have_text("Daily rainfall 1990-2020")
+    expect(page.get_by_text("The jobs of this item's workflow belong to alice.")).to_be_visible()
+    expect(page.get_by_role("button", name="New version")).to_have_count(0)
+    page.goto(console.url("/items/no-such-item"))
+    expect(page.get_by_role("heading", name="Item not found")).to_be_visible()
+    assert at(console, "/items/no-such-item").match(page.url)
