@@ -141,12 +141,58 @@ class NoopResult(Result):
     slept_s: float
 
 
+class Flaky(Payload):
+    """A diagnostic job that fails (or crashes) on its first `fail_attempts` attempts and
+    then succeeds: it shows a retry policy at work."""
+
+    fail_attempts: int = Field(default=1, ge=0, le=20)
+    outcome: Literal["fail", "crash"] = "fail"
+    sleep_s: float = Field(default=0.0, ge=0, le=3600)
+
+
+class FlakyResult(Result):
+    attempt: int
+
+
 class WakeUp(Payload):
     pass
 
 
 class WakeUpResult(Result):
     worker: str
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """When a job that ended FAILED or CRASHED is tried again by itself: up to
+    `max_attempts` attempts in all (the first included), the n-th waiting
+    `backoff_s * backoff_factor ** (n - 2)` seconds (at most `max_backoff_s`)."""
+
+    max_attempts: int = 1
+    backoff_s: float = 2.0
+    backoff_factor: float = 2.0
+    max_backoff_s: float = 300.0
+    on: frozenset[str] = frozenset({"CRASHED"})
+
+    def retries(self, status: str, attempt: int) -> bool:
+        """Does a job that just ended `status` on `attempt` get another attempt?"""
+        return status in self.on and attempt < self.max_attempts
+
+    def delay_before(self, attempt: int) -> float:
+        """Seconds to wait before starting `attempt` (2 or more)."""
+        return min(self.max_backoff_s, self.backoff_s * self.backoff_factor ** max(0, attempt - 2))
+
+    def describe(self) -> str:
+        if self.max_attempts <= 1 or not self.on:
+            return "no automatic retry"
+        return (f"{' and '.join(sorted(self.on))} retried automatically, up to {self.max_attempts} attempts, "
+                f"waiting {self.backoff_s:g} s then \u00d7{self.backoff_factor:g}")
+
+
+NO_RETRY = RetryPolicy()
+# Registry and provenance handlers are idempotent, so a crash (a worker died, a timeout)
+# is worth another go; FAILED means the request itself is wrong and stays failed.
+RETRY_CRASHES = RetryPolicy(max_attempts=3, backoff_s=2.0, backoff_factor=2.0)
 
 
 @dataclass(frozen=True)
@@ -163,6 +209,7 @@ class JobTypeSpec:
     # admins and services, as in Provena.
     user_may_launch: bool = False
     provena: bool = True
+    retry: RetryPolicy = RETRY_CRASHES
 
     @property
     def key(self) -> tuple[str, str]:
@@ -176,7 +223,7 @@ SPECS: dict[tuple[str, str], JobTypeSpec] = {s.key: s for s in [
     JobTypeSpec("REGISTRY", "REGISTER_VERSION_ACTIVITY", RegisterVersionActivity, RegisterActivityResult,
                 _T + "register_version_activity", "registry", "Register version"),
     JobTypeSpec("REGISTRY", "REGISTRY_WAKE_UP", WakeUp, WakeUpResult, _T + "wake_up", "registry",
-                "Wake up registry workers", timeout_s=30),
+                "Wake up registry workers", timeout_s=30, retry=NO_RETRY),
     JobTypeSpec("PROV_LODGE", "LODGE_CREATE_ACTIVITY", LodgeCreateActivity, LodgeResult,
                 _T + "lodge_create_activity", "prov", "Lodge creation provenance"),
     JobTypeSpec("PROV_LODGE", "LODGE_VERSION_ACTIVITY", LodgeVersionActivity, LodgeResult,
@@ -188,11 +235,14 @@ SPECS: dict[tuple[str, str], JobTypeSpec] = {s.key: s for s in [
     JobTypeSpec("PROV_LODGE", "MODEL_RUN_UPDATE", ModelRunUpdate, ModelRunUpdateResult,
                 _T + "model_run_update", "prov", "Update model run", user_may_launch=True),
     JobTypeSpec("PROV_LODGE", "PROV_LODGE_WAKE_UP", WakeUp, WakeUpResult, _T + "wake_up", "prov",
-                "Wake up provenance workers", timeout_s=30),
+                "Wake up provenance workers", timeout_s=30, retry=NO_RETRY),
     JobTypeSpec("SYSTEM", "NOOP", Noop, NoopResult, _T + "noop", "system", "Diagnostic no-op",
-                provena=False),
+                provena=False, retry=NO_RETRY),
+    JobTypeSpec("SYSTEM", "FLAKY", Flaky, FlakyResult, _T + "flaky", "system", "Diagnostic flaky job",
+                provena=False, retry=RetryPolicy(max_attempts=3, backoff_s=1.0, backoff_factor=2.0,
+                                                 on=frozenset({"FAILED", "CRASHED"}))),
     JobTypeSpec("SYSTEM", "SYSTEM_WAKE_UP", WakeUp, WakeUpResult, _T + "wake_up", "system",
-                "Wake up system workers", timeout_s=30, provena=False),
+                "Wake up system workers", timeout_s=30, provena=False, retry=NO_RETRY),
 ]}
 
 BACKENDS = sorted({s.backend for s in SPECS.values()})

@@ -33,3 +33,42 @@ def rq_job_id(job_id: str, attempt: int) -> str:
 def job_id_from_rq(rq_id: str) -> tuple[str, int]:
     job_id, _, attempt = rq_id.rpartition("-a")
     return job_id, int(attempt)
+
+
+# --- workers, pools and halting --------------------------------------------------
+
+
+def worker_key(name: str) -> str:
+    """Hash of one worker: host, pid, backend, state, current job, counts, last beat."""
+    return f"{_p()}:worker:{name}"
+
+
+def workers_index() -> str:
+    """Sorted set of worker names scored by their last heartbeat (Redis server time)."""
+    return f"{_p()}:workers"
+
+
+def worker_slots(backend: str) -> str:
+    """Sorted set of the workers that hold a slot of a backend, scored by lease expiry:
+    the semaphore that keeps every pool on every host within the backend's maximum."""
+    return f"{_p()}:slots:{backend}"
+
+
+def pool_key(pool_id: str) -> str:
+    """Hash of one pool process: host, pid, the backends it serves."""
+    return f"{_p()}:pool:{pool_id}"
+
+
+def pools_index() -> str:
+    """Sorted set of pool ids scored by their last heartbeat (Redis server time)."""
+    return f"{_p()}:pools"
+
+
+def halt_key(job_id: str) -> str:
+    """Set when a running job must stop (cancelled, reaped); holds the attempt."""
+    return f"{_p()}:halt:{job_id}"
+
+
+def lease_key(duty: str) -> str:
+    """Who performs a housekeeping duty (reaping, retries) among several pools."""
+    return f"{_p()}:lease:{duty}"

@@ -257,18 +257,32 @@ def job_for(actor: User, job_id: str) -> Job:
 # --- cancel and retry ----------------------------------------------------------
 
 
-def cancel_job(*, actor: User, job_id: str) -> Transitioned:
+def cancel_job(*, actor: User, job_id: str, message: Optional[str] = None) -> Transitioned:
+    """Cancel a job that has not finished. A PENDING job leaves its queue (or its retry
+    schedule); a DEQUEUED or IN_PROGRESS job is halted by its worker within about a
+    second. A workflow lodges no later step: its runner's success is refused."""
     job = job_for(actor, job_id)
     if JobStatus(job.status).is_final:
         raise TransitionRejected(f"Job {job_id} is already {job.status}; there is nothing to cancel.")
     done = lifecycle.transition(job_id, JobStatus.CANCELLED, level="warning",
-                                message=f"Cancelled by {actor.username}")
-    if done.prev_status is JobStatus.PENDING:
-        try:
-            queues.remove(job_id, done.attempt, job.queue)
-        except queues.REDIS_ERRORS:
-            pass  # the runner refuses a cancelled job anyway
+                                message=message or f"Cancelled by {actor.username}")
+    stop_cancelled(done, backend=job.queue)
     return done
+
+
+def stop_cancelled(done: Transitioned, *, backend: str) -> None:
+    """After a job moved to CANCELLED: take it out of Redis, or tell its worker to halt."""
+    from app.keys import halt_key
+    from app.retries import unschedule
+
+    try:
+        if done.prev_status is JobStatus.PENDING:
+            queues.remove(done.job_id, done.attempt, backend)
+            unschedule(job_id=done.job_id, attempt=done.attempt, backend=backend)
+        else:  # the worker's heartbeat thread reads this flag several times a second
+            queues.redis_conn().set(halt_key(done.job_id), f"{done.attempt}:cancelled", ex=3600)
+    except queues.REDIS_ERRORS:
+        pass  # the runner refuses a cancelled job, and a worker reads its job's row too
 
 
 def retry_job(*, actor: User, job_id: str) -> Transitioned:

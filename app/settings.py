@@ -6,13 +6,17 @@
 | JOBDECK_REDIS_URL | Redis for queues and events (not Reflex's own state) | redis://127.0.0.1:6379/0 |
 | JOBDECK_DATA_DIR | where the SQLite file and job files are kept | ./data |
 | JOBDECK_KEY_PREFIX | prefix of every Redis key and channel Jobdeck uses | jobdeck |
-| JOBDECK_WORKERS | workers per backend started by the pool | 2 |
+| JOBDECK_WORKERS | most workers of a backend that has no configuration row (a row's max_workers wins) | 2 |
 | JOBDECK_PORT | port the web app, websocket and /api answer on | 3000 |
 | JOBDECK_PENDING_GRACE_S | seconds a PENDING job may be missing from its queue before the reconciler enqueues it again | 5 |
 | JOBDECK_API_RATE_LIMIT | REST requests per API token per minute (fair use); 0 turns the limit off | 600 |
 | JOBDECK_API_MAX_BODY_BYTES | largest REST request body accepted | 10485760 |
 | JOBDECK_SECRET_KEY | key that signs console sign-ins; set the same value on every web backend | a random key kept in <data dir>/secret_key |
 | JOBDECK_SESSION_DAYS | days a console sign-in lasts | 14 |
+| JOBDECK_HEARTBEAT_S | seconds between two heartbeats of a worker | 2 |
+| JOBDECK_WORKER_TTL_S | seconds without a heartbeat after which a worker counts as gone and its jobs are marked CRASHED | 20 |
+| JOBDECK_STUCK_AFTER_S | seconds a job may wait PENDING with no worker able to take it before it carries a warning | 60 |
+| JOBDECK_STOP_GRACE_S | seconds a stopping pool lets running jobs finish before it halts them (they end CRASHED and are retried by their policy) | 10 |
 """
 
 from __future__ import annotations
@@ -36,6 +40,10 @@ class Settings:
     api_max_body_bytes: int = 10 * 1024 * 1024
     secret_key: str = ""
     session_days: float = 14
+    heartbeat_s: float = 2.0
+    worker_ttl_s: float = 20.0
+    stuck_after_s: float = 60.0
+    stop_grace_s: float = 10.0
 
     @property
     def files_dir(self) -> Path:
@@ -57,6 +65,10 @@ def get_settings() -> Settings:
         api_max_body_bytes=int(os.environ.get("JOBDECK_API_MAX_BODY_BYTES", str(10 * 1024 * 1024))),
         secret_key=os.environ.get("JOBDECK_SECRET_KEY", ""),
         session_days=float(os.environ.get("JOBDECK_SESSION_DAYS", "14")),
+        heartbeat_s=float(os.environ.get("JOBDECK_HEARTBEAT_S", "2")),
+        worker_ttl_s=float(os.environ.get("JOBDECK_WORKER_TTL_S", "20")),
+        stuck_after_s=float(os.environ.get("JOBDECK_STUCK_AFTER_S", "60")),
+        stop_grace_s=float(os.environ.get("JOBDECK_STOP_GRACE_S", "10")),
     )
 
 

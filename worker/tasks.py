@@ -16,7 +16,8 @@ from app import provenance
 from app.db import session, write_conn
 from app.errors import JobFailed
 from app.jobtypes import (
-    BatchSubmitResult, LodgeCreateActivity, LodgeResult, LodgeVersionActivity, ModelRunBatchSubmit,
+    BatchSubmitResult, Flaky, FlakyResult, LodgeCreateActivity, LodgeResult, LodgeVersionActivity,
+    ModelRunBatchSubmit,
     ModelRunLodgeResult, ModelRunProvLodge, ModelRunUpdate, ModelRunUpdateResult, NextJob, Noop,
     NoopResult, Outcome, RegisterActivityResult, RegisterCreateActivity, RegisterVersionActivity,
     WakeUp, WakeUpResult, child_job_id, spec_for,
@@ -106,6 +107,16 @@ def noop(ctx: JobContext, p: Noop) -> Outcome:
     if p.outcome == "crash":
         raise RuntimeError("asked to crash (diagnostic job)")
     return Outcome(NoopResult(slept_s=p.sleep_s))
+
+
+def flaky(ctx: JobContext, p: Flaky) -> Outcome:
+    if p.sleep_s:
+        time.sleep(p.sleep_s)
+    if ctx.attempt <= p.fail_attempts:
+        if p.outcome == "crash":
+            raise RuntimeError(f"asked to crash on attempt {ctx.attempt} (diagnostic job)")
+        raise JobFailed(f"Asked to fail on attempt {ctx.attempt} of the first {p.fail_attempts} (diagnostic job).")
+    return Outcome(FlakyResult(attempt=ctx.attempt), info=f"Succeeded on attempt {ctx.attempt}.")
 
 
 def wake_up(ctx: JobContext, p: WakeUp) -> Outcome:

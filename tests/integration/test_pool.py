@@ -1,0 +1,102 @@
+"""The worker pool against a real Redis and real worker processes: workers start when a
+backend's queue has work and stop after its idle timeout; several pools share a
+backend's maximum; a wake-up pre-warms a backend; stopping the pool stops its workers
+and halts what they still run; the worker status admins see."""
+
+import time
+
+import pytest
+
+from app import launch
+from app.errors import InvalidInput
+from app.workers import backend_status, list_workers, wake_backend
+from tests.pools import live_workers, messages, pools, set_backend, status, wait_for  # noqa: F401
+
+
+def _noop(root, **payload):
+    return launch.launch_job(actor=root, job_type="SYSTEM", job_subtype="NOOP", payload=payload)
+
+
+def test_workers_start_on_demand_and_stop_when_idle(users, pools):
+    root = users["root"]
+    set_backend("system", max_workers=2, idle_timeout_s=1)
+    pool = pools("--backends", "system")
+    wait_for(lambda: [b for b in backend_status() if b.name == "system" and b.served_by], message="pool up")
+    assert live_workers() == []  # nothing to do: no worker
+    t0 = time.monotonic()
+    job = _noop(root)
+    wait_for(lambda: status(job.id) == "SUCCEEDED", message="the job ran")
+    print(f"from zero workers: lodged to SUCCEEDED in {time.monotonic() - t0:.2f} s")
+    (w,) = [w for w in list_workers() if w.backend == "system"]
+    assert w.pid and w.host and w.name.startswith("system-") and w.jobs_done == 1 and w.jobs_failed == 0
+    assert w.last_heartbeat is not None
+    assert messages(job.id)[1][2] == f"Taken by worker {w.name}"
+    # idle for 1 s: the worker stops by itself, down to zero
+    wait_for(lambda: not live_workers(), message="the idle worker stopped")
+    (gone,) = list_workers(backend="system")
+    assert gone.state == "stopped" and gone.exit_reason == "idle timeout"
+    # and a new job starts a new one
+    again = _noop(root, outcome="fail")
+    wait_for(lambda: status(again.id) == "FAILED")
+    busy = [w for w in list_workers(backend="system") if w.jobs_failed == 1]
+    assert len(busy) == 1 and busy[0].name != w.name
+    assert pool.stop() == 0
+
+
+def test_pools_on_two_hosts_never_start_more_than_the_maximum(users, pools):
+    root = users["root"]
+    set_backend("system", max_workers=2, idle_timeout_s=30)
+    pools("--backends", "system")
+    pools("--backends", "system")
+    jobs = [_noop(root, sleep_s=0.4) for _ in range(10)]
+    most_workers = most_running = 0
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        most_workers = max(most_workers, len(live_workers("system")))
+        statuses = [status(j.id) for j in jobs]
+        most_running = max(most_running, statuses.count("IN_PROGRESS") + statuses.count("DEQUEUED"))
+        if set(statuses) == {"SUCCEEDED"}:
+            break
+        time.sleep(0.05)
+    assert {status(j.id) for j in jobs} == {"SUCCEEDED"}
+    assert most_workers == 2 and most_running == 2
+    assert len({w.pool for w in list_workers(backend="system")}) >= 1
+
+
+def test_wake_up_prewarms_a_backend(users, pools):
+    alice = users["alice"]
+    set_backend("system", max_workers=1, idle_timeout_s=30)
+    with pytest.raises(InvalidInput, match="no wake-up job"):
+        wake_backend(actor=alice, backend="nowhere")
+    pools("--backends", "system")
+    woke = wake_backend(actor=alice, backend="system")
+    assert woke.job is not None and woke.job.job_subtype == "SYSTEM_WAKE_UP" and woke.job.owner == "alice"
+    wait_for(lambda: status(woke.job.id) == "SUCCEEDED")
+    assert "is awake on" in launch.get_job(woke.job.id).info
+    wait_for(lambda: [w for w in live_workers("system") if w.state == "idle"], message="an idle worker")
+    again = wake_backend(actor=alice, backend="system")
+    assert again.job is None and "awake already" in again.message
+
+
+def test_stopping_the_pool_stops_idle_workers_and_halts_running_jobs(users, pools):
+    root = users["root"]
+    set_backend("system", max_workers=2, idle_timeout_s=60)
+    pool = pools("--backends", "system")
+    long = launch.launch_job(actor=root, job_type="SYSTEM", job_subtype="FLAKY",
+                             payload={"fail_attempts": 0, "sleep_s": 60})
+    wait_for(lambda: status(long.id) == "IN_PROGRESS")
+    quick = _noop(root)
+    wait_for(lambda: status(quick.id) == "SUCCEEDED")
+    assert len(live_workers("system")) == 2
+    t0 = time.monotonic()
+    assert pool.stop() == 0  # grace 1 s, then the running job is halted
+    print(f"pool stopped in {time.monotonic() - t0:.2f} s with a 60 s job running")
+    assert live_workers() == []
+    job = launch.get_job(long.id)
+    # the halt is a crash, so FLAKY's policy gives it another attempt, queued for the next pool
+    assert job.status == "PENDING" and job.attempt == 2
+    crashed = [m for m in messages(long.id) if m[0] == "CRASHED"]
+    assert len(crashed) == 1 and "shut down before the job finished" in crashed[0][2]
+    assert {w.state for w in list_workers(backend="system")} == {"stopped"}
+    assert "pool" in pool.text() and "stopped" in pool.text()
+    launch.cancel_job(actor=root, job_id=long.id)

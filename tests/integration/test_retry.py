@@ -1,0 +1,87 @@
+"""Retry policies: a job type retries FAILED and/or CRASHED up to its maximum with a
+growing backoff (kept in RQ's scheduled registry until due); manual retry makes a new
+attempt; the history keeps every attempt."""
+
+import time
+from datetime import datetime, timezone
+
+from rq.registry import ScheduledJobRegistry
+
+from app import launch, queues, retries
+from app.jobtypes import BACKENDS, NO_RETRY, RETRY_CRASHES, RetryPolicy, spec_for
+from app.keys import rq_job_id
+from tests.conftest import model_run_record, run_workers
+from tests.pools import messages, status
+
+
+def _run_until_final(job_id: str, timeout: float = 20.0) -> None:
+    """Run the queues dry, moving due retries onto them, until the job is final."""
+    deadline = time.monotonic() + timeout
+    while status(job_id) not in ("SUCCEEDED", "FAILED", "CRASHED", "CANCELLED"):
+        assert time.monotonic() < deadline, f"job {job_id} still {status(job_id)}"
+        retries.release_due(BACKENDS)
+        run_workers()
+        time.sleep(0.1)
+
+
+def _due_in(job_id: str, attempt: int) -> float:
+    reg = ScheduledJobRegistry(queue=queues.queue("system"))
+    when = reg.get_scheduled_time(rq_job_id(job_id, attempt))
+    return (when - datetime.now(timezone.utc)).total_seconds()
+
+
+def test_policies_and_backoff():
+    assert spec_for("SYSTEM", "NOOP").retry == NO_RETRY and not NO_RETRY.retries("FAILED", 1)
+    reg = spec_for("REGISTRY", "REGISTER_CREATE_ACTIVITY").retry
+    assert reg == RETRY_CRASHES and reg.retries("CRASHED", 2) and not reg.retries("CRASHED", 3)
+    assert not reg.retries("FAILED", 1)  # a request that is wrong stays failed
+    p = RetryPolicy(max_attempts=5, backoff_s=2, backoff_factor=3, max_backoff_s=10)
+    assert [p.delay_before(n) for n in (2, 3, 4, 5)] == [2, 6, 10, 10]
+    assert "up to 5 attempts" in p.describe() and NO_RETRY.describe() == "no automatic retry"
+
+
+def test_flaky_job_is_retried_with_backoff_until_it_succeeds(users):
+    root = users["root"]
+    job = launch.launch_job(actor=root, job_type="SYSTEM", job_subtype="FLAKY", payload={"fail_attempts": 2})
+    run_workers()
+    j = launch.get_job(job.id)
+    assert j.status == "PENDING" and j.attempt == 2
+    assert queues.queue("system").count == 0 and retries.scheduled_count("system") == 1
+    assert 0 < _due_in(job.id, 2) <= 2.0  # first backoff: 1 s, rounded up to RQ's whole seconds
+    assert launch.reconcile_pending(grace_s=0) == 0  # a scheduled attempt counts as queued
+    _run_until_final(job.id)
+    j = launch.get_job(job.id)
+    assert j.status == "SUCCEEDED" and j.attempt == 3 and j.result == {"attempt": 3}
+    history = messages(job.id)
+    assert [(s, a) for s, a, _ in history] == [
+        ("PENDING", 1), ("DEQUEUED", 1), ("IN_PROGRESS", 1), ("FAILED", 1),
+        ("PENDING", 2), ("DEQUEUED", 2), ("IN_PROGRESS", 2), ("FAILED", 2),
+        ("PENDING", 3), ("DEQUEUED", 3), ("IN_PROGRESS", 3), ("SUCCEEDED", 3)]
+    assert history[4][2] == "Retrying automatically after FAILED: attempt 2 of 3, starting in 1 s"
+    assert history[8][2] == "Retrying automatically after FAILED: attempt 3 of 3, starting in 2 s"
+
+
+def test_policy_gives_up_after_its_maximum_and_manual_retry_makes_a_new_attempt(users):
+    root = users["root"]
+    job = launch.launch_job(actor=root, job_type="SYSTEM", job_subtype="FLAKY",
+                            payload={"fail_attempts": 9, "outcome": "crash"})
+    _run_until_final(job.id)
+    j = launch.get_job(job.id)
+    assert j.status == "CRASHED" and j.attempt == 3 and "RuntimeError" in j.info
+    assert retries.scheduled_count("system") == 0 and queues.queue("system").count == 0
+    again = launch.retry_job(actor=root, job_id=job.id)
+    assert again.attempt == 4 and "Retry requested by root: attempt 4" in again.message
+    run_workers()
+    j = launch.get_job(job.id)
+    assert j.status == "CRASHED" and j.attempt == 4  # beyond the policy's maximum: no automatic retry
+    assert [a for s, a, _ in messages(job.id) if s == "CRASHED"] == [1, 2, 3, 4]
+
+
+def test_a_registry_failure_is_not_retried(users, world):
+    alice = users["alice"]
+    rec = model_run_record(world, workflow_template_id=world["rain"].id)  # a dataset, not a template
+    job = launch.launch_job(actor=alice, job_type="PROV_LODGE", job_subtype="MODEL_RUN_PROV_LODGE",
+                            payload={"record": rec})
+    run_workers()
+    j = launch.get_job(job.id)
+    assert j.status == "FAILED" and j.attempt == 1 and retries.scheduled_count("prov") == 0

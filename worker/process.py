@@ -1,0 +1,86 @@
+"""One worker process: an RQ SimpleWorker on one backend's queue, with the life line of
+worker/heartbeat.py. The pool forks it (warm: the code is imported already) and it
+stops by itself after its backend's idle timeout.
+
+Why SimpleWorker: RQ's forking worker pays about 450 ms per job for the fork, the
+SimpleWorker about 50 ms, and the pool must take a job within 2 s from zero workers and
+keep up with bursts of small registry jobs. The price is that the job runs in the
+worker's own process, so the worker guards its own time limits and halting (the
+heartbeat thread does both) instead of killing a work horse.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+
+from rq import SimpleWorker
+from rq.timeouts import BaseDeathPenalty
+
+from app import keys
+from worker.heartbeat import HALT_SIGNAL, Life, redis_client
+
+log = logging.getLogger("jobdeck.worker")
+
+
+class NoDeathPenalty(BaseDeathPenalty):
+    """RQ's own job timeout (SIGALRM) is off: the heartbeat thread enforces the limit
+    of each job type and records the outcome."""
+
+    def setup_death_penalty(self):
+        pass
+
+    def cancel_death_penalty(self):
+        pass
+
+
+class JobdeckWorker(SimpleWorker):
+    death_penalty_class = NoDeathPenalty
+
+    def __init__(self, *args, life: Life, **kwargs):
+        self.life = life
+        super().__init__(*args, **kwargs)
+
+    def _install_signal_handlers(self):
+        signal.signal(signal.SIGTERM, self.request_stop)
+        # Ctrl-C reaches the whole process group; the pool decides how its workers stop.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(HALT_SIGNAL, self.life.on_halt_signal)
+
+    def request_stop(self, signum, frame):
+        self.life.state = "stopping"
+        self.life._set_cell("stopping")
+        super().request_stop(signum, frame)
+
+    def request_force_stop(self, signum, frame):
+        # A second stop request while a job runs halts the job (recorded CRASHED and
+        # retried by its policy) rather than dropping it in the middle of a write.
+        if self.life.phase == "running":
+            self.life.on_halt_signal(signum, frame)
+            return
+        super().request_force_stop(signum, frame)
+
+    def dequeue_job_and_maintain_ttl(self, timeout, max_idle_time=None):
+        self.life.idle()
+        return super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
+
+
+def serve(*, backend: str, name: str, max_workers: int, idle_timeout_s: int, pool_id: str = "",
+          state_cell=None) -> int:
+    """Run one worker until it has been idle `idle_timeout_s` seconds or is told to stop.
+    Returns the process exit code."""
+    life = Life(backend=backend, max_workers=max_workers, name=name, pool_id=pool_id, state_cell=state_cell,
+                watch_parent=bool(pool_id))
+    life.start()
+    reason = "idle timeout"
+    try:
+        worker = JobdeckWorker([keys.queue_name(backend)], name=name, connection=redis_client(), life=life)
+        worker.work(burst=False, with_scheduler=False, max_idle_time=idle_timeout_s, logging_level="WARNING")
+        if life._stop_asked or worker._stop_requested:
+            reason = "asked to stop"
+    except BaseException as exc:  # recorded on the worker for admins, then re-raised
+        reason = f"{type(exc).__name__}: {exc}"
+        life.stop(state="dead", reason=reason)
+        raise
+    life.stop(state="stopped", reason=reason)
+    return 0
