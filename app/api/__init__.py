@@ -9,9 +9,11 @@ import re
 from functools import lru_cache
 
 from fastapi import FastAPI, Request
+from fastapi.openapi.utils import get_openapi
 
 from app.api import admin, docs, jobs, provena, registry, stream, tokens
-from app.api.deps import install_error_handlers, problem
+from app.api.deps import TITLES, install_error_handlers, problem
+from app.api.schemas import Problem
 from app.api.limits import BodySizeLimit
 
 DESCRIPTION = """Everything the Jobdeck console can do, with the same permissions.
@@ -28,6 +30,7 @@ def build_api() -> FastAPI:
                   redoc_url=None, openapi_url="/api/openapi.json")
     install_error_handlers(api)
     api.add_middleware(BodySizeLimit)
+    api.openapi = lambda: _document(api)
 
     @api.get("/api/health", tags=["system"], summary="Liveness (no token needed)")
     def health() -> dict:
@@ -63,3 +66,32 @@ def _path_patterns(api: FastAPI) -> tuple[tuple[re.Pattern, tuple[str, ...]], ..
 
 def _methods_of(api: FastAPI, path: str) -> list[str]:
     return sorted({m for pattern, methods in _path_patterns(api) if pattern.fullmatch(path) for m in methods})
+
+
+def _document(api: FastAPI) -> dict:
+    """The OpenAPI document, saying what every route really answers: every error is
+    problem details; routes with a token may answer 401 and 429, routes with a body 413,
+    and any route 400 (a request the domain refuses) or 503 (the database is away)."""
+    if api.openapi_schema:
+        return api.openapi_schema
+    doc = get_openapi(title=api.title, version=api.version, description=api.description, routes=api.routes)
+    schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+    schemas["Problem"] = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+    schemas.pop("HTTPValidationError", None)
+    schemas.pop("ValidationError", None)
+    problem_content = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    for path, ops in doc.get("paths", {}).items():
+        for op in ops.values():
+            answers = op.setdefault("responses", {})
+            extra = [400, 422, 503]
+            if op.get("security"):
+                extra += [401, 429]
+            if op.get("requestBody"):
+                extra += [413]
+            for code in extra:
+                answers.setdefault(str(code), {"description": TITLES[code]})
+            for code, answer in answers.items():
+                if code[0] in "45":
+                    answer["content"] = problem_content
+    api.openapi_schema = doc
+    return doc
