@@ -40,6 +40,15 @@ ensure_venv() {  # ensure_venv REQUIREMENTS_FILE [NO_DEPS_REQUIREMENTS_FILE]
   fi
 }
 
+ensure_cli() {  # the `jobdeck` command-line client (pyproject.toml), editable: code changes need no reinstall
+  local stamp="$VENV/.cli-$(sha256sum pyproject.toml | cut -c1-16)"
+  if [ ! -f "$stamp" ] || [ ! -x "$VENV/bin/jobdeck" ]; then
+    say "installing the jobdeck command into .venv/bin"
+    "$VENV/bin/pip" install -q --no-deps -e .
+    touch "$stamp"
+  fi
+}
+
 ensure_bun() {
   if [ ! -x "$REFLEX_BUN_PATH" ]; then
     command -v npm >/dev/null || apt_install npm

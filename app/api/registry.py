@@ -14,7 +14,9 @@ from starlette.concurrency import run_in_threadpool
 from app import bulk, launch, provenance, registry
 from app.api.deps import AUTH_RESPONSES, current_user
 from app.api.jobs import IdemKey, _p
-from app.api.schemas import BatchOut, ItemCreateIn, ItemLodged, ItemOut, ItemVersionIn, JobOut, ModelRunsIn
+from app.api.schemas import (
+    BatchOut, ItemCreateIn, ItemLodged, ItemOut, ItemPageOut, ItemVersionIn, JobOut, ModelRunsIn,
+)
 from app.db import utcnow
 from app.errors import InvalidInput, JobdeckError
 from app.jobtypes import ModelRunRecord, invalid_input
@@ -38,6 +40,15 @@ def create_item(body: ItemCreateIn, response: Response, user: User = Depends(cur
                                      description=body.description, record=body.record)
     response.headers["Location"] = f"/api/items/{item.id}"
     return ItemLodged(item=ItemOut.of(item), session_id=job.id, job=JobOut.of(job))
+
+
+@router.get("/items", response_model=ItemPageOut, summary="Registry items, newest first", responses=_p(422))
+def list_items(subtype: Optional[str] = Query(None, max_length=64), owner: Optional[str] = Query(None, max_length=64),
+               q: Optional[str] = Query(None, max_length=256, description="Part of the name, or an id"),
+               cursor: Optional[str] = Query(None, max_length=512), limit: int = Query(50, ge=1, le=500),
+               user: User = Depends(current_user)) -> ItemPageOut:
+    page = registry.list_items(subtype=subtype, owner=owner, query=q, cursor=cursor, limit=limit)
+    return ItemPageOut(items=[ItemOut.of(i) for i in page.items], next_cursor=page.next_cursor)
 
 
 @router.get("/items/{item_id}", response_model=ItemOut, summary="Fetch an item", responses=_p(404))

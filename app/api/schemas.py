@@ -208,6 +208,11 @@ class ItemOut(BaseModel):
         return cls(**{k: getattr(item, k) for k in cls.model_fields})
 
 
+class ItemPageOut(BaseModel):
+    items: list[ItemOut]
+    next_cursor: Optional[str] = None
+
+
 class ItemLodged(BaseModel):
     """An item and the job that records and lodges its provenance (poll or watch it)."""
 

@@ -160,6 +160,7 @@ CASES = [
      (401, 200, 404, 200, 200)),
     ("create an item", "POST", lambda m: "/api/items",
      lambda m: {"json": {"subtype": "DATASET", "display_name": "flow"}}, (401, 201, 201, 201, 201)),
+    ("list items", "GET", lambda m: "/api/items?subtype=DATASET", None, (401, 200, 200, 200, 200)),
     ("fetch an item", "GET", lambda m: f"/api/items/{m.item()}", None, (401, 200, 200, 200, 200)),
     ("version an item", "POST", lambda m: f"/api/items/{m.item()}/versions",
      lambda m: {"json": {"reason": "fixed units"}}, (401, 201, 403, 201, 403)),

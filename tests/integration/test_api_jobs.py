@@ -267,6 +267,8 @@ def test_items_versions_and_provenance_end_to_end(api):
     assert made["session_id"] == made["job"]["id"] and item["record_status"] == "INCOMPLETE"
     run_workers()
     assert api.get(f"/api/items/{item['id']}", headers=h).json()["record_status"] == "LODGED"
+    found = api.get("/api/items", params={"q": "rainfall", "subtype": "DATASET"}, headers=h).json()["items"]
+    assert [i["id"] for i in found] == [item["id"]]
     v = api.post(f"/api/items/{item['id']}/versions", json={"reason": "fixed the units"}, headers=h).json()
     assert v["item"]["version"] == 2 and v["item"]["previous_version_id"] == item["id"]
     problem_of(api.post(f"/api/items/{item['id']}/versions", json={"reason": "again"}, headers=h), 409)

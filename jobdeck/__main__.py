@@ -1,0 +1,3 @@
+from jobdeck.cli import main
+
+main()
