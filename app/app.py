@@ -4,17 +4,24 @@ import reflex as rx
 
 from app import routes
 from app.api import build_api
+from app.pages.batch import batch_page
+from app.pages.batches import batches_page
 from app.pages.home import go_home, home
 from app.pages.item import item_page
 from app.pages.items import items_page
 from app.pages.job import job_page
 from app.pages.jobs import jobs_page
+from app.pages.model_runs import model_runs_page
+from app.pages.profile import profile_page
 from app.pages.signin import sign_in_page
 from app.state import live
+from app.state.batches import BatchesState, BatchState
+from app.state.bulk import BulkState
 from app.state.item import ItemState
 from app.state.items import ItemsState
 from app.state.job import JobState
 from app.state.jobs import JobsState
+from app.state.profile import ProfileState
 from app.state.signin import SignInState
 
 app = rx.App(
@@ -30,3 +37,8 @@ app.add_page(jobs_page, route=routes.JOBS, title="Jobs · Jobdeck", on_load=Jobs
 app.add_page(job_page, route=routes.JOB, title="Job · Jobdeck", on_load=JobState.load)
 app.add_page(items_page, route=routes.ITEMS, title="Items · Jobdeck", on_load=ItemsState.load)
 app.add_page(item_page, route=routes.ITEM, title="Item · Jobdeck", on_load=ItemState.load)
+app.add_page(batches_page, route=routes.BATCHES, title="Batches · Jobdeck", on_load=BatchesState.load)
+app.add_page(batch_page, route=routes.BATCH, title="Batch · Jobdeck", on_load=BatchState.load)
+app.add_page(model_runs_page, route=routes.MODEL_RUNS_NEW, title="Register model runs · Jobdeck",
+             on_load=BulkState.load)
+app.add_page(profile_page, route=routes.PROFILE, title="Profile · Jobdeck", on_load=ProfileState.load)

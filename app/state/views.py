@@ -71,6 +71,7 @@ class JobRow:
     info: str = ""
     attempt: int = 1
     progress: int = -1  # percent, -1 when not reported
+    title: str = ""  # what the job is about, when its payload names it (a model run's name)
 
 
 def job_row(job: Job, *, batch_total: int = 0, has_children: bool = False) -> JobRow:
@@ -89,6 +90,7 @@ def job_row(job: Job, *, batch_total: int = 0, has_children: bool = False) -> Jo
         workflow_id=job.workflow_id or "", entity_id=job.entity_id or "",
         last_message=job.last_message or "", info=job.info or "", attempt=job.attempt,
         progress=-1 if job.progress is None else int(round(job.progress * 100)),
+        title=str(((job.payload or {}).get("record") or {}).get("display_name") or ""),
     )
 
 

@@ -1,0 +1,156 @@
+"""A batch (/batches/[batch_id]): its progress, its jobs, retry the failed ones, CSV."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from app import routes
+from app.components.batch import SUMMARY, count_chips, progress_bar
+from app.components.common import copy_id, empty_state, not_found, when
+from app.components.layout import page
+from app.components.status import status_badge
+from app.state.batches import BatchState
+from app.state.views import JobRow
+
+
+def _banner() -> rx.Component:
+    b = BatchState.batch
+    failed = b.counts["FAILED"].to(int) + b.counts["CRASHED"].to(int)
+    text = rx.match(
+        b.summary,
+        ("succeeded", rx.text("All ", b.total, " jobs succeeded.")),
+        ("failures", rx.text(failed, " of ", b.total, " jobs failed or crashed. Open a job for its message, retry "
+                             "the failed ones, or download the CSV to fix their rows.")),
+        ("in_progress", rx.text("In progress: ", b.done, " of ", b.total, " jobs done.")),
+        rx.text("This batch has no jobs."),
+    )
+    return rx.callout(
+        text,
+        icon=rx.match(b.summary, *[(k, v[1]) for k, v in SUMMARY.items()], "info"),
+        color_scheme=rx.match(b.summary, *[(k, v[0]) for k, v in SUMMARY.items()], "gray"),
+        width="100%",
+        custom_attrs={"data-summary": b.summary},
+        class_name="batch-banner",
+    )
+
+
+def _progress() -> rx.Component:
+    b = BatchState.batch
+    return rx.card(
+        rx.vstack(
+            rx.flex(
+                rx.vstack(rx.heading(b.label, size="5"),
+                          rx.hstack(rx.text("Batch", size="2", color_scheme="gray"), copy_id(b.id), align="center"),
+                          spacing="1"),
+                rx.vstack(rx.heading(b.percent, "%", size="7", class_name="batch-percent"),
+                          rx.text(b.done, " of ", b.total, " done", size="2", color_scheme="gray"),
+                          align="end", spacing="0"),
+                justify="between", width="100%", wrap="wrap", spacing="3",
+            ),
+            progress_bar(b.counts, b.total, height="14px"),
+            count_chips(b.counts),
+            _banner(),
+            rx.hstack(rx.text("Created ", size="2", color_scheme="gray"), when(b.created, b.created_exact),
+                      rx.cond(b.submission_job_id != "",
+                              rx.link("its submission job", href=routes.job(b.submission_job_id), size="2")),
+                      spacing="2", align="center"),
+            spacing="3",
+            width="100%",
+        ),
+        width="100%",
+    )
+
+
+def _error(row: JobRow) -> rx.Component:
+    return rx.cond(
+        (row.status == "FAILED") | (row.status == "CRASHED"),
+        rx.popover.root(
+            rx.popover.trigger(rx.button(rx.icon("message-square-warning", size=14), "Why?", size="1",
+                                         variant="soft", color_scheme="red", class_name="why")),
+            rx.popover.content(
+                rx.vstack(rx.text(row.info, size="2", class_name="error-text"),
+                          rx.link("Open the job", href=routes.job(row.id), size="2"), spacing="2"),
+                max_width="28em",
+            ),
+        ),
+    )
+
+
+def _row(row: JobRow) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(rx.link(rx.cond(row.title != "", row.title, row.label), href=routes.job(row.id),
+                              class_name="job-link")),
+        rx.table.cell(rx.hstack(status_badge(row.status, row.description), _error(row), spacing="2",
+                                align="center")),
+        rx.table.cell(rx.cond(row.attempt > 1, rx.text(row.attempt), rx.text("1")),
+                      display=["none", "table-cell"]),
+        rx.table.cell(rx.text(row.last_message, size="2", color_scheme="gray", class_name="last-message"),
+                      display=["none", "none", "table-cell"], max_width="26em"),
+        custom_attrs={"data-job-id": row.id, "data-status": row.status},
+        class_name="job-row",
+    )
+
+
+def _jobs() -> rx.Component:
+    return rx.vstack(
+        rx.flex(
+            rx.heading("Jobs", size="4"),
+            rx.hstack(
+                rx.hstack(rx.switch(checked=BatchState.failures_only, on_change=BatchState.set_failures_only,
+                                    aria_label="Failures only"),
+                          rx.text("Failures only", size="2"), align="center"),
+                rx.button(rx.icon("rotate-ccw", size=14), "Retry failed", variant="soft",
+                          on_click=BatchState.retry_failed,
+                          disabled=(BatchState.batch.counts["FAILED"].to(int)
+                                    + BatchState.batch.counts["CRASHED"].to(int)) == 0),
+                rx.button(rx.icon("download", size=14), "Payloads as CSV", variant="soft",
+                          on_click=BatchState.download_csv),
+                spacing="3", align="center", wrap="wrap",
+            ),
+            justify="between", align="center", width="100%", wrap="wrap", spacing="2",
+        ),
+        rx.cond(
+            BatchState.jobs.length() > 0,  # type: ignore[attr-defined]
+            rx.box(rx.table.root(
+                rx.table.header(rx.table.row(
+                    rx.table.column_header_cell("Job"), rx.table.column_header_cell("Status"),
+                    rx.table.column_header_cell("Attempt", display=["none", "table-cell"]),
+                    rx.table.column_header_cell("Last message", display=["none", "none", "table-cell"]),
+                )),
+                rx.table.body(rx.foreach(BatchState.jobs, _row)),
+                variant="surface", width="100%",
+            ), overflow_x="auto", width="100%"),
+            rx.cond(BatchState.failures_only,
+                    empty_state("circle-check", "No failures", "No job of this batch failed or crashed."),
+                    empty_state("layers", "No jobs", "This batch holds no jobs.")),
+        ),
+        rx.cond(BatchState.next_cursor != "",
+                rx.center(rx.button("Load more", variant="soft", on_click=BatchState.load_more), width="100%")),
+        spacing="3",
+        width="100%",
+    )
+
+
+def batch_page() -> rx.Component:
+    return page(
+        rx.cond(
+            BatchState.loaded,
+            rx.cond(
+                BatchState.found,
+                rx.vstack(
+                    rx.hstack(rx.link(rx.button(rx.icon("arrow-left", size=14), "All batches", variant="soft"),
+                                      href=routes.BATCHES),
+                              rx.link(rx.button(rx.icon("list-checks", size=14), "Jobs panel", variant="soft"),
+                                      href=routes.JOBS), spacing="2"),
+                    _progress(),
+                    _jobs(),
+                    spacing="4",
+                    width="100%",
+                ),
+                not_found("Batch not found", "There is no batch with this id that you may see. Check the id, "
+                          "or find it among your batches.", routes.BATCHES, "Back to your batches"),
+            ),
+            rx.center(rx.spinner(size="3"), padding="4em", width="100%"),
+        ),
+        title="Batch",
+    )

@@ -1,0 +1,124 @@
+"""State of bulk model-run registration: template, upload, row-by-row check, lodge."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime, timezone
+from typing import Any
+
+import reflex as rx
+
+from app import bulk, routes
+from app.errors import JobdeckError
+from app.state import live
+from app.state.base import sign_in_redirect, viewer
+
+UPLOAD_ID = "model-runs-csv"
+PREVIEW_ROWS = 20
+
+
+@dataclasses.dataclass
+class ProblemRow:
+    line: int = 0
+    column: str = ""
+    message: str = ""
+
+
+@dataclasses.dataclass
+class PreviewRow:
+    display_name: str = ""
+    inputs: int = 0
+    outputs: int = 0
+    start: str = ""
+    end: str = ""
+
+
+def _day(ts: int) -> str:
+    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d %H:%M")
+
+
+class BulkState(rx.State):
+    file_name: str = ""
+    rows: int = 0
+    problems: list[ProblemRow] = []
+    preview: list[PreviewRow] = []
+    ready: int = 0  # records that passed, when the whole file did
+    checking: bool = False
+    lodging: bool = False
+    _records: list[dict[str, Any]] = []
+
+    @rx.var
+    def checked(self) -> bool:
+        return self.file_name != ""
+
+    @rx.event
+    async def load(self):
+        user = await viewer(self)
+        if user is None:
+            return await sign_in_redirect(self)
+        live.unwatch(self)
+        self._clear()
+
+    def _clear(self) -> None:
+        self.file_name, self.rows, self.ready = "", 0, 0
+        self.problems, self.preview, self._records = [], [], []
+
+    @rx.event
+    def start_over(self):
+        self._clear()
+        return rx.clear_selected_files(UPLOAD_ID)
+
+    @rx.event
+    async def download_template(self):
+        user = await viewer(self)
+        if user is None:
+            return await sign_in_redirect(self)
+        return rx.download(data=bulk.template_csv().encode(), filename="model-runs-template.csv",
+                           mime_type="text/csv")
+
+    @rx.event
+    async def check(self, files: list[rx.UploadFile]):
+        user = await viewer(self)
+        if user is None:
+            return await sign_in_redirect(self)
+        self._clear()
+        if not files:
+            return rx.toast.error("Choose a CSV file to check.")
+        f = files[0]
+        data = await f.read()
+        self.file_name = f.name or "upload.csv"
+        if len(data) > 5 * 1024 * 1024:
+            self.problems = [ProblemRow(0, "", "The file is larger than 5 MB; split it into several files.")]
+            return
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            self.problems = [ProblemRow(0, "", "The file is not UTF-8 text: save it as CSV (UTF-8) and try again.")]
+            return
+        got = bulk.check_model_runs_csv(text)
+        self.rows = got.rows
+        self.problems = [ProblemRow(p.line, p.column, p.message) for p in got.problems]
+        self._records = got.records
+        self.ready = len(got.records)
+        self.preview = [PreviewRow(r["display_name"], len(r.get("inputs") or []), len(r.get("outputs") or []),
+                                   _day(r["start_time"]), _day(r["end_time"])) for r in got.records[:PREVIEW_ROWS]]
+        if self.problems:
+            n = len({p.line for p in got.problems})
+            return rx.toast.error(f"{n} row{'s' if n != 1 else ''} need fixing; nothing was lodged.")
+
+    @rx.event
+    async def lodge(self, form: dict[str, Any]):
+        user = await viewer(self)
+        if user is None:
+            return await sign_in_redirect(self)
+        if not self._records or self.problems:
+            return rx.toast.error("Check a file without problems first.")
+        label = str(form.get("label", "")).strip() or f"{len(self._records)} model runs from {self.file_name}"
+        try:
+            batch = bulk.register_model_runs(actor=user, records=self._records, label=label)
+        except JobdeckError as exc:
+            return rx.toast.error(exc.message)
+        n = len(self._records)
+        self._clear()
+        return [rx.redirect(routes.batch(batch.id)),
+                rx.toast.success(f"Lodged {n} model run registrations as one batch; follow them here.")]
