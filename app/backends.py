@@ -6,6 +6,7 @@ so a worker does not read the table for every job.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass
@@ -14,9 +15,12 @@ from typing import Iterable, Optional
 from sqlmodel import select
 
 from app.db import session
+from app.errors import InvalidInput, NotFound, PermissionDenied
 from app.jobtypes import BACKENDS, spec_for
-from app.models import Backend
+from app.models import Backend, Pipeline, PipelineStep, Task, TaskParameter, User
 from app.settings import get_settings
+
+log = logging.getLogger(__name__)
 
 CACHE_S = 5.0
 DEFAULT_IDLE_TIMEOUT_S = 120
@@ -82,3 +86,102 @@ def served(names: Optional[Iterable[str]] = None) -> list[str]:
     if names:
         return sorted(set(names))
     return sorted(known)
+
+
+# --- changing a backend (admins) -------------------------------------------------------
+
+# field -> (label for messages, lowest, highest). 0 workers pauses a backend; a job time
+# limit of 0 lets each job type's own limit apply.
+EDITABLE = {
+    "max_workers": ("Max workers", 0, 100),
+    "idle_timeout_s": ("Idle timeout", 1, 86_400),
+    "job_timeout_s": ("Job time limit", 0, 86_400),
+}
+
+
+def _whole(field: str, value) -> int:
+    label, lo, hi = EDITABLE[field]
+    if isinstance(value, bool):
+        value = None  # True is an int to Python, not a number of workers to a person
+    elif isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        value = int(value.strip())
+    if not isinstance(value, int):
+        raise InvalidInput(f"{label} must be a whole number, not {value!r}.", field=field)
+    if not lo <= value <= hi:
+        raise InvalidInput(f"{label} must be between {lo} and {hi}; {value} is out of range.", field=field)
+    return value
+
+
+def update_backend(*, actor: User, name: str, max_workers=None, idle_timeout_s=None,
+                   job_timeout_s=None) -> BackendConfig:
+    """Change a backend's settings (admins only); fields left None keep their value.
+    A backend that job types name but that has no row yet gets one. Every value is
+    checked before anything is written (InvalidInput names the field). Pools read the
+    table again within CONFIG_EVERY_S of worker/pool.py."""
+    if actor.role != "admin":
+        raise PermissionDenied("Changing a backend is for admins.")
+    given = {"max_workers": max_workers, "idle_timeout_s": idle_timeout_s, "job_timeout_s": job_timeout_s}
+    values = {k: _whole(k, v) for k, v in given.items() if v is not None}
+    name = (name or "").strip()
+    before = backend_config(name)
+    with session(write=True) as s:
+        row = s.exec(select(Backend).where(Backend.name == name)).first()
+        if row is None:
+            if name not in BACKENDS:
+                raise NotFound(f"No backend {name!r}; backends: {', '.join(sorted(backend_configs()))}.")
+            # A new row starts from what applied so far, so unchanged fields stay as they were.
+            now = before
+            row = Backend(name=name, description=f"Queue for {name} jobs", max_workers=now.max_workers,
+                          idle_timeout_s=now.idle_timeout_s, job_timeout_s=now.job_timeout_s or 0)
+        for k, v in values.items():
+            setattr(row, k, v)
+        s.add(row)
+    forget_cached()
+    log.warning("backend %s changed by %s: %s", name, actor.username,
+                ", ".join(f"{k}={v}" for k, v in values.items()) or "nothing")
+    return backend_configs(refresh=True)[name]
+
+
+# --- configuration as admins read it ---------------------------------------------------
+
+
+@dataclass
+class TaskView:
+    task: Task
+    parameters: list[TaskParameter]
+
+
+@dataclass
+class PipelineView:
+    pipeline: Pipeline
+    steps: list[tuple[int, str]]  # (order, task name); equal orders run in parallel
+
+
+@dataclass
+class Configuration:
+    backends: list[Backend]
+    tasks: list[TaskView]
+    pipelines: list[PipelineView]
+
+
+def read_configuration(*, actor: User) -> Configuration:
+    """Every backend, task (with its parameters) and pipeline (with its steps), by name
+    (admins and services)."""
+    if actor.role not in ("admin", "service"):
+        raise PermissionDenied("The configuration is for admins.")
+    with session() as s:
+        backends = list(s.exec(select(Backend).order_by(Backend.name)))
+        tasks = list(s.exec(select(Task).order_by(Task.name)))
+        params = list(s.exec(select(TaskParameter).order_by(TaskParameter.task_id, TaskParameter.id)))
+        pipelines = list(s.exec(select(Pipeline).order_by(Pipeline.name)))
+        steps = list(s.exec(select(PipelineStep).order_by(PipelineStep.pipeline_id, PipelineStep.order,
+                                                          PipelineStep.id)))
+    task_names = {t.id: t.name for t in tasks}
+    by_task: dict[int, list[TaskParameter]] = {}
+    for p in params:
+        by_task.setdefault(p.task_id, []).append(p)
+    by_pipeline: dict[int, list[tuple[int, str]]] = {}
+    for st in steps:
+        by_pipeline.setdefault(st.pipeline_id, []).append((st.order, task_names.get(st.task_id, f"task {st.task_id}")))
+    return Configuration(backends, [TaskView(t, by_task.get(t.id, [])) for t in tasks],
+                         [PipelineView(p, by_pipeline.get(p.id, [])) for p in pipelines])

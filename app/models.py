@@ -32,6 +32,11 @@ def _json(nullable: bool = True):
     return Field(default=None, sa_type=sa.JSON, nullable=nullable)
 
 
+def _where(condition: str) -> dict[str, Any]:
+    """A partial index's condition, on SQLite and PostgreSQL alike."""
+    return {"sqlite_where": sa.text(condition), "postgresql_where": sa.text(condition)}
+
+
 # --- people ---------------------------------------------------------------
 
 
@@ -174,7 +179,9 @@ class Batch(SQLModel, table=True):
     transition, so a batch's progress never needs a scan of its jobs."""
 
     __table_args__ = (sa.Index("ix_batch_owner_created", "owner", "created_at", "id"),
-                      sa.Index("ix_batch_created", "created_at", "id"))
+                      sa.Index("ix_batch_created", "created_at", "id"),
+                      # a submission's batches; with NULL, the batches lodged directly, newest first
+                      sa.Index("ix_batch_submission_created", "submission_job_id", "created_at", "id"))
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=64)
     owner: str = Field(max_length=64)
@@ -200,6 +207,10 @@ class Job(SQLModel, table=True):
         sa.Index("ix_job_status_created", "status", "created_at"),
         sa.Index("ix_job_entity", "entity_id"),
         sa.Index("ix_job_parent", "parent_job_id"),
+        # One user's submissions: the jobs no job lodged and no batch holds. Everyone's are
+        # read through ix_job_batch_created (batch_id IS NULL), skipping workflow steps.
+        sa.Index("ix_job_root_owner_created", "owner", "created_at", "id",
+                 **_where("parent_job_id IS NULL AND batch_id IS NULL")),
         # A workflow step is lodged once however often its parent's handler runs.
         sa.UniqueConstraint("lineage_key", name="uq_job_lineage"),
         sa.UniqueConstraint("owner", "idempotency_key", name="uq_job_idempotency"),

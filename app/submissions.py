@@ -9,13 +9,14 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Optional
 
 import sqlalchemy as sa
 
 from app import events, lifecycle, queues
 from app.db import session, write_conn
-from app.errors import NotFound, PermissionDenied, TransitionRejected
+from app.errors import InvalidInput, NotFound, PermissionDenied, TransitionRejected
 from app.launch import stop_cancelled
 from app.lifecycle import JobStatus
 from app.models import Batch, Job, JobFile, JobMessage, User
@@ -207,3 +208,167 @@ def delete_submission(*, actor: User, submission_id: str, wait_s: float = 10.0) 
     log.warning("submission %s deleted by %s: %d jobs, %d batches", sub.root_job_id or submission_id,
                 actor.username, len(sub.job_ids), len(sub.batch_ids))
     return DeleteSummary(sub.root_job_id, len(sub.job_ids), len(sub.batch_ids), removed, cancelled)
+
+
+# --- the submissions list (admins) --------------------------------------------------------
+
+# A submission is what a user asked for: a job that no other job lodged and that is not in
+# a batch (a standalone job, or the root of a workflow, which may fan out a batch), or a
+# batch lodged directly (no job submitted it). Each has a partial index (app.models).
+_ROOT_JOB = (_job.c.parent_job_id.is_(None), _job.c.batch_id.is_(None))
+_LONE_BATCH = (_batch.c.submission_job_id.is_(None),)
+_COUNTED = tuple(s.value for s in JobStatus)
+
+
+def overall_status(counts: dict[str, int]) -> str:
+    """One status for a submission from the statuses of its jobs: while any job is
+    live, PENDING if none has moved yet, IN_PROGRESS once any has started or finished
+    (DEQUEUED when taken but none started); when all are final, the worst outcome
+    (CRASHED, FAILED, CANCELLED), else SUCCEEDED."""
+    live = sum(counts.get(s, 0) for s in LIVE)
+    if live:
+        if counts.get("PENDING", 0) == live and live == sum(counts.values()):
+            return JobStatus.PENDING.value
+        if counts.get("IN_PROGRESS", 0) or live < sum(counts.values()):
+            return JobStatus.IN_PROGRESS.value
+        return JobStatus.DEQUEUED.value if counts.get("DEQUEUED", 0) else JobStatus.PENDING.value
+    for s in (JobStatus.CRASHED, JobStatus.FAILED, JobStatus.CANCELLED):
+        if counts.get(s.value, 0):
+            return s.value
+    return JobStatus.SUCCEEDED.value
+
+
+@dataclass
+class SubmissionSummary:
+    id: str  # the root job's id, or the batch's id for a batch lodged directly
+    kind: str  # "job" | "batch"
+    owner: str
+    job_type: str
+    job_subtype: str
+    label: str  # a batch's label ("" for a job)
+    created_at: datetime
+    status: str  # of the submission as a whole (overall_status)
+    jobs: int
+    finished: int
+    last_message: str
+    batch_ids: list[str] = field(default_factory=list)  # its own batch, or the batches it fanned out
+
+    @property
+    def aa_status(self) -> str:
+        """The status under Analytics Automated's name (SUBMITTED, RUNNING, COMPLETE…)."""
+        return JobStatus(self.status).aa_name
+
+
+@dataclass
+class SubmissionPage:
+    submissions: list[SubmissionSummary]
+    next_cursor: Optional[str]
+
+
+def _check_admin(viewer: User) -> None:
+    if viewer.role not in ("admin", "service"):
+        raise PermissionDenied("The submissions of every user are for admins.")
+
+
+def _batch_counts(b) -> dict[str, int]:
+    return {s: getattr(b, s.lower()) for s in _COUNTED}
+
+
+def _progress(counts: dict[str, int]) -> str:
+    total = sum(counts.values())
+    final = total - sum(counts.get(s, 0) for s in LIVE)
+    out = f"{final} of {total} finished"
+    bad = counts.get("FAILED", 0) + counts.get("CRASHED", 0)
+    if bad:
+        out += f", {bad} failed"
+    if counts.get("CANCELLED", 0):
+        out += f", {counts['CANCELLED']} cancelled"
+    return out
+
+
+def _summaries(conn: sa.Connection, job_ids: list[str], batch_ids: list[str]) -> dict[str, SubmissionSummary]:
+    """Summaries of root jobs and lone batches: three indexed queries for the jobs (the
+    roots, their workflows, the batches they fanned out), two per batch."""
+    out: dict[str, SubmissionSummary] = {}
+    if job_ids:
+        roots = conn.execute(sa.select(_job).where(_job.c.id.in_(job_ids))).all()
+        members = conn.execute(sa.select(_job.c.id, _job.c.workflow_id, _job.c.status, _job.c.last_message,
+                                         _job.c.updated_at).where(_job.c.workflow_id.in_(job_ids))).all()
+        fanned = conn.execute(sa.select(_batch).where(_batch.c.submission_job_id.in_(job_ids))
+                              .order_by(_batch.c.created_at, _batch.c.id)).all()
+        for r in roots:
+            counts = dict.fromkeys(_COUNTED, 0)
+            counts[r.status] += 1
+            latest = (r.updated_at, r.last_message or "")
+            for m in members:
+                if m.workflow_id == r.id and m.id != r.id:
+                    counts[m.status] += 1
+                    if m.updated_at > latest[0]:
+                        latest = (m.updated_at, m.last_message or "")
+            message, own = latest[1], [b for b in fanned if b.submission_job_id == r.id]
+            for b in own:
+                counts = {s: counts[s] + n for s, n in _batch_counts(b).items()}
+            if own:
+                message = f"{message} · batch: {_progress({s: sum(_batch_counts(b)[s] for b in own) for s in _COUNTED})}"
+            out[r.id] = SubmissionSummary(
+                id=r.id, kind="job", owner=r.owner, job_type=r.job_type, job_subtype=r.job_subtype, label="",
+                created_at=r.created_at, status=overall_status(counts), jobs=sum(counts.values()),
+                finished=sum(counts.values()) - sum(counts[s] for s in LIVE), last_message=message,
+                batch_ids=[b.id for b in own])
+    if batch_ids:
+        for b in conn.execute(sa.select(_batch).where(_batch.c.id.in_(batch_ids))).all():
+            first = conn.execute(sa.select(_job.c.job_type, _job.c.job_subtype).where(_job.c.batch_id == b.id)
+                                 .order_by(_job.c.created_at, _job.c.id).limit(1)).first()
+            counts = _batch_counts(b)
+            out[b.id] = SubmissionSummary(
+                id=b.id, kind="batch", owner=b.owner, job_type=first.job_type if first else "",
+                job_subtype=first.job_subtype if first else "", label=b.label or "", created_at=b.created_at,
+                status=overall_status(counts), jobs=b.total, finished=b.total - sum(counts[s] for s in LIVE),
+                last_message=_progress(counts), batch_ids=[b.id])
+    return out
+
+
+def list_submissions(*, viewer: User, owner: Optional[str] = None, cursor: Optional[str] = None,
+                     limit: int = 25) -> SubmissionPage:
+    """Every submission newest first (admins and services), optionally one owner's,
+    paged by keyset (created_at, id) across root jobs and lone batches alike."""
+    from app.queries import MAX_LIMIT
+    from app.registry import decode_cursor, encode_cursor
+
+    _check_admin(viewer)
+    if not 1 <= limit <= MAX_LIMIT:
+        raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}.", field="limit")
+    owner = (owner or "").strip() or None
+    after = decode_cursor(cursor) if cursor else None
+    picks = []
+    for kind, t, where in (("job", _job, _ROOT_JOB), ("batch", _batch, _LONE_BATCH)):
+        q = sa.select(t.c.id, t.c.created_at).where(*where)
+        if owner:
+            q = q.where(t.c.owner == owner)
+        if after:
+            q = q.where(sa.tuple_(t.c.created_at, t.c.id) < after)
+        picks.append((kind, q.order_by(t.c.created_at.desc(), t.c.id.desc()).limit(limit + 1)))
+    with session() as s:
+        conn = s.connection()
+        # Each source's first limit+1 hold every row of the merged first limit+1.
+        rows = sorted(((r.created_at, r.id, kind) for kind, q in picks for r in conn.execute(q)), reverse=True)
+        more, rows = len(rows) > limit, rows[:limit]
+        found = _summaries(conn, [i for _, i, k in rows if k == "job"], [i for _, i, k in rows if k == "batch"])
+    page = [found[i] for _, i, _ in rows if i in found]
+    return SubmissionPage(page, encode_cursor(rows[-1][0], rows[-1][1]) if more and rows else None)
+
+
+def submission_summaries(*, viewer: User, ids: list[str]) -> dict[str, SubmissionSummary]:
+    """The current summary of each submission named (root job id or lone batch id);
+    ids that name no submission (any more) are left out."""
+    _check_admin(viewer)
+    ids = sorted(set(ids))
+    if not ids:
+        return {}
+    with session() as s:
+        conn = s.connection()
+        jobs, batches = [], []
+        for chunk in _chunks(ids):
+            jobs += conn.execute(sa.select(_job.c.id).where(_job.c.id.in_(chunk), *_ROOT_JOB)).scalars().all()
+            batches += conn.execute(sa.select(_batch.c.id).where(_batch.c.id.in_(chunk), *_LONE_BATCH)).scalars().all()
+        return _summaries(conn, jobs, batches)
