@@ -83,3 +83,29 @@ def test_api_docs_render_with_no_internet(page, console):
     expect(page.locator(".opblock-summary-path[data-path='/api/jobs/{job_id}/events']").first).to_be_visible()
     shot(page, "api-docs")
     assert outside == []
+
+
+def test_cli_watch_streams_through_the_console(console, tmp_path):
+    """`jobdeck submit --watch` against the real console: the event stream passes through
+    the app's own server to a live progress bar, while the console's workers run the job."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from app import auth
+
+    with console.domain():
+        token, _ = auth.create_token(owner="admin", name="e2e CLI")
+    jobdeck = Path(sys.executable).parent / "jobdeck"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JOBDECK_")}
+    env.update(JOBDECK_CONFIG=str(tmp_path / "config.json"), HOME=str(tmp_path), COLUMNS="160")
+    run = lambda *a: subprocess.run([str(jobdeck), *a], capture_output=True, text=True, env=env, timeout=90)  # noqa: E731
+    assert run("login", "--server", console.base, "--token", token).returncode == 0
+    # The workers take the job at once; it then runs 2 s, so its end arrives on the open stream.
+    r = run("submit", "SYSTEM", "NOOP", "--set", "sleep_s=2", "--watch")
+    assert r.returncode == 0, r.stdout + r.stderr
+    lines = r.stdout.splitlines()
+    snapshot = next(i for i, line in enumerate(lines) if line.startswith("Job ") and "attempt 1" in line)
+    streamed = next(i for i, line in enumerate(lines) if "SUCCEEDED  Succeeded" in line)
+    assert snapshot < streamed and "ended SUCCEEDED" in lines[-1], r.stdout
