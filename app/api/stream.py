@@ -1,15 +1,17 @@
 """Server-Sent Events: a job's or a batch's transitions as they happen, so scripts need
 not poll.
 
-The database is the truth and pub/sub only the wake-up call. A stream sends the
-current state first (`snapshot`), then each later transition once and in order
-(`transition`), read from the job's history: a job's (attempt, status rank) only ever
-grows, so a history line that does not move it forward (a note, or a transition the
-snapshot already showed) is never sent, and a wake-up that came late or not at all
-loses nothing. The stream ends (`end`) when the job is final, or for a batch when every
-job is.
+A stream sends the current state first (`snapshot`), then each later transition once
+and in order (`transition`), then `end` when the job is final (for a batch: when every
+job is). A job's (attempt, status rank) only ever grows, which makes "once and in order"
+checkable: an event that is exactly the next step of its job is sent as it came (no
+database read); one the client has seen is dropped; when steps are missing in between
+(an event came late, out of order or not at all) the job's history in the database,
+which is the truth, tells them. A history line that does not move a job forward (a
+note) is never sent as a transition.
 
-One Redis subscription per web process feeds every open stream of that process.
+One Redis subscription per web process feeds every open stream of that process; while
+Redis is away the streams read the database every second.
 """
 
 from __future__ import annotations
@@ -160,6 +162,7 @@ class _JobCursor:
     status: Optional[str]  # None: not lodged yet when the stream began
 
     def advance(self, rows: list[JobMessage]) -> list[dict[str, Any]]:
+        """The transitions among history rows read from the database."""
         out = []
         for m in rows:
             self.after_id = max(self.after_id, m.id)
@@ -170,6 +173,25 @@ class _JobCursor:
                         "message_id": m.id})
             self.attempt, self.status = m.attempt, m.status
         return out
+
+    def from_event(self, e: dict) -> tuple[str, Optional[dict[str, Any]]]:
+        """("new", transition) when the event is the very next step of this job, told
+        without a database read; ("old", None) when the client has seen it; ("gap",
+        None) when steps are missing in between (read the history instead)."""
+        try:
+            status, attempt, prev = e["status"], int(e["attempt"]), e.get("prev_status")
+            order = _order(attempt, status)
+        except (KeyError, TypeError, ValueError):
+            return "gap", None
+        if order <= _order(self.attempt, self.status):
+            return "old", None
+        next_attempt = attempt == self.attempt or (status == JobStatus.PENDING.value and attempt == self.attempt + 1)
+        if self.status is None or prev != self.status or not next_attempt:
+            return "gap", None
+        t = {"job_id": e["job_id"], "status": status, "prev_status": self.status, "attempt": attempt,
+             "message": e.get("message", ""), "at": e.get("at"), "message_id": None}
+        self.attempt, self.status = attempt, status
+        return "new", t
 
     @property
     def final(self) -> bool:
@@ -196,37 +218,74 @@ def _messages(job_id: str, after_id: int) -> list[JobMessage]:
                            .order_by(JobMessage.id)).scalars())
 
 
-def _batch_snapshot(actor: User, batch_id: str) -> tuple[Batch, int]:
-    queries.get_batch(viewer=actor, batch_id=batch_id)
-    with session() as s:
-        marker = _max_message_id(s)
-        batch = s.get(Batch, batch_id)
-    return batch, marker
+_COUNTED = [st.value for st in JobStatus]
 
 
 @dataclass
 class _BatchReader:
-    batch_id: str
-    marker: int  # history position when the snapshot was taken
-    scanned: int = 0
-    jobs: dict[str, _JobCursor] = field(default_factory=dict)
+    """A batch's story: every job's cursor, and the counts per status kept from the
+    transitions told (so they always agree with what the client was sent)."""
 
-    def _cursor(self, s, job_id: str) -> _JobCursor:
-        cur = self.jobs.get(job_id)
-        if cur is None:
-            last = s.exec(sa.select(JobMessage.attempt, JobMessage.status)
-                          .where(JobMessage.job_id == job_id, JobMessage.id <= self.marker)
-                          .order_by(JobMessage.id.desc()).limit(1)).first()
-            # A job lodged into the batch after the snapshot starts before PENDING.
-            cur = _JobCursor(self.marker, last.attempt, last.status) if last else _JobCursor(self.marker, 0, None)
-            self.jobs[job_id] = cur
-        return cur
+    batch: Batch
+    marker: int  # history position when the snapshot was taken
+    jobs: dict[str, _JobCursor]
+    scanned: int = 0
+
+    @classmethod
+    def snapshot(cls, actor: User, batch_id: str) -> "_BatchReader":
+        queries.get_batch(viewer=actor, batch_id=batch_id)
+        with session() as s:
+            marker = _max_message_id(s)
+            batch = s.get(Batch, batch_id)
+            rows = s.exec(sa.select(Job.id, Job.attempt, Job.status).where(Job.batch_id == batch_id)).all()
+        return cls(batch, marker, {r.id: _JobCursor(marker, r.attempt, r.status) for r in rows})
+
+    def out(self) -> BatchOut:
+        counts = {st: 0 for st in _COUNTED}
+        for cur in self.jobs.values():
+            if cur.status is not None:
+                counts[cur.status] += 1
+        total = sum(counts.values())
+        done = sum(counts[st.value] for st in FINAL) >= total
+        return BatchOut(id=self.batch.id, owner=self.batch.owner, label=self.batch.label,
+                        submission_job_id=self.batch.submission_job_id, created_at=self.batch.created_at,
+                        total=total, counts=counts, done=done)
+
+    def from_events(self, events: list[dict]) -> tuple[list[dict[str, Any]], set[str], bool]:
+        """Transitions told by the events themselves; the jobs whose history must be
+        read; and whether the whole batch must be scanned."""
+        sent, read, scan = [], set(), False
+        for e in events:
+            kind = e.get("kind")
+            if kind == "lodged":  # jobs added to the batch
+                ids = e.get("job_ids") or []
+                read.update(i for i in ids if i not in self.jobs)
+                scan = scan or len(ids) < int(e.get("count") or 0)
+            elif kind == "job" and e.get("job_id"):
+                job_id = e["job_id"]
+                cur = self.jobs.get(job_id)
+                if cur is None or job_id in read:
+                    read.add(job_id)  # keep this job's steps in order: all from the history
+                    continue
+                verdict, t = cur.from_event(e)
+                if verdict == "new":
+                    sent.append(t)
+                elif verdict == "gap":
+                    read.add(job_id)
+        return sent, read, scan
 
     def of_jobs(self, job_ids: set[str]) -> list[dict[str, Any]]:
         out = []
         with session() as s:
             for job_id in sorted(job_ids):
-                cur = self._cursor(s, job_id)
+                cur = self.jobs.get(job_id)
+                if cur is None:
+                    last = s.exec(sa.select(JobMessage.attempt, JobMessage.status)
+                                  .where(JobMessage.job_id == job_id, JobMessage.id <= self.marker)
+                                  .order_by(JobMessage.id.desc()).limit(1)).first()
+                    # A job lodged into the batch after the snapshot starts before PENDING.
+                    cur = _JobCursor(self.marker, last.attempt, last.status) if last else _JobCursor(self.marker, 0, None)
+                    self.jobs[job_id] = cur
                 rows = list(s.exec(sa.select(JobMessage).where(JobMessage.job_id == job_id,
                                                                JobMessage.id > cur.after_id)
                                    .order_by(JobMessage.id)).scalars())
@@ -240,15 +299,10 @@ class _BatchReader:
             top = _max_message_id(s)
             job_ids = set(s.exec(sa.select(JobMessage.job_id).distinct()
                                  .join(Job, Job.id == JobMessage.job_id)
-                                 .where(Job.batch_id == self.batch_id, JobMessage.id > start)).scalars())
+                                 .where(Job.batch_id == self.batch.id, JobMessage.id > start)).scalars())
         out = self.of_jobs(job_ids)
         self.scanned = top
         return out
-
-
-def _get_batch(batch_id: str) -> Batch:
-    with session() as s:
-        return s.get(Batch, batch_id)
 
 
 # --- the streams ---------------------------------------------------------------------
@@ -272,21 +326,39 @@ async def _next_wake(sub: _Sub, hub: _Hub) -> tuple[bool, list[Optional[dict]]]:
     return True, events
 
 
+async def _ready(hub: _Hub) -> None:
+    try:
+        await asyncio.wait_for(hub.connected.wait(), 1.0)
+    except asyncio.TimeoutError:
+        pass  # Redis away: read the database every POLL_S instead
+
+
 async def _job_events(actor: User, job_id: str) -> AsyncIterator[str]:
     hub = _hub()
     sub = hub.add(lambda e: e.get("job_id") == job_id)
     try:
-        try:
-            await asyncio.wait_for(hub.connected.wait(), 1.0)
-        except asyncio.TimeoutError:
-            pass  # Redis away: read the database every POLL_S instead
+        await _ready(hub)
         job, cur = await run_in_threadpool(_job_snapshot, actor, job_id)
         yield _sse("snapshot", JobOut.of(job).model_dump(mode="json"))
         while not cur.final:
             woken, events = await _next_wake(sub, hub)
-            rows = await run_in_threadpool(_messages, job_id, cur.after_id)
-            for t in cur.advance(rows):
-                yield _sse("transition", t, t["message_id"])
+            read = not woken or sub.overflow or None in events
+            sub.overflow = False
+            told = []
+            for e in events:
+                if read or not e or e.get("kind") != "job":
+                    continue
+                verdict, t = cur.from_event(e)
+                if verdict == "new":
+                    told.append(t)
+                elif verdict == "gap":
+                    read = True
+                    break
+            for t in told:
+                yield _sse("transition", t)
+            if read:  # the history says what the events did not
+                for t in cur.advance(await run_in_threadpool(_messages, job_id, cur.after_id)):
+                    yield _sse("transition", t, t["message_id"])
             for e in events:
                 if e and e.get("kind") == "progress" and not cur.final:
                     yield _sse("progress", {"job_id": job_id, "progress": e.get("progress"),
@@ -302,28 +374,28 @@ async def _batch_events(actor: User, batch_id: str) -> AsyncIterator[str]:
     hub = _hub()
     sub = hub.add(lambda e: e.get("batch_id") == batch_id)
     try:
-        try:
-            await asyncio.wait_for(hub.connected.wait(), 1.0)
-        except asyncio.TimeoutError:
-            pass
-        batch, marker = await run_in_threadpool(_batch_snapshot, actor, batch_id)
-        reader = _BatchReader(batch_id, marker)
-        out = BatchOut.of(batch)
+        await _ready(hub)
+        reader = await run_in_threadpool(_BatchReader.snapshot, actor, batch_id)
+        out = reader.out()
         yield _sse("snapshot", out.model_dump(mode="json"))
         while not out.done:
             woken, events = await _next_wake(sub, hub)
             if not woken or sub.overflow or None in events:
                 sub.overflow = False
-                sent = await run_in_threadpool(reader.scan)
+                told, read, scan = [], set(), True
             else:
-                sent = await run_in_threadpool(reader.of_jobs, {e["job_id"] for e in events
-                                                                if e.get("kind") == "job" and e.get("job_id")})
-            for t in sent:
+                told, read, scan = reader.from_events(events)
+            for t in told:
+                yield _sse("transition", t)
+            if scan:
+                read_out = await run_in_threadpool(reader.scan)
+            elif read:
+                read_out = await run_in_threadpool(reader.of_jobs, read)
+            else:
+                read_out = []
+            for t in read_out:
                 yield _sse("transition", t, t["message_id"])
-            new = BatchOut.of(await run_in_threadpool(_get_batch, batch_id))
-            if new.done:  # the last events may still be on their way: read them now
-                for t in await run_in_threadpool(reader.scan):
-                    yield _sse("transition", t, t["message_id"])
+            new = reader.out()
             if new != out:
                 out = new
                 yield _sse("batch", out.model_dump(mode="json"))

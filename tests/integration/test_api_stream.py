@@ -164,3 +164,30 @@ def test_progress_reaches_the_stream(live, users):
     prog = [d for n, d in events if n == "progress"]
     assert prog[0]["progress"] == 0.5 and prog[0]["message"] == "half way"
     assert transitions(events) == [("DEQUEUED", 1), ("IN_PROGRESS", 1), ("SUCCEEDED", 1)]
+
+
+def test_missing_and_reordered_events_are_told_from_the_history(live, users):
+    """An event that skips steps (its predecessors were never published, or arrive
+    later) makes the stream read the job's history: nothing is lost or reordered."""
+    from app import events as ev, launch, lifecycle, queries
+    from app.lifecycle import JobStatus
+
+    root = users["root"]
+    job = _noop(root)
+    batch = launch.launch_batch(actor=root, job_type="SYSTEM", job_subtype="NOOP", payloads=[{}])
+    member = queries.batch_jobs(viewer=root, batch_id=batch.id).jobs[0]
+    token = token_for("root")
+    one = EventReader(f"{live.url}/api/jobs/{job.id}/events", token).start()
+    many = EventReader(f"{live.url}/api/batches/{batch.id}/events", token).start()
+    one.wait_for("snapshot")
+    many.wait_for("snapshot")
+    for jid in (job.id, member.id):
+        a = lifecycle.transition(jid, JobStatus.DEQUEUED, message="taken", publish=False)
+        b = lifecycle.transition(jid, JobStatus.IN_PROGRESS, message="started", publish=False)
+        ev.publish(b.event())  # DEQUEUED's event is missing here...
+        ev.publish(a.event())  # ...and arrives after its successor
+        lifecycle.transition(jid, JobStatus.SUCCEEDED, message="done")
+    assert transitions(one.join()) == [("DEQUEUED", 1), ("IN_PROGRESS", 1), ("SUCCEEDED", 1)]
+    events = many.join()
+    assert transitions(events) == [("DEQUEUED", 1), ("IN_PROGRESS", 1), ("SUCCEEDED", 1)]
+    assert events[-1][1]["counts"]["SUCCEEDED"] == 1
