@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from datetime import timedelta
 from typing import Optional
 
+import sqlalchemy as sa
 from pwdlib import PasswordHash
 from sqlmodel import select
 
-from app.db import session, utcnow
+from app.db import session, utcnow, write_conn
 from app.errors import AuthenticationFailed, Conflict, InvalidInput, NotFound
 from app.models import ApiToken, User
 
 ROLES = ("user", "admin", "service")
 TOKEN_PREFIX = "jdk_"
+LAST_USED_GRANULARITY = timedelta(seconds=60)
 _hasher = PasswordHash.recommended()
 # Checked against when the username is unknown, so both paths cost the same time.
 _DUMMY_HASH = _hasher.hash("not-a-password")
@@ -86,14 +89,20 @@ def create_token(*, owner: str, name: str = "") -> tuple[str, ApiToken]:
 def user_for_token(token: str) -> User:
     if not token or not token.startswith(TOKEN_PREFIX):
         raise AuthenticationFailed("The token is missing or not a Jobdeck API token.")
-    with session(write=True) as s:
+    with session() as s:
         tok = s.exec(select(ApiToken).where(ApiToken.token_hash == _token_hash(token))).first()
         if tok is None or tok.revoked_at is not None:
             raise AuthenticationFailed("The token is unknown or was revoked.")
-        tok.last_used_at = utcnow()
         user = s.exec(select(User).where(User.username == tok.owner)).first()
     if user is None:
         raise AuthenticationFailed("The token's user no longer exists.")
+    now = utcnow()
+    # "Last used" to the minute: a write on every request would queue each API call
+    # behind the workers' transactions on SQLite.
+    if tok.last_used_at is None or now - tok.last_used_at > LAST_USED_GRANULARITY:
+        t = ApiToken.__table__
+        with write_conn() as conn:
+            conn.execute(sa.update(t).where(t.c.id == tok.id).values(last_used_at=now))
     return user
 
 

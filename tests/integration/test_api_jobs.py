@@ -191,6 +191,8 @@ def test_token_route_checks_the_password_and_limits_guessing(api, monkeypatch):
     assert api.get("/api/me", headers={"Authorization": f"Bearer {new['token']}"}).json()["username"] == "alice"
     listed = api.get("/api/tokens", headers=api.as_("alice")).json()
     assert "laptop" in [t["name"] for t in listed] and all("token" not in t for t in listed)
+    laptop = next(t for t in listed if t["name"] == "laptop")
+    assert laptop["last_used_at"] is not None  # used once above, by /api/me
     problem_of(api.post("/api/tokens", json={"username": "alice", "password": "wrong"}), 401)
     codes = [api.post("/api/tokens", json={"username": "bob", "password": f"guess{i}"}).status_code
              for i in range(5)]
