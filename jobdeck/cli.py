@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 import socket
 import sys
+import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 import typer
 from rich.console import Console
@@ -18,7 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from rich.table import Table
 
 from jobdeck import config
-from jobdeck.client import ApiError, Client, Unreachable
+from jobdeck.client import ApiError, Client, Event, Unreachable
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 out = Console()
@@ -331,11 +332,37 @@ def _progress() -> Progress:
                     TimeElapsedColumn(), console=out, transient=False)
 
 
+RECONNECTS = 5
+
+
+def _events(c: Client, path: str, say) -> Iterator[Event]:
+    """A stream's events up to `end`, connecting again (RECONNECTS times in a row at
+    most) when it breaks off, e.g. while the server restarts: the server then sends a
+    fresh snapshot, so nothing is missed."""
+    failures = 0
+    while True:
+        try:
+            for ev in c.events(path):
+                failures = 0
+                yield ev
+                if ev.event == "end":
+                    return
+            why = "the server closed the stream"
+        except Unreachable as e:
+            why = str(e)
+        failures += 1
+        if failures > RECONNECTS:
+            raise Failed(f"The event stream broke off {RECONNECTS} times in a row ({why}); watch again later.")
+        wait = min(8.0, 0.5 * 2 ** (failures - 1))
+        say(f"[yellow]Stream interrupted[/] ({why}); reconnecting in {wait:.1f} s.")
+        time.sleep(wait)
+
+
 def _watch_job(c: Client, job_id: str) -> int:
     final = None
     with _progress() as bar:
         task = bar.add_task(job_id[:8], total=3)
-        for ev in c.events(f"/api/jobs/{job_id}/events"):
+        for ev in _events(c, f"/api/jobs/{job_id}/events", lambda m: bar.console.print(m, highlight=False)):
             d = ev.data
             if ev.event == "snapshot":
                 bar.console.print(_job_line(d), highlight=False)
@@ -364,9 +391,10 @@ def _watch_job(c: Client, job_id: str) -> int:
 
 def _watch_batch(c: Client, batch_id: str) -> int:
     counts: dict[str, int] = {}
+    ended = False
     with _progress() as bar:
         task = None
-        for ev in c.events(f"/api/batches/{batch_id}/events"):
+        for ev in _events(c, f"/api/batches/{batch_id}/events", lambda m: bar.console.print(m, highlight=False)):
             d = ev.data
             if ev.event in ("snapshot", "batch"):
                 counts = d["counts"]
@@ -380,8 +408,10 @@ def _watch_batch(c: Client, batch_id: str) -> int:
                 bar.console.print(f"{d['at'][11:19]}  job {d['job_id']} {_status(d['status'])}  {d['message']}",
                                   highlight=False)
             elif ev.event == "end":
-                counts = d["counts"]
+                counts, ended = d["counts"], True
                 break
+    if not ended:
+        raise Failed("The event stream ended before the batch did; watch again.")
     bad = sum(counts.get(s, 0) for s in ("FAILED", "CRASHED", "CANCELLED"))
     good = counts.get("SUCCEEDED", 0)
     out.print(f"Batch {batch_id} ended: {good} succeeded, {bad} did not.", highlight=False)

@@ -16,13 +16,15 @@ from tests.conftest import free_port
 
 
 class LiveServer:
-    def __init__(self):
+    def __init__(self, port: Optional[int] = None):
         from app.api import build_api
 
-        self.port = free_port()
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        # Open event streams are cut after 1 s when the server stops, as a restart would.
         self.server = uvicorn.Server(uvicorn.Config(build_api(), host="127.0.0.1", port=self.port,
-                                                    log_level="warning", lifespan="off"))
+                                                    log_level="warning", lifespan="off",
+                                                    timeout_graceful_shutdown=1))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     def start(self) -> "LiveServer":

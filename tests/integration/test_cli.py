@@ -71,9 +71,9 @@ class Running:
         for line in self.proc.stdout:
             self.lines.append(line.rstrip("\n"))
 
-    def wait_for(self, text: str, timeout: float = 20) -> None:
+    def wait_for(self, text: str, timeout: float = 20, count: int = 1) -> None:
         deadline = time.monotonic() + timeout
-        while not any(text in line for line in self.lines):
+        while sum(text in line for line in self.lines) < count:
             if self.proc.poll() is not None and not self.reader.is_alive():
                 raise AssertionError(f"exited {self.proc.returncode} before {text!r}: {self.lines}"
                                      f"\n{self.proc.stderr.read()}")
@@ -195,6 +195,24 @@ def test_watch_of_a_failing_job_exits_1(cli):
     run_workers()
     code, out, _ = run.finish()
     assert code == 1 and "ended FAILED" in out and "Asked to fail" in out
+
+
+def test_watch_reconnects_when_the_server_restarts(cli, live):
+    cli.login("root")
+    job = json.loads(cli("submit", "SYSTEM", "NOOP", "--json", check=0).stdout)["id"]
+    run = cli.start("watch", job)
+    run.wait_for("PENDING (attempt 1)")
+    live.stop()  # the stream breaks off
+    again = LiveServer(port=live.port).start()
+    try:
+        run.wait_for("reconnecting")
+        run.wait_for("PENDING (attempt 1)", count=2)  # a fresh snapshot from the new server
+        run_workers()
+        code, out, _ = run.finish()
+    finally:
+        again.stop()
+    assert code == 0 and "ended SUCCEEDED" in out, out
+    assert out.index("Stream interrupted") < out.index("IN_PROGRESS")
 
 
 # --- registry -----------------------------------------------------------------------------
