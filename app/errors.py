@@ -64,6 +64,13 @@ class Conflict(JobdeckError):
     status_code = 409
 
 
+class UnsupportedMediaType(JobdeckError):
+    """The body is in a format the operation does not read (e.g. XML where JSON or
+    CSV is expected)."""
+
+    status_code = 415
+
+
 class RateLimited(JobdeckError):
     """The caller sent more requests than its fair-use limit allows; `retry_after`
     says in how many seconds it may send again."""

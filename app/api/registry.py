@@ -18,19 +18,13 @@ from app.api.schemas import (
     BatchOut, ItemCreateIn, ItemLodged, ItemOut, ItemPageOut, ItemVersionIn, JobOut, ModelRunsIn,
 )
 from app.db import utcnow
-from app.errors import InvalidInput, JobdeckError
+from app.errors import InvalidInput, JobdeckError, UnsupportedMediaType
 from app.jobtypes import ModelRunRecord, invalid_input
 from app.models import User
 
 router = APIRouter(prefix="/api", tags=["registry"], responses=AUTH_RESPONSES)
 
 ItemId = Path(min_length=1, max_length=64)
-
-
-class UnsupportedMediaType(JobdeckError):
-    """The body is in a format this route does not read."""
-
-    status_code = 415
 
 
 @router.post("/items", status_code=201, response_model=ItemLodged, summary="Register a new item",
