@@ -83,6 +83,14 @@ class _Hub:
         self.subs.discard(sub)
 
     async def _run(self) -> None:
+        try:
+            await self._listen()
+        finally:  # ended (no stream left), or cancelled with its loop: the next stream starts anew
+            if self.task is asyncio.current_task():
+                self.task = None
+                self.connected.clear()
+
+    async def _listen(self) -> None:
         while True:
             conn = pubsub = None
             try:
@@ -103,9 +111,9 @@ class _Hub:
                     for sub in list(self.subs):
                         if sub.wants(event):
                             sub.offer(event)
-            except _REDIS_ERRORS as exc:
-                if self.connected.is_set():
-                    log.warning("event stream: Redis went away (%s); streams read the database", exc)
+            except Exception as exc:  # Redis away or answering oddly: streams read the database meanwhile
+                if self.connected.is_set() or not isinstance(exc, _REDIS_ERRORS):
+                    log.warning("event stream: %s: %s; streams read the database", type(exc).__name__, exc)
                 self.connected.clear()
             finally:
                 for closing in (pubsub and pubsub.aclose(), conn and conn.aclose()):
@@ -114,16 +122,13 @@ class _Hub:
                             await closing
                         except Exception:  # closing a dead connection may fail: nothing to keep
                             pass
-            # Decided without an await in between, so a stream added meanwhile either
-            # keeps this loop going or starts a new one.
+            # Decided without an await before _run's reset, so a stream added meanwhile
+            # either keeps this loop going or starts a new one.
             if not self.subs:
-                self.task = None
-                self.connected.clear()
                 return
             if not self.connected.is_set():
                 await asyncio.sleep(POLL_S)
                 if not self.subs:
-                    self.task = None
                     return
 
 
@@ -135,6 +140,8 @@ def _hub() -> _Hub:
     loop = asyncio.get_running_loop()
     key = (id(loop), get_settings().redis_url, keys.events_channel())
     hub = _hubs.get(key)
+    if hub is not None and hub.task is not None and hub.task.get_loop() is not loop:
+        hub = None  # a closed loop's id given to a new one
     if hub is None:
         for k in [k for k, h in _hubs.items() if h.task is None and not h.subs]:
             del _hubs[k]
