@@ -4,6 +4,10 @@ import reflex as rx
 
 from app import routes
 from app.api import build_api
+from app.pages.admin import admin_overview_page
+from app.pages.admin_configuration import admin_configuration_page
+from app.pages.admin_submissions import admin_submissions_page
+from app.pages.admin_workers import admin_workers_page
 from app.pages.batch import batch_page
 from app.pages.batches import batches_page
 from app.pages.home import go_home, home
@@ -15,6 +19,10 @@ from app.pages.model_runs import model_runs_page
 from app.pages.profile import profile_page
 from app.pages.signin import sign_in_page
 from app.state import live
+from app.state.admin import AdminState
+from app.state.admin_configuration import AdminConfigurationState
+from app.state.admin_submissions import AdminSubmissionsState
+from app.state.admin_workers import AdminWorkersState
 from app.state.batches import BatchesState, BatchState
 from app.state.bulk import BulkState
 from app.state.item import ItemState
@@ -42,3 +50,10 @@ app.add_page(batch_page, route=routes.BATCH, title="Batch · Jobdeck", on_load=B
 app.add_page(model_runs_page, route=routes.MODEL_RUNS_NEW, title="Register model runs · Jobdeck",
              on_load=BulkState.load)
 app.add_page(profile_page, route=routes.PROFILE, title="Profile · Jobdeck", on_load=ProfileState.load)
+app.add_page(admin_overview_page, route=routes.ADMIN, title="Admin · Jobdeck", on_load=AdminState.load)
+app.add_page(admin_workers_page, route=routes.ADMIN_WORKERS, title="Workers · Admin · Jobdeck",
+             on_load=AdminWorkersState.load)
+app.add_page(admin_submissions_page, route=routes.ADMIN_SUBMISSIONS, title="Submissions · Admin · Jobdeck",
+             on_load=AdminSubmissionsState.load)
+app.add_page(admin_configuration_page, route=routes.ADMIN_CONFIGURATION, title="Configuration · Admin · Jobdeck",
+             on_load=AdminConfigurationState.load)

@@ -34,3 +34,8 @@ def jobs_of(owner: str) -> str:
 def id_in(path: str) -> str:
     """The id at the end of a page path such as /jobs/<id>."""
     return path.rstrip("/").rsplit("/", 1)[-1]
+
+
+ADMIN_WORKERS = "/admin/workers"
+ADMIN_SUBMISSIONS = "/admin/submissions"
+ADMIN_CONFIGURATION = "/admin/configuration"

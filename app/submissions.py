@@ -252,6 +252,8 @@ class SubmissionSummary:
     finished: int
     last_message: str
     batch_ids: list[str] = field(default_factory=list)  # its own batch, or the batches it fanned out
+    entity_id: Optional[str] = None  # the item a registry workflow is about
+    title: str = ""  # what the job is about when its payload names it (a model run's name)
 
     @property
     def aa_status(self) -> str:
@@ -314,7 +316,8 @@ def _summaries(conn: sa.Connection, job_ids: list[str], batch_ids: list[str]) ->
                 id=r.id, kind="job", owner=r.owner, job_type=r.job_type, job_subtype=r.job_subtype, label="",
                 created_at=r.created_at, status=overall_status(counts), jobs=sum(counts.values()),
                 finished=sum(counts.values()) - sum(counts[s] for s in LIVE), last_message=message,
-                batch_ids=[b.id for b in own])
+                batch_ids=[b.id for b in own], entity_id=r.entity_id,
+                title=str(((r.payload or {}).get("record") or {}).get("display_name") or ""))
     if batch_ids:
         for b in conn.execute(sa.select(_batch).where(_batch.c.id.in_(batch_ids))).all():
             first = conn.execute(sa.select(_job.c.job_type, _job.c.job_subtype).where(_job.c.batch_id == b.id)

@@ -1,0 +1,97 @@
+"""Configuration (/admin/configuration): backends, tasks and pipelines as configured,
+read only; each empty table says what it is for."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from app import routes
+from app.components.common import empty_state, section, when
+from app.pages.admin import admin_page
+from app.state.admin_configuration import AdminConfigurationState as C
+from app.state.admin_configuration import BackendConfigRow, PipelineRow, TaskRow
+
+
+def _table(headers: list[str], rows, render, name: str) -> rx.Component:
+    return rx.box(rx.table.root(
+        rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in headers])),
+        rx.table.body(rx.foreach(rows, render)),
+        variant="surface", size="1", width="100%", class_name=name), overflow_x="auto", width="100%")
+
+
+def _small(value) -> rx.Component:
+    return rx.text(value, size="2")
+
+
+def _code(value) -> rx.Component:
+    return rx.cond(value != "", rx.code(value, size="1", variant="ghost"), rx.text("—", color_scheme="gray"))
+
+
+def _backend(b: BackendConfigRow) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(rx.text(b.name, weight="medium")), rx.table.cell(_small(b.description)),
+        rx.table.cell(_small(b.max_workers)), rx.table.cell(_small(b.idle_timeout)),
+        rx.table.cell(_small(b.job_timeout)), rx.table.cell(when(b.created, b.created_exact)),
+        custom_attrs={"data-backend": b.name}, class_name="config-backend-row")
+
+
+def _task(t: TaskRow) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(rx.vstack(rx.text(t.name, weight="medium"),
+                                rx.text(t.description, size="1", color_scheme="gray"), spacing="0")),
+        rx.table.cell(rx.badge(t.backend, variant="outline", color_scheme="gray")),
+        rx.table.cell(rx.vstack(rx.text(t.kind, size="1", color_scheme="gray"), _code(t.runs), spacing="0")),
+        rx.table.cell(_small(rx.cond(t.parameters != "", t.parameters, "—"))),
+        rx.table.cell(rx.vstack(_code(t.inputs), _code(t.outputs), spacing="1")),
+        rx.table.cell(_small(t.ok_exit_codes)), rx.table.cell(_small(t.timeout)),
+        custom_attrs={"data-task": t.name}, class_name="config-task-row")
+
+
+def _pipeline(p: PipelineRow) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(rx.vstack(rx.text(p.name, weight="medium"),
+                                rx.text(p.description, size="1", color_scheme="gray"), spacing="0")),
+        rx.table.cell(_small(rx.cond(p.steps != "", p.steps, "no steps yet"))),
+        custom_attrs={"data-pipeline": p.name}, class_name="config-pipeline-row")
+
+
+def admin_configuration_page() -> rx.Component:
+    return admin_page(
+        rx.cond(
+            C.loaded,
+            rx.vstack(
+                section("Backends", rx.cond(
+                    C.backends.length() > 0,  # type: ignore[attr-defined]
+                    _table(["Name", "Description", "Max workers", "Idle timeout", "Job time limit", "Configured"],
+                           C.backends, _backend, "config-backends"),
+                    empty_state("server", "No backend configured",
+                                "A backend is where tasks run: a queue with its own pool of workers (how many at "
+                                "most, how long idle ones wait, how long a job may run). Until one is configured "
+                                "each job type's backend runs with the defaults; change one on the overview.",
+                                rx.link(rx.button("Go to the overview", variant="soft"), href=routes.ADMIN)),
+                )),
+                section("Tasks", rx.cond(
+                    C.tasks.length() > 0,  # type: ignore[attr-defined]
+                    _table(["Task", "Backend", "Runs", "Parameters", "Input / output files", "OK exit codes",
+                            "Time limit"], C.tasks, _task, "config-tasks"),
+                    empty_state("terminal", "No tasks yet",
+                                "A task is one executable step a pipeline can run: a command template (e.g. "
+                                "wc -l {input}) or a registered Python handler, with its parameters, the files it "
+                                "reads and writes, and the exit codes that count as success, bound to a backend."),
+                )),
+                section("Pipelines", rx.cond(
+                    C.pipelines.length() > 0,  # type: ignore[attr-defined]
+                    _table(["Pipeline", "Steps (equal order runs in parallel)"], C.pipelines, _pipeline,
+                           "config-pipelines"),
+                    empty_state("workflow", "No pipelines yet",
+                                "A pipeline is a recipe of ordered task steps; running it lodges a workflow whose "
+                                "steps of equal order run in parallel, each order after the one before succeeds."),
+                )),
+                spacing="4",
+                width="100%",
+            ),
+            rx.center(rx.spinner(), padding="3em", width="100%"),
+        ),
+        title="Configuration",
+        actions=[rx.text("Read only", size="1", color_scheme="gray")],
+    )

@@ -1,0 +1,89 @@
+"""State of the configuration page (/admin/configuration): backends, tasks and pipelines
+as configured, read only."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import reflex as rx
+
+from app import backends
+from app.state.admin import admin_viewer, seconds_text
+from app.state.views import exact, iso
+
+
+@dataclasses.dataclass
+class BackendConfigRow:
+    name: str = ""
+    description: str = ""
+    max_workers: int = 0
+    idle_timeout: str = ""
+    job_timeout: str = ""
+    created: str = ""
+    created_exact: str = ""
+
+
+@dataclasses.dataclass
+class TaskRow:
+    name: str = ""
+    description: str = ""
+    backend: str = ""
+    kind: str = ""
+    runs: str = ""  # the command template or the handler's dotted path
+    inputs: str = ""
+    outputs: str = ""
+    ok_exit_codes: str = ""
+    timeout: str = ""
+    parameters: str = ""
+
+
+@dataclasses.dataclass
+class PipelineRow:
+    name: str = ""
+    description: str = ""
+    steps: str = ""  # "1. a, b (in parallel) → 2. c"
+    step_count: int = 0
+
+
+def _steps(steps: list[tuple[int, str]]) -> str:
+    orders: dict[int, list[str]] = {}
+    for order, name in steps:
+        orders.setdefault(order, []).append(name)
+    parts = []
+    for i, (_, names) in enumerate(sorted(orders.items()), start=1):
+        parts.append(f"{i}. {', '.join(names)}" + (" (in parallel)" if len(names) > 1 else ""))
+    return " → ".join(parts)
+
+
+def _param(p) -> str:
+    text = f"{p.flag} {p.name}".strip() if p.flag else p.name
+    if p.default:
+        text += f"={p.default}"
+    return text + (" (required)" if p.required else "")
+
+
+class AdminConfigurationState(rx.State):
+    backends: list[BackendConfigRow] = []
+    tasks: list[TaskRow] = []
+    pipelines: list[PipelineRow] = []
+    loaded: bool = False
+
+    @rx.event
+    async def load(self):
+        user, instead = await admin_viewer(self)
+        if user is None:
+            return instead
+        conf = backends.read_configuration(actor=user)
+        self.backends = [BackendConfigRow(
+            name=b.name, description=b.description, max_workers=b.max_workers,
+            idle_timeout=seconds_text(b.idle_timeout_s),
+            job_timeout=seconds_text(b.job_timeout_s) if b.job_timeout_s else "each job type's own",
+            created=iso(b.created_at), created_exact=exact(b.created_at)) for b in conf.backends]
+        self.tasks = [TaskRow(
+            name=t.task.name, description=t.task.description, backend=t.task.backend, kind=t.task.kind,
+            runs=t.task.command if t.task.kind == "command" else t.task.handler, inputs=t.task.input_glob,
+            outputs=t.task.output_glob, ok_exit_codes=t.task.ok_exit_codes, timeout=seconds_text(t.task.timeout_s),
+            parameters=", ".join(_param(p) for p in t.parameters)) for t in conf.tasks]
+        self.pipelines = [PipelineRow(name=p.pipeline.name, description=p.pipeline.description,
+                                      steps=_steps(p.steps), step_count=len(p.steps)) for p in conf.pipelines]
+        self.loaded = True
