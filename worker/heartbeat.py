@@ -53,6 +53,9 @@ for i = 5, #ARGV do fields[#fields + 1] = ARGV[i] end
 redis.call('HSET', KEYS[1], 'beat_at', string.format('%.3f', now), unpack(fields))
 redis.call('EXPIRE', KEYS[1], tonumber(ARGV[4]))
 redis.call('ZADD', KEYS[2], now, name)
+if most < 0 then
+  return 1  -- a worker outside any pool holds no slot
+end
 if ARGV[6] == 'stopped' or ARGV[6] == 'dead' then
   redis.call('ZREM', KEYS[3], name)
   return 1
@@ -127,6 +130,7 @@ class Life:
         self.heartbeat_s = s.heartbeat_s
         self.ttl_s = s.worker_ttl_s
         self.started_at = time.time()
+        self.last_active = time.monotonic()
         self.redis = redis_client()
         self._beat = self.redis.register_script(BEAT_LUA)
         self._cell = state_cell
@@ -155,7 +159,10 @@ class Life:
         global _current
         _current = self
         signal.signal(HALT_SIGNAL, self.on_halt_signal)
-        self.beat()
+        try:
+            self.beat()
+        except redis.RedisError as exc:  # the thread beats again shortly
+            log.warning("worker %s: first heartbeat not sent: %s", self.name, exc)
         self._thread = threading.Thread(target=self._run, name="jobdeck-heartbeat", daemon=True)
         self._thread.start()
 
@@ -240,6 +247,7 @@ class Life:
             self.deadline = None
 
     def finished(self, outcome: str) -> None:
+        self.last_active = time.monotonic()
         if outcome == "succeeded":
             self.done += 1
         elif outcome in ("failed", "crashed", "timeout"):

@@ -44,8 +44,7 @@ class Child:
     proc: mp.Process
     cell: object  # shared integer: worker/heartbeat.py STARTING | IDLE | BUSY | STOPPING
     started: float = field(default_factory=time.monotonic)
-    term_sent: bool = False
-    halt_sent: bool = False
+    ended: float = 0.0
 
 
 def _describe_exit(code: Optional[int]) -> str:
@@ -106,6 +105,9 @@ class Pool:
         self.pool_id = f"{self.host}:{os.getpid()}"
         self.ctx = mp.get_context("fork")
         self.children: dict[int, Child] = {}
+        self.exits: list[tuple[Child, Optional[int]]] = []  # exits not yet recorded in Redis
+        self.recent_exits: list[tuple[Child, Optional[int]]] = []
+        self._beaten = False
         self.keeper: Optional[mp.Process] = None
         self.configs: dict = {}
         self.backends: list[str] = []
@@ -136,6 +138,14 @@ class Pool:
         return self.configs.get(backend) or _default(backend)
 
     def beat(self) -> None:
+        if self._beaten and not self.redis.exists(keys.pool_key(self.pool_id)):
+            # Redis lost its data (a restart): say again which workers died lately, so the
+            # reaper need not wait a time-to-live for them.
+            log.warning("Redis lost its data; recording %d recent worker exit(s) again", len(self.recent_exits))
+            self.exits.extend(self.recent_exits)
+        self._beaten = True
+        cutoff = time.monotonic() - get_settings().worker_ttl_s - 5
+        self.recent_exits = [(c, code) for c, code in self.recent_exits if c.ended > cutoff]
         with self.redis.pipeline() as pipe:
             pipe.hset(keys.pool_key(self.pool_id), mapping={
                 "host": self.host, "pid": str(os.getpid()), "backends": ",".join(self.backends),
@@ -191,18 +201,24 @@ class Pool:
             child.proc.join(0)
             code = child.proc.exitcode
             del self.children[pid]
-            clean = code == 0
-            (log.info if clean else log.warning)("worker %s (pid %d) exited: %s", child.name, pid,
+            (log.info if code == 0 else log.warning)("worker %s (pid %d) exited: %s", child.name, pid,
                                                  _describe_exit(code))
+            child.ended = time.monotonic()
+            self.exits.append((child, code))
+            if code != 0:
+                self.recent_exits.append((child, code))
+        for child, code in list(self.exits):
             try:
                 release_slot(self.redis, backend=child.backend, name=child.name)
-                if not clean:
+                if code != 0:
                     # Said at once, so the reaper need not wait for the heartbeat to go stale.
                     self.redis.hset(keys.worker_key(child.name), mapping={
                         "state": "dead", "exit": _describe_exit(code), "job_since": ""})
                     self.redis.expire(keys.worker_key(child.name), 3600)
-            except redis.RedisError as exc:
-                log.warning("could not record the exit of %s: %s", child.name, exc)
+                self.exits.remove((child, code))
+            except redis.RedisError as exc:  # said again on the next tick
+                log.debug("could not record the exit of %s yet: %s", child.name, exc)
+                break
         if self.keeper is not None and not self.keeper.is_alive():
             self.keeper.join(0)
             if not self.stopping:
@@ -287,6 +303,19 @@ class Pool:
                 _signal(self.keeper.pid, signal.SIGKILL)
         self.unregister()
         log.info("%s stopped", self.pool_id)
+
+
+def work(burst: bool = False, backends: Optional[list[str]] = None) -> None:
+    """One worker on the queues of several backends (all by default), outside any pool:
+    for benchmarks and ad-hoc use. Same runner, heartbeats and halting as a pool's
+    worker; it holds no slot of the pool's backends."""
+    from app.backends import served
+    from worker.heartbeat import worker_name
+    from worker.process import serve
+
+    names = served(backends)
+    serve(backend=names[0], also=tuple(names[1:]), name=worker_name("any"), max_workers=-1,
+          idle_timeout_s=None, burst=burst)
 
 
 def _signal(pid: Optional[int], sig) -> None:

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import logging
 import signal
+import time
+from typing import Optional
 
 from rq import SimpleWorker
 from rq.timeouts import BaseDeathPenalty
@@ -65,19 +67,23 @@ class JobdeckWorker(SimpleWorker):
         return super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
 
 
-def serve(*, backend: str, name: str, max_workers: int, idle_timeout_s: int, pool_id: str = "",
-          state_cell=None) -> int:
-    """Run one worker until it has been idle `idle_timeout_s` seconds or is told to stop.
-    Returns the process exit code."""
+def serve(*, backend: str, name: str, max_workers: int, idle_timeout_s: Optional[int], pool_id: str = "",
+          state_cell=None, burst: bool = False, also: tuple[str, ...] = ()) -> int:
+    """Run one worker until it has been idle `idle_timeout_s` seconds (or, in `burst`,
+    until its queues are empty), or is told to stop. `also` names more backends whose
+    queues it serves (outside a pool only). Returns the process exit code."""
     life = Life(backend=backend, max_workers=max_workers, name=name, pool_id=pool_id, state_cell=state_cell,
                 watch_parent=bool(pool_id))
     life.start()
-    reason = "idle timeout"
+    reason = "queues empty" if burst else "idle timeout"
     try:
-        worker = JobdeckWorker([keys.queue_name(backend)], name=name, connection=redis_client(), life=life)
-        worker.work(burst=False, with_scheduler=False, max_idle_time=idle_timeout_s, logging_level="WARNING")
+        worker = JobdeckWorker([keys.queue_name(b) for b in (backend, *also)], name=name,
+                               connection=redis_client(), life=life)
+        worker.work(burst=burst, with_scheduler=False, max_idle_time=idle_timeout_s, logging_level="WARNING")
         if life._stop_asked or worker._stop_requested:
             reason = "asked to stop"
+        elif not burst and time.monotonic() - life.last_active < (idle_timeout_s or 0) - 1:
+            reason = "its work loop ended early (see the pool's log)"
     except BaseException as exc:  # recorded on the worker for admins, then re-raised
         reason = f"{type(exc).__name__}: {exc}"
         life.stop(state="dead", reason=reason)

@@ -87,9 +87,9 @@ def reap(*, conn=None, limit: int = 2000) -> list[Reaped]:
     """Mark CRASHED the in-flight jobs whose worker is gone or no longer holds them."""
     conn = conn or queues.redis_conn()
     ttl = get_settings().worker_ttl_s
-    info = conn.info("server")
-    if int(info.get("uptime_in_seconds", 0)) < ttl:
-        return []  # Redis restarted: the live workers' heartbeats are not all back yet
+    # Just after a Redis restart the live workers' heartbeats are not all back yet: only
+    # the deaths a pool has recorded count until a time-to-live has passed.
+    restarted = int(conn.info("server").get("uptime_in_seconds", 0)) < ttl
     with session() as s:
         rows = s.connection().execute(
             sa.select(_job.c.id, _job.c.attempt, _job.c.worker, _job.c.status, _job.c.updated_at,
@@ -106,9 +106,15 @@ def reap(*, conn=None, limit: int = 2000) -> list[Reaped]:
         w = statuses.get(r.worker or "")
         msg = None
         if w is None:
+            if restarted:
+                continue
             msg = "Crashed: the job names no worker; it is presumed lost."
         elif not w.alive:
+            if restarted and w.state not in ("dead", "stopped"):
+                continue
             msg = _why_gone(w, rnow)
+        elif restarted:
+            continue
         elif (w.current_job_id != r.id or (w.current_attempt and w.current_attempt != r.attempt)) \
                 and r.updated_at < now - timedelta(seconds=ttl):
             msg = (f"Crashed: worker {w.name} on host {w.host} is no longer running the job; its outcome was "
@@ -170,15 +176,17 @@ def recover_lost_takes(backends: Iterable[str], *, conn=None, seen: Optional[dic
     for b, rq_id, why in candidates:
         job_id, attempt = job_id_from_rq(rq_id)
         row = rows.get(job_id)
+        if row is not None and row.status == JobStatus.PENDING.value and row.attempt == attempt \
+                and row.updated_at >= cutoff:
+            continue  # too fresh to judge: look again on the next pass
         q = queues.queue(b)
-        with conn.pipeline() as pipe:
+        with conn.pipeline() as pipe:  # RQ's leftovers of a dead worker
             pipe.lrem(q.intermediate_queue_key, 0, rq_id)
             for m in wip_members.get(rq_id, []):
                 pipe.zrem(f"rq:wip:{q.name}", m)
             pipe.execute()
-        if row is None or row.status != JobStatus.PENDING.value or row.attempt != attempt \
-                or row.updated_at >= cutoff:
-            continue
+        if row is None or row.status != JobStatus.PENDING.value or row.attempt != attempt:
+            continue  # the row moved on (the reaper handles a taken job)
         from app.launch import Lodged, enqueue
         from app.jobtypes import spec_for
 

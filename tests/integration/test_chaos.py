@@ -1,0 +1,20 @@
+"""The short form of bench/chaos.py: jobs lodged through the REST API while workers are
+killed with SIGKILL about every second, Redis restarts once (losing its data) and the web
+backend restarts once. Every job must end in exactly one final state, none lost, no PROV
+edge duplicated or missing, every kill that hit a job recorded on it."""
+
+from bench import chaos
+
+
+def test_chaos_short(tmp_path):
+    report = chaos.run(workdir=tmp_path / "chaos", creates=12, versions=6, model_runs=16, batches=2,
+                       batch_size=4, slow=6, kill_every=1.0, seed=7, settle_timeout_s=90,
+                       env={"JOBDECK_PENDING_GRACE_S": "2"})
+    print("\n".join(report.lines()))
+    assert report.problems == []
+    assert report.jobs >= 70 and report.session_ids == 12 + 6 + 16 + 2 + 6 + 6  # 6 items every run names
+    assert set(report.by_status) <= {"SUCCEEDED", "CRASHED"}  # CRASHED: killed on every attempt
+    assert report.kills >= 5 and report.kills_on_jobs >= 1
+    assert report.crashes_recorded >= 1
+    assert report.redis_recover_s is not None and report.recover_s is not None
+    assert report.web_downtime_s is not None  # lodging saw the web backend go and come back
