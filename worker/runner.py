@@ -143,7 +143,7 @@ def record_halt(*, job_id: str, attempt: Optional[int], reason: str, limit_s: Op
     else:
         text = f"Stopped: worker {worker} on host {host} shut down before the job finished."
     if hard:
-        text += f" It did not respond, so worker {worker} on host {host} was restarted."
+        text += f" It did not respond, so its worker {worker} on host {host} was stopped; the pool starts another."
     done = _finish(job_id, JobStatus.CRASHED, attempt, message=text, level="error", values={"info": text})
     _retry(done)
     return done
