@@ -19,7 +19,7 @@ from sqlmodel import select
 from app import events, lifecycle, queues
 from app.keys import rq_job_id
 from app.db import insert_ignore, session, utcnow, write_conn
-from app.errors import Conflict, NotFound, PermissionDenied, TransitionRejected
+from app.errors import Conflict, InvalidInput, NotFound, PermissionDenied, TransitionRejected
 from app.jobtypes import NextJob, Payload, child_job_id, spec_for, validate_payload
 from app.lifecycle import JobStatus, Transitioned
 from app.models import Batch, Job, JobMessage, User, new_id
@@ -199,12 +199,10 @@ def launch_batch(*, actor: User, job_type: str, job_subtype: str, payloads: list
     for i, p in enumerate(payloads):
         try:
             models.append(validate_payload(spec, p))
-        except Exception as exc:  # InvalidInput: add the position in the batch
-            exc.message = f"Item {i}: {exc.message}"
-            exc.args = (exc.message,)
-            if getattr(exc, "field", None):
-                exc.field = f"payloads.{i}.{exc.field}"
-            raise
+        except InvalidInput as exc:  # name the position in the batch too
+            field = f"payloads.{i}.{exc.field}" if exc.field else f"payloads.{i}"
+            errors = [{**e, "field": f"payloads.{i}.{e['field']}"} for e in exc.errors]
+            raise InvalidInput(f"Item {i}: {exc.message}", field=field, errors=errors) from None
     batch_id = new_id()
     now = utcnow()
     rows = []

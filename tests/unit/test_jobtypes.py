@@ -75,4 +75,6 @@ def test_refused_launches_write_nothing(users):
         launch.launch_batch(actor=root, job_type="SYSTEM", job_subtype="NOOP",
                             payloads=[{}, {}, {"outcome": "explode"}])
     assert e.value.field == "payloads.2.payload.outcome" and "Item 2" in e.value.message
+    assert e.value.detail["field"] == e.value.field  # what the API reports
+    assert e.value.errors[0]["field"] == "payloads.2.payload.outcome"
     assert _counts() == before
