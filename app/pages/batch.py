@@ -10,7 +10,7 @@ from app.components.common import copy_id, empty_state, not_found, when
 from app.components.layout import page
 from app.components.status import status_badge
 from app.state.batches import BatchState
-from app.state.views import JobRow
+from app.state.views import ListRow
 
 
 def _banner() -> rx.Component:
@@ -61,14 +61,15 @@ def _progress() -> rx.Component:
     )
 
 
-def _error(row: JobRow) -> rx.Component:
+def _error(row: ListRow) -> rx.Component:
+    live = BatchState.live[row.id]
     return rx.cond(
-        (row.status == "FAILED") | (row.status == "CRASHED"),
+        live.info != "",
         rx.popover.root(
             rx.popover.trigger(rx.button(rx.icon("message-square-warning", size=14), "Why?", size="1",
                                          variant="soft", color_scheme="red", class_name="why")),
             rx.popover.content(
-                rx.vstack(rx.text(row.info, size="2", class_name="error-text"),
+                rx.vstack(rx.text(live.info, size="2", class_name="error-text"),
                           rx.link("Open the job", href=routes.job(row.id), size="2"), spacing="2"),
                 max_width="28em",
             ),
@@ -76,17 +77,16 @@ def _error(row: JobRow) -> rx.Component:
     )
 
 
-def _row(row: JobRow) -> rx.Component:
+def _row(row: ListRow) -> rx.Component:
+    live = BatchState.live[row.id]
     return rx.table.row(
         rx.table.cell(rx.link(rx.cond(row.title != "", row.title, row.label), href=routes.job(row.id),
                               class_name="job-link")),
-        rx.table.cell(rx.hstack(status_badge(row.status, row.description), _error(row), spacing="2",
-                                align="center")),
-        rx.table.cell(rx.cond(row.attempt > 1, rx.text(row.attempt), rx.text("1")),
-                      display=["none", "table-cell"]),
-        rx.table.cell(rx.text(row.last_message, size="2", color_scheme="gray", class_name="last-message"),
+        rx.table.cell(rx.hstack(status_badge(live.status), _error(row), spacing="2", align="center")),
+        rx.table.cell(rx.text(live.attempt), display=["none", "table-cell"]),
+        rx.table.cell(rx.text(live.message, size="2", color_scheme="gray", class_name="last-message"),
                       display=["none", "none", "table-cell"], max_width="26em"),
-        custom_attrs={"data-job-id": row.id, "data-status": row.status},
+        custom_attrs={"data-job-id": row.id, "data-status": live.status},
         class_name="job-row",
     )
 

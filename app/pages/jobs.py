@@ -10,7 +10,7 @@ from app.components.layout import page
 from app.components.status import COLORS, LABELS, status_badge
 from app.state.base import AuthState
 from app.state.jobs import ANY, TYPE_OPTIONS, JobsState
-from app.state.views import STATUSES, JobRow
+from app.state.views import STATUSES, ListRow
 
 
 def _count_chip(status: str) -> rx.Component:
@@ -38,7 +38,7 @@ def _counts() -> rx.Component:
     )
 
 
-def _marker(row: JobRow) -> rx.Component:
+def _marker(row: ListRow) -> rx.Component:
     return rx.match(
         row.marker,
         ("batch", rx.link(rx.badge(rx.icon("layers", size=12), "batch · ", row.batch_total, variant="outline",
@@ -48,7 +48,8 @@ def _marker(row: JobRow) -> rx.Component:
     )
 
 
-def _row(row: JobRow) -> rx.Component:
+def _row(row: ListRow) -> rx.Component:
+    live = JobsState.live[row.id]
     return rx.table.row(
         rx.table.cell(
             rx.link(rx.vstack(rx.text(row.label, weight="medium"),
@@ -57,17 +58,16 @@ def _row(row: JobRow) -> rx.Component:
                     href=routes.job(row.id), underline="hover", class_name="job-link"),
         ),
         rx.table.cell(rx.vstack(
-            status_badge(row.status, row.description),
-            rx.cond(row.progress >= 0, rx.cond(row.status == "IN_PROGRESS",
-                                               rx.progress(value=row.progress, width="6em", size="1"))),
+            status_badge(live.status),
+            rx.cond((live.status == "IN_PROGRESS") & (live.progress >= 0),
+                    rx.progress(value=live.progress, width="6em", size="1")),
             spacing="1")),
         rx.table.cell(when(row.created, row.created_exact)),
         rx.table.cell(_marker(row), display=["none", "table-cell"]),
         rx.table.cell(rx.cond(JobsState.all_users | (JobsState.owner_filter != ""), rx.text(row.owner, size="2"))),
-        rx.table.cell(rx.text(row.last_message, size="2", color_scheme="gray", trim="both",
-                              class_name="last-message"), display=["none", "none", "table-cell"],
-                      max_width="22em"),
-        custom_attrs={"data-job-id": row.id, "data-status": row.status},
+        rx.table.cell(rx.text(live.message, size="2", color_scheme="gray", class_name="last-message"),
+                      display=["none", "none", "table-cell"], max_width="22em"),
+        custom_attrs={"data-job-id": row.id, "data-status": live.status},
         class_name="job-row",
     )
 

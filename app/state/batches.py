@@ -12,7 +12,7 @@ from app.lifecycle import JobStatus
 from app.models import Batch, Job, User
 from app.state import live
 from app.state.base import sign_in_redirect, viewer
-from app.state.views import BatchRow, JobRow, batch_row, job_row
+from app.state.views import BatchRow, ListRow, RowLive, batch_row, list_row, row_live
 
 PAGE_SIZE = 25
 BATCH_PAGE_SIZE = 50
@@ -82,7 +82,8 @@ class BatchState(rx.State):
     found: bool = False
     loaded: bool = False
     batch: BatchRow = BatchRow()
-    jobs: list[JobRow] = []
+    jobs: list[ListRow] = []
+    live: dict[str, RowLive] = {}
     next_cursor: str = ""
     failures_only: bool = False
     retrying: bool = False
@@ -102,7 +103,8 @@ class BatchState(rx.State):
         page = queries.batch_jobs(viewer=user, batch_id=batch_id, failures_only=self.failures_only,
                                   limit=BATCH_PAGE_SIZE)
         self.batch = batch_row(b)
-        self.jobs = [job_row(j, batch_total=b.total) for j in page.jobs]
+        self.jobs = [list_row(j, batch_total=b.total) for j in page.jobs]
+        self.live = {j.id: row_live(j) for j in page.jobs}
         self.next_cursor = page.next_cursor or ""
         self.found, self.loaded = True, True
 
@@ -125,8 +127,9 @@ class BatchState(rx.State):
             return await sign_in_redirect(self)
         page = queries.batch_jobs(viewer=user, batch_id=self._batch_id(), failures_only=self.failures_only,
                                   cursor=self.next_cursor or None, limit=BATCH_PAGE_SIZE)
-        have = {r.id for r in self.jobs}
-        self.jobs = self.jobs + [job_row(j, batch_total=self.batch.total) for j in page.jobs if j.id not in have]
+        have = set(self.live)
+        self.jobs = self.jobs + [list_row(j, batch_total=self.batch.total) for j in page.jobs if j.id not in have]
+        self.live = {**self.live, **{j.id: row_live(j) for j in page.jobs}}
         self.next_cursor = page.next_cursor or ""
 
     @rx.event
@@ -180,30 +183,28 @@ class BatchState(rx.State):
     async def _live(self, events: list[dict[str, Any]], burst: live.Burst) -> None:
         batch_id = self._batch_id()
         b: Batch | None = burst.batch(batch_id)
-        if b is not None:
+        if b is not None and batch_row(b) != self.batch:
             self.batch = batch_row(b)
-        rows = list(self.jobs)
-        index = {r.id: i for i, r in enumerate(rows)}
+        updates: dict[str, RowLive] = {}
         new_failure = False
         for ev in events:
             job = burst.job(ev.get("job_id") or "")
             if job is None or job.batch_id != batch_id:
                 continue
-            if job.id in index:
-                rows[index[job.id]] = job_row(job, batch_total=self.batch.total)
+            if job.id in self.live:
+                if self.live[job.id] != (now := row_live(job)):
+                    updates[job.id] = now
             elif self.failures_only and job.status in FAILED:
                 new_failure = True
-        if self.failures_only:
-            rows = [r for r in rows if r.status in FAILED]
-        self.jobs = rows
-        if new_failure:
+        if updates:
+            self.live = {**self.live, **updates}
+        if self.failures_only and any(u.status not in FAILED for u in updates.values()):
+            self.jobs = [r for r in self.jobs if self.live[r.id].status in FAILED]
+        if new_failure or (any(ev.get("kind") == "lodged" for ev in events) and not self.jobs):
             w = live.hub.watches.get(self.router.session.client_token)
             if w is not None:
-                user = User(username=w.username, display_name="", role="admin" if w.admin else "user",
-                            password_hash="")
-                self._read(user)
-        if any(ev.get("kind") == "lodged" for ev in events) and not self.jobs:
-            await self._reload()
+                self._read(User(username=w.username, display_name="", role="admin" if w.admin else "user",
+                                password_hash=""))
 
     async def _live_resync(self) -> None:
         await self._reload()

@@ -13,7 +13,7 @@ from app.models import Job, User
 from app.queries import JobFilter
 from app.state import live
 from app.state.base import sign_in_redirect, viewer
-from app.state.views import STATUSES, JobRow, job_row
+from app.state.views import STATUSES, ListRow, RowLive, list_row, row_live, sort_key
 
 PAGE_SIZE = 25
 ANY = "all"
@@ -23,7 +23,8 @@ TYPE_OPTIONS = [(t, t) for t in sorted({t for t, _ in SPECS})] + [
 
 
 class JobsState(rx.State):
-    rows: list[JobRow] = []
+    rows: list[ListRow] = []
+    live: dict[str, RowLive] = {}
     counts: dict[str, int] = {}
     next_cursor: str = ""
     status_filter: str = ANY
@@ -59,10 +60,22 @@ class JobsState(rx.State):
             return None, False
         return (self.owner_filter.strip() or None), self.all_users and not self.owner_filter.strip()
 
-    def _rows(self, jobs: list[Job]) -> list[JobRow]:
-        totals, parents = queries.job_markers(jobs)
-        return [job_row(j, batch_total=totals.get(j.batch_id or "", 0), has_children=j.id in parents)
-                for j in jobs]
+    # created_at|id of each row shown, to place a new job where the keyset puts it
+    _keys: dict[str, str] = {}
+
+    def _show(self, jobs: list[Job], *, append: bool = False, markers=None) -> None:
+        totals, parents = markers or queries.job_markers(jobs)
+        new = [list_row(j, batch_total=totals.get(j.batch_id or "", 0), has_children=j.id in parents)
+               for j in jobs]
+        live = {j.id: row_live(j) for j in jobs}
+        keys = {j.id: sort_key(j) for j in jobs}
+        if append:
+            have = set(self._keys)
+            self.rows = self.rows + [r for r in new if r.id not in have]
+            self.live = {**self.live, **live}
+            self._keys = {**self._keys, **keys}
+        else:
+            self.rows, self.live, self._keys = new, live, keys
 
     def _read(self, user: User) -> None:
         owner, everyone = self._scope(user)
@@ -78,7 +91,7 @@ class JobsState(rx.State):
             self.search_kind = ""
             page = queries.list_jobs(viewer=user, owner=owner, all_users=everyone, filters=self._filter(),
                                      limit=PAGE_SIZE)
-        self.rows = self._rows(page.jobs)
+        self._show(page.jobs)
         self.next_cursor = page.next_cursor or ""
         self.counts = queries.status_counts(viewer=user, owner=owner, all_users=everyone)
         self.loaded = True
@@ -120,8 +133,7 @@ class JobsState(rx.State):
         else:
             page = queries.list_jobs(viewer=user, owner=owner, all_users=everyone, filters=self._filter(),
                                      cursor=self.next_cursor, limit=PAGE_SIZE)
-        have = {r.id for r in self.rows}
-        self.rows = self.rows + [r for r in self._rows(page.jobs) if r.id not in have]
+        self._show(page.jobs, append=True)
         self.next_cursor = page.next_cursor or ""
 
     @rx.event
@@ -180,37 +192,42 @@ class JobsState(rx.State):
     async def _live(self, events: list[dict[str, Any]], burst: live.Burst) -> None:
         w = live.hub.watches.get(self.router.session.client_token)
         scope = set(w.owners) if w else set()
-        rows = list(self.rows)
-        index = {r.id: i for i, r in enumerate(rows)}
-        oldest = rows[-1].created_key if rows and self.next_cursor else ""
+        changed: dict[str, RowLive] = {}
+        gone: set[str] = set()
         fresh: list[Job] = []
-        seen: set[str] = set()
+        oldest = min(self._keys.values()) if self._keys and self.next_cursor else ""
         for ev in events:
             for jid in ([ev["job_id"]] if ev.get("job_id") else []) + list(ev.get("job_ids") or []):
-                if jid in seen:
-                    continue
-                seen.add(jid)
                 job = burst.job(jid)
                 if job is None:
                     continue
-                if jid in index:
-                    old = rows[index[jid]]
+                if jid in self._keys:
                     if self._matches(job, scope):
-                        row = job_row(job, batch_total=old.batch_total, has_children=old.marker == "workflow")
-                        rows[index[jid]] = row
+                        changed[jid] = row_live(job)
                     else:
-                        rows[index[jid]] = None  # type: ignore[call-overload]  (left the filter)
-                elif self._matches(job, scope):
+                        gone.add(jid)  # left the filter (a status filter, say)
+                elif self._matches(job, scope) and (not oldest or sort_key(job) > oldest) \
+                        and all(f.id != jid for f in fresh):
                     fresh.append(job)
-        rows = [r for r in rows if r is not None]
+        # Only what changed is sent: the live part of rows already shown ...
+        updates = {k: v for k, v in changed.items() if k not in gone and self.live.get(k) != v}
+        if updates:
+            self.live = {**self.live, **updates}
+        if gone:
+            self.rows = [r for r in self.rows if r.id not in gone]
+            self._keys = {k: v for k, v in self._keys.items() if k not in gone}
+        # ... and new jobs, placed where the keyset order puts them.
         if fresh:
-            new_rows = [r for r in self._rows(fresh) if not oldest or r.created_key > oldest]
-            rows = sorted(rows + new_rows, key=lambda r: r.created_key, reverse=True)
-        self.rows = rows
-        if w is not None and scope:
+            ids = tuple(sorted(j.id for j in fresh))
+            markers = await burst.fetch(("markers", ids), lambda: queries.job_markers(fresh))
+            self._show(fresh, append=True, markers=markers)
+            order = self._keys
+            self.rows = sorted(self.rows, key=lambda r: order.get(r.id, ""), reverse=True)
+        if scope:
             owner = None if live.EVERYONE in scope else next(iter(scope))
-            key = ("counts", owner)
-            self.counts = burst.memo(key, lambda: _counts(owner))
+            counts = await burst.fetch(("counts", owner), lambda: _counts(owner))
+            if counts != self.counts:
+                self.counts = counts
 
     async def _live_resync(self) -> None:
         await self._reload()

@@ -19,6 +19,7 @@ import asyncio
 import dataclasses
 import json
 import logging
+import time
 from typing import Any, Callable, Optional
 
 import redis.asyncio as aioredis
@@ -88,10 +89,18 @@ class Burst:
         return self._batches.get(batch_id)
 
     def memo(self, key: Any, fn: Callable[[], Any]) -> Any:
-        """Read something once per burst however many tabs need it (a workflow graph)."""
+        """Read something once per burst however many tabs need it (in the event loop:
+        for quick reads; `fetch` runs longer ones in a thread)."""
         if key not in self._memo:
             self._memo[key] = fn()
         return self._memo[key]
+
+    async def fetch(self, key: Any, fn: Callable[[], Any]) -> Any:
+        """Read something once per burst however many tabs need it (a workflow graph,
+        status counts), in a thread, so the event loop keeps serving the other tabs."""
+        if key not in self._memo:
+            self._memo[key] = asyncio.ensure_future(asyncio.to_thread(fn))
+        return await self._memo[key]
 
 
 class Hub:
@@ -184,9 +193,12 @@ class Hub:
         if not targets:
             return
         burst = Burst(events or [])
+        started = time.perf_counter()
         if events:
             await asyncio.to_thread(burst.load)
         await asyncio.gather(*(self._apply(token, w, evs, burst) for token, w, evs in targets))
+        log.debug("pushed %d events to %d tabs in %.1f ms", len(events or []), len(targets),
+                  (time.perf_counter() - started) * 1000)
 
     async def _apply(self, token: str, w: Watch, events: Optional[list[dict[str, Any]]], burst: Burst) -> None:
         try:

@@ -95,6 +95,54 @@ def job_row(job: Job, *, batch_total: int = 0, has_children: bool = False) -> Jo
 
 
 @dataclasses.dataclass
+class ListRow:
+    """A job in a list, the part that does not change as it runs (sent once)."""
+
+    id: str = ""
+    owner: str = ""
+    job_type: str = ""
+    job_subtype: str = ""
+    label: str = ""
+    title: str = ""
+    created: str = ""
+    created_exact: str = ""
+    marker: str = "standalone"
+    batch_id: str = ""
+    batch_total: int = 0
+
+
+@dataclasses.dataclass
+class RowLive:
+    """A job in a list, the part a worker changes. Lists keep these in a dict by job id,
+    so a push carries a few short fields per row rather than the rows again."""
+
+    status: str = ""
+    message: str = ""
+    progress: int = -1
+    attempt: int = 1
+    info: str = ""
+
+
+def list_row(job: Job, *, batch_total: int = 0, has_children: bool = False) -> ListRow:
+    r = job_row(job, batch_total=batch_total, has_children=has_children)
+    return ListRow(id=r.id, owner=r.owner, job_type=r.job_type, job_subtype=r.job_subtype, label=r.label,
+                   title=r.title, created=r.created, created_exact=r.created_exact, marker=r.marker,
+                   batch_id=r.batch_id, batch_total=r.batch_total)
+
+
+def row_live(job: Job) -> RowLive:
+    msg = job.last_message or ""
+    return RowLive(status=job.status, message=msg if len(msg) <= 140 else msg[:139] + "…",
+                   progress=-1 if job.progress is None else int(round(job.progress * 100)), attempt=job.attempt,
+                   info=(job.info or "") if job.status in ("FAILED", "CRASHED") else "")
+
+
+def sort_key(job: Job) -> str:
+    """Newest first in a list, as the keyset (created_at, id) orders them."""
+    return f"{iso(job.created_at)}|{job.id}"
+
+
+@dataclasses.dataclass
 class MessageRow:
     at: str = ""
     at_exact: str = ""

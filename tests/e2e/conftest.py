@@ -91,10 +91,39 @@ class Console:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
 
 
+def _die_with_parent() -> None:
+    """In the child: stop when the process that started it dies (a killed test run
+    leaves no server behind)."""
+    import ctypes
+
+    with contextlib.suppress(Exception):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+@contextlib.contextmanager
+def web_build_lock(timeout_s: float = 1200):
+    """One console at a time builds into and serves from the shared .web directory:
+    a second test run or benchmark waits here for the first to finish."""
+    import fcntl
+
+    (ROOT / ".web").mkdir(exist_ok=True)
+    with open(ROOT / ".web" / ".jobdeck.lock", "w") as f:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("another console (a test run or a benchmark) holds .web/.jobdeck.lock")
+                time.sleep(1)
+        yield
+
+
 def _start(cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
     # Own process group: stopping it stops the workers and the web server's children too.
     return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=_die_with_parent)
 
 
 def _stop(proc: subprocess.Popen) -> None:
@@ -133,6 +162,8 @@ def console(redis_server, tmp_path_factory) -> Iterator[Console]:
     py = str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv").exists() else sys.executable
     subprocess.run([py, "-m", "app.manage", "setup"], cwd=ROOT, env=env, check=True, capture_output=True)
     c = Console(base=f"http://127.0.0.1:{port}", env=env, logs=logs)
+    lock = web_build_lock()
+    lock.__enter__()
     c.procs.append(_start([py, "-m", "worker.pool"], env, logs / "pool.log"))
     reflex = str(Path(py).parent / "reflex")
     web = _start([reflex, "run", "--env", "prod", "--single-port", "--loglevel", "warning"], env, logs / "web.log")
@@ -155,6 +186,7 @@ def console(redis_server, tmp_path_factory) -> Iterator[Console]:
     finally:
         for p in reversed(c.procs):
             _stop(p)
+        lock.__exit__(None, None, None)
 
 
 def shot(page, name: str) -> None:
@@ -168,12 +200,22 @@ def at(console: Console, path: str) -> re.Pattern:
     return re.compile(re.escape(console.url(path.rstrip("/"))) + r"/?(\?.*)?$")
 
 
-def sign_in(page, console: Console, username: str = "alice", path: str = "/jobs") -> None:
+def sign_in(page, console: Console, username: str = "alice", path: str = "/jobs", password: str = "") -> None:
     page.goto(console.url(f"/sign-in?next={path}"))
     page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORDS[username])
+    page.get_by_label("Password").fill(password or PASSWORDS[username])
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(at(console, path.split("?")[0]))
+
+
+def new_user(console: Console, prefix: str) -> tuple[str, str]:
+    """A user of the test's own (a fresh, empty jobs panel): (username, password)."""
+    from app import auth
+
+    username, password = f"{prefix}-{secrets.token_hex(3)}", secrets.token_urlsafe(12)
+    with console.domain():
+        auth.create_user(username=username, password=password)
+    return username, password
 
 
 @pytest.fixture

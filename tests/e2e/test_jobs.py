@@ -7,7 +7,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import at, shot, sign_in
+from tests.e2e.conftest import at, new_user, shot, sign_in
 
 pytestmark = pytest.mark.e2e
 
@@ -46,29 +46,31 @@ def test_job_details_show_inputs_outputs_and_messages(alice_page, console):
     expect(page).to_have_url(at(console, "/jobs"))
 
 
-def test_new_jobs_appear_live_then_load_more_pages_by_keyset(alice_page, console):
-    page = alice_page
-    expect(page.locator(".job-row").first).to_be_visible()
-    before = page.locator(".job-row").count()
-    assert before < 25
-    ids = _lodge_noops(console, "alice", 30)
-    # Without a reload: the newest job is at the top and the page holds one page of rows.
+def test_new_jobs_appear_live_then_load_more_pages_by_keyset(page, console):
+    username, password = new_user(console, "lena")
+    sign_in(page, console, username, password=password)
+    expect(page.get_by_text("No jobs yet")).to_be_visible()
+    shot(page, "jobs-panel-empty")
+    ids = _lodge_noops(console, username, 30)
+    # Without a reload: the newest job is at the top, and the workers' moves show.
     expect(page.locator(".job-row").first).to_have_attribute("data-job-id", ids[-1])
-    expect(page.locator(".job-row[data-status=SUCCEEDED]").first).to_be_visible()
+    expect(page.locator(".job-row")).to_have_count(30)
+    expect(page.locator(".job-row[data-status=SUCCEEDED]")).to_have_count(30, timeout=30_000)
+    expect(page.locator("[data-count-status=SUCCEEDED] .rt-Badge")).to_have_text("30")
+    # A fresh read pages by keyset: 25, then the 5 older ones.
     page.get_by_role("button", name="Refresh").click()
     expect(page.locator(".job-row")).to_have_count(25)
     page.get_by_role("button", name="Load more").click()
-    expect(page.locator(".job-row")).to_have_count(before + 30)
+    expect(page.locator(".job-row")).to_have_count(30)
     expect(page.get_by_text("That is all.")).to_be_visible()
     shown = page.locator(".job-row").evaluate_all("rows => rows.map(r => r.dataset.jobId)")
-    assert len(set(shown)) == len(shown)  # no row twice across the pages
-    assert set(ids) <= set(shown)
-    # Counts on top follow the workers live.
-    expect(page.locator("[data-count-status=SUCCEEDED] .rt-Badge")).to_have_text(str(before + 30),
-                                                                                  timeout=30_000)
-    page.locator("[data-count-status=SUCCEEDED]").click()
-    expect(page.locator(".job-row").first).to_have_attribute("data-status", "SUCCEEDED")
-    shot(page, "jobs-panel-filtered")
+    assert shown == ids[::-1]  # newest first, none twice, none missing
+    # Filters: a status with no job empties the list and says so.
+    page.locator("[data-count-status=FAILED]").click()
+    expect(page.get_by_text("No jobs match these filters")).to_be_visible()
+    page.get_by_role("button", name="Clear filters").first.click()
+    expect(page.locator(".job-row")).to_have_count(25)
+    shot(page, "jobs-panel-paged")
 
 
 def test_search_finds_a_job_by_its_session_id(alice_page, console):
