@@ -144,7 +144,8 @@ def _edit_dialog() -> rx.Component:
             rx.form(
                 rx.vstack(
                     _field("Max workers", "max_workers",
-                           "0 to 100 across all pools; 0 pauses the backend (its jobs wait)."),
+                           "0 to 100 across all pools; 0 pauses the backend (its jobs wait). Lowering it stops no "
+                           "running worker: idle ones stop after their idle timeout."),
                     _field("Idle timeout (seconds)", "idle_timeout_s",
                            "1 to 86400: how long an idle worker waits for work before it stops."),
                     _field("Job time limit (seconds)", "job_timeout_s",

@@ -94,7 +94,7 @@ class AdminWorkersState(rx.State):
         idle = sum(w.state == "idle" for w in alive)
         other = len(alive) - busy - idle
         return (f"{len(alive)} live workers: {busy} busy, {idle} idle" + (f", {other} starting or stopping" if other
-                                                                          else "") + f"; {len(self.pools)} pools")
+                                                                          else "") + f"; {len(self.pools)} pool{'' if len(self.pools) == 1 else 's'}")
 
     async def _refresh(self) -> None:
         got = await asyncio.to_thread(_read)

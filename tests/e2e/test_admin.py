@@ -26,7 +26,34 @@ def admin_page(page, console):
     return page
 
 
-def test_admin_sees_the_pool_and_changes_a_backend(admin_page, console):
+def _lodge_noops(console, owner: str, n: int, **payload) -> list[str]:
+    from app import auth, launch
+
+    with console.domain():
+        admin = auth.get_user("admin")
+        return [launch.launch_job(actor=admin, job_type="SYSTEM", job_subtype="NOOP", payload=payload,
+                                  owner=owner).id for _ in range(n)]
+
+
+def _restore_registry(console):
+    """The settings of the registry backend as they are now, to put back afterwards (the
+    console serves the other tests of the package)."""
+    from app.backends import backend_configs
+
+    with console.domain():
+        before = backend_configs(refresh=True)["registry"]
+
+    def restore():
+        from app import auth
+        from app.backends import update_backend
+
+        with console.domain():
+            update_backend(actor=auth.get_user("admin"), name="registry", max_workers=before.max_workers,
+                           idle_timeout_s=before.idle_timeout_s, job_timeout_s=before.job_timeout_s or 0)
+    return restore
+
+
+def test_admin_sees_the_pool_and_changes_a_backend(admin_page, console, request):
     page = admin_page
     for name in ("prov", "registry", "system"):
         expect(page.locator(f".backend-card[data-backend={name}]")).to_be_visible()
@@ -44,7 +71,12 @@ def test_admin_sees_the_pool_and_changes_a_backend(admin_page, console):
     expect(worker).to_contain_text(socket.gethostname())
     expect(worker.locator(".heartbeat")).to_have_text(re.compile(r"^\d+ s ago$"))
     expect(page.locator(".pool-row").first).to_contain_text(socket.gethostname())
+    # The table is read again every few seconds: a job's worker shows it while it runs.
+    [job_id] = _lodge_noops(console, "admin", 1, sleep_s=3)
+    busy = page.locator(".worker-row[data-backend=system][data-state=busy]", has_text=job_id[:8])
+    expect(busy).to_be_visible(timeout=10_000)
     shot(page, "admin-workers")
+    expect(busy).to_have_count(0, timeout=10_000)
     page.set_viewport_size(PHONE)
     expect(worker).to_be_visible()
     shot(page, "admin-workers-phone")
@@ -52,6 +84,7 @@ def test_admin_sees_the_pool_and_changes_a_backend(admin_page, console):
 
     # Change a backend: a value out of range is refused, naming the field; then saved.
     page.locator(".admin-tab", has_text="Overview").click()
+    request.addfinalizer(_restore_registry(console))
     registry = page.locator(".backend-card[data-backend=registry]")
     registry.get_by_role("button", name="Change").click()
     dialog = page.get_by_role("dialog")
@@ -98,23 +131,20 @@ def test_a_user_who_is_no_admin_is_refused(alice_page, console):
     shot(page, "admin-refused-phone")
 
 
-def _lodge_long_noops(console, n: int) -> list[str]:
-    from app import auth, launch
-
-    with console.domain():
-        admin = auth.get_user("admin")
-        return [launch.launch_job(actor=admin, job_type="SYSTEM", job_subtype="NOOP", payload={"sleep_s": 60},
-                                  owner="bob").id for _ in range(n)]
 
 
 def test_cancel_and_delete_submissions_while_they_run(admin_page, console):
     page = admin_page
+    with console.domain():  # a user of this test's own: no other test's jobs in the list
+        from app import auth
+
+        auth.create_user(username="carol", password="carol-password")
     page.locator(".admin-tab", has_text="Submissions").click()
-    page.get_by_label("Username filter").fill("bob")
+    page.get_by_label("Username filter").fill("carol")
     page.get_by_role("button", name="Show user").click()
     expect(page.locator(".submission-row")).to_have_count(0)
     expect(page.get_by_text("No submissions of this user")).to_be_visible()
-    kept, doomed = _lodge_long_noops(console, 2)
+    kept, doomed = _lodge_noops(console, "carol", 2, sleep_s=60)
     # Both appear without a reload and follow their workers live.
     rows = page.locator(".submission-row")
     expect(rows).to_have_count(2)
