@@ -38,7 +38,8 @@ class BackendConfig:
     configured: bool  # False: no Backend row, the defaults apply
 
 
-def _default(name: str) -> BackendConfig:
+def default_config(name: str) -> BackendConfig:
+    """The settings of a backend that has no row: JOBDECK_WORKERS workers, 120 s idle."""
     return BackendConfig(name, get_settings().workers, DEFAULT_IDLE_TIMEOUT_S, None, False)
 
 
@@ -52,7 +53,7 @@ def backend_configs(*, refresh: bool = False) -> dict[str, BackendConfig]:
             return configs
     with session() as s:
         rows = list(s.exec(select(Backend)))
-    configs = {b: _default(b) for b in BACKENDS}
+    configs = {b: default_config(b) for b in BACKENDS}
     for r in rows:
         configs[r.name] = BackendConfig(r.name, max(0, r.max_workers), max(1, r.idle_timeout_s),
                                         r.job_timeout_s if r.job_timeout_s and r.job_timeout_s > 0 else None,
@@ -63,7 +64,8 @@ def backend_configs(*, refresh: bool = False) -> dict[str, BackendConfig]:
 
 
 def backend_config(name: str) -> BackendConfig:
-    return backend_configs().get(name) or _default(name)
+    """One backend's settings (its defaults when it has no row)."""
+    return backend_configs().get(name) or default_config(name)
 
 
 def forget_cached() -> None:

@@ -133,9 +133,9 @@ class Pool:
         self.backends = [b for b in wanted if b in configs] + [b for b in wanted if b not in configs]
 
     def _config(self, backend: str):
-        from app.backends import _default
+        from app.backends import default_config
 
-        return self.configs.get(backend) or _default(backend)
+        return self.configs.get(backend) or default_config(backend)
 
     def beat(self) -> None:
         if self._beaten and not self.redis.exists(keys.pool_key(self.pool_id)):
@@ -247,6 +247,10 @@ class Pool:
 
     def run(self) -> None:
         log.info("%s starting", self.pool_id)
+        # Imported here once, so that every forked worker starts warm.
+        import worker.process  # noqa: F401
+        import worker.runner  # noqa: F401
+        import worker.tasks  # noqa: F401
         while not self.stopping:
             now = time.monotonic()
             try:
