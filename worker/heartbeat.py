@@ -148,6 +148,7 @@ class Life:
         self.halt_at: Optional[float] = None
         self.done = 0
         self.failed = 0
+        self.handled = 0
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
         self._stop_asked = False
@@ -248,6 +249,7 @@ class Life:
 
     def finished(self, outcome: str) -> None:
         self.last_active = time.monotonic()
+        self.handled += 1
         if outcome == "succeeded":
             self.done += 1
         elif outcome in ("failed", "crashed", "timeout"):

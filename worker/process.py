@@ -24,6 +24,10 @@ from worker.heartbeat import HALT_SIGNAL, Life, redis_client
 
 log = logging.getLogger("jobdeck.worker")
 
+# Jobs run in the worker's own process, so a worker retires after this many and the pool
+# forks a fresh one when there is more work: a slow leak in a handler cannot grow forever.
+MAX_JOBS_PER_WORKER = 1000
+
 
 class NoDeathPenalty(BaseDeathPenalty):
     """RQ's own job timeout (SIGALRM) is off: the heartbeat thread enforces the limit
@@ -79,9 +83,12 @@ def serve(*, backend: str, name: str, max_workers: int, idle_timeout_s: Optional
     try:
         worker = JobdeckWorker([keys.queue_name(b) for b in (backend, *also)], name=name,
                                connection=redis_client(), life=life)
-        worker.work(burst=burst, with_scheduler=False, max_idle_time=idle_timeout_s, logging_level="WARNING")
+        worker.work(burst=burst, with_scheduler=False, max_idle_time=idle_timeout_s, logging_level="WARNING",
+                    max_jobs=None if burst else MAX_JOBS_PER_WORKER)
         if life._stop_asked or worker._stop_requested:
             reason = "asked to stop"
+        elif not burst and life.handled >= MAX_JOBS_PER_WORKER:
+            reason = f"retired after {life.handled} jobs"
         elif not burst and time.monotonic() - life.last_active < (idle_timeout_s or 0) - 1:
             reason = "its work loop ended early (see the pool's log)"
     except BaseException as exc:  # recorded on the worker for admins, then re-raised

@@ -191,7 +191,7 @@ def recover_lost_takes(backends: Iterable[str], *, conn=None, seen: Optional[dic
         from app.jobtypes import spec_for
 
         spec = spec_for(row.job_type, row.job_subtype)
-        if enqueue([Lodged(job_id, attempt, spec.backend, spec.timeout_s)]):
+        if enqueue([Lodged(job_id, attempt, b, spec.timeout_s)]):  # back on the queue it was taken from
             lifecycle.add_message(job_id, f"Queued again: {why}.", level="warning")
             seen.pop((b, rq_id), None)
             n += 1
@@ -201,7 +201,10 @@ def recover_lost_takes(backends: Iterable[str], *, conn=None, seen: Optional[dic
 def flag_stuck(*, limit: int = 500) -> int:
     """Give each job waiting past the threshold on a backend no worker can serve one
     warning in its history (per attempt), naming the reason. Returns how many."""
-    cutoff = utcnow() - timedelta(seconds=get_settings().stuck_after_s)
+    settings = get_settings()
+    if int(queues.redis_conn().info("server").get("uptime_in_seconds", 0)) < settings.worker_ttl_s:
+        return 0  # Redis restarted: pools and workers have not all reported again yet
+    cutoff = utcnow() - timedelta(seconds=settings.stuck_after_s)
     pending = JobStatus.PENDING.value
     with session() as s:
         backends = [r[0] for r in s.connection().execute(
