@@ -151,7 +151,7 @@ class Life:
         self.handled = 0
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
-        self._stop_asked = False
+        self.stop_asked = False
         self._redis_down_logged = False
 
     # --- start and stop --------------------------------------------------------
@@ -220,7 +220,7 @@ class Life:
     # --- the job in hand (main thread) --------------------------------------------
 
     def idle(self) -> None:
-        if self.state != "idle" and not self._stop_asked:
+        if self.state != "idle" and not self.stop_asked:
             self.state = "idle"
             self._set_cell("idle")
             self._push(state="idle")
@@ -256,9 +256,8 @@ class Life:
             self.failed += 1
         self.job_id = self.attempt = self.job_since = None
         self.phase, self.halt_reason, self.halt_at, self.limit_s = "idle", None, None, None
-        if not self._stop_asked:
-            self.state = "idle"
-            self._set_cell("idle")
+        self.state = "stopping" if self.stop_asked else "idle"
+        self._set_cell(self.state)
         self._push(state=self.state, job="", attempt="", job_since="", done=str(self.done),
                    failed=str(self.failed))
 
@@ -279,12 +278,16 @@ class Life:
         log.warning("worker %s: halting job %s (%s)", self.name, self.job_id, reason)
         os.kill(self.pid, HALT_SIGNAL)
 
+    def stopping(self) -> None:
+        """The worker was told to stop: it finishes the job in hand, takes no other."""
+        self.stop_asked = True
+        self.state = "stopping"
+        self._set_cell("stopping")
+
     def ask_stop(self, why: str) -> None:
         """Stop after the job in hand (RQ's warm shutdown, by SIGTERM to ourselves)."""
-        if not self._stop_asked:
-            self._stop_asked = True
-            self.state = "stopping"
-            self._set_cell("stopping")
+        if not self.stop_asked:
+            self.stopping()
             log.warning("worker %s: stopping: %s", self.name, why)
             os.kill(self.pid, signal.SIGTERM)
 

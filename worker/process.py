@@ -54,8 +54,7 @@ class JobdeckWorker(SimpleWorker):
         signal.signal(HALT_SIGNAL, self.life.on_halt_signal)
 
     def request_stop(self, signum, frame):
-        self.life.state = "stopping"
-        self.life._set_cell("stopping")
+        self.life.stopping()
         super().request_stop(signum, frame)
 
     def request_force_stop(self, signum, frame):
@@ -85,7 +84,7 @@ def serve(*, backend: str, name: str, max_workers: int, idle_timeout_s: Optional
                                connection=redis_client(), life=life)
         worker.work(burst=burst, with_scheduler=False, max_idle_time=idle_timeout_s, logging_level="WARNING",
                     max_jobs=None if burst else MAX_JOBS_PER_WORKER)
-        if life._stop_asked or worker._stop_requested:
+        if life.stop_asked or worker._stop_requested:
             reason = "asked to stop"
         elif not burst and life.handled >= MAX_JOBS_PER_WORKER:
             reason = f"retired after {life.handled} jobs"
