@@ -14,6 +14,12 @@ def queue_name(backend: str) -> str:
     return f"{_p()}:{backend}"
 
 
+def backend_of_queue(name: str) -> str:
+    """The backend whose RQ queue this is (the inverse of queue_name)."""
+    prefix = f"{_p()}:"
+    return name[len(prefix):] if name.startswith(prefix) else name
+
+
 def events_channel() -> str:
     """Pub/sub channel that carries every committed job transition."""
     return f"{_p()}:events"

@@ -54,19 +54,20 @@ def _worker_name() -> str:
 def run_job(job_id: str) -> str:
     rq_job = get_current_job()
     attempt = keys.job_id_from_rq(rq_job.id)[1] if rq_job else None
+    backend = keys.backend_of_queue(rq_job.origin) if rq_job and rq_job.origin else None
     life = heartbeat.current()
     outcome = "skipped"
     if life is not None:
         life.taking(job_id, attempt)
     try:
-        outcome = _run(job_id, attempt, life)
+        outcome = _run(job_id, attempt, life, backend)
     finally:
         if life is not None:
             life.finished(outcome)
     return outcome
 
 
-def _run(job_id: str, attempt: Optional[int], life) -> str:
+def _run(job_id: str, attempt: Optional[int], life, backend: Optional[str]) -> str:
     worker = _worker_name()
     try:
         # Taken and started in one commit: two history lines, one turn at the write lock.
@@ -89,7 +90,9 @@ def _run(job_id: str, attempt: Optional[int], life) -> str:
         payload = spec.payload.model_validate(taken.payload)
         guard = nullcontext()
         if life is not None:
-            guard = life.running(time_limit(job_type=taken.job_type, job_subtype=taken.job_subtype))
+            # the limit of the backend the job was queued on (a task may run on any backend)
+            guard = life.running(time_limit(job_type=taken.job_type, job_subtype=taken.job_subtype,
+                                            backend=backend))
         with guard:
             outcome = _handler(spec.handler)(ctx, payload)
     except JobHalted as halted:
@@ -113,13 +116,15 @@ def _run(job_id: str, attempt: Optional[int], life) -> str:
 
     def _lodge(conn, done):
         lodged.extend(lodge_next(conn, done, outcome.next_jobs))
+        if outcome.also is not None:
+            lodged.extend(outcome.also(conn, done))
 
     values = {"result": outcome.result.model_dump(mode="json"), "info": outcome.info, "progress": 1.0}
     if outcome.entity_id:
         values["entity_id"] = outcome.entity_id
     msg = "Succeeded" + (f": {outcome.info}" if outcome.info else "")
     if _finish(job_id, JobStatus.SUCCEEDED, attempt, message=msg, values=values,
-               also=_lodge if outcome.next_jobs else None):
+               also=_lodge if outcome.next_jobs or outcome.also else None):
         enqueue(lodged)
     return "succeeded"
 
