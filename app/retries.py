@@ -54,8 +54,10 @@ def retry_if_due(*, job_id: str, job_type: str, job_subtype: str, status: str,
     except (TransitionRejected, NotFound) as exc:
         log.info("no automatic retry of %s: %s", job_id, exc.message)
         return None
-    schedule(job_id=job_id, attempt=again.attempt, backend=spec.backend, timeout_s=spec.timeout_s,
-             delay_s=delay)
+    with session() as s:  # the queue it was lodged on (a task's backend may differ from its type's)
+        backend = s.connection().execute(sa.select(_job.c.queue).where(_job.c.id == job_id)).scalar()
+    schedule(job_id=job_id, attempt=again.attempt, backend=backend or spec.backend,
+             timeout_s=spec.timeout_s, delay_s=delay)
     return again
 
 
