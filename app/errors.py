@@ -64,6 +64,13 @@ class Conflict(JobdeckError):
     status_code = 409
 
 
+class PayloadTooLarge(JobdeckError):
+    """The data sent is larger than the limit its setting allows (e.g. a pipeline's
+    upload over JOBDECK_MAX_UPLOAD_BYTES)."""
+
+    status_code = 413
+
+
 class UnsupportedMediaType(JobdeckError):
     """The body is in a format the operation does not read (e.g. XML where JSON or
     CSV is expected)."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Literal, Optional
+from typing import Any, Callable, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -162,6 +162,55 @@ class WakeUpResult(Result):
     worker: str
 
 
+# --- pipelines ----------------------------------------------------------------
+
+
+class FileRef(Payload):
+    """A stored file a pipeline step reads: the upload, or a file an earlier step kept.
+    `path` is relative to the files directory."""
+
+    name: str = Field(min_length=1, max_length=256)
+    path: str = Field(min_length=1, max_length=1024)
+    size: int = Field(ge=0)
+    sha256: str = Field(min_length=64, max_length=64)
+    job_id: Optional[str] = Field(default=None, max_length=64)  # the step that kept it; None for the upload
+
+
+class PlanStep(Payload):
+    order: int
+    task: str = Field(min_length=1, max_length=64)
+    task_id: int
+
+
+class RunTask(Payload):
+    """One step of a pipeline run. `plan` is the pipeline's steps as they were when the
+    run started, so editing a pipeline never changes a run under way."""
+
+    pipeline_id: int
+    pipeline: str = Field(min_length=1, max_length=64)
+    order: int
+    index: int = Field(ge=0)  # its place among the steps of its order
+    task: str = Field(min_length=1, max_length=64)
+    task_id: int
+    plan: list[PlanStep] = Field(min_length=1, max_length=200)
+    upload: FileRef
+    inputs: list[FileRef] = Field(default_factory=list, max_length=1000)
+    parameters: dict[str, str] = Field(default_factory=dict)
+
+
+class KeptFile(Result):
+    name: str
+    size: int
+    sha256: str
+
+
+class RunTaskResult(Result):
+    task: str
+    exit_code: Optional[int] = None  # None for a Python handler
+    stdout: str = ""
+    files: list[KeptFile] = Field(default_factory=list)
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     """When a job that ended FAILED or CRASHED is tried again by itself: up to
@@ -243,6 +292,13 @@ SPECS: dict[tuple[str, str], JobTypeSpec] = {s.key: s for s in [
                                                  on=frozenset({"FAILED", "CRASHED"}))),
     JobTypeSpec("SYSTEM", "SYSTEM_WAKE_UP", WakeUp, WakeUpResult, _T + "wake_up", "system",
                 "Wake up system workers", timeout_s=30, provena=False, retry=NO_RETRY),
+    # Lodged by app.pipelines, on the backend of its task; the task's own timeout_s
+    # limits each run, this is only the ceiling. A command may not be idempotent: no
+    # automatic retry (a person retries a step by hand).
+    JobTypeSpec("PIPELINE", "RUN_TASK", RunTask, RunTaskResult, _T + "run_task", "pipeline",
+                "Pipeline step", timeout_s=86_400, provena=False, retry=NO_RETRY),
+    JobTypeSpec("PIPELINE", "PIPELINE_WAKE_UP", WakeUp, WakeUpResult, _T + "wake_up", "pipeline",
+                "Wake up pipeline workers", timeout_s=30, provena=False, retry=NO_RETRY),
 ]}
 
 BACKENDS = sorted({s.backend for s in SPECS.values()})
@@ -304,3 +360,7 @@ class Outcome:
     info: Optional[str] = None
     next_jobs: list[NextJob] = field(default_factory=list)
     entity_id: Optional[str] = None
+    # Runs inside the transaction that records the success, after the move; returns the
+    # jobs it lodged (app.launch.Lodged) to enqueue after commit. A pipeline's join is
+    # decided there, where the sibling steps' statuses can be read under a lock.
+    also: Optional[Callable[[Any, Any], list]] = None

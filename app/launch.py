@@ -49,14 +49,14 @@ class Lodged:
 
 def _row(*, job_id: str, owner: str, spec, payload: Payload, batch_id=None, workflow_id=None,
          parent_job_id=None, step=None, entity_id=None, lineage_key=None, idempotency_key=None,
-         now=None) -> dict[str, Any]:
+         now=None, queue: Optional[str] = None) -> dict[str, Any]:
     now = now or utcnow()
     return dict(
         id=job_id, owner=owner, job_type=spec.job_type, job_subtype=spec.job_subtype,
         status=JobStatus.PENDING.value, attempt=1, payload=payload.model_dump(mode="json"),
         batch_id=batch_id, workflow_id=workflow_id, parent_job_id=parent_job_id, step=step,
         entity_id=entity_id, lineage_key=lineage_key, idempotency_key=idempotency_key,
-        queue=spec.backend, last_message="Lodged", created_at=now, updated_at=now,
+        queue=queue or spec.backend, last_message="Lodged", created_at=now, updated_at=now,
     )
 
 
@@ -78,7 +78,7 @@ def _insert(conn: sa.Connection, rows: list[dict[str, Any]], *, text: str, ignor
     out = []
     for r in rows:
         spec = spec_for(r["job_type"], r["job_subtype"])
-        out.append(Lodged(r["id"], 1, spec.backend, spec.timeout_s, r["owner"], r.get("batch_id")))
+        out.append(Lodged(r["id"], 1, r["queue"], spec.timeout_s, r["owner"], r.get("batch_id")))
     return out
 
 
@@ -291,7 +291,7 @@ def retry_job(*, actor: User, job_id: str) -> Transitioned:
     done = lifecycle.transition(job_id, JobStatus.PENDING,
                                 message=f"Retry requested by {actor.username}: attempt {job.attempt + 1}")
     spec = spec_for(done.job_type, done.job_subtype)
-    enqueue([Lodged(job_id, done.attempt, spec.backend, spec.timeout_s)])
+    enqueue([Lodged(job_id, done.attempt, job.queue, spec.timeout_s)])  # the queue it was lodged on
     return done
 
 
@@ -306,7 +306,8 @@ def reconcile_pending(*, grace_s: Optional[float] = None, chunk: int = 1000) -> 
     requeued = 0
     after = None
     while True:
-        q = (sa.select(_job.c.id, _job.c.attempt, _job.c.job_type, _job.c.job_subtype, _job.c.created_at)
+        q = (sa.select(_job.c.id, _job.c.attempt, _job.c.job_type, _job.c.job_subtype, _job.c.queue,
+                       _job.c.created_at)
              .where(_job.c.status == JobStatus.PENDING.value, _job.c.updated_at < cutoff)
              .order_by(_job.c.created_at, _job.c.id).limit(chunk))
         if after is not None:
@@ -322,7 +323,7 @@ def reconcile_pending(*, grace_s: Optional[float] = None, chunk: int = 1000) -> 
             lodged = []
             for r in missing:
                 spec = spec_for(r.job_type, r.job_subtype)
-                lodged.append(Lodged(r.id, r.attempt, spec.backend, spec.timeout_s))
+                lodged.append(Lodged(r.id, r.attempt, r.queue, spec.timeout_s))
             queues.enqueue((j.job_id, j.attempt, j.backend, j.timeout_s) for j in lodged)
             now = utcnow()
             with write_conn() as conn:

@@ -17,6 +17,7 @@
 | JOBDECK_WORKER_TTL_S | seconds without a heartbeat after which a worker counts as gone and its jobs are marked CRASHED | 20 |
 | JOBDECK_STUCK_AFTER_S | seconds a job may wait PENDING with no worker able to take it before it carries a warning | 60 |
 | JOBDECK_STOP_GRACE_S | seconds a stopping pool lets running jobs finish before it halts them (they end CRASHED and are retried by their policy) | 10 |
+| JOBDECK_MAX_UPLOAD_BYTES | largest file a pipeline run takes (console or REST); keep it below JOBDECK_API_MAX_BODY_BYTES | 8388608 |
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class Settings:
     worker_ttl_s: float = 20.0
     stuck_after_s: float = 60.0
     stop_grace_s: float = 10.0
+    max_upload_bytes: int = 8 * 1024 * 1024
 
     @property
     def files_dir(self) -> Path:
@@ -69,6 +71,7 @@ def get_settings() -> Settings:
         worker_ttl_s=float(os.environ.get("JOBDECK_WORKER_TTL_S", "20")),
         stuck_after_s=float(os.environ.get("JOBDECK_STUCK_AFTER_S", "60")),
         stop_grace_s=float(os.environ.get("JOBDECK_STOP_GRACE_S", "10")),
+        max_upload_bytes=int(os.environ.get("JOBDECK_MAX_UPLOAD_BYTES", str(8 * 1024 * 1024))),
     )
 
 

@@ -22,6 +22,7 @@ from app.jobtypes import (
     NoopResult, Outcome, RegisterActivityResult, RegisterCreateActivity, RegisterVersionActivity,
     WakeUp, WakeUpResult, child_job_id, spec_for,
 )
+from app.jobtypes import KeptFile, RunTask, RunTaskResult
 from app.launch import _row, create_batch, enqueue
 from app.models import Item
 from worker.context import JobContext
@@ -122,3 +123,31 @@ def flaky(ctx: JobContext, p: Flaky) -> Outcome:
 def wake_up(ctx: JobContext, p: WakeUp) -> Outcome:
     return Outcome(WakeUpResult(worker=ctx.worker), info=f"Worker {ctx.worker} is awake on {socket.gethostname()} "
                                                          f"(pid {os.getpid()}).")
+
+
+def run_task(ctx: JobContext, p: RunTask) -> Outcome:
+    """One step of a pipeline run (app.pipelines): run its task's command or handler
+    within the task's time limit. Its kept files, and the next order when it is the last
+    of its order to succeed, are written in the transaction that records its success;
+    a cancelled step's outcome is dropped, so nothing is kept or lodged."""
+    from app import pipelines
+    from worker import heartbeat
+    from worker.heartbeat import JobHalted
+
+    task = pipelines.task_for_step(p)
+    limit = pipelines.time_limit_of(task)
+    life = heartbeat.current()
+    if life is not None and life.phase == "running":
+        # The worker's watch also stops a step (a Python handler) past its task's limit.
+        deadline = time.monotonic() + limit + pipelines.TIMEOUT_GRACE_S
+        if life.deadline is None or deadline < life.deadline:
+            life.deadline, life.limit_s = deadline, limit
+    try:
+        run = pipelines.execute_step(payload=p, task=task, job_id=ctx.job_id, attempt=ctx.attempt,
+                                     workflow_id=ctx.workflow_id, note=ctx.message)
+    except pipelines.TaskTimedOut as exc:
+        raise JobHalted("timeout", exc.limit_s) from None
+    result = RunTaskResult(task=task.name, exit_code=run.exit_code, stdout=run.stdout,
+                           files=[KeptFile(name=f.name, size=f.size, sha256=f.sha256) for f in run.files])
+    return Outcome(result, info=run.summary,
+                   also=lambda conn, done: pipelines.finish_step(conn, done, payload=p, files=run.files))
