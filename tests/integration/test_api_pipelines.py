@@ -1,0 +1,134 @@
+"""The pipeline routes: a user lists pipelines and runs one on a multipart upload (run
+by real RQ workers), downloads a kept file; admins configure tasks and pipelines, with
+problem details naming the field; the upload limit answers 413."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.conftest import run_workers
+
+TEXT = b"to be or not to be\nthat is the question\n"
+
+
+@pytest.fixture
+def api(jobdeck, users):
+    from app import auth
+    from app.api import build_api
+
+    tokens = {name: auth.create_token(owner=name)[0] for name in users}
+    with TestClient(build_api(), raise_server_exceptions=False) as client:
+        client.as_ = lambda name: {"Authorization": f"Bearer {tokens[name]}"}
+        yield client
+
+
+def problem_of(r, status):
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    return r.json()
+
+
+TASKS = [
+    {"name": "line count", "command": "wc -l {input}"},
+    {"name": "sort lines", "command": "sort {input} -o {output_dir}/sorted.txt", "output_glob": "sorted.txt"},
+    {"name": "word frequencies", "kind": "handler", "handler": "app.pipelines.word_frequencies",
+     "output_glob": "*.csv", "parameters": [{"name": "top", "default": "20"}]},
+]
+STEPS = [{"order": 1, "task": "line count"}, {"order": 1, "task": "sort lines"},
+         {"order": 2, "task": "word frequencies"}]
+
+
+def _configure(api) -> dict:
+    for t in TASKS:
+        r = api.post("/api/tasks", json=t, headers=api.as_("root"))
+        assert r.status_code == 201, r.text
+        assert r.headers["location"] == f"/api/tasks/{r.json()['id']}"
+    r = api.post("/api/pipelines", json={"name": "Text summary", "steps": STEPS}, headers=api.as_("root"))
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def test_a_user_runs_a_pipeline_on_an_upload_and_downloads_its_output(api):
+    p = _configure(api)
+    listed = api.get("/api/pipelines", headers=api.as_("alice")).json()
+    assert [(x["name"], [s["task"] for s in x["steps"]]) for x in listed] == [
+        ("Text summary", ["line count", "sort lines", "word frequencies"])]
+    assert listed[0]["parameters"] == [{"name": "top", "default": "20", "required": False,
+                                        "tasks": ["word frequencies"]}]
+
+    r = api.post(f"/api/pipelines/{p['id']}/runs", headers=api.as_("alice"),
+                 files={"file": ("hamlet.txt", TEXT, "text/plain")}, data={"parameters": json.dumps({"top": "2"})})
+    assert r.status_code == 201, r.text
+    run = r.json()
+    assert r.headers["location"] == f"/api/jobs/{run['session_id']}"
+    assert run["job"]["job_type"] == "PIPELINE" and len(run["steps"]) == 2
+    run_workers()
+    jobs = api.get("/api/jobs", headers=api.as_("alice")).json()["jobs"]
+    assert sorted((j["payload"]["task"], j["status"]) for j in jobs) == [
+        ("line count", "SUCCEEDED"), ("sort lines", "SUCCEEDED"), ("word frequencies", "SUCCEEDED")]
+    words = next(j for j in jobs if j["payload"]["task"] == "word frequencies")
+    assert words["workflow_id"] == run["session_id"]
+    (f,) = api.get(f"/api/jobs/{words['id']}/files", headers=api.as_("alice")).json()
+    got = api.get(f"/api/jobs/{words['id']}/files/{f['name']}", headers=api.as_("alice"))
+    assert got.status_code == 200 and got.text.splitlines() == ["word,count", "be,2", "to,2"]
+    assert got.headers["x-content-sha256"] == f["sha256"] == hashlib.sha256(got.content).hexdigest()
+    assert api.get(f"/api/jobs/{words['id']}/files/{f['name']}", headers=api.as_("bob")).status_code == 404
+
+
+def test_run_refusals_are_problem_details(api, monkeypatch):
+    from app.settings import reload_settings
+
+    p = _configure(api)
+    url = f"/api/pipelines/{p['id']}/runs"
+    body = problem_of(api.post(url, headers=api.as_("alice"), files={"file": ("a.txt", b"a", "text/plain")},
+                               data={"parameters": '{"lines": 3}'}), 422)
+    assert body["field"] == "parameters.lines" and "takes no parameter 'lines'" in body["detail"]
+    body = problem_of(api.post(url, headers=api.as_("alice"), files={"file": ("a.txt", b"a", "text/plain")},
+                               data={"parameters": "[1"}), 422)
+    assert body["field"] == "parameters"
+    assert problem_of(api.post("/api/pipelines/999/runs", headers=api.as_("alice"),
+                               files={"file": ("a.txt", b"a", "text/plain")}), 404)
+    monkeypatch.setenv("JOBDECK_MAX_UPLOAD_BYTES", "10")
+    reload_settings()
+    body = problem_of(api.post(url, headers=api.as_("alice"), files={"file": ("a.txt", b"x" * 11, "text/plain")}),
+                      413)
+    assert body["field"] == "file" and "JOBDECK_MAX_UPLOAD_BYTES" in body["detail"]
+    assert api.get("/api/jobs", headers=api.as_("alice")).json()["jobs"] == []
+
+
+def test_admins_configure_tasks_and_pipelines(api):
+    root = api.as_("root")
+    assert problem_of(api.post("/api/tasks", json=TASKS[0], headers=api.as_("alice")), 403)
+    assert problem_of(api.get("/api/tasks", headers=api.as_("alice")), 403)
+    bad = problem_of(api.post("/api/tasks", json={"name": "bad", "command": "wc -l {file}"}, headers=root), 422)
+    assert bad["field"] == "command" and "{file}" in bad["detail"]
+    bad = problem_of(api.post("/api/tasks", json={"name": "bad", "kind": "handler", "handler": "os.system"},
+                              headers=root), 422)
+    assert bad["field"] == "handler"
+    p = _configure(api)
+    assert problem_of(api.post("/api/tasks", json=TASKS[0], headers=root), 409)["field"] == "name"
+    tasks = {t["name"]: t for t in api.get("/api/tasks", headers=root).json()}
+    assert tasks["word frequencies"]["parameters"] == [{"name": "top", "flag": "", "default": "20",
+                                                        "required": False}]
+    changed = api.put(f"/api/tasks/{tasks['line count']['id']}", headers=root,
+                      json={**TASKS[0], "command": "grep -c {pattern} {input}", "ok_exit_codes": "0,1",
+                            "parameters": [{"name": "pattern", "required": True}]})
+    assert changed.status_code == 200 and changed.json()["ok_exit_codes"] == "0,1"
+    got = api.get(f"/api/pipelines/{p['id']}", headers=api.as_("alice")).json()
+    assert [(r["name"], r["required"]) for r in got["parameters"]] == [("pattern", True), ("top", False)]
+    missing = problem_of(api.post(f"/api/pipelines/{p['id']}/runs", headers=api.as_("alice"),
+                                  files={"file": ("a.txt", b"a", "text/plain")}), 422)
+    assert missing["field"] == "parameters.pattern"
+    in_use = problem_of(api.delete(f"/api/tasks/{tasks['line count']['id']}", headers=root), 409)
+    assert "is a step of Text summary" in in_use["detail"]
+    r = api.put(f"/api/pipelines/{p['id']}", headers=root,
+                json={"name": "Sorted", "steps": [{"order": 1, "task": tasks["sort lines"]["id"]}]})
+    assert r.status_code == 200 and [s["task"] for s in r.json()["steps"]] == ["sort lines"]
+    assert api.delete(f"/api/tasks/{tasks['line count']['id']}", headers=root).status_code == 204
+    assert api.delete(f"/api/pipelines/{p['id']}", headers=root).status_code == 204
+    assert problem_of(api.delete(f"/api/pipelines/{p['id']}", headers=root), 404)
+    assert api.get("/api/pipelines", headers=api.as_("alice")).json() == []
