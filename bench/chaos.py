@@ -309,14 +309,17 @@ def _run(*, workdir, creates, versions, model_runs, batches, batch_size, slow, k
         pending_versions: list[str] = []
         chaos = threading.Thread(target=_kill_loop, daemon=True, args=(rng, kill_every, kills, stop_chaos))
         chaos.start()
-        at = {round(len(ops) * 0.35): lambda: _restart_redis(redis_srv, marks),
-              round(len(ops) * 0.6): lambda: _restart_web(web, marks)}
+        redis_at, web_at = round(len(ops) * 0.35), round(len(ops) * 0.6)
 
         def step(k_op: tuple[int, tuple[str, int]]) -> None:
+            # the other lodging threads go on meanwhile (and wait for the web backend)
             k, op = k_op
-            if k in at:  # the other lodging threads go on meanwhile (and wait for the web backend)
-                at[k]()
-            do(op)
+            if k == redis_at:
+                _restart_redis(redis_srv, marks)
+            if k == web_at:
+                _restart_web(web, marks, during=lambda: do(op))
+            else:
+                do(op)
 
         with ThreadPoolExecutor(3) as ex:
             list(ex.map(step, enumerate(ops)))
@@ -448,10 +451,26 @@ def _restart_redis(redis_srv: RedisProcess, marks: dict[str, float]) -> None:
     threading.Thread(target=flowing, daemon=True).start()
 
 
-def _restart_web(web: Service, marks: dict[str, float]) -> None:
+def _restart_web(web: Service, marks: dict[str, float], *, during: Callable[[], None]) -> None:
+    """Stop the web backend, lodge something while it is down (the client waits and
+    retries), start it again."""
     web.stop()
+    failed: list[BaseException] = []
+
+    def lodge() -> None:
+        try:
+            during()
+        except BaseException as exc:  # raised again below, in the lodging thread
+            failed.append(exc)
+
+    lodging = threading.Thread(target=lodge)
+    lodging.start()
+    time.sleep(0.3)
     web.start()
     marks["web_back"] = time.monotonic()
+    lodging.join()
+    if failed:
+        raise failed[0]
 
 
 def _kill_loop(rng: random.Random, kill_every: float, kills: list[Kill], stop: threading.Event) -> None:
