@@ -743,6 +743,31 @@ def run_steps(workflow_id: str) -> list[Job]:
                            .order_by(Job.step, Job.created_at, Job.id)))
 
 
+def remove_run_files(root_job_id: str) -> bool:
+    """Remove a run's directory (its upload, every step's working directory and kept
+    files) when its submission is deleted. True when there was one."""
+    import shutil
+
+    if not root_job_id or "/" in root_job_id or root_job_id in (".", ".."):
+        return False
+    folder = runs_dir() / root_job_id
+    if not folder.is_dir() or folder.is_symlink():
+        return False
+    shutil.rmtree(folder)
+    return True
+
+
+def run_overview(workflow_id: str) -> list[tuple[Job, int]]:
+    """The steps of a pipeline run, each with how many files it kept (two queries)."""
+    steps = run_steps(workflow_id)
+    if not steps:
+        return []
+    with session() as s:
+        counts = dict(s.exec(select(JobFile.job_id, sa.func.count()).where(JobFile.job_id.in_([j.id for j in steps]))
+                             .group_by(JobFile.job_id)).all())
+    return [(j, counts.get(j.id, 0)) for j in steps]
+
+
 # --- running one step (the worker's side) --------------------------------------------------------
 
 

@@ -109,6 +109,11 @@ def test_text_summary_runs_two_steps_in_parallel_then_the_join(users):
     assert sub.root_job_id == job.id and set(sub.job_ids) == {count.id, sort.id, words.id}
     page = submissions.list_submissions(viewer=root, owner="alice")
     assert [(s.id, s.status, s.jobs) for s in page.submissions] == [(job.id, "SUCCEEDED", 3)]
+    # deleting it removes the upload and every step's directory too
+    assert (pipelines.runs_dir() / job.id / "upload" / "notes.txt").is_file()
+    done = submissions.delete_submission(actor=root, submission_id=job.id)
+    assert done.jobs_deleted == 3 and done.files_deleted == 2
+    assert not (pipelines.runs_dir() / job.id).exists()
 
 
 def test_a_refused_exit_code_fails_the_step_naming_it_and_a_fixed_retry_carries_on(users):
