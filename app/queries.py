@@ -13,10 +13,7 @@ from app.db import session
 from app.errors import InvalidInput, NotFound
 from app.lifecycle import JobStatus
 from app.models import Batch, Item, Job, JobFile, JobMessage, User
-from app.registry import decode_cursor, encode_cursor
-
-MAX_LIMIT = 500
-
+from app.paging import MAX_LIMIT, newest_first  # noqa: F401 (MAX_LIMIT is part of this module's API)
 
 @dataclass
 class JobPage:
@@ -53,17 +50,7 @@ class JobFilter:
 
 
 def _page(stmt, cursor: Optional[str], limit: int) -> JobPage:
-    if not 1 <= limit <= MAX_LIMIT:
-        raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}.", field="limit")
-    stmt = stmt.order_by(Job.created_at.desc(), Job.id.desc()).limit(limit + 1)
-    if cursor:
-        ts, id_ = decode_cursor(cursor)
-        stmt = stmt.where(sa.tuple_(Job.created_at, Job.id) < (ts, id_))
-    with session() as s:
-        rows = list(s.exec(stmt))
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return JobPage(rows, encode_cursor(rows[-1].created_at, rows[-1].id) if more else None)
+    return JobPage(*newest_first(stmt, Job, cursor=cursor, limit=limit))
 
 
 def list_jobs(*, viewer: User, owner: Optional[str] = None, all_users: bool = False,
@@ -115,17 +102,10 @@ def batch_jobs(*, viewer: User, batch_id: str, filters: Optional[JobFilter] = No
 
 def list_batches(*, viewer: User, all_users: bool = False, cursor: Optional[str] = None,
                  limit: int = 25) -> tuple[list[Batch], Optional[str]]:
-    stmt = select(Batch).order_by(Batch.created_at.desc(), Batch.id.desc()).limit(limit + 1)
+    stmt = select(Batch)
     if not (all_users and viewer.role in ("admin", "service")):
         stmt = stmt.where(Batch.owner == viewer.username)
-    if cursor:
-        ts, id_ = decode_cursor(cursor)
-        stmt = stmt.where(sa.tuple_(Batch.created_at, Batch.id) < (ts, id_))
-    with session() as s:
-        rows = list(s.exec(stmt))
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return rows, (encode_cursor(rows[-1].created_at, rows[-1].id) if more else None)
+    return newest_first(stmt, Batch, cursor=cursor, limit=limit)
 
 
 def job_messages(job_id: str) -> list[JobMessage]:

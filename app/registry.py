@@ -5,10 +5,8 @@ INCOMPLETE → COMPLETE (activity recorded) → LODGED (provenance lodged).
 
 from __future__ import annotations
 
-import base64
 import json
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Optional
 
 import sqlalchemy as sa
@@ -17,8 +15,9 @@ from sqlmodel import select
 
 from app.db import session, utcnow, write_conn
 from app.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from app.paging import MAX_LIMIT, decode_cursor, encode_cursor, newest_first  # noqa: F401 (cursor helpers re-exported)
 from app.jobtypes import ITEM_SUBTYPES, RegisterCreateActivity, RegisterVersionActivity, invalid_input, spec_for
-from app.launch import Lodged, _insert, _row, enqueue
+from app.launch import _insert, _row, enqueue
 from app.models import Item, Job, User, new_id
 
 _item = Item.__table__
@@ -148,34 +147,14 @@ class ItemPage:
     next_cursor: Optional[str]
 
 
-def encode_cursor(created_at: datetime, id_: str) -> str:
-    return base64.urlsafe_b64encode(f"{created_at.isoformat()}|{id_}".encode()).decode()
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        ts, id_ = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
-        return datetime.fromisoformat(ts), id_
-    except Exception:
-        raise InvalidInput("The cursor is not one this server gave out.", field="cursor") from None
-
-
 def list_items(*, subtype: Optional[str] = None, owner: Optional[str] = None, query: Optional[str] = None,
                cursor: Optional[str] = None, limit: int = 50) -> ItemPage:
     """Items newest first, paged by keyset (created_at, id)."""
-    limit = max(1, min(limit, 500))
-    stmt = select(Item).order_by(Item.created_at.desc(), Item.id.desc()).limit(limit + 1)
+    stmt = select(Item)
     if subtype:
         stmt = stmt.where(Item.subtype == subtype)
     if owner:
         stmt = stmt.where(Item.owner == owner)
     if query:
         stmt = stmt.where(sa.or_(Item.display_name.ilike(f"%{query}%"), Item.id == query))
-    if cursor:
-        ts, id_ = decode_cursor(cursor)
-        stmt = stmt.where(sa.tuple_(Item.created_at, Item.id) < (ts, id_))
-    with session() as s:
-        rows = list(s.exec(stmt))
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return ItemPage(rows, encode_cursor(rows[-1].created_at, rows[-1].id) if more else None)
+    return ItemPage(*newest_first(stmt, Item, cursor=cursor, limit=max(1, min(limit, MAX_LIMIT))))

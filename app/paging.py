@@ -1,0 +1,41 @@
+"""Keyset paging, the one way lists are paged: newest first by `(created_at, id)`,
+with an opaque cursor, so a page costs the same at any depth (never OFFSET)."""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+from typing import Any, Optional
+
+import sqlalchemy as sa
+
+from app.db import session
+from app.errors import InvalidInput
+
+MAX_LIMIT = 500
+
+
+def encode_cursor(created_at: datetime, id_: str) -> str:
+    return base64.urlsafe_b64encode(f"{created_at.isoformat()}|{id_}".encode()).decode()
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        ts, id_ = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
+        return datetime.fromisoformat(ts), id_
+    except Exception:
+        raise InvalidInput("The cursor is not one this server gave out.", field="cursor") from None
+
+
+def newest_first(stmt: Any, model: Any, *, cursor: Optional[str], limit: int) -> tuple[list[Any], Optional[str]]:
+    """One page of `stmt` (a select of `model`) and the cursor of the next, if any."""
+    if not 1 <= limit <= MAX_LIMIT:
+        raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}.", field="limit")
+    stmt = stmt.order_by(model.created_at.desc(), model.id.desc()).limit(limit + 1)
+    if cursor:
+        stmt = stmt.where(sa.tuple_(model.created_at, model.id) < decode_cursor(cursor))
+    with session() as s:
+        rows = list(s.exec(stmt))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (encode_cursor(rows[-1].created_at, rows[-1].id) if more else None)
