@@ -1,6 +1,6 @@
 """The pipeline routes: a user lists pipelines and runs one on a multipart upload (run
 by real RQ workers), downloads a kept file; admins configure tasks and pipelines, with
-problem details naming the field; the upload limit answers 413."""
+problem details naming the field; the upload limit answers 413; who may do what."""
 
 from __future__ import annotations
 
@@ -132,3 +132,45 @@ def test_admins_configure_tasks_and_pipelines(api):
     assert api.delete(f"/api/pipelines/{p['id']}", headers=root).status_code == 204
     assert problem_of(api.delete(f"/api/pipelines/{p['id']}", headers=root), 404)
     assert api.get("/api/pipelines", headers=api.as_("alice")).json() == []
+
+
+def test_who_may_do_what(api):
+    from app import auth
+
+    auth.create_user(username="svc", password="svc-password", role="service")
+    svc = {"Authorization": f"Bearer {auth.create_token(owner='svc')[0]}"}
+    p = _configure(api)
+    n = iter(range(1000))
+
+    def task() -> int:
+        r = api.post("/api/tasks", json={"name": f"spare {next(n)}", "command": "true"}, headers=api.as_("root"))
+        return r.json()["id"]
+
+    def pipeline() -> int:
+        r = api.post("/api/pipelines", json={"name": f"spare {next(n)}", "steps": [{"order": 1, "task": task()}]},
+                     headers=api.as_("root"))
+        return r.json()["id"]
+
+    upload = {"files": {"file": ("a.txt", b"a\n", "text/plain")}}
+    cases = [  # method, url, kwargs, expected for anon, alice, bob, root, svc
+        ("GET", lambda: "/api/pipelines", {}, (401, 200, 200, 200, 200)),
+        ("GET", lambda: f"/api/pipelines/{p['id']}", {}, (401, 200, 200, 200, 200)),
+        ("POST", lambda: f"/api/pipelines/{p['id']}/runs", upload, (401, 201, 201, 201, 201)),
+        ("GET", lambda: "/api/tasks", {}, (401, 403, 403, 200, 200)),
+        ("GET", lambda: f"/api/tasks/{task()}", {}, (401, 403, 403, 200, 200)),
+        ("POST", lambda: "/api/tasks", {"json": {"name": "x", "command": "true"}}, (401, 403, 403, 201, 403)),
+        ("PUT", lambda: f"/api/tasks/{task()}", {"json": {"name": "y", "command": "true"}}, (401, 403, 403, 200, 403)),
+        ("DELETE", lambda: f"/api/tasks/{task()}", {}, (401, 403, 403, 204, 403)),
+        ("POST", lambda: "/api/pipelines", {"json": {"name": "z", "steps": [{"order": 1, "task": "line count"}]}},
+         (401, 403, 403, 201, 403)),
+        ("PUT", lambda: f"/api/pipelines/{pipeline()}", {"json": {"name": "w", "steps": [{"order": 1, "task": "line count"}]}},
+         (401, 403, 403, 200, 403)),
+        ("DELETE", lambda: f"/api/pipelines/{pipeline()}", {}, (401, 403, 403, 204, 403)),
+    ]
+    for method, url, kwargs, expected in cases:
+        for who, want in zip(("anon", "alice", "bob", "root", "svc"), expected):
+            headers = {} if who == "anon" else svc if who == "svc" else api.as_(who)
+            r = api.request(method, url(), headers=headers, **kwargs)
+            assert r.status_code == want, f"{method} {r.url} as {who}: {r.status_code} {r.text[:200]}"
+            if want == 201 and method == "POST" and kwargs.get("json", {}).get("name") in ("x", "z"):
+                api.delete(r.headers["location"], headers=api.as_("root"))  # the next role makes it again
