@@ -17,7 +17,7 @@ from sqlmodel import select
 from app.db import session
 from app.errors import InvalidInput, NotFound, PermissionDenied
 from app.jobtypes import BACKENDS, spec_for
-from app.models import Backend, Pipeline, PipelineStep, Task, TaskParameter, User
+from app.models import Backend, User
 from app.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -148,42 +148,19 @@ def update_backend(*, actor: User, name: str, max_workers=None, idle_timeout_s=N
 
 
 @dataclass
-class TaskView:
-    task: Task
-    parameters: list[TaskParameter]
-
-
-@dataclass
-class PipelineView:
-    pipeline: Pipeline
-    steps: list[tuple[int, str]]  # (order, task name); equal orders run in parallel
-
-
-@dataclass
 class Configuration:
     backends: list[Backend]
-    tasks: list[TaskView]
-    pipelines: list[PipelineView]
+    tasks: list  # app.pipelines.TaskInfo, by name
+    pipelines: list  # app.pipelines.PipelineInfo, by name
 
 
 def read_configuration(*, actor: User) -> Configuration:
-    """Every backend, task (with its parameters) and pipeline (with its steps), by name
-    (admins and services)."""
+    """Every configured backend, task (with its parameters) and pipeline (with its
+    steps), by name (admins and services)."""
+    from app import pipelines  # it lodges jobs through launch, which reads backends
+
     if actor.role not in ("admin", "service"):
         raise PermissionDenied("The configuration is for admins.")
     with session() as s:
-        backends = list(s.exec(select(Backend).order_by(Backend.name)))
-        tasks = list(s.exec(select(Task).order_by(Task.name)))
-        params = list(s.exec(select(TaskParameter).order_by(TaskParameter.task_id, TaskParameter.id)))
-        pipelines = list(s.exec(select(Pipeline).order_by(Pipeline.name)))
-        steps = list(s.exec(select(PipelineStep).order_by(PipelineStep.pipeline_id, PipelineStep.order,
-                                                          PipelineStep.id)))
-    task_names = {t.id: t.name for t in tasks}
-    by_task: dict[int, list[TaskParameter]] = {}
-    for p in params:
-        by_task.setdefault(p.task_id, []).append(p)
-    by_pipeline: dict[int, list[tuple[int, str]]] = {}
-    for st in steps:
-        by_pipeline.setdefault(st.pipeline_id, []).append((st.order, task_names.get(st.task_id, f"task {st.task_id}")))
-    return Configuration(backends, [TaskView(t, by_task.get(t.id, [])) for t in tasks],
-                         [PipelineView(p, by_pipeline.get(p.id, [])) for p in pipelines])
+        rows = list(s.exec(select(Backend).order_by(Backend.name)))
+    return Configuration(rows, pipelines.list_tasks(actor=actor), pipelines.list_pipelines(actor=actor))

@@ -45,12 +45,10 @@ class PipelineRow:
     step_count: int = 0
 
 
-def _steps(steps: list[tuple[int, str]]) -> str:
-    orders: dict[int, list[str]] = {}
-    for order, name in steps:
-        orders.setdefault(order, []).append(name)
+def _steps(p) -> str:
     parts = []
-    for i, (_, names) in enumerate(sorted(orders.items()), start=1):
+    for i, group in enumerate(p.orders, start=1):
+        names = [st.task for st in group]
         parts.append(f"{i}. {', '.join(names)}" + (" (in parallel)" if len(names) > 1 else ""))
     return " → ".join(parts)
 
@@ -80,10 +78,10 @@ class AdminConfigurationState(rx.State):
             job_timeout=seconds_text(b.job_timeout_s) if b.job_timeout_s else "each job type's own",
             created=iso(b.created_at), created_exact=exact(b.created_at)) for b in conf.backends]
         self.tasks = [TaskRow(
-            name=t.task.name, description=t.task.description, backend=t.task.backend, kind=t.task.kind,
-            runs=t.task.command if t.task.kind == "command" else t.task.handler, inputs=t.task.input_glob,
-            outputs=t.task.output_glob, ok_exit_codes=t.task.ok_exit_codes, timeout=seconds_text(t.task.timeout_s),
+            name=t.name, description=t.description, backend=t.backend, kind=t.kind,
+            runs=t.command if t.kind == "command" else t.handler, inputs=t.input_glob, outputs=t.output_glob,
+            ok_exit_codes=t.ok_exit_codes, timeout=seconds_text(t.timeout_s),
             parameters=", ".join(_param(p) for p in t.parameters)) for t in conf.tasks]
-        self.pipelines = [PipelineRow(name=p.pipeline.name, description=p.pipeline.description,
-                                      steps=_steps(p.steps), step_count=len(p.steps)) for p in conf.pipelines]
+        self.pipelines = [PipelineRow(name=p.name, description=p.description, steps=_steps(p),
+                                      step_count=len(p.steps)) for p in conf.pipelines]
         self.loaded = True

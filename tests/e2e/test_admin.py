@@ -111,11 +111,12 @@ def test_admin_sees_the_pool_and_changes_a_backend(admin_page, console, request)
     shot(page, "admin-overview-phone")
     page.set_viewport_size(DESKTOP)
 
-    # The configuration, read only: the backends, and what tasks and pipelines are for.
+    # The configuration, read only: backends, and the demo's tasks and pipeline.
     page.locator(".admin-tab", has_text="Configuration").click()
     expect(page.locator(".config-backend-row[data-backend=registry]")).to_contain_text("45 s")
-    expect(page.get_by_text("No tasks yet")).to_be_visible()
-    expect(page.get_by_text("No pipelines yet")).to_be_visible()
+    expect(page.locator(".config-task-row[data-task='line count']")).to_contain_text("wc -l")
+    expect(page.locator(".config-pipeline-row[data-pipeline='Text summary']")).to_contain_text(
+        "1. line count, sort lines (in parallel) → 2. word frequencies")
     shot(page, "admin-configuration")
 
 

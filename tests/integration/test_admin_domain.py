@@ -11,7 +11,7 @@ from rq import SimpleWorker
 from app import backends, launch, queues, registry, submissions, workers
 from app.db import get_engine, session
 from app.errors import InvalidInput, NotFound, PermissionDenied
-from app.models import Backend, Pipeline, PipelineStep, Task, TaskParameter
+from app.models import Backend
 from app.submissions import overall_status
 from tests.conftest import model_run_record, run_workers
 
@@ -178,6 +178,8 @@ def test_an_index_serves_every_submissions_query(jobdeck):
 
 
 def test_configuration_reads_backends_tasks_and_pipelines(users):
+    from app import pipelines
+
     root, alice = users["root"], users["alice"]
     with pytest.raises(PermissionDenied):
         backends.read_configuration(actor=alice)
@@ -185,19 +187,12 @@ def test_configuration_reads_backends_tasks_and_pipelines(users):
     assert (empty.backends, empty.tasks, empty.pipelines) == ([], [], [])
     with session(write=True) as s:
         s.add(Backend(name="hpc", max_workers=8))
-        count = Task(name="count-lines", backend="hpc", command="wc -l {input}")
-        sort = Task(name="sort", backend="hpc", command="sort {input}")
-        s.add_all([count, sort])
-        s.flush()
-        s.add(TaskParameter(task_id=count.id, name="input", flag="", required=True))
-        p = Pipeline(name="count-then-sort", description="two steps")
-        s.add(p)
-        s.flush()
-        s.add_all([PipelineStep(pipeline_id=p.id, order=2, task_id=sort.id),
-                   PipelineStep(pipeline_id=p.id, order=1, task_id=count.id)])
+    pipelines.create_task(actor=root, name="count-lines", command="wc -l {input}", input_glob="*.txt")
+    pipelines.create_task(actor=root, name="sort", command="sort {input}", input_glob="*.txt")
+    pipelines.create_pipeline(actor=root, name="count-then-sort", steps=[
+        {"order": 2, "task": "sort"}, {"order": 1, "task": "count-lines"}])
     got = backends.read_configuration(actor=root)
     assert [b.name for b in got.backends] == ["hpc"]
-    assert [(t.task.name, [x.name for x in t.parameters]) for t in got.tasks] == [("count-lines", ["input"]),
-                                                                                  ("sort", [])]
-    assert [(p.pipeline.name, p.steps) for p in got.pipelines] == [("count-then-sort",
-                                                                     [(1, "count-lines"), (2, "sort")])]
+    assert [t.name for t in got.tasks] == ["count-lines", "sort"]
+    assert [(p.name, [(st.order, st.task) for st in p.steps]) for p in got.pipelines] == [
+        ("count-then-sort", [(1, "count-lines"), (2, "sort")])]
