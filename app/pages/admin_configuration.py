@@ -42,7 +42,9 @@ def _task(t: TaskRow) -> rx.Component:
         rx.table.cell(rx.badge(t.backend, variant="outline", color_scheme="gray")),
         rx.table.cell(rx.vstack(rx.text(t.kind, size="1", color_scheme="gray"), _code(t.runs), spacing="0")),
         rx.table.cell(_small(rx.cond(t.parameters != "", t.parameters, "—"))),
-        rx.table.cell(rx.vstack(_code(t.inputs), _code(t.outputs), spacing="1")),
+        rx.table.cell(rx.vstack(rx.hstack(rx.text("in", size="1", color_scheme="gray"), _code(t.inputs)),
+                                rx.hstack(rx.text("out", size="1", color_scheme="gray"), _code(t.outputs)),
+                                spacing="1")),
         rx.table.cell(_small(t.ok_exit_codes)), rx.table.cell(_small(t.timeout)),
         custom_attrs={"data-task": t.name}, class_name="config-task-row")
 
