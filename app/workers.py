@@ -18,7 +18,7 @@ from sqlmodel import select
 from app import keys, queues
 from app.backends import backend_config, backend_configs
 from app.db import session, utcnow
-from app.errors import InvalidInput
+from app.errors import InvalidInput, PermissionDenied
 from app.jobtypes import SPECS
 from app.lifecycle import JobStatus
 from app.models import Job, User
@@ -38,6 +38,13 @@ def _ts(v: Any) -> Optional[datetime]:
         return datetime.fromtimestamp(float(s), timezone.utc) if s else None
     except ValueError:
         return None
+
+
+def check_viewer(viewer: Optional[User]) -> None:
+    """Workers, pools, backends and stuck jobs are for admins and services. The pool,
+    the reaper and other domain code read them with no viewer."""
+    if viewer is not None and viewer.role not in ("admin", "service"):
+        raise PermissionDenied("Workers, pools and backends are for admins.")
 
 
 def redis_now(conn=None) -> float:
@@ -102,9 +109,11 @@ def worker_statuses(names: list[str], *, conn=None) -> dict[str, WorkerStatus]:
     return {n: _status(n, out[1 + 2 * i], out[2 + 2 * i], now, ttl) for i, n in enumerate(names)}
 
 
-def list_workers(*, backend: Optional[str] = None, include_gone: bool = True) -> list[WorkerStatus]:
+def list_workers(*, backend: Optional[str] = None, include_gone: bool = True,
+                 viewer: Optional[User] = None) -> list[WorkerStatus]:
     """Every worker seen in the last hour, busy first, then by backend and name: name,
     host, pid, backend, state, current job, jobs done and failed, last heartbeat."""
+    check_viewer(viewer)
     conn = queues.redis_conn()
     now = redis_now(conn)
     conn.zremrangebyscore(keys.workers_index(), "-inf", now - KEEP_GONE_S)
@@ -127,8 +136,9 @@ class PoolStatus:
     last_heartbeat: Optional[datetime]
 
 
-def list_pools(*, conn=None) -> list[PoolStatus]:
+def list_pools(*, conn=None, viewer: Optional[User] = None) -> list[PoolStatus]:
     """The pool processes that reported within the worker time-to-live."""
+    check_viewer(viewer)
     conn = conn or queues.redis_conn()
     now = redis_now(conn)
     ttl = get_settings().worker_ttl_s
@@ -166,8 +176,9 @@ class BackendStatus:
     unavailable: Optional[str]  # why no worker can take its jobs, if none can
 
 
-def backend_status() -> list[BackendStatus]:
+def backend_status(*, viewer: Optional[User] = None) -> list[BackendStatus]:
     """One row per backend for the admin console."""
+    check_viewer(viewer)
     from app.retries import scheduled_count
 
     conn = queues.redis_conn()
@@ -239,9 +250,10 @@ class StuckJob:
     waiting_s: float
 
 
-def stuck_jobs(*, limit: int = 100) -> list[StuckJob]:
+def stuck_jobs(*, limit: int = 100, viewer: Optional[User] = None) -> list[StuckJob]:
     """Jobs waiting PENDING past the threshold on a backend no worker can serve, oldest
     first, each with its reason (for the admin view)."""
+    check_viewer(viewer)
     cutoff = utcnow() - timedelta(seconds=get_settings().stuck_after_s)
     with session() as s:
         backends = list(s.exec(select(Job.queue).where(Job.status == JobStatus.PENDING.value,

@@ -196,3 +196,16 @@ def test_configuration_reads_backends_tasks_and_pipelines(users):
     assert [t.name for t in got.tasks] == ["count-lines", "sort"]
     assert [(p.name, [(st.order, st.task) for st in p.steps]) for p in got.pipelines] == [
         ("count-then-sort", [(1, "count-lines"), (2, "sort")])]
+
+
+def test_worker_status_is_for_admins_and_services(users):
+    from app import auth
+
+    service = auth.create_user(username="svc", password="svc-password", role="service")
+    reads = (lambda v: workers.list_workers(viewer=v), lambda v: workers.list_pools(viewer=v),
+             lambda v: workers.backend_status(viewer=v), lambda v: workers.stuck_jobs(viewer=v))
+    for read in reads:
+        with pytest.raises(PermissionDenied, match="for admins"):
+            read(users["alice"])
+        assert isinstance(read(users["root"]), list) and isinstance(read(service), list)
+    assert {b.name for b in workers.backend_status(viewer=users["root"])} >= {"prov", "registry", "system"}
