@@ -68,6 +68,10 @@ def find_submission(*, submission_id: str) -> Submission:
         batch_ids: set[str] = set()
         if conn.execute(sa.select(_job.c.id).where(_job.c.id == submission_id)).first():
             root = _root_of(conn, submission_id)
+            lone = conn.execute(sa.select(_job.c.batch_id).where(_job.c.id == root)).scalar() if root else None
+            if lone:  # a job of a batch lodged directly: the batch is the submission
+                root = None
+                batch_ids.add(lone)
         else:
             b = conn.execute(sa.select(_batch.c.id, _batch.c.submission_job_id, _batch.c.owner)
                              .where(_batch.c.id == submission_id)).first()

@@ -109,3 +109,14 @@ def test_delete_a_batch_submission_by_any_of_its_jobs(users, world):
     assert done.root_job_id == submit.id and done.jobs_deleted == 4 and done.cancelled == 0
     assert _count(Job, Job.id.in_(sub.job_ids)) == 0 and _count(Batch, Batch.id == batch_id) == 0
     assert _count(Job) > 0  # the registry's own workflows (the world's items) are not part of it
+
+
+def test_a_job_of_a_batch_lodged_directly_belongs_to_its_batch(users):
+    alice = users["alice"]
+    batch = launch.launch_batch(actor=users["root"], job_type="SYSTEM", job_subtype="NOOP", payloads=[{}] * 3,
+                                owner="alice")
+    with session() as s:
+        one = s.exec(sa.select(Job.id).where(Job.batch_id == batch.id)).scalars().first()
+    sub = submissions.find_submission(submission_id=one)
+    assert (sub.root_job_id, sub.batch_ids, sub.owner, len(sub.job_ids)) == (None, [batch.id], "alice", 3)
+    assert len(submissions.cancel_submission(actor=alice, submission_id=one).cancelled) == 3
