@@ -16,6 +16,7 @@ from app.pages.items import items_page
 from app.pages.job import job_page
 from app.pages.jobs import jobs_page
 from app.pages.model_runs import model_runs_page
+from app.pages.pipelines import pipelines_page
 from app.pages.profile import profile_page
 from app.pages.signin import sign_in_page
 from app.state import live
@@ -29,6 +30,7 @@ from app.state.item import ItemState
 from app.state.items import ItemsState
 from app.state.job import JobState
 from app.state.jobs import JobsState
+from app.state.pipelines import PipelinesState
 from app.state.profile import ProfileState
 from app.state.signin import SignInState
 
@@ -57,3 +59,4 @@ app.add_page(admin_submissions_page, route=routes.ADMIN_SUBMISSIONS, title="Subm
              on_load=AdminSubmissionsState.load)
 app.add_page(admin_configuration_page, route=routes.ADMIN_CONFIGURATION, title="Configuration · Admin · Jobdeck",
              on_load=AdminConfigurationState.load)
+app.add_page(pipelines_page, route=routes.PIPELINES, title="Pipelines · Jobdeck", on_load=PipelinesState.load)

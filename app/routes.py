@@ -39,3 +39,4 @@ def id_in(path: str) -> str:
 ADMIN_WORKERS = "/admin/workers"
 ADMIN_SUBMISSIONS = "/admin/submissions"
 ADMIN_CONFIGURATION = "/admin/configuration"
+PIPELINES = "/pipelines"

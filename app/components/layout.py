@@ -8,7 +8,7 @@ from app import routes
 from app.state.base import AuthState
 
 NAV = [("Jobs", routes.JOBS, "list-checks"), ("Items", routes.ITEMS, "boxes"),
-       ("Batches", routes.BATCHES, "layers")]
+       ("Batches", routes.BATCHES, "layers"), ("Pipelines", routes.PIPELINES, "workflow")]
 
 
 def _nav_link(label: str, href: str, icon: str) -> rx.Component:

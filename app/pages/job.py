@@ -7,6 +7,7 @@ import reflex as rx
 from app import routes
 from app.components.common import copy_id, field_row, not_found, section, when
 from app.components.layout import page
+from app.components.pipeline import pipeline_steps
 from app.components.status import status_badge
 from app.state.base import AuthState
 from app.state.job import JobState
@@ -200,6 +201,7 @@ def job_page() -> rx.Component:
                 rx.vstack(
                     rx.flex(rx.hstack(*_actions(), spacing="2", wrap="wrap"), width="100%"),
                     _summary(),
+                    pipeline_steps(JobState.steps, JobState.pipeline_name),
                     rx.grid(_times(), _messages(), columns=rx.breakpoints(initial="1", md="2"), spacing="4",
                             width="100%"),
                     _io(),

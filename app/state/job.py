@@ -6,13 +6,14 @@ from typing import Any, Optional
 
 import reflex as rx
 
-from app import files, launch, queries, routes
+from app import files, launch, pipelines, queries, routes
 from app.errors import JobdeckError, NotFound
 from app.lifecycle import RETRYABLE
 from app.models import Batch, Item, Job, User
 from app.db import session
 from app.state import live
 from app.state.base import sign_in_redirect, viewer
+from app.state.pipelines import StepRow, step_row
 from app.state.views import (FileRow, JobRow, MessageRow, duration, exact, file_row, iso, job_row,
                              message_row, pretty_json)
 
@@ -28,8 +29,9 @@ def read_detail(job_id: str) -> dict[str, Any]:
             return {}
         batch = s.get(Batch, job.batch_id) if job.batch_id else None
         item = s.get(Item, job.entity_id) if job.entity_id else None
+    steps = pipelines.run_overview(job.workflow_id or job.id) if job.job_type == pipelines.JOB_TYPE else []
     return {"job": job, "messages": queries.job_messages(job_id), "files": queries.job_files(job_id),
-            "batch": batch, "item": item, "children": queries.job_children(job_id)}
+            "batch": batch, "item": item, "children": queries.job_children(job_id), "steps": steps}
 
 
 class JobState(rx.State):
@@ -51,6 +53,8 @@ class JobState(rx.State):
     children: list[JobRow] = []
     worker: str = ""
     queue: str = ""
+    steps: list[StepRow] = []  # a pipeline run's steps, for a PIPELINE job
+    pipeline_name: str = ""
 
     @rx.var
     def can_cancel(self) -> bool:
@@ -95,6 +99,8 @@ class JobState(rx.State):
         self.children = [job_row(c) for c in d["children"]]
         self.worker = job.worker or ""
         self.queue = job.queue
+        self.steps = [step_row(j, n, current=j.id == job.id) for j, n in d.get("steps", [])]
+        self.pipeline_name = str((job.payload or {}).get("pipeline") or "") if self.steps else ""
         self.loaded = True
 
     @rx.event
@@ -104,8 +110,15 @@ class JobState(rx.State):
             return await sign_in_redirect(self)
         job_id = self._job_id()
         self.loaded = False
-        live.watch(self, username=user.username, admin=user.is_admin, job_ids=frozenset([job_id]))
-        self._show(user, read_detail(job_id))
+        # A run's root is its workflow: its page follows every step of the run.
+        live.watch(self, username=user.username, admin=user.is_admin, job_ids=frozenset([job_id]),
+                   workflow_ids=frozenset([job_id]))
+        d = read_detail(job_id)
+        wf = d["job"].workflow_id if d.get("job") is not None else None
+        if d.get("steps") and wf and wf != job_id:  # a step's page follows its siblings too
+            live.watch(self, username=user.username, admin=user.is_admin, job_ids=frozenset([job_id]),
+                       workflow_ids=frozenset([wf]))
+        self._show(user, d)
 
     @rx.event
     async def cancel(self):
