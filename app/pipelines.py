@@ -30,6 +30,7 @@ import logging
 import os
 import re
 import shlex
+import shutil
 import signal
 import string
 import subprocess
@@ -729,7 +730,7 @@ def run_pipeline(*, actor: User, pipeline: Union[int, str], file_name: str, cont
             lodged = _insert(conn, rows, text=f"Lodged by {actor.username}: pipeline {info.name}, "
                                               f"order {first[0].order} of {len(info.orders)}, on {name}")
     except BaseException:
-        stored.unlink(missing_ok=True)
+        remove_run_files(root)  # nothing lodged: nothing kept
         raise
     enqueue(lodged)
     log.info("pipeline %s run %s lodged by %s on %s (%d bytes)", info.name, root, actor.username, name, len(content))
@@ -746,8 +747,6 @@ def run_steps(workflow_id: str) -> list[Job]:
 def remove_run_files(root_job_id: str) -> bool:
     """Remove a run's directory (its upload, every step's working directory and kept
     files) when its submission is deleted. True when there was one."""
-    import shutil
-
     if not root_job_id or "/" in root_job_id or root_job_id in (".", ".."):
         return False
     folder = runs_dir() / root_job_id
@@ -939,6 +938,8 @@ def execute_step(*, payload: RunTask, task: TaskInfo, job_id: str, attempt: int,
     inputs, upload = _input_paths(payload, task)
     work = runs_dir() / (workflow_id or job_id) / job_id / f"a{attempt}"
     out_dir = work / "out"
+    if work.exists():  # this attempt ran before on a worker that died: start clean
+        shutil.rmtree(work)
     out_dir.mkdir(parents=True, exist_ok=True)
     params = {p.name: payload.parameters.get(p.name, p.default) for p in task.parameters}
     for p in task.parameters:

@@ -90,7 +90,8 @@ def job_row(job: Job, *, batch_total: int = 0, has_children: bool = False) -> Jo
         workflow_id=job.workflow_id or "", entity_id=job.entity_id or "",
         last_message=job.last_message or "", info=job.info or "", attempt=job.attempt,
         progress=-1 if job.progress is None else int(round(job.progress * 100)),
-        title=str(((job.payload or {}).get("record") or {}).get("display_name") or ""),
+        title=str(((job.payload or {}).get("record") or {}).get("display_name")
+                  or (job.payload or {}).get("task") or ""),  # a model run's name, a pipeline step's task
     )
 
 
