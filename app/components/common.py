@@ -9,8 +9,8 @@ def when(ts, exact=None) -> rx.Component:
     """A time shown relative ("3 minutes ago"), exact on hover."""
     return rx.cond(
         ts != "",
-        rx.tooltip(rx.text(rx.moment(ts, from_now=True, interval=30_000), size="2", class_name="when"),
-                   content=exact if exact is not None else ts),
+        rx.text(rx.moment(ts, from_now=True, interval=60_000), size="2", class_name="when",
+                title=exact if exact is not None else ts),
         rx.text("—", color_scheme="gray"),
     )
 

@@ -23,19 +23,18 @@ def color_of(status) -> rx.Var:
 
 
 def status_badge(status, description=None, **props) -> rx.Component:
-    """A coloured badge; hovering it says what the status means."""
+    """A coloured badge; hovering it says what the status means (a plain title: lists
+    show many, and a title costs nothing to render)."""
     desc = description if description is not None else rx.Var.create(DESCRIPTION_TEXT)[status]
-    return rx.tooltip(
-        rx.badge(
-            rx.match(status, *[(k, v.upper()) for k, v in LABELS.items()], status),
-            color_scheme=color_of(status),
-            variant="soft",
-            radius="full",
-            custom_attrs={"data-status": status},
-            class_name="status-badge",
-            **props,
-        ),
-        content=desc,
+    return rx.badge(
+        rx.match(status, *[(k, v.upper()) for k, v in LABELS.items()], status),
+        color_scheme=color_of(status),
+        variant="soft",
+        radius="full",
+        title=desc,
+        custom_attrs={"data-status": status},
+        class_name="status-badge",
+        **props,
     )
 
 

@@ -61,34 +61,34 @@ def _progress() -> rx.Component:
     )
 
 
-def _error(row: ListRow) -> rx.Component:
-    live = BatchState.live[row.id]
-    return rx.cond(
-        live.info != "",
-        rx.popover.root(
-            rx.popover.trigger(rx.button(rx.icon("message-square-warning", size=14), "Why?", size="1",
-                                         variant="soft", color_scheme="red", class_name="why")),
-            rx.popover.content(
-                rx.vstack(rx.text(live.info, size="2", class_name="error-text"),
-                          rx.link("Open the job", href=routes.job(row.id), size="2"), spacing="2"),
-                max_width="28em",
-            ),
+@rx.memo
+def batch_job_row(job_id: rx.Var[str], name: rx.Var[str], status: rx.Var[str], message: rx.Var[str],
+                  attempt: rx.Var[int], info: rx.Var[str]) -> rx.Component:
+    """One job of the batch; plain-value props, so a push re-renders only its own row."""
+    why = rx.popover.root(
+        rx.popover.trigger(rx.button(rx.icon("message-square-warning", size=14), "Why?", size="1",
+                                     variant="soft", color_scheme="red", class_name="why")),
+        rx.popover.content(
+            rx.vstack(rx.text(info, size="2", class_name="error-text"),
+                      rx.link("Open the job", href=routes.job(job_id), size="2"), spacing="2"),
+            max_width="28em",
         ),
+    )
+    return rx.table.row(
+        rx.table.cell(rx.link(name, href=routes.job(job_id), class_name="job-link")),
+        rx.table.cell(rx.hstack(status_badge(status), rx.cond(info != "", why), spacing="2", align="center")),
+        rx.table.cell(rx.text(attempt), display=["none", "table-cell"]),
+        rx.table.cell(rx.text(message, size="2", color_scheme="gray", class_name="last-message"),
+                      display=["none", "none", "table-cell"], max_width="26em"),
+        custom_attrs={"data-job-id": job_id, "data-status": status},
+        class_name="job-row",
     )
 
 
 def _row(row: ListRow) -> rx.Component:
     live = BatchState.live[row.id]
-    return rx.table.row(
-        rx.table.cell(rx.link(rx.cond(row.title != "", row.title, row.label), href=routes.job(row.id),
-                              class_name="job-link")),
-        rx.table.cell(rx.hstack(status_badge(live.status), _error(row), spacing="2", align="center")),
-        rx.table.cell(rx.text(live.attempt), display=["none", "table-cell"]),
-        rx.table.cell(rx.text(live.message, size="2", color_scheme="gray", class_name="last-message"),
-                      display=["none", "none", "table-cell"], max_width="26em"),
-        custom_attrs={"data-job-id": row.id, "data-status": live.status},
-        class_name="job-row",
-    )
+    return batch_job_row(job_id=row.id, name=rx.cond(row.title != "", row.title, row.label), status=live.status,
+                         message=live.message, attempt=live.attempt, info=live.info, key=row.id)
 
 
 def _jobs() -> rx.Component:

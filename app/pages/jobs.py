@@ -9,15 +9,15 @@ from app.components.common import empty_state, when
 from app.components.layout import page
 from app.components.status import COLORS, LABELS, status_badge
 from app.state.base import AuthState
-from app.state.jobs import ANY, TYPE_OPTIONS, JobsState
+from app.state.jobs import ANY, TYPE_OPTIONS, JobsListState, JobsState
 from app.state.views import STATUSES, ListRow
 
 
-def _count_chip(status: str) -> rx.Component:
-    active = JobsState.status_filter == status
+def _count_chip(status: str, active_status: rx.Var) -> rx.Component:
+    active = active_status == status
     return rx.button(
         rx.text(LABELS[status]),
-        rx.badge(JobsState.counts.get(status, 0), color_scheme=COLORS[status], variant="solid", radius="full"),
+        rx.badge(JobsListState.counts.get(status, 0), color_scheme=COLORS[status], variant="solid", radius="full"),
         variant=rx.cond(active, "solid", "soft"),
         color_scheme=COLORS[status],
         size="1",
@@ -27,10 +27,12 @@ def _count_chip(status: str) -> rx.Component:
     )
 
 
-def _counts() -> rx.Component:
+@rx.memo
+def status_counts(active_status: rx.Var[str]) -> rx.Component:
+    """Per-status counts; clicking one filters by it. Memoised: it alone follows pushes."""
     return rx.flex(
-        rx.text("Total ", rx.text.strong(JobsState.total), size="2", color_scheme="gray"),
-        *[_count_chip(s) for s in STATUSES],
+        rx.text("Total ", rx.text.strong(JobsListState.total), size="2", color_scheme="gray"),
+        *[_count_chip(s, active_status) for s in STATUSES],
         spacing="2",
         wrap="wrap",
         align="center",
@@ -38,37 +40,53 @@ def _counts() -> rx.Component:
     )
 
 
-def _marker(row: ListRow) -> rx.Component:
+def _marker(marker: rx.Var, batch_id: rx.Var, batch_total: rx.Var) -> rx.Component:
     return rx.match(
-        row.marker,
-        ("batch", rx.link(rx.badge(rx.icon("layers", size=12), "batch · ", row.batch_total, variant="outline",
-                                   color_scheme="violet"), href=routes.batch(row.batch_id))),
+        marker,
+        ("batch", rx.link(rx.badge(rx.icon("layers", size=12), "batch · ", batch_total, variant="outline",
+                                   color_scheme="violet"), href=routes.batch(batch_id))),
         ("workflow", rx.badge(rx.icon("git-branch", size=12), "workflow", variant="outline", color_scheme="teal")),
         rx.badge("standalone", variant="outline", color_scheme="gray"),
     )
 
 
-def _row(row: ListRow) -> rx.Component:
-    live = JobsState.live[row.id]
+@rx.memo
+def job_list_row(job_id: rx.Var[str], label: rx.Var[str], job_type: rx.Var[str], job_subtype: rx.Var[str],
+                 created: rx.Var[str], created_exact: rx.Var[str], marker: rx.Var[str], batch_id: rx.Var[str],
+                 batch_total: rx.Var[int], owner: rx.Var[str], status: rx.Var[str], message: rx.Var[str],
+                 progress: rx.Var[int]) -> rx.Component:
+    """One row. Its props are plain values, so a push re-renders only the rows whose
+    values changed (React.memo), not the whole table: this is what keeps many open
+    tabs cheap for the browser."""
     return rx.table.row(
         rx.table.cell(
-            rx.link(rx.vstack(rx.text(row.label, weight="medium"),
-                              rx.text(row.job_type, " / ", row.job_subtype, size="1", color_scheme="gray"),
+            rx.link(rx.vstack(rx.text(label, weight="medium"),
+                              rx.text(job_type, " / ", job_subtype, size="1", color_scheme="gray"),
                               spacing="0"),
-                    href=routes.job(row.id), underline="hover", class_name="job-link"),
+                    href=routes.job(job_id), underline="hover", class_name="job-link"),
         ),
         rx.table.cell(rx.vstack(
-            status_badge(live.status),
-            rx.cond((live.status == "IN_PROGRESS") & (live.progress >= 0),
-                    rx.progress(value=live.progress, width="6em", size="1")),
+            status_badge(status),
+            rx.cond((status == "IN_PROGRESS") & (progress >= 0), rx.progress(value=progress, width="6em", size="1")),
             spacing="1")),
-        rx.table.cell(when(row.created, row.created_exact)),
-        rx.table.cell(_marker(row), display=["none", "table-cell"]),
-        rx.table.cell(rx.cond(JobsState.all_users | (JobsState.owner_filter != ""), rx.text(row.owner, size="2"))),
-        rx.table.cell(rx.text(live.message, size="2", color_scheme="gray", class_name="last-message"),
+        rx.table.cell(when(created, created_exact)),
+        rx.table.cell(_marker(marker, batch_id, batch_total), display=["none", "table-cell"]),
+        rx.table.cell(rx.text(owner, size="2")),
+        rx.table.cell(rx.text(message, size="2", color_scheme="gray", class_name="last-message"),
                       display=["none", "none", "table-cell"], max_width="22em"),
-        custom_attrs={"data-job-id": row.id, "data-status": live.status},
+        custom_attrs={"data-job-id": job_id, "data-status": status},
         class_name="job-row",
+    )
+
+
+def _row(row: ListRow) -> rx.Component:
+    live = JobsListState.live[row.id]
+    return job_list_row(
+        job_id=row.id, label=row.label, job_type=row.job_type, job_subtype=row.job_subtype, created=row.created,
+        created_exact=row.created_exact, marker=row.marker, batch_id=row.batch_id, batch_total=row.batch_total,
+        owner=rx.cond(JobsListState.show_owner, row.owner, ""),
+        status=live.status, message=live.message, progress=live.progress,
+        key=row.id,
     )
 
 
@@ -141,15 +159,16 @@ def _table() -> rx.Component:
     return rx.box(
         rx.table.root(
             rx.table.header(rx.table.row(
-                rx.table.column_header_cell("Job"),
-                rx.table.column_header_cell("Status"),
-                rx.table.column_header_cell("Created"),
-                rx.table.column_header_cell("Kind", display=["none", "table-cell"]),
-                rx.table.column_header_cell(rx.cond(JobsState.all_users | (JobsState.owner_filter != ""),
-                                                    "Owner", "")),
-                rx.table.column_header_cell("Last message", display=["none", "none", "table-cell"]),
+                rx.table.column_header_cell("Job", width=["55%", "34%", "26%"]),
+                rx.table.column_header_cell("Status", width=["25%", "18%", "13%"]),
+                rx.table.column_header_cell("Created", width=["20%", "18%", "13%"]),
+                rx.table.column_header_cell("Kind", display=["none", "table-cell"], width=["0", "16%", "12%"]),
+                rx.table.column_header_cell(rx.cond(JobsListState.show_owner, "Owner", ""),
+                                            width=rx.cond(JobsListState.show_owner, "8%", "1%")),
+                rx.table.column_header_cell("Last message", display=["none", "none", "table-cell"],
+                                            width=["0", "0", "35%"]),
             )),
-            rx.table.body(rx.foreach(JobsState.rows, _row)),
+            rx.table.body(rx.foreach(JobsListState.rows, _row)),
             variant="surface",
             size="2",
             width="100%",
@@ -162,12 +181,12 @@ def _table() -> rx.Component:
 
 def _empty() -> rx.Component:
     return rx.cond(
-        JobsState.search_kind == "none",
+        JobsListState.search_kind == "none",
         empty_state("search-x", "No job or batch with that id",
                     "Check the session id or batch id; you can only find your own jobs.",
                     rx.button("Clear the search", variant="soft", on_click=JobsState.clear_filters)),
         rx.cond(
-            JobsState.filtered,
+            JobsListState.filtered,
             empty_state("filter-x", "No jobs match these filters", "Change or clear the filters to see more.",
                         rx.button("Clear filters", variant="soft", on_click=JobsState.clear_filters)),
             empty_state("inbox", "No jobs yet",
@@ -180,24 +199,31 @@ def _empty() -> rx.Component:
     )
 
 
+@rx.memo
+def jobs_list() -> rx.Component:
+    """The table, load more, or what to do when it is empty. Memoised: a push re-renders
+    this and the rows whose values changed, not the page around it."""
+    return rx.cond(
+        JobsListState.rows.length() > 0,  # type: ignore[attr-defined]
+        rx.vstack(
+            _table(),
+            rx.cond(JobsListState.next_cursor != "",
+                    rx.center(rx.button("Load more", variant="soft", on_click=JobsState.load_more,
+                                        class_name="load-more"), width="100%"),
+                    rx.center(rx.text("That is all.", size="2", color_scheme="gray"), width="100%")),
+            width="100%",
+            spacing="3",
+        ),
+        rx.cond(JobsListState.loaded, _empty(), rx.center(rx.spinner(), padding="3em", width="100%")),
+    )
+
+
 def jobs_page() -> rx.Component:
     return page(
         _admin_scope(),
-        _counts(),
+        status_counts(active_status=JobsState.status_filter),
         _filters(),
-        rx.cond(
-            JobsState.rows.length() > 0,  # type: ignore[attr-defined]
-            rx.vstack(
-                _table(),
-                rx.cond(JobsState.next_cursor != "",
-                        rx.center(rx.button("Load more", variant="soft", on_click=JobsState.load_more,
-                                            class_name="load-more"), width="100%"),
-                        rx.center(rx.text("That is all.", size="2", color_scheme="gray"), width="100%")),
-                width="100%",
-                spacing="3",
-            ),
-            rx.cond(JobsState.loaded, _empty(), rx.center(rx.spinner(), padding="3em", width="100%")),
-        ),
+        jobs_list(),
         title="Jobs",
         actions=[rx.button(rx.icon("refresh-cw", size=14), "Refresh", variant="soft", on_click=JobsState.refresh,
                            class_name="refresh")],

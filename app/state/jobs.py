@@ -1,4 +1,11 @@
-"""State of the jobs panel: a keyset-paged list with filters, counts, search, live."""
+"""State of the jobs panel: a keyset-paged list with filters, counts, search, live.
+
+Two states: `JobsState` holds what the person chose (filters, search, scope) and
+handles their events; `JobsListState` holds what the workers change (rows, their live
+part, counts). Only memoised components read the list state, so a push re-renders the
+table and the counts, not the page around them: many open tabs stay cheap for the
+browser.
+"""
 
 from __future__ import annotations
 
@@ -22,28 +29,92 @@ TYPE_OPTIONS = [(t, t) for t in sorted({t for t, _ in SPECS})] + [
     (f"{t}/{s}", f"{t} / {s}") for t, s in sorted(SPECS)]
 
 
-class JobsState(rx.State):
+class JobsListState(rx.State):
     rows: list[ListRow] = []
     live: dict[str, RowLive] = {}
     counts: dict[str, int] = {}
     next_cursor: str = ""
-    status_filter: str = ANY
-    type_filter: str = ANY
-    search: str = ""
-    search_kind: str = ""  # "job" | "batch" | "none" while a search is applied
-    all_users: bool = False
-    owner_filter: str = ""
     loaded: bool = False
+    search_kind: str = ""  # "job" | "batch" | "none" while a search is applied
+    filtered: bool = False
+    show_owner: bool = False
+    # created_at|id of each row shown, to place a new job where the keyset puts it
+    _keys: dict[str, str] = {}
 
     @rx.var
     def total(self) -> int:
         return sum(self.counts.values())
 
+    def _show(self, jobs: list[Job], *, append: bool = False, markers=None) -> None:
+        totals, parents = markers or queries.job_markers(jobs)
+        new = [list_row(j, batch_total=totals.get(j.batch_id or "", 0), has_children=j.id in parents)
+               for j in jobs]
+        fresh_live = {j.id: row_live(j) for j in jobs}
+        keys = {j.id: sort_key(j) for j in jobs}
+        if append:
+            have = set(self._keys)
+            self.rows = self.rows + [r for r in new if r.id not in have]
+            self.live = {**self.live, **fresh_live}
+            self._keys = {**self._keys, **keys}
+        else:
+            self.rows, self.live, self._keys = new, fresh_live, keys
+
+    async def _live(self, events: list[dict[str, Any]], burst: live.Burst) -> None:
+        page = await self.get_state(JobsState)
+        w = live.hub.watches.get(self.router.session.client_token)
+        scope = set(w.owners) if w else set()
+        changed: dict[str, RowLive] = {}
+        gone: set[str] = set()
+        fresh: list[Job] = []
+        oldest = min(self._keys.values()) if self._keys and self.next_cursor else ""
+        for ev in events:
+            for jid in ([ev["job_id"]] if ev.get("job_id") else []) + list(ev.get("job_ids") or []):
+                job = burst.job(jid)
+                if job is None:
+                    continue
+                if jid in self._keys:
+                    if page._matches(job, scope):
+                        changed[jid] = row_live(job)
+                    else:
+                        gone.add(jid)  # left the filter (a status filter, say)
+                elif page._matches(job, scope) and (not oldest or sort_key(job) > oldest) \
+                        and all(f.id != jid for f in fresh):
+                    fresh.append(job)
+        # Only what changed is sent: the live part of rows already shown ...
+        updates = {k: v for k, v in changed.items() if k not in gone and self.live.get(k) != v}
+        if updates:
+            self.live = {**self.live, **updates}
+        if gone:
+            self.rows = [r for r in self.rows if r.id not in gone]
+            self._keys = {k: v for k, v in self._keys.items() if k not in gone}
+        # ... and new jobs, placed where the keyset order puts them.
+        if fresh:
+            ids = tuple(sorted(j.id for j in fresh))
+            markers = await burst.fetch(("markers", ids), lambda: queries.job_markers(fresh))
+            self._show(fresh, append=True, markers=markers)
+            order = self._keys
+            self.rows = sorted(self.rows, key=lambda r: order.get(r.id, ""), reverse=True)
+        if scope:
+            owner = None if live.EVERYONE in scope else next(iter(scope))
+            counts = await burst.fetch(("counts", owner), lambda: _counts(owner))
+            if counts != self.counts:
+                self.counts = counts
+
+    async def _live_resync(self) -> None:
+        page = await self.get_state(JobsState)
+        await page._reload()
+
+
+class JobsState(rx.State):
+    status_filter: str = ANY
+    type_filter: str = ANY
+    search: str = ""
+    all_users: bool = False
+    owner_filter: str = ""
+
     @rx.var
     def filtered(self) -> bool:
         return self.status_filter != ANY or self.type_filter != ANY or self.search != ""
-
-    # --- reading --------------------------------------------------------------
 
     def _filter(self) -> JobFilter:
         f = JobFilter()
@@ -60,48 +131,39 @@ class JobsState(rx.State):
             return None, False
         return (self.owner_filter.strip() or None), self.all_users and not self.owner_filter.strip()
 
-    # created_at|id of each row shown, to place a new job where the keyset puts it
-    _keys: dict[str, str] = {}
+    def _page(self, user: User, cursor: Optional[str] = None) -> tuple[Optional[str], queries.JobPage]:
+        owner, everyone = self._scope(user)
+        text = self.search.strip()
+        if text:
+            kind, page = queries.search_jobs(viewer=user, text=text, filters=self._filter(), cursor=cursor,
+                                             limit=PAGE_SIZE)
+            return kind or "none", page
+        return "", queries.list_jobs(viewer=user, owner=owner, all_users=everyone, filters=self._filter(),
+                                     cursor=cursor, limit=PAGE_SIZE)
 
-    def _show(self, jobs: list[Job], *, append: bool = False, markers=None) -> None:
-        totals, parents = markers or queries.job_markers(jobs)
-        new = [list_row(j, batch_total=totals.get(j.batch_id or "", 0), has_children=j.id in parents)
-               for j in jobs]
-        live = {j.id: row_live(j) for j in jobs}
-        keys = {j.id: sort_key(j) for j in jobs}
-        if append:
-            have = set(self._keys)
-            self.rows = self.rows + [r for r in new if r.id not in have]
-            self.live = {**self.live, **live}
-            self._keys = {**self._keys, **keys}
-        else:
-            self.rows, self.live, self._keys = new, live, keys
-
-    def _read(self, user: User) -> None:
+    async def _read(self, user: User) -> None:
+        lst = await self.get_state(JobsListState)
         owner, everyone = self._scope(user)
         owners = {live.EVERYONE} if everyone else {owner or user.username}
         text = self.search.strip()
-        live.watch(self, username=user.username, admin=user.is_admin, owners=frozenset(owners),
+        # Watch first, then read: a change between the two is pushed, not lost.
+        live.watch(lst, username=user.username, admin=user.is_admin, owners=frozenset(owners),
                    job_ids=frozenset([text]) if text else frozenset(),
                    batch_ids=frozenset([text]) if text else frozenset())
-        if text:
-            kind, page = queries.search_jobs(viewer=user, text=text, filters=self._filter(), limit=PAGE_SIZE)
-            self.search_kind = kind or "none"
-        else:
-            self.search_kind = ""
-            page = queries.list_jobs(viewer=user, owner=owner, all_users=everyone, filters=self._filter(),
-                                     limit=PAGE_SIZE)
-        self._show(page.jobs)
-        self.next_cursor = page.next_cursor or ""
-        self.counts = queries.status_counts(viewer=user, owner=owner, all_users=everyone)
-        self.loaded = True
+        lst.search_kind, page = self._page(user)
+        lst._show(page.jobs)
+        lst.next_cursor = page.next_cursor or ""
+        lst.counts = queries.status_counts(viewer=user, owner=owner, all_users=everyone)
+        lst.filtered = self.status_filter != ANY or self.type_filter != ANY or text != ""
+        lst.show_owner = user.is_admin and (everyone or bool(owner))
+        lst.loaded = True
 
     async def _reload(self):
         user = await viewer(self)
         if user is None:
             return await sign_in_redirect(self)
         try:
-            self._read(user)
+            await self._read(user)
         except JobdeckError as exc:
             return rx.toast.error(exc.message)
 
@@ -123,18 +185,12 @@ class JobsState(rx.State):
         user = await viewer(self)
         if user is None:
             return await sign_in_redirect(self)
-        if not self.next_cursor:
+        lst = await self.get_state(JobsListState)
+        if not lst.next_cursor:
             return
-        owner, everyone = self._scope(user)
-        text = self.search.strip()
-        if text:
-            _, page = queries.search_jobs(viewer=user, text=text, filters=self._filter(),
-                                          cursor=self.next_cursor, limit=PAGE_SIZE)
-        else:
-            page = queries.list_jobs(viewer=user, owner=owner, all_users=everyone, filters=self._filter(),
-                                     cursor=self.next_cursor, limit=PAGE_SIZE)
-        self._show(page.jobs, append=True)
-        self.next_cursor = page.next_cursor or ""
+        _, page = self._page(user, lst.next_cursor)
+        lst._show(page.jobs, append=True)
+        lst.next_cursor = page.next_cursor or ""
 
     @rx.event
     async def set_status_filter(self, value: str):
@@ -172,9 +228,8 @@ class JobsState(rx.State):
         self.owner_filter = ""
         return await self._reload()
 
-    # --- live -----------------------------------------------------------------
-
     def _matches(self, job: Job, user_scope: set[str]) -> bool:
+        """Does a changed job belong in this list (scope, search, filters)?"""
         if live.EVERYONE not in user_scope and job.owner not in user_scope:
             return False
         text = self.search.strip()
@@ -188,49 +243,6 @@ class JobsState(rx.State):
         if f.job_subtype and job.job_subtype != f.job_subtype:
             return False
         return True
-
-    async def _live(self, events: list[dict[str, Any]], burst: live.Burst) -> None:
-        w = live.hub.watches.get(self.router.session.client_token)
-        scope = set(w.owners) if w else set()
-        changed: dict[str, RowLive] = {}
-        gone: set[str] = set()
-        fresh: list[Job] = []
-        oldest = min(self._keys.values()) if self._keys and self.next_cursor else ""
-        for ev in events:
-            for jid in ([ev["job_id"]] if ev.get("job_id") else []) + list(ev.get("job_ids") or []):
-                job = burst.job(jid)
-                if job is None:
-                    continue
-                if jid in self._keys:
-                    if self._matches(job, scope):
-                        changed[jid] = row_live(job)
-                    else:
-                        gone.add(jid)  # left the filter (a status filter, say)
-                elif self._matches(job, scope) and (not oldest or sort_key(job) > oldest) \
-                        and all(f.id != jid for f in fresh):
-                    fresh.append(job)
-        # Only what changed is sent: the live part of rows already shown ...
-        updates = {k: v for k, v in changed.items() if k not in gone and self.live.get(k) != v}
-        if updates:
-            self.live = {**self.live, **updates}
-        if gone:
-            self.rows = [r for r in self.rows if r.id not in gone]
-            self._keys = {k: v for k, v in self._keys.items() if k not in gone}
-        # ... and new jobs, placed where the keyset order puts them.
-        if fresh:
-            ids = tuple(sorted(j.id for j in fresh))
-            markers = await burst.fetch(("markers", ids), lambda: queries.job_markers(fresh))
-            self._show(fresh, append=True, markers=markers)
-            order = self._keys
-            self.rows = sorted(self.rows, key=lambda r: order.get(r.id, ""), reverse=True)
-        if scope:
-            owner = None if live.EVERYONE in scope else next(iter(scope))
-            counts = await burst.fetch(("counts", owner), lambda: _counts(owner))
-            if counts != self.counts:
-                self.counts = counts
-
-    async def _live_resync(self) -> None:
-        await self._reload()
 
 
 def _counts(owner: Optional[str]) -> dict[str, int]:

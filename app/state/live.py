@@ -70,7 +70,7 @@ class Burst:
         self._memo: dict[Any, Any] = {}
 
     def load(self) -> None:
-        """Read the changed jobs and batches (runs in a thread)."""
+        """Read the changed jobs and batches: two queries by primary key."""
         job_ids: list[str] = []
         batch_ids: set[str] = set()
         for ev in self.events:
@@ -89,18 +89,16 @@ class Burst:
         return self._batches.get(batch_id)
 
     def memo(self, key: Any, fn: Callable[[], Any]) -> Any:
-        """Read something once per burst however many tabs need it (in the event loop:
-        for quick reads; `fetch` runs longer ones in a thread)."""
+        """Read something once per burst however many tabs need it (a workflow graph,
+        status counts). These are indexed reads of a millisecond or two: run inline, as
+        a thread hop costs more than the read on a busy machine."""
         if key not in self._memo:
             self._memo[key] = fn()
         return self._memo[key]
 
     async def fetch(self, key: Any, fn: Callable[[], Any]) -> Any:
-        """Read something once per burst however many tabs need it (a workflow graph,
-        status counts), in a thread, so the event loop keeps serving the other tabs."""
-        if key not in self._memo:
-            self._memo[key] = asyncio.ensure_future(asyncio.to_thread(fn))
-        return await self._memo[key]
+        """`memo` for async callers."""
+        return self.memo(key, fn)
 
 
 class Hub:
@@ -195,7 +193,7 @@ class Hub:
         burst = Burst(events or [])
         started = time.perf_counter()
         if events:
-            await asyncio.to_thread(burst.load)
+            burst.load()
         await asyncio.gather(*(self._apply(token, w, evs, burst) for token, w, evs in targets))
         log.debug("pushed %d events to %d tabs in %.1f ms", len(events or []), len(targets),
                   (time.perf_counter() - started) * 1000)
