@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Optional
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from app.jobtypes import ModelRunRecord
 from app.lifecycle import FINAL, JobStatus
@@ -226,3 +226,135 @@ class ModelRunsIn(BaseModel):
 
     records: list[ModelRunRecord] = Field(min_length=1, max_length=10_000)
     label: str = Field(default="", max_length=256)
+
+
+# --- admin: backends, workers, pools, submissions -------------------------------------
+
+
+class BackendPatch(BaseModel):
+    """Change a backend (admins); a field left out or null keeps its value."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_workers: Optional[StrictInt] = Field(None, description="0-100; 0 pauses the backend", examples=[4])
+    idle_timeout_s: Optional[StrictInt] = Field(None, description="Seconds an idle worker waits before it "
+                                                                   "stops (1-86400)", examples=[120])
+    job_timeout_s: Optional[StrictInt] = Field(None, description="Seconds its jobs may run (0-86400); 0 lets "
+                                                                  "each job type's own limit apply")
+
+
+class BackendLiveOut(BaseModel):
+    """What a backend can take now, read from Redis."""
+
+    workers: int = Field(description="Live workers")
+    busy: int
+    idle: int
+    queued: int = Field(description="Jobs waiting on its queue")
+    scheduled: int = Field(description="Automatic retries waiting for their time")
+    served_by: list[str] = Field(description="Hosts of the pools serving it")
+    can_wake: bool
+    unavailable: Optional[str] = Field(None, description="Why no worker can take its jobs, if none can")
+
+
+class BackendOut(BaseModel):
+    name: str
+    description: str
+    configured: bool = Field(description="False: no configuration row, the defaults apply")
+    created_at: Optional[datetime] = None
+    max_workers: int
+    idle_timeout_s: int
+    job_timeout_s: Optional[int] = Field(None, description="Null: each job type's own limit applies")
+    status: Optional[BackendLiveOut] = Field(None, description="Null when the queue server (Redis) does "
+                                                               "not answer")
+
+
+class WakeOut(BaseModel):
+    backend: str
+    message: str
+    job: Optional[JobOut] = Field(None, description="The wake-up job lodged (or already waiting); null when a "
+                                                    "worker is awake already")
+
+
+class WorkerOut(BaseModel):
+    name: str
+    host: str
+    pid: Optional[int] = None
+    backend: str
+    state: str = Field(description="starting | idle | busy | stopping | stopped | dead | lost")
+    alive: bool
+    current_job_id: Optional[str] = None
+    current_attempt: Optional[int] = None
+    job_since: Optional[datetime] = None
+    jobs_done: int
+    jobs_failed: int
+    last_heartbeat: Optional[datetime] = None
+    started_at: Optional[datetime] = None
+    pool: str
+    exit_reason: str
+
+    @classmethod
+    def of(cls, w: Any) -> "WorkerOut":
+        return cls(**{k: getattr(w, k) for k in cls.model_fields})
+
+
+class PoolOut(BaseModel):
+    pool_id: str
+    host: str
+    pid: Optional[int] = None
+    backends: list[str]
+    last_heartbeat: Optional[datetime] = None
+
+
+class StuckJobOut(BaseModel):
+    job: JobAdminOut
+    reason: str = Field(description="Why no worker can take it")
+    waiting_s: float
+
+
+class SubmissionOut(BaseModel):
+    """What a user asked for: a job no other job lodged, or a batch lodged directly."""
+
+    id: str = Field(description="The root job's session id, or the batch's id")
+    kind: str = Field(description="job | batch")
+    owner: str
+    job_type: str
+    job_subtype: str
+    label: str
+    title: str
+    created_at: datetime
+    status: JobStatus = Field(description="Of the submission as a whole")
+    aa_status: str = Field(description="The same under Analytics Automated's name")
+    jobs: int
+    finished: int
+    last_message: str
+    batch_ids: list[str]
+    entity_id: Optional[str] = None
+
+    @classmethod
+    def of(cls, s: Any) -> "SubmissionOut":
+        return cls(**{k: getattr(s, k) for k in cls.model_fields})
+
+
+class SubmissionPageOut(BaseModel):
+    submissions: list[SubmissionOut]
+    next_cursor: Optional[str] = None
+
+
+class SubmissionCancelOut(BaseModel):
+    cancelled: list[str] = Field(description="Jobs moved to CANCELLED now (empty: every job had finished)")
+    halting: list[str] = Field(description="Of those, the ones a worker was running (halted within seconds)")
+    submission: Optional[SubmissionOut] = None
+
+
+class SubmissionDeleteOut(BaseModel):
+    root_job_id: Optional[str] = None
+    jobs_deleted: int
+    batches_deleted: int
+    files_deleted: int
+    cancelled: int = Field(description="Live jobs cancelled first")
+
+
+class StatusCountsOut(BaseModel):
+    username: Optional[str] = Field(None, description="Whose jobs; null for every user's")
+    total: int
+    counts: dict[str, int] = Field(description="Jobs per status")
