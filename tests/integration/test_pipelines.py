@@ -16,7 +16,7 @@ from sqlmodel import select
 from app import files, launch, lifecycle, pipelines, submissions
 from app.db import get_engine, session, write_conn
 from app.demo import DEMO_PIPELINES, DEMO_TASKS
-from app.errors import Conflict, InvalidInput, JobFailed, NotFound, PayloadTooLarge, PermissionDenied
+from app.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge, PermissionDenied
 from app.jobtypes import RunTask
 from app.lifecycle import JobStatus, Move
 from app.models import TABLES, Job, JobFile, JobMessage
