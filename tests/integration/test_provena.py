@@ -108,7 +108,12 @@ def pool(jobdeck, tmp_path):
 
 
 def run(coro):
-    return asyncio.run(coro)
+    """Run the client's coroutine on a loop of its own thread: after the browser tests,
+    Playwright's sync API leaves an event loop running in this one."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as ex:
+        return ex.submit(asyncio.run, coro).result()
 
 
 def provena_record(world, **over) -> ModelRunRecord:
