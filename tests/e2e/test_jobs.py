@@ -94,9 +94,8 @@ def test_another_users_job_reads_as_not_found(alice_page, console):
     shot(page, "job-not-found")
     page.goto(console.url("/jobs/00000000-0000-0000-0000-000000000000"))
     expect(page.get_by_role("heading", name="Job not found")).to_be_visible()
-    # The owner sees it.
-    page.locator(".user-menu").click()
-    page.get_by_role("menuitem", name="Sign out").click()
+    # The owner sees it (signing out is the sign-in tests' business: forget alice here).
+    page.evaluate("() => localStorage.clear()")
     sign_in(page, console, "bob", f"/jobs/{bobs}")
     expect(page.get_by_role("heading", name="Diagnostic no-op")).to_be_visible()
 
@@ -125,3 +124,61 @@ def test_cancel_a_pending_job_then_retry_it(alice_page, console):
     page.get_by_role("button", name="Retry").click()
     expect(page.locator(".status-badge").first).to_have_text("SUCCEEDED", timeout=20_000)
     expect(page.get_by_text("Retry requested by alice: attempt 2")).to_be_visible()
+
+
+def test_a_tab_that_lost_its_connection_is_right_again_once_back(page, console):
+    # Hold new websockets back on demand, to cut the tab off and let it come back.
+    page.add_init_script("""
+        window.__cutOff = false;
+        window.__sockets = [];
+        const NativeWebSocket = window.WebSocket;
+        window.WebSocket = function (...args) {
+          // While cut off, new connections go nowhere and fail as a lost network would.
+          const ws = window.__cutOff ? new NativeWebSocket('ws://127.0.0.1:9/') : new NativeWebSocket(...args);
+          window.__sockets.push(ws);
+          return ws;
+        };
+        window.WebSocket.prototype = NativeWebSocket.prototype;
+    """)
+    username, password = new_user(console, "omar")
+    sign_in(page, console, username, password=password)
+    expect(page.get_by_text("No jobs yet")).to_be_visible()
+    page.evaluate("() => { window.__cutOff = true; window.__sockets.forEach(ws => ws.close()); }")
+    [job_id] = _lodge_noops(console, username, 1)
+    from app import launch
+
+    with console.domain():
+        import time
+
+        deadline = time.monotonic() + 20
+        while launch.get_job(job_id).status != "SUCCEEDED" and time.monotonic() < deadline:
+            time.sleep(0.2)
+    expect(page.locator(".job-row")).to_have_count(0)  # nothing reached the tab meanwhile
+    page.evaluate("() => { window.__cutOff = false; }")
+    row = page.locator(f".job-row[data-job-id='{job_id}']")
+    expect(row).to_have_attribute("data-status", "SUCCEEDED", timeout=20_000)
+
+
+def test_a_file_a_job_produced_downloads_from_its_page(alice_page, console):
+    import hashlib
+
+    from app.db import session
+    from app.models import JobFile
+    from app.settings import get_settings
+
+    page = alice_page
+    [job_id] = _lodge_noops(console, "alice", 1)
+    body = b"gauge,flow\n410001,12.5\n"
+    with console.domain():
+        folder = get_settings().files_dir / job_id
+        folder.mkdir(parents=True)
+        (folder / "flow.csv").write_bytes(body)
+        with session(write=True) as s:
+            s.add(JobFile(job_id=job_id, name="flow.csv", size=len(body), sha256=hashlib.sha256(body).hexdigest(),
+                          stored_path=f"{job_id}/flow.csv"))
+    page.goto(console.url(f"/jobs/{job_id}"))
+    expect(page.get_by_text("flow.csv")).to_be_visible()
+    with page.expect_download() as dl:
+        page.get_by_role("button", name="Download").click()
+    assert dl.value.suggested_filename == "flow.csv"
+    assert open(dl.value.path(), "rb").read() == body
