@@ -197,7 +197,7 @@ def main() -> None:
     ap.add_argument("--tabs", type=int, default=20)
     ap.add_argument("--jobs", type=int, default=20)
     ap.add_argument("--every", type=float, default=1.0, help="seconds between two lodged jobs")
-    ap.add_argument("--browser-nice", type=int, default=10,
+    ap.add_argument("--browser-nice", type=int, default=19,
                     help="run the browsers at this lower priority (0: same as the server)")
     args = ap.parse_args()
     from playwright.sync_api import sync_playwright

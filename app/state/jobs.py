@@ -40,6 +40,16 @@ class JobsListState(rx.State):
     show_owner: bool = False
     # created_at|id of each row shown, to place a new job where the keyset puts it
     _keys: dict[str, str] = {}
+    # what a changed job must match to be in the list: (search text, status, type, subtype)
+    _match: tuple[str, str, str, str] = ("", "", "", "")
+
+    def _matches(self, job: Job, user_scope: set[str]) -> bool:
+        """Does a changed job belong in this list (scope, search, filters)?"""
+        if live.EVERYONE not in user_scope and job.owner not in user_scope:
+            return False
+        text, status, job_type, job_subtype = self._match
+        return not ((text and job.id != text and job.batch_id != text) or (status and job.status != status)
+                    or (job_type and job.job_type != job_type) or (job_subtype and job.job_subtype != job_subtype))
 
     @rx.var
     def total(self) -> int:
@@ -60,7 +70,6 @@ class JobsListState(rx.State):
             self.rows, self.live, self._keys = new, fresh_live, keys
 
     async def _live(self, events: list[dict[str, Any]], burst: live.Burst) -> None:
-        page = await self.get_state(JobsState)
         w = live.hub.watches.get(self.router.session.client_token)
         scope = set(w.owners) if w else set()
         changed: dict[str, RowLive] = {}
@@ -73,11 +82,11 @@ class JobsListState(rx.State):
                 if job is None:
                     continue
                 if jid in self._keys:
-                    if page._matches(job, scope):
+                    if self._matches(job, scope):
                         changed[jid] = row_live(job)
                     else:
                         gone.add(jid)  # left the filter (a status filter, say)
-                elif page._matches(job, scope) and (not oldest or sort_key(job) > oldest) \
+                elif self._matches(job, scope) and (not oldest or sort_key(job) > oldest) \
                         and all(f.id != jid for f in fresh):
                     fresh.append(job)
         # Only what changed is sent: the live part of rows already shown ...
@@ -156,6 +165,8 @@ class JobsState(rx.State):
         lst.counts = queries.status_counts(viewer=user, owner=owner, all_users=everyone)
         lst.filtered = self.status_filter != ANY or self.type_filter != ANY or text != ""
         lst.show_owner = user.is_admin and (everyone or bool(owner))
+        f = self._filter()
+        lst._match = (text, f.status or "", f.job_type or "", f.job_subtype or "")
         lst.loaded = True
 
     async def _reload(self):
@@ -227,22 +238,6 @@ class JobsState(rx.State):
     async def clear_owner(self):
         self.owner_filter = ""
         return await self._reload()
-
-    def _matches(self, job: Job, user_scope: set[str]) -> bool:
-        """Does a changed job belong in this list (scope, search, filters)?"""
-        if live.EVERYONE not in user_scope and job.owner not in user_scope:
-            return False
-        text = self.search.strip()
-        if text and job.id != text and job.batch_id != text:
-            return False
-        f = self._filter()
-        if f.status and job.status != f.status:
-            return False
-        if f.job_type and job.job_type != f.job_type:
-            return False
-        if f.job_subtype and job.job_subtype != f.job_subtype:
-            return False
-        return True
 
 
 def _counts(owner: Optional[str]) -> dict[str, int]:

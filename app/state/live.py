@@ -32,6 +32,7 @@ from app.settings import get_settings
 log = logging.getLogger("jobdeck.live")
 
 BURST = 500  # events applied together at most
+PRUNE_EVERY_S = 2.0  # how often closed tabs are dropped (a push to one is a no-op meanwhile)
 EVERYONE = "*"
 
 
@@ -109,6 +110,7 @@ class Hub:
         self.app: Any = None
         self.connected = asyncio.Event()
         self.pushed = 0
+        self._pruned = 0.0
 
     def watch(self, token: str, watch: Watch) -> None:
         if token:
@@ -176,10 +178,12 @@ class Hub:
 
     async def _dispatch(self, events: Optional[list[dict[str, Any]]]) -> None:
         """Apply a burst to every tab it concerns (or, with None, re-read every tab)."""
-        live = self._live_tokens()
-        if live is not None:
-            for token in [t for t in self.watches if t not in live]:
-                del self.watches[token]  # the tab closed; a reconnect registers again
+        if time.monotonic() - self._pruned > PRUNE_EVERY_S:
+            self._pruned = time.monotonic()
+            live = self._live_tokens()
+            if live is not None:
+                for token in [t for t in self.watches if t not in live]:
+                    del self.watches[token]  # the tab closed; a reconnect registers again
         targets: list[tuple[str, Watch, Optional[list[dict[str, Any]]]]] = []
         for token, w in list(self.watches.items()):
             if events is None:

@@ -223,3 +223,11 @@ def alice_page(page, console):
     page.set_default_timeout(15_000)
     sign_in(page, console, "alice")
     return page
+
+
+def pytest_collection_modifyitems(config, items):
+    # The first e2e test also waits for the console's build (about a minute, longer on a
+    # busy machine, or behind another run holding .web): give e2e tests a wider limit.
+    for item in items:
+        if "tests/e2e/" in str(item.fspath).replace("\\", "/"):
+            item.add_marker(pytest.mark.timeout(900))
