@@ -13,7 +13,7 @@ import socket
 import time
 
 from app import provenance
-from app.db import session, write_conn
+from app.db import session
 from app.errors import JobFailed
 from app.jobtypes import (
     BatchSubmitResult, Flaky, FlakyResult, LodgeCreateActivity, LodgeResult, LodgeVersionActivity,
@@ -23,7 +23,7 @@ from app.jobtypes import (
     WakeUp, WakeUpResult, child_job_id, spec_for,
 )
 from app.jobtypes import KeptFile, RunTask, RunTaskResult
-from app.launch import _row, create_batch, enqueue
+from app.launch import _row, create_batch
 from app.models import Item
 from worker.context import JobContext
 
@@ -81,8 +81,9 @@ def model_run_update(ctx: JobContext, p: ModelRunUpdate) -> Outcome:
 
 
 def model_run_batch_submit(ctx: JobContext, p: ModelRunBatchSubmit) -> Outcome:
-    """Fan out one MODEL_RUN_PROV_LODGE per record into a batch. Batch and child ids
-    derive from this job, so a repeat lodges nothing twice."""
+    """Fan out one MODEL_RUN_PROV_LODGE per record into a batch, in the transaction that
+    records this job's success: a job cancelled or reaped meanwhile fans out nothing.
+    Batch and child ids derive from this job, so a repeat lodges nothing twice."""
     spec = spec_for("PROV_LODGE", "MODEL_RUN_PROV_LODGE")
     batch_id = child_job_id(ctx.job_id, "batch")
     rows = []
@@ -91,13 +92,13 @@ def model_run_batch_submit(ctx: JobContext, p: ModelRunBatchSubmit) -> Outcome:
         rows.append(_row(job_id=jid, owner=ctx.owner, spec=spec, payload=ModelRunProvLodge(record=record),
                          batch_id=batch_id, workflow_id=jid, parent_job_id=ctx.job_id, step=i,
                          lineage_key=f"{ctx.job_id}/record/{i}"))
-    with write_conn() as conn:
-        lodged = create_batch(conn, batch_id=batch_id, owner=ctx.owner,
-                              label=p.label or f"{len(rows)} model runs", submission_job_id=ctx.job_id,
-                              rows=rows, text=f"Lodged in batch {batch_id} by job {ctx.job_id}")
-    enqueue(lodged)
+    def fan_out(conn, done):
+        return create_batch(conn, batch_id=batch_id, owner=ctx.owner,
+                            label=p.label or f"{len(rows)} model runs", submission_job_id=ctx.job_id,
+                            rows=rows, text=f"Lodged in batch {batch_id} by job {ctx.job_id}")
+
     return Outcome(BatchSubmitResult(batch_id=batch_id, jobs=len(rows)),
-                   info=f"Lodged {len(rows)} model run registrations in batch {batch_id}.")
+                   info=f"Lodged {len(rows)} model run registrations in batch {batch_id}.", also=fan_out)
 
 
 def noop(ctx: JobContext, p: Noop) -> Outcome:

@@ -67,6 +67,42 @@ def test_cancelled_workflow_lodges_no_later_step(users):
     assert registry.get_item(item.id).record_status == "INCOMPLETE"
 
 
+def _cancelled_while_running(monkeypatch, users, name):
+    """Wrap the handler `name` of worker.tasks so that its job is cancelled while it runs."""
+    import worker.runner
+    import worker.tasks
+
+    real = getattr(worker.tasks, name)
+    # the runner caches handlers by path: look them up afresh while the wrapper is in place
+    monkeypatch.setattr(worker.runner, "_handler", worker.runner._handler.__wrapped__)
+
+    def handler(ctx, payload):
+        outcome = real(ctx, payload)
+        launch.cancel_job(actor=users["root"], job_id=ctx.job_id)
+        return outcome
+
+    monkeypatch.setattr(worker.tasks, name, handler)
+
+
+def test_a_step_cancelled_while_it_runs_lodges_no_later_step(users, monkeypatch):
+    _cancelled_while_running(monkeypatch, users, "register_create_activity")
+    item, job = registry.create_item(actor=users["alice"], subtype="DATASET", display_name="Stopped midway")
+    run_workers()
+    assert launch.get_job(job.id).status == "CANCELLED"
+    assert _count(Job, Job.workflow_id == job.id) == 1
+    assert registry.get_item(item.id).record_status != "LODGED"
+
+
+def test_a_batch_submit_cancelled_while_it_runs_fans_out_nothing(users, world, monkeypatch):
+    _cancelled_while_running(monkeypatch, users, "model_run_batch_submit")
+    submit = launch.launch_job(actor=users["alice"], job_type="PROV_LODGE", job_subtype="MODEL_RUN_BATCH_SUBMIT",
+                               payload={"records": [model_run_record(world) for _ in range(3)]})
+    run_workers()
+    assert launch.get_job(submit.id).status == "CANCELLED"
+    assert _count(Job, Job.parent_job_id == submit.id) == 0
+    assert _count(Batch, Batch.submission_job_id == submit.id) == 0
+
+
 def test_delete_submission_cancels_its_live_jobs_first(users, pools):
     root, alice = users["root"], users["alice"]
     set_backend("system", max_workers=2, idle_timeout_s=30)
