@@ -32,6 +32,7 @@ HALT_SIGNAL = signal.SIGUSR1
 HALT_GRACE_S = 1.5
 POLL_S = 0.2  # how often a running job's halt flag is read: cancel halts within ~0.2 s
 SQL_CHECK_S = 2.0  # the job's row is read this often too, in case Redis lost the flag
+CONFIG_S = 5.0  # how often a worker reads its backend's settings (an admin may change them)
 HASH_TTL_S = 3600  # a gone worker stays visible to admins this long
 HARD_EXIT_CODE = 70
 
@@ -119,10 +120,11 @@ class Life:
     """Heartbeats, slot lease and job watch of one worker process."""
 
     def __init__(self, *, backend: str, max_workers: int, name: Optional[str] = None, pool_id: str = "",
-                 state_cell=None, watch_parent: bool = False):
+                 state_cell=None, watch_parent: bool = False, idle_timeout_s: Optional[int] = None):
         s = get_settings()
         self.backend = backend
-        self.max_workers = max_workers
+        self.max_workers = max_workers  # negative: a worker outside any pool (no slot, no settings followed)
+        self.idle_timeout_s = idle_timeout_s
         self.name = name or worker_name(backend)
         self.host = socket.gethostname()
         self.pid = os.getpid()
@@ -152,6 +154,7 @@ class Life:
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
         self.stop_asked = False
+        self.stop_why = ""
         self._redis_down_logged = False
 
     # --- start and stop --------------------------------------------------------
@@ -287,6 +290,7 @@ class Life:
     def ask_stop(self, why: str) -> None:
         """Stop after the job in hand (RQ's warm shutdown, by SIGTERM to ourselves)."""
         if not self.stop_asked:
+            self.stop_why = why
             self.stopping()
             log.warning("worker %s: stopping: %s", self.name, why)
             os.kill(self.pid, signal.SIGTERM)
@@ -296,9 +300,13 @@ class Life:
     def _run(self) -> None:
         next_beat = time.monotonic() + self.heartbeat_s
         next_sql = 0.0
+        next_config = time.monotonic() + CONFIG_S
         while not self._stop.wait(POLL_S):
             now = time.monotonic()
             try:
+                if now >= next_config:
+                    next_config = now + CONFIG_S
+                    self._follow_settings(now)
                 if now >= next_beat:
                     next_beat = now + self.heartbeat_s
                     if not self.beat():
@@ -314,6 +322,28 @@ class Life:
                 log.exception("worker %s: heartbeat thread error", self.name)
             if self._ppid is not None and os.getppid() != self._ppid:
                 self.ask_stop("its pool is gone")
+
+    def _follow_settings(self, now: float) -> None:
+        """Apply an admin's change of the backend to this running worker too, not only to
+        the workers started after it: a lower maximum (0 pauses the backend) or a
+        shorter idle timeout stops an idle worker; a job in hand is finished first."""
+        if self.max_workers < 0 or self.stop_asked:
+            return
+        from app.backends import backend_config  # the database, read by pool workers only
+
+        cfg = backend_config(self.backend)
+        self.max_workers, self.idle_timeout_s = cfg.max_workers, cfg.idle_timeout_s
+        if self.phase != "idle":
+            return
+        if cfg.max_workers == 0:
+            self.ask_stop(f"backend {self.backend} is paused (max workers 0)")
+            return
+        # Slots are ranked by when their leases run out; those past the maximum give way.
+        rank = self.redis.zrank(keys.worker_slots(self.backend), self.name)
+        if rank is not None and rank >= cfg.max_workers:
+            self.ask_stop(f"backend {self.backend} now has at most {cfg.max_workers} worker(s)")
+        elif self.idle_timeout_s and now - self.last_active >= self.idle_timeout_s:
+            self.ask_stop("idle timeout")
 
     def _watch(self, now: float, next_sql: float) -> float:
         job, attempt = self.job_id, self.attempt

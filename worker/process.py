@@ -67,6 +67,8 @@ class JobdeckWorker(SimpleWorker):
 
     def dequeue_job_and_maintain_ttl(self, timeout, max_idle_time=None):
         self.life.idle()
+        if max_idle_time is not None and self.life.idle_timeout_s:
+            max_idle_time = self.life.idle_timeout_s  # the backend's setting now, an admin may have changed it
         return super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
 
 
@@ -76,7 +78,7 @@ def serve(*, backend: str, name: str, max_workers: int, idle_timeout_s: Optional
     until its queues are empty), or is told to stop. `also` names more backends whose
     queues it serves (outside a pool only). Returns the process exit code."""
     life = Life(backend=backend, max_workers=max_workers, name=name, pool_id=pool_id, state_cell=state_cell,
-                watch_parent=bool(pool_id))
+                watch_parent=bool(pool_id), idle_timeout_s=None if burst else idle_timeout_s)
     life.start()
     reason = "queues empty" if burst else "idle timeout"
     try:
@@ -85,7 +87,7 @@ def serve(*, backend: str, name: str, max_workers: int, idle_timeout_s: Optional
         worker.work(burst=burst, with_scheduler=False, max_idle_time=idle_timeout_s, logging_level="WARNING",
                     max_jobs=None if burst else MAX_JOBS_PER_WORKER)
         if life.stop_asked or worker._stop_requested:
-            reason = "asked to stop"
+            reason = life.stop_why or "asked to stop"
         elif not burst and life.handled >= MAX_JOBS_PER_WORKER:
             reason = f"retired after {life.handled} jobs"
         elif not burst and time.monotonic() - life.last_active < (idle_timeout_s or 0) - 1:

@@ -60,7 +60,39 @@ def test_pools_on_two_hosts_never_start_more_than_the_maximum(users, pools):
         time.sleep(0.05)
     assert {status(j.id) for j in jobs} == {"SUCCEEDED"}
     assert most_workers == 2 and most_running == 2
-    assert len({w.pool for w in list_workers(backend="system")}) >= 1
+
+
+def test_a_change_of_a_backend_reaches_the_workers_already_running(users, pools):
+    """Workers forked with the old settings follow an admin's change too: a lower
+    maximum stops the idle workers past it, 0 pauses the backend, a shorter idle
+    timeout stops a worker that waits."""
+    root = users["root"]
+    set_backend("system", max_workers=2, idle_timeout_s=300)
+    pools("--backends", "system")
+    first = [_noop(root, sleep_s=1) for _ in range(2)]
+    wait_for(lambda: len(live_workers("system")) == 2, message="two workers for two jobs")
+    wait_for(lambda: {status(j.id) for j in first} == {"SUCCEEDED"})
+
+    set_backend("system", max_workers=1)
+    wait_for(lambda: len(live_workers("system")) == 1, timeout=20, message="one worker gave way")
+    (gave_way,) = [w for w in list_workers(backend="system") if not w.alive]
+    assert gave_way.exit_reason == "backend system now has at most 1 worker(s)"
+
+    set_backend("system", max_workers=0)
+    wait_for(lambda: not live_workers("system"), timeout=20, message="the paused backend's idle worker stopped")
+    assert {w.exit_reason for w in list_workers(backend="system")} == {
+        "backend system now has at most 1 worker(s)", "backend system is paused (max workers 0)"}
+    held = _noop(root)
+    time.sleep(2)
+    assert status(held.id) == "PENDING" and not live_workers("system")  # paused: nobody takes it
+
+    set_backend("system", max_workers=1)
+    wait_for(lambda: status(held.id) == "SUCCEEDED", timeout=20, message="resumed, the job ran")
+    (worker,) = live_workers("system")
+    set_backend("system", idle_timeout_s=1)  # it was forked to wait 300 s
+    wait_for(lambda: not live_workers("system"), timeout=20, message="the shorter idle timeout applied")
+    (stopped,) = [w for w in list_workers(backend="system") if w.name == worker.name]
+    assert stopped.exit_reason == "idle timeout"
 
 
 def test_wake_up_prewarms_a_backend(users, pools):
