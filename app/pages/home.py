@@ -9,5 +9,5 @@ def home() -> rx.Component:
     return rx.center(rx.spinner(size="3"), height="60vh")
 
 
-def go_home():
-    return rx.redirect(routes.JOBS)
+# An event spec, not a function: Reflex runs page load events it can serialise.
+go_home = rx.redirect(routes.JOBS)

@@ -21,6 +21,18 @@ def test_pages_need_a_sign_in(page, console):
     expect(page).to_have_url(re.compile(r"/sign-in\?next=/items$"))
 
 
+def test_the_address_printed_at_start_leads_to_sign_in_then_to_the_jobs(page, console):
+    page.goto(console.url("/"))
+    expect(page).to_have_url(re.compile(r"/sign-in\?next=/jobs$"))
+    page.get_by_label("Username").fill("alice")
+    page.get_by_label("Password").fill(PASSWORDS["alice"])
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(at(console, "/jobs"))
+    page.goto(console.url("/"))
+    expect(page).to_have_url(at(console, "/jobs"))
+    expect(page.get_by_role("heading", name="Jobs")).to_be_visible()
+
+
 def test_wrong_password_is_refused_and_the_right_one_lands_where_asked(page, console):
     page.goto(console.url("/sign-in?next=/items"))
     page.get_by_label("Username").fill("alice")
