@@ -6,7 +6,7 @@ from typing import Any, Optional
 
 import reflex as rx
 
-from app import files, launch, pipelines, queries, routes
+from app import files, launch, pipelines, queries, routes, workers
 from app.errors import JobdeckError, NotFound
 from app.lifecycle import RETRYABLE
 from app.models import Batch, Item, Job, User
@@ -31,7 +31,8 @@ def read_detail(job_id: str) -> dict[str, Any]:
         item = s.get(Item, job.entity_id) if job.entity_id else None
     steps = pipelines.run_overview(job.workflow_id or job.id) if job.job_type == pipelines.JOB_TYPE else []
     return {"job": job, "messages": queries.job_messages(job_id), "files": queries.job_files(job_id),
-            "batch": batch, "item": item, "children": queries.job_children(job_id), "steps": steps}
+            "batch": batch, "item": item, "children": queries.job_children(job_id), "steps": steps,
+            "stuck": workers.stuck_reason(job=job) or ""}
 
 
 class JobState(rx.State):
@@ -42,6 +43,7 @@ class JobState(rx.State):
     created: str = ""
     times: list[list[str]] = []  # [label, iso, exact, duration]
     info: str = ""
+    stuck: str = ""  # why no worker takes this waiting job, once it has waited too long
     error_detail: str = ""
     payload_json: str = ""
     result_json: str = ""
@@ -88,6 +90,7 @@ class JobState(rx.State):
              else (f"after {duration(job.created_at, job.finished_at)}" if job.finished_at else "")],
         ]
         self.info = job.info or ""
+        self.stuck = d.get("stuck", "")
         self.error_detail = (job.error_detail or "") if user.is_admin else ""
         self.payload_json = pretty_json(job.payload)
         self.result_json = pretty_json(job.result)

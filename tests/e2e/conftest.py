@@ -86,6 +86,29 @@ class Console:
             queues.reset_connections()
             reload_settings()
 
+    @contextlib.contextmanager
+    def paused(self, backend: str) -> Iterator[None]:
+        """The backend set to 0 workers, as an admin pauses it, until its running workers
+        have stopped; put back as it was afterwards. Jobs lodged meanwhile wait PENDING,
+        so a page opened on them sees what follows arrive live."""
+        from app import auth
+        from app.backends import backend_config, forget_cached, update_backend
+        from app.workers import list_workers
+
+        with self.domain():
+            forget_cached()
+            before = backend_config(backend).max_workers
+            update_backend(actor=auth.get_user("admin"), name=backend, max_workers=0)
+            deadline = time.monotonic() + 30
+            while [w for w in list_workers(backend=backend) if w.alive]:
+                assert time.monotonic() < deadline, f"the workers of {backend} did not stop when paused"
+                time.sleep(0.2)
+        try:
+            yield
+        finally:
+            with self.domain():
+                update_backend(actor=auth.get_user("admin"), name=backend, max_workers=before or 2)
+
     def log_tail(self, name: str, lines: int = 40) -> str:
         path = self.logs / name
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
@@ -157,6 +180,7 @@ def console(redis_server, tmp_path_factory) -> Iterator[Console]:
         "JOBDECK_SECRET_KEY": secrets.token_urlsafe(32),
         "JOBDECK_PORT": str(port),
         "JOBDECK_PENDING_GRACE_S": "3600",  # the cancel test keeps a job pending on purpose
+        "JOBDECK_STUCK_AFTER_S": "3",  # a job on a paused backend shows its warning soon
         "PYTHONUNBUFFERED": "1",
     })
     py = str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv").exists() else sys.executable

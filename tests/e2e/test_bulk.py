@@ -60,10 +60,13 @@ def test_bad_row_is_shown_then_the_fixed_file_lodges_a_live_batch(alice_page, co
     expect(page.locator(".check-passed")).to_contain_text("All 5 rows of runs-fixed.csv are valid")
     shot(page, "model-runs-ready")
     page.get_by_label("Batch label").fill("Calibration runs")
-    page.get_by_role("button", name="Register 5 model runs").click()
-
-    expect(page).to_have_url(re.compile(r"/batches/[0-9a-f-]{36}/?$"))
-    expect(page.get_by_role("heading", name="Calibration runs")).to_be_visible()
+    with console.paused("prov"):  # the batch waits until the page shows it: its progress arrives live
+        page.get_by_role("button", name="Register 5 model runs").click()
+        expect(page).to_have_url(re.compile(r"/batches/[0-9a-f-]{36}/?$"))
+        expect(page.get_by_role("heading", name="Calibration runs")).to_be_visible()
+        expect(page.locator(".job-row[data-status=PENDING]")).to_have_count(5)
+        expect(page.locator(".batch-percent")).to_have_text("0%")
+        shot(page, "batch-waiting")
     expect(page.locator(".batch-percent")).to_have_text("100%", timeout=30_000)
     expect(page.locator(".batch-banner")).to_have_attribute("data-summary", "succeeded")
     expect(page.locator(".batch-banner")).to_contain_text("All 5 jobs succeeded.")

@@ -23,12 +23,24 @@ def test_create_an_item_and_watch_its_workflow_then_version_it(alice_page, conso
     expect(page.locator(".form-error")).to_have_text("Give the item a name.")
     page.get_by_label("Name").fill("Soil moisture 2024")
     page.get_by_label("Description").fill("Daily soil moisture at 40 stations.")
-    page.get_by_role("button", name="Create", exact=True).click()
-    expect(page).to_have_url(re.compile(r"/items/[0-9a-f-]{36}/?$"))
-    first_url = page.url
-    expect(page.locator(".item-name")).to_have_text("Soil moisture 2024")
+    with console.paused("registry"):  # its first job waits, so all that follows arrives live
+        page.get_by_role("button", name="Create", exact=True).click()
+        expect(page).to_have_url(re.compile(r"/items/[0-9a-f-]{36}/?$"))
+        first_url = page.url
+        expect(page.locator(".item-name")).to_have_text("Soil moisture 2024")
+        expect(page.locator(".react-flow__node.wf-node")).to_have_count(1)
+        expect(page.locator(".react-flow__node.status-PENDING")).to_have_count(1)
+        expect(page.locator(".workflow-overall")).not_to_have_attribute("data-overall", "SUCCEEDED")
+        # Its job's page says why it waits, once it has waited longer than usual.
+        page.locator(".react-flow__node.wf-node").first.click()
+        expect(page).to_have_url(re.compile(r"/jobs/[0-9a-f-]{36}/?$"))
+        expect(page.locator(".job-stuck")).to_contain_text("Backend 'registry' is set to 0 workers",
+                                                           timeout=30_000)
+        shot(page, "job-stuck")
+        page.go_back()
+        expect(page.locator(".react-flow__node.status-PENDING")).to_have_count(1)
 
-    # The create workflow: two jobs, chained, both succeed while the page stays open.
+    # Resumed: the create workflow's two jobs, chained, succeed while the page stays open.
     nodes = page.locator(".react-flow__node.wf-node")
     expect(nodes).to_have_count(2, timeout=20_000)
     expect(page.locator(".react-flow__node.status-SUCCEEDED")).to_have_count(2, timeout=20_000)
