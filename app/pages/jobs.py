@@ -75,7 +75,7 @@ def job_list_row(job_id: rx.Var[str], label: rx.Var[str], job_type: rx.Var[str],
         rx.table.cell(rx.text(owner, size="2"), display=rx.cond(owner != "", "table-cell", "none")),
         rx.table.cell(rx.text(message, size="2", color_scheme="gray", class_name="last-message"),
                       display=["none", "none", "table-cell"], max_width="22em"),
-        custom_attrs={"data-job-id": job_id, "data-status": status},
+        custom_attrs={"data-job-id": job_id, "data-status": status, "data-marker": marker},
         class_name="job-row",
     )
 

@@ -9,6 +9,7 @@ browser.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Optional
 
 import reflex as rx
@@ -89,6 +90,7 @@ class JobsListState(rx.State):
                 elif self._matches(job, scope) and (not oldest or sort_key(job) > oldest) \
                         and all(f.id != jid for f in fresh):
                     fresh.append(job)
+        self._follow_markers(events, burst)
         # Only what changed is sent: the live part of rows already shown ...
         updates = {k: v for k, v in changed.items() if k not in gone and self.live.get(k) != v}
         if updates:
@@ -108,6 +110,30 @@ class JobsListState(rx.State):
             counts = await burst.fetch(("counts", owner), lambda: _counts(owner))
             if counts != self.counts:
                 self.counts = counts
+
+    def _follow_markers(self, events: list[dict[str, Any]], burst: live.Burst) -> None:
+        """The rarely changing part of rows shown: a job that lodged its next step is a
+        workflow now, a batch that took more jobs has a new count."""
+        parents: set[str] = set()
+        totals: dict[str, int] = {}
+        for ev in events:
+            job = burst.job(ev.get("job_id") or "")
+            if job is not None and job.parent_job_id in self._keys:
+                parents.add(job.parent_job_id)
+            batch = burst.batch(ev.get("batch_id") or "")
+            if batch is not None:
+                totals[batch.id] = batch.total
+        if not parents and not totals:
+            return
+        rows, touched = [], False
+        for r in self.rows:
+            if r.id in parents and r.marker == "standalone":
+                r, touched = dataclasses.replace(r, marker="workflow"), True
+            elif r.batch_id in totals and r.batch_total != totals[r.batch_id]:
+                r, touched = dataclasses.replace(r, batch_total=totals[r.batch_id]), True
+            rows.append(r)
+        if touched:
+            self.rows = rows
 
     async def _live_resync(self) -> None:
         page = await self.get_state(JobsState)
@@ -237,6 +263,7 @@ class JobsState(rx.State):
     @rx.event
     async def clear_owner(self):
         self.owner_filter = ""
+        self.all_users = False  # the button says "Only my jobs"
         return await self._reload()
 
 

@@ -73,6 +73,53 @@ def test_new_jobs_appear_live_then_load_more_pages_by_keyset(page, console):
     shot(page, "jobs-panel-paged")
 
 
+def test_a_job_that_lodges_its_next_step_shows_as_a_workflow_live_and_the_type_filter(page, console):
+    username, password = new_user(console, "wren")
+    sign_in(page, console, username, password=password)
+    with console.paused("registry"):
+        with console.domain():
+            from app import auth, registry
+
+            _, job = registry.create_item(actor=auth.get_user(username), subtype="DATASET",
+                                          display_name="Wren's transects")
+        row = page.locator(f".job-row[data-job-id='{job.id}']")
+        expect(row).to_have_attribute("data-status", "PENDING")
+        expect(row).to_have_attribute("data-marker", "standalone")  # nothing lodged by it yet
+    # Resumed: it succeeds and lodges its next step; both rows say workflow, no reload.
+    expect(row).to_have_attribute("data-status", "SUCCEEDED", timeout=30_000)
+    expect(row).to_have_attribute("data-marker", "workflow")
+    rows = page.locator(".job-row")
+    expect(rows).to_have_count(2)
+    expect(rows.first).to_have_attribute("data-marker", "workflow")
+    expect(rows.first).to_contain_text("PROV_LODGE / LODGE_CREATE_ACTIVITY")
+    # The type filter keeps one type's jobs.
+    page.get_by_role("combobox", name="Type filter").click()
+    page.get_by_role("option", name="REGISTRY", exact=True).click()
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_have_attribute("data-job-id", job.id)
+    page.get_by_role("combobox", name="Status filter").click()
+    page.get_by_role("option", name="failed", exact=True).click()
+    expect(page.get_by_text("No jobs match these filters")).to_be_visible()
+
+
+def test_an_admin_sees_all_users_or_one_user(page, console):
+    sign_in(page, console, "admin")
+    ids = {who: _lodge_noops(console, who, 1)[0] for who in ("alice", "bob")}
+    page.get_by_role("switch", name="All users").click()
+    for who, jid in ids.items():
+        row = page.locator(f".job-row[data-job-id='{jid}']")
+        expect(row).to_be_visible()
+        expect(row).to_contain_text(who)  # the owner column shows whose it is
+    page.get_by_label("Username filter").fill("bob")
+    page.get_by_role("button", name="Show user").click()
+    expect(page.locator(f".job-row[data-job-id='{ids['bob']}']")).to_be_visible()
+    expect(page.locator(f".job-row[data-job-id='{ids['alice']}']")).to_have_count(0)
+    owners = page.locator(".job-row td:nth-child(5)").all_inner_texts()
+    assert owners and set(owners) == {"bob"}
+    page.get_by_role("button", name="Only my jobs").click()
+    expect(page.locator(f".job-row[data-job-id='{ids['bob']}']")).to_have_count(0)
+
+
 def test_search_finds_a_job_by_its_session_id(alice_page, console):
     page = alice_page
     [job_id] = _lodge_noops(console, "alice", 1)
