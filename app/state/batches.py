@@ -12,7 +12,7 @@ from app.lifecycle import JobStatus
 from app.models import Batch, Job, User
 from app.state import live
 from app.state.base import sign_in_redirect, viewer
-from app.state.views import BatchRow, ListRow, RowLive, batch_row, list_row, row_live
+from app.state.views import BatchRow, ListRow, RowLive, batch_row, list_row, row_live, sort_key
 
 PAGE_SIZE = 25
 BATCH_PAGE_SIZE = 50
@@ -187,17 +187,25 @@ class BatchState(rx.State):
             self.batch = batch_row(b)
         updates: dict[str, RowLive] = {}
         new_failure = False
+        added: dict[str, Job] = {}  # jobs lodged into the batch after the page read it
         for ev in events:
-            job = burst.job(ev.get("job_id") or "")
-            if job is None or job.batch_id != batch_id:
-                continue
-            if job.id in self.live:
-                if self.live[job.id] != (now := row_live(job)):
-                    updates[job.id] = now
-            elif self.failures_only and job.status in FAILED:
-                new_failure = True
+            for jid in ([ev["job_id"]] if ev.get("job_id") else []) + list(ev.get("job_ids") or []):
+                job = burst.job(jid)
+                if job is None or job.batch_id != batch_id:
+                    continue
+                if job.id in self.live:
+                    if self.live[job.id] != (now := row_live(job)):
+                        updates[job.id] = now
+                elif self.failures_only:
+                    new_failure = new_failure or job.status in FAILED
+                elif self.jobs and sort_key(job) > f"{self.jobs[0].created}|{self.jobs[0].id}":
+                    added[job.id] = job  # newer than the newest shown: lodged since (not one of a later page)
         if updates:
             self.live = {**self.live, **updates}
+        if added:  # the newest first, as the list is paged
+            fresh = sorted(added.values(), key=sort_key, reverse=True)
+            self.jobs = [list_row(j, batch_total=self.batch.total) for j in fresh] + self.jobs
+            self.live = {**self.live, **{j.id: row_live(j) for j in fresh}}
         if self.failures_only and any(u.status not in FAILED for u in updates.values()):
             self.jobs = [r for r in self.jobs if self.live[r.id].status in FAILED]
         if new_failure or (any(ev.get("kind") == "lodged" for ev in events) and not self.jobs):

@@ -117,3 +117,12 @@ def test_a_batch_with_failures_says_so_and_retries_them(alice_page, console):
     expect(page.locator(".job-row[data-status=FAILED]")).to_have_count(2, timeout=30_000)
     page.get_by_role("switch", name="Failures only").click()
     expect(page.locator(".job-row", has_text="Run with a missing modeller").first.locator("td").nth(2)).to_have_text("2")
+    # A job lodged into the batch later (POST /api/jobs with its batch_id) shows on top, live.
+    with console.domain():
+        from app import launch
+
+        late = launch.launch_job(actor=alice, job_type="PROV_LODGE", job_subtype="MODEL_RUN_PROV_LODGE",
+                                 payload={"record": good}, batch_id=batch.id)
+    expect(page.locator(".job-row").first).to_have_attribute("data-job-id", late.id)
+    expect(page.locator(".job-row")).to_have_count(4)
+    expect(page.locator(".job-row").first).to_have_attribute("data-status", "SUCCEEDED", timeout=30_000)
