@@ -4,6 +4,10 @@
   redis-ping   exit 0 when Redis answers at JOBDECK_REDIS_URL
   redis-port   print the port of JOBDECK_REDIS_URL (to start a server there)
   banner       print the address to open and the demo sign-ins
+  create-user USERNAME [--role user|admin|service] [--name "Display name"]
+               add a user; the password is read from JOBDECK_PASSWORD, or asked for
+  set-password USERNAME
+               give a user a new password (same source); their console sign-ins end
 """
 
 from __future__ import annotations
@@ -40,8 +44,50 @@ def main(argv: list[str]) -> int:
             print(f"  sign in as {username:<6} password {password:<15} ({role})")
         print(f"\n  REST API: http://localhost:{s.port}/api/docs   Ctrl-C stops everything\n{line}")
         return 0
+    if cmd in ("create-user", "set-password"):
+        return _user_command(cmd, argv[1:])
     print(__doc__)
     return 0 if cmd == "help" else 2
+
+
+def _password() -> str:
+    import getpass
+    import os
+
+    if os.environ.get("JOBDECK_PASSWORD"):
+        return os.environ["JOBDECK_PASSWORD"]
+    first = getpass.getpass("Password: ")
+    if getpass.getpass("Again: ") != first:
+        raise SystemExit("The two passwords differ; nothing was changed.")
+    return first
+
+
+def _user_command(cmd: str, args: list[str]) -> int:
+    import argparse
+
+    from app import auth
+    from app.db import migrate
+    from app.errors import JobdeckError
+
+    ap = argparse.ArgumentParser(prog=f"python -m app.manage {cmd}")
+    ap.add_argument("username")
+    if cmd == "create-user":
+        ap.add_argument("--role", default="user", choices=auth.ROLES)
+        ap.add_argument("--name", default="", help="display name (default: the username)")
+    opts = ap.parse_args(args)
+    migrate()
+    try:
+        if cmd == "create-user":
+            user = auth.create_user(username=opts.username, password=_password(), display_name=opts.name,
+                                    role=opts.role)
+            print(f"user {user.username} created ({user.role})")
+        else:
+            user = auth.set_password(username=opts.username, password=_password())
+            print(f"password of {user.username} changed; their console sign-ins have ended")
+    except JobdeckError as exc:
+        print(f"refused: {exc.message}", file=sys.stderr)
+        return 1
+    return 0
 
 
 if __name__ == "__main__":

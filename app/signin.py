@@ -20,7 +20,7 @@ import secrets
 import time
 from functools import lru_cache
 
-from app import auth
+from app import auth, ratelimit
 from app.errors import AuthenticationFailed
 from app.models import User
 from app.settings import get_settings
@@ -78,8 +78,14 @@ def issue(user: User, *, now: float | None = None) -> str:
 
 
 def sign_in(username: str, password: str) -> tuple[User, str]:
-    """Check the password (Argon2) and return the user with a new sign-in value."""
-    user = auth.authenticate(username, password)
+    """Check the password (Argon2) and return the user with a new sign-in value. After
+    too many wrong passwords for a username in a minute, RateLimited instead."""
+    ratelimit.check_failed_sign_ins(username)
+    try:
+        user = auth.authenticate(username, password)
+    except AuthenticationFailed:
+        ratelimit.count_failed_sign_in(username)
+        raise
     return user, issue(user)
 
 

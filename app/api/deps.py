@@ -14,7 +14,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app import auth
-from app.api import ratelimit
+from app import ratelimit
 from app.errors import AuthenticationFailed, JobdeckError, PermissionDenied
 from app.models import User
 

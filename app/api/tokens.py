@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Path, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from app import auth
-from app.api import ratelimit
+from app import ratelimit
 from app.api.deps import AUTH_RESPONSES, current_user
 from app.api.jobs import _p
 from app.models import User

@@ -135,5 +135,38 @@ def _confirm_revoke() -> rx.Component:
     )
 
 
+def _password_input(name: str, label: str, autocomplete: str) -> rx.Component:
+    return rx.vstack(
+        rx.text(label, size="2", weight="medium"),
+        rx.input(name=name, type="password", auto_complete=autocomplete, width="16em", aria_label=label,
+                 aria_invalid=rx.cond(ProfileState.password_field == name, "true", "false")),
+        spacing="1",
+    )
+
+
+def _password() -> rx.Component:
+    return section(
+        "Password",
+        rx.form(
+            rx.flex(
+                _password_input("current", "Current password", "current-password"),
+                _password_input("new", "New password", "new-password"),
+                _password_input("again", "New password again", "new-password"),
+                rx.button("Change password", type="submit", variant="soft", class_name="change-password"),
+                spacing="3",
+                wrap="wrap",
+                align="end",
+            ),
+            rx.cond(ProfileState.password_error != "",
+                    rx.text(ProfileState.password_error, color_scheme="red", size="2",
+                            class_name="password-error")),
+            rx.text("At least 8 characters. Changing it signs you out of other browsers; API tokens keep "
+                    "working.", size="1", color_scheme="gray"),
+            on_submit=ProfileState.change_password,
+            reset_on_submit=True,
+        ),
+    )
+
+
 def profile_page() -> rx.Component:
-    return page(_who(), _tokens(), _confirm_revoke(), title="Profile")
+    return page(_who(), _password(), _tokens(), _confirm_revoke(), title="Profile")

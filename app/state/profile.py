@@ -8,9 +8,9 @@ from typing import Any
 
 import reflex as rx
 
-from app import auth
-from app.errors import JobdeckError
-from app.state.base import sign_in_redirect, viewer
+from app import auth, signin
+from app.errors import InvalidInput, JobdeckError
+from app.state.base import AuthState, sign_in_redirect, viewer
 from app.state.views import exact, iso
 
 
@@ -38,6 +38,8 @@ class ProfileState(rx.State):
     form_error: str = ""
     revoke_id: int = 0
     revoke_name: str = ""
+    password_error: str = ""
+    password_field: str = ""  # the field the error is about: current | new | again
 
     async def _reload(self):
         user = await viewer(self)
@@ -50,6 +52,7 @@ class ProfileState(rx.State):
     async def load(self):
         self.new_token = self.new_token_name = self.form_error = ""
         self.revoke_id, self.revoke_name = 0, ""
+        self.password_error = self.password_field = ""
         return await self._reload()
 
     @rx.event
@@ -72,6 +75,24 @@ class ProfileState(rx.State):
         self.form_error = ""
         self.new_token, self.new_token_name = plain, name
         return await self._reload()
+
+    @rx.event
+    async def change_password(self, form: dict[str, Any]):
+        user = await viewer(self)
+        if user is None:
+            return await sign_in_redirect(self)
+        current, new, again = (str(form.get(k, "")) for k in ("current", "new", "again"))
+        try:
+            if new != again:
+                raise InvalidInput("The new password and its repetition differ.", field="again")
+            changed = auth.change_password(username=user.username, current=current, new=new)
+        except JobdeckError as exc:
+            self.password_error, self.password_field = exc.message, getattr(exc, "field", "") or ""
+            return
+        self.password_error = self.password_field = ""
+        # The old sign-ins end with the old hash; this tab gets a new one and stays signed in.
+        (await self.get_state(AuthState))._signed_in_as(changed, signin.issue(changed))
+        return rx.toast.success("Password changed. Other browsers signed in as you must sign in again.")
 
     @rx.event
     def dismiss_new_token(self):

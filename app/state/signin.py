@@ -7,7 +7,7 @@ from typing import Any
 import reflex as rx
 
 from app import routes, signin
-from app.errors import AuthenticationFailed
+from app.errors import AuthenticationFailed, RateLimited
 from app.state import live
 from app.state.base import AuthState
 
@@ -40,7 +40,7 @@ class SignInState(rx.State):
             return
         try:
             user, value = signin.sign_in(username, password)
-        except AuthenticationFailed as exc:
+        except (AuthenticationFailed, RateLimited) as exc:
             self.error = exc.message
             return
         self.error = ""

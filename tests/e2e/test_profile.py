@@ -67,6 +67,33 @@ def test_make_use_and_revoke_an_api_token(alice_page, console):
     shot(page, "profile-revoked")
 
 
+def test_change_the_password_stay_signed_in_here_and_use_the_new_one(page, browser, console):
+    from tests.e2e.conftest import new_user, sign_in
+
+    username, password = new_user(console, "pia")
+    sign_in(page, console, username, path="/profile", password=password)
+    elsewhere = browser.new_page()  # another browser signed in as the same person
+    sign_in(elsewhere, console, username, path="/jobs", password=password)
+
+    page.get_by_label("Current password").fill("not-my-password")
+    page.get_by_label("New password", exact=True).fill("a-much-better-one")
+    page.get_by_label("New password again").fill("a-much-better-one")
+    page.get_by_role("button", name="Change password").click()
+    expect(page.locator(".password-error")).to_have_text("The current password is wrong.")
+    page.get_by_label("Current password").fill(password)
+    page.get_by_label("New password", exact=True).fill("a-much-better-one")
+    page.get_by_label("New password again").fill("a-much-better-one")
+    page.get_by_role("button", name="Change password").click()
+    expect(page.get_by_text("Password changed.")).to_be_visible()
+    shot(page, "profile-password-changed")
+    page.reload()  # this tab stays signed in ...
+    expect(page.locator(".user-menu")).to_contain_text(username)
+    elsewhere.reload()  # ... the other browser's sign-in has ended
+    expect(elsewhere).to_have_url(re.compile(r"/sign-in\?next=/jobs$"))
+    sign_in(elsewhere, console, username, path="/jobs", password="a-much-better-one")
+    elsewhere.close()
+
+
 def test_api_docs_render_with_no_internet(page, console):
     outside: list[str] = []
     host = urllib.parse.urlparse(console.base).netloc

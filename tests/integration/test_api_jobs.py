@@ -181,7 +181,7 @@ def test_rate_limit_per_token_is_429_with_retry_after(api, monkeypatch):
 
 
 def test_token_route_checks_the_password_and_limits_guessing(api, monkeypatch):
-    from app.api import ratelimit
+    from app import ratelimit
 
     monkeypatch.setattr(ratelimit, "SIGN_IN_LIMIT", 3)  # each check costs a password hash: keep it short
     r = api.post("/api/tokens", json={"username": "alice", "password": "alice-password", "name": "laptop"})

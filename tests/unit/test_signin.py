@@ -7,7 +7,7 @@ import time
 import pytest
 
 from app import auth, signin
-from app.errors import AuthenticationFailed
+from app.errors import AuthenticationFailed, InvalidInput
 
 
 def test_a_sign_in_value_names_its_user(users):
@@ -61,11 +61,70 @@ def test_a_password_change_ends_the_sign_ins_made_with_the_old_one(users):
     from sqlmodel import select
 
     _, value = signin.sign_in("alice", "alice-password")
-    with session(write=True) as s:
-        u = s.exec(select(User).where(User.username == "alice")).one()
-        u.password_hash = auth.hash_password("a-new-password")
+    _, other = signin.sign_in("bob", "bob-password")
+    with pytest.raises(InvalidInput, match="current password is wrong"):
+        auth.change_password(username="alice", current="bob-password", new="a-new-password")
+    with pytest.raises(InvalidInput, match="at least 8"):
+        auth.change_password(username="alice", current="alice-password", new="short")
+    auth.change_password(username="alice", current="alice-password", new="a-new-password")
     with pytest.raises(AuthenticationFailed):
         signin.user_for(value)
+    assert signin.user_for(other).username == "bob"  # another user's sign-in is untouched
+    with pytest.raises(AuthenticationFailed):
+        signin.sign_in("alice", "alice-password")
+    assert signin.sign_in("alice", "a-new-password")[0].username == "alice"
+    with session() as s:  # stored as an Argon2 hash, never as given
+        stored = s.exec(select(User).where(User.username == "alice")).one().password_hash
+    assert stored.startswith("$argon2") and "a-new-password" not in stored
+
+
+def test_wrong_passwords_are_limited_per_username_right_ones_are_not(users):
+    from app.errors import RateLimited
+    from app.ratelimit import SIGN_IN_LIMIT
+
+    for _ in range(SIGN_IN_LIMIT + 5):  # signing in often is never held up
+        signin.sign_in("bob", "bob-password")
+    for _ in range(SIGN_IN_LIMIT):
+        with pytest.raises(AuthenticationFailed):
+            signin.sign_in("alice", "guess-guess")
+    with pytest.raises(RateLimited, match="Too many wrong passwords for this user"):
+        signin.sign_in("alice", "alice-password")  # even the right one, until the minute is over
+    assert signin.sign_in("bob", "bob-password")[0].username == "bob"
+
+
+def test_operators_add_users_and_set_passwords_with_the_manage_command(jobdeck, tmp_path, monkeypatch):
+    import os
+    import subprocess
+    import sys
+
+    from app.db import dispose_engines
+    from app.settings import reload_settings
+    from tests.conftest import ROOT
+
+    # A database the command makes itself, as on a new install (it applies the migrations).
+    monkeypatch.setenv("JOBDECK_DATABASE_URL", f"sqlite:///{tmp_path / 'operator.db'}")
+    dispose_engines()
+    reload_settings()
+
+    def manage(*args, password="service-secret"):
+        env = {**os.environ, "JOBDECK_PASSWORD": password}
+        return subprocess.run([sys.executable, "-m", "app.manage", *args], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=60)
+
+    made = manage("create-user", "harvester", "--role", "service", "--name", "Nightly harvester")
+    assert made.returncode == 0, made.stderr
+    assert "user harvester created (service)" in made.stdout
+    user = auth.authenticate("harvester", "service-secret")
+    assert (user.role, user.display_name, user.may_launch_any) == ("service", "Nightly harvester", True)
+    again = manage("create-user", "harvester")
+    assert again.returncode == 1 and "exists already" in again.stderr
+    short = manage("create-user", "newbie", password="short")
+    assert short.returncode == 1 and "at least 8 characters" in short.stderr
+    assert auth.find_user("newbie") is None
+    changed = manage("set-password", "harvester", password="another-secret")
+    assert changed.returncode == 0 and "password of harvester changed" in changed.stdout
+    assert auth.authenticate("harvester", "another-secret").username == "harvester"
+    assert manage("set-password", "nobody").returncode == 1
 
 
 def test_the_key_is_kept_in_the_data_dir_when_not_set(users, jobdeck, monkeypatch):

@@ -55,3 +55,34 @@ def check_token(token: str) -> None:
 
 def check_sign_in(username: str) -> None:
     hit("sign-in:" + _digest(username.strip().lower()), SIGN_IN_LIMIT, "sign-in attempts for this user")
+
+
+# The console counts wrong passwords only: a person who signs in often is never held up,
+# a guesser is after SIGN_IN_LIMIT misses a minute.
+def _failures_key(username: str) -> str:
+    return keys.api_rate("sign-in-failed:" + _digest(username.strip().lower()), int(time.time() // WINDOW_S))
+
+
+def check_failed_sign_ins(username: str) -> None:
+    """Refuse (RateLimited) while this username has had SIGN_IN_LIMIT wrong passwords in
+    the current minute."""
+    try:
+        count = int(queues.redis_conn().get(_failures_key(username)) or 0)
+    except queues.REDIS_ERRORS as exc:
+        log.warning("sign-in failures not checked, Redis did not answer: %s", exc)
+        return
+    if count >= SIGN_IN_LIMIT:
+        retry_after = max(1, math.ceil(WINDOW_S - time.time() % WINDOW_S))
+        raise RateLimited(f"Too many wrong passwords for this user; try again in {retry_after} s.",
+                          retry_after=retry_after)
+
+
+def count_failed_sign_in(username: str) -> None:
+    key = _failures_key(username)
+    try:
+        with queues.redis_conn().pipeline() as pipe:
+            pipe.incr(key)
+            pipe.expire(key, WINDOW_S * 2)
+            pipe.execute()
+    except queues.REDIS_ERRORS as exc:
+        log.warning("sign-in failure not counted, Redis did not answer: %s", exc)
