@@ -4,6 +4,7 @@ while Redis is down or lost in a flush; keyset paging."""
 
 import pytest
 import sqlalchemy as sa
+from rq import SimpleWorker
 from sqlmodel import select
 
 from app import launch, provenance, queries, queues, registry
@@ -40,6 +41,8 @@ def test_create_item_runs_its_workflow(users):
     alice = users["alice"]
     item, job = registry.create_item(actor=alice, subtype="DATASET", display_name="Rainfall")
     assert item.record_status == "INCOMPLETE" and job.status == "PENDING" and job.entity_id == item.id
+    SimpleWorker([queues.queue("registry")], connection=queues.redis_conn()).work(burst=True, max_jobs=1)
+    assert registry.get_item(item.id).record_status == "COMPLETE"  # registered, its PROV not lodged yet
     run_workers()
     register, lodge = _jobs(workflow_id=job.id)
     assert (register.job_subtype, lodge.job_subtype) == ("REGISTER_CREATE_ACTIVITY", "LODGE_CREATE_ACTIVITY")
@@ -134,6 +137,19 @@ def test_batch_submit_fans_out_with_counts(world, users):
     assert len(children) == 5 and all(c.parent_job_id == submit.id for c in children)
     failed = queries.batch_jobs(viewer=users["alice"], batch_id=batch_id, failures_only=True).jobs
     assert [j.payload["record"]["display_name"] for j in failed] == ["run 3"]
+    w = world
+    runs = [c for c in children if c.status == "SUCCEEDED"]
+    for c in runs:  # each run of the batch lodged its own graph, once
+        run = c.result["record_id"]
+        assert {e for e in _edges(run) if run in (e[0], e[2])} == {
+            (run, "used", w["wf"].id), (run, "wasAssociatedWith", w["person"].id),
+            (run, "wasAssociatedWith", w["org"].id), (run, "used", w["rain"].id),
+            (w["flow"].id, "wasGeneratedBy", run)}
+    assert len({c.result["record_id"] for c in runs}) == 4
+    # the output's attribution to the modeller is one edge, whichever run lodged it first
+    assert sum((w["flow"].id, "wasAttributedTo", w["person"].id) in _edges(c.result["record_id"])
+               for c in runs) == 1
+    assert _edges(failed[0].id) == set()  # the failed record lodged nothing
     with pytest.raises(NotFound):
         queries.batch_jobs(viewer=users["bob"], batch_id=batch_id)
 
@@ -270,7 +286,11 @@ def test_keyset_paging_and_visibility(users):
     assert len(queries.list_jobs(viewer=bob, owner="alice").jobs) == 1  # a user cannot widen the filter
     filtered = queries.list_jobs(viewer=alice, filters=queries.JobFilter(status="PENDING", job_type="SYSTEM"))
     assert len(filtered.jobs) == 7
-    assert queries.status_counts(viewer=alice)["PENDING"] == 7
+    launch.launch_job(actor=root, job_type="SYSTEM", job_subtype="FLAKY", payload={}, owner="alice")
+    by_subtype = queries.list_jobs(viewer=alice, filters=queries.JobFilter(job_type="SYSTEM", job_subtype="FLAKY"))
+    assert [j.job_subtype for j in by_subtype.jobs] == ["FLAKY"]
+    assert len(queries.list_jobs(viewer=alice, filters=queries.JobFilter(job_subtype="NOOP"), limit=50).jobs) == 7
+    assert queries.status_counts(viewer=alice)["PENDING"] == 8
     with pytest.raises(InvalidInput):
         queries.list_jobs(viewer=alice, filters=queries.JobFilter(status="DONE"))
     with pytest.raises(InvalidInput):

@@ -55,6 +55,39 @@ def test_invalid_model_run_payload_names_the_field(payload, field):
     assert field in e.value.message
 
 
+RECORD = {"workflow_template_id": "w", "display_name": "r", "description": "d",
+          "associations": {"modeller_id": "p"}, "start_time": 1, "end_time": 5}
+
+
+@pytest.mark.parametrize("key,payload,field", [
+    (("REGISTRY", "REGISTER_CREATE_ACTIVITY"), {}, "payload.item_id"),
+    (("REGISTRY", "REGISTER_CREATE_ACTIVITY"), {"item_id": ""}, "payload.item_id"),
+    (("REGISTRY", "REGISTER_VERSION_ACTIVITY"),
+     {"from_item_id": "a", "to_item_id": "b", "reason": "", "version": 2}, "payload.reason"),
+    (("REGISTRY", "REGISTER_VERSION_ACTIVITY"),
+     {"from_item_id": "a", "to_item_id": "b", "reason": "moved", "version": 1}, "payload.version"),
+    (("PROV_LODGE", "LODGE_CREATE_ACTIVITY"), {"item_id": "i"}, "payload.activity_id"),
+    (("PROV_LODGE", "LODGE_VERSION_ACTIVITY"), {"from_item_id": "a", "to_item_id": "b"}, "payload.activity_id"),
+    (("PROV_LODGE", "MODEL_RUN_BATCH_SUBMIT"), {"records": []}, "payload.records"),
+    (("PROV_LODGE", "MODEL_RUN_BATCH_SUBMIT"), {"records": [RECORD, {**RECORD, "display_name": ""}]},
+     "payload.records.1.display_name"),
+    (("PROV_LODGE", "MODEL_RUN_UPDATE"), {"model_run_id": "m", "reason": "", "record": RECORD}, "payload.reason"),
+    (("PROV_LODGE", "MODEL_RUN_UPDATE"), {"model_run_id": "m", "reason": "fix"}, "payload.record"),
+    (("SYSTEM", "NOOP"), {"sleep_s": 4000}, "payload.sleep_s"),
+    (("SYSTEM", "FLAKY"), {"fail_attempts": 99}, "payload.fail_attempts"),
+    (("SYSTEM", "SYSTEM_WAKE_UP"), {"surprise": True}, "payload.surprise"),
+    (("PIPELINE", "RUN_TASK"), {"pipeline_id": 1, "pipeline": "p", "order": 1, "index": -1, "task": "t",
+                                "task_id": 1, "plan": [{"order": 1, "task": "t", "task_id": 1}],
+                                "upload": {"name": "f", "path": "f", "size": 1, "sha256": "0" * 64}},
+     "payload.index"),
+])
+def test_every_subtype_refuses_an_invalid_payload_naming_the_field(key, payload, field):
+    with pytest.raises(InvalidInput) as e:
+        validate_payload(spec_for(*key), payload)
+    assert e.value.field == field, e.value.errors
+    assert field in e.value.message
+
+
 def test_start_after_end_says_so():
     with pytest.raises(InvalidInput, match="start_time must not be after end_time"):
         validate_payload(spec_for("PROV_LODGE", "MODEL_RUN_PROV_LODGE"), {"record": {
