@@ -500,7 +500,7 @@ def _verify(report: Report, session_ids: list[str], kills: list[Kill], *, versio
     from sqlmodel import select
 
     from app.db import session
-    from app.models import Batch, Item, Job, JobMessage, ProvEdge
+    from app.models import Activity, Batch, Item, Job, JobMessage, ProvEdge
 
     p = report.problems
     with session() as s:
@@ -511,6 +511,7 @@ def _verify(report: Report, session_ids: list[str], kills: list[Kill], *, versio
         batches = {b.id: b for b in s.exec(select(Batch))}
         items = {i.id: i for i in s.exec(select(Item))}
         edges = list(s.exec(select(ProvEdge)))
+        activities = list(s.exec(select(Activity)))
     report.jobs = len(jobs)
     report.by_status = {}
     for j in jobs.values():
@@ -551,12 +552,34 @@ def _verify(report: Report, session_ids: list[str], kills: list[Kill], *, versio
     have = set(triples)
     if len(have) != len(triples):
         p.append(f"{len(triples) - len(have)} PROV edges duplicated")
+    accounted: set[tuple[str, str, str]] = set()
     for j in jobs.values():
         if j.status != "SUCCEEDED":
             continue
         want = _expected_edges(j)
+        accounted |= want
         if want - have:
             p.append(f"{j.job_subtype} {j.id}: PROV edges missing: {sorted(want - have)[:2]}")
+    # A repeat that lodged anew (another activity or run id) would leave edges no
+    # succeeded job accounts for, and more activities than lodges.
+    if have - accounted:
+        p.append(f"{len(have - accounted)} PROV edges no succeeded lodge accounts for: {sorted(have - accounted)[:2]}")
+    lodges = {"Create": "LODGE_CREATE_ACTIVITY", "Version": "LODGE_VERSION_ACTIVITY",
+              "ModelRun": "MODEL_RUN_PROV_LODGE"}
+    for kind, subtype in lodges.items():
+        made = sum(1 for a in activities if a.kind == kind)
+        done = sum(1 for j in jobs.values() if j.job_subtype == subtype and j.status == "SUCCEEDED")
+        if kind == "ModelRun" and made != done:
+            p.append(f"{made} model runs registered for {done} succeeded registrations")
+        elif kind != "ModelRun" and made < done:
+            p.append(f"{made} {kind} activities for {done} succeeded lodges")
+    per_item = {}
+    for a in activities:
+        if a.kind in ("Create", "Version"):
+            per_item[(a.kind, a.item_id)] = per_item.get((a.kind, a.item_id), 0) + 1
+    twice = [k for k, n in per_item.items() if n > 1]
+    if twice:
+        p.append(f"{len(twice)} items with their {twice[0][0]} activity recorded twice")
         if j.job_subtype.startswith("LODGE_") and items.get(j.entity_id) and items[j.entity_id].record_status != "LODGED":
             p.append(f"item {j.entity_id} lodged by {j.id} is {items[j.entity_id].record_status}")
     # every crash recorded: a kill that hit a job left a CRASHED line naming the worker on that attempt
@@ -577,11 +600,15 @@ def _verify(report: Report, session_ids: list[str], kills: list[Kill], *, versio
         if not ended:
             p.append(f"kill of {k.worker} while on job {k.job_id}: attempt {k.attempt} never ended")
             continue
+        killed_at = time.time() - (time.monotonic() - k.at)
         if ended[0].status == "CRASHED":
             if k.worker not in ended[0].text:
                 p.append(f"crash of {k.job_id} does not name worker {k.worker}: {ended[0].text}")
             else:
-                report.detect_s.append(max(0.0, ended[0].at.timestamp() - (time.time() - (time.monotonic() - k.at))))
+                report.detect_s.append(max(0.0, ended[0].at.timestamp() - killed_at))
+        elif ended[0].at.timestamp() > killed_at + 1.0:  # it had not finished before the kill
+            p.append(f"job {k.job_id} ended {ended[0].status} after its worker {k.worker} was killed, "
+                     f"not CRASHED")
 
 
 def _rq_state(j) -> str:
