@@ -192,6 +192,72 @@ CASES = [
 ]
 
 
+P = "/api/provena"
+# Provena's routes keep the rules of Provena's client: an unknown or foreign session id or
+# batch is a 400 (the client's own rule), admin routes need the admin or service role, and
+# a user's routes show the caller's own jobs only, an admin's included.
+PROVENA_CASES = [
+    ("provena: health", "GET", lambda m: f"{P}/", None, (200, 200, 200, 200, 200)),
+    ("provena: fetch a job", "GET", lambda m: f"{P}/jobs/user/fetch?session_id={m.job()}", None,
+     (401, 200, 400, 400, 400)),
+    ("provena: list own jobs", "POST", lambda m: f"{P}/jobs/user/list", lambda m: {"json": {}},
+     (401, 200, 200, 200, 200)),
+    ("provena: list a batch", "POST", lambda m: f"{P}/jobs/user/list_batch",
+     lambda m: {"json": {"batch_id": m.batch()}}, (401, 200, 400, 400, 400)),
+    ("provena: admin launch", "POST", lambda m: f"{P}/jobs/admin/launch",
+     lambda m: {"json": {"username": "alice", "job_type": "REGISTRY", "job_sub_type": "REGISTRY_WAKE_UP",
+                         "job_payload": {}}}, (401, 403, 403, 200, 200)),
+    ("provena: admin fetch", "GET", lambda m: f"{P}/jobs/admin/fetch?session_id={m.job()}", None,
+     (401, 403, 403, 200, 200)),
+    ("provena: admin list", "POST", lambda m: f"{P}/jobs/admin/list", lambda m: {"json": {"username_filter": "alice"}},
+     (401, 403, 403, 200, 200)),
+    ("provena: admin list a batch", "POST", lambda m: f"{P}/jobs/admin/list_batch",
+     lambda m: {"json": {"batch_id": m.batch()}}, (401, 403, 403, 200, 200)),
+    ("provena: register a model run", "POST", lambda m: f"{P}/model_run/register", lambda m: {"json": RECORD},
+     (401, 200, 200, 200, 200)),
+    ("provena: register a batch", "POST", lambda m: f"{P}/model_run/register_batch",
+     lambda m: {"json": {"records": [RECORD, RECORD]}}, (401, 200, 200, 200, 200)),
+    ("provena: update a model run", "POST", lambda m: f"{P}/model_run/update",
+     lambda m: {"json": {"model_run_id": "run-1", "reason": "fix", "record": RECORD}}, (401, 200, 200, 200, 200)),
+    ("provena: create an item", "POST", lambda m: f"{P}/registry/agent/person/create",
+     lambda m: {"json": {"display_name": "Ada", "email": "ada@example.org", "first_name": "Ada",
+                         "last_name": "Lovelace"}}, (401, 200, 200, 200, 200)),
+    ("provena: version an item", "POST", lambda m: f"{P}/registry/entity/dataset/version",
+     lambda m: {"json": {"id": m.item(), "reason": "fixed units"}}, (401, 200, 403, 200, 403)),
+]
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("name,method,url,kwargs,expected", PROVENA_CASES, ids=[c[0] for c in PROVENA_CASES])
+def test_provena_authorization_matrix(env, role, name, method, url, kwargs, expected):
+    client, users, headers = env
+    make = Make(users)
+    kw = kwargs(make) if kwargs else {}
+    kw["headers"] = {**kw.get("headers", {}), **headers[role]}
+    r = client.request(method, url(make), **kw)
+    want = expected[ROLES.index(role)]
+    assert r.status_code == want, f"{name} as {role}: {r.status_code} {r.text[:300]}"
+    if want >= 400:
+        assert r.json()["detail"]  # what Provena's client reads and reports
+
+
+def test_a_token_is_had_for_a_username_and_password_only(env):
+    client, users, headers = env
+    ok = client.post("/api/tokens", json={"username": "alice", "password": "alice-password", "name": "script"})
+    assert ok.status_code == 201 and ok.json()["token"].startswith("jdk_")
+    for body in ({"username": "alice", "password": "bob-password"}, {"username": "nobody", "password": "x" * 9}):
+        r = client.post("/api/tokens", json=body)
+        assert r.status_code == 401 and r.headers["content-type"].startswith("application/problem+json")
+    assert client.post("/api/tokens", json={"username": "alice"}).status_code == 422
+    from app.db import session
+    from app.models import ApiToken
+    from sqlmodel import select
+
+    with session() as s:  # kept as a hash only
+        stored = [t.token_hash for t in s.exec(select(ApiToken))]
+    assert ok.json()["token"] not in stored and hashlib.sha256(ok.json()["token"].encode()).hexdigest() in stored
+
+
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize("name,method,url,kwargs,expected", CASES, ids=[c[0] for c in CASES])
 def test_authorization_matrix(env, role, name, method, url, kwargs, expected):

@@ -33,7 +33,9 @@ from ProvenaInterfaces.AsyncJobModels import (ProvLodgeBatchSubmitResult, ProvLo
 from ProvenaInterfaces.ProvenanceAPI import RegisterBatchModelRunRequest
 from ProvenaInterfaces.ProvenanceModels import ModelRunRecord
 from ProvenaInterfaces.RegistryAPI import VersionRequest
-from ProvenaInterfaces.RegistryModels import ModelDomainInfo, OrganisationDomainInfo, PersonDomainInfo
+from ProvenaInterfaces.RegistryModels import (DatasetTemplateDomainInfo, DefinedResource, ModelDomainInfo,
+                                              ModelRunWorkflowTemplateDomainInfo, OrganisationDomainInfo,
+                                              PersonDomainInfo, StudyDomainInfo, TemplateResource)
 
 from app import auth, launch, lifecycle, registry
 from app.api import build_api
@@ -352,4 +354,42 @@ def test_registry_create_and_version_through_provenas_client(users, pool, connec
     with pytest.raises(BadRequestException) as wrong:  # a person is not versioned through the model route
         run(client.registry.model.version_item(VersionRequest(id=person.created_item.id, reason="x")))
     assert "PERSON" in wrong.value.message
+    assert pool.poll() is None, pool.log_path.read_text()
+
+
+def test_templates_workflows_and_studies_through_provenas_client(users, pool, connect):
+    """The other subtypes the client creates: each answers in Provena's own response model
+    (the client validates it), runs its create workflow, and versions where Provena does."""
+    client, bob = connect("alice"), connect("bob")
+    template = run(client.registry.dataset_template.create_item(DatasetTemplateDomainInfo(
+        display_name="Gauge readings", description="River gauge CSVs",
+        defined_resources=[DefinedResource(path="readings.csv", description="the readings",
+                                           usage_type="GENERAL_DATA")])))
+    assert template.created_item.item_subtype == "DATASET_TEMPLATE"
+    assert template.created_item.defined_resources[0].path == "readings.csv"
+    model = run(client.registry.model.create_item(ModelDomainInfo(
+        display_name="Flood model", name="flood", description="Floods",
+        documentation_url="https://example.org/flood/docs", source_url="https://example.org/flood/src")))
+    workflow = run(client.registry.model_run_workflow.create_item(ModelRunWorkflowTemplateDomainInfo(
+        display_name="Flood runs", software_id=model.created_item.id,
+        input_templates=[TemplateResource(template_id=template.created_item.id)])))
+    assert workflow.created_item.item_subtype == "MODEL_RUN_WORKFLOW_TEMPLATE"
+    assert workflow.created_item.software_id == model.created_item.id
+    study = run(client.registry.study.create_item(StudyDomainInfo(
+        display_name="Flood study", title="Floods of 2025", description="What the floods did")))
+    assert study.created_item.item_subtype == "STUDY" and study.created_item.item_category == "ACTIVITY"
+
+    for made in (template, workflow, study):
+        done = run(client.job_api.await_successful_job_completion(made.register_create_activity_session_id,
+                                                                  settings=AWAIT))
+        assert done.job_sub_type == "REGISTER_CREATE_ACTIVITY" and done.username == "alice"
+        assert registry.get_item(made.created_item.id).subtype == made.created_item.item_subtype
+
+    newer = run(client.registry.dataset_template.version_item(VersionRequest(id=template.created_item.id,
+                                                                             reason="a second file")))
+    assert registry.get_item(newer.new_version_id).version == 2
+    with pytest.raises(ServerException) as not_his:  # bob may not version alice's template
+        run(bob.registry.dataset_template.version_item(VersionRequest(id=newer.new_version_id, reason="mine now")))
+    assert not_his.value.error_code == 403
+    assert registry.get_item(newer.new_version_id).next_version_id is None  # nothing was written
     assert pool.poll() is None, pool.log_path.read_text()
