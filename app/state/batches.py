@@ -189,7 +189,7 @@ class BatchState(rx.State):
         new_failure = False
         added: dict[str, Job] = {}  # jobs lodged into the batch after the page read it
         for ev in events:
-            for jid in ([ev["job_id"]] if ev.get("job_id") else []) + list(ev.get("job_ids") or []):
+            for jid in live.job_ids_of(ev):
                 job = burst.job(jid)
                 if job is None or job.batch_id != batch_id:
                     continue

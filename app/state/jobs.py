@@ -78,7 +78,7 @@ class JobsListState(rx.State):
         fresh: list[Job] = []
         oldest = min(self._keys.values()) if self._keys and self.next_cursor else ""
         for ev in events:
-            for jid in ([ev["job_id"]] if ev.get("job_id") else []) + list(ev.get("job_ids") or []):
+            for jid in live.job_ids_of(ev):
                 job = burst.job(jid)
                 if job is None:
                     continue
@@ -117,9 +117,10 @@ class JobsListState(rx.State):
         parents: set[str] = set()
         totals: dict[str, int] = {}
         for ev in events:
-            job = burst.job(ev.get("job_id") or "")
-            if job is not None and job.parent_job_id in self._keys:
-                parents.add(job.parent_job_id)
+            for jid in live.job_ids_of(ev):
+                job = burst.job(jid)
+                if job is not None and job.parent_job_id in self._keys:
+                    parents.add(job.parent_job_id)
             batch = burst.batch(ev.get("batch_id") or "")
             if batch is not None:
                 totals[batch.id] = batch.total

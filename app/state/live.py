@@ -61,6 +61,11 @@ class Watch:
                 or bool(self.job_ids.intersection(ev.get("job_ids") or ())))
 
 
+def job_ids_of(ev: dict[str, Any]) -> list[str]:
+    """The jobs an event is about: a transition names one, a lodging several."""
+    return ([ev["job_id"]] if ev.get("job_id") else []) + list(ev.get("job_ids") or ())
+
+
 class Burst:
     """The events of one burst and what they changed, read once for every tab."""
 
@@ -75,9 +80,7 @@ class Burst:
         job_ids: list[str] = []
         batch_ids: set[str] = set()
         for ev in self.events:
-            if ev.get("job_id"):
-                job_ids.append(ev["job_id"])
-            job_ids.extend(ev.get("job_ids") or ())
+            job_ids.extend(job_ids_of(ev))
             if ev.get("batch_id"):
                 batch_ids.add(ev["batch_id"])
         self._jobs = queries.jobs_by_ids(job_ids)
