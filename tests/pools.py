@@ -34,14 +34,19 @@ def wait_for(what: Callable, *, timeout: float = 15.0, every: float = 0.05, mess
 
 
 class PoolProcess:
-    def __init__(self, logdir: Path, args: list[str]):
+    def __init__(self, logdir: Path, args: list[str], host: str | None = None):
         self.args = args
+        self.host = host
         self.log = logdir / f"pool-{len(list(logdir.glob('pool-*.log')))}.log"
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> "PoolProcess":
-        self.proc = subprocess.Popen([sys.executable, "-m", "worker.pool", "--tick", "0.1", *self.args],
-                                     cwd=ROOT, env=dict(os.environ), stdout=self.log.open("w"),
+        cmd = [sys.executable, "-m", "worker.pool", "--tick", "0.1", *self.args]
+        if self.host:
+            # A host of its own name (a UTS namespace; exec keeps the pid): what another
+            # machine's pool would report, against the same Redis and database.
+            cmd = ["unshare", "--uts", "sh", "-c", f'hostname "$0" && exec "$@"', self.host, *cmd]
+        self.proc = subprocess.Popen(cmd, cwd=ROOT, env=dict(os.environ), stdout=self.log.open("w"),
                                      stderr=subprocess.STDOUT)
         return self
 
@@ -81,8 +86,8 @@ def pools(jobdeck, tmp_path, monkeypatch):
     reload_settings()
     started: list[PoolProcess] = []
 
-    def start(*args: str) -> PoolProcess:
-        p = PoolProcess(tmp_path, list(args)).start()
+    def start(*args: str, host: str | None = None) -> PoolProcess:
+        p = PoolProcess(tmp_path, list(args), host=host).start()
         started.append(p)
         return p
 

@@ -43,11 +43,13 @@ def test_workers_start_on_demand_and_stop_when_idle(users, pools):
     assert pool.stop() == 0
 
 
-def test_pools_on_two_hosts_never_start_more_than_the_maximum(users, pools):
+def test_pools_on_three_hosts_never_start_more_than_the_maximum(users, pools):
+    """Each pool may start one worker, the backend allows two: the hosts share the two
+    slots (Redis), so two of them serve and the third starts none while both are busy."""
     root = users["root"]
     set_backend("system", max_workers=2, idle_timeout_s=30)
-    pools("--backends", "system")
-    pools("--backends", "system")
+    for host in ("host-a", "host-b", "host-c"):
+        pools("--backends", "system", "--workers", "1", host=host)
     jobs = [_noop(root, sleep_s=0.4) for _ in range(10)]
     most_workers = most_running = 0
     deadline = time.monotonic() + 30
@@ -60,6 +62,8 @@ def test_pools_on_two_hosts_never_start_more_than_the_maximum(users, pools):
         time.sleep(0.05)
     assert {status(j.id) for j in jobs} == {"SUCCEEDED"}
     assert most_workers == 2 and most_running == 2
+    served = {w.host for w in list_workers(backend="system") if w.jobs_done}
+    assert len(served) >= 2 and served <= {"host-a", "host-b", "host-c"}  # one worker per pool: two hosts took part
 
 
 def test_a_change_of_a_backend_reaches_the_workers_already_running(users, pools):
