@@ -32,6 +32,9 @@ from app.settings import get_settings
 log = logging.getLogger("jobdeck.live")
 
 BURST = 500  # events applied together at most
+# How long the first event of a burst waits for the ones right behind it (a job lodged
+# and taken a few ms apart, a batch's neighbours): one push to each tab instead of two.
+COALESCE_S = 0.02
 PRUNE_EVERY_S = 2.0  # how often closed tabs are dropped (a push to one is a no-op meanwhile)
 EVERYONE = "*"
 
@@ -162,8 +165,9 @@ class Hub:
             if msg is None:
                 continue
             burst = [msg]
+            until = time.monotonic() + COALESCE_S
             while len(burst) < BURST:
-                more = await ps.get_message(timeout=0)
+                more = await ps.get_message(timeout=max(0.0, until - time.monotonic()))
                 if more is None:
                     break
                 burst.append(more)
