@@ -32,8 +32,8 @@ from app.settings import get_settings
 log = logging.getLogger("jobdeck.live")
 
 BURST = 500  # events applied together at most
-# How long the first event of a burst waits for the ones right behind it (a job lodged
-# and taken a few ms apart, a batch's neighbours): one push to each tab instead of two.
+# How long a burst that holds a lodging waits for what follows it: an idle worker takes
+# a lodged job a few ms later, and both then reach each tab as one push, not two.
 COALESCE_S = 0.02
 PRUNE_EVERY_S = 2.0  # how often closed tabs are dropped (a push to one is a no-op meanwhile)
 EVERYONE = "*"
@@ -164,19 +164,20 @@ class Hub:
             msg = await ps.get_message(timeout=30.0)
             if msg is None:
                 continue
-            burst = [msg]
-            until = time.monotonic() + COALESCE_S
-            while len(burst) < BURST:
-                more = await ps.get_message(timeout=max(0.0, until - time.monotonic()))
-                if more is None:
-                    break
-                burst.append(more)
-            events = []
-            for m in burst:
+            events: list[dict[str, Any]] = []
+            until = None  # set once the burst holds a lodging: wait briefly for its take
+            while msg is not None:
                 try:
-                    events.append(json.loads(m["data"]))
+                    ev = json.loads(msg["data"])
+                    events.append(ev)
+                    if until is None and ev.get("kind") == "lodged":
+                        until = time.monotonic() + COALESCE_S
                 except (ValueError, TypeError):
-                    log.warning("ignored a malformed event: %r", m.get("data"))
+                    log.warning("ignored a malformed event: %r", msg.get("data"))
+                if len(events) >= BURST:
+                    break
+                wait = max(0.0, until - time.monotonic()) if until is not None else 0
+                msg = await ps.get_message(timeout=wait)
             if events:
                 try:
                     await self._dispatch(events)
