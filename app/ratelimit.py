@@ -34,19 +34,24 @@ def hit(ident: str, limit: int, what: str) -> None:
         return
     now = time.time()
     window = int(now // WINDOW_S)
-    key = keys.api_rate(ident, window)
+    count = _count(keys.api_rate(ident, window))
+    if count is not None and count > limit:
+        retry_after = max(1, math.ceil((window + 1) * WINDOW_S - now))
+        raise RateLimited(f"More than {limit} {what} per minute; try again in {retry_after} s.",
+                          retry_after=retry_after)
+
+
+def _count(key: str) -> int | None:
+    """Add one to a window's count and return it; None when Redis does not answer."""
     try:
         with queues.redis_conn().pipeline() as pipe:
             pipe.incr(key)
             pipe.expire(key, WINDOW_S * 2)
             count, _ = pipe.execute()
+        return count
     except queues.REDIS_ERRORS as exc:
-        log.warning("rate limit not checked, Redis did not answer: %s", exc)
-        return
-    if count > limit:
-        retry_after = max(1, math.ceil((window + 1) * WINDOW_S - now))
-        raise RateLimited(f"More than {limit} {what} per minute; try again in {retry_after} s.",
-                          retry_after=retry_after)
+        log.warning("rate limit not counted, Redis did not answer: %s", exc)
+        return None
 
 
 def check_token(token: str) -> None:
@@ -78,11 +83,4 @@ def check_failed_sign_ins(username: str) -> None:
 
 
 def count_failed_sign_in(username: str) -> None:
-    key = _failures_key(username)
-    try:
-        with queues.redis_conn().pipeline() as pipe:
-            pipe.incr(key)
-            pipe.expire(key, WINDOW_S * 2)
-            pipe.execute()
-    except queues.REDIS_ERRORS as exc:
-        log.warning("sign-in failure not counted, Redis did not answer: %s", exc)
+    _count(_failures_key(username))
