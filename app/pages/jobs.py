@@ -5,9 +5,10 @@ from __future__ import annotations
 import reflex as rx
 
 from app import routes
-from app.components.common import empty_state, when
+from app.components import plain
+from app.components.common import empty_state
 from app.components.layout import page
-from app.components.status import COLORS, LABELS, status_badge
+from app.components.status import COLORS, LABELS
 from app.state.base import AuthState
 from app.state.jobs import ANY, TYPE_OPTIONS, JobsListState, JobsState
 from app.state.views import STATUSES, ListRow
@@ -15,39 +16,41 @@ from app.state.views import STATUSES, ListRow
 
 def _count_chip(status: str, active_status: rx.Var) -> rx.Component:
     active = active_status == status
-    return rx.button(
-        rx.text(LABELS[status]),
-        rx.badge(JobsListState.counts.get(status, 0), color_scheme=COLORS[status], variant="solid", radius="full"),
-        variant=rx.cond(active, "solid", "soft"),
-        color_scheme=COLORS[status],
-        size="1",
+    return rx.el.button(
+        plain.text(LABELS[status], size="1"),
+        plain.badge(JobsListState.counts.get(status, 0), color=COLORS[status], variant="solid", full=True),
+        type="button",
         on_click=JobsState.set_status_filter(rx.cond(active, ANY, status)),
-        custom_attrs={"data-count-status": status},
-        class_name="count-chip",
+        class_name=rx.cond(active, "rt-reset rt-BaseButton rt-r-size-1 rt-variant-solid rt-Button count-chip",
+                           "rt-reset rt-BaseButton rt-r-size-1 rt-variant-soft rt-Button count-chip"),
+        custom_attrs={"data-count-status": status, "data-accent-color": COLORS[status],
+                      "aria-pressed": rx.cond(active, "true", "false")},
     )
 
 
 @rx.memo
 def status_counts(active_status: rx.Var[str]) -> rx.Component:
-    """Per-status counts; clicking one filters by it. Memoised: it alone follows pushes."""
-    return rx.flex(
-        rx.text("Total ", rx.text.strong(JobsListState.total), size="2", color_scheme="gray"),
+    """Per-status counts; clicking one filters by it. Memoised and plain elements
+    (components.plain): it follows every push."""
+    return rx.el.div(
+        plain.text("Total ", rx.el.strong(JobsListState.total, class_name="rt-Strong"), gray=True),
         *[_count_chip(s, active_status) for s in STATUSES],
-        spacing="2",
-        wrap="wrap",
-        align="center",
-        class_name="status-counts",
+        class_name="rt-Flex rt-r-ai-center rt-r-fw-wrap rt-r-gap-2 status-counts",
     )
 
 
 def _marker(marker: rx.Var, batch_id: rx.Var, batch_total: rx.Var) -> rx.Component:
     return rx.match(
         marker,
-        ("batch", rx.link(rx.badge(rx.icon("layers", size=12), "batch · ", batch_total, variant="outline",
-                                   color_scheme="violet"), href=routes.batch(batch_id))),
-        ("workflow", rx.badge(rx.icon("git-branch", size=12), "workflow", variant="outline", color_scheme="teal")),
-        rx.badge("standalone", variant="outline", color_scheme="gray"),
+        ("batch", plain.link(plain.badge(rx.icon("layers", size=12), "batch · ", batch_total, color="violet",
+                                         variant="outline"), to=routes.batch(batch_id))),
+        ("workflow", plain.badge(rx.icon("git-branch", size=12), "workflow", color="teal", variant="outline")),
+        plain.badge("standalone", color="gray", variant="outline"),
     )
+
+
+def _when(created: rx.Var, created_exact: rx.Var) -> rx.Component:
+    return plain.text(rx.moment(created, from_now=True, interval=60_000), title=created_exact, class_name="when")
 
 
 @rx.memo
@@ -56,36 +59,36 @@ def job_list_row(job_id: rx.Var[str], label: rx.Var[str], job_type: rx.Var[str],
                  batch_total: rx.Var[int], owner: rx.Var[str], status: rx.Var[str], message: rx.Var[str],
                  progress: rx.Var[int]) -> rx.Component:
     """One row. Its props are plain values, so a push re-renders only the rows whose
-    values changed (React.memo), not the whole table: this is what keeps many open
-    tabs cheap for the browser."""
-    return rx.table.row(
-        rx.table.cell(
-            rx.link(rx.vstack(rx.text(label, weight="medium"),
-                              rx.text(job_type, " / ", job_subtype, size="1", color_scheme="gray"),
-                              spacing="0"),
-                    href=routes.job(job_id), underline="hover", class_name="job-link"),
-            rx.box(when(created, created_exact), display=["block", "none"], margin_top="0.2em"),
+    values changed (React.memo), not the whole table; and it is plain elements
+    (components.plain), so that render is cheap: this is what keeps many open tabs
+    cheap for the browser."""
+    return rx.el.tr(
+        plain.td(
+            plain.link(plain.text(label, weight="medium", class_name="job-label"),
+                       plain.text(job_type, " / ", job_subtype, size="1", gray=True, class_name="job-kind"),
+                       to=routes.job(job_id), class_name="job-link"),
+            rx.el.div(_when(created, created_exact), class_name="phone-only"),
         ),
-        rx.table.cell(rx.vstack(
-            status_badge(status),
-            rx.cond((status == "IN_PROGRESS") & (progress >= 0), rx.progress(value=progress, width="6em", size="1")),
-            spacing="1")),
-        rx.table.cell(when(created, created_exact), display=["none", "table-cell"]),
-        rx.table.cell(_marker(marker, batch_id, batch_total), display=["none", "table-cell"]),
-        rx.table.cell(rx.text(owner, size="2"), display=rx.cond(owner != "", "table-cell", "none")),
-        rx.table.cell(rx.text(message, size="2", color_scheme="gray", class_name="last-message"),
-                      display=["none", "none", "table-cell"], max_width="22em"),
+        plain.td(
+            plain.status_badge(status),
+            rx.cond((status == "IN_PROGRESS") & (progress >= 0), plain.progress(progress)),
+            class_name="status-cell",
+        ),
+        plain.td(_when(created, created_exact), class_name="col-created"),
+        plain.td(_marker(marker, batch_id, batch_total), class_name="col-kind"),
+        plain.td(plain.text(owner), class_name="col-owner"),
+        plain.td(plain.text(message, gray=True, class_name="last-message", title=message), class_name="col-message"),
         custom_attrs={"data-job-id": job_id, "data-status": status, "data-marker": marker},
-        class_name="job-row",
+        class_name="rt-TableRow job-row",
     )
 
 
 def _row(row: ListRow) -> rx.Component:
     live = JobsListState.live[row.id]
     return job_list_row(
-        job_id=row.id, label=rx.cond(row.title != "", row.title, row.label), job_type=row.job_type, job_subtype=row.job_subtype, created=row.created,
-        created_exact=row.created_exact, marker=row.marker, batch_id=row.batch_id, batch_total=row.batch_total,
-        owner=rx.cond(JobsListState.show_owner, row.owner, ""),
+        job_id=row.id, label=rx.cond(row.title != "", row.title, row.label), job_type=row.job_type,
+        job_subtype=row.job_subtype, created=row.created, created_exact=row.created_exact, marker=row.marker,
+        batch_id=row.batch_id, batch_total=row.batch_total, owner=rx.cond(JobsListState.show_owner, row.owner, ""),
         status=live.status, message=live.message, progress=live.progress,
         key=row.id,
     )
@@ -157,26 +160,14 @@ def _admin_scope() -> rx.Component:
 
 
 def _table() -> rx.Component:
-    return rx.box(
-        rx.table.root(
-            rx.table.header(rx.table.row(
-                rx.table.column_header_cell("Job", width=["64%", "40%", "28%"]),
-                rx.table.column_header_cell("Status", width=["36%", "22%", "14%"]),
-                rx.table.column_header_cell("Created", display=["none", "table-cell"], width=["0", "20%", "13%"]),
-                rx.table.column_header_cell("Kind", display=["none", "table-cell"], width=["0", "18%", "12%"]),
-                rx.table.column_header_cell("Owner", display=rx.cond(JobsListState.show_owner, "table-cell", "none"),
-                                            width="8%"),
-                rx.table.column_header_cell("Last message", display=["none", "none", "table-cell"],
-                                            width=["0", "0", "33%"]),
-            )),
-            rx.table.body(rx.foreach(JobsListState.rows, _row)),
-            variant="surface",
-            size="2",
-            width="100%",
-            class_name="jobs-table",
+    return rx.el.div(
+        plain.table(
+            [plain.th("Job", "col-job"), plain.th("Status", "col-status"), plain.th("Created", "col-created"),
+             plain.th("Kind", "col-kind"), plain.th("Owner", "col-owner"), plain.th("Last message", "col-message")],
+            rx.foreach(JobsListState.rows, _row),
+            class_name=rx.cond(JobsListState.show_owner, "jobs-table with-owner", "jobs-table"),
         ),
-        overflow_x="auto",
-        width="100%",
+        class_name="table-scroll",
     )
 
 
