@@ -19,6 +19,12 @@ def encode_cursor(created_at: datetime, id_: str) -> str:
     return base64.urlsafe_b64encode(f"{created_at.isoformat()}|{id_}".encode()).decode()
 
 
+def cursor_of_key(key: str) -> str:
+    """The cursor after a row whose sort key is `created_at.isoformat()|id` (as lists
+    that follow pushes keep them)."""
+    return base64.urlsafe_b64encode(key.encode()).decode()
+
+
 def decode_cursor(cursor: str) -> tuple[datetime, str]:
     try:
         ts, id_ = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)

@@ -14,7 +14,7 @@ from typing import Any, Optional
 
 import reflex as rx
 
-from app import queries
+from app import paging, queries
 from app.errors import JobdeckError
 from app.jobtypes import SPECS
 from app.models import Job, User
@@ -41,6 +41,7 @@ class JobsListState(rx.State):
     show_owner: bool = False
     # created_at|id of each row shown, to place a new job where the keyset puts it
     _keys: dict[str, str] = {}
+    _limit: int = PAGE_SIZE  # how many rows the person asked to see
     # what a changed job must match to be in the list: (search text, status, type, subtype)
     _match: tuple[str, str, str, str] = ("", "", "", "")
 
@@ -57,11 +58,7 @@ class JobsListState(rx.State):
         return sum(self.counts.values())
 
     def _show(self, jobs: list[Job], *, append: bool = False, markers=None) -> None:
-        totals, parents = markers or queries.job_markers(jobs)
-        new = [list_row(j, batch_total=totals.get(j.batch_id or "", 0), has_children=j.id in parents)
-               for j in jobs]
-        fresh_live = {j.id: row_live(j) for j in jobs}
-        keys = {j.id: sort_key(j) for j in jobs}
+        new, fresh_live, keys = _rows_of(jobs, markers)
         if append:
             have = set(self._keys)
             self.rows = self.rows + [r for r in new if r.id not in have]
@@ -69,22 +66,44 @@ class JobsListState(rx.State):
             self._keys = {**self._keys, **keys}
         else:
             self.rows, self.live, self._keys = new, fresh_live, keys
+        self._limit = max(PAGE_SIZE, len(self._keys))
+
+    def _insert(self, new: list[ListRow], fresh_live: dict[str, RowLive], keys: dict[str, str]) -> None:
+        """Place jobs that appeared while the tab is open where the keyset puts them,
+        keeping the list as long as the person asked for (a page, or more after Load
+        more): the oldest rows drop off the bottom, and Load more brings them back."""
+        # plain values, not Reflex's change-tracking proxies: this runs for every tab
+        have = self.get_value("_keys")
+        order = {**have, **keys}
+        rows = sorted([*self.get_value("rows"), *(r for r in new if r.id not in have)],
+                      key=lambda r: order[r.id], reverse=True)
+        if len(rows) > self._limit:
+            rows, dropped = rows[:self._limit], rows[self._limit:]
+            gone = {r.id for r in dropped}
+            order = {k: v for k, v in order.items() if k not in gone}
+            self.next_cursor = paging.cursor_of_key(order[rows[-1].id])
+            lives = {k: v for k, v in {**self.get_value("live"), **fresh_live}.items() if k not in gone}
+        else:
+            lives = {**self.get_value("live"), **fresh_live}
+        self.rows, self.live, self._keys = rows, lives, order
 
     async def _live(self, events: list[dict[str, Any]], burst: live.Burst) -> None:
-        w = live.hub.watches.get(self.router.session.client_token)
+        w = live.current_watch()
         scope = set(w.owners) if w else set()
         changed: dict[str, RowLive] = {}
         gone: set[str] = set()
         fresh: list[Job] = []
-        oldest = min(self._keys.values()) if self._keys and self.next_cursor else ""
+        # plain values, not Reflex's change-tracking proxies: this runs for every tab
+        keys, shown_live = self.get_value("_keys"), self.get_value("live")
+        oldest = min(keys.values()) if keys and self.next_cursor else ""
         for ev in events:
             for jid in live.job_ids_of(ev):
                 job = burst.job(jid)
                 if job is None:
                     continue
-                if jid in self._keys:
+                if jid in keys:
                     if self._matches(job, scope):
-                        changed[jid] = row_live(job)
+                        changed[jid] = burst.memo(("row_live", jid), lambda: row_live(job))
                     else:
                         gone.add(jid)  # left the filter (a status filter, say)
                 elif self._matches(job, scope) and (not oldest or sort_key(job) > oldest) \
@@ -92,19 +111,17 @@ class JobsListState(rx.State):
                     fresh.append(job)
         self._follow_markers(events, burst)
         # Only what changed is sent: the live part of rows already shown ...
-        updates = {k: v for k, v in changed.items() if k not in gone and self.live.get(k) != v}
+        updates = {k: v for k, v in changed.items() if k not in gone and shown_live.get(k) != v}
         if updates:
-            self.live = {**self.live, **updates}
+            self.live = {**shown_live, **updates}
         if gone:
             self.rows = [r for r in self.rows if r.id not in gone]
             self._keys = {k: v for k, v in self._keys.items() if k not in gone}
         # ... and new jobs, placed where the keyset order puts them.
         if fresh:
+            # The same new rows for every tab: built once per burst.
             ids = tuple(sorted(j.id for j in fresh))
-            markers = await burst.fetch(("markers", ids), lambda: queries.job_markers(fresh))
-            self._show(fresh, append=True, markers=markers)
-            order = self._keys
-            self.rows = sorted(self.rows, key=lambda r: order.get(r.id, ""), reverse=True)
+            self._insert(*await burst.fetch(("rows", ids), lambda: _rows_of(fresh)))
         if scope:
             owner = None if live.EVERYONE in scope else next(iter(scope))
             counts = await burst.fetch(("counts", owner), lambda: _counts(owner))
@@ -266,6 +283,13 @@ class JobsState(rx.State):
         self.owner_filter = ""
         self.all_users = False  # the button says "Only my jobs"
         return await self._reload()
+
+
+def _rows_of(jobs: list[Job], markers=None) -> tuple[list[ListRow], dict[str, RowLive], dict[str, str]]:
+    """The rows of some jobs: their fixed part, their live part, their keyset keys."""
+    totals, parents = markers or queries.job_markers(jobs)
+    rows = [list_row(j, batch_total=totals.get(j.batch_id or "", 0), has_children=j.id in parents) for j in jobs]
+    return rows, {j.id: row_live(j) for j in jobs}, {j.id: sort_key(j) for j in jobs}
 
 
 def _counts(owner: Optional[str]) -> dict[str, int]:

@@ -16,6 +16,7 @@ tab is read again.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import dataclasses
 import json
 import logging
@@ -35,6 +36,7 @@ BURST = 500  # events applied together at most
 # How long a burst that holds a lodging waits for what follows it: an idle worker takes
 # a lodged job a few ms later, and both then reach each tab as one push, not two.
 COALESCE_S = 0.02
+PUSH_LANES = 4  # tabs updated at once
 PRUNE_EVERY_S = 2.0  # how often closed tabs are dropped (a push to one is a no-op meanwhile)
 EVERYONE = "*"
 
@@ -62,6 +64,15 @@ class Watch:
         return (ev.get("job_id") in self.job_ids or ev.get("batch_id") in self.batch_ids
                 or ev.get("workflow_id") in self.workflow_ids or ev.get("entity_id") in self.entity_ids
                 or bool(self.job_ids.intersection(ev.get("job_ids") or ())))
+
+
+# The watch of the tab being updated, for its state's _live (set per tab, per push).
+_current: contextvars.ContextVar[Optional["Watch"]] = contextvars.ContextVar("jobdeck_watch", default=None)
+
+
+def current_watch() -> Optional["Watch"]:
+    """What the tab whose state is being updated shows."""
+    return _current.get()
 
 
 def job_ids_of(ev: dict[str, Any]) -> list[str]:
@@ -206,11 +217,21 @@ class Hub:
         started = time.perf_counter()
         if events:
             burst.load()
-        await asyncio.gather(*(self._apply(token, w, evs, burst) for token, w, evs in targets))
+        # A few tabs at a time: each tab's push leaves as soon as its state is done (all at
+        # once, every tab would wait for the last), and a tab busy with an event of its
+        # own holds up only its lane.
+        lanes = asyncio.Semaphore(PUSH_LANES)
+
+        async def lane(token: str, w: Watch, evs: Optional[list[dict[str, Any]]]) -> None:
+            async with lanes:
+                await self._apply(token, w, evs, burst)
+
+        await asyncio.gather(*(lane(token, w, evs) for token, w, evs in targets))
         log.debug("pushed %d events to %d tabs in %.1f ms", len(events or []), len(targets),
                   (time.perf_counter() - started) * 1000)
 
     async def _apply(self, token: str, w: Watch, events: Optional[list[dict[str, Any]]], burst: Burst) -> None:
+        _current.set(w)  # this task's own context: each tab's push runs in a task of its own
         try:
             async with self.app.modify_state(rx.BaseStateToken(ident=token, cls=w.state)) as root:
                 page = root if isinstance(root, w.state) else await root.get_state(w.state)

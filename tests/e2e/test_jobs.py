@@ -52,19 +52,30 @@ def test_new_jobs_appear_live_then_load_more_pages_by_keyset(page, console):
     expect(page.get_by_text("No jobs yet")).to_be_visible()
     shot(page, "jobs-panel-empty")
     ids = _lodge_noops(console, username, 30)
-    # Without a reload: the newest job is at the top, and the workers' moves show.
+    # Without a reload: the newest job is at the top, and the workers' moves show. The
+    # list keeps its page of 25; the older ones drop off the bottom, behind Load more.
     expect(page.locator(".job-row").first).to_have_attribute("data-job-id", ids[-1])
-    expect(page.locator(".job-row")).to_have_count(30)
-    expect(page.locator(".job-row[data-status=SUCCEEDED]")).to_have_count(30, timeout=30_000)
-    expect(page.locator("[data-count-status=SUCCEEDED] .rt-Badge")).to_have_text("30")
-    # A fresh read pages by keyset: 25, then the 5 older ones.
-    page.get_by_role("button", name="Refresh").click()
+    expect(page.locator(".job-row[data-status=SUCCEEDED]")).to_have_count(25, timeout=30_000)
     expect(page.locator(".job-row")).to_have_count(25)
+    expect(page.locator("[data-count-status=SUCCEEDED] .rt-Badge")).to_have_text("30")
     page.get_by_role("button", name="Load more").click()
     expect(page.locator(".job-row")).to_have_count(30)
     expect(page.get_by_text("That is all.")).to_be_visible()
     shown = page.locator(".job-row").evaluate_all("rows => rows.map(r => r.dataset.jobId)")
-    assert shown == ids[::-1]  # newest first, none twice, none missing
+    assert shown == ids[::-1]  # the cursor left by the live list: newest first, none twice, none missing
+    # After Load more the list keeps 30: a new job pushes only the oldest off.
+    late = _lodge_noops(console, username, 1)
+    expect(page.locator(".job-row").first).to_have_attribute("data-job-id", late[0])
+    expect(page.locator(".job-row")).to_have_count(30)
+    expect(page.locator(".load-more")).to_be_visible()
+    # A fresh read pages by keyset: 25, then the 5 older ones.
+    page.get_by_role("button", name="Refresh").click()
+    expect(page.locator(".job-row")).to_have_count(25)
+    page.get_by_role("button", name="Load more").click()
+    expect(page.locator(".job-row")).to_have_count(31)
+    expect(page.get_by_text("That is all.")).to_be_visible()
+    shown = page.locator(".job-row").evaluate_all("rows => rows.map(r => r.dataset.jobId)")
+    assert shown == (ids + late)[::-1]  # newest first, none twice, none missing
     # Filters: a status with no job empties the list and says so.
     page.locator("[data-count-status=FAILED]").click()
     expect(page.get_by_text("No jobs match these filters")).to_be_visible()

@@ -7,11 +7,12 @@ import sqlalchemy as sa
 from rq import SimpleWorker
 from sqlmodel import select
 
-from app import launch, provenance, queries, queues, registry
+from app import launch, paging, provenance, queries, queues, registry
 from app.db import session
 from app.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from app.lifecycle import JobStatus
 from app.models import Activity, Batch, Item, Job, JobMessage, ProvEdge
+from app.state.views import sort_key
 from tests.conftest import model_run_record, run_workers
 
 
@@ -279,6 +280,10 @@ def test_keyset_paging_and_visibility(users):
             break
     assert [j.payload["sleep_s"] for j in seen] == [6, 5, 4, 3, 2, 1, 0]
     assert len({j.id for j in seen}) == 7
+    # A live list that trims its rows leaves the cursor after its last row from that
+    # row's sort key: the same cursor the query gives, so Load more goes on from there.
+    first = queries.list_jobs(viewer=alice, limit=3)
+    assert paging.cursor_of_key(sort_key(first.jobs[-1])) == first.next_cursor
     assert all(j.owner == "alice" for j in seen)
     assert len(queries.list_jobs(viewer=bob).jobs) == 1
     assert len(queries.list_jobs(viewer=root, all_users=True).jobs) == 8
