@@ -5,10 +5,10 @@ from __future__ import annotations
 import reflex as rx
 
 from app import routes
+from app.components import plain
 from app.components.batch import SUMMARY, count_chips, progress_bar
 from app.components.common import copy_id, empty_state, not_found, when
 from app.components.layout import page
-from app.components.status import status_badge
 from app.state.batches import BatchState
 from app.state.views import ListRow
 
@@ -64,7 +64,8 @@ def _progress() -> rx.Component:
 @rx.memo
 def batch_job_row(job_id: rx.Var[str], name: rx.Var[str], status: rx.Var[str], message: rx.Var[str],
                   attempt: rx.Var[int], info: rx.Var[str]) -> rx.Component:
-    """One job of the batch; plain-value props, so a push re-renders only its own row."""
+    """One job of the batch; plain-value props, so a push re-renders only its own row,
+    and plain elements (components.plain) but for a failure's popover."""
     why = rx.popover.root(
         rx.popover.trigger(rx.button(rx.icon("message-square-warning", size=14), "Why?", size="1",
                                      variant="soft", color_scheme="red", class_name="why")),
@@ -74,14 +75,14 @@ def batch_job_row(job_id: rx.Var[str], name: rx.Var[str], status: rx.Var[str], m
             max_width="28em",
         ),
     )
-    return rx.table.row(
-        rx.table.cell(rx.link(name, href=routes.job(job_id), class_name="job-link")),
-        rx.table.cell(rx.hstack(status_badge(status), rx.cond(info != "", why), spacing="2", align="center")),
-        rx.table.cell(rx.text(attempt), display=["none", "table-cell"]),
-        rx.table.cell(rx.text(message, size="2", color_scheme="gray", class_name="last-message"),
-                      display=["none", "none", "table-cell"], max_width="26em"),
+    return rx.el.tr(
+        plain.td(plain.link(name, to=routes.job(job_id), class_name="job-link")),
+        plain.td(rx.el.div(plain.status_badge(status), rx.cond(info != "", why),
+                           class_name="rt-Flex rt-r-ai-center rt-r-gap-2")),
+        plain.td(plain.text(attempt), class_name="col-attempt"),
+        plain.td(plain.text(message, gray=True, class_name="last-message", title=message), class_name="col-message"),
         custom_attrs={"data-job-id": job_id, "data-status": status},
-        class_name="job-row",
+        class_name="rt-TableRow job-row",
     )
 
 
@@ -89,6 +90,24 @@ def _row(row: ListRow) -> rx.Component:
     live = BatchState.live[row.id]
     return batch_job_row(job_id=row.id, name=rx.cond(row.title != "", row.title, row.label), status=live.status,
                          message=live.message, attempt=live.attempt, info=live.info, key=row.id)
+
+
+@rx.memo
+def batch_jobs_table() -> rx.Component:
+    """The batch's jobs. Memoised: a push re-renders this and the rows whose values
+    changed."""
+    return rx.cond(
+        BatchState.jobs.length() > 0,  # type: ignore[attr-defined]
+        rx.el.div(
+            plain.table([plain.th("Job", "col-job"), plain.th("Status", "col-status"),
+                         plain.th("Attempt", "col-attempt"), plain.th("Last message", "col-message")],
+                        rx.foreach(BatchState.jobs, _row), class_name="batch-jobs-table"),
+            class_name="table-scroll",
+        ),
+        rx.cond(BatchState.failures_only,
+                empty_state("circle-check", "No failures", "No job of this batch failed or crashed."),
+                empty_state("layers", "No jobs", "This batch holds no jobs.")),
+    )
 
 
 def _jobs() -> rx.Component:
@@ -109,21 +128,7 @@ def _jobs() -> rx.Component:
             ),
             justify="between", align="center", width="100%", wrap="wrap", spacing="2",
         ),
-        rx.cond(
-            BatchState.jobs.length() > 0,  # type: ignore[attr-defined]
-            rx.box(rx.table.root(
-                rx.table.header(rx.table.row(
-                    rx.table.column_header_cell("Job"), rx.table.column_header_cell("Status"),
-                    rx.table.column_header_cell("Attempt", display=["none", "table-cell"]),
-                    rx.table.column_header_cell("Last message", display=["none", "none", "table-cell"]),
-                )),
-                rx.table.body(rx.foreach(BatchState.jobs, _row)),
-                variant="surface", width="100%",
-            ), overflow_x="auto", width="100%"),
-            rx.cond(BatchState.failures_only,
-                    empty_state("circle-check", "No failures", "No job of this batch failed or crashed."),
-                    empty_state("layers", "No jobs", "This batch holds no jobs.")),
-        ),
+        batch_jobs_table(),
         rx.cond(BatchState.next_cursor != "",
                 rx.center(rx.button("Load more", variant="soft", on_click=BatchState.load_more), width="100%")),
         spacing="3",

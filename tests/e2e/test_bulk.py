@@ -109,6 +109,8 @@ def test_a_batch_with_failures_says_so_and_retries_them(alice_page, console):
     expect(page.locator(".job-row")).to_have_count(2)
     page.locator(".job-row .why").first.click()
     expect(page.locator(".error-text")).to_contain_text("no item no-such-person")
+    expect(page.locator(".rt-PopoverContent")).to_have_css("opacity", "1")  # opened, not fading in
+    shot(page, "batch-why-open")
     page.keyboard.press("Escape")
     shot(page, "batch-failures")
     page.get_by_role("button", name="Retry failed").click()
