@@ -6,7 +6,7 @@ import reflex as rx
 
 from app import routes
 from app.components import plain
-from app.components.common import empty_state
+from app.components.common import empty_state, relative_time
 from app.components.layout import page
 from app.components.status import COLORS, LABELS
 from app.state.base import AuthState
@@ -50,7 +50,7 @@ def _marker(marker: rx.Var, batch_id: rx.Var, batch_total: rx.Var) -> rx.Compone
 
 
 def _when(created: rx.Var, created_exact: rx.Var) -> rx.Component:
-    return plain.text(rx.moment(created, from_now=True, interval=60_000), title=created_exact, class_name="when")
+    return plain.text(relative_time(date=created), title=created_exact, class_name="when")
 
 
 @rx.memo

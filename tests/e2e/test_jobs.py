@@ -55,6 +55,9 @@ def test_new_jobs_appear_live_then_load_more_pages_by_keyset(page, console):
     # Without a reload: the newest job is at the top, and the workers' moves show. The
     # list keeps its page of 25; the older ones drop off the bottom, behind Load more.
     expect(page.locator(".job-row").first).to_have_attribute("data-job-id", ids[-1])
+    created = page.locator(".job-row").first.locator(".col-created .when")
+    expect(created).to_have_text("a few seconds ago")  # relative, the exact time on hover
+    expect(created).to_have_attribute("title", re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$"))
     expect(page.locator(".job-row[data-status=SUCCEEDED]")).to_have_count(25, timeout=30_000)
     expect(page.locator(".job-row")).to_have_count(25)
     expect(page.locator("[data-count-status=SUCCEEDED] .rt-Badge")).to_have_text("30")
