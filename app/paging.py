@@ -15,13 +15,18 @@ from app.errors import InvalidInput
 MAX_LIMIT = 500
 
 
+def sort_key(created_at: datetime, id_: str) -> str:
+    """A row's place in the keyset order, as a string that sorts the same way (lists
+    that follow pushes keep these); a cursor is one of these, encoded."""
+    return f"{created_at.isoformat()}|{id_}"
+
+
 def encode_cursor(created_at: datetime, id_: str) -> str:
-    return base64.urlsafe_b64encode(f"{created_at.isoformat()}|{id_}".encode()).decode()
+    return cursor_of_key(sort_key(created_at, id_))
 
 
 def cursor_of_key(key: str) -> str:
-    """The cursor after a row whose sort key is `created_at.isoformat()|id` (as lists
-    that follow pushes keep them)."""
+    """The cursor after the row whose `sort_key` this is."""
     return base64.urlsafe_b64encode(key.encode()).decode()
 
 

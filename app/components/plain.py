@@ -16,7 +16,7 @@ from __future__ import annotations
 import reflex as rx
 from reflex_components_core.react_router.dom import ReactRouterLink
 
-from app.components.status import DESCRIPTION_TEXT, LABELS, color_of
+from app.components.status import badge_text, color_of, description_of
 
 
 def table(head: list[rx.Component], body: rx.Component, *, class_name: str) -> rx.Component:
@@ -66,8 +66,8 @@ def badge(*children, color, variant: str = "soft", full: bool = False, class_nam
 def status_badge(status) -> rx.Component:
     """The status badge of components.status, as plain elements."""
     return rx.el.span(
-        rx.match(status, *[(k, v.upper()) for k, v in LABELS.items()], status),
-        title=rx.Var.create(DESCRIPTION_TEXT)[status],
+        badge_text(status),
+        title=description_of(status),
         class_name="rt-reset rt-Badge rt-r-size-1 rt-variant-soft status-badge",
         custom_attrs={"data-accent-color": color_of(status), "data-radius": "full", "data-status": status},
     )

@@ -22,12 +22,21 @@ def color_of(status) -> rx.Var:
     return rx.match(status, *[(k, v) for k, v in COLORS.items()], "gray")
 
 
+def badge_text(status) -> rx.Component:
+    """What a status badge says: IN PROGRESS for IN_PROGRESS."""
+    return rx.match(status, *[(k, v.upper()) for k, v in LABELS.items()], status)
+
+
+def description_of(status) -> rx.Var:
+    return rx.Var.create(DESCRIPTION_TEXT)[status]
+
+
 def status_badge(status, description=None, **props) -> rx.Component:
     """A coloured badge; hovering it says what the status means (a plain title: lists
     show many, and a title costs nothing to render)."""
-    desc = description if description is not None else rx.Var.create(DESCRIPTION_TEXT)[status]
+    desc = description if description is not None else description_of(status)
     return rx.badge(
-        rx.match(status, *[(k, v.upper()) for k, v in LABELS.items()], status),
+        badge_text(status),
         color_scheme=color_of(status),
         variant="soft",
         radius="full",

@@ -14,6 +14,9 @@ from app.state.jobs import ANY, TYPE_OPTIONS, JobsListState, JobsState
 from app.state.views import STATUSES, ListRow
 
 
+_CHIP = "rt-reset rt-BaseButton rt-r-size-1 rt-Button count-chip"  # a Radix button (size 1) as plain classes
+
+
 def _count_chip(status: str, active_status: rx.Var) -> rx.Component:
     active = active_status == status
     return rx.el.button(
@@ -21,8 +24,7 @@ def _count_chip(status: str, active_status: rx.Var) -> rx.Component:
         plain.badge(JobsListState.counts.get(status, 0), color=COLORS[status], variant="solid", full=True),
         type="button",
         on_click=JobsState.set_status_filter(rx.cond(active, ANY, status)),
-        class_name=rx.cond(active, "rt-reset rt-BaseButton rt-r-size-1 rt-variant-solid rt-Button count-chip",
-                           "rt-reset rt-BaseButton rt-r-size-1 rt-variant-soft rt-Button count-chip"),
+        class_name=rx.cond(active, f"{_CHIP} rt-variant-solid", f"{_CHIP} rt-variant-soft"),
         custom_attrs={"data-count-status": status, "data-accent-color": COLORS[status],
                       "aria-pressed": rx.cond(active, "true", "false")},
     )

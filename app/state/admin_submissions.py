@@ -200,7 +200,7 @@ class AdminSubmissionsState(rx.State):
     # --- live ----------------------------------------------------------------------------
 
     async def _live(self, events: list[dict[str, Any]], burst: live.Burst) -> None:
-        w = live.hub.watches.get(self.router.session.client_token)
+        w = live.current_watch()
         if w is None or not w.admin:
             return
         index: dict[str, str] = {}
@@ -245,6 +245,6 @@ class AdminSubmissionsState(rx.State):
         self.rows = rows
 
     async def _live_resync(self) -> None:
-        w = live.hub.watches.get(self.router.session.client_token)
+        w = live.current_watch()
         if w is not None and w.admin:
             await self._reload(User(username=w.username, display_name="", role="admin", password_hash=""))

@@ -209,7 +209,7 @@ class BatchState(rx.State):
         if self.failures_only and any(u.status not in FAILED for u in updates.values()):
             self.jobs = [r for r in self.jobs if self.live[r.id].status in FAILED]
         if new_failure or (any(ev.get("kind") == "lodged" for ev in events) and not self.jobs):
-            w = live.hub.watches.get(self.router.session.client_token)
+            w = live.current_watch()
             if w is not None:
                 self._read(User(username=w.username, display_name="", role="admin" if w.admin else "user",
                                 password_hash=""))

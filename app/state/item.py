@@ -120,7 +120,7 @@ class ItemState(rx.State):
         return rx.redirect(routes.job(job_id))
 
     async def _live(self, events: list[dict[str, Any]], burst: live.Burst) -> None:
-        w = live.hub.watches.get(self.router.session.client_token)
+        w = live.current_watch()
         if w is None:
             return
         item_id = self._item_id()

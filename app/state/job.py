@@ -168,7 +168,7 @@ class JobState(rx.State):
 
     async def _live(self, events: list[dict[str, Any]], burst: live.Burst) -> None:
         job_id = self._job_id()
-        w = live.hub.watches.get(self.router.session.client_token)
+        w = live.current_watch()
         if w is None:
             return
         user = User(username=w.username, display_name="", role="admin" if w.admin else "user", password_hash="")

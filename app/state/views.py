@@ -10,6 +10,7 @@ import json
 from datetime import datetime
 from typing import Any, Optional
 
+from app import paging
 from app.jobtypes import SPECS
 from app.lifecycle import DESCRIPTIONS, JobStatus
 from app.models import Batch, Item, Job, JobFile, JobMessage
@@ -140,7 +141,7 @@ def row_live(job: Job) -> RowLive:
 
 def sort_key(job: Job) -> str:
     """Newest first in a list, as the keyset (created_at, id) orders them."""
-    return f"{iso(job.created_at)}|{job.id}"
+    return paging.sort_key(job.created_at, job.id)
 
 
 @dataclasses.dataclass
