@@ -167,6 +167,9 @@ class Pool:
     def start_worker(self, backend: str) -> Optional[Child]:
         from worker.heartbeat import acquire_slot
 
+        # Settings read afresh for each start (a fork costs more than the read): a backend
+        # an admin just paused gets no new worker from settings up to CONFIG_EVERY_S old.
+        self.refresh_config()
         cfg = self._config(backend)
         # Named here, before the fork, so that the slot is taken before the worker exists.
         name = f"{backend}-{os.getpid()}.{self.started_workers}-{secrets.token_hex(2)}@{self.host}"
