@@ -76,7 +76,15 @@ def _annotations(value: str, where: str) -> Optional[dict[str, str]]:
 
 def parse_model_runs_csv(text: str) -> list[dict[str, Any]]:
     """Model run records from CSV text, or InvalidInput naming the line and column."""
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    try:
+        return _parse_model_runs_csv(text)
+    except csv.Error as exc:  # not CSV at all (a stray quote or line break, say)
+        raise InvalidInput(f"The file is not valid CSV: {exc}.", field="file") from None
+
+
+def _parse_model_runs_csv(text: str) -> list[dict[str, Any]]:
+    # newline="": the csv module reads \r, \n and \r\n line ends itself
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff"), newline=""))
     header = [h.strip() for h in (reader.fieldnames or [])]
     if not header:
         raise InvalidInput("The CSV file is empty; it needs a header row and one row per model run.",

@@ -6,7 +6,10 @@ from __future__ import annotations
 import csv
 import io
 
+import pytest
+
 from app import bulk, launch
+from app.errors import InvalidInput
 from tests.conftest import model_run_record
 
 
@@ -60,3 +63,11 @@ def test_a_batch_comes_back_as_csv_that_checks_clean(world, users):
     got = bulk.check_model_runs_csv(text)
     assert got.problems == []
     assert sorted(r["display_name"] for r in got.records) == ["run 0", "run 1", "run 2"]
+
+
+def test_a_csv_with_bare_carriage_returns_is_refused_with_a_reason_not_a_crash():
+    # what the API fuzzer sent: a lone \r inside an unquoted field
+    with pytest.raises(InvalidInput, match="Unknown CSV column"):
+        bulk.parse_model_runs_csv("\U000d032c\r\U000ad597\U0009b0a4")
+    with pytest.raises(InvalidInput):
+        bulk.parse_model_runs_csv('display_name\r"unclosed')
