@@ -33,9 +33,11 @@ from app.settings import get_settings
 log = logging.getLogger("jobdeck.live")
 
 BURST = 500  # events applied together at most
-# How long a burst that holds a lodging waits for what follows it: an idle worker takes
-# a lodged job a few ms later, and both then reach each tab as one push, not two.
+# How long a burst that holds a lodging waits, at most, for what follows it: an idle
+# worker takes and starts a lodged job a few ms later, and both then reach each tab as
+# one push, not two. The burst leaves as soon as every job lodged in it has started.
 COALESCE_S = 0.02
+WAITING = ("PENDING", "DEQUEUED")  # a lodged job in these has not been taken and started yet
 PUSH_LANES = 4  # tabs updated at once
 PRUNE_EVERY_S = 2.0  # how often closed tabs are dropped (a push to one is a no-op meanwhile)
 EVERYONE = "*"
@@ -177,17 +179,23 @@ class Hub:
                 continue
             events: list[dict[str, Any]] = []
             until = None  # set once the burst holds a lodging: wait briefly for its take
+            untaken: set[str] = set()  # lodged in this burst, not yet seen started
             while msg is not None:
                 try:
                     ev = json.loads(msg["data"])
                     events.append(ev)
-                    if until is None and ev.get("kind") == "lodged":
-                        until = time.monotonic() + COALESCE_S
+                    if ev.get("kind") == "lodged":
+                        untaken.update(ev.get("job_ids") or ())
+                        if until is None:
+                            until = time.monotonic() + COALESCE_S
+                    elif ev.get("kind") == "job" and ev.get("status") not in WAITING:
+                        untaken.discard(ev.get("job_id"))
                 except (ValueError, TypeError):
                     log.warning("ignored a malformed event: %r", msg.get("data"))
                 if len(events) >= BURST:
                     break
-                wait = max(0.0, until - time.monotonic()) if until is not None else 0
+                # Every job lodged here is running already: no reason to wait longer.
+                wait = max(0.0, until - time.monotonic()) if until is not None and untaken else 0
                 msg = await ps.get_message(timeout=wait)
             if events:
                 try:
