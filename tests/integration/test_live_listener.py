@@ -5,6 +5,7 @@ has started (not after the longest wait)."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 
 import redis.asyncio as aioredis
@@ -50,7 +51,10 @@ def _run(publish_after_subscribe, *, coalesce_s: float, monkeypatch, expect: int
                 listener.cancel()
         await conn.aclose()
 
-    return asyncio.run(main())
+    # A loop of its own in a thread of its own: an earlier test (Playwright's sync API)
+    # may have left this thread with a running loop.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, main()).result()
 
 
 def _lodged(*ids: str) -> dict:
