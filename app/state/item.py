@@ -125,7 +125,7 @@ class ItemState(rx.State):
             return
         item_id = self._item_id()
         user = User(username=w.username, display_name="", role="admin" if w.admin else "user", password_hash="")
-        d = await burst.fetch(("item", item_id), lambda: read_item(item_id))
+        d = burst.memo(("item", item_id), lambda: read_item(item_id))
         self._show(user, d)
         self._watch(user, d)
 

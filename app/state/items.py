@@ -113,7 +113,7 @@ class ItemsState(rx.State):
         touched = {ev.get("entity_id") for ev in events} & set(shown)
         if not touched:
             return
-        found = await burst.fetch(("items", tuple(sorted(touched))), lambda: queries.items_by_ids(list(touched)))
+        found = burst.memo(("items", tuple(sorted(touched))), lambda: queries.items_by_ids(list(touched)))
         rows = list(self.rows)
         for item in found.values():
             rows[shown[item.id]] = item_row(item)

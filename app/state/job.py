@@ -172,7 +172,7 @@ class JobState(rx.State):
         if w is None:
             return
         user = User(username=w.username, display_name="", role="admin" if w.admin else "user", password_hash="")
-        self._show(user, await burst.fetch(("job-detail", job_id), lambda: read_detail(job_id)))
+        self._show(user, burst.memo(("job-detail", job_id), lambda: read_detail(job_id)))
 
     async def _live_resync(self) -> None:
         await self.load()

@@ -77,14 +77,13 @@ class JobsListState(rx.State):
         order = {**have, **keys}
         rows = sorted([*self.get_value("rows"), *(r for r in new if r.id not in have)],
                       key=lambda r: order[r.id], reverse=True)
+        lives = {**self.get_value("live"), **fresh_live}
         if len(rows) > self._limit:
             rows, dropped = rows[:self._limit], rows[self._limit:]
             gone = {r.id for r in dropped}
             order = {k: v for k, v in order.items() if k not in gone}
+            lives = {k: v for k, v in lives.items() if k not in gone}
             self.next_cursor = paging.cursor_of_key(order[rows[-1].id])
-            lives = {k: v for k, v in {**self.get_value("live"), **fresh_live}.items() if k not in gone}
-        else:
-            lives = {**self.get_value("live"), **fresh_live}
         self.rows, self.live, self._keys = rows, lives, order
 
     async def _live(self, events: list[dict[str, Any]], burst: live.Burst) -> None:
@@ -121,10 +120,10 @@ class JobsListState(rx.State):
         if fresh:
             # The same new rows for every tab: built once per burst.
             ids = tuple(sorted(j.id for j in fresh))
-            self._insert(*await burst.fetch(("rows", ids), lambda: _rows_of(fresh)))
+            self._insert(*burst.memo(("rows", ids), lambda: _rows_of(fresh)))
         if scope:
             owner = None if live.EVERYONE in scope else next(iter(scope))
-            counts = await burst.fetch(("counts", owner), lambda: _counts(owner))
+            counts = burst.memo(("counts", owner), lambda: _counts(owner))
             if counts != self.counts:
                 self.counts = counts
 

@@ -27,6 +27,7 @@ import redis.asyncio as aioredis
 import reflex as rx
 
 from app import keys, queries
+from app.lifecycle import JobStatus
 from app.models import Batch, Job
 from app.settings import get_settings
 
@@ -37,7 +38,8 @@ BURST = 500  # events applied together at most
 # worker takes and starts a lodged job a few ms later, and both then reach each tab as
 # one push, not two. The burst leaves as soon as every job lodged in it has started.
 COALESCE_S = 0.02
-WAITING = ("PENDING", "DEQUEUED")  # a lodged job in these has not been taken and started yet
+# a lodged job in these has not been taken and started yet
+WAITING = (JobStatus.PENDING.value, JobStatus.DEQUEUED.value)
 PUSH_LANES = 4  # tabs updated at once
 PRUNE_EVERY_S = 2.0  # how often closed tabs are dropped (a push to one is a no-op meanwhile)
 EVERYONE = "*"
@@ -115,10 +117,6 @@ class Burst:
         if key not in self._memo:
             self._memo[key] = fn()
         return self._memo[key]
-
-    async def fetch(self, key: Any, fn: Callable[[], Any]) -> Any:
-        """`memo` for async callers."""
-        return self.memo(key, fn)
 
 
 class Hub:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import json
+import time
 
 import redis.asyncio as aioredis
 
@@ -33,23 +34,25 @@ def _run(publish_after_subscribe, *, coalesce_s: float, monkeypatch, expect: int
     async def main():
         hub = RecordingHub()
         conn = aioredis.Redis.from_url(get_settings().redis_url)
-        async with conn.pubsub(ignore_subscribe_messages=True) as ps:
-            await ps.subscribe(keys.events_channel())
-            listener = asyncio.create_task(hub._listen(ps))
-            try:
-                await asyncio.to_thread(publish_after_subscribe)
-                got = []
-                loop = asyncio.get_running_loop()
-                deadline = loop.time() + wait_s
-                while len(got) < expect and loop.time() < deadline:
-                    try:
-                        got.append(await asyncio.wait_for(hub.bursts.get(), deadline - loop.time()))
-                    except asyncio.TimeoutError:
-                        break
-                return got
-            finally:
-                listener.cancel()
-        await conn.aclose()
+        try:
+            async with conn.pubsub(ignore_subscribe_messages=True) as ps:
+                await ps.subscribe(keys.events_channel())
+                listener = asyncio.create_task(hub._listen(ps))
+                try:
+                    await asyncio.to_thread(publish_after_subscribe)
+                    got = []
+                    loop = asyncio.get_running_loop()
+                    deadline = loop.time() + wait_s
+                    while len(got) < expect and loop.time() < deadline:
+                        try:
+                            got.append(await asyncio.wait_for(hub.bursts.get(), deadline - loop.time()))
+                        except asyncio.TimeoutError:
+                            break
+                    return got
+                finally:
+                    listener.cancel()
+        finally:
+            await conn.aclose()
 
     # A loop of its own in a thread of its own: an earlier test (Playwright's sync API)
     # may have left this thread with a running loop.
@@ -82,8 +85,6 @@ def test_a_burst_waits_for_every_job_it_lodged(jobdeck, monkeypatch):
     def publish():
         events.publish(_lodged("a", "b"))
         events.publish(_job("a", "IN_PROGRESS"))
-        import time
-
         time.sleep(0.2)  # b is taken later, within the wait
         events.publish(_job("b", "SUCCEEDED"))
 
