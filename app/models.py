@@ -207,6 +207,8 @@ class Job(SQLModel, table=True):
         sa.Index("ix_job_batch_created", "batch_id", "created_at", "id"),
         sa.Index("ix_job_workflow", "workflow_id", "created_at"),
         sa.Index("ix_job_status_created", "status", "created_at"),
+        # the oldest waiting jobs of one backend (stuck-job warnings, the admin overview)
+        sa.Index("ix_job_status_queue_created", "status", "queue", "created_at"),
         # Each filter of the jobs panel and the API, alone, for one owner or for everyone:
         # its first page and every "load more" read only the rows they show.
         sa.Index("ix_job_owner_status_created", "owner", "status", "created_at", "id"),
