@@ -209,6 +209,8 @@ class Job(SQLModel, table=True):
         sa.Index("ix_job_status_created", "status", "created_at"),
         # the oldest waiting jobs of one backend (stuck-job warnings, the admin overview)
         sa.Index("ix_job_status_queue_created", "status", "queue", "created_at"),
+        # the oldest finished jobs first, for retention
+        sa.Index("ix_job_finished", "finished_at"),
         # Each filter of the jobs panel and the API, alone, for one owner or for everyone:
         # its first page and every "load more" read only the rows they show.
         sa.Index("ix_job_owner_status_created", "owner", "status", "created_at", "id"),

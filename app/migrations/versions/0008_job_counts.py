@@ -24,6 +24,7 @@ _JOB_INDEXES = [
     ('ix_job_type_created', ['job_type', 'created_at', 'id']),
     ('ix_job_subtype_created', ['job_subtype', 'created_at', 'id']),
     ('ix_job_status_queue_created', ['status', 'queue', 'created_at']),
+    ('ix_job_finished', ['finished_at']),
 ]
 _ITEM_INDEXES = [
     ('ix_item_owner_subtype_created', ['owner', 'subtype', 'created_at', 'id']),
