@@ -16,7 +16,7 @@ from typing import Any, Iterable, Optional
 import sqlalchemy as sa
 from sqlmodel import select
 
-from app import events, lifecycle, queues
+from app import counts, events, lifecycle, queues
 from app.keys import rq_job_id
 from app.db import insert_ignore, session, utcnow, write_conn
 from app.errors import Conflict, InvalidInput, NotFound, PermissionDenied, TransitionRejected
@@ -72,6 +72,7 @@ def _insert(conn: sa.Connection, rows: list[dict[str, Any]], *, text: str, ignor
         if not rows:
             return []
     conn.execute(sa.insert(_job), rows)
+    counts.added(conn, ((r["id"], r["owner"], r["status"]) for r in rows))
     conn.execute(sa.insert(_msg), [dict(job_id=r["id"], at=r["created_at"], level="info",
                                         status=JobStatus.PENDING.value, attempt=1, text=text)
                                    for r in rows])

@@ -3,7 +3,7 @@
 Every status change in Jobdeck goes through `transition()`. It is a compare-and-set in
 SQL (`UPDATE … WHERE id=? AND status IN (allowed) [AND attempt=?]`, row count checked),
 so a late or duplicate write can never move a job backwards; in the same transaction it
-appends the history message, keeps the batch counts current and stamps the times, and
+appends the history message, keeps the batch and owner counts current and stamps the times, and
 after commit it publishes the event the console and the API streams listen to.
 """
 
@@ -17,7 +17,7 @@ from typing import Any, Callable, Optional
 
 import sqlalchemy as sa
 
-from app import events
+from app import counts, events
 from app.db import utcnow, write_conn
 from app.errors import NotFound, TransitionRejected
 from app.models import Batch, Job, JobMessage
@@ -172,8 +172,11 @@ def transition_steps(
             {"job_id": job_id, "at": d.at_dt, "level": m.level, "status": d.status.value,
              "attempt": d.attempt, "text": m.message} for d, m in zip(done, moves)])
         first, last = done[0], done[-1]
-        if last.batch_id and first.prev_status is not last.status:
-            conn.execute(_batch_count_stmt(first.prev_status, last.status), {"_batch_id": last.batch_id})
+        if first.prev_status is not last.status:
+            if last.batch_id:
+                conn.execute(_batch_count_stmt(first.prev_status, last.status), {"_batch_id": last.batch_id})
+            counts.moved(conn, job_id=job_id, owner=last.owner, old=first.prev_status.value,
+                         new=last.status.value)
         if also is not None:
             also(conn, last)
     if publish:

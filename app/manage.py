@@ -8,6 +8,9 @@
                add a user; the password is read from JOBDECK_PASSWORD, or asked for
   set-password USERNAME
                give a user a new password (same source); their console sign-ins end
+  rebuild-counts
+               recount every job into the per-owner status counts (after a restore,
+               or to repair them); refuses a database without Jobdeck's tables
 """
 
 from __future__ import annotations
@@ -44,10 +47,27 @@ def main(argv: list[str]) -> int:
             print(f"  sign in as {username:<6} password {password:<15} ({role})")
         print(f"\n  REST API: http://localhost:{s.port}/api/docs   Ctrl-C stops everything\n{line}")
         return 0
+    if cmd == "rebuild-counts":
+        return _rebuild_counts()
     if cmd in ("create-user", "set-password"):
         return _user_command(cmd, argv[1:])
     print(__doc__)
     return 0 if cmd == "help" else 2
+
+
+def _rebuild_counts() -> int:
+    import sqlalchemy as sa
+
+    from app import counts
+    from app.db import get_engine
+
+    tables = set(sa.inspect(get_engine()).get_table_names())
+    if not {"job", "jobcount"} <= tables:
+        print("This database has no Jobdeck job tables (job, jobcount): run `python -m app.manage "
+              "setup` (or the migrations) on it first; nothing was changed.", file=sys.stderr)
+        return 2
+    print(f"counted {counts.rebuild()} jobs")
+    return 0
 
 
 def _password() -> str:

@@ -73,7 +73,9 @@ class ApiToken(SQLModel, table=True):
 
 class Item(SQLModel, table=True):
     __table_args__ = (sa.Index("ix_item_owner_created", "owner", "created_at", "id"),
-                      sa.Index("ix_item_created", "created_at", "id"))
+                      sa.Index("ix_item_created", "created_at", "id"),
+                      sa.Index("ix_item_owner_subtype_created", "owner", "subtype", "created_at", "id"),
+                      sa.Index("ix_item_subtype_created", "subtype", "created_at", "id"))
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=64)
     subtype: str = Field(index=True, max_length=64)
@@ -205,6 +207,17 @@ class Job(SQLModel, table=True):
         sa.Index("ix_job_batch_created", "batch_id", "created_at", "id"),
         sa.Index("ix_job_workflow", "workflow_id", "created_at"),
         sa.Index("ix_job_status_created", "status", "created_at"),
+        # the oldest waiting jobs of one backend (stuck-job warnings, the admin overview)
+        sa.Index("ix_job_status_queue_created", "status", "queue", "created_at"),
+        # the oldest finished jobs first, for retention
+        sa.Index("ix_job_finished", "finished_at"),
+        # Each filter of the jobs panel and the API, alone, for one owner or for everyone:
+        # its first page and every "load more" read only the rows they show.
+        sa.Index("ix_job_owner_status_created", "owner", "status", "created_at", "id"),
+        sa.Index("ix_job_owner_type_created", "owner", "job_type", "created_at", "id"),
+        sa.Index("ix_job_owner_subtype_created", "owner", "job_subtype", "created_at", "id"),
+        sa.Index("ix_job_type_created", "job_type", "created_at", "id"),
+        sa.Index("ix_job_subtype_created", "job_subtype", "created_at", "id"),
         sa.Index("ix_job_entity", "entity_id"),
         sa.Index("ix_job_parent", "parent_job_id"),
         # One user's submissions: the jobs no job lodged and no batch holds. Everyone's are
@@ -243,6 +256,16 @@ class Job(SQLModel, table=True):
     started_at: Optional[datetime] = _ts(nullable=True)
     finished_at: Optional[datetime] = _ts(nullable=True)
     updated_at: datetime = _created()
+
+
+class JobCount(SQLModel, table=True):
+    """How many of an owner's jobs are in a status, split over shards (app.counts keeps
+    them; owner "*" counts everyone's). A count is the sum of its shards."""
+
+    owner: str = Field(primary_key=True, max_length=64)
+    status: str = Field(primary_key=True, max_length=16)
+    shard: int = Field(primary_key=True)
+    n: int = 0
 
 
 class JobMessage(SQLModel, table=True):

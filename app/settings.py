@@ -46,6 +46,8 @@ class Settings:
     stuck_after_s: float = 60.0
     stop_grace_s: float = 10.0
     max_upload_bytes: int = 8 * 1024 * 1024
+    retain_days: float = 0.0
+    retain_days_by_type: str = ""
 
     @property
     def files_dir(self) -> Path:
@@ -72,6 +74,8 @@ def get_settings() -> Settings:
         stuck_after_s=float(os.environ.get("JOBDECK_STUCK_AFTER_S", "60")),
         stop_grace_s=float(os.environ.get("JOBDECK_STOP_GRACE_S", "10")),
         max_upload_bytes=int(os.environ.get("JOBDECK_MAX_UPLOAD_BYTES", str(8 * 1024 * 1024))),
+        retain_days=float(os.environ.get("JOBDECK_RETAIN_DAYS", "0")),
+        retain_days_by_type=os.environ.get("JOBDECK_RETAIN_DAYS_BY_TYPE", ""),
     )
 
 

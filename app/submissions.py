@@ -14,7 +14,7 @@ from typing import Optional
 
 import sqlalchemy as sa
 
-from app import events, lifecycle, queues
+from app import counts, events, lifecycle, queues
 from app.db import session, write_conn
 from app.errors import InvalidInput, NotFound, PermissionDenied, TransitionRejected
 from app.launch import stop_cancelled
@@ -198,7 +198,11 @@ def delete_submission(*, actor: User, submission_id: str, wait_s: float = 10.0) 
             files += conn.execute(sa.select(_file.c.stored_path).where(_file.c.job_id.in_(chunk))).scalars().all()
             conn.execute(sa.delete(_file).where(_file.c.job_id.in_(chunk)))
             conn.execute(sa.delete(_msg).where(_msg.c.job_id.in_(chunk)))
-            conn.execute(sa.delete(_job).where(_job.c.id.in_(chunk)))
+            # The statuses read and the rows deleted in one statement, so the counts
+            # lose exactly the jobs that went.
+            gone = conn.execute(sa.delete(_job).where(_job.c.id.in_(chunk))
+                                .returning(_job.c.id, _job.c.owner, _job.c.status)).all()
+            counts.removed(conn, gone)
         for chunk in _chunks(sub.batch_ids):
             conn.execute(sa.delete(_batch).where(_batch.c.id.in_(chunk)))
     removed = 0

@@ -255,16 +255,21 @@ def stuck_jobs(*, limit: int = 100, viewer: Optional[User] = None) -> list[Stuck
     first, each with its reason (for the admin view)."""
     check_viewer(viewer)
     cutoff = utcnow() - timedelta(seconds=get_settings().stuck_after_s)
+    # Per backend, the oldest waiting jobs through ix_job_status_queue_created: a long
+    # queue of PENDING jobs (a backlog, a paused backend) is never read in full.
+    waiting = (select(Job).where(Job.status == JobStatus.PENDING.value, Job.created_at < cutoff,
+                                    Job.updated_at < cutoff).order_by(Job.created_at, Job.id))
+    jobs: list[Job] = []
+    reasons: dict[str, str] = {}
     with session() as s:
-        backends = list(s.exec(select(Job.queue).where(Job.status == JobStatus.PENDING.value,
-                                                        Job.created_at < cutoff).distinct()))
-    reasons = {b: r for b in backends if (r := backend_unavailable(backend=b))}
-    if not reasons:
-        return []
-    with session() as s:
-        jobs = list(s.exec(select(Job).where(Job.status == JobStatus.PENDING.value, Job.created_at < cutoff,
-                                             Job.updated_at < cutoff, Job.queue.in_(list(reasons)))
-                           .order_by(Job.created_at, Job.id).limit(limit)))
+        for b in sorted(backend_configs()):
+            if (r := backend_unavailable(backend=b)) is None:
+                continue
+            found = list(s.exec(waiting.where(Job.queue == b).limit(limit)))
+            if found:
+                reasons[b] = r
+                jobs += found
+    jobs = sorted(jobs, key=lambda j: (j.created_at, j.id))[:limit]
     now = utcnow()
     return [StuckJob(j, reasons[j.queue], (now - stuck_since(j)).total_seconds()) for j in jobs]
 

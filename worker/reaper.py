@@ -251,7 +251,8 @@ class Housekeeper:
     """Runs the duties above on a schedule while it holds the housekeeping lease."""
 
     DUTIES: list[tuple[str, float]] = [("release_due", 0.5), ("reap", 1.0), ("reconcile", 2.0),
-                                       ("recover", 2.0), ("stuck", 5.0), ("sweep", 10.0)]
+                                       ("recover", 2.0), ("stuck", 5.0), ("sweep", 10.0),
+                                       ("retention", 60.0)]
 
     def __init__(self, owner: str, *, lease_ms: int = 5000):
         self.owner = owner
@@ -319,6 +320,10 @@ class Housekeeper:
             n = retries.sweep_missed()
             if n:
                 log.warning("retried %d job(s) whose retry had been missed", n)
+        elif name == "retention":
+            from app import retention
+
+            retention.prune()
 
 
 def run_housekeeper(owner: str, should_stop: Callable[[], bool], *, tick_s: float = 0.25) -> None:
