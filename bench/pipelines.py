@@ -86,9 +86,11 @@ def main() -> None:
                 steps = pipelines.run_steps(root_id)
                 return steps if len(steps) == n and all(j.status in {s.value for s in FINAL} for j in steps) else None
 
-            # warm up: a worker per backend
-            _wait(lambda: done(pipelines.run_pipeline(actor=admin, pipeline=one.id, file_name="w.txt",
-                                                      content=b"w", parameters={}).id, 1))
+            # warm up: a worker per backend. Lodge once, then wait for that run (a predicate
+            # that lodged would lodge a new run on every poll and never see one finish).
+            warm = pipelines.run_pipeline(actor=admin, pipeline=one.id, file_name="w.txt", content=b"w",
+                                          parameters={})
+            _wait(lambda: done(warm.id, 1))
             noop = launch.launch_job(actor=admin, job_type="SYSTEM", job_subtype="NOOP", payload={})
             _wait(lambda: launch.get_job(noop.id).status == "SUCCEEDED")
 

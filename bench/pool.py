@@ -89,10 +89,12 @@ def main() -> None:
             for _ in range(args.rounds):
                 _wait(lambda: not live(), 30, 0.05)  # idle timeout 1 s: back to zero workers
                 time.sleep(0.3)
-                j = _wait(lambda jid=lodge().id: taken(jid))
+                jid = lodge().id  # lodged once, then waited for
+                j = _wait(lambda: taken(jid))
                 cold.append((j.dequeued_at - j.created_at).total_seconds())
                 time.sleep(0.2)  # the worker is idle now
-                j = _wait(lambda jid=lodge().id: taken(jid))
+                jid = lodge().id
+                j = _wait(lambda: taken(jid))
                 warm.append((j.dequeued_at - j.created_at).total_seconds())
             for _ in range(args.rounds):
                 job = lodge(sleep_s=60)

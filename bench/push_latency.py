@@ -1,6 +1,6 @@
 """Live push latency: from a worker's commit to the browser's DOM, over many open tabs.
 
-    python -m bench.push_latency [--tabs 20] [--jobs 30] [--every 0.3]
+    python -m bench.push_latency [--tabs 20] [--jobs 30] [--every 0.3] [--console URL]
 
 Starts the real console (`reflex run --env prod --single-port`) on a free port with its
 own redis-server, a fresh SQLite database, the demo users and the worker pool; opens
@@ -15,6 +15,10 @@ DOM time - commit time over every (tab, job, status), and the ratios to the targ
 (p95 <= 150 ms) and to the refresh intervals of the consoles Jobdeck replaces (Oban
 Web pushes every 1 s, rq-dashboard polls every 2.5 s, Provena every 2.5-5 s), then
 where the machine's CPU went while the jobs ran, per job (and per tab for the browsers).
+
+With --console URL it measures a console already running there (the end-to-end tests'
+smoke run uses theirs, so nothing is built twice), with the demo sign-ins, on the
+database and Redis the JOBDECK_* settings of its environment point at.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
+from typing import Optional
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -161,6 +166,22 @@ def _serving(py: str, env: dict, work: Path, port: int):
             _stop(p)
 
 
+@contextlib.contextmanager
+def _console_at(url: Optional[str]):
+    """(base URL, Redis URL) of the console measured: the one at URL, or one of our own
+    (and this process's settings pointed at its database and Redis)."""
+    from app.settings import reload_settings
+
+    if url:
+        yield url.rstrip("/"), reload_settings().redis_url
+        return
+    with private_redis() as redis_url, console(redis_url) as (base, env):
+        for k in ("JOBDECK_DATA_DIR", "JOBDECK_DATABASE_URL", "JOBDECK_REDIS_URL", "JOBDECK_SECRET_KEY"):
+            os.environ[k] = env[k]
+        reload_settings()
+        yield base, redis_url
+
+
 def _listen(redis_url: str, channel: str, commits: dict, stop: threading.Event) -> None:
     import redis
 
@@ -248,18 +269,16 @@ def main() -> None:
     ap.add_argument("--every", type=float, default=1.0, help="seconds between two lodged jobs")
     ap.add_argument("--browser-nice", type=int, default=19,
                     help="run the browsers at this lower priority (0: same as the server)")
+    ap.add_argument("--console", metavar="URL", default=None,
+                    help="measure the console running at URL (settings from JOBDECK_*) instead of starting one")
     args = ap.parse_args()
     from playwright.sync_api import sync_playwright
 
     load_before = os.getloadavg()[0]
 
-    with private_redis() as redis_url, console(redis_url) as (base, env):
-        for k in ("JOBDECK_DATA_DIR", "JOBDECK_DATABASE_URL", "JOBDECK_REDIS_URL", "JOBDECK_SECRET_KEY"):
-            os.environ[k] = env[k]
+    with _console_at(args.console) as (base, redis_url):
         from app import auth, keys, launch
-        from app.settings import reload_settings
 
-        reload_settings()
         commits: dict = {}
         stop = threading.Event()
         listener = threading.Thread(target=_listen, args=(redis_url, keys.events_channel(), commits, stop),

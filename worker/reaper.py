@@ -192,10 +192,22 @@ def recover_lost_takes(backends: Iterable[str], *, conn=None, seen: Optional[dic
 
         spec = spec_for(row.job_type, row.job_subtype)
         if enqueue([Lodged(job_id, attempt, b, spec.timeout_s)]):  # back on the queue it was taken from
-            lifecycle.add_message(job_id, f"Queued again: {why}.", level="warning")
+            _note_queued_again(job_id, attempt, f"Queued again: {why}.")
             seen.pop((b, rq_id), None)
             n += 1
     return n
+
+
+def _note_queued_again(job_id: str, attempt: int, text: str) -> None:
+    """The note of a job queued again, as the PENDING attempt it was queued as: an idle
+    worker may take and end the job before the note is written, and the note must not
+    pass for a second end of that attempt (nor replace its last message)."""
+    pending = JobStatus.PENDING.value
+    with write_conn() as conn:
+        conn.execute(sa.insert(_msg).values(job_id=job_id, at=utcnow(), level="warning", status=pending,
+                                            attempt=attempt, text=text))
+        conn.execute(sa.update(_job).where(_job.c.id == job_id, _job.c.status == pending,
+                                           _job.c.attempt == attempt).values(last_message=text, updated_at=utcnow()))
 
 
 def flag_stuck(*, limit: int = 500) -> int:

@@ -177,3 +177,35 @@ def test_a_missed_retry_is_swept(users):
     j = launch.get_job(job.id)
     assert j.status == "PENDING" and j.attempt == 2
     assert retries.scheduled_count("system") == 1
+
+
+def test_a_job_queued_again_and_run_at_once_keeps_one_final_line(users, monkeypatch):
+    # The reaper queues again a job a dead worker had popped; an idle worker takes it and
+    # ends it before the reaper writes its note (the reaper's process was slow to get
+    # the CPU back). The note belongs to the PENDING job it queued, not to its end.
+    import app.launch
+
+    root = users["root"]
+    conn = queues.redis_conn()
+    q = queues.queue("system")
+    popped = launch.launch_job(actor=root, job_type="SYSTEM", job_subtype="NOOP", payload={})
+    conn.lmove(q.key, q.intermediate_queue_key)
+    real_enqueue = app.launch.enqueue
+
+    def enqueue_and_run(lodged):
+        ok = real_enqueue(lodged)
+        run_workers()
+        return ok
+
+    monkeypatch.setattr(app.launch, "enqueue", enqueue_and_run)
+    seen: dict = {}
+    assert reaper.recover_lost_takes(BACKENDS, seen=seen) == 0  # noted
+    time.sleep(0.05)
+    assert reaper.recover_lost_takes(BACKENDS, seen=seen) == 1
+    assert status(popped.id) == "SUCCEEDED"
+    with session() as s:
+        lines = list(s.exec(sa.select(JobMessage.status, JobMessage.attempt, JobMessage.text)
+                            .where(JobMessage.job_id == popped.id).order_by(JobMessage.id)))
+    again = [ln for ln in lines if ln.text.startswith("Queued again: ")]
+    assert [(ln.status, ln.attempt) for ln in again] == [("PENDING", 1)], lines
+    assert [ln.status for ln in lines].count("SUCCEEDED") == 1, lines

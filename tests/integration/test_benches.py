@@ -1,0 +1,79 @@
+"""Every benchmark in bench/ runs to its figures: each is started as `python -m bench.X`
+with its smallest sizes (its own options) and must exit 0 having printed them. The
+figures themselves are not judged here (the machine is shared); that they come is.
+bench.push_latency needs the console and Chromium: its run is with the end-to-end
+tests (tests/e2e/test_bench_push_latency.py), on their console."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+
+NUM = r"[\d.]+"
+
+SMOKE = {
+    "admin": (["--roots", "300", "--batches", "2", "--batch-size", "20"], {}, [
+        r"seeded 640 jobs \(300 submissions of 2 jobs, 2 batches of 20\)",
+        rf"submissions of everyone \(302\): first page {NUM} ms, page at 90 % {NUM} ms, ratio deep/first {NUM}",
+        rf"submissions of alice \(\d+\): first page {NUM} ms",
+        rf"overview refresh: status counts {NUM} ms, stuck jobs {NUM} ms, backend status {NUM} ms",
+    ]),
+    "api": (["--requests", "20", "--streams", "2", "--jobs", "5"], {}, [
+        rf"POST /api/jobs +{NUM} +{NUM} +\d+",
+        rf"GET /api/jobs/\{{id\}} +{NUM} +{NUM} +\d+",
+        r"SSE: 2 streams on a batch of 5 jobs, 20/20 transitions delivered",
+        rf"commit -> client +p50 {NUM} ms +p95 {NUM} ms",
+    ]),
+    "throughput": (["--jobs", "100", "--workers", "1"], {}, [
+        r"jobs=100 workers=1 database=sqlite",
+        rf"bare RQ +: +{NUM} s +{NUM} jobs/s",
+        rf"Jobdeck +: +{NUM} s +{NUM} jobs/s +\(lodging 100 took {NUM} s\)",
+        rf"ratio Jobdeck/bare = {NUM}",
+    ]),
+    "pipelines": (["--rounds", "1", "--runs", "2", "--workers", "1"], {}, [
+        rf"upload -> last step finished +median {NUM} ms",
+        rf"join \(last of order 1 finished -> order 2 lodged\) +median {NUM} ms",
+        rf"ratio +{NUM}x",
+        r"runs all succeeded: 2/2; join steps per run: \[1\]",
+    ]),
+    # A worker's time-to-live of 5 s, not 20: the vanished host is noticed sooner.
+    "pool": (["--rounds", "1"], {"JOBDECK_WORKER_TTL_S": "5"}, [
+        r"worker time-to-live 5 s",
+        rf"cold start \(no worker\) -> DEQUEUED : median {NUM} s",
+        rf"cancel -> running job halted +: median {NUM} s",
+        rf"kill -9 -> CRASHED recorded +: median {NUM} s",
+        rf"vanished host -> CRASHED recorded +: {NUM} s",
+    ]),
+    "chaos": (["--creates", "2", "--versions", "1", "--model-runs", "2", "--batches", "1", "--batch-size", "2",
+               "--slow", "1"], {}, [
+        r"jobs +: \d+ \(",
+        r"workers killed \(-9\) +: \d+",
+        r"Redis restart +: jobs flowed again",
+        rf"time to recover +: {NUM} s",
+        r"problems +: none",
+    ]),
+}
+
+
+def test_every_bench_has_a_smoke_run():
+    benches = {p.stem for p in (ROOT / "bench").glob("*.py")} - {"__init__", "common", "noop"}
+    assert benches == set(SMOKE) | {"push_latency"}
+
+
+@pytest.mark.parametrize("name", sorted(SMOKE))
+def test_bench_prints_its_figures(name):
+    args, extra_env, figures = SMOKE[name]
+    # The bench's own settings only: none of a test's or the caller's JOBDECK_* leak in.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JOBDECK_")} | extra_env
+    run = subprocess.run([sys.executable, "-m", f"bench.{name}", *args], cwd=ROOT, env=env, capture_output=True,
+                         text=True, timeout=150)
+    out = run.stdout
+    assert run.returncode == 0, f"bench.{name} exited {run.returncode}\n{out}\n{run.stderr[-3000:]}"
+    for figure in figures:
+        assert re.search(figure, out), f"bench.{name} did not print /{figure}/:\n{out}"
