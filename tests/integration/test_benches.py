@@ -50,6 +50,12 @@ SMOKE = {
         rf"kill -9 -> CRASHED recorded +: median {NUM} s",
         rf"vanished host -> CRASHED recorded +: {NUM} s",
     ]),
+    "scale": (["--jobs", "10000", "--repeat", "1"], {}, [
+        r"seeded 10,000 jobs in",
+        rf"status counts, one user +{NUM}ms +{NUM}ms +{NUM}ms +{NUM}ms +{NUM}",
+        rf"listener, one burst \(10 jobs, 20 owners\) +{NUM}ms",
+        rf"N = 10,000: worst ratio N/10k {NUM} \(goal <= 1.5\); slowest first page {NUM} ms",
+    ]),
     "chaos": (["--creates", "2", "--versions", "1", "--model-runs", "2", "--batches", "1", "--batch-size", "2",
                "--slow", "1"], {}, [
         r"jobs +: \d+ \(",
@@ -77,3 +83,18 @@ def test_bench_prints_its_figures(name):
     assert run.returncode == 0, f"bench.{name} exited {run.returncode}\n{out}\n{run.stderr[-3000:]}"
     for figure in figures:
         assert re.search(figure, out), f"bench.{name} did not print /{figure}/:\n{out}"
+
+
+def test_scale_bench_refuses_a_database_it_did_not_seed(tmp_path):
+    import sqlalchemy as sa
+
+    url = f"sqlite:///{tmp_path / 'someone.db'}"
+    with sa.create_engine(url).begin() as conn:
+        conn.execute(sa.text("CREATE TABLE job (id TEXT)"))
+        conn.execute(sa.text("INSERT INTO job VALUES ('precious')"))
+    run = subprocess.run([sys.executable, "-m", "bench.scale", "--jobs", "10000", "--database-url", url], cwd=ROOT,
+                         env={k: v for k, v in os.environ.items() if not k.startswith("JOBDECK_")},
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode != 0 and "did not create" in run.stderr + run.stdout
+    with sa.create_engine(url).connect() as conn:
+        assert conn.execute(sa.text("SELECT id FROM job")).scalars().all() == ["precious"]
