@@ -126,6 +126,8 @@ class Records:
     items: dict[str, Any]
     edges: list
     activities: list
+    # the per-owner status counts as kept by the transitions ((owner, status) -> n)
+    kept_counts: Optional[dict] = None
 
 
 @dataclass
@@ -527,9 +529,11 @@ def _read_records() -> Records:
         msgs: dict[str, list] = {}
         for m in s.exec(select(JobMessage).order_by(JobMessage.id)):
             msgs.setdefault(m.job_id, []).append(m)
+        from app import counts
+        kept = counts.kept(s.connection())
         return Records(jobs=jobs, msgs=msgs, batches={b.id: b for b in s.exec(select(Batch))},
                        items={i.id: i for i in s.exec(select(Item))}, edges=list(s.exec(select(ProvEdge))),
-                       activities=list(s.exec(select(Activity))))
+                       activities=list(s.exec(select(Activity))), kept_counts=kept)
 
 
 def check(report: Report, records: Records, session_ids: list[str], kills: list[Kill],
@@ -549,6 +553,16 @@ def check(report: Report, records: Records, session_ids: list[str], kills: list[
         hist = [m.status for m in msgs.get(j.id, []) if m.status in FINAL and m.attempt == j.attempt]
         if j.status in FINAL and hist.count(j.status) != 1:
             p.append(f"job {j.id}: its last attempt has {hist.count(j.status)} {j.status} lines")
+    # the status counts every page reads equal a full recount, per owner and everyone's
+    if records.kept_counts is not None:
+        full: dict = {}
+        for j in jobs.values():
+            for who in (j.owner, "*"):
+                full[(who, j.status)] = full.get((who, j.status), 0) + 1
+        if records.kept_counts != full:
+            wrong = sorted(k for k in set(full) | set(records.kept_counts)
+                           if full.get(k, 0) != records.kept_counts.get(k, 0))
+            p.append(f"status counts differ from a recount for {wrong[:3]}")
     # none lost: every session id answered exists, every step and batch job that should exist does
     missing = [sid for sid in session_ids if sid not in jobs]
     if missing:

@@ -92,3 +92,11 @@ def test_a_crash_recorded_after_the_kill_naming_the_worker_is_no_problem():
     chaos.check(report, records, ids, [_kill_of_the_lodge()], explain=lambda j: "not asked")
     assert report.problems == []
     assert report.kills_on_jobs == 1 and [round(s, 3) for s in report.detect_s] == [0.8]
+
+
+def test_status_counts_that_differ_from_a_recount_are_reported():
+    records, ids = _created_item()
+    records.kept_counts = {("alice", "SUCCEEDED"): 2, ("*", "SUCCEEDED"): 2}
+    assert _problems(records, ids) == []
+    records.kept_counts = {("alice", "SUCCEEDED"): 1, ("*", "SUCCEEDED"): 2}
+    assert [p for p in _problems(records, ids) if "status counts differ" in p]
