@@ -135,6 +135,9 @@ class Noop(Payload):
 
     sleep_s: float = Field(default=0.0, ge=0, le=3600)
     outcome: Literal["succeed", "fail", "crash"] = "succeed"
+    # On success, lodge a next NOOP step with `then - 1`: a sequential workflow of
+    # `then + 1` steps (bench.chain times one of 400).
+    then: int = Field(default=0, ge=0, le=10_000)
 
 
 class NoopResult(Result):

@@ -108,6 +108,9 @@ def noop(ctx: JobContext, p: Noop) -> Outcome:
         raise JobFailed("Asked to fail (diagnostic job).")
     if p.outcome == "crash":
         raise RuntimeError("asked to crash (diagnostic job)")
+    if p.then:
+        nxt = NextJob("SYSTEM", "NOOP", Noop(sleep_s=p.sleep_s, then=p.then - 1), key="then")
+        return Outcome(NoopResult(slept_s=p.sleep_s), next_jobs=[nxt])
     return Outcome(NoopResult(slept_s=p.sleep_s))
 
 

@@ -56,6 +56,12 @@ SMOKE = {
         rf"listener, one burst \(10 jobs, 20 owners\) +{NUM}ms",
         rf"N = 10,000: worst ratio N/10k {NUM} \(goal <= 1.5\); slowest first page {NUM} ms",
     ]),
+    "chain": (["--steps", "20"], {}, [
+        r"steps=20 database=sqlite, one worker each",
+        rf"bare RQ depends_on chain +: +{NUM} s +{NUM} ms per step",
+        rf"Jobdeck workflow +: +{NUM} s +{NUM} ms per step",
+        rf"ratio Jobdeck/bare per step = {NUM}",
+    ]),
     "chaos": (["--creates", "2", "--versions", "1", "--model-runs", "2", "--batches", "1", "--batch-size", "2",
                "--slow", "1"], {}, [
         r"jobs +: \d+ \(",
