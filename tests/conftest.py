@@ -1,6 +1,6 @@
 """Shared fixtures: a real Redis server started for the test run, a fresh database per
-test (SQLite; `postgres_db` for a PostgreSQL one), and real RQ workers (burst mode) to
-run what was lodged.
+test (SQLite; `postgres_db` for a PostgreSQL one), and the project's RQ worker (burst
+mode) to run what was lodged.
 
 Every test gets its own SQLite file and an empty Redis database (flushed before and
 after), so tests never see each other's jobs.
@@ -148,19 +148,27 @@ def postgres_db(monkeypatch, jobdeck):
 
 
 def run_workers(max_rounds: int = 20) -> None:
-    """Run every queue dry with a real RQ SimpleWorker, again while work keeps arriving
-    (a workflow lodges its next step when a job succeeds)."""
-    from rq import SimpleWorker
+    """Run every queue dry with the project's own worker (worker/process.py in burst
+    mode: RQ's SimpleWorker with the heartbeat, halting and time limits, as the pool
+    runs it), again while work keeps arriving (a workflow lodges its next step when a
+    job succeeds). The worker installs signal handlers in the test process; they are
+    put back afterwards, so that Ctrl-C still stops pytest."""
+    import signal
 
     from app import queues
     from app.jobtypes import BACKENDS
+    from worker.pool import work
 
     qs = [queues.queue(b) for b in BACKENDS]
-    for _ in range(max_rounds):
-        if not any(q.count for q in qs):
-            return
-        SimpleWorker(qs, connection=queues.redis_conn()).work(burst=True, with_scheduler=False,
-                                                              logging_level="WARNING")
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1)}
+    try:
+        for _ in range(max_rounds):
+            if not any(q.count for q in qs):
+                return
+            work(burst=True, backends=BACKENDS)
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
     raise AssertionError("queues did not run dry")
 
 
