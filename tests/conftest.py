@@ -1,5 +1,6 @@
 """Shared fixtures: a real Redis server started for the test run, a fresh database per
-test, and real RQ workers (burst mode) to run what was lodged.
+test (SQLite; `postgres_db` for a PostgreSQL one), and the project's RQ worker (burst
+mode) to run what was lodged.
 
 Every test gets its own SQLite file and an empty Redis database (flushed before and
 after), so tests never see each other's jobs.
@@ -12,6 +13,7 @@ import shutil
 import socket
 import subprocess
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -99,20 +101,74 @@ def jobdeck(tmp_path, redis_server, monkeypatch):
     reload_settings()
 
 
+# An admin URL of the tests' PostgreSQL; ./scripts/test starts a server of its own when
+# none answers here (scripts/lib.sh ensure_test_postgres).
+PG_ADMIN_URL = os.environ.get("JOBDECK_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
+
+def postgres_admin():
+    """An engine on the tests' PostgreSQL server. No server there fails the test: a
+    PostgreSQL test that skips would count as passing while proving nothing."""
+    import sqlalchemy as sa
+
+    eng = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 5})
+    try:
+        with eng.connect() as c:
+            c.execute(sa.text("select 1"))
+    except Exception as exc:
+        eng.dispose()
+        pytest.fail(f"PostgreSQL does not answer at {PG_ADMIN_URL} (JOBDECK_TEST_DATABASE_URL): "
+                    f"{exc.__class__.__name__}: {exc}. ./scripts/test starts one when none answers.",
+                    pytrace=False)
+    return eng
+
+
+@pytest.fixture
+def postgres_db(monkeypatch, jobdeck):
+    """A fresh, empty PostgreSQL database as the job database (no tables yet), dropped
+    at the end; the rest as `jobdeck` sets it up."""
+    import sqlalchemy as sa
+
+    from app.db import dispose_engines
+    from app.settings import reload_settings
+
+    admin = postgres_admin()
+    name = f"jobdeck_test_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as c:
+        c.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    monkeypatch.setenv("JOBDECK_DATABASE_URL", url)
+    dispose_engines()
+    reload_settings()
+    yield url
+    dispose_engines()
+    with admin.connect() as c:
+        c.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
 def run_workers(max_rounds: int = 20) -> None:
-    """Run every queue dry with a real RQ SimpleWorker, again while work keeps arriving
-    (a workflow lodges its next step when a job succeeds)."""
-    from rq import SimpleWorker
+    """Run every queue dry with the project's own worker (worker/process.py in burst
+    mode: RQ's SimpleWorker with the heartbeat, halting and time limits, as the pool
+    runs it), again while work keeps arriving (a workflow lodges its next step when a
+    job succeeds). The worker installs signal handlers in the test process; they are
+    put back afterwards, so that Ctrl-C still stops pytest."""
+    import signal
 
     from app import queues
     from app.jobtypes import BACKENDS
+    from worker.pool import work
 
     qs = [queues.queue(b) for b in BACKENDS]
-    for _ in range(max_rounds):
-        if not any(q.count for q in qs):
-            return
-        SimpleWorker(qs, connection=queues.redis_conn()).work(burst=True, with_scheduler=False,
-                                                              logging_level="WARNING")
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1)}
+    try:
+        for _ in range(max_rounds):
+            if not any(q.count for q in qs):
+                return
+            work(burst=True, backends=BACKENDS)
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
     raise AssertionError("queues did not run dry")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -111,6 +112,26 @@ def kill_leftover_workers() -> None:
                 os.kill(w.pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+
+
+def pool_looked_again(pool: PoolProcess, since: float, *, timeout: float = 20.0) -> int:
+    """Wait until the pool has looked at the queues after `since` (Redis's clock) and
+    said what it did; return how many workers it has then. A pool reports before each
+    look, so the second report after `since` counts the workers the first look started."""
+    from app import keys, queues
+
+    conn = queues.redis_conn()
+    pool_id = f"{pool.host or socket.gethostname()}:{pool.pid}"
+    reports: set[float] = set()
+
+    def twice() -> bool:
+        at = conn.zscore(keys.pools_index(), pool_id)
+        if at is not None and at > since:
+            reports.add(at)
+        return len(reports) >= 2
+
+    wait_for(twice, timeout=timeout, message=f"pool {pool_id} reported twice")
+    return int(conn.hget(keys.pool_key(pool_id), "workers") or 0)
 
 
 def live_workers(backend: str | None = None):

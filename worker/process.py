@@ -65,6 +65,12 @@ class JobdeckWorker(SimpleWorker):
             return
         super().request_force_stop(signum, frame)
 
+    def subscribe(self):
+        # RQ's command channel (stop-job, kill-horse) is not used: halting goes through the
+        # heartbeat's flags. Not listening also spares each worker a thread and a Redis
+        # connection, and its stop a 1 s wait for that thread to end.
+        pass
+
     def dequeue_job_and_maintain_ttl(self, timeout, max_idle_time=None):
         self.life.idle()
         if max_idle_time is not None and self.life.idle_timeout_s:

@@ -5,41 +5,23 @@ parallel pair, then the step they join into) and download a file a step kept."""
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import new_user, shot, sign_in
-from worker.pool import CONFIG_EVERY_S
 
 pytestmark = pytest.mark.e2e
 
 POEM = b"The rain in Spain\nstays mainly in the plain\nin Spain it rains\n"
 
 
-def _pipeline_backend(console, max_workers: int) -> int:
-    """Set the pipeline backend's max workers (what an admin does on /admin); returns
-    the value it had."""
-    from app import auth
-    from app.backends import backend_config, update_backend
-
-    with console.domain():
-        before = backend_config("pipeline").max_workers
-        update_backend(actor=auth.get_user("admin"), name="pipeline", max_workers=max_workers)
-    return before
-
-
 def test_a_user_runs_text_summary_sees_its_steps_succeed_live_and_downloads_an_output(page, console):
     page.set_default_timeout(15_000)
-    # The backend paused, so the run's page is open before any step runs: what it shows
-    # next arrives live. Pools read backend settings every CONFIG_EVERY_S.
-    before = _pipeline_backend(console, 0)
-    paused_at = time.monotonic()
-    try:
-        _run_and_watch(page, console, paused_at)
-    finally:
-        _pipeline_backend(console, before or 2)
+    # The backend paused (until its idle workers have stopped), so the run's page is open
+    # before any step runs: what it shows next arrives live.
+    with console.paused("pipeline"):
+        _run_and_watch(page, console)
     page.locator(".pipeline-run").scroll_into_view_if_needed()
     steps = page.locator(".pipeline-run .pipeline-step")
     expect(steps).to_have_count(3, timeout=30_000)
@@ -56,7 +38,7 @@ def test_a_user_runs_text_summary_sees_its_steps_succeed_live_and_downloads_an_o
         assert f.read().splitlines() == ["word,count", "in,3", "spain,2"]
 
 
-def _run_and_watch(page, console, paused_at: float) -> None:
+def _run_and_watch(page, console) -> None:
     username, password = new_user(console, "reader")
     sign_in(page, console, username, path="/pipelines", password=password)
     card = page.locator(".pipeline-card[data-pipeline='Text summary']")
@@ -70,7 +52,6 @@ def _run_and_watch(page, console, paused_at: float) -> None:
     page.get_by_label("top").fill("2")
     shot(page, "pipelines-run-form")
 
-    page.wait_for_timeout(max(0.0, CONFIG_EVERY_S + 1 - (time.monotonic() - paused_at)) * 1000)
     page.get_by_role("button", name="Run Text summary").click()
     expect(page).to_have_url(re.compile(r"/jobs/[0-9a-f-]{36}/?$"))
     expect(page.locator(".pipeline-run .pipeline-step")).to_have_count(2)

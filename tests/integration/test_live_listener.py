@@ -1,11 +1,12 @@
 """The live listener's bursts, on a real Redis: a lodging and the start of what it
 lodged reach each tab as one push, and that push leaves as soon as every lodged job
-has started (not after the longest wait)."""
+has started (not after the longest wait); after losing Redis it subscribes again."""
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import json
 import time
 
@@ -117,3 +118,48 @@ def test_transitions_without_a_lodging_are_pushed_at_once_and_bad_events_skipped
 
     got = _run(publish_malformed, coalesce_s=30.0, monkeypatch=monkeypatch, wait_s=5.0)
     assert json.dumps(got) == json.dumps([[_job("b", "FAILED")]])
+
+
+def test_the_listener_subscribes_again_after_losing_redis(jobdeck, redis_server, monkeypatch):
+    """The lifespan task (Hub.run) with the tests' Redis server restarted under it: once
+    Redis is back it subscribes again, has every tab read its page afresh (a burst of
+    None: events may have been missed) and delivers events again."""
+    from app import queues
+
+    monkeypatch.setattr(live, "COALESCE_S", 0.0)
+
+    async def next_burst(hub: RecordingHub, what: str, timeout: float = 30.0):
+        try:
+            return await asyncio.wait_for(hub.bursts.get(), timeout)
+        except asyncio.TimeoutError:
+            raise AssertionError(f"no burst within {timeout} s: {what}") from None
+
+    async def main():
+        hub = RecordingHub()
+        runner = asyncio.create_task(hub.run(app=None))
+        try:
+            await asyncio.wait_for(hub.connected.wait(), 15)
+            await asyncio.to_thread(events.publish, _job("a", "SUCCEEDED"))
+            assert await next_burst(hub, "before the restart") == [_job("a", "SUCCEEDED")]
+
+            await asyncio.to_thread(redis_server.stop)
+            queues.reset_connections()
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 15
+            while hub.connected.is_set():  # it notices the loss
+                assert loop.time() < deadline, "the listener did not notice that Redis went away"
+                await asyncio.sleep(0.05)
+            await asyncio.to_thread(redis_server.start)  # same port, nothing kept
+            queues.reset_connections()
+
+            assert await next_burst(hub, "the re-read after reconnecting") is None
+            assert hub.connected.is_set()
+            await asyncio.to_thread(events.publish, _job("b", "FAILED"))
+            assert await next_burst(hub, "after the restart") == [_job("b", "FAILED")]
+        finally:
+            runner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await runner
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, main()).result()

@@ -1,11 +1,6 @@
 """The committed migrations build exactly the schema of app.models, on SQLite and on
 PostgreSQL, and the engine's workflows run on both."""
 
-import os
-import uuid
-
-import pytest
-import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
@@ -13,8 +8,6 @@ from app.db import dispose_engines, get_engine, migrate
 from app.models import TABLES
 from app.settings import reload_settings
 from tests.conftest import run_workers
-
-PG_ADMIN_URL = os.environ.get("JOBDECK_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
 
 def _diff(url):
@@ -31,35 +24,6 @@ def test_sqlite_migrations_match_the_models(tmp_path, monkeypatch):
     assert _diff(url) == []
     dispose_engines()
     reload_settings()
-
-
-def _postgres_or_fail():
-    """PostgreSQL runs on every machine of this project's kind; where it truly is not
-    there, say so instead of passing."""
-    try:
-        eng = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-        with eng.connect() as c:
-            c.execute(sa.text("select 1"))
-        return eng
-    except Exception as exc:  # no server: this test cannot run here
-        pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_URL}: {exc.__class__.__name__}")
-
-
-@pytest.fixture
-def postgres_db(monkeypatch, jobdeck):
-    admin = _postgres_or_fail()
-    name = f"jobdeck_test_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as c:
-        c.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    monkeypatch.setenv("JOBDECK_DATABASE_URL", url)
-    dispose_engines()
-    reload_settings()
-    yield url
-    dispose_engines()
-    with admin.connect() as c:
-        c.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def test_postgres_migrations_and_workflows(postgres_db):

@@ -22,7 +22,6 @@ from app.lifecycle import JobStatus, Move
 from app.models import TABLES, Job, JobFile, JobMessage
 from app.settings import reload_settings
 from tests.conftest import run_workers
-from tests.integration.test_migrations import postgres_db  # noqa: F401  (a fixture)
 from tests.pools import pools, status, wait_for  # noqa: F401
 
 TEXT = b"the cat sat\non the mat\nthe end\n"

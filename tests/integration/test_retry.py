@@ -1,6 +1,7 @@
 """Retry policies: a job type retries FAILED and/or CRASHED up to its maximum with a
 growing backoff (kept in RQ's scheduled registry until due); manual retry makes a new
-attempt; the history keeps every attempt."""
+attempt; the history keeps every attempt; registry and provenance crashes are retried
+after 2 s, then 4 s, through a real pool."""
 
 import time
 from datetime import datetime, timezone
@@ -11,7 +12,7 @@ from app import launch, queues, retries
 from app.jobtypes import BACKENDS, NO_RETRY, RETRY_CRASHES, RetryPolicy, spec_for
 from app.keys import rq_job_id
 from tests.conftest import model_run_record, run_workers
-from tests.pools import messages, status
+from tests.pools import messages, pools, status  # noqa: F401  (pools: a fixture)
 
 
 def _run_until_final(job_id: str, timeout: float = 20.0) -> None:
@@ -85,3 +86,74 @@ def test_a_registry_failure_is_not_retried(users, world):
     run_workers()
     j = launch.get_job(job.id)
     assert j.status == "FAILED" and j.attempt == 1 and retries.scheduled_count("prov") == 0
+
+
+def test_registry_and_provenance_crashes_are_retried_after_2_s_then_4_s(postgres_db, pools):
+    """As the README says: a registry and a provenance job, each crashed twice for real (its
+    worker killed with SIGKILL while the handler waits on a table the test holds locked;
+    PostgreSQL, so that the jobs' own rows stay free), start their next attempts 2 s, then
+    4 s after the retry is lodged, read from each job's history."""
+    import os
+    import signal
+
+    import sqlalchemy as sa
+
+    from app import auth, registry
+    from app.db import get_engine, session
+    from app.models import TABLES, Activity, JobMessage, ProvEdge
+    from tests.pools import live_workers, set_backend, wait_for
+
+    TABLES.create_all(get_engine())
+    alice = auth.create_user(username="alice", password="alice-password")
+    root = auth.create_user(username="root", password="root-password", role="admin")
+    for b in ("registry", "prov"):
+        set_backend(b, max_workers=1, idle_timeout_s=30)
+    pools("--backends", "registry,prov")
+    done_item, done_job = registry.create_item(actor=alice, subtype="DATASET", display_name="Lodged already")
+    wait_for(lambda: registry.get_item(done_item.id).record_status == "LODGED", timeout=30)
+    activity_id = launch.get_job(done_job.id).result["activity_id"]
+
+    locker = get_engine().connect()
+    locker.begin()
+    # Inserts wait (a registry handler writes an activity, a provenance one its edges); reads go on.
+    locker.execute(sa.text(f'LOCK TABLE "{Activity.__table__.name}", "{ProvEdge.__table__.name}" IN EXCLUSIVE MODE'))
+    try:
+        _, reg_job = registry.create_item(actor=alice, subtype="DATASET", display_name="Crashed twice")
+        prov_job = launch.launch_job(actor=root, job_type="PROV_LODGE", job_subtype="LODGE_CREATE_ACTIVITY",
+                                     payload={"item_id": done_item.id, "activity_id": activity_id})
+        jobs = [reg_job.id, prov_job.id]
+        for attempt in (1, 2):
+            def held():
+                holders = {w.current_job_id: w for w in live_workers()
+                           if w.current_job_id in jobs and w.current_attempt == attempt}
+                ok = all(launch.get_job(j).status == "IN_PROGRESS" and launch.get_job(j).attempt == attempt
+                         for j in jobs)
+                return [holders[j] for j in jobs] if ok and len(holders) == 2 else None
+
+            for w in wait_for(held, timeout=40, message=f"attempt {attempt} of both jobs runs"):
+                os.kill(w.pid, signal.SIGKILL)
+            wait_for(lambda: all(launch.get_job(j).status == "PENDING" and launch.get_job(j).attempt == attempt + 1
+                                 for j in jobs), timeout=30, message=f"attempt {attempt} crashed and was retried")
+    finally:
+        locker.rollback()
+        locker.close()
+    wait_for(lambda: all(launch.get_job(j).status == "SUCCEEDED" for j in jobs), timeout=40,
+             message="attempt 3 of both succeeded")
+
+    t = JobMessage.__table__
+    for job_id in jobs:
+        with session() as s:
+            h = s.connection().execute(sa.select(t.c.status, t.c.attempt, t.c.text, t.c.at)
+                                       .where(t.c.job_id == job_id).order_by(t.c.id)).all()
+        assert [(m.status, m.attempt) for m in h] == [
+            ("PENDING", 1), ("DEQUEUED", 1), ("IN_PROGRESS", 1), ("CRASHED", 1),
+            ("PENDING", 2), ("DEQUEUED", 2), ("IN_PROGRESS", 2), ("CRASHED", 2),
+            ("PENDING", 3), ("DEQUEUED", 3), ("IN_PROGRESS", 3), ("SUCCEEDED", 3)], h
+        assert all("killed by signal 9" in h[i].text for i in (3, 7))
+        for crashed, retried, taken, wait in ((h[3], h[4], h[5], 2), (h[7], h[8], h[9], 4)):
+            assert retried.text.endswith(f"starting in {wait} s")
+            waited = (taken.at - retried.at).total_seconds()
+            # never early; the generous upper bound only says the wait is not far longer
+            # (RQ keeps whole seconds, the pool looks every 0.5 s, then forks a worker)
+            print(f"{job_id}: attempt {crashed.attempt + 1} taken {waited:.2f} s after its retry (policy {wait} s)")
+            assert wait <= waited < wait + 10, (job_id, crashed.attempt, waited)
