@@ -15,7 +15,6 @@ from app import counts, launch, lifecycle, queries, registry, submissions
 from app.db import get_engine
 from app.lifecycle import JobStatus
 from tests.conftest import ROOT, run_workers
-from tests.integration.test_migrations import postgres_db  # noqa: F401 (a fixture)
 
 
 def _exact() -> dict:
