@@ -72,8 +72,51 @@ def redis_server(tmp_path_factory):
     server.stop()
 
 
+# The job database of the run: "sqlite" (a file per test) or "postgresql" (one database
+# on the tests' PostgreSQL for the run, emptied before each test). ./scripts/test runs
+# the integration and end-to-end tests once on each.
+TEST_DB = os.environ.get("JOBDECK_TEST_DB", "sqlite")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "sqlite_only: runs in the SQLite run only: it reaches into SQLite "
+                                       "itself (its file, locks, planner) or picks its own database")
+
+
+def pytest_collection_modifyitems(config, items):
+    if TEST_DB != "postgresql":
+        return
+    kept = [i for i in items if i.get_closest_marker("sqlite_only") is None]
+    if len(kept) != len(items):
+        config.hook.pytest_deselected(items=[i for i in items if i not in kept])
+        items[:] = kept
+
+
+@pytest.fixture(scope="session")
+def suite_postgres():
+    """The run's PostgreSQL job database (JOBDECK_TEST_DB=postgresql): schema made once."""
+    from app.db import get_engine
+    from app.models import TABLES
+
+    url = new_postgres_database("jobdeck_suite")
+    TABLES.create_all(get_engine(url))
+    yield url
+    drop_postgres_database(url)
+
+
+def _empty_tables(url: str) -> None:
+    import sqlalchemy as sa
+
+    from app.db import get_engine
+    from app.models import TABLES
+
+    names = ", ".join(f'"{t.name}"' for t in TABLES.sorted_tables)
+    with get_engine(url).begin() as conn:
+        conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+
+
 @pytest.fixture
-def jobdeck(tmp_path, redis_server, monkeypatch):
+def jobdeck(tmp_path, redis_server, monkeypatch, request):
     """A configured Jobdeck: fresh schema, empty Redis, settings pointing at both."""
     from app import queues
     from app.db import dispose_engines, get_engine
@@ -82,14 +125,18 @@ def jobdeck(tmp_path, redis_server, monkeypatch):
 
     if redis_server.proc is None or redis_server.proc.poll() is not None:
         redis_server.start()  # a test may have stopped it
+    pg = request.getfixturevalue("suite_postgres") if TEST_DB == "postgresql" else None
     monkeypatch.setenv("JOBDECK_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("JOBDECK_DATABASE_URL", f"sqlite:///{tmp_path / 'data' / 'jobdeck.db'}")
+    monkeypatch.setenv("JOBDECK_DATABASE_URL", pg or f"sqlite:///{tmp_path / 'data' / 'jobdeck.db'}")
     monkeypatch.setenv("JOBDECK_REDIS_URL", redis_server.url)
     monkeypatch.setenv("JOBDECK_PENDING_GRACE_S", "0")
     dispose_engines()
     queues.reset_connections()
     settings = reload_settings()
-    TABLES.create_all(get_engine())
+    if pg:
+        _empty_tables(pg)
+    else:
+        TABLES.create_all(get_engine())
     queues.redis_conn().flushdb()
     yield settings
     try:
@@ -132,18 +179,36 @@ def postgres_db(monkeypatch, jobdeck):
     from app.db import dispose_engines
     from app.settings import reload_settings
 
-    admin = postgres_admin()
-    name = f"jobdeck_test_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as c:
-        c.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    url = new_postgres_database("jobdeck_test")
     monkeypatch.setenv("JOBDECK_DATABASE_URL", url)
     dispose_engines()
     reload_settings()
     yield url
     dispose_engines()
+    drop_postgres_database(url)
+
+
+def new_postgres_database(prefix: str) -> str:
+    """A new, empty database on the tests' PostgreSQL; its URL."""
+    import sqlalchemy as sa
+
+    admin = postgres_admin()
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
     with admin.connect() as c:
-        c.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        c.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+
+
+def drop_postgres_database(url: str) -> None:
+    import sqlalchemy as sa
+
+    from app.db import dispose_engines
+
+    dispose_engines()
+    admin = postgres_admin()
+    with admin.connect() as c:
+        c.execute(sa.text(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)'))
     admin.dispose()
 
 

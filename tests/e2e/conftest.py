@@ -24,7 +24,7 @@ from typing import Iterator
 
 import pytest
 
-from tests.conftest import ROOT, free_port
+from tests.conftest import ROOT, TEST_DB, drop_postgres_database, free_port, new_postgres_database
 
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
@@ -167,13 +167,14 @@ def console(redis_server, tmp_path_factory) -> Iterator[Console]:
     if redis_server.proc is None or redis_server.proc.poll() is not None:
         redis_server.start()
     work = tmp_path_factory.mktemp("console")
+    pg_url = new_postgres_database("jobdeck_console") if TEST_DB == "postgresql" else None
     logs = work / "logs"
     logs.mkdir()
     port = free_port()
     env = {**os.environ, **_tool_env()}
     env.update({
         "JOBDECK_DATA_DIR": str(work / "data"),
-        "JOBDECK_DATABASE_URL": f"sqlite:///{work / 'data' / 'jobdeck.db'}",
+        "JOBDECK_DATABASE_URL": pg_url or f"sqlite:///{work / 'data' / 'jobdeck.db'}",
         # Database 1 and a prefix of their own: other tests flush database 0.
         "JOBDECK_REDIS_URL": f"redis://127.0.0.1:{redis_server.port}/1",
         "JOBDECK_KEY_PREFIX": "jdtest",
@@ -211,6 +212,8 @@ def console(redis_server, tmp_path_factory) -> Iterator[Console]:
         for p in reversed(c.procs):
             _stop(p)
         lock.__exit__(None, None, None)
+        if pg_url:
+            drop_postgres_database(pg_url)
 
 
 def shot(page, name: str) -> None:

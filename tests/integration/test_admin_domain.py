@@ -150,6 +150,7 @@ def _plan(sql: str, params: tuple) -> str:
         return " ".join(r[-1] for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, params).all())
 
 
+@pytest.mark.sqlite_only
 def test_an_index_serves_every_submissions_query(jobdeck):
     """The four queries of a page (jobs, batches; everyone's or one owner's) each search
     an index in order: no scan of the table, no sort. Everyone's root jobs are those with

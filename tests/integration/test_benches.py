@@ -16,6 +16,8 @@ import pytest
 from tests.conftest import ROOT
 
 NUM = r"[\d.]+"
+# Each bench makes a database of its own: once, in the SQLite run, is enough.
+pytestmark = pytest.mark.sqlite_only
 
 SMOKE = {
     "admin": (["--roots", "300", "--batches", "2", "--batch-size", "20"], {}, [

@@ -6,6 +6,8 @@ after its policy's wait."""
 
 from __future__ import annotations
 
+import pytest
+
 import os
 import signal
 import sqlite3
@@ -64,6 +66,7 @@ def test_the_reconciler_queues_jobs_their_queue_lost(users, pools, redis_server)
     assert [m[0] for m in messages(offline.id)][-3:] == ["DEQUEUED", "IN_PROGRESS", "SUCCEEDED"]
 
 
+@pytest.mark.sqlite_only
 def test_a_job_taken_by_a_worker_that_died_before_recording_it_is_queued_again(users, pools):
     """A real worker pops the job, then dies while its first write (DEQUEUED) waits: the
     test holds the database's write lock meanwhile, so the worker's take cannot commit."""

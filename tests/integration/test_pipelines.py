@@ -328,6 +328,7 @@ def _finish_both_at_once(root, alice) -> int:
     return len(lodged)
 
 
+@pytest.mark.sqlite_only
 def test_two_steps_finishing_at_once_lodge_the_next_order_once_on_sqlite(users):
     assert _finish_both_at_once(users["root"], users["alice"]) == 1
 
