@@ -87,6 +87,39 @@ def test_lodge_and_fetch_and_cancel_and_retry(api):
     assert later == msgs[-1:]
 
 
+def test_each_attempt_is_timed_from_its_own_lodging_and_a_job_says_who_lodged_it(api):
+    from datetime import datetime, timedelta
+
+    import sqlalchemy as sa
+
+    from app import launch
+    from app.db import utcnow, write_conn
+    from app.models import Job
+    from app.state.views import attempt_times, duration
+
+    h = api.as_("root")
+    job = api.post("/api/jobs", json={**NOOP, "owner": "alice", "payload": {"outcome": "fail"}}, headers=h).json()
+    assert (job["owner"], job["lodged_by"]) == ("alice", "root") and job["lodged_at"] == job["created_at"]
+    mine = api.post("/api/jobs", json=NOOP, headers=h).json()
+    assert mine["lodged_by"] == "root"
+    run_workers()
+    long_ago = utcnow() - timedelta(days=10)  # attempt 1 was lodged ten days ago
+    with write_conn() as conn:
+        conn.execute(sa.update(Job.__table__).where(Job.__table__.c.id == job["id"])
+                     .values(created_at=long_ago, lodged_at=long_ago))
+    retried = api.post(f"/api/jobs/{job['id']}/retry", headers=h).json()
+    assert datetime.fromisoformat(retried["lodged_at"]) - datetime.fromisoformat(retried["created_at"]) \
+        > timedelta(days=9)
+    run_workers()
+    again = launch.get_job(job["id"])
+    assert again.attempt == 2 and again.dequeued_at and again.finished_at
+    times = {t[0]: t[3] for t in attempt_times(again)}
+    assert times["Dequeued"] == f"waited {duration(again.lodged_at, again.dequeued_at)}"
+    assert times["Dequeued"] != f"waited {duration(again.created_at, again.dequeued_at)}"
+    assert times["Finished"].endswith(f"{duration(again.lodged_at, again.finished_at)} in all")
+    assert "Attempt 2 lodged" in times
+
+
 def test_paging_by_cursor_and_filters(api):
     h = api.as_("root")
     r = api.post("/api/batches", json={"job_type": "SYSTEM", "job_subtype": "NOOP", "label": "seven",
