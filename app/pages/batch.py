@@ -117,7 +117,7 @@ def _jobs() -> rx.Component:
             rx.hstack(
                 # a <label> around switch and words: clicking the words toggles the switch
                 rx.text(rx.flex(rx.switch(checked=BatchState.failures_only, on_change=BatchState.set_failures_only),
-                                "Failures only", spacing="2", align="center"),
+                                rx.el.span("Failures only"), spacing="2", align="center"),
                         as_="label", size="2", class_name="failures-only"),
                 rx.button(rx.icon("rotate-ccw", size=14), "Retry failed", variant="soft",
                           on_click=BatchState.retry_failed,

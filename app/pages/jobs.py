@@ -137,7 +137,7 @@ def _admin_scope() -> rx.Component:
         rx.flex(
             rx.text("Admin view:", size="2", weight="medium"),
             rx.text(rx.flex(rx.switch(checked=JobsState.all_users, on_change=JobsState.set_all_users),
-                            "All users", spacing="2", align="center"),
+                            rx.el.span("All users"), spacing="2", align="center"),
                     as_="label", size="2", class_name="all-users"),  # the words toggle the switch too
             rx.form(
                 rx.hstack(rx.input(name="owner", placeholder="Username", default_value=JobsState.owner_filter,

@@ -12,12 +12,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlmodel import select
 
-from app import bulk, csvcells, launch
+from app import bulk, launch
 from app.db import session
 from app.errors import InvalidInput
 from app.models import Item, Job
-from app.queries import batch_jobs_in_order
 from tests.conftest import model_run_record, run_workers
+
+
+def batch_jobs_in_order(**kw):
+    from app.queries import batch_jobs_in_order
+
+    return batch_jobs_in_order(**kw)
 
 
 def _csv(rows: list[dict]) -> str:
@@ -129,6 +134,8 @@ def test_cells_a_spreadsheet_would_run_are_neutralised_and_read_back_as_they_wer
 
 @given(st.text())
 def test_neutralised_cells_restore_exactly_and_never_start_a_formula(cell):
+    from app import csvcells
+
     out = csvcells.neutralise(cell)
     assert not out.startswith(csvcells.TRIGGERS)
     assert csvcells.restore(out) == cell
@@ -188,3 +195,18 @@ def test_a_csv_with_bare_carriage_returns_is_refused_with_a_reason_not_a_crash()
         bulk.parse_model_runs_csv("\U000d032c\r\U000ad597\U0009b0a4")
     with pytest.raises(InvalidInput):
         bulk.parse_model_runs_csv('display_name\r"unclosed')
+
+
+def test_the_console_reads_no_more_of_an_upload_than_its_limit_and_one_byte():
+    import asyncio
+    from pathlib import Path
+
+    import reflex as rx
+
+    from app.state.bulk import MAX_CSV_BYTES, read_upload
+
+    big = io.BytesIO(b"x" * (8 * MAX_CSV_BYTES))
+    assert asyncio.run(read_upload(rx.UploadFile(file=big, path=Path("big.csv")))) is None
+    assert big.tell() == MAX_CSV_BYTES + 1  # the rest of the file was never read
+    exact = io.BytesIO(b"y" * MAX_CSV_BYTES)
+    assert asyncio.run(read_upload(rx.UploadFile(file=exact, path=Path("ok.csv")))) == b"y" * MAX_CSV_BYTES
