@@ -20,14 +20,16 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Optional
+from datetime import datetime, timedelta, timezone
+from typing import Any, Iterator, Optional
 
 from pydantic import ValidationError
 
+from app import csvcells
 from app.errors import InvalidInput
-from app.jobtypes import ModelRunRecord
+from app.jobtypes import MAX_TIME, ModelRunRecord, error_message
 from app.launch import launch_batch
 from app.models import Batch, User
 
@@ -37,108 +39,219 @@ REQUIRED_COLUMNS = ("display_name", "description", "workflow_template_id", "mode
 OPTIONAL_COLUMNS = ("requesting_organisation_id", "study_id", "model_version", "inputs", "outputs",
                     "annotations")
 COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
+# What a batch's CSV adds before the template's columns; ignored when it comes back.
+EXPORT_COLUMNS = ("session_id", "status", "info", "model_run_id")
+MAX_CELL_CHARS = 10_000  # a cell past this is refused before anything reads it
+MAX_TIME_CHARS = 64  # the longest ISO 8601 time is about 32
+_SECONDS = re.compile(r"-?[0-9]+")  # ASCII digits only: str.isdigit also takes '²'
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_RANGE = "from 1970-01-01T00:00:00Z to 9999-12-31T23:59:59Z"
 
 
-def _time(value: str, column: str, where: str) -> int:
-    value = value.strip()
-    if value.lstrip("-").isdigit():
-        return int(value)
-    try:
-        t = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise InvalidInput(f"{where}, column {column}: {value!r} is neither seconds since 1970 nor an "
-                           f"ISO 8601 time.", field=column) from None
-    if t.tzinfo is None:
-        t = t.replace(tzinfo=timezone.utc)
-    return int(t.timestamp())
+@dataclass(frozen=True)
+class RowProblem:
+    line: int  # line of the file (the header is line 1; 0 for the file as a whole)
+    column: str
+    message: str
+
+    def where(self) -> str:
+        if self.line <= 0:
+            return ""
+        return f"Line {self.line}, column {self.column}: " if self.column else f"Line {self.line}: "
 
 
-def _pairs(value: str, column: str, where: str) -> list[dict[str, str]]:
-    out = []
+def problems_summary(problems: list[RowProblem], *, capped: bool = False) -> str:
+    """'1 problem in 1 row', '3 problems in 2 rows', '1 problem in the header'."""
+    n = len(problems)
+    rows = len({p.line for p in problems if p.line >= 2})
+    what = f"{'at least ' if capped else ''}{n} problem{'s' if n != 1 else ''}"
+    if rows:
+        return f"{what} in {rows} row{'s' if rows != 1 else ''}"
+    return f"{what} in the header" if any(p.line == 1 for p in problems) else f"{what} in the file"
+
+
+def _time(value: str) -> tuple[int, str]:
+    """Seconds since 1970, or (0, why not)."""
+    if not value:
+        return 0, "A time is required: seconds since 1970 or an ISO 8601 time."
+    if len(value) > MAX_TIME_CHARS:
+        return 0, (f"{len(value)} characters is too long for a time; give seconds since 1970 or an "
+                   f"ISO 8601 time.")
+    if _SECONDS.fullmatch(value):
+        t = int(value)  # at most 64 digits: far below int()'s limit on digits
+    else:
+        try:
+            d = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return 0, f"{value!r} is neither seconds since 1970 nor an ISO 8601 time."
+        if d.tzinfo is None:
+            d = d.replace(tzinfo=timezone.utc)
+        t = int((d - _EPOCH).total_seconds())
+    if not 0 <= t <= MAX_TIME:
+        return 0, f"{value!r} is out of range: give a time {_RANGE}."
+    return t, ""
+
+
+def _pairs(value: str) -> tuple[list[dict[str, str]], list[str]]:
+    out, bad = [], []
     for part in filter(None, (p.strip() for p in value.split(";"))):
         template, sep, dataset = part.partition(":")
         if not sep or not template.strip() or not dataset.strip():
-            raise InvalidInput(f"{where}, column {column}: {part!r} is not TEMPLATE_ID:DATASET_ID.",
-                               field=column)
-        out.append({"dataset_template_id": template.strip(), "dataset_id": dataset.strip()})
-    return out
+            bad.append(f"{part!r} is not TEMPLATE_ID:DATASET_ID.")
+        else:
+            out.append({"dataset_template_id": template.strip(), "dataset_id": dataset.strip()})
+    return out, bad
 
 
-def _annotations(value: str, where: str) -> Optional[dict[str, str]]:
-    out = {}
+def _annotations(value: str) -> tuple[dict[str, str], list[str]]:
+    out, bad = {}, []
     for part in filter(None, (p.strip() for p in value.split(";"))):
         key, sep, val = part.partition("=")
         if not sep or not key.strip():
-            raise InvalidInput(f"{where}, column annotations: {part!r} is not key=value.", field="annotations")
-        out[key.strip()] = val.strip()
-    return out or None
+            bad.append(f"{part!r} is not key=value.")
+        else:
+            out[key.strip()] = val.strip()
+    return out, bad
 
 
-def parse_model_runs_csv(text: str) -> list[dict[str, Any]]:
-    """Model run records from CSV text, or InvalidInput naming the line and column."""
-    try:
-        return _parse_model_runs_csv(text)
-    except csv.Error as exc:  # not CSV at all (a stray quote or line break, say)
-        raise InvalidInput(f"The file is not valid CSV: {exc}.", field="file") from None
+def _column_of(loc: tuple[Any, ...]) -> str:
+    """The CSV column a pydantic error of the record is about."""
+    if not loc:
+        return "end_time"  # the record as a whole: its times out of order
+    if loc[0] == "associations" and len(loc) > 1:
+        return str(loc[1])
+    return str(loc[0])
 
 
-def _parse_model_runs_csv(text: str) -> list[dict[str, Any]]:
-    # newline="": the csv module reads \r, \n and \r\n line ends itself
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff"), newline=""))
-    header = [h.strip() for h in (reader.fieldnames or [])]
-    if not header:
-        raise InvalidInput("The CSV file is empty; it needs a header row and one row per model run.",
-                           field="file")
-    reader.fieldnames = header
-    unknown = [h for h in header if h not in COLUMNS]
-    if unknown:
-        raise InvalidInput(f"Unknown CSV column(s): {', '.join(unknown)}; known columns: "
-                           f"{', '.join(COLUMNS)}.", field=unknown[0])
-    missing = [c for c in REQUIRED_COLUMNS if c not in header]
-    if missing:
-        raise InvalidInput(f"The CSV file lacks the column(s): {', '.join(missing)}.", field=missing[0])
-    records = []
-    for row in reader:
-        where = f"Line {reader.line_num}"
-        if None in row:
-            raise InvalidInput(f"{where}: more values than columns.", field="file")
-        cells = {k: (v or "").strip() for k, v in row.items()}
-        if not any(cells.values()):
-            continue  # a blank line
-        records.append(_record_of(cells, where))
-        if len(records) > MAX_RECORDS:
-            raise InvalidInput(f"At most {MAX_RECORDS} model runs per file.", field="file")
-    if not records:
-        raise InvalidInput("The CSV file has a header but no model runs.", field="file")
-    return records
-
-
-def _record_of(cells: dict[str, str], where: str) -> dict[str, Any]:
-    """One row's model run record, or InvalidInput naming its line and column."""
+def _record_of(cells: dict[str, str]) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    """One row's model run record and every (column, problem) of the row; the record is
+    ready to lodge only when there is no problem."""
+    problems: list[tuple[str, str]] = [(c, f"The cell holds {len(v)} characters; at most {MAX_CELL_CHARS}.")
+                                       for c, v in cells.items() if len(v) > MAX_CELL_CHARS]
+    oversize = {c for c, _ in problems}
+    cells = {c: "" if c in oversize else v for c, v in cells.items()}
+    times = {}
+    for column in ("start_time", "end_time"):
+        t, why = _time(cells[column]) if column not in oversize else (0, "")
+        if why:
+            problems.append((column, why))
+        # a bad time stands in as the widest one, so the order of the two is not blamed on it
+        ok = not why and column not in oversize
+        times[column] = t if ok else (0 if column == "start_time" else MAX_TIME)
     rec: dict[str, Any] = {
         "display_name": cells["display_name"], "description": cells["description"],
         "workflow_template_id": cells["workflow_template_id"],
-        "associations": {"modeller_id": cells["modeller_id"]},
-        "start_time": _time(cells["start_time"], "start_time", where),
-        "end_time": _time(cells["end_time"], "end_time", where),
-        "inputs": _pairs(cells.get("inputs", ""), "inputs", where),
-        "outputs": _pairs(cells.get("outputs", ""), "outputs", where),
+        "associations": {"modeller_id": cells["modeller_id"]}, **times,
     }
+    for side in ("inputs", "outputs"):
+        rec[side], bad = _pairs(cells.get(side, ""))
+        problems += [(side, why) for why in bad]
     if cells.get("requesting_organisation_id"):
         rec["associations"]["requesting_organisation_id"] = cells["requesting_organisation_id"]
     for opt in ("study_id", "model_version"):
         if cells.get(opt):
             rec[opt] = cells[opt]
     if cells.get("annotations"):
-        rec["annotations"] = _annotations(cells["annotations"], where)
+        annotations, bad = _annotations(cells["annotations"])
+        problems += [("annotations", why) for why in bad]
+        if annotations:
+            rec["annotations"] = annotations
     try:
         ModelRunRecord.model_validate(rec)
     except ValidationError as exc:
-        e = exc.errors()[0]
-        column = ".".join(str(p) for p in e["loc"]) or "row"
-        column = column.removeprefix("associations.")
-        raise InvalidInput(f"{where}, column {column}: {e['msg']}.", field=column) from None
-    return rec
+        reported = {c for c, _ in problems}
+        for e in exc.errors():
+            column = _column_of(tuple(e["loc"]))
+            if column not in reported:  # an oversize or unreadable cell is blamed once
+                problems.append((column, error_message(e) + "."))
+    return rec, problems
+
+
+@dataclass
+class _Shape:
+    """A file's rows as records, and every problem of their shape."""
+
+    records: list[dict[str, Any]]
+    lines: list[int]  # the line of each record
+    problems: list[RowProblem]
+    rows: int
+    capped: bool = False
+
+
+def _rows(reader: csv.DictReader) -> Iterator[dict[str, Optional[str]]]:
+    try:
+        yield from reader
+    except csv.Error as exc:  # a stray quote, a cell past the csv module's own limit
+        raise _NotCsv(reader.line_num + 1, str(exc)) from None  # the line it was reading
+
+
+class _NotCsv(Exception):
+    def __init__(self, line: int, why: str):
+        self.line, self.why = line, why
+
+
+def _read_shape(text: str, max_problems: int) -> _Shape:
+    # newline="": the csv module reads \r, \n and \r\n line ends itself
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff"), newline=""))
+    shape = _Shape([], [], [], 0)
+    try:
+        fieldnames = reader.fieldnames
+    except csv.Error as exc:
+        shape.problems.append(RowProblem(1, "", f"The file is not valid CSV: {exc}."))
+        return shape
+    header = [h.strip() for h in (fieldnames or [])]
+    if not header:
+        shape.problems.append(RowProblem(0, "", "The file is empty: it needs the template's header row and "
+                                                "one row per model run."))
+        return shape
+    reader.fieldnames = header
+    shape.problems += [RowProblem(1, h[:64], f"Unknown CSV column {h[:64]!r}; known columns: {', '.join(COLUMNS)}.")
+                       for h in header if h not in COLUMNS and h not in EXPORT_COLUMNS]
+    shape.problems += [RowProblem(1, c, f"The CSV file lacks the column {c!r}.")
+                       for c in REQUIRED_COLUMNS if c not in header]
+    if shape.problems:
+        return shape
+    try:
+        for row in _rows(reader):
+            line = reader.line_num
+            if None in row:
+                shape.problems.append(RowProblem(line, "", "More values than columns."))
+                continue
+            cells = {k: csvcells.restore((v or "").strip()) for k, v in row.items() if k in COLUMNS}
+            if not any(cells.values()):
+                continue  # a blank line
+            shape.rows += 1
+            if shape.rows > MAX_RECORDS:
+                shape.problems.append(RowProblem(line, "", f"At most {MAX_RECORDS} model runs per file."))
+                break
+            rec, problems = _record_of(cells)
+            shape.records.append(rec)
+            shape.lines.append(line)
+            shape.problems += [RowProblem(line, c, why) for c, why in problems]
+            if len(shape.problems) >= max_problems:
+                shape.capped = True
+                break
+    except _NotCsv as exc:
+        shape.problems.append(RowProblem(exc.line, "", f"The file is not valid CSV from here on: {exc.why}."))
+    if shape.rows == 0 and not shape.problems:
+        shape.problems.append(RowProblem(2, "", "The file has a header but no model runs."))
+    return shape
+
+
+def parse_model_runs_csv(text: str, *, max_problems: int = 200) -> list[dict[str, Any]]:
+    """Model run records from CSV text, or InvalidInput listing every problem of every
+    row (the first `max_problems`), each with its line and column."""
+    shape = _read_shape(text, max_problems)
+    if not shape.problems:
+        return shape.records
+    problems = shape.problems[:max_problems]
+    listed = "; ".join(f"{p.where()}{p.message.rstrip('.')}" for p in problems[:20])
+    more = f"; and {len(problems) - 20} more (see errors)" if len(problems) > 20 else ""
+    first = problems[0]
+    raise InvalidInput(f"{problems_summary(problems, capped=shape.capped).capitalize()}; nothing was lodged. "
+                       f"{listed}{more}.", field=first.column or "file",
+                       errors=[{"line": p.line, "field": p.column or "file", "message": p.message}
+                               for p in problems])
 
 
 def register_model_runs(*, actor: User, records: list[Any], label: str = "") -> Batch:
@@ -162,75 +275,40 @@ def register_model_runs(*, actor: User, records: list[Any], label: str = "") -> 
 # --- checking a whole file, for the console ----------------------------------------
 
 
-# What a batch's CSV adds before the template's columns; ignored when it comes back.
-EXPORT_COLUMNS = ("session_id", "status", "info")
-
-
-@dataclass(frozen=True)
-class RowProblem:
-    line: int  # line of the file (the header is line 1; 0 for the file as a whole)
-    column: str
-    message: str
-
-
 @dataclass
 class CsvCheck:
     records: list[dict[str, Any]]  # ready to lodge only when there are no problems
     problems: list[RowProblem]
     rows: int
+    capped: bool = False  # stopped at max_problems: there may be more
+
+    @property
+    def summary(self) -> str:
+        return problems_summary(self.problems, capped=self.capped)
 
 
 def check_model_runs_csv(text: str, *, max_problems: int = 200) -> CsvCheck:
-    """Every row checked, every problem kept with its line (the first `max_problems`):
-    the shape of each row, then that each item it names exists with the right kind.
-    Nothing is written."""
+    """Every row checked, every problem of every row kept with its line and column (the
+    first `max_problems`): the shape of each row, and that each item it names exists
+    with the right kind. Nothing is written."""
     from app.db import session
-    from app.provenance import check_model_run_references
+    from app.provenance import item_subtypes, model_run_references, reference_problems
 
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    header = [h.strip() for h in (reader.fieldnames or [])]
-    if not header:
-        return CsvCheck([], [RowProblem(0, "", "The file is empty: it needs the template's header row and "
-                                                "one row per model run.")], 0)
-    reader.fieldnames = header
-    problems = [RowProblem(1, h, f"Unknown column {h!r}; the template lists the columns.")
-                for h in header if h not in COLUMNS and h not in EXPORT_COLUMNS]
-    problems += [RowProblem(1, c, f"The column {c!r} is missing.") for c in REQUIRED_COLUMNS if c not in header]
-    if problems:
-        return CsvCheck([], problems, 0)
-    records, lines, rows = [], [], 0
-    for row in reader:
-        line = reader.line_num
-        cells = {k: (v or "").strip() for k, v in row.items() if k in COLUMNS}
-        if None in row:
-            problems.append(RowProblem(line, "", "More values than columns."))
-            continue
-        if not any(cells.values()):
-            continue
-        rows += 1
-        if rows > MAX_RECORDS:
-            problems.append(RowProblem(line, "", f"At most {MAX_RECORDS} model runs per file."))
-            break
-        try:
-            records.append(_record_of(cells, f"Line {line}"))
-            lines.append(line)
-        except InvalidInput as exc:
-            problems.append(RowProblem(line, exc.field or "", exc.message.split(": ", 1)[-1]))
-        if len(problems) >= max_problems:
-            break
-    if rows == 0 and not problems:
-        problems.append(RowProblem(2, "", "The file has a header but no model runs."))
-    if records and len(problems) < max_problems:
+    shape = _read_shape(text, max_problems)
+    problems = list(shape.problems)
+    if shape.records and len(problems) < max_problems:
+        wanted = [model_run_references(rec) for rec in shape.records]
         with session() as s:
-            conn = s.connection()
-            for rec, line in zip(records, lines):
-                for p in check_model_run_references(conn, ModelRunRecord.model_validate(rec)):
-                    where, _, what = p.partition(": ")
-                    column = where.split(".")[0] if where.startswith(("inputs", "outputs")) else \
-                        where.removeprefix("associations.")
-                    problems.append(RowProblem(line, column, f"{where}: {what}."))
-    problems.sort(key=lambda p: p.line)
-    return CsvCheck(records if not problems else [], problems[:max_problems], rows)
+            found = item_subtypes(s.connection(), (w[0] for ws in wanted for w in ws))
+        for ws, line in zip(wanted, shape.lines):
+            for p in reference_problems(ws, found):
+                where, _, what = p.partition(": ")
+                column = where.split(".")[0] if where.startswith(("inputs", "outputs")) else \
+                    where.removeprefix("associations.")
+                problems.append(RowProblem(line, column, f"{where}: {what}."))
+    problems.sort(key=lambda p: p.line)  # stable: a row's own order is kept
+    capped = shape.capped or len(problems) > max_problems
+    return CsvCheck(shape.records if not problems else [], problems[:max_problems], shape.rows, capped)
 
 
 def template_csv() -> str:
@@ -250,7 +328,7 @@ def template_csv() -> str:
     template = newest("DATASET_TEMPLATE")[0]
     out_ds, in_ds = newest("DATASET", 2)
     buf = io.StringIO()
-    w = csv.writer(buf)
+    w = csvcells.writer(buf)
     w.writerow(COLUMNS)
     example = {"display_name": "Water balance run 1", "description": "Calibrated run of the upper catchment",
                "workflow_template_id": newest("MODEL_RUN_WORKFLOW_TEMPLATE")[0], "modeller_id": newest("PERSON")[0],
@@ -264,7 +342,7 @@ def template_csv() -> str:
 
 def record_row(record: dict[str, Any]) -> dict[str, str]:
     """A model run record as a row of the template (what `_record_of` reads back)."""
-    iso = lambda t: datetime.fromtimestamp(int(t), timezone.utc).isoformat().replace("+00:00", "Z")  # noqa: E731
+    iso = lambda t: (_EPOCH + timedelta(seconds=int(t))).isoformat().replace("+00:00", "Z")  # noqa: E731
     assoc = record.get("associations") or {}
     pairs = lambda ds: ";".join(f"{d['dataset_template_id']}:{d['dataset_id']}" for d in ds or [])  # noqa: E731
     return {"display_name": record.get("display_name", ""), "description": record.get("description", ""),
@@ -279,21 +357,23 @@ def record_row(record: dict[str, Any]) -> dict[str, str]:
 
 
 def batch_csv(jobs: list[Any]) -> str:
-    """A batch's jobs and payloads as CSV: model runs in the template's columns after the
-    job's session id, status and message (fix the failed rows, upload them again);
-    other jobs with their payload as JSON."""
+    """A batch's jobs and payloads as CSV, in the order given (the batch's own): model
+    runs in the template's columns after the job's session id, status, message and the
+    id of the model run it registered (fix the failed rows, upload them again); other
+    jobs with their payload as JSON. Cells a spreadsheet would run are neutralised."""
     import json
 
     buf = io.StringIO()
-    w = csv.writer(buf)
+    w = csvcells.writer(buf)
     runs = all(j.job_subtype == "MODEL_RUN_PROV_LODGE" for j in jobs)
-    w.writerow(["session_id", "status", "info"] + (list(COLUMNS) if runs else ["job_type", "job_subtype",
-                                                                              "payload"]))
+    w.writerow(list(EXPORT_COLUMNS[:3]) + (["model_run_id", *COLUMNS] if runs else ["job_type", "job_subtype",
+                                                                                     "payload"]))
     for j in jobs:
         head = [j.id, j.status, j.info or ""]
         if runs:
             row = record_row((j.payload or {}).get("record") or {})
-            w.writerow(head + [row[c] for c in COLUMNS])
+            registered = str((j.result or {}).get("record_id") or "") if j.status == "SUCCEEDED" else ""
+            w.writerow(head + [registered] + [row[c] for c in COLUMNS])
         else:
             w.writerow(head + [j.job_type, j.job_subtype, json.dumps(j.payload, sort_keys=True)])
     return buf.getvalue()

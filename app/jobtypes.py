@@ -73,6 +73,11 @@ class AssociationInfo(Payload):
     requesting_organisation_id: Optional[str] = None
 
 
+# The last second an ISO 8601 date can name (9999-12-31T23:59:59Z): a model run's times
+# lie between 1970 and this, so every one of them is a date the registry can show.
+MAX_TIME = 253_402_300_799
+
+
 class ModelRunRecord(Payload):
     """One model run, in the shape Provena's model run registration uses."""
 
@@ -85,8 +90,8 @@ class ModelRunRecord(Payload):
     description: str = Field(min_length=1)
     study_id: Optional[str] = None
     associations: AssociationInfo
-    start_time: int = Field(ge=0)
-    end_time: int = Field(ge=0)
+    start_time: int = Field(ge=0, le=MAX_TIME)
+    end_time: int = Field(ge=0, le=MAX_TIME)
 
     @model_validator(mode="after")
     def _times_in_order(self):
@@ -327,9 +332,15 @@ def validate_payload(spec: JobTypeSpec, payload: Any) -> Payload:
         raise invalid_input(exc, prefix="payload", what=f"{spec.job_type}/{spec.job_subtype} payload") from None
 
 
+def error_message(error: dict[str, Any]) -> str:
+    """A pydantic error's message for people: a validator's own words without pydantic's
+    "Value error, " before them."""
+    return str(error["msg"]).removeprefix("Value error, ")
+
+
 def invalid_input(exc: ValidationError, *, prefix: str = "", what: str = "input") -> InvalidInput:
     errors = [{"field": ".".join(str(p) for p in ((prefix,) if prefix else ()) + tuple(e["loc"])) or prefix,
-               "message": e["msg"]} for e in exc.errors()]
+               "message": error_message(e)} for e in exc.errors()]
     first = errors[0]
     return InvalidInput(f"Invalid {what}: {first['field']}: {first['message']}.",
                         field=first["field"], errors=errors)

@@ -49,14 +49,15 @@ class Lodged:
 
 def _row(*, job_id: str, owner: str, spec, payload: Payload, batch_id=None, workflow_id=None,
          parent_job_id=None, step=None, entity_id=None, lineage_key=None, idempotency_key=None,
-         now=None, queue: Optional[str] = None) -> dict[str, Any]:
+         now=None, queue: Optional[str] = None, lodged_by: Optional[str] = None) -> dict[str, Any]:
     now = now or utcnow()
     return dict(
         id=job_id, owner=owner, job_type=spec.job_type, job_subtype=spec.job_subtype,
         status=JobStatus.PENDING.value, attempt=1, payload=payload.model_dump(mode="json"),
-        batch_id=batch_id, workflow_id=workflow_id, parent_job_id=parent_job_id, step=step,
+        batch_id=batch_id, batch_row=None, workflow_id=workflow_id, parent_job_id=parent_job_id, step=step,
         entity_id=entity_id, lineage_key=lineage_key, idempotency_key=idempotency_key,
-        queue=queue or spec.backend, last_message="Lodged", created_at=now, updated_at=now,
+        queue=queue or spec.backend, last_message="Lodged", lodged_by=lodged_by or owner,
+        created_at=now, lodged_at=now, updated_at=now,
     )
 
 
@@ -144,14 +145,17 @@ def launch_job(*, actor: User, job_type: str, job_subtype: str, payload: Any,
             return _same_request(found, spec, model)
     job_id = new_id()
     row = _row(job_id=job_id, owner=owner, spec=spec, payload=model, batch_id=batch_id,
-               workflow_id=job_id, entity_id=entity_id, idempotency_key=idempotency_key)
+               workflow_id=job_id, entity_id=entity_id, idempotency_key=idempotency_key,
+               lodged_by=actor.username)
     try:
         with write_conn() as conn:
             if batch_id:
-                b = conn.execute(sa.update(_batch).where(_batch.c.id == batch_id, _batch.c.owner == owner)
-                                 .values(total=_batch.c.total + 1, pending=_batch.c.pending + 1)).rowcount
-                if b != 1:
+                total = conn.execute(sa.update(_batch).where(_batch.c.id == batch_id, _batch.c.owner == owner)
+                                     .values(total=_batch.c.total + 1, pending=_batch.c.pending + 1)
+                                     .returning(_batch.c.total)).scalar()
+                if total is None:
                     raise NotFound(f"No batch {batch_id} of user {owner}.")
+                row["batch_row"] = total  # the last of its batch, under the batch row's lock
             lodged = _insert(conn, [row], text=f"Lodged by {actor.username}")
     except sa.exc.IntegrityError:
         found = _by_idempotency_key(owner, idempotency_key) if idempotency_key else None
@@ -186,6 +190,8 @@ def create_batch(conn: sa.Connection, *, batch_id: str, owner: str, label: str,
         crashed=0, cancelled=0).returning(_batch.c.id)).first()
     if created is None:
         return []
+    for n, r in enumerate(rows, start=1):  # the order given: a CSV file's rows
+        r["batch_row"] = n
     return _insert(conn, rows, text=text)
 
 
@@ -210,7 +216,7 @@ def launch_batch(*, actor: User, job_type: str, job_subtype: str, payloads: list
     for m in models:
         jid = new_id()
         rows.append(_row(job_id=jid, owner=owner, spec=spec, payload=m, batch_id=batch_id,
-                         workflow_id=jid, now=now))
+                         workflow_id=jid, now=now, lodged_by=actor.username))
     with write_conn() as conn:
         lodged = create_batch(conn, batch_id=batch_id, owner=owner, label=label,
                               submission_job_id=None, rows=rows, text=f"Lodged in a batch by {actor.username}")

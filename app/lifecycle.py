@@ -208,6 +208,7 @@ def _update_stmt(to: JobStatus, with_attempt: bool, extra: tuple[str, ...]) -> s
         vals["finished_at"] = now
     if to is S.PENDING:  # a retry: a new attempt with a clean slate, history kept
         vals["attempt"] = _job.c.attempt + 1
+        vals["lodged_at"] = now  # the new attempt is timed from here
         vals.update({c: None for c in _RETRY_RESET})
     for k in extra:
         vals[k] = sa.bindparam(f"v_{k}", type_=_job.c[k].type)

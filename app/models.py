@@ -205,6 +205,7 @@ class Job(SQLModel, table=True):
         sa.Index("ix_job_owner_created", "owner", "created_at", "id"),
         sa.Index("ix_job_created", "created_at", "id"),
         sa.Index("ix_job_batch_created", "batch_id", "created_at", "id"),
+        sa.Index("ix_job_batch_row", "batch_id", "batch_row", "id"),  # a batch's jobs in the order lodged
         sa.Index("ix_job_workflow", "workflow_id", "created_at"),
         sa.Index("ix_job_status_created", "status", "created_at"),
         # the oldest waiting jobs of one backend (stuck-job warnings, the admin overview)
@@ -243,6 +244,7 @@ class Job(SQLModel, table=True):
     last_message: Optional[str] = None
     progress: Optional[float] = None
     batch_id: Optional[str] = Field(default=None, max_length=64)
+    batch_row: Optional[int] = None  # its place in its batch, from 1: a CSV file's row order
     workflow_id: Optional[str] = Field(default=None, max_length=64)
     parent_job_id: Optional[str] = Field(default=None, max_length=64)
     step: Optional[int] = None
@@ -251,7 +253,11 @@ class Job(SQLModel, table=True):
     idempotency_key: Optional[str] = Field(default=None, max_length=128)
     queue: str = Field(default="default", max_length=64)
     worker: Optional[str] = Field(default=None, max_length=128)
+    lodged_by: Optional[str] = Field(default=None, max_length=64)  # who lodged it: its owner, or an admin for them
     created_at: datetime = _created()
+    # When this attempt was lodged: created_at for the first, the retry's time after;
+    # an attempt's waits and run are timed from here.
+    lodged_at: Optional[datetime] = _ts(nullable=True)
     dequeued_at: Optional[datetime] = _ts(nullable=True)
     started_at: Optional[datetime] = _ts(nullable=True)
     finished_at: Optional[datetime] = _ts(nullable=True)

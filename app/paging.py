@@ -50,3 +50,28 @@ def newest_first(stmt: Any, model: Any, *, cursor: Optional[str], limit: int) ->
     more = len(rows) > limit
     rows = rows[:limit]
     return rows, (encode_cursor(rows[-1].created_at, rows[-1].id) if more else None)
+
+
+def in_order(stmt: Any, model: Any, column: Any, *, cursor: Optional[str],
+             limit: int) -> tuple[list[Any], Optional[str]]:
+    """One page of `stmt` in ascending `(column, id)` order (a batch's jobs by their row),
+    keyset-paged the same way, and the cursor of the next page, if any."""
+    if not 1 <= limit <= MAX_LIMIT:
+        raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}.", field="limit")
+    stmt = stmt.order_by(column.asc(), model.id.asc()).limit(limit + 1)
+    if cursor:
+        try:
+            n, id_ = base64.urlsafe_b64decode(cursor.encode()).decode().removeprefix("row:").split("|", 1)
+            after = (int(n), id_)
+        except Exception:
+            raise InvalidInput("The cursor is not one this server gave out.", field="cursor") from None
+        stmt = stmt.where(sa.tuple_(column, model.id) > after)
+    with session() as s:
+        rows = list(s.exec(stmt))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    if not more:
+        return rows, None
+    last = rows[-1]
+    key = f"row:{getattr(last, column.key) or 0}|{last.id}"
+    return rows, base64.urlsafe_b64encode(key.encode()).decode()

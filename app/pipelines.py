@@ -23,7 +23,6 @@ cancelled, leaves the next order unlodged; retrying it carries the run on.
 
 from __future__ import annotations
 
-import csv
 import fnmatch
 import hashlib
 import logging
@@ -43,7 +42,7 @@ from typing import Any, Callable, Iterable, Optional, Union
 import sqlalchemy as sa
 from sqlmodel import select
 
-from app import lifecycle
+from app import csvcells, lifecycle
 from app.db import session, utcnow, write_conn
 from app.errors import Conflict, InvalidInput, JobFailed, NotFound, PayloadTooLarge, PermissionDenied
 from app.jobtypes import FileRef, PlanStep, RunTask, child_job_id, spec_for
@@ -106,7 +105,7 @@ def word_frequencies(*, inputs: list[Path], output_dir: Path, parameters: dict[s
                 counts.update(w.lower() for w in _WORD.findall(line))
     top = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:int(raw)]
     with open(output_dir / "word_frequencies.csv", "w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
+        w = csvcells.writer(f)
         w.writerow(["word", "count"])
         w.writerows(top)
     return (f"{sum(counts.values())} words, {len(counts)} distinct, in {len(inputs)} file(s); "

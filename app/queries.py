@@ -14,7 +14,7 @@ from app.db import session
 from app.errors import InvalidInput, NotFound
 from app.lifecycle import JobStatus
 from app.models import Batch, Item, Job, JobFile, JobMessage, User
-from app.paging import MAX_LIMIT, newest_first  # noqa: F401 (MAX_LIMIT is part of this module's API)
+from app.paging import MAX_LIMIT, in_order, newest_first  # noqa: F401 (MAX_LIMIT is part of this module's API)
 
 @dataclass
 class JobPage:
@@ -95,6 +95,17 @@ def batch_jobs(*, viewer: User, batch_id: str, filters: Optional[JobFilter] = No
     if failures_only:
         stmt = stmt.where(Job.status.in_([JobStatus.FAILED.value, JobStatus.CRASHED.value]))
     return _page((filters or JobFilter()).apply(stmt), cursor, limit)
+
+
+def batch_jobs_in_order(*, viewer: User, batch_id: str, failures_only: bool = False,
+                        cursor: Optional[str] = None, limit: int = 50) -> JobPage:
+    """A batch's jobs in the order they were lodged (a CSV file's rows, then any added
+    later), as the batch view and its CSV show them; paged on ix_job_batch_row."""
+    get_batch(viewer=viewer, batch_id=batch_id)
+    stmt = select(Job).where(Job.batch_id == batch_id)
+    if failures_only:
+        stmt = stmt.where(Job.status.in_([JobStatus.FAILED.value, JobStatus.CRASHED.value]))
+    return JobPage(*in_order(stmt, Job, Job.batch_row, cursor=cursor, limit=limit))
 
 
 def list_batches(*, viewer: User, all_users: bool = False, cursor: Optional[str] = None,

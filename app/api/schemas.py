@@ -64,7 +64,12 @@ class JobOut(BaseModel):
     step: Optional[int] = None
     entity_id: Optional[str] = None
     queue: str
+    lodged_by: Optional[str] = Field(None, description="Who lodged it: its owner, or an admin or service for "
+                                                       "them (null for jobs lodged before this was kept).")
     created_at: datetime
+    lodged_at: Optional[datetime] = Field(None, description="When this attempt was lodged: created_at for the "
+                                                            "first, the retry's own time after; time an "
+                                                            "attempt's wait and run from here.")
     dequeued_at: Optional[datetime] = None
     started_at: Optional[datetime] = None
     finished_at: Optional[datetime] = None

@@ -115,9 +115,10 @@ def _jobs() -> rx.Component:
         rx.flex(
             rx.heading("Jobs", size="4"),
             rx.hstack(
-                rx.hstack(rx.switch(checked=BatchState.failures_only, on_change=BatchState.set_failures_only,
-                                    aria_label="Failures only"),
-                          rx.text("Failures only", size="2"), align="center"),
+                # a <label> around switch and words: clicking the words toggles the switch
+                rx.text(rx.flex(rx.switch(checked=BatchState.failures_only, on_change=BatchState.set_failures_only),
+                                rx.el.span("Failures only"), spacing="2", align="center"),
+                        as_="label", size="2", class_name="failures-only"),
                 rx.button(rx.icon("rotate-ccw", size=14), "Retry failed", variant="soft",
                           on_click=BatchState.retry_failed,
                           disabled=(BatchState.batch.counts["FAILED"].to(int)

@@ -136,9 +136,9 @@ def _admin_scope() -> rx.Component:
         AuthState.is_admin,
         rx.flex(
             rx.text("Admin view:", size="2", weight="medium"),
-            rx.hstack(rx.switch(checked=JobsState.all_users, on_change=JobsState.set_all_users,
-                                aria_label="All users"),
-                      rx.text("All users", size="2"), align="center"),
+            rx.text(rx.flex(rx.switch(checked=JobsState.all_users, on_change=JobsState.set_all_users),
+                            rx.el.span("All users"), spacing="2", align="center"),
+                    as_="label", size="2", class_name="all-users"),  # the words toggle the switch too
             rx.form(
                 rx.hstack(rx.input(name="owner", placeholder="Username", default_value=JobsState.owner_filter,
                                    width="12em", aria_label="Username filter"),

@@ -72,8 +72,8 @@ def _preview(r: PreviewRow) -> rx.Component:
 def _result() -> rx.Component:
     problems = rx.vstack(
         rx.callout(
-            rx.text("Nothing was lodged: ", BulkState.problems.length(), " problem(s) in ",  # type: ignore[attr-defined]
-                    BulkState.file_name, ". Fix these rows and choose the file again."),
+            rx.text("Nothing was lodged from ", BulkState.file_name, ": ", BulkState.summary,
+                    ". Fix them and choose the file again."),
             icon="triangle-alert", color_scheme="red", width="100%", class_name="check-failed"),
         rx.box(rx.table.root(
             rx.table.header(rx.table.row(rx.table.column_header_cell("Line"), rx.table.column_header_cell("Column"),

@@ -12,7 +12,7 @@ from app.lifecycle import JobStatus
 from app.models import Batch, Job, User
 from app.state import live
 from app.state.base import sign_in_redirect, viewer
-from app.state.views import BatchRow, ListRow, RowLive, batch_row, list_row, row_live, sort_key
+from app.state.views import BatchRow, ListRow, RowLive, batch_row, list_row, row_live
 
 PAGE_SIZE = 25
 BATCH_PAGE_SIZE = 50
@@ -100,8 +100,8 @@ class BatchState(rx.State):
             live.unwatch(self)
             return
         live.watch(self, username=user.username, admin=user.is_admin, batch_ids=frozenset([batch_id]))
-        page = queries.batch_jobs(viewer=user, batch_id=batch_id, failures_only=self.failures_only,
-                                  limit=BATCH_PAGE_SIZE)
+        page = queries.batch_jobs_in_order(viewer=user, batch_id=batch_id, failures_only=self.failures_only,
+                                           limit=BATCH_PAGE_SIZE)
         self.batch = batch_row(b)
         self.jobs = [list_row(j, batch_total=b.total) for j in page.jobs]
         self.live = {j.id: row_live(j) for j in page.jobs}
@@ -125,8 +125,9 @@ class BatchState(rx.State):
         user = await viewer(self)
         if user is None:
             return await sign_in_redirect(self)
-        page = queries.batch_jobs(viewer=user, batch_id=self._batch_id(), failures_only=self.failures_only,
-                                  cursor=self.next_cursor or None, limit=BATCH_PAGE_SIZE)
+        page = queries.batch_jobs_in_order(viewer=user, batch_id=self._batch_id(),
+                                           failures_only=self.failures_only, cursor=self.next_cursor or None,
+                                           limit=BATCH_PAGE_SIZE)
         have = set(self.live)
         self.jobs = self.jobs + [list_row(j, batch_total=self.batch.total) for j in page.jobs if j.id not in have]
         self.live = {**self.live, **{j.id: row_live(j) for j in page.jobs}}
@@ -140,8 +141,8 @@ class BatchState(rx.State):
     def _all_jobs(self, user: User, failures_only: bool = False) -> list[Job]:
         out, cursor = [], None
         while True:
-            page = queries.batch_jobs(viewer=user, batch_id=self._batch_id(), failures_only=failures_only,
-                                      cursor=cursor, limit=500)
+            page = queries.batch_jobs_in_order(viewer=user, batch_id=self._batch_id(),
+                                               failures_only=failures_only, cursor=cursor, limit=500)
             out.extend(page.jobs)
             if not page.next_cursor:
                 return out
@@ -198,13 +199,15 @@ class BatchState(rx.State):
                         updates[job.id] = now
                 elif self.failures_only:
                     new_failure = new_failure or job.status in FAILED
-                elif self.jobs and sort_key(job) > f"{self.jobs[0].created}|{self.jobs[0].id}":
-                    added[job.id] = job  # newer than the newest shown: lodged since (not one of a later page)
+                elif self.jobs and not self.next_cursor:
+                    # lodged into the batch since: it takes the batch's last row, so it goes
+                    # last once every page is shown (before that, Load more brings it)
+                    added[job.id] = job
         if updates:
             self.live = {**self.live, **updates}
-        if added:  # the newest first, as the list is paged
-            fresh = sorted(added.values(), key=sort_key, reverse=True)
-            self.jobs = [list_row(j, batch_total=self.batch.total) for j in fresh] + self.jobs
+        if added:  # in the batch's order
+            fresh = sorted(added.values(), key=lambda j: (j.batch_row or 0, j.id))
+            self.jobs = self.jobs + [list_row(j, batch_total=self.batch.total) for j in fresh]
             self.live = {**self.live, **{j.id: row_live(j) for j in fresh}}
         if self.failures_only and any(u.status not in FAILED for u in updates.values()):
             self.jobs = [r for r in self.jobs if self.live[r.id].status in FAILED]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Optional
 
 import reflex as rx
 
@@ -15,6 +15,14 @@ from app.state.base import sign_in_redirect, viewer
 
 UPLOAD_ID = "model-runs-csv"
 PREVIEW_ROWS = 20
+MAX_CSV_BYTES = 5 * 1024 * 1024
+
+
+async def read_upload(f: Any, limit: int = MAX_CSV_BYTES) -> Optional[bytes]:
+    """The uploaded file's bytes, or None when it is larger than `limit`: no more than
+    the limit and one byte is ever read, so a huge file costs no memory to refuse."""
+    data = await f.read(limit + 1)
+    return None if len(data) > limit else data
 
 
 @dataclasses.dataclass
@@ -41,6 +49,7 @@ class BulkState(rx.State):
     file_name: str = ""
     rows: int = 0
     problems: list[ProblemRow] = []
+    summary: str = ""  # "3 problems in 2 rows"
     preview: list[PreviewRow] = []
     ready: int = 0  # records that passed, when the whole file did
     checking: bool = False
@@ -60,7 +69,7 @@ class BulkState(rx.State):
         self._clear()
 
     def _clear(self) -> None:
-        self.file_name, self.rows, self.ready = "", 0, 0
+        self.file_name, self.rows, self.ready, self.summary = "", 0, 0, ""
         self.problems, self.preview, self._records = [], [], []
 
     @rx.event
@@ -85,26 +94,29 @@ class BulkState(rx.State):
         if not files:
             return rx.toast.error("Choose a CSV file to check.")
         f = files[0]
-        data = await f.read()
+        data = await read_upload(f)
         self.file_name = f.name or "upload.csv"
-        if len(data) > 5 * 1024 * 1024:
-            self.problems = [ProblemRow(0, "", "The file is larger than 5 MB; split it into several files.")]
+        if data is None:
+            self.problems = [ProblemRow(0, "", f"The file is larger than {MAX_CSV_BYTES // (1024 * 1024)} MB; "
+                                               f"split it into several files.")]
+            self.summary = "1 problem in the file"
             return
         try:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError:
             self.problems = [ProblemRow(0, "", "The file is not UTF-8 text: save it as CSV (UTF-8) and try again.")]
+            self.summary = "1 problem in the file"
             return
         got = bulk.check_model_runs_csv(text)
         self.rows = got.rows
+        self.summary = got.summary
         self.problems = [ProblemRow(p.line, p.column, p.message) for p in got.problems]
         self._records = got.records
         self.ready = len(got.records)
         self.preview = [PreviewRow(r["display_name"], len(r.get("inputs") or []), len(r.get("outputs") or []),
                                    _day(r["start_time"]), _day(r["end_time"])) for r in got.records[:PREVIEW_ROWS]]
         if self.problems:
-            n = len({p.line for p in got.problems})
-            return rx.toast.error(f"{n} row{'s' if n != 1 else ''} need fixing; nothing was lodged.")
+            return rx.toast.error(f"{got.summary[:1].upper()}{got.summary[1:]}; nothing was lodged.")
 
     @rx.event
     async def lodge(self, form: dict[str, Any]):

@@ -14,8 +14,8 @@ from app.db import session
 from app.state import live
 from app.state.base import sign_in_redirect, viewer
 from app.state.pipelines import StepRow, step_row
-from app.state.views import (FileRow, JobRow, MessageRow, duration, exact, file_row, iso, job_row,
-                             message_row, pretty_json)
+from app.state.views import (FileRow, JobRow, MessageRow, attempt_times, file_row, job_row, message_row,
+                             pretty_json)
 
 # Larger files are for the REST API: the console sends a download through its websocket.
 MAX_DOWNLOAD_BYTES = 25 * 1024 * 1024
@@ -52,6 +52,7 @@ class JobState(rx.State):
     batch_label: str = ""
     item_name: str = ""
     parent_job_id: str = ""
+    lodged_by: str = ""  # who lodged it when not its owner (an admin, for them)
     children: list[JobRow] = []
     worker: str = ""
     queue: str = ""
@@ -79,16 +80,7 @@ class JobState(rx.State):
         self.found = True
         self.row = job_row(job, batch_total=batch.total if batch else 0, has_children=bool(d["children"]))
         self.owner = job.owner
-        self.times = [
-            ["Created", iso(job.created_at), exact(job.created_at), ""],
-            ["Dequeued", iso(job.dequeued_at), exact(job.dequeued_at),
-             f"waited {duration(job.created_at, job.dequeued_at)}" if job.dequeued_at else ""],
-            ["Started", iso(job.started_at), exact(job.started_at), ""],
-            ["Finished", iso(job.finished_at), exact(job.finished_at),
-             (f"ran {duration(job.started_at, job.finished_at)}, "
-              f"{duration(job.created_at, job.finished_at)} in all") if job.finished_at and job.started_at
-             else (f"after {duration(job.created_at, job.finished_at)}" if job.finished_at else "")],
-        ]
+        self.times = attempt_times(job)
         self.info = job.info or ""
         self.stuck = d.get("stuck", "")
         self.error_detail = (job.error_detail or "") if user.is_admin else ""
@@ -99,6 +91,7 @@ class JobState(rx.State):
         self.batch_label = (batch.label or "batch") if batch else ""
         self.item_name = f"{item.display_name} (v{item.version})" if item else ""
         self.parent_job_id = job.parent_job_id or ""
+        self.lodged_by = job.lodged_by if job.lodged_by and job.lodged_by != job.owner else ""
         self.children = [job_row(c) for c in d["children"]]
         self.worker = job.worker or ""
         self.queue = job.queue

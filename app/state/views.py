@@ -51,6 +51,26 @@ def duration(start: Optional[datetime], end: Optional[datetime]) -> str:
     return f"{s / 3600:.1f} h"
 
 
+def attempt_times(job: Job) -> list[list[str]]:
+    """The job page's times, [label, iso, exact, duration], each of the current attempt
+    timed from that attempt's own lodging (a retry's, not the job's first)."""
+    began = job.lodged_at or job.created_at
+    retried = job.attempt > 1 and began != job.created_at
+    finished = ""
+    if job.finished_at and job.started_at:
+        finished = f"ran {duration(job.started_at, job.finished_at)}, {duration(began, job.finished_at)} in all"
+    elif job.finished_at:
+        finished = f"after {duration(began, job.finished_at)}"
+    return [
+        ["Created", iso(job.created_at), exact(job.created_at), ""],
+        *([[f"Attempt {job.attempt} lodged", iso(began), exact(began), ""]] if retried else []),
+        ["Dequeued", iso(job.dequeued_at), exact(job.dequeued_at),
+         f"waited {duration(began, job.dequeued_at)}" if job.dequeued_at else ""],
+        ["Started", iso(job.started_at), exact(job.started_at), ""],
+        ["Finished", iso(job.finished_at), exact(job.finished_at), finished],
+    ]
+
+
 @dataclasses.dataclass
 class JobRow:
     id: str = ""

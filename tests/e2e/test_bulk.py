@@ -40,49 +40,82 @@ def test_bad_row_is_shown_then_the_fixed_file_lodges_a_live_batch(alice_page, co
     with page.expect_download() as dl:
         page.get_by_role("button", name="Download the CSV template").click()
     template = open(dl.value.path(), encoding="utf-8").read()
-    header, rows = _rows_from_template(template, 5)
+    header, rows = _rows_from_template(template, 12)
     assert header[0] == "display_name"
+    rows[0]["description"] = "=SUM(1,2) calibrated"  # a formula, should a spreadsheet open the batch's CSV
 
-    # Row 3 (line 4 of the file) names a dataset that does not exist.
-    good_outputs = rows[2]["outputs"]
-    rows[2]["outputs"] = good_outputs.split(":")[0] + ":no-such-dataset"
+    # Row 3 (line 4) has three problems at once: a dataset that does not exist, times out of
+    # order and an unknown workflow template; row 5 (line 6) a time no computer can hold.
+    good = dict(rows[2])
+    rows[2].update(outputs=good["outputs"].split(":")[0] + ":no-such-dataset", start_time="2024-03-02T00:00:00Z",
+                   end_time="2024-03-01T00:00:00Z", workflow_template_id="no-such-template")
+    rows[4]["start_time"] = "9" * 5000
     _choose(page, "runs.csv", _csv(header, rows))
-    expect(page.locator(".check-failed")).to_contain_text("Nothing was lodged")
-    problems = page.locator(".problem-row")
-    expect(problems).to_have_count(1)
-    expect(problems.first).to_have_attribute("data-line", "4")
-    expect(problems.first).to_contain_text("outputs")
-    expect(problems.first).to_contain_text("no item no-such-dataset")
+    expect(page.locator(".check-failed")).to_contain_text(
+        "Nothing was lodged from runs.csv: 4 problems in 2 rows. Fix them and choose the file again.")
+    line4 = page.locator(".problem-row[data-line='4']")
+    expect(line4).to_have_count(3)
+    expect(line4.filter(has_text="no item no-such-dataset")).to_contain_text("outputs")
+    expect(line4.filter(has_text="start_time must not be after end_time")).to_contain_text("end_time")
+    expect(line4.filter(has_text="no item no-such-template")).to_contain_text("workflow_template_id")
+    expect(page.locator(".problem-row[data-line='6']")).to_contain_text("5000 characters is too long for a time")
+    expect(page.get_by_text("Value error")).to_have_count(0)
+    expect(page.get_by_text("4 problems in 2 rows; nothing was lodged.")).to_be_visible()  # the toast
     shot(page, "model-runs-problems")
 
-    rows[2]["outputs"] = good_outputs
+    rows[2], rows[4]["start_time"] = good, rows[5]["start_time"]
     _choose(page, "runs-fixed.csv", _csv(header, rows))
-    expect(page.locator(".check-passed")).to_contain_text("All 5 rows of runs-fixed.csv are valid")
+    expect(page.locator(".check-passed")).to_contain_text("All 12 rows of runs-fixed.csv are valid")
     shot(page, "model-runs-ready")
     page.get_by_label("Batch label").fill("Calibration runs")
     with console.paused("prov"):  # the batch waits until the page shows it: its progress arrives live
-        page.get_by_role("button", name="Register 5 model runs").click()
+        page.get_by_role("button", name="Register 12 model runs").click()
         expect(page).to_have_url(re.compile(r"/batches/[0-9a-f-]{36}/?$"))
         expect(page.get_by_role("heading", name="Calibration runs")).to_be_visible()
-        expect(page.locator(".job-row[data-status=PENDING]")).to_have_count(5)
+        expect(page.locator(".job-row[data-status=PENDING]")).to_have_count(12)
         expect(page.locator(".batch-percent")).to_have_text("0%")
         shot(page, "batch-waiting")
     expect(page.locator(".batch-percent")).to_have_text("100%", timeout=30_000)
     expect(page.locator(".batch-banner")).to_have_attribute("data-summary", "succeeded")
-    expect(page.locator(".batch-banner")).to_contain_text("All 5 jobs succeeded.")
-    expect(page.locator(".job-row[data-status=SUCCEEDED]")).to_have_count(5)
+    expect(page.locator(".batch-banner")).to_contain_text("All 12 jobs succeeded.")
+    expect(page.locator(".job-row[data-status=SUCCEEDED]")).to_have_count(12)
+    # The file's order, not the order of the jobs' random ids.
+    expect(page.locator(".job-row .job-link")).to_have_text([f"Calibration run {i + 1}" for i in range(12)])
     shot(page, "batch")
 
     with page.expect_download() as dl:
         page.get_by_role("button", name="Payloads as CSV").click()
     back = open(dl.value.path(), encoding="utf-8").read()
-    assert back.splitlines()[0].startswith("session_id,status,info,display_name")
-    assert back.count(",SUCCEEDED,") == 5 and "Calibration run 3" in back
+    assert back.splitlines()[0].startswith("session_id,status,info,model_run_id,display_name")
+    exported = list(csv.DictReader(io.StringIO(back)))
+    assert [r["display_name"] for r in exported] == [f"Calibration run {i + 1}" for i in range(12)]
+    assert all(r["status"] == "SUCCEEDED" and re.fullmatch(r"[0-9a-f-]{36}", r["model_run_id"]) for r in exported)
+    assert exported[0]["description"] == "'=SUM(1,2) calibrated"  # neutralised for spreadsheets
+    with console.domain():
+        from app.db import session
+        from app.models import Item
 
-    page.get_by_role("switch", name="Failures only").click()
+        with session() as s:
+            assert [s.get(Item, r["model_run_id"]).display_name for r in exported] == \
+                [r["display_name"] for r in exported]
+
+    # Clicking the words beside the switch toggles it.
+    switch = page.get_by_role("switch", name="Failures only")
+    expect(switch).to_have_attribute("aria-checked", "false")
+    page.locator(".failures-only").get_by_text("Failures only").click()
+    expect(switch).to_have_attribute("aria-checked", "true")
     expect(page.get_by_text("No job of this batch failed or crashed.")).to_be_visible()
+    shot(page, "batch-failures-only-by-label")
+    page.locator(".failures-only").get_by_text("Failures only").click()
+    expect(switch).to_have_attribute("aria-checked", "false")
+    expect(page.locator(".job-row")).to_have_count(12)
 
-    page.get_by_role("link", name="All batches").click()
+    # The exported file, uploaded again, checks clean: the neutralised cell reads back as lodged.
+    page.goto(console.url("/model-runs/new"))
+    _choose(page, "batch.csv", back.encode())
+    expect(page.locator(".check-passed")).to_contain_text("All 12 rows of batch.csv are valid")
+
+    page.goto(console.url("/batches"))
     row = page.locator(".batch-row", has_text="Calibration runs")
     expect(row.locator(".batch-summary")).to_have_text("all succeeded")
     shot(page, "batches")
@@ -97,7 +130,8 @@ def test_a_batch_with_failures_says_so_and_retries_them(alice_page, console):
         from tests.conftest import model_run_record  # noqa: F401
         alice = auth.get_user("alice")
         _, [example] = _rows_from_template(bulk.template_csv(), 1)
-        good = bulk._record_of(example, "Line 2")
+        good, problems = bulk._record_of(example)
+        assert problems == []
         bad = {**good, "display_name": "Run with a missing modeller",
                "associations": {"modeller_id": "no-such-person"}}
         batch = bulk.register_model_runs(actor=alice, records=[good, bad, bad], label="Mixed runs")
@@ -119,12 +153,12 @@ def test_a_batch_with_failures_says_so_and_retries_them(alice_page, console):
     expect(page.locator(".job-row[data-status=FAILED]")).to_have_count(2, timeout=30_000)
     page.get_by_role("switch", name="Failures only").click()
     expect(page.locator(".job-row", has_text="Run with a missing modeller").first.locator("td").nth(2)).to_have_text("2")
-    # A job lodged into the batch later (POST /api/jobs with its batch_id) shows on top, live.
+    # A job lodged into the batch later (POST /api/jobs with its batch_id) is its last row, live.
     with console.domain():
         from app import launch
 
         late = launch.launch_job(actor=alice, job_type="PROV_LODGE", job_subtype="MODEL_RUN_PROV_LODGE",
                                  payload={"record": good}, batch_id=batch.id)
-    expect(page.locator(".job-row").first).to_have_attribute("data-job-id", late.id)
+    expect(page.locator(".job-row").last).to_have_attribute("data-job-id", late.id)
     expect(page.locator(".job-row")).to_have_count(4)
-    expect(page.locator(".job-row").first).to_have_attribute("data-status", "SUCCEEDED", timeout=30_000)
+    expect(page.locator(".job-row").last).to_have_attribute("data-status", "SUCCEEDED", timeout=30_000)

@@ -87,6 +87,39 @@ def test_lodge_and_fetch_and_cancel_and_retry(api):
     assert later == msgs[-1:]
 
 
+def test_each_attempt_is_timed_from_its_own_lodging_and_a_job_says_who_lodged_it(api):
+    from datetime import datetime, timedelta
+
+    import sqlalchemy as sa
+
+    from app import launch
+    from app.db import utcnow, write_conn
+    from app.models import Job
+    from app.state.views import attempt_times, duration
+
+    h = api.as_("root")
+    job = api.post("/api/jobs", json={**NOOP, "owner": "alice", "payload": {"outcome": "fail"}}, headers=h).json()
+    assert (job["owner"], job["lodged_by"]) == ("alice", "root") and job["lodged_at"] == job["created_at"]
+    mine = api.post("/api/jobs", json=NOOP, headers=h).json()
+    assert mine["lodged_by"] == "root"
+    run_workers()
+    long_ago = utcnow() - timedelta(days=10)  # attempt 1 was lodged ten days ago
+    with write_conn() as conn:
+        conn.execute(sa.update(Job.__table__).where(Job.__table__.c.id == job["id"])
+                     .values(created_at=long_ago, lodged_at=long_ago))
+    retried = api.post(f"/api/jobs/{job['id']}/retry", headers=h).json()
+    assert datetime.fromisoformat(retried["lodged_at"]) - datetime.fromisoformat(retried["created_at"]) \
+        > timedelta(days=9)
+    run_workers()
+    again = launch.get_job(job["id"])
+    assert again.attempt == 2 and again.dequeued_at and again.finished_at
+    times = {t[0]: t[3] for t in attempt_times(again)}
+    assert times["Dequeued"] == f"waited {duration(again.lodged_at, again.dequeued_at)}"
+    assert times["Dequeued"] != f"waited {duration(again.created_at, again.dequeued_at)}"
+    assert times["Finished"].endswith(f"{duration(again.lodged_at, again.finished_at)} in all")
+    assert "Attempt 2 lodged" in times
+
+
 def test_paging_by_cursor_and_filters(api):
     h = api.as_("root")
     r = api.post("/api/batches", json={"job_type": "SYSTEM", "job_subtype": "NOOP", "label": "seven",
@@ -316,11 +349,16 @@ def test_bulk_registration_from_csv_and_json(api, world):
 BAD_CSV = [
     (CSV_HEADER.replace("modeller_id,", ""), "modeller_id", "lacks the column"),
     ("display_name,colour\nx,red\n", "colour", "Unknown CSV column"),
-    (CSV_HEADER + "a,b,w,p,,100,50,,,\n", "row", "Line 2"),
+    (CSV_HEADER + "a,b,w,p,,100,50,,,\n", "end_time", "Line 2, column end_time: start_time must not be after"),
     (CSV_HEADER + "a,b,w,p,,yesterday,50,,,\n", "start_time", "Line 2, column start_time"),
     (CSV_HEADER + "a,,w,p,,1,2,,,\n", "description", "Line 2, column description"),
     (CSV_HEADER + "a,b,w,p,,1,2,tpl-only,,\n", "inputs", "TEMPLATE_ID:DATASET_ID"),
     (CSV_HEADER, "file", "no model runs"),
+    # what int() cannot read (more than 4300 digits), and times no date can name
+    (CSV_HEADER + f"a,b,w,p,,{'9' * 5000},1,,,\n", "start_time", "Line 2, column start_time: 5000 characters"),
+    (CSV_HEADER + "a,b,w,p,,1,99999999999999,,,\n", "end_time", "Line 2, column end_time: '99999999999999' is out"),
+    (CSV_HEADER + "a,b,w,p,,²,2,,,\n", "start_time", "Line 2, column start_time: '²' is neither"),
+    (CSV_HEADER + f"{'x' * 20_000},b,w,p,,1,2,,,\n", "display_name", "Line 2, column display_name: The cell"),
 ]
 
 
@@ -330,6 +368,16 @@ def test_bad_csv_is_refused_whole_naming_line_and_column(api):
         body = problem_of(api.post("/api/model-runs/bulk", content=csv_text, headers=h), 422)
         assert body["field"] == field and words in body["detail"], body
     assert api.get("/api/batches", headers=api.as_("alice")).json()["batches"] == []
+
+
+def test_a_bad_csv_answer_lists_every_problem_of_every_row(api):
+    h = {**api.as_("alice"), "Content-Type": "text/csv"}
+    text = CSV_HEADER + "a,b,w,p,,100,50,tpl-only,,\n" + "a,,w,p,,x,2,,,\n"
+    body = problem_of(api.post("/api/model-runs/bulk", content=text, headers=h), 422)
+    assert body["detail"].startswith("4 problems in 2 rows; nothing was lodged.")
+    assert [(e["line"], e["field"]) for e in body["errors"]] == [(2, "inputs"), (2, "end_time"),
+                                                                  (3, "start_time"), (3, "description")]
+    assert "Value error" not in body["detail"]
 
 
 def test_bulk_json_errors_name_the_record_and_other_formats_are_415(api, world):
