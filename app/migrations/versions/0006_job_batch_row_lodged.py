@@ -13,7 +13,7 @@ import app.db
 
 
 revision: str = '0006'
-down_revision: Union[str, None] = '0002'
+down_revision: Union[str, None] = '0008'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
