@@ -90,6 +90,7 @@ class Seeder:
         self.big_size = min(100_000, max(total // 10, 100))
         self.big_left = 0
         self.big_had = 0
+        self.rows_in: dict[str, int] = {}  # batch id -> rows numbered so far
         self.items: list[str] = []
         self.sample_ids: dict[str, str] = {}
 
@@ -156,6 +157,11 @@ class Seeder:
                                job_subtype="MODEL_RUN_PROV_LODGE", queue="prov")
                 elif kind < 0.75:
                     row.update(job_type="PIPELINE", job_subtype="RUN_TASK", queue="pipeline")
+                if row["batch_id"]:
+                    n = self.rows_in[row["batch_id"]] = self.rows_in.get(row["batch_id"], 0) + 1
+                    row["batch_row"] = n
+                row.setdefault("batch_row", None)
+                row.update(lodged_at=at, lodged_by=owner)
                 jobs.append(row)
                 msgs.append(dict(job_id=jid, at=at, level="info", status=status, attempt=1, text="Lodged"))
                 self.sample_ids.setdefault(row["job_type"], jid)
@@ -259,6 +265,15 @@ def reads(seeder: Seeder) -> dict[str, Callable[[], Any]]:
           Job, viewer=admin, batch_id=seeder.big_batch, limit=PAGE)
     out["the large batch, failures only: first page"] = lambda: queries.batch_jobs(
         viewer=admin, batch_id=seeder.big_batch, failures_only=True, limit=PAGE)
+    out["the large batch in file order (batch view): first page"] = lambda: queries.batch_jobs_in_order(
+        viewer=admin, batch_id=seeder.big_batch, limit=PAGE)
+    deep_row = queries.batch_jobs_in_order(viewer=admin, batch_id=seeder.big_batch, limit=PAGE)
+    if deep_row.next_cursor:  # a cursor deep in the batch: its row number stands for its place
+        import base64
+        at = min(seeder.big_had, PAGE * (DEEP - 1))
+        deep = base64.urlsafe_b64encode(f"row:{at}|".encode()).decode()
+        out[f"the large batch in file order: page {DEEP}"] = lambda: queries.batch_jobs_in_order(
+            viewer=admin, batch_id=seeder.big_batch, cursor=deep, limit=PAGE)
     sample = seeder.sample_ids["REGISTRY"]
     out["search by session id"] = lambda: queries.search_jobs(viewer=alice, text=sample, limit=PAGE)
     out["search by batch id"] = lambda: queries.search_jobs(viewer=admin, text=seeder.big_batch, limit=PAGE)
