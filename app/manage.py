@@ -8,6 +8,12 @@
                add a user; the password is read from JOBDECK_PASSWORD, or asked for
   set-password USERNAME
                give a user a new password (same source); their console sign-ins end
+  end-sign-ins USERNAME
+               end every console sign-in of a user (their API tokens keep working)
+  disable-user USERNAME
+               disable a user: their console sign-ins end, their API tokens are refused
+  enable-user USERNAME
+               enable a disabled user again (their API tokens work again)
 """
 
 from __future__ import annotations
@@ -44,7 +50,7 @@ def main(argv: list[str]) -> int:
             print(f"  sign in as {username:<6} password {password:<15} ({role})")
         print(f"\n  REST API: http://localhost:{s.port}/api/docs   Ctrl-C stops everything\n{line}")
         return 0
-    if cmd in ("create-user", "set-password"):
+    if cmd in ("create-user", "set-password", "end-sign-ins", "disable-user", "enable-user"):
         return _user_command(cmd, argv[1:])
     print(__doc__)
     return 0 if cmd == "help" else 2
@@ -65,7 +71,7 @@ def _password() -> str:
 def _user_command(cmd: str, args: list[str]) -> int:
     import argparse
 
-    from app import auth
+    from app import auth, users
     from app.db import migrate
     from app.errors import JobdeckError
 
@@ -81,9 +87,18 @@ def _user_command(cmd: str, args: list[str]) -> int:
             user = auth.create_user(username=opts.username, password=_password(), display_name=opts.name,
                                     role=opts.role)
             print(f"user {user.username} created ({user.role})")
-        else:
+        elif cmd == "set-password":
             user = auth.set_password(username=opts.username, password=_password())
             print(f"password of {user.username} changed; their console sign-ins have ended")
+        elif cmd == "end-sign-ins":
+            n = users.end_sign_ins(actor=users.OPERATOR, username=opts.username)
+            print(f"{n} console sign-in{'' if n == 1 else 's'} of {opts.username} ended")
+        elif cmd == "disable-user":
+            summary = users.disable_user(actor=users.OPERATOR, username=opts.username)
+            print(f"user {summary.username} disabled: console sign-ins ended, API tokens refused")
+        else:
+            summary = users.enable_user(actor=users.OPERATOR, username=opts.username)
+            print(f"user {summary.username} enabled")
     except JobdeckError as exc:
         print(f"refused: {exc.message}", file=sys.stderr)
         return 1
