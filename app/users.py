@@ -42,8 +42,14 @@ class Operator:
 OPERATOR = Operator()
 Actor = Union[User, Operator]
 
-# The live listeners drop the open tabs of the user an event of this kind names.
+# The live listeners drop the open tabs of the user an event of this kind names; with
+# "disabled": true, the REST event streams the user has open end too.
 SIGN_INS_ENDED = "sign-ins-ended"
+
+
+def disabled_event_of(ev: dict, username: str) -> bool:
+    """Whether an event says that `username` was disabled."""
+    return ev.get("kind") == SIGN_INS_ENDED and bool(ev.get("disabled")) and ev.get("username") == username
 
 
 @dataclass(frozen=True)
@@ -121,12 +127,12 @@ def _user(s, username: str) -> User:
     return user
 
 
-def _ended(username: str, why: str) -> int:
+def _ended(username: str, why: str, *, disabled: bool = False) -> int:
     """End the sign-ins in SQL, then tell every web backend to stop its live pushes to
-    the user's open tabs (a lost event costs pushes only: the tabs' next action is
-    refused all the same)."""
+    the user's open tabs (and, when disabled, their event streams): a lost event costs
+    pushes only, as the next action or request is refused all the same."""
     n = signin.end_sign_ins(username, why=why)
-    events.publish({"kind": SIGN_INS_ENDED, "username": username})
+    events.publish({"kind": SIGN_INS_ENDED, "username": username, "disabled": disabled})
     return n
 
 
@@ -155,7 +161,7 @@ def disable_user(*, actor: Actor, username: str) -> UserSummary:
             user.disabled_at = utcnow()
             s.add(user)
         name = user.username
-    _ended(name, f"user disabled by {_who(actor)}")
+    _ended(name, f"user disabled by {_who(actor)}", disabled=True)
     log.warning("user %s disabled by %s", name, _who(actor))
     return _summaries([name])[0]
 
