@@ -143,15 +143,18 @@ class PasswordTry:
                 if self.member is not None:
                     for key in self.counters:
                         pipe.zrem(key, self.member)
-                pipe.zadd(known, {self.address: now_s})
-                pipe.zremrangebyrank(known, 0, -KNOWN_ADDRESSES_KEPT - 1)
-                pipe.expire(known, KNOWN_ADDRESS_DAYS * 86400)
+                if self.address:  # an unknown address is no one's usual one
+                    pipe.zadd(known, {self.address: now_s})
+                    pipe.zremrangebyrank(known, 0, -KNOWN_ADDRESSES_KEPT - 1)
+                    pipe.expire(known, KNOWN_ADDRESS_DAYS * 86400)
                 pipe.execute()
         except queues.REDIS_ERRORS as exc:
             log.warning("sign-in not recorded for the rate limits, Redis did not answer: %s", exc)
 
 
 def _known_address(username: str, address: str, now_s: float) -> bool:
+    if not address:
+        return False
     try:
         seen = queues.redis_conn().zscore(keys.rate("known-addresses", _user_ident(username)), address)
     except queues.REDIS_ERRORS:

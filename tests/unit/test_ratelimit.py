@@ -86,6 +86,15 @@ def test_password_tries_per_address_strictly_and_per_user_widely(limits):
     ratelimit.password_try("alice", "203.0.113.11", now=T0 + 3)  # other users are not held
 
 
+def test_an_unknown_address_is_never_a_usual_one(limits):
+    limits(password_tries=5, password_tries_wide=2)
+    ratelimit.password_try("bob", "", now=T0).succeeded(now=T0)  # signed in, address unknown
+    for _ in range(2):
+        ratelimit.password_try("bob", "203.0.113.9", now=T0)
+    with pytest.raises(RateLimited):  # held by the wide limit like any other address
+        ratelimit.password_try("bob", "", now=T0)
+
+
 def test_one_address_guessing_many_users_meets_the_wide_limit(limits):
     limits(password_tries=3, password_tries_wide=4)
     for name in ("u1", "u2", "u3", "u4"):
