@@ -2,7 +2,8 @@
 
 Passwords are hashed with Argon2 (pwdlib). API tokens are long random strings shown
 once; only their SHA-256 is stored, which is enough for secrets of that entropy and
-keeps each request's check cheap.
+keeps each request's check cheap. A disabled user (User.disabled_at set, app.users)
+gets no new sign-in or token, and their tokens are refused while it lasts.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ import sqlalchemy as sa
 from pwdlib import PasswordHash
 from sqlmodel import select
 
+from app import ratelimit
 from app.db import session, utcnow, write_conn
-from app.errors import AuthenticationFailed, Conflict, InvalidInput, NotFound
-from app.models import ApiToken, User
+from app.errors import AuthenticationFailed, Conflict, InvalidInput, NotFound, PermissionDenied
+from app.models import ApiToken, SignIn, User
 
 ROLES = ("user", "admin", "service")
 TOKEN_PREFIX = "jdk_"
@@ -57,7 +59,8 @@ def _check_password(password: str, field: str = "password") -> None:
 
 def set_password(*, username: str, password: str) -> User:
     """Give a user a new password (an operator's command). Console sign-ins made with
-    the old one end, as each carries a fingerprint of the hash it was made with."""
+    the old one end: each carries a fingerprint of the hash it was made with, and their
+    rows are closed in the same transaction (so the list of open sign-ins stays true)."""
     _check_password(password)
     with session(write=True) as s:
         user = s.exec(select(User).where(User.username == username)).first()
@@ -65,6 +68,8 @@ def set_password(*, username: str, password: str) -> User:
             raise NotFound(f"No user {username}.")
         user.password_hash = hash_password(password)
         s.add(user)
+        s.execute(sa.update(SignIn).where(SignIn.username == username, SignIn.ended_at.is_(None))
+                  .values(ended_at=utcnow(), ended_why="password changed"))
         s.flush()
         s.refresh(user)
         return user
@@ -101,13 +106,31 @@ def authenticate(username: str, password: str) -> User:
     return user
 
 
+DISABLED = "This account is disabled; ask an admin to enable it."
+
+
+def password_sign_in(username: str, password: str, *, address: str) -> User:
+    """A sign-in with a password, the console's or POST /api/tokens': the user whose
+    password this is, counted against the password-guessing limits for the client
+    `address` (app.ratelimit; RateLimited past them, before any hash is checked).
+    A wrong password is AuthenticationFailed and counts; a right one does not. A
+    disabled user is refused (PermissionDenied) even with the right password."""
+    attempt = ratelimit.password_try(username, address)
+    user = authenticate(username, password)
+    attempt.succeeded()
+    if user.disabled:
+        raise PermissionDenied(DISABLED)
+    return user
+
+
 def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
 def create_token(*, owner: str, name: str = "") -> tuple[str, ApiToken]:
     """A new API token; the plain text is returned once and never stored."""
-    get_user(owner)
+    if get_user(owner).disabled:
+        raise PermissionDenied(DISABLED)
     plain = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with session(write=True) as s:
         tok = ApiToken(token_hash=_token_hash(plain), owner=owner, name=name[:128])
@@ -127,6 +150,10 @@ def user_for_token(token: str) -> User:
         user = s.exec(select(User).where(User.username == tok.owner)).first()
     if user is None:
         raise AuthenticationFailed("The token's user no longer exists.")
+    if user.disabled:
+        # Refused while the user is disabled, not revoked: enabling the user again
+        # brings the tokens back (the user's scripts need no new ones).
+        raise AuthenticationFailed("The token's user is disabled; ask an admin to enable it.")
     now = utcnow()
     # "Last used" to the minute: a write on every request would queue each API call
     # behind the workers' transactions on SQLite.

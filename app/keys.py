@@ -25,9 +25,10 @@ def events_channel() -> str:
     return f"{_p()}:events"
 
 
-def api_rate(token_digest: str, window: int) -> str:
-    """Request counter of one API token in one fixed rate-limit window."""
-    return f"{_p()}:api-rate:{token_digest}:{window}"
+def rate(kind: str, ident: str) -> str:
+    """One sliding-window counter of app.ratelimit (a sorted set of tries by time):
+    `kind` says what is counted (api, password, ...), `ident` whose (a digest)."""
+    return f"{_p()}:rate:{kind}:{ident}"
 
 
 def rq_job_id(job_id: str, attempt: int) -> str:

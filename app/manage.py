@@ -11,6 +11,12 @@
   rebuild-counts
                recount every job into the per-owner status counts (after a restore,
                or to repair them); refuses a database without Jobdeck's tables
+  end-sign-ins USERNAME
+               end every console sign-in of a user (their API tokens keep working)
+  disable-user USERNAME
+               disable a user: their console sign-ins end, their API tokens are refused
+  enable-user USERNAME
+               enable a disabled user again (their API tokens work again)
 """
 
 from __future__ import annotations
@@ -49,7 +55,7 @@ def main(argv: list[str]) -> int:
         return 0
     if cmd == "rebuild-counts":
         return _rebuild_counts()
-    if cmd in ("create-user", "set-password"):
+    if cmd in ("create-user", "set-password", "end-sign-ins", "disable-user", "enable-user"):
         return _user_command(cmd, argv[1:])
     print(__doc__)
     return 0 if cmd == "help" else 2
@@ -85,7 +91,7 @@ def _password() -> str:
 def _user_command(cmd: str, args: list[str]) -> int:
     import argparse
 
-    from app import auth
+    from app import auth, users
     from app.db import migrate
     from app.errors import JobdeckError
 
@@ -101,9 +107,18 @@ def _user_command(cmd: str, args: list[str]) -> int:
             user = auth.create_user(username=opts.username, password=_password(), display_name=opts.name,
                                     role=opts.role)
             print(f"user {user.username} created ({user.role})")
-        else:
+        elif cmd == "set-password":
             user = auth.set_password(username=opts.username, password=_password())
             print(f"password of {user.username} changed; their console sign-ins have ended")
+        elif cmd == "end-sign-ins":
+            n = users.end_sign_ins(actor=users.OPERATOR, username=opts.username)
+            print(f"{n} console sign-in{'' if n == 1 else 's'} of {opts.username} ended")
+        elif cmd == "disable-user":
+            summary = users.disable_user(actor=users.OPERATOR, username=opts.username)
+            print(f"user {summary.username} disabled: console sign-ins ended, API tokens refused")
+        else:
+            summary = users.enable_user(actor=users.OPERATOR, username=opts.username)
+            print(f"user {summary.username} enabled")
     except JobdeckError as exc:
         print(f"refused: {exc.message}", file=sys.stderr)
         return 1

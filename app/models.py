@@ -47,10 +47,16 @@ class User(SQLModel, table=True):
     role: str = Field(default="user", max_length=16)  # user | admin | service
     password_hash: str
     created_at: datetime = _created()
+    # Set while an admin has disabled the user: no console sign-in or API token works.
+    disabled_at: Optional[datetime] = _ts(nullable=True)
 
     @property
     def is_admin(self) -> bool:
         return self.role == "admin"
+
+    @property
+    def disabled(self) -> bool:
+        return self.disabled_at is not None
 
     @property
     def may_launch_any(self) -> bool:
@@ -66,6 +72,23 @@ class ApiToken(SQLModel, table=True):
     created_at: datetime = _created()
     last_used_at: Optional[datetime] = _ts(nullable=True)
     revoked_at: Optional[datetime] = _ts(nullable=True)
+
+
+class SignIn(SQLModel, table=True):
+    """One console sign-in. Its random id travels in the browser's signed value
+    (app.signin); the sign-in holds while this row is open (not ended, not expired), so
+    signing out, an admin, or disabling the user can end it on the server."""
+
+    __table_args__ = (sa.Index("ix_signin_username_created", "username", "created_at"),)
+
+    id: str = Field(primary_key=True, max_length=64)
+    username: str = Field(max_length=64)
+    created_at: datetime = _created()
+    expires_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    last_seen_at: Optional[datetime] = _ts(nullable=True)  # to the minute
+    address: str = Field(default="", max_length=64)  # the client address it was made from
+    ended_at: Optional[datetime] = _ts(nullable=True)
+    ended_why: str = Field(default="", max_length=128)  # e.g. "signed out", "ended by admin root"
 
 
 # --- registry -------------------------------------------------------------

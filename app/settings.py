@@ -9,10 +9,14 @@
 | JOBDECK_WORKERS | most workers of a backend that has no configuration row (a row's max_workers wins) | 2 |
 | JOBDECK_PORT | port the web app, websocket and /api answer on | 3000 |
 | JOBDECK_PENDING_GRACE_S | seconds a PENDING job may be missing from its queue before the reconciler enqueues it again | 5 |
-| JOBDECK_API_RATE_LIMIT | REST requests per API token per minute (fair use); 0 turns the limit off | 600 |
+| JOBDECK_API_RATE_LIMIT | REST requests per API token in a rate window (fair use); 0 turns the limit off | 600 |
+| JOBDECK_RATE_WINDOW_S | the sliding window of every rate limit (API requests, password tries), in seconds | 60 |
+| JOBDECK_PASSWORD_TRIES | wrong passwords for one username from one client address in a rate window (console and POST /api/tokens together) | 10 |
+| JOBDECK_PASSWORD_TRIES_WIDE | wrong passwords for one username from all addresses, and from one address for all usernames, in a rate window; an address the user signed in from lately is not held by it | 100 |
+| JOBDECK_TRUSTED_PROXIES | addresses or networks (comma-separated, e.g. 127.0.0.1,10.0.0.0/8) of reverse proxies whose X-Forwarded-For names the client; empty: the peer is the client | (empty) |
 | JOBDECK_API_MAX_BODY_BYTES | largest REST request body accepted | 10485760 |
 | JOBDECK_SECRET_KEY | key that signs console sign-ins; set the same value on every web backend | a random key kept in <data dir>/secret_key |
-| JOBDECK_SESSION_DAYS | days a console sign-in lasts | 14 |
+| JOBDECK_SESSION_DAYS | days a console sign-in lasts (unless signed out or ended earlier) | 14 |
 | JOBDECK_HEARTBEAT_S | seconds between two heartbeats of a worker | 2 |
 | JOBDECK_WORKER_TTL_S | seconds without a heartbeat after which a worker counts as gone and its jobs are marked CRASHED | 20 |
 | JOBDECK_STUCK_AFTER_S | seconds a job may wait PENDING with no worker able to take it before it carries a warning | 60 |
@@ -38,6 +42,10 @@ class Settings:
     port: int
     pending_grace_s: float
     api_rate_limit: int = 600
+    rate_window_s: float = 60.0
+    password_tries: int = 10
+    password_tries_wide: int = 100
+    trusted_proxies: tuple[str, ...] = ()
     api_max_body_bytes: int = 10 * 1024 * 1024
     secret_key: str = ""
     session_days: float = 14
@@ -66,6 +74,10 @@ def get_settings() -> Settings:
         port=int(os.environ.get("JOBDECK_PORT", "3000")),
         pending_grace_s=float(os.environ.get("JOBDECK_PENDING_GRACE_S", "5")),
         api_rate_limit=int(os.environ.get("JOBDECK_API_RATE_LIMIT", "600")),
+        rate_window_s=float(os.environ.get("JOBDECK_RATE_WINDOW_S", "60")),
+        password_tries=int(os.environ.get("JOBDECK_PASSWORD_TRIES", "10")),
+        password_tries_wide=int(os.environ.get("JOBDECK_PASSWORD_TRIES_WIDE", "100")),
+        trusted_proxies=_networks("JOBDECK_TRUSTED_PROXIES"),
         api_max_body_bytes=int(os.environ.get("JOBDECK_API_MAX_BODY_BYTES", str(10 * 1024 * 1024))),
         secret_key=os.environ.get("JOBDECK_SECRET_KEY", ""),
         session_days=float(os.environ.get("JOBDECK_SESSION_DAYS", "14")),
@@ -77,6 +89,21 @@ def get_settings() -> Settings:
         retain_days=float(os.environ.get("JOBDECK_RETAIN_DAYS", "0")),
         retain_days_by_type=os.environ.get("JOBDECK_RETAIN_DAYS_BY_TYPE", ""),
     )
+
+
+def _networks(name: str) -> tuple[str, ...]:
+    """A comma-separated list of addresses or networks, checked now: a typo must stop the
+    start, not quietly trust no proxy (or the wrong one)."""
+    import ipaddress
+
+    out = []
+    for part in os.environ.get(name, "").split(","):
+        if part.strip():
+            try:
+                out.append(str(ipaddress.ip_network(part.strip(), strict=False)))
+            except ValueError:
+                raise ValueError(f"{name}: {part.strip()!r} is not an address or network") from None
+    return tuple(out)
 
 
 def reload_settings() -> Settings:

@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app import auth
+from app import auth, clientaddr
 from app import ratelimit
 from app.errors import AuthenticationFailed, JobdeckError, PermissionDenied
 from app.models import User
@@ -84,6 +84,13 @@ def current_user(creds: Optional[HTTPAuthorizationCredentials] = Depends(_bearer
     user = auth.user_for_token(creds.credentials)
     ratelimit.check_token(creds.credentials)
     return user
+
+
+def client_address(request: Request) -> str:
+    """The caller's address: the connection's peer, or what a trusted proxy forwarded
+    (JOBDECK_TRUSTED_PROXIES)."""
+    return clientaddr.client_address(request.client.host if request.client else "",
+                                     request.headers.getlist("x-forwarded-for"))
 
 
 def admin_user(user: User = Depends(current_user)) -> User:

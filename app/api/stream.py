@@ -29,6 +29,7 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from app import keys, launch, queries
+from app.users import disabled_event_of
 from app.api.deps import AUTH_RESPONSES, current_user
 from app.api.schemas import BatchOut, JobOut
 from app.db import session
@@ -342,13 +343,15 @@ async def _ready(hub: _Hub) -> None:
 
 async def _job_events(actor: User, job_id: str) -> AsyncIterator[str]:
     hub = _hub()
-    sub = hub.add(lambda e: e.get("job_id") == job_id)
+    sub = hub.add(lambda e: e.get("job_id") == job_id or disabled_event_of(e, actor.username))
     try:
         await _ready(hub)
         job, cur = await run_in_threadpool(_job_snapshot, actor, job_id)
         yield _sse("snapshot", JobOut.of(job).model_dump(mode="json"))
         while not cur.final:
             woken, events = await _next_wake(sub, hub)
+            if any(e and disabled_event_of(e, actor.username) for e in events):
+                return  # the caller's token no longer works: neither does its stream
             read = not woken or sub.overflow or None in events
             sub.overflow = False
             told = []
@@ -379,7 +382,7 @@ async def _job_events(actor: User, job_id: str) -> AsyncIterator[str]:
 
 async def _batch_events(actor: User, batch_id: str) -> AsyncIterator[str]:
     hub = _hub()
-    sub = hub.add(lambda e: e.get("batch_id") == batch_id)
+    sub = hub.add(lambda e: e.get("batch_id") == batch_id or disabled_event_of(e, actor.username))
     try:
         await _ready(hub)
         reader = await run_in_threadpool(_BatchReader.snapshot, actor, batch_id)
@@ -387,6 +390,8 @@ async def _batch_events(actor: User, batch_id: str) -> AsyncIterator[str]:
         yield _sse("snapshot", out.model_dump(mode="json"))
         while not out.done:
             woken, events = await _next_wake(sub, hub)
+            if any(e and disabled_event_of(e, actor.username) for e in events):
+                return
             if not woken or sub.overflow or None in events:
                 sub.overflow = False
                 told, read, scan = [], set(), True

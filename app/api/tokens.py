@@ -8,12 +8,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Optional
 
-from fastapi import APIRouter, Depends, Path, Response
+from fastapi import APIRouter, Depends, Path, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from app import auth
-from app import ratelimit
-from app.api.deps import AUTH_RESPONSES, current_user
+from app.api.deps import AUTH_RESPONSES, client_address, current_user
 from app.api.jobs import _p
 from app.models import User
 
@@ -43,11 +42,12 @@ class NewToken(TokenOut):
 @router.post("", status_code=201, response_model=NewToken, summary="Get a new API token with a password",
              responses={401: {"description": "Wrong username or password",
                               "content": {"application/problem+json": {}}},
-                        429: {"description": "Too many attempts for this user",
-                              "content": {"application/problem+json": {}}}, **_p(422)})
-def create_token(body: TokenRequest) -> NewToken:
-    ratelimit.check_sign_in(body.username)
-    user = auth.authenticate(body.username, body.password)
+                        429: {"description": "Too many wrong passwords for this user (from this address); "
+                                             "the console's sign-ins count too",
+                              "content": {"application/problem+json": {}}},
+                        **_p(422, 403, d403="The user is disabled")})
+def create_token(body: TokenRequest, request: Request) -> NewToken:
+    user = auth.password_sign_in(body.username, body.password, address=client_address(request))
     plain, tok = auth.create_token(owner=user.username, name=body.name or "API token")
     return NewToken(id=tok.id, name=tok.name, created_at=tok.created_at, last_used_at=tok.last_used_at,
                     token=plain, username=user.username)

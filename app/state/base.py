@@ -2,8 +2,9 @@
 so every page state can ask it for the viewer.
 
 The browser keeps only a signed sign-in value (app.signin) in localStorage; every page
-load checks it again, so a forged or expired value signs no one in and a reload keeps
-the person signed in.
+load and every event that needs the user checks it again, against its signature and
+its sign-in's row in SQL, so a forged, expired or ended value signs no one in, and a
+reload keeps the person signed in.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from urllib.parse import quote
 
 import reflex as rx
 
-from app import routes, signin
+from app import clientaddr, routes, signin
 from app.errors import AuthenticationFailed
 from app.models import User
 
@@ -46,6 +47,12 @@ class AuthState(rx.State):
         self.username, self.display_name, self.role = user.username, user.display_name, user.role
         return user
 
+    def _client_address(self) -> str:
+        """The address of this tab's client (its websocket's peer, or what a trusted
+        proxy says), for the password-guessing limits."""
+        return clientaddr.client_address(self.router.session.client_ip,
+                                         self.router.headers.raw_headers.get("x-forwarded-for"))
+
     def _to_sign_in(self) -> rx.event.EventSpec:
         here = self.router.url.path.rstrip("/") or routes.JOBS
         return rx.redirect(f"{routes.SIGN_IN}?next={quote(here, safe='/')}")
@@ -56,6 +63,8 @@ class AuthState(rx.State):
 
     @rx.event
     def sign_out(self):
+        # Ended on the server first: a copy of the value kept anywhere is worthless now.
+        signin.sign_out(self.sign_in_value)
         self.sign_in_value = ""
         self._forget()
         return [rx.redirect(routes.SIGN_IN), rx.toast.info("Signed out. Sign in again to see your jobs.")]

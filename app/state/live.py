@@ -30,6 +30,7 @@ from app import keys, queries
 from app.lifecycle import JobStatus
 from app.models import Batch, Job
 from app.settings import get_settings
+from app.users import SIGN_INS_ENDED
 
 log = logging.getLogger("jobdeck.live")
 
@@ -209,6 +210,14 @@ class Hub:
             if live is not None:
                 for token in [t for t in self.watches if t not in live]:
                     del self.watches[token]  # the tab closed; a reconnect registers again
+        if events:
+            # A user whose sign-ins ended (or who was disabled) gets no more pushes; their
+            # tabs' next action or page load sends them to sign in.
+            ended = {ev.get("username") for ev in events if ev.get("kind") == SIGN_INS_ENDED}
+            if ended:
+                events = [ev for ev in events if ev.get("kind") != SIGN_INS_ENDED]
+                for token in [t for t, w in self.watches.items() if w.username in ended]:
+                    del self.watches[token]
         targets: list[tuple[str, Watch, Optional[list[dict[str, Any]]]]] = []
         for token, w in list(self.watches.items()):
             if events is None:

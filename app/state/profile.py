@@ -91,7 +91,8 @@ class ProfileState(rx.State):
             return
         self.password_error = self.password_field = ""
         # The old sign-ins end with the old hash; this tab gets a new one and stays signed in.
-        (await self.get_state(AuthState))._signed_in_as(changed, signin.issue(changed))
+        auth_state = await self.get_state(AuthState)
+        auth_state._signed_in_as(changed, signin.issue(changed, address=auth_state._client_address()))
         return rx.toast.success("Password changed. Other browsers signed in as you must sign in again.")
 
     @rx.event

@@ -7,7 +7,7 @@ from typing import Any
 import reflex as rx
 
 from app import routes, signin
-from app.errors import AuthenticationFailed, RateLimited
+from app.errors import AuthenticationFailed, PermissionDenied, RateLimited
 from app.state import live
 from app.state.base import AuthState
 
@@ -38,13 +38,13 @@ class SignInState(rx.State):
         if not username or not password:
             self.error = "Enter your username and password."
             return
+        auth = await self.get_state(AuthState)
         try:
-            user, value = signin.sign_in(username, password)
-        except (AuthenticationFailed, RateLimited) as exc:
+            user, value = signin.sign_in(username, password, address=auth._client_address())
+        except (AuthenticationFailed, PermissionDenied, RateLimited) as exc:
             self.error = exc.message
             return
         self.error = ""
-        auth = await self.get_state(AuthState)
         auth._signed_in_as(user, value)
         return [rx.redirect(_safe_next(self.router.url.query_parameters.get("next", ""))),
                 rx.toast.success(f"Signed in as {user.display_name}.")]

@@ -114,6 +114,14 @@ class Make:
 
         return registry.create_item(actor=self.alice, subtype="DATASET", display_name="rain")[0].id
 
+    def user(self) -> str:
+        """A user of the case's own, to disable or enable."""
+        import secrets
+
+        from app import auth
+
+        return auth.create_user(username=f"u-{secrets.token_hex(4)}", password="long-password").username
+
     def token_id(self) -> int:
         from app import auth
 
@@ -187,6 +195,14 @@ CASES = [
      (401, 403, 403, 200, 200)),
     ("admin: delete a submission", "DELETE", lambda m: f"/api/admin/submissions/{m.batch()}", None,
      (401, 403, 403, 200, 200)),
+    ("admin: users", "GET", lambda m: "/api/admin/users", None, (401, 403, 403, 200, 403)),
+    ("admin: one user", "GET", lambda m: "/api/admin/users/bob", None, (401, 403, 403, 200, 403)),
+    ("admin: end a user's sign-ins", "POST", lambda m: f"/api/admin/users/{m.user()}/end-sign-ins", None,
+     (401, 403, 403, 200, 403)),
+    ("admin: disable a user", "POST", lambda m: f"/api/admin/users/{m.user()}/disable", None,
+     (401, 403, 403, 200, 403)),
+    ("admin: enable a user", "POST", lambda m: f"/api/admin/users/{m.user()}/enable", None,
+     (401, 403, 403, 200, 403)),
     ("list own tokens", "GET", lambda m: "/api/tokens", None, (401, 200, 200, 200, 200)),
     ("revoke a token", "DELETE", lambda m: f"/api/tokens/{m.token_id()}", None, (401, 204, 404, 404, 404)),
 ]

@@ -214,9 +214,10 @@ def test_rate_limit_per_token_is_429_with_retry_after(api, monkeypatch):
 
 
 def test_token_route_checks_the_password_and_limits_guessing(api, monkeypatch):
-    from app import ratelimit
+    from app.settings import reload_settings
 
-    monkeypatch.setattr(ratelimit, "SIGN_IN_LIMIT", 3)  # each check costs a password hash: keep it short
+    monkeypatch.setenv("JOBDECK_PASSWORD_TRIES", "3")  # each check costs a password hash: keep it short
+    reload_settings()
     r = api.post("/api/tokens", json={"username": "alice", "password": "alice-password", "name": "laptop"})
     assert r.status_code == 201
     new = r.json()

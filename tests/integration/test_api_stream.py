@@ -189,3 +189,18 @@ def test_missing_and_reordered_events_are_told_from_the_history(live, users):
     events = many.join()
     assert transitions(events) == [("DEQUEUED", 1), ("IN_PROGRESS", 1), ("SUCCEEDED", 1)]
     assert events[-1][1]["counts"]["SUCCEEDED"] == 1
+
+
+def test_a_disabled_users_open_stream_ends_at_once(live, users):
+    from app import launch
+    from app import users as accounts
+
+    job = launch.launch_job(actor=users["root"], job_type="SYSTEM", job_subtype="NOOP", payload={}, owner="alice")
+    token = token_for("alice")
+    reader = EventReader(f"{live.url}/api/jobs/{job.id}/events", token).start()
+    reader.wait_for("snapshot")
+    accounts.disable_user(actor=users["root"], username="alice")
+    events = reader.join(timeout=20)  # the job is still PENDING: only the disabling ends it
+    assert [n for n, _ in events] == ["snapshot"]
+    r = httpx.get(f"{live.url}/api/jobs/{job.id}/events", headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 401 and "disabled" in r.json()["detail"]

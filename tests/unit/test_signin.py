@@ -1,4 +1,5 @@
-"""Console sign-in values: signed, bounded in time, bound to the password."""
+"""Console sign-in values: signed, bounded in time, bound to the password, and each
+one a sign-in recorded on the server that signing out ends for good."""
 
 from __future__ import annotations
 
@@ -69,6 +70,7 @@ def test_a_password_change_ends_the_sign_ins_made_with_the_old_one(users):
     auth.change_password(username="alice", current="alice-password", new="a-new-password")
     with pytest.raises(AuthenticationFailed):
         signin.user_for(value)
+    assert signin.open_sign_ins("alice") == []  # their rows say so too
     assert signin.user_for(other).username == "bob"  # another user's sign-in is untouched
     with pytest.raises(AuthenticationFailed):
         signin.sign_in("alice", "alice-password")
@@ -78,18 +80,55 @@ def test_a_password_change_ends_the_sign_ins_made_with_the_old_one(users):
     assert stored.startswith("$argon2") and "a-new-password" not in stored
 
 
-def test_wrong_passwords_are_limited_per_username_right_ones_are_not(users):
+def test_wrong_passwords_are_limited_per_username_right_ones_are_not(users, monkeypatch):
     from app.errors import RateLimited
-    from app.ratelimit import SIGN_IN_LIMIT
+    from app.settings import reload_settings
 
-    for _ in range(SIGN_IN_LIMIT + 5):  # signing in often is never held up
-        signin.sign_in("bob", "bob-password")
-    for _ in range(SIGN_IN_LIMIT):
+    monkeypatch.setenv("JOBDECK_PASSWORD_TRIES", "4")  # each try costs a password hash: keep it short
+    reload_settings()
+    for _ in range(4 + 3):  # signing in often is never held up
+        signin.sign_in("bob", "bob-password", address="198.51.100.1")
+    for _ in range(4):
         with pytest.raises(AuthenticationFailed):
-            signin.sign_in("alice", "guess-guess")
+            signin.sign_in("alice", "guess-guess", address="198.51.100.1")
     with pytest.raises(RateLimited, match="Too many wrong passwords for this user"):
-        signin.sign_in("alice", "alice-password")  # even the right one, until the minute is over
-    assert signin.sign_in("bob", "bob-password")[0].username == "bob"
+        signin.sign_in("alice", "alice-password", address="198.51.100.1")  # even the right one, for a while
+    assert signin.sign_in("bob", "bob-password", address="198.51.100.1")[0].username == "bob"
+
+
+def test_signing_out_ends_the_sign_in_on_the_server(users):
+    _, value = signin.sign_in("alice", "alice-password")
+    _, elsewhere = signin.sign_in("alice", "alice-password")  # another browser of hers
+    copy = str(value)
+    assert signin.sign_out(value) is True
+    with pytest.raises(AuthenticationFailed, match="ended"):
+        signin.user_for(copy)  # a copy kept anywhere is worthless now
+    assert signin.user_for(elsewhere).username == "alice"  # her other sign-in holds
+    assert signin.sign_out(copy) is False  # ended already
+    assert signin.sign_out("garbage") is False
+    assert [r.address for r in signin.open_sign_ins("alice")] == [""]
+
+
+def test_a_value_naming_no_sign_in_signs_no_one_in(users):
+    import json
+
+    from app.db import session
+    from app.models import SignIn
+
+    user, value = signin.sign_in("alice", "alice-password")
+    # Signed with the key, as values were before sign-ins had rows: it names none.
+    claims = {"u": "alice", "t": int(time.time()), "p": signin._fingerprint(user)}
+    body = signin._b64(json.dumps(claims).encode())
+    with pytest.raises(AuthenticationFailed):
+        signin.user_for(f"{body}.{signin._sign(body)}")
+    claims["s"] = "no-such-sign-in"
+    body = signin._b64(json.dumps(claims).encode())
+    with pytest.raises(AuthenticationFailed):
+        signin.user_for(f"{body}.{signin._sign(body)}")
+    with session(write=True) as s:  # the row gone (e.g. expired and pruned): the value is too
+        s.delete(s.get(SignIn, signin._claims(value)["s"]))
+    with pytest.raises(AuthenticationFailed):
+        signin.user_for(value)
 
 
 def test_operators_add_users_and_set_passwords_with_the_manage_command(jobdeck, tmp_path, monkeypatch):
