@@ -13,6 +13,7 @@ from typing import Any, Callable, Literal, Optional
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from app.errors import InvalidInput, UnknownJobType
+from app.shapes import FREE_FORM, Line, Text, check_json, json_problem
 
 ITEM_SUBTYPES = ("DATASET", "MODEL", "MODEL_RUN", "MODEL_RUN_WORKFLOW_TEMPLATE", "DATASET_TEMPLATE",
                  "PERSON", "ORGANISATION", "STUDY")
@@ -20,6 +21,19 @@ ITEM_SUBTYPES = ("DATASET", "MODEL", "MODEL_RUN", "MODEL_RUN_WORKFLOW_TEMPLATE",
 
 class Payload(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _shape(cls, data: Any, handler: Any) -> Any:
+        # Whichever way a payload arrives (a job, a REST body, a CSV row), its raw form is
+        # within the free-form limits. The fields are read first, so a field's own error
+        # (which names it) wins; typed fields stop at the first level that does not fit.
+        model = handler(data)
+        found = json_problem(data, "", FREE_FORM)
+        if found:
+            where, why = found
+            raise ValueError(f"{where + ' ' if where else ''}{why}")
+        return model
 
 
 class Result(BaseModel):
@@ -62,28 +76,28 @@ class LodgeResult(Result):
 
 
 class TemplatedDataset(Payload):
-    dataset_template_id: str = Field(min_length=1)
-    dataset_id: str = Field(min_length=1)
+    dataset_template_id: Line = Field(min_length=1, max_length=64)
+    dataset_id: Line = Field(min_length=1, max_length=64)
     dataset_type: Literal["DATA_STORE"] = "DATA_STORE"
     resources: Optional[dict[str, str]] = None
 
 
 class AssociationInfo(Payload):
-    modeller_id: str = Field(min_length=1)
-    requesting_organisation_id: Optional[str] = None
+    modeller_id: Line = Field(min_length=1, max_length=64)
+    requesting_organisation_id: Optional[Line] = Field(default=None, max_length=64)
 
 
 class ModelRunRecord(Payload):
     """One model run, in the shape Provena's model run registration uses."""
 
-    workflow_template_id: str = Field(min_length=1)
-    model_version: Optional[str] = None
-    inputs: list[TemplatedDataset] = Field(default_factory=list)
-    outputs: list[TemplatedDataset] = Field(default_factory=list)
-    annotations: Optional[dict[str, str]] = None
-    display_name: str = Field(min_length=1)
-    description: str = Field(min_length=1)
-    study_id: Optional[str] = None
+    workflow_template_id: Line = Field(min_length=1, max_length=64)
+    model_version: Optional[Line] = Field(default=None, max_length=256)
+    inputs: list[TemplatedDataset] = Field(default_factory=list, max_length=1000)
+    outputs: list[TemplatedDataset] = Field(default_factory=list, max_length=1000)
+    annotations: Optional[dict[str, Text]] = None
+    display_name: Line = Field(min_length=1, max_length=256)
+    description: Text = Field(min_length=1, max_length=10_000)
+    study_id: Optional[Line] = Field(default=None, max_length=64)
     associations: AssociationInfo
     start_time: int = Field(ge=0)
     end_time: int = Field(ge=0)
@@ -318,6 +332,7 @@ def spec_for(job_type: str, job_subtype: str) -> JobTypeSpec:
 
 def validate_payload(spec: JobTypeSpec, payload: Any) -> Payload:
     """Parse a payload, or raise InvalidInput naming the first offending field."""
+    check_json(payload, "payload")
     try:
         return spec.payload.model_validate(payload)
     except ValidationError as exc:
