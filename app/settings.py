@@ -18,11 +18,13 @@
 | JOBDECK_STUCK_AFTER_S | seconds a job may wait PENDING with no worker able to take it before it carries a warning | 60 |
 | JOBDECK_STOP_GRACE_S | seconds a stopping pool lets running jobs finish before it halts them (they end CRASHED and are retried by their policy) | 10 |
 | JOBDECK_MAX_UPLOAD_BYTES | largest file a pipeline run takes (console or REST); keep it below JOBDECK_API_MAX_BODY_BYTES | 8388608 |
+| JOBDECK_CORS_ORIGINS | other sites (origins such as https://app.example.org, comma-separated) whose pages may call the API and console with credentials | none |
 """
 
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -46,6 +48,7 @@ class Settings:
     stuck_after_s: float = 60.0
     stop_grace_s: float = 10.0
     max_upload_bytes: int = 8 * 1024 * 1024
+    cors_origins: tuple[str, ...] = ()
 
     @property
     def files_dir(self) -> Path:
@@ -72,7 +75,25 @@ def get_settings() -> Settings:
         stuck_after_s=float(os.environ.get("JOBDECK_STUCK_AFTER_S", "60")),
         stop_grace_s=float(os.environ.get("JOBDECK_STOP_GRACE_S", "10")),
         max_upload_bytes=int(os.environ.get("JOBDECK_MAX_UPLOAD_BYTES", str(8 * 1024 * 1024))),
+        cors_origins=parse_origins(os.environ.get("JOBDECK_CORS_ORIGINS", "")),
     )
+
+
+_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.\-]+(:[0-9]{1,5})?$|^https?://\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$")
+
+
+def parse_origins(text: str) -> tuple[str, ...]:
+    """Comma-separated origins, each scheme://host[:port]. A wildcard is refused: with
+    credentials allowed it would let every site act as the signed-in person."""
+    out = []
+    for part in (p.strip().rstrip("/") for p in text.split(",")):
+        if not part:
+            continue
+        if not _ORIGIN.match(part):
+            raise ValueError(f"JOBDECK_CORS_ORIGINS: {part!r} is not an origin such as "
+                             f"https://app.example.org (no wildcard, path or spaces).")
+        out.append(part.lower())
+    return tuple(dict.fromkeys(out))
 
 
 def reload_settings() -> Settings:

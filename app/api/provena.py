@@ -126,6 +126,10 @@ class CreateAnswer(BaseModel):
     register_create_activity_session_id: Optional[str] = None
 
 
+# Shown in the OpenAPI document of each admin route (a user's token gets this).
+_ADMIN = {403: {"description": "For admins and services only", "content": {"application/problem+json": {}}}}
+
+
 # --- health -----------------------------------------------------------------------
 
 
@@ -157,25 +161,25 @@ def user_list_batch(req: ListByBatchRequest, user: User = Depends(current_user))
 # --- Job API: admin -----------------------------------------------------------------
 
 
-@router.post("/jobs/admin/launch", response_model=AdminLaunchJobResponse)
+@router.post("/jobs/admin/launch", response_model=AdminLaunchJobResponse, responses=_ADMIN)
 def admin_launch(req: AdminLaunchJobRequest, admin: User = Depends(admin_user)):
     return compat.admin_launch(actor=admin, job_type=req.job_type, job_subtype=req.job_sub_type,
                                payload=req.job_payload, username=req.username,
                                request_batch_id=req.request_batch_id, add_to_batch=req.add_to_batch)
 
 
-@router.get("/jobs/admin/fetch", response_model=JobAnswer)
+@router.get("/jobs/admin/fetch", response_model=JobAnswer, responses=_ADMIN)
 def admin_fetch(session_id: str = Query(min_length=1, max_length=64), admin: User = Depends(admin_user)):
     return {"job": compat.fetch_job(actor=admin, session_id=session_id, any_owner=True)}
 
 
-@router.post("/jobs/admin/list", response_model=JobsAnswer)
+@router.post("/jobs/admin/list", response_model=JobsAnswer, responses=_ADMIN)
 def admin_list(req: AdminListJobsRequest, admin: User = Depends(admin_user)):
     return compat.list_jobs(actor=admin, limit=req.limit, pagination_key=req.pagination_key,
                             username_filter=req.username_filter, all_users=True)
 
 
-@router.post("/jobs/admin/list_batch", response_model=JobsAnswer)
+@router.post("/jobs/admin/list_batch", response_model=JobsAnswer, responses=_ADMIN)
 def admin_list_batch(req: AdminListByBatchRequest, admin: User = Depends(admin_user)):
     return compat.list_batch(actor=admin, batch_id=req.batch_id, limit=req.limit,
                              pagination_key=req.pagination_key, username_filter=req.username_filter,
