@@ -6,6 +6,7 @@ is written.
 
 from __future__ import annotations
 
+import contextvars
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal, Optional
@@ -19,6 +20,10 @@ ITEM_SUBTYPES = ("DATASET", "MODEL", "MODEL_RUN", "MODEL_RUN_WORKFLOW_TEMPLATE",
                  "PERSON", "ORGANISATION", "STUDY")
 
 
+# Set while a payload's value is known to be walked by an outer check.
+_SHAPE_CHECKED: contextvars.ContextVar[bool] = contextvars.ContextVar("shape_checked", default=False)
+
+
 class Payload(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -28,7 +33,14 @@ class Payload(BaseModel):
         # Whichever way a payload arrives (a job, a REST body, a CSV row), its raw form is
         # within the free-form limits. The fields are read first, so a field's own error
         # (which names it) wins; typed fields stop at the first level that does not fit.
-        model = handler(data)
+        # Only the outermost payload walks the value (10,000 records are walked once).
+        if _SHAPE_CHECKED.get():
+            return handler(data)
+        token = _SHAPE_CHECKED.set(True)
+        try:
+            model = handler(data)
+        finally:
+            _SHAPE_CHECKED.reset(token)
         found = json_problem(data, "", FREE_FORM)
         if found:
             where, why = found
@@ -332,11 +344,14 @@ def spec_for(job_type: str, job_subtype: str) -> JobTypeSpec:
 
 def validate_payload(spec: JobTypeSpec, payload: Any) -> Payload:
     """Parse a payload, or raise InvalidInput naming the first offending field."""
-    check_json(payload, "payload")
+    check_json(payload, "payload")  # walked here, naming the place; not again inside
+    token = _SHAPE_CHECKED.set(True)
     try:
         return spec.payload.model_validate(payload)
     except ValidationError as exc:
         raise invalid_input(exc, prefix="payload", what=f"{spec.job_type}/{spec.job_subtype} payload") from None
+    finally:
+        _SHAPE_CHECKED.reset(token)
 
 
 def invalid_input(exc: ValidationError, *, prefix: str = "", what: str = "input") -> InvalidInput:
