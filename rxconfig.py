@@ -2,6 +2,8 @@ import os
 
 import reflex as rx
 
+from app.settings import get_settings
+
 # One port serves the page, the websocket and /api (prod --single-port).
 _port = int(os.environ.get("JOBDECK_PORT", "3000"))
 
@@ -19,4 +21,9 @@ config = rx.Config(
     plugins=[rx.plugins.RadixThemesPlugin(theme=rx.theme(appearance="inherit", accent_color="indigo"))],
     disable_plugins=[rx.plugins.SitemapPlugin],
     state_manager_mode=_state_mode,
+    # Reflex puts a CORS layer (credentials allowed) around the API and the whole app;
+    # Reflex's default "*" would let any site call in as the signed-in person. Only the
+    # configured origins (none by default); the websocket's own check is in
+    # app/web_security.py.
+    cors_allowed_origins=list(get_settings().cors_origins),
 )

@@ -2,7 +2,7 @@
 
 import reflex as rx
 
-from app import routes
+from app import routes, web_security
 from app.api import build_api
 from app.pages.admin import admin_overview_page
 from app.pages.admin_configuration import admin_configuration_page
@@ -35,11 +35,13 @@ from app.state.profile import ProfileState
 from app.state.signin import SignInState
 
 app = rx.App(
-    api_transformer=build_api(),
+    # The API is mounted first; then every answer (pages, assets, /api) gets the headers.
+    api_transformer=[build_api(), web_security.SecurityHeaders],
     stylesheets=["/jobdeck.css"],
     head_components=[rx.el.link(rel="icon", href="/favicon.svg", type="image/svg+xml")],
 )
 app.register_lifespan_task(live.listen)
+web_security.restrict_socket_origins(app.sio)
 
 app.add_page(home, route=routes.HOME, title="Jobdeck", on_load=go_home)
 app.add_page(sign_in_page, route=routes.SIGN_IN, title="Sign in · Jobdeck", on_load=SignInState.load)

@@ -21,6 +21,7 @@ from app import ratelimit
 from app.db import session, utcnow, write_conn
 from app.errors import AuthenticationFailed, Conflict, InvalidInput, NotFound, PermissionDenied
 from app.models import ApiToken, SignIn, User
+from app.shapes import text_problem
 
 ROLES = ("user", "admin", "service")
 TOKEN_PREFIX = "jdk_"
@@ -98,8 +99,10 @@ def get_user(username: str) -> User:
 def authenticate(username: str, password: str) -> User:
     """The user whose password this is, or AuthenticationFailed (same message for an
     unknown user and a wrong password)."""
+    name = (username or "").strip()
+    # A name with control characters names no one (and PostgreSQL refuses NUL).
     with session() as s:
-        user = s.exec(select(User).where(User.username == (username or "").strip())).first()
+        user = None if text_problem(name) else s.exec(select(User).where(User.username == name)).first()
     ok = _hasher.verify(password or "", user.password_hash if user else _DUMMY_HASH)
     if not user or not ok:
         raise AuthenticationFailed("Wrong username or password.")

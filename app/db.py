@@ -28,6 +28,20 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+LIKE_ESCAPE = "\\"
+
+
+def like_literal(text: str) -> str:
+    """`text` for a LIKE pattern, matching only itself: its % and _ (and the escape
+    character) escaped. Use with `escape=LIKE_ESCAPE`."""
+    return text.replace(LIKE_ESCAPE, LIKE_ESCAPE * 2).replace("%", LIKE_ESCAPE + "%").replace("_", LIKE_ESCAPE + "_")
+
+
+def contains_pattern(text: str) -> str:
+    """A LIKE pattern for "contains `text`" (escaped; use with `escape=LIKE_ESCAPE`)."""
+    return f"%{like_literal(text)}%"
+
+
 class UTCDateTime(sa.types.TypeDecorator):
     """Timestamps are stored as naive UTC and always come back timezone-aware."""
 

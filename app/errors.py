@@ -47,6 +47,13 @@ class InvalidInput(JobdeckError):
         self.errors = errors or []
 
 
+class InvalidCursor(InvalidInput):
+    """A paging cursor this server did not give out (forged, cut or altered): a bad
+    request, not invalid data."""
+
+    status_code = 400
+
+
 class UnknownJobType(InvalidInput):
     """No job type/subtype of that name is registered."""
 

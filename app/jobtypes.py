@@ -6,6 +6,7 @@ is written.
 
 from __future__ import annotations
 
+import contextvars
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal, Optional
@@ -13,13 +14,38 @@ from typing import Any, Callable, Literal, Optional
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from app.errors import InvalidInput, UnknownJobType
+from app.shapes import FREE_FORM, Line, Text, check_json, json_problem
 
 ITEM_SUBTYPES = ("DATASET", "MODEL", "MODEL_RUN", "MODEL_RUN_WORKFLOW_TEMPLATE", "DATASET_TEMPLATE",
                  "PERSON", "ORGANISATION", "STUDY")
 
 
+# Set while a payload's value is known to be walked by an outer check.
+_SHAPE_CHECKED: contextvars.ContextVar[bool] = contextvars.ContextVar("shape_checked", default=False)
+
+
 class Payload(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _shape(cls, data: Any, handler: Any) -> Any:
+        # Whichever way a payload arrives (a job, a REST body, a CSV row), its raw form is
+        # within the free-form limits. The fields are read first, so a field's own error
+        # (which names it) wins; typed fields stop at the first level that does not fit.
+        # Only the outermost payload walks the value (10,000 records are walked once).
+        if _SHAPE_CHECKED.get():
+            return handler(data)
+        token = _SHAPE_CHECKED.set(True)
+        try:
+            model = handler(data)
+        finally:
+            _SHAPE_CHECKED.reset(token)
+        found = json_problem(data, "", FREE_FORM)
+        if found:
+            where, why = found
+            raise ValueError(f"{where + ' ' if where else ''}{why}")
+        return model
 
 
 class Result(BaseModel):
@@ -62,15 +88,15 @@ class LodgeResult(Result):
 
 
 class TemplatedDataset(Payload):
-    dataset_template_id: str = Field(min_length=1)
-    dataset_id: str = Field(min_length=1)
+    dataset_template_id: Line = Field(min_length=1, max_length=64)
+    dataset_id: Line = Field(min_length=1, max_length=64)
     dataset_type: Literal["DATA_STORE"] = "DATA_STORE"
     resources: Optional[dict[str, str]] = None
 
 
 class AssociationInfo(Payload):
-    modeller_id: str = Field(min_length=1)
-    requesting_organisation_id: Optional[str] = None
+    modeller_id: Line = Field(min_length=1, max_length=64)
+    requesting_organisation_id: Optional[Line] = Field(default=None, max_length=64)
 
 
 # The last second an ISO 8601 date can name (9999-12-31T23:59:59Z): a model run's times
@@ -81,14 +107,14 @@ MAX_TIME = 253_402_300_799
 class ModelRunRecord(Payload):
     """One model run, in the shape Provena's model run registration uses."""
 
-    workflow_template_id: str = Field(min_length=1)
-    model_version: Optional[str] = None
-    inputs: list[TemplatedDataset] = Field(default_factory=list)
-    outputs: list[TemplatedDataset] = Field(default_factory=list)
-    annotations: Optional[dict[str, str]] = None
-    display_name: str = Field(min_length=1)
-    description: str = Field(min_length=1)
-    study_id: Optional[str] = None
+    workflow_template_id: Line = Field(min_length=1, max_length=64)
+    model_version: Optional[Line] = Field(default=None, max_length=256)
+    inputs: list[TemplatedDataset] = Field(default_factory=list, max_length=1000)
+    outputs: list[TemplatedDataset] = Field(default_factory=list, max_length=1000)
+    annotations: Optional[dict[str, Text]] = None
+    display_name: Line = Field(min_length=1, max_length=256)
+    description: Text = Field(min_length=1, max_length=10_000)
+    study_id: Optional[Line] = Field(default=None, max_length=64)
     associations: AssociationInfo
     start_time: int = Field(ge=0, le=MAX_TIME)
     end_time: int = Field(ge=0, le=MAX_TIME)
@@ -326,10 +352,14 @@ def spec_for(job_type: str, job_subtype: str) -> JobTypeSpec:
 
 def validate_payload(spec: JobTypeSpec, payload: Any) -> Payload:
     """Parse a payload, or raise InvalidInput naming the first offending field."""
+    check_json(payload, "payload")  # walked here, naming the place; not again inside
+    token = _SHAPE_CHECKED.set(True)
     try:
         return spec.payload.model_validate(payload)
     except ValidationError as exc:
         raise invalid_input(exc, prefix="payload", what=f"{spec.job_type}/{spec.job_subtype} payload") from None
+    finally:
+        _SHAPE_CHECKED.reset(token)
 
 
 def error_message(error: dict[str, Any]) -> str:

@@ -4,13 +4,15 @@ with an opaque cursor, so a page costs the same at any depth (never OFFSET)."""
 from __future__ import annotations
 
 import base64
-from datetime import datetime
+import binascii
+from datetime import datetime, timezone
 from typing import Any, Optional
 
 import sqlalchemy as sa
 
 from app.db import session
-from app.errors import InvalidInput
+from app.errors import InvalidCursor, InvalidInput
+from app.shapes import text_problem
 
 MAX_LIMIT = 500
 
@@ -30,12 +32,25 @@ def cursor_of_key(key: str) -> str:
     return base64.urlsafe_b64encode(key.encode()).decode()
 
 
-def decode_cursor(cursor: str) -> tuple[datetime, str]:
+def decode_cursor(cursor: str, *, field: str = "cursor") -> tuple[datetime, str]:
+    """The (created_at, id) a cursor stands for, as the database compares them: a
+    timezone-aware UTC time and an id. Anything else (a time without a timezone, one
+    past year 9999 once in UTC, an id with control characters) is refused as a 400
+    naming `field`, never handed to the database."""
+    bad = InvalidCursor("The cursor is not one this server gave out: send back the next_cursor "
+                        "of the previous page unchanged.", field=field)
     try:
-        ts, id_ = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
-        return datetime.fromisoformat(ts), id_
-    except Exception:
-        raise InvalidInput("The cursor is not one this server gave out.", field="cursor") from None
+        text = base64.urlsafe_b64decode(cursor.encode("ascii")).decode("utf-8")
+        ts, id_ = text.split("|", 1)
+        at = datetime.fromisoformat(ts)
+        if at.tzinfo is None or at.utcoffset() is None:
+            raise bad
+        at = at.astimezone(timezone.utc)
+    except (ValueError, TypeError, OverflowError, binascii.Error, UnicodeError):
+        raise bad from None
+    if not id_ or len(id_) > 64 or text_problem(id_):
+        raise bad
+    return at, id_
 
 
 def newest_first(stmt: Any, model: Any, *, cursor: Optional[str], limit: int) -> tuple[list[Any], Optional[str]]:

@@ -50,6 +50,7 @@ from app.launch import Lodged, _insert, _row, enqueue, get_job
 from app.lifecycle import JobStatus, Transitioned
 from app.models import Job, JobFile, Pipeline, PipelineStep, Task, TaskParameter, User, new_id
 from app.settings import get_settings
+from app.shapes import check_text, text_problem
 
 log = logging.getLogger(__name__)
 
@@ -274,7 +275,7 @@ def _text(value: Any, field_: str, limit: int) -> str:
     text = str(value or "")
     if len(text) > limit:
         raise InvalidInput(f"{field_} is longer than {limit} characters.", field=field_)
-    return text
+    return check_text(text, field_, multiline=True)
 
 
 def _globs(value: Any, field_: str) -> str:
@@ -660,7 +661,7 @@ def _run_parameters(info: PipelineInfo, given: Any) -> dict[str, str]:
         if not isinstance(value, str):
             raise InvalidInput(f"Parameter {name} must be text or a number.", field=f)
         value = value.strip()
-        if len(value) > 1000 or any(c in value for c in "\x00\n\r"):
+        if len(value) > 1000 or text_problem(value):
             raise InvalidInput(f"Parameter {name} must be one line of at most 1000 characters.", field=f)
         # A value starting with "-" would read as an option of the program.
         if value.startswith("-"):

@@ -22,6 +22,7 @@ from app.errors import InvalidInput, JobdeckError, NotFound, PermissionDenied
 from app.jobtypes import SPECS, ITEM_SUBTYPES
 from app.lifecycle import JobStatus
 from app.models import Item, Job, ProvEdge, User
+from app.shapes import RECORD, check_json
 
 # --- what Provena knows -----------------------------------------------------------
 
@@ -351,6 +352,7 @@ def create_item(*, actor: User, category: str, subtype: str, domain_info: dict[s
     """Provena's registry create: the domain info becomes the item's record, and the
     create workflow is lodged; its first job's id is the session id to poll."""
     item_subtype = _subtype_for(category, subtype)
+    check_json(domain_info, "body", RECORD)  # the body is the domain info; it becomes the record
     display_name = domain_info.get("display_name") if isinstance(domain_info, dict) else None
     if not isinstance(display_name, str) or not display_name.strip():
         raise InvalidInput("display_name is required: a non-empty string.", field="display_name")

@@ -5,7 +5,6 @@ INCOMPLETE → COMPLETE (activity recorded) → LODGED (provenance lodged).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any, Optional
 
@@ -13,12 +12,13 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlmodel import select
 
-from app.db import session, utcnow, write_conn
+from app.db import LIKE_ESCAPE, contains_pattern, session, utcnow, write_conn
 from app.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from app.paging import MAX_LIMIT, decode_cursor, encode_cursor, newest_first  # noqa: F401 (cursor helpers re-exported)
 from app.jobtypes import ITEM_SUBTYPES, RegisterCreateActivity, RegisterVersionActivity, invalid_input, spec_for
 from app.launch import _insert, _row, enqueue
 from app.models import Item, Job, User, new_id
+from app.shapes import RECORD, Line, RecordJSON, Text, check_json, check_text
 
 _item = Item.__table__
 
@@ -28,13 +28,15 @@ RECORD_STATUSES = ("INCOMPLETE", "COMPLETE", "LODGED")
 class ItemCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    subtype: str
-    display_name: str = Field(min_length=1, max_length=256)
-    description: str = Field(default="", max_length=10_000)
-    record: dict[str, Any] = Field(default_factory=dict)
+    subtype: Line
+    display_name: Line = Field(min_length=1, max_length=256)
+    description: Text = Field(default="", max_length=10_000)
+    # Depth and sizes checked before anything is written: a stored record always reads back.
+    record: RecordJSON = Field(default_factory=dict)
 
 
 def _validate_create(data: dict[str, Any]) -> ItemCreate:
+    check_json(data.get("record"), "record", RECORD)  # names the place inside the record
     try:
         spec = ItemCreate.model_validate(data)
     except ValidationError as exc:
@@ -42,8 +44,6 @@ def _validate_create(data: dict[str, Any]) -> ItemCreate:
     if spec.subtype not in ITEM_SUBTYPES:
         raise InvalidInput(f"Unknown item subtype {spec.subtype!r}; known: {', '.join(ITEM_SUBTYPES)}.",
                            field="subtype")
-    if len(json.dumps(spec.record)) > 256_000:
-        raise InvalidInput("The item record is larger than 256 kB.", field="record")
     return spec
 
 
@@ -70,7 +70,7 @@ def create_item(*, actor: User, subtype: str, display_name: str, description: st
 def version_item(*, actor: User, item_id: str, reason: str) -> tuple[Item, Job]:
     """Make a new version of an item (a reason is required) and lodge its version
     workflow. Only the newest version can be versioned, by its owner or an admin."""
-    reason = (reason or "").strip()
+    reason = check_text((reason or "").strip(), "reason", multiline=True)
     if not reason:
         raise InvalidInput("A reason for the new version is required.", field="reason")
     old = get_item(item_id)
@@ -156,5 +156,8 @@ def list_items(*, subtype: Optional[str] = None, owner: Optional[str] = None, qu
     if owner:
         stmt = stmt.where(Item.owner == owner)
     if query:
-        stmt = stmt.where(sa.or_(Item.display_name.ilike(f"%{query}%"), Item.id == query))
+        check_text(query, "q")
+        # % and _ in a search are the characters themselves, not wildcards.
+        stmt = stmt.where(sa.or_(Item.display_name.ilike(contains_pattern(query), escape=LIKE_ESCAPE),
+                                 Item.id == query))
     return ItemPage(*newest_first(stmt, Item, cursor=cursor, limit=max(1, min(limit, MAX_LIMIT))))

@@ -22,11 +22,13 @@
 | JOBDECK_STUCK_AFTER_S | seconds a job may wait PENDING with no worker able to take it before it carries a warning | 60 |
 | JOBDECK_STOP_GRACE_S | seconds a stopping pool lets running jobs finish before it halts them (they end CRASHED and are retried by their policy) | 10 |
 | JOBDECK_MAX_UPLOAD_BYTES | largest file a pipeline run takes (console or REST); keep it below JOBDECK_API_MAX_BODY_BYTES | 8388608 |
+| JOBDECK_CORS_ORIGINS | other sites (origins such as https://app.example.org, comma-separated) whose pages may call the API and console with credentials | none |
 """
 
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -56,6 +58,7 @@ class Settings:
     max_upload_bytes: int = 8 * 1024 * 1024
     retain_days: float = 0.0
     retain_days_by_type: str = ""
+    cors_origins: tuple[str, ...] = ()
 
     @property
     def files_dir(self) -> Path:
@@ -88,6 +91,7 @@ def get_settings() -> Settings:
         max_upload_bytes=int(os.environ.get("JOBDECK_MAX_UPLOAD_BYTES", str(8 * 1024 * 1024))),
         retain_days=float(os.environ.get("JOBDECK_RETAIN_DAYS", "0")),
         retain_days_by_type=os.environ.get("JOBDECK_RETAIN_DAYS_BY_TYPE", ""),
+        cors_origins=parse_origins(os.environ.get("JOBDECK_CORS_ORIGINS", "")),
     )
 
 
@@ -104,6 +108,23 @@ def _networks(name: str) -> tuple[str, ...]:
             except ValueError:
                 raise ValueError(f"{name}: {part.strip()!r} is not an address or network") from None
     return tuple(out)
+
+
+_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.\-]+(:[0-9]{1,5})?$|^https?://\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$")
+
+
+def parse_origins(text: str) -> tuple[str, ...]:
+    """Comma-separated origins, each scheme://host[:port]. A wildcard is refused: with
+    credentials allowed it would let every site act as the signed-in person."""
+    out = []
+    for part in (p.strip().rstrip("/") for p in text.split(",")):
+        if not part:
+            continue
+        if not _ORIGIN.match(part):
+            raise ValueError(f"JOBDECK_CORS_ORIGINS: {part!r} is not an origin such as "
+                             f"https://app.example.org (no wildcard, path or spaces).")
+        out.append(part.lower())
+    return tuple(dict.fromkeys(out))
 
 
 def reload_settings() -> Settings:

@@ -24,7 +24,7 @@ import sqlalchemy as sa
 
 from app import events, keys, lifecycle, queues, retries
 from app.backends import backend_configs, time_limit
-from app.db import session, utcnow, write_conn
+from app.db import LIKE_ESCAPE, like_literal, session, utcnow, write_conn
 from app.errors import NotFound, TransitionRejected
 from app.keys import job_id_from_rq
 from app.lifecycle import JobStatus
@@ -227,7 +227,7 @@ def flag_stuck(*, limit: int = 500) -> int:
         if not reason:
             continue
         warned = sa.exists().where(_msg.c.job_id == _job.c.id, _msg.c.attempt == _job.c.attempt,
-                                   _msg.c.level == "warning", _msg.c.text.like(STUCK_PREFIX + "%"))
+                                   _msg.c.level == "warning", _msg.c.text.like(like_literal(STUCK_PREFIX) + "%", escape=LIKE_ESCAPE))
         with session() as s:
             rows = s.connection().execute(
                 sa.select(_job.c.id, _job.c.attempt, _job.c.owner, _job.c.batch_id, _job.c.workflow_id)

@@ -2,7 +2,9 @@
 
 Its OpenAPI document is /api/openapi.json and its docs page /api/docs (assets served
 by the app). Errors are problem details (RFC 9457); bodies are limited in size and
-each API token in request rate (see app/settings.py).
+each API token in request rate (see app/settings.py); paths and queries hold no control
+characters; HEAD answers as GET without the body; every answer carries the security
+headers of app/web_security.py.
 """
 
 import re
@@ -14,7 +16,9 @@ from fastapi.openapi.utils import get_openapi
 from app.api import admin, docs, jobs, pipelines, provena, registry, stream, tokens, users
 from app.api.deps import TITLES, install_error_handlers, problem
 from app.api.schemas import Problem
+from app.api.guards import HeadAsGet, UrlText
 from app.api.limits import BodySizeLimit
+from app.web_security import SecurityHeaders
 
 DESCRIPTION = """Everything the Jobdeck console can do, with the same permissions.
 
@@ -30,6 +34,9 @@ def build_api() -> FastAPI:
                   redoc_url=None, openapi_url="/api/openapi.json")
     install_error_handlers(api)
     api.add_middleware(BodySizeLimit)
+    api.add_middleware(UrlText)
+    api.add_middleware(HeadAsGet)
+    api.add_middleware(SecurityHeaders)  # also when the API runs without the console (uvicorn)
     api.openapi = lambda: _document(api)
 
     @api.get("/api/health", tags=["system"], summary="Liveness (no token needed)")

@@ -18,6 +18,7 @@ from app.api.schemas import JobOut
 from app.errors import InvalidInput, PayloadTooLarge
 from app.models import User
 from app.settings import get_settings
+from app.shapes import PARAMETERS, Line, Text, check_json
 
 router = APIRouter(prefix="/api", tags=["pipelines"], responses=AUTH_RESPONSES)
 
@@ -31,10 +32,10 @@ TaskId = Path(ge=1, le=2**31 - 1, description="The task's id")
 class ParameterIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(max_length=64, examples=["top"])
-    flag: str = Field(default="", max_length=64, description="Passed as `flag value` when the command "
+    name: Line = Field(max_length=64, examples=["top"])
+    flag: Line = Field(default="", max_length=64, description="Passed as `flag value` when the command "
                                                               "does not name the parameter, e.g. -n")
-    default: str = Field(default="", max_length=1000)
+    default: Line = Field(default="", max_length=1000)
     required: bool = False
 
 
@@ -48,15 +49,15 @@ class TaskIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(max_length=64, examples=["line count"])
-    description: str = Field(default="", max_length=2000)
-    backend: str = Field(default=pipelines.DEFAULT_BACKEND, max_length=64)
-    kind: str = Field(default="command", max_length=16, description="command | handler")
-    command: str = Field(default="", max_length=4000, examples=["wc -l {input}"])
-    handler: str = Field(default="", max_length=200, description="Dotted path of a registered handler")
-    input_glob: str = Field(default="", max_length=1000, description="Input files it takes, e.g. *.txt")
-    output_glob: str = Field(default="", max_length=1000, description="Files of {output_dir} it keeps")
-    ok_exit_codes: str = Field(default="0", max_length=200, examples=["0,1"])
+    name: Line = Field(max_length=64, examples=["line count"])
+    description: Text = Field(default="", max_length=2000)
+    backend: Line = Field(default=pipelines.DEFAULT_BACKEND, max_length=64)
+    kind: Line = Field(default="command", max_length=16, description="command | handler")
+    command: Text = Field(default="", max_length=4000, examples=["wc -l {input}"])
+    handler: Line = Field(default="", max_length=200, description="Dotted path of a registered handler")
+    input_glob: Line = Field(default="", max_length=1000, description="Input files it takes, e.g. *.txt")
+    output_glob: Line = Field(default="", max_length=1000, description="Files of {output_dir} it keeps")
+    ok_exit_codes: Line = Field(default="0", max_length=200, examples=["0,1"])
     timeout_s: int = Field(default=600, description="Seconds a run of the task may take (1-86400)")
     parameters: list[ParameterIn] = Field(default_factory=list, max_length=50)
 
@@ -76,14 +77,14 @@ class StepIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     order: int = Field(description="Steps of equal order run in parallel", examples=[1])
-    task: Union[str, int] = Field(description="The task's name or id", examples=["line count"])
+    task: Union[Line, int] = Field(description="The task's name or id", examples=["line count"])
 
 
 class PipelineIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(max_length=64, examples=["Text summary"])
-    description: str = Field(default="", max_length=2000)
+    name: Line = Field(max_length=64, examples=["Text summary"])
+    description: Text = Field(default="", max_length=2000)
     steps: list[StepIn] = Field(max_length=pipelines.MAX_STEPS)
 
 
@@ -138,11 +139,11 @@ def get_pipeline(pipeline_id: int = PipelineId, user: User = Depends(current_use
 def _parameters(text: str) -> dict[str, Any]:
     try:
         value = json.loads(text or "{}")
-    except ValueError:
+    except (ValueError, RecursionError):
         raise InvalidInput("parameters must be a JSON object, e.g. {\"top\": \"10\"}.", field="parameters") from None
     if not isinstance(value, dict):
         raise InvalidInput("parameters must be a JSON object, e.g. {\"top\": \"10\"}.", field="parameters")
-    return value
+    return check_json(value, "parameters", PARAMETERS)
 
 
 @router.post("/pipelines/{pipeline_id}/runs", status_code=201, response_model=RunOut,

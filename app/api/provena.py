@@ -15,6 +15,7 @@ from app import provena_compat as compat
 from app.api.deps import admin_user, current_user
 from app.jobtypes import ModelRunRecord
 from app.models import User
+from app.shapes import FreeJSON, Line, Text
 
 PREFIX = "/api/provena"
 router = APIRouter(prefix=PREFIX, tags=["provena"])
@@ -55,29 +56,29 @@ class JobsAnswer(BaseModel):
 
 
 class ListJobsRequest(BaseModel):
-    pagination_key: Optional[PaginationKey] = None
+    pagination_key: Optional[FreeJSON] = None
     limit: int = Field(default=10, ge=1, le=500)
 
 
 class ListByBatchRequest(ListJobsRequest):
-    batch_id: str = Field(min_length=1)
+    batch_id: Line = Field(min_length=1, max_length=64)
 
 
 class AdminListJobsRequest(ListJobsRequest):
-    username_filter: Optional[str] = None
+    username_filter: Optional[Line] = Field(default=None, max_length=64)
 
 
 class AdminListByBatchRequest(ListByBatchRequest):
-    username_filter: Optional[str] = None
+    username_filter: Optional[Line] = Field(default=None, max_length=64)
 
 
 class AdminLaunchJobRequest(BaseModel):
-    username: Optional[str] = None
+    username: Optional[Line] = Field(default=None, max_length=64)
     request_batch_id: bool = False
-    add_to_batch: Optional[str] = None
-    job_type: str
-    job_sub_type: str
-    job_payload: dict[str, Any]
+    add_to_batch: Optional[Line] = Field(default=None, max_length=64)
+    job_type: Line = Field(max_length=32)
+    job_sub_type: Line = Field(max_length=64)
+    job_payload: FreeJSON
 
 
 class AdminLaunchJobResponse(BaseModel):
@@ -100,8 +101,8 @@ class RegisterBatchRequest(BaseModel):
 
 
 class UpdateModelRunRequest(BaseModel):
-    model_run_id: str = Field(min_length=1)
-    reason: str = Field(min_length=1)
+    model_run_id: Line = Field(min_length=1, max_length=64)
+    reason: Text = Field(min_length=1, max_length=2_000)
     record: ModelRunRecord
 
 
@@ -110,8 +111,8 @@ class UpdateModelRunAnswer(BaseModel):
 
 
 class VersionRequest(BaseModel):
-    id: str = Field(min_length=1)
-    reason: str = Field(min_length=1)
+    id: Line = Field(min_length=1, max_length=64)
+    reason: Text = Field(min_length=1, max_length=2_000)
 
 
 class VersionAnswer(BaseModel):
@@ -123,6 +124,10 @@ class CreateAnswer(BaseModel):
     status: Status
     created_item: Optional[dict[str, Any]] = None
     register_create_activity_session_id: Optional[str] = None
+
+
+# Shown in the OpenAPI document of each admin route (a user's token gets this).
+_ADMIN = {403: {"description": "For admins and services only", "content": {"application/problem+json": {}}}}
 
 
 # --- health -----------------------------------------------------------------------
@@ -138,7 +143,7 @@ def health() -> dict:
 
 
 @router.get("/jobs/user/fetch", response_model=JobAnswer)
-def user_fetch(session_id: str = Query(min_length=1), user: User = Depends(current_user)):
+def user_fetch(session_id: str = Query(min_length=1, max_length=64), user: User = Depends(current_user)):
     return {"job": compat.fetch_job(actor=user, session_id=session_id)}
 
 
@@ -156,25 +161,25 @@ def user_list_batch(req: ListByBatchRequest, user: User = Depends(current_user))
 # --- Job API: admin -----------------------------------------------------------------
 
 
-@router.post("/jobs/admin/launch", response_model=AdminLaunchJobResponse)
+@router.post("/jobs/admin/launch", response_model=AdminLaunchJobResponse, responses=_ADMIN)
 def admin_launch(req: AdminLaunchJobRequest, admin: User = Depends(admin_user)):
     return compat.admin_launch(actor=admin, job_type=req.job_type, job_subtype=req.job_sub_type,
                                payload=req.job_payload, username=req.username,
                                request_batch_id=req.request_batch_id, add_to_batch=req.add_to_batch)
 
 
-@router.get("/jobs/admin/fetch", response_model=JobAnswer)
-def admin_fetch(session_id: str = Query(min_length=1), admin: User = Depends(admin_user)):
+@router.get("/jobs/admin/fetch", response_model=JobAnswer, responses=_ADMIN)
+def admin_fetch(session_id: str = Query(min_length=1, max_length=64), admin: User = Depends(admin_user)):
     return {"job": compat.fetch_job(actor=admin, session_id=session_id, any_owner=True)}
 
 
-@router.post("/jobs/admin/list", response_model=JobsAnswer)
+@router.post("/jobs/admin/list", response_model=JobsAnswer, responses=_ADMIN)
 def admin_list(req: AdminListJobsRequest, admin: User = Depends(admin_user)):
     return compat.list_jobs(actor=admin, limit=req.limit, pagination_key=req.pagination_key,
                             username_filter=req.username_filter, all_users=True)
 
 
-@router.post("/jobs/admin/list_batch", response_model=JobsAnswer)
+@router.post("/jobs/admin/list_batch", response_model=JobsAnswer, responses=_ADMIN)
 def admin_list_batch(req: AdminListByBatchRequest, admin: User = Depends(admin_user)):
     return compat.list_batch(actor=admin, batch_id=req.batch_id, limit=req.limit,
                              pagination_key=req.pagination_key, username_filter=req.username_filter,

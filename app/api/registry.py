@@ -121,6 +121,8 @@ async def register_model_runs(request: Request, response: Response,
             data = json.loads(raw or b"null")
         except ValueError as exc:
             raise JobdeckError(f"The request body is not valid JSON: {exc}.", field="body") from None  # a 400
+        except RecursionError:
+            raise JobdeckError("The request body is nested too deeply to read.", field="body") from None
         try:
             body = ModelRunsIn.model_validate(data)
         except ValidationError as exc:

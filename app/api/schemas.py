@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt
 from app.jobtypes import ModelRunRecord
 from app.lifecycle import FINAL, JobStatus
 from app.models import Batch, Item, Job, JobFile, JobMessage
+from app.shapes import FreeJSON, Line, RecordJSON, Text
 
 
 class Problem(BaseModel):
@@ -38,11 +39,11 @@ class JobLodge(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    job_type: str = Field(min_length=1, max_length=32, examples=["SYSTEM"])
-    job_subtype: str = Field(min_length=1, max_length=64, examples=["NOOP"])
-    payload: dict[str, Any] = Field(default_factory=dict, examples=[{"sleep_s": 1}])
-    batch_id: Optional[str] = Field(default=None, max_length=64)
-    owner: Optional[str] = Field(default=None, max_length=64)
+    job_type: Line = Field(min_length=1, max_length=32, examples=["SYSTEM"])
+    job_subtype: Line = Field(min_length=1, max_length=64, examples=["NOOP"])
+    payload: FreeJSON = Field(default_factory=dict, examples=[{"sleep_s": 1}])
+    batch_id: Optional[Line] = Field(default=None, max_length=64)
+    owner: Optional[Line] = Field(default=None, max_length=64)
 
 
 class JobOut(BaseModel):
@@ -143,11 +144,11 @@ class JobTypeOut(BaseModel):
 class BatchLodge(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    job_type: str = Field(min_length=1, max_length=32)
-    job_subtype: str = Field(min_length=1, max_length=64)
-    payloads: list[dict[str, Any]] = Field(min_length=1, max_length=10_000)
-    label: str = Field(default="", max_length=256)
-    owner: Optional[str] = Field(default=None, max_length=64)
+    job_type: Line = Field(min_length=1, max_length=32)
+    job_subtype: Line = Field(min_length=1, max_length=64)
+    payloads: list[FreeJSON] = Field(min_length=1, max_length=10_000)
+    label: Line = Field(default="", max_length=256)
+    owner: Optional[Line] = Field(default=None, max_length=64)
 
 
 class BatchOut(BaseModel):
@@ -179,16 +180,16 @@ class BatchPageOut(BaseModel):
 class ItemCreateIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    subtype: str = Field(examples=["DATASET"])
-    display_name: str = Field(min_length=1, max_length=256)
-    description: str = Field(default="", max_length=10_000)
-    record: dict[str, Any] = Field(default_factory=dict)
+    subtype: Line = Field(max_length=64, examples=["DATASET"])
+    display_name: Line = Field(min_length=1, max_length=256)
+    description: Text = Field(default="", max_length=10_000)
+    record: RecordJSON = Field(default_factory=dict)
 
 
 class ItemVersionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: str = Field(min_length=1, max_length=2_000)
+    reason: Text = Field(min_length=1, max_length=2_000)
 
 
 class ItemOut(BaseModel):
@@ -230,7 +231,7 @@ class ModelRunsIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     records: list[ModelRunRecord] = Field(min_length=1, max_length=10_000)
-    label: str = Field(default="", max_length=256)
+    label: Line = Field(default="", max_length=256)
 
 
 # --- admin: backends, workers, pools, submissions -------------------------------------

@@ -15,6 +15,7 @@ from app import auth
 from app.api.deps import AUTH_RESPONSES, client_address, current_user
 from app.api.jobs import _p
 from app.models import User
+from app.shapes import Line
 
 router = APIRouter(prefix="/api/tokens", tags=["tokens"])
 
@@ -22,9 +23,9 @@ router = APIRouter(prefix="/api/tokens", tags=["tokens"])
 class TokenRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    username: str = Field(min_length=1, max_length=64)
+    username: Line = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=1024)
-    name: str = Field(default="", max_length=128, description="What the token is for, e.g. 'laptop CLI'")
+    name: Line = Field(default="", max_length=128, description="What the token is for, e.g. 'laptop CLI'")
 
 
 class TokenOut(BaseModel):

@@ -74,7 +74,11 @@ class ItemsState(rx.State):
     @rx.event
     async def apply_query(self, form: dict[str, Any]):
         self.query = str(form.get("q", "")).strip()
-        return await self._reload()
+        try:
+            return await self._reload()
+        except InvalidInput as exc:  # e.g. a control character pasted into the search
+            self.query = ""
+            return rx.toast.error(f"Search: {exc.message}")
 
     @rx.event
     def set_form_open(self, value: bool):

@@ -14,9 +14,7 @@ from app.state.base import AuthState
 
 def _safe_next(target: str) -> str:
     # Only a path of this site: an open redirect would make the sign-in page a lure.
-    if target.startswith("/") and not target.startswith("//") and not target.startswith(routes.SIGN_IN):
-        return target
-    return routes.JOBS
+    return routes.safe_next(target)
 
 
 class SignInState(rx.State):

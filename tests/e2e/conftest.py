@@ -182,6 +182,7 @@ def console(redis_server, tmp_path_factory) -> Iterator[Console]:
         "JOBDECK_PORT": str(port),
         "JOBDECK_PENDING_GRACE_S": "3600",  # the cancel test keeps a job pending on purpose
         "JOBDECK_STUCK_AFTER_S": "3",  # a job on a paused backend shows its warning soon
+        "JOBDECK_CORS_ORIGINS": "https://partner.example",  # the one other site allowed in
         "PYTHONUNBUFFERED": "1",
     })
     py = str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv").exists() else sys.executable

@@ -92,3 +92,21 @@ def test_another_users_item_shows_without_its_jobs(page, console):
     page.goto(console.url("/items/no-such-item"))
     expect(page.get_by_role("heading", name="Item not found")).to_be_visible()
     assert at(console, "/items/no-such-item").match(page.url)
+
+
+def test_the_item_search_takes_percent_and_control_characters_as_they_are(alice_page, console):
+    from app import auth, registry
+
+    with console.domain():
+        registry.create_item(actor=auth.get_user("alice"), subtype="DATASET", display_name="Runoff 100%")
+    page = alice_page
+    page.goto(console.url("/items"))
+    expect(page.locator(".item-row").first).to_be_visible()
+    search = page.get_by_label("Find items")
+    search.fill("0%")  # a wildcard would also find "Daily rainfall 1990-2020"
+    page.get_by_role("button", name="Find").click()
+    expect(page.locator(".item-row")).to_have_count(1)
+    expect(page.locator(".item-row")).to_contain_text("Runoff 100%")
+    search.fill("rain\x01fall")
+    page.get_by_role("button", name="Find").click()
+    expect(page.get_by_text("Search: q must not contain the control character U+0001.")).to_be_visible()

@@ -163,7 +163,7 @@ def test_submissions_are_paged_filtered_cancelled_and_deleted(api, world):
     assert seen == [s["id"] for s in subs]
     bobs = api.get("/api/admin/submissions", params={"username": "bob"}, headers=api.as_("svc")).json()
     assert [s["id"] for s in bobs["submissions"]] == [lone, batch["id"]]
-    assert problem_of(api.get("/api/admin/submissions", params={"cursor": "nope"}, headers=root), 422)["field"] == "cursor"
+    assert problem_of(api.get("/api/admin/submissions", params={"cursor": "nope"}, headers=root), 400)["field"] == "cursor"
     assert problem_of(api.get("/api/admin/submissions", params={"limit": 501}, headers=root), 422)["field"] == "query.limit"
 
     # Cancel the batch by any of its jobs: its four jobs stop; a second cancel has nothing to do.
