@@ -49,9 +49,9 @@ class Lodged:
 
 def _row(*, job_id: str, owner: str, spec, payload: Payload, batch_id=None, workflow_id=None,
          parent_job_id=None, step=None, entity_id=None, lineage_key=None, idempotency_key=None,
-         now=None, queue: Optional[str] = None) -> dict[str, Any]:
+         now=None, queue: Optional[str] = None, subject: str = "") -> dict[str, Any]:
     now = now or utcnow()
-    return dict(
+    return dict(subject=subject[:256],
         id=job_id, owner=owner, job_type=spec.job_type, job_subtype=spec.job_subtype,
         status=JobStatus.PENDING.value, attempt=1, payload=payload.model_dump(mode="json"),
         batch_id=batch_id, workflow_id=workflow_id, parent_job_id=parent_job_id, step=step,
@@ -71,6 +71,7 @@ def _insert(conn: sa.Connection, rows: list[dict[str, Any]], *, text: str, ignor
         rows = [r for r in rows if r["id"] not in existing]
         if not rows:
             return []
+    _subjects(conn, rows)
     conn.execute(sa.insert(_job), rows)
     conn.execute(sa.insert(_msg), [dict(job_id=r["id"], at=r["created_at"], level="info",
                                         status=JobStatus.PENDING.value, attempt=1, text=text)
@@ -80,6 +81,31 @@ def _insert(conn: sa.Connection, rows: list[dict[str, Any]], *, text: str, ignor
         spec = spec_for(r["job_type"], r["job_subtype"])
         out.append(Lodged(r["id"], 1, r["queue"], spec.timeout_s, r["owner"], r.get("batch_id")))
     return out
+
+
+def _subjects(conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
+    """What each job is about, where its lodger did not say: the item it is for (with
+    its version past the first), else the label of its batch, else the label its payload
+    gives. Read once per lodging (two queries at most), so no list ever reads it again."""
+    todo = [r for r in rows if not r.get("subject")]
+    if not todo:
+        return
+    from app.models import Item
+
+    _item = Item.__table__
+    entity_ids = {r["entity_id"] for r in todo if r.get("entity_id")}
+    batch_ids = {r["batch_id"] for r in todo if r.get("batch_id")}
+    items = {i.id: i for i in conn.execute(sa.select(_item.c.id, _item.c.display_name, _item.c.version)
+                                           .where(_item.c.id.in_(entity_ids)))} if entity_ids else {}
+    labels = dict(conn.execute(sa.select(_batch.c.id, _batch.c.label).where(_batch.c.id.in_(batch_ids))).all()) \
+        if batch_ids else {}
+    for r in todo:
+        item = items.get(r.get("entity_id"))
+        if item is not None:
+            subject = item.display_name + (f" (v{item.version})" if item.version > 1 else "")
+        else:
+            subject = labels.get(r.get("batch_id")) or str((r.get("payload") or {}).get("label") or "")
+        r["subject"] = subject[:256]
 
 
 def enqueue(lodged: Iterable[Lodged]) -> bool:
