@@ -22,6 +22,7 @@ from app.db import session
 from app.lifecycle import JobStatus
 from app.models import Job
 from app.settings import get_settings
+from app.submissions import overall_status
 
 JOB_TYPE = "PIPELINE"
 RUN_SUBTYPE = "RUN_TASK"
@@ -122,8 +123,6 @@ class RunState:
 
 
 def overall(statuses: Iterable[str]) -> str:
-    from app.submissions import overall_status
-
     counts: dict[str, int] = {}
     for st in statuses:
         counts[st] = counts.get(st, 0) + 1
