@@ -44,7 +44,7 @@ DEMO_TASKS = [
          command="sort {input} -o {output_dir}/sorted.txt", output_glob="sorted.txt", timeout_s=120),
     dict(name="word frequencies", description="The most frequent words of the inputs, as CSV.", kind="handler",
          handler="app.pipelines.word_frequencies", input_glob="*.txt", output_glob="*.csv", timeout_s=120,
-         parameters=[{"name": "top", "default": "20"}]),
+         parameters=[{"name": "top", "default": "20", "type": "integer", "minimum": 1, "maximum": 100_000}]),
 ]
 
 DEMO_PIPELINES = [

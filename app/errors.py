@@ -54,6 +54,13 @@ class InvalidCursor(InvalidInput):
     status_code = 400
 
 
+class ParameterRefused(InvalidInput):
+    """A run's parameter is unknown, missing while required, or breaks its task's rule
+    (type, allowed values, range): the request is refused before anything is lodged."""
+
+    status_code = 400
+
+
 class UnknownJobType(InvalidInput):
     """No job type/subtype of that name is registered."""
 

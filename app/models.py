@@ -178,6 +178,11 @@ class TaskParameter(SQLModel, table=True):
     flag: str = ""
     default: str = ""
     required: bool = False
+    # The rule a value must follow (app.parameters), checked when a run is lodged.
+    type: str = Field(default="text", max_length=16)  # text | integer | number | choice | boolean
+    choices: list[str] = Field(default_factory=list, sa_type=sa.JSON)  # the allowed values of a choice
+    minimum: Optional[float] = None
+    maximum: Optional[float] = None
 
 
 class Pipeline(SQLModel, table=True):
@@ -272,6 +277,9 @@ class Job(SQLModel, table=True):
     parent_job_id: Optional[str] = Field(default=None, max_length=64)
     step: Optional[int] = None
     entity_id: Optional[str] = Field(default=None, max_length=64)
+    # What the job is about (an item's name, a pipeline run, a batch's label), set when it
+    # is lodged so a list shows it without reading anything else.
+    subject: str = Field(default="", max_length=256)
     lineage_key: Optional[str] = Field(default=None, max_length=160)
     idempotency_key: Optional[str] = Field(default=None, max_length=128)
     queue: str = Field(default="default", max_length=64)

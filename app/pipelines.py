@@ -42,13 +42,16 @@ from typing import Any, Callable, Iterable, Optional, Union
 import sqlalchemy as sa
 from sqlmodel import select
 
-from app import csvcells, lifecycle
+from app import csvcells, lifecycle, runs
+from app import parameters as rules
 from app.db import session, utcnow, write_conn
 from app.errors import Conflict, InvalidInput, JobFailed, NotFound, PayloadTooLarge, PermissionDenied
 from app.jobtypes import FileRef, PlanStep, RunTask, child_job_id, spec_for
 from app.launch import Lodged, _insert, _row, enqueue, get_job
 from app.lifecycle import JobStatus, Transitioned
 from app.models import Job, JobFile, Pipeline, PipelineStep, Task, TaskParameter, User, new_id
+from app.parameters import ParameterInfo, RunParameter  # noqa: F401  (part of this module's API)
+from app.runs import runs_dir
 from app.settings import get_settings
 from app.shapes import check_text, text_problem
 
@@ -71,8 +74,6 @@ HISTORY_CHARS = 4000  # of a command's stdout and stderr, in its history and res
 TIMEOUT_GRACE_S = 2.0  # a worker's own watch halts a step this long after the task's limit
 
 _NAME_RE = re.compile(r"^[^\x00-\x1f/\\]{1,64}$")
-_PARAM_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
-_FLAG_RE = re.compile(r"^--?[A-Za-z0-9][A-Za-z0-9_.-]*=?$")
 _FILE_RE = re.compile(r"^\w[\w.\- ()+,]{0,199}$")
 
 
@@ -117,14 +118,6 @@ def word_frequencies(*, inputs: list[Path], output_dir: Path, parameters: dict[s
 
 
 @dataclass
-class ParameterInfo:
-    name: str
-    flag: str = ""
-    default: str = ""
-    required: bool = False
-
-
-@dataclass
 class TaskInfo:
     id: int
     name: str
@@ -151,22 +144,13 @@ class StepInfo:
 
 
 @dataclass
-class RunParameter:
-    """A parameter a run of the pipeline takes: declared by one or more of its tasks."""
-
-    name: str
-    default: str
-    required: bool
-    tasks: list[str]
-
-
-@dataclass
 class PipelineInfo:
     id: int
     name: str
     description: str
     steps: list[StepInfo]
     parameters: list[RunParameter]
+    tasks: dict[int, TaskInfo] = field(default_factory=dict, repr=False)
 
     @property
     def orders(self) -> list[list[StepInfo]]:
@@ -180,7 +164,8 @@ class PipelineInfo:
 def _task_info(t: Task, params: Iterable[TaskParameter]) -> TaskInfo:
     return TaskInfo(t.id, t.name, t.description, t.backend, t.kind, t.command, t.handler, t.input_glob,
                     t.output_glob, t.ok_exit_codes, t.timeout_s,
-                    [ParameterInfo(p.name, p.flag, p.default, p.required) for p in params])
+                    [ParameterInfo(p.name, p.flag, p.default, p.required, p.type or "text", list(p.choices or []),
+                                   p.minimum, p.maximum) for p in params])
 
 
 def _tasks_by_id(s, ids: Optional[Iterable[int]] = None) -> dict[int, TaskInfo]:
@@ -197,18 +182,22 @@ def _tasks_by_id(s, ids: Optional[Iterable[int]] = None) -> dict[int, TaskInfo]:
 
 
 def _pipeline_info(p: Pipeline, steps: list[PipelineStep], tasks: dict[int, TaskInfo]) -> PipelineInfo:
-    infos, declared = [], {}
+    infos = []
     for st in sorted(steps, key=lambda x: (x.order, x.id)):
         t = tasks[st.task_id]
         infos.append(StepInfo(st.order, t.id, t.name, t.description, t.kind, t.input_glob))
-        for prm in t.parameters:
-            have = declared.get(prm.name)
-            if have is None:
-                declared[prm.name] = RunParameter(prm.name, prm.default, prm.required and not prm.default, [t.name])
-            elif t.name not in have.tasks:
-                have.tasks.append(t.name)
-                have.required = have.required or (prm.required and not prm.default)
-    return PipelineInfo(p.id, p.name, p.description, infos, sorted(declared.values(), key=lambda r: r.name))
+    return PipelineInfo(p.id, p.name, p.description, infos, rules.merge(_step_parameters(infos, tasks)),
+                        tasks=tasks)
+
+
+def _step_parameters(steps: list[StepInfo], tasks: dict[int, TaskInfo]) -> list[tuple[str, list[ParameterInfo]]]:
+    """(task name, its parameters) of each task of a pipeline once, in step order."""
+    seen, out = set(), []
+    for st in steps:
+        if st.task_id not in seen:
+            seen.add(st.task_id)
+            out.append((tasks[st.task_id].name, tasks[st.task_id].parameters))
+    return out
 
 
 def list_tasks(*, actor: User) -> list[TaskInfo]:
@@ -331,29 +320,10 @@ def _backend(value: Any) -> str:
 def _parameters(value: Any) -> list[ParameterInfo]:
     out: list[ParameterInfo] = []
     for i, p in enumerate(value or []):
-        if isinstance(p, ParameterInfo):
-            p = vars(p)
-        if not isinstance(p, dict):
-            raise InvalidInput(f"Parameter {i} must be an object with a name.", field=f"parameters.{i}")
-        name = str(p.get("name") or "").strip()
-        if not _PARAM_RE.match(name):
-            raise InvalidInput(f"Parameter name {name!r} must be a letter or _ then letters, digits or _ "
-                               f"(at most 64).", field=f"parameters.{i}.name")
-        if name in PLACEHOLDERS:
-            raise InvalidInput(f"Parameter name {name!r} is a placeholder of its own; choose another name.",
-                               field=f"parameters.{i}.name")
-        if any(o.name == name for o in out):
-            raise InvalidInput(f"Parameter {name!r} is declared twice.", field=f"parameters.{i}.name")
-        flag = str(p.get("flag") or "").strip()
-        if flag and not _FLAG_RE.match(flag):
-            raise InvalidInput(f"Flag {flag!r} of parameter {name} must look like -n, --lines or --lines=.",
-                               field=f"parameters.{i}.flag")
-        default = _text(p.get("default"), f"parameters.{i}.default", 1000)
-        required = p.get("required", False)
-        if not isinstance(required, bool):
-            raise InvalidInput(f"required of parameter {name} must be true or false.",
-                               field=f"parameters.{i}.required")
-        out.append(ParameterInfo(name, flag, default, required))
+        prm = rules.declare(p, i, reserved=PLACEHOLDERS)
+        if any(o.name == prm.name for o in out):
+            raise InvalidInput(f"Parameter {prm.name!r} is declared twice.", field=f"parameters.{i}.name")
+        out.append(prm)
     return out
 
 
@@ -432,7 +402,8 @@ def _save_parameters(s, task_id: int, params: list[ParameterInfo]) -> None:
         s.delete(old)
     s.flush()
     for p in params:
-        s.add(TaskParameter(task_id=task_id, name=p.name, flag=p.flag, default=p.default, required=p.required))
+        s.add(TaskParameter(task_id=task_id, name=p.name, flag=p.flag, default=p.default, required=p.required,
+                            type=p.type, choices=list(p.choices), minimum=p.minimum, maximum=p.maximum))
 
 
 def _name_free(s, model, name: str, own_id: Optional[int], what: str) -> None:
@@ -641,41 +612,7 @@ def _file_name(file_name: str) -> str:
 
 
 def _run_parameters(info: PipelineInfo, given: Any) -> dict[str, str]:
-    if given is None:
-        given = {}
-    if not isinstance(given, dict):
-        raise InvalidInput("parameters must be an object of name: value.", field="parameters")
-    declared = {p.name: p for p in info.parameters}
-    out: dict[str, str] = {}
-    for name, value in given.items():
-        f = f"parameters.{name}"
-        if name not in declared:
-            known = ", ".join(sorted(declared)) or "none"
-            raise InvalidInput(f"Pipeline {info.name} takes no parameter {name!r}; its parameters: {known}.", field=f)
-        if isinstance(value, bool):
-            value = "true" if value else "false"
-        elif isinstance(value, (int, float)):
-            value = str(value)
-        elif value is None:
-            value = ""
-        if not isinstance(value, str):
-            raise InvalidInput(f"Parameter {name} must be text or a number.", field=f)
-        value = value.strip()
-        if len(value) > 1000 or text_problem(value):
-            raise InvalidInput(f"Parameter {name} must be one line of at most 1000 characters.", field=f)
-        # A value starting with "-" would read as an option of the program.
-        if value.startswith("-"):
-            raise InvalidInput(f"Parameter {name} must not start with '-'.", field=f)
-        if value:
-            out[name] = value
-    for p in info.parameters:
-        if p.required and p.name not in out:
-            raise InvalidInput(f"Parameter {p.name} is required (by {', '.join(p.tasks)}).", field=f"parameters.{p.name}")
-    return out
-
-
-def runs_dir() -> Path:
-    return get_settings().files_dir / "runs"
+    return rules.check_run(info.name, _step_parameters(info.steps, info.tasks), given)
 
 
 def _rel(path: Path) -> str:
@@ -713,7 +650,8 @@ def run_pipeline(*, actor: User, pipeline: Union[int, str], file_name: str, cont
     tmp = folder / f".{name}.part"
     tmp.write_bytes(content)
     os.replace(tmp, stored)  # a reader never sees half a file
-    upload = FileRef(name=name, path=_rel(stored), size=len(content), sha256=hashlib.sha256(content).hexdigest())
+    # Paths of a run's files are relative to the run: what its steps' inputs show.
+    upload = FileRef(name=name, path=f"upload/{name}", size=len(content), sha256=hashlib.sha256(content).hexdigest())
     spec = spec_for(JOB_TYPE, JOB_SUBTYPE)
     with session() as s:
         backends = dict(s.exec(select(Task.id, Task.backend).where(Task.id.in_([st.task_id for st in first]))).all())
@@ -724,7 +662,8 @@ def run_pipeline(*, actor: User, pipeline: Union[int, str], file_name: str, cont
         jid = step_job_id(root, st.order, i, first_order=st.order)
         rows.append(_row(job_id=jid, owner=actor.username, spec=spec, payload=payload, workflow_id=root,
                          parent_job_id=None if jid == root else root, step=st.order,
-                         lineage_key=_lineage(root, st.order, i), queue=backends.get(st.task_id) or DEFAULT_BACKEND))
+                         lineage_key=_lineage(root, st.order, i), queue=backends.get(st.task_id) or DEFAULT_BACKEND,
+                         subject=runs.run_name(payload.model_dump())))
     try:
         with write_conn() as conn:
             lodged = _insert(conn, rows, text=f"Lodged by {actor.username}: pipeline {info.name}, "
@@ -811,11 +750,11 @@ def time_limit_of(task: TaskInfo) -> int:
     return min(task.timeout_s, cap) if cap else task.timeout_s
 
 
-def _input_paths(p: RunTask, task: TaskInfo) -> tuple[list[Path], Path]:
+def _input_paths(p: RunTask, task: TaskInfo, root: str) -> tuple[list[Path], Path]:
     from app.files import stored_file_path
 
     def real(ref: FileRef) -> Path:
-        path = stored_file_path(ref.path)
+        path = stored_file_path(runs.stored_path(ref.path, root))
         if path is None or not path.is_file():
             raise JobFailed(f"Input {ref.name} is no longer stored.")
         return path
@@ -935,8 +874,9 @@ def execute_step(*, payload: RunTask, task: TaskInfo, job_id: str, attempt: int,
     the kept files in its out/). `note(text, level=...)` adds a line to the job's
     history. Raises JobFailed (a refused exit code, a missing program or input) or
     TaskTimedOut."""
-    inputs, upload = _input_paths(payload, task)
-    work = runs_dir() / (workflow_id or job_id) / job_id / f"a{attempt}"
+    root = workflow_id or job_id
+    inputs, upload = _input_paths(payload, task, root)
+    work = runs_dir() / root / job_id / f"a{attempt}"
     out_dir = work / "out"
     if work.exists():  # this attempt ran before on a worker that died: start clean
         shutil.rmtree(work)
@@ -946,29 +886,37 @@ def execute_step(*, payload: RunTask, task: TaskInfo, job_id: str, attempt: int,
         if p.required and not params[p.name]:
             raise JobFailed(f"Parameter {p.name} of task {task.name} is required and was not given.")
     limit = time_limit_of(task)
+
+    def shown(text: str) -> str:  # what the owner reads: paths inside the run, not the server's
+        return runs.relative_text(text, root)
+
     if task.kind == "handler":
         fn = HANDLERS.get(task.handler)
         if fn is None:
             raise JobFailed(f"Handler {task.handler!r} of task {task.name} is not registered.")
         note(f"Running handler {task.handler} on {', '.join(x.name for x in inputs)}")
-        summary = fn(inputs=inputs, output_dir=out_dir, parameters=params)
+        try:
+            summary = fn(inputs=inputs, output_dir=out_dir, parameters=params)
+        except JobFailed as exc:
+            raise JobFailed(shown(exc.message)) from None
         files = _keep(out_dir, task.output_glob)
-        return StepRun(None, "", f"{task.name}: {summary} {len(files)} file(s) kept.", files)
+        return StepRun(None, "", shown(f"{task.name}: {summary} {len(files)} file(s) kept."), files)
 
     values = {"input": str(inputs[0]), "upload": str(upload), "output_dir": str(out_dir), **params}
     argv = _argv(task, values, inputs, params)
-    note(f"Running: {shlex.join(argv)} (time limit {limit} s)")
+    note(shown(f"Running: {shlex.join(argv)} (time limit {limit} s)"))
     code, out_path, err_path = _run_command(argv, cwd=out_dir, log_dir=work, limit_s=limit)
-    stdout, stderr = _excerpt(out_path), _excerpt(err_path)
+    stdout, stderr = shown(_excerpt(out_path)), shown(_excerpt(err_path))
     accepted = code in ok_codes(task)
     if stdout:
         note(f"stdout:\n{stdout}")
     if stderr:
         note(f"stderr:\n{stderr}", level="info" if accepted else "warning")
     if not accepted:
+        program = shown(argv[0])
         if code < 0:
-            raise JobFailed(f"{task.name}: {argv[0]} was killed by signal {-code}.")
-        raise JobFailed(f"{task.name}: {argv[0]} exited with code {code}; accepted: {task.ok_exit_codes}.")
+            raise JobFailed(f"{task.name}: {program} was killed by signal {-code}.")
+        raise JobFailed(f"{task.name}: {program} exited with code {code}; accepted: {task.ok_exit_codes}.")
     files = _keep(out_dir, task.output_glob)
     return StepRun(code, stdout, f"{task.name}: exit code {code}; {len(files)} file(s) kept.", files)
 
@@ -1008,7 +956,7 @@ def finish_step(conn: sa.Connection, done: Transitioned, *, payload: RunTask, fi
     rank = {jid: i for i, jid in enumerate(ids)}
     kept = conn.execute(sa.select(_file.c.job_id, _file.c.name, _file.c.size, _file.c.sha256, _file.c.stored_path)
                         .where(_file.c.job_id.in_(ids))).all()
-    inputs = [FileRef(name=f.name, path=f.stored_path, size=f.size, sha256=f.sha256, job_id=f.job_id)
+    inputs = [FileRef(name=f.name, path=runs.in_run(f.stored_path, root), size=f.size, sha256=f.sha256, job_id=f.job_id)
               for f in sorted(kept, key=lambda f: (rank[f.job_id], f.name))]
     if not inputs:  # an order that keeps nothing (a check, a count) passes its own inputs on
         inputs = payload.inputs
@@ -1023,7 +971,7 @@ def finish_step(conn: sa.Connection, done: Transitioned, *, payload: RunTask, fi
         rows.append(_row(job_id=step_job_id(root, nxt, i, first_order=first), owner=done.owner, spec=spec,
                          payload=p, workflow_id=root, parent_job_id=done.job_id, step=nxt,
                          lineage_key=_lineage(root, nxt, i), now=now,
-                         queue=backends.get(st.task_id) or DEFAULT_BACKEND))
+                         queue=backends.get(st.task_id) or DEFAULT_BACKEND, subject=runs.run_name(p.model_dump())))
     lodged = _insert(conn, rows, text=f"Lodged by job {done.job_id}, the last step of order {payload.order} "
                                       f"to succeed", ignore=True)
     if lodged:

@@ -328,7 +328,7 @@ def _summaries(conn: sa.Connection, job_ids: list[str], batch_ids: list[str]) ->
                 created_at=r.created_at, status=overall_status(counts), jobs=sum(counts.values()),
                 finished=sum(counts.values()) - sum(counts[s] for s in LIVE), last_message=message,
                 batch_ids=[b.id for b in own], entity_id=r.entity_id,
-                title=str(((r.payload or {}).get("record") or {}).get("display_name") or ""))
+                title=_title_of(r))
     if batch_ids:
         for b in conn.execute(sa.select(_batch).where(_batch.c.id.in_(batch_ids))).all():
             first = conn.execute(sa.select(_job.c.job_type, _job.c.job_subtype).where(_job.c.batch_id == b.id)
@@ -340,6 +340,16 @@ def _summaries(conn: sa.Connection, job_ids: list[str], batch_ids: list[str]) ->
                 status=overall_status(counts), jobs=b.total, finished=b.total - sum(counts[s] for s in LIVE),
                 last_message=_progress(counts), batch_ids=[b.id])
     return out
+
+
+def _title_of(root) -> str:
+    """What a submission is called: a pipeline run after its pipeline and upload, a model
+    run after its name."""
+    from app import runs
+
+    if runs.is_step(root):
+        return runs.run_name(root.payload)
+    return str(((root.payload or {}).get("record") or {}).get("display_name") or "")
 
 
 def list_submissions(*, viewer: User, owner: Optional[str] = None, cursor: Optional[str] = None,

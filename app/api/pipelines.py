@@ -5,7 +5,7 @@ calls (app.pipelines), so the checks and their messages are the same."""
 from __future__ import annotations
 
 import json
-from typing import Any, Union
+from typing import Any, Optional, Union
 
 from fastapi import APIRouter, Depends, File, Form, Path, Response, UploadFile
 from pydantic import BaseModel, ConfigDict, Field
@@ -37,6 +37,11 @@ class ParameterIn(BaseModel):
                                                               "does not name the parameter, e.g. -n")
     default: Line = Field(default="", max_length=1000)
     required: bool = False
+    type: str = Field(default="text", max_length=16, description="text | integer | number | choice | boolean; "
+                                                                 "a run's value is checked against it when lodged")
+    choices: list[str] = Field(default_factory=list, max_length=50, description="The allowed values of a choice")
+    minimum: Optional[float] = Field(default=None, description="The least value of an integer or number")
+    maximum: Optional[float] = Field(default=None, description="The largest value of an integer or number")
 
 
 class ParameterOut(ParameterIn):
@@ -102,6 +107,11 @@ class RunParameterOut(BaseModel):
     default: str
     required: bool
     tasks: list[str] = Field(description="The tasks that take it")
+    type: str = Field(description="text | integer | number | choice | boolean")
+    choices: list[str] = Field(description="The allowed values of a choice")
+    minimum: Optional[float] = None
+    maximum: Optional[float] = None
+    rule: str = Field(description="The rule a value must follow, in words (of every task that takes it)")
 
 
 class PipelineOut(BaseModel):
@@ -148,7 +158,9 @@ def _parameters(text: str) -> dict[str, Any]:
 
 @router.post("/pipelines/{pipeline_id}/runs", status_code=201, response_model=RunOut,
              summary="Run a pipeline on an uploaded file (multipart: file, parameters as a JSON object)",
-             responses=_p(404, 409, 413, 422, d409="The pipeline has no steps",
+             responses=_p(400, 404, 409, 413, 422, d400="A parameter is unknown, missing or breaks its rule "
+                                                        "(the detail names it and the rule); nothing is lodged",
+                          d409="The pipeline has no steps",
                           d413="The file is larger than JOBDECK_MAX_UPLOAD_BYTES"))
 async def run_pipeline(response: Response, pipeline_id: int = PipelineId,
                        file: UploadFile = File(description="The file the first steps read"),
@@ -165,7 +177,7 @@ async def run_pipeline(response: Response, pipeline_id: int = PipelineId,
         actor=user, pipeline=pipeline_id, file_name=file.filename or "", content=content, parameters=params))
     steps = await run_in_threadpool(pipelines.run_steps, job.id)
     response.headers["Location"] = f"/api/jobs/{job.id}"
-    return RunOut(session_id=job.id, job=JobOut.of(job), steps=[JobOut.of(j) for j in steps])
+    return RunOut(session_id=job.id, job=JobOut.one(job), steps=JobOut.many(steps))
 
 
 @router.post("/pipelines", status_code=201, response_model=PipelineOut, summary="Configure a pipeline (admins)",

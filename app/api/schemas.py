@@ -46,11 +46,31 @@ class JobLodge(BaseModel):
     owner: Optional[Line] = Field(default=None, max_length=64)
 
 
+class RunStateOut(BaseModel):
+    """The pipeline run a job is a step of, as a whole."""
+
+    id: str = Field(description="The run's root job (its submission)")
+    name: str = Field(description="The run's name: its pipeline and upload")
+    status: JobStatus = Field(description="Of the run as a whole: the worst outcome once every step is final")
+    final: bool
+    steps: int = Field(description="The steps its pipeline had when it started")
+    finished: int
+    failed: int = Field(description="Steps FAILED or CRASHED")
+    summary: str
+
+    @classmethod
+    def of(cls, r: Any) -> "RunStateOut":
+        return cls(id=r.id, name=r.name, status=r.status, final=JobStatus(r.status) in FINAL, steps=r.steps,
+                   finished=r.finished, failed=r.failed, summary=r.summary)
+
+
 class JobOut(BaseModel):
     id: str = Field(description="The session id: fetch, watch, cancel and retry the job by it.")
     owner: str
     job_type: str
     job_subtype: str
+    subject: str = Field("", description="What the job is about: the item it is for, the pipeline run it is a "
+                                         "step of, or the label of its batch")
     status: JobStatus
     final: bool
     attempt: int
@@ -75,11 +95,25 @@ class JobOut(BaseModel):
     started_at: Optional[datetime] = None
     finished_at: Optional[datetime] = None
     updated_at: datetime
+    run: Optional[RunStateOut] = Field(None, description="For a step of a pipeline run: the run as a whole (its "
+                                                         "state may differ from this step's)")
 
     @classmethod
-    def of(cls, job: Job) -> "JobOut":
-        data = {k: getattr(job, k) for k in cls.model_fields if k != "final"}
-        return cls(**data, final=JobStatus(job.status) in FINAL)
+    def of(cls, job: Job, run: Any = None) -> "JobOut":
+        data = {k: getattr(job, k) for k in cls.model_fields if k not in ("final", "run")}
+        return cls(**data, final=JobStatus(job.status) in FINAL, run=RunStateOut.of(run) if run else None)
+
+    @classmethod
+    def many(cls, jobs: list[Job]) -> list["JobOut"]:
+        """Jobs with the state of the runs they are steps of (one query for the page)."""
+        from app import runs
+
+        states = runs.run_states(runs.root_of(j) for j in jobs)
+        return [cls.of(j, states.get(runs.root_of(j) or "")) for j in jobs]
+
+    @classmethod
+    def one(cls, job: Job) -> "JobOut":
+        return cls.many([job])[0]
 
 
 class JobAdminOut(JobOut):

@@ -1,11 +1,11 @@
-"""A pipeline run's steps, as the job page shows them: order, task, status, files kept."""
+"""A pipeline run as the job page of any of its steps shows it first: the run's name
+and overall state, then its steps (order, task, status, files kept)."""
 
 from __future__ import annotations
 
 import reflex as rx
 
 from app import routes
-from app.components.common import section
 from app.components.status import status_badge
 from app.state.pipelines import StepRow
 
@@ -23,16 +23,36 @@ def _step(s: StepRow) -> rx.Component:
     )
 
 
-def pipeline_steps(steps, pipeline_name) -> rx.Component:
-    """Shown for a PIPELINE job: every step of its run, kept current by the page's live
+def pipeline_run(run, steps, pipeline_name, current_is_root) -> rx.Component:
+    """Shown for a PIPELINE job, above the step itself: the run as a whole (its state is
+    that of all its steps together) and every step, kept current by the page's live
     pushes (the page watches the run's workflow)."""
+    title = rx.cond(current_is_root, rx.heading(run.name, size="5", class_name="run-name"),
+                    rx.link(rx.heading(run.name, size="5", class_name="run-name"), href=routes.job(run.id),
+                            underline="hover"))
     return rx.cond(
         steps.length() > 0,
-        section(
-            "Pipeline run",
-            rx.text(pipeline_name, ": steps of equal order run side by side; the next order starts when they "
-                    "all succeeded.", size="2", color_scheme="gray"),
-            rx.table.root(rx.table.body(rx.foreach(steps, _step)), size="1", width="100%"),
+        rx.card(
+            rx.vstack(
+                rx.flex(
+                    rx.vstack(rx.text("Pipeline run", size="1", color_scheme="gray", weight="medium"), title,
+                              rx.text(run.summary, rx.cond(run.duration != "", " · " + run.duration, ""), size="2",
+                                      color_scheme="gray", class_name="run-summary"),
+                              spacing="1"),
+                    rx.vstack(status_badge(run.status, run.description, size="3"),
+                              rx.text(run.description, size="1", color_scheme="gray", max_width="24em",
+                                      align="right"),
+                              align="end", spacing="1", class_name="run-status",
+                              custom_attrs={"data-status": run.status}),
+                    justify="between", wrap="wrap", spacing="3", width="100%",
+                ),
+                rx.table.root(rx.table.body(rx.foreach(steps, _step)), size="1", width="100%"),
+                rx.text(pipeline_name, ": steps of equal order run side by side; the next order starts when they "
+                        "all succeeded.", size="1", color_scheme="gray"),
+                spacing="3",
+                width="100%",
+            ),
+            width="100%",
             class_name="pipeline-run",
         ),
     )

@@ -23,7 +23,7 @@ def _row(r: SubmissionRow) -> rx.Component:
         rx.table.cell(rx.vstack(
             rx.link(rx.text(r.label, weight="medium"), href=r.href, underline="hover", class_name="submission-link"),
             rx.cond(r.subject != "", rx.text(r.subject, size="2")),
-            rx.text(r.job_type, " / ", r.job_subtype, size="1", color_scheme="gray", display=["none", "block"]),
+            rx.text(r.kind_text, size="1", color_scheme="gray", display=["none", "block"]),
             rx.text(r.owner, size="1", color_scheme="gray", display=["block", "none"]),
             spacing="0"), min_width="10em"),
         rx.table.cell(rx.text(r.owner, size="2", class_name="submission-owner"), display=["none", "table-cell"]),

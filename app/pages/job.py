@@ -7,7 +7,7 @@ import reflex as rx
 from app import routes
 from app.components.common import copy_id, field_row, not_found, section, when
 from app.components.layout import page
-from app.components.pipeline import pipeline_steps
+from app.components.pipeline import pipeline_run
 from app.components.status import status_badge
 from app.state.base import AuthState
 from app.state.job import JobState
@@ -47,7 +47,7 @@ def _summary() -> rx.Component:
     return rx.card(
         rx.vstack(
             rx.flex(
-                rx.vstack(rx.heading(JobState.row.label, size="5"),
+                rx.vstack(rx.heading(JobState.heading, size="5", class_name="job-heading"),
                           rx.text(JobState.row.job_type, " / ", JobState.row.job_subtype, size="2",
                                   color_scheme="gray"), spacing="1"),
                 rx.vstack(status_badge(JobState.row.status, JobState.row.description, size="3"),
@@ -80,11 +80,11 @@ def _summary() -> rx.Component:
                                            rx.link(JobState.batch_label, " (", JobState.row.batch_total, " jobs)",
                                                    href=routes.batch(JobState.row.batch_id)),
                                            rx.text("—"))),
-                field_row("Workflow", rx.cond(JobState.row.entity_id != "",
-                                              rx.cond(JobState.item_name != "",
-                                                      rx.link(JobState.item_name,
-                                                              href=routes.item(JobState.row.entity_id),
-                                                              class_name="item-link"),
+                field_row("Workflow", rx.cond(JobState.workflow_href != "",
+                                              rx.cond(JobState.workflow_name != "",
+                                                      rx.link(JobState.workflow_name,
+                                                              href=JobState.workflow_href,
+                                                              class_name=JobState.workflow_class),
                                                       rx.code(JobState.row.entity_id)),
                                               rx.text(rx.cond(JobState.row.marker == "workflow", "step", "—")))),
                 field_row("Lodged by", rx.cond(JobState.parent_job_id != "",
@@ -189,7 +189,8 @@ def _files() -> rx.Component:
 
 
 def _child(c: JobRow) -> rx.Component:
-    return rx.hstack(rx.link(c.label, href=routes.job(c.id)), status_badge(c.status, c.description),
+    return rx.hstack(rx.link(rx.cond(c.title != "", c.title, c.label), href=routes.job(c.id), class_name="child-link"),
+                     status_badge(c.status, c.description),
                      spacing="2", align="center")
 
 
@@ -206,8 +207,10 @@ def job_page() -> rx.Component:
                 JobState.found,
                 rx.vstack(
                     rx.flex(rx.hstack(*_actions(), spacing="2", wrap="wrap"), width="100%"),
+                    # a step of a pipeline run: the run as a whole first, then this step
+                    pipeline_run(JobState.run, JobState.steps, JobState.pipeline_name,
+                                 JobState.run.id == JobState.row.id),
                     _summary(),
-                    pipeline_steps(JobState.steps, JobState.pipeline_name),
                     rx.grid(_times(), _messages(), columns=rx.breakpoints(initial="1", md="2"), spacing="4",
                             width="100%"),
                     _io(),

@@ -56,17 +56,22 @@ def _when(created: rx.Var, created_exact: rx.Var) -> rx.Component:
 
 
 @rx.memo
-def job_list_row(job_id: rx.Var[str], label: rx.Var[str], job_type: rx.Var[str], job_subtype: rx.Var[str],
-                 created: rx.Var[str], created_exact: rx.Var[str], marker: rx.Var[str], batch_id: rx.Var[str],
-                 batch_total: rx.Var[int], owner: rx.Var[str], status: rx.Var[str], message: rx.Var[str],
-                 progress: rx.Var[int]) -> rx.Component:
+def job_list_row(job_id: rx.Var[str], label: rx.Var[str], subject: rx.Var[str], job_type: rx.Var[str],
+                 job_subtype: rx.Var[str], created: rx.Var[str], created_exact: rx.Var[str], marker: rx.Var[str],
+                 batch_id: rx.Var[str], batch_total: rx.Var[int], owner: rx.Var[str], status: rx.Var[str],
+                 message: rx.Var[str], progress: rx.Var[int], duration: rx.Var[str]) -> rx.Component:
     """One row. Its props are plain values, so a push re-renders only the rows whose
     values changed (React.memo), not the whole table; and it is plain elements
     (components.plain), so that render is cheap: this is what keeps many open tabs
-    cheap for the browser."""
+    cheap for the browser. What it is about (its subject) shares the label's line, and
+    how long it ran sits where the progress bar of a running job does: the row keeps
+    its height."""
     return rx.el.tr(
         plain.td(
-            plain.link(plain.text(label, weight="medium", class_name="job-label"),
+            plain.link(plain.text(label,
+                                  rx.cond(subject != "", rx.el.span(" · ", subject, class_name="job-subject",
+                                                                    custom_attrs={"data-accent-color": "gray"})),
+                                  weight="medium", class_name="job-label", title=subject),
                        plain.text(job_type, " / ", job_subtype, size="1", gray=True, class_name="job-kind"),
                        to=routes.job(job_id), class_name="job-link"),
             rx.el.div(_when(created, created_exact), class_name="phone-only"),
@@ -74,6 +79,7 @@ def job_list_row(job_id: rx.Var[str], label: rx.Var[str], job_type: rx.Var[str],
         plain.td(
             plain.status_badge(status),
             rx.cond((status == "IN_PROGRESS") & (progress >= 0), plain.progress(progress)),
+            rx.cond(duration != "", plain.text(duration, size="1", gray=True, class_name="job-duration")),
             class_name="status-cell",
         ),
         plain.td(_when(created, created_exact), class_name="col-created"),
@@ -88,10 +94,11 @@ def job_list_row(job_id: rx.Var[str], label: rx.Var[str], job_type: rx.Var[str],
 def _row(row: ListRow) -> rx.Component:
     live = JobsListState.live[row.id]
     return job_list_row(
-        job_id=row.id, label=rx.cond(row.title != "", row.title, row.label), job_type=row.job_type,
+        job_id=row.id, label=rx.cond(row.title != "", row.title, row.label), subject=row.subject,
+        job_type=row.job_type,
         job_subtype=row.job_subtype, created=row.created, created_exact=row.created_exact, marker=row.marker,
         batch_id=row.batch_id, batch_total=row.batch_total, owner=rx.cond(JobsListState.show_owner, row.owner, ""),
-        status=live.status, message=live.message, progress=live.progress,
+        status=live.status, message=live.message, progress=live.progress, duration=live.duration,
         key=row.id,
     )
 

@@ -23,15 +23,36 @@ def _order(o: OrderRow) -> rx.Component:
 
 
 def _parameter(p: ParameterRow) -> rx.Component:
-    return rx.vstack(
-        rx.text(p.name, rx.cond(p.required, " (required)", ""), size="2", weight="medium"),
+    """One parameter with its rule (type, allowed values, range), whether it is required
+    and its default: what the run is checked against before anything is lodged."""
+    bad = PipelinesState.error_field == "parameters." + p.name
+    field = rx.cond(
+        p.type == "choice",
+        rx.select.root(
+            rx.select.trigger(placeholder=rx.cond(p.default != "", "default: " + p.default, "choose"),
+                              width="100%", aria_label=p.name, color_scheme=rx.cond(bad, "red", "gray")),
+            rx.select.content(rx.foreach(p.choices, lambda c: rx.select.item(c, value=c))),
+            on_change=lambda v: PipelinesState.set_value(p.name, v),
+            class_name="pipeline-parameter",
+        ),
         rx.input(placeholder=rx.cond(p.default != "", "default: " + p.default, ""), aria_label=p.name,
                  on_change=lambda v: PipelinesState.set_value(p.name, v), width="100%", max_length=1000,
-                 color_scheme=rx.cond(PipelinesState.error_field == "parameters." + p.name, "red", "gray"),
-                 class_name="pipeline-parameter"),
-        rx.text("Used by ", p.tasks, size="1", color_scheme="gray"),
+                 color_scheme=rx.cond(bad, "red", "gray"), class_name="pipeline-parameter"),
+    )
+    return rx.vstack(
+        rx.hstack(rx.text(p.name, size="2", weight="medium"),
+                  rx.badge(p.type, variant="soft", color_scheme="gray", size="1"),
+                  rx.cond(p.required, rx.badge("required", variant="soft", color_scheme="amber", size="1")),
+                  spacing="2", align="center"),
+        field,
+        rx.text(rx.text.span("Must be " + p.rule, class_name="parameter-rule"),
+                rx.cond(p.default != "", "; default " + p.default, ""),
+                rx.cond(p.required, "; required", ""), ". Used by ", p.tasks, ".",
+                size="1", color_scheme=rx.cond(bad, "red", "gray")),
         spacing="1",
         width="100%",
+        class_name="pipeline-parameter-field",
+        custom_attrs={"data-parameter": p.name},
     )
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import reflex as rx
 
-from app import queries, routes, submissions
+from app import queries, routes, runs, submissions
 from app.errors import JobdeckError
 from app.lifecycle import JobStatus
 from app.models import User
@@ -30,6 +30,7 @@ class SubmissionRow:
     job_type: str = ""
     job_subtype: str = ""
     label: str = ""
+    kind_text: str = ""  # "PIPELINE / RUN_TASK", or what it is in words ("Pipeline run")
     subject: str = ""  # the item or model run it is about
     status: str = ""
     aa_status: str = ""
@@ -47,10 +48,14 @@ class SubmissionRow:
 
 def submission_row(s: submissions.SubmissionSummary, subject: str = "") -> SubmissionRow:
     kind_label = label_of(s.job_type, s.job_subtype) if s.job_type else "Empty batch"
+    label, kind_text, subject = kind_label, f"{s.job_type} / {s.job_subtype}", s.title or subject
+    if s.kind == "batch":
+        label = f"{s.label or 'Batch'} · {s.jobs} × {kind_label}"
+    elif s.job_type == runs.JOB_TYPE and s.title:  # a pipeline run, named after its pipeline and upload
+        label, kind_text, subject = s.title, "Pipeline run", ""
     return SubmissionRow(
         id=s.id, kind=s.kind, owner=s.owner, job_type=s.job_type, job_subtype=s.job_subtype,
-        label=(f"{s.label or 'Batch'} · {s.jobs} × {kind_label}" if s.kind == "batch" else kind_label),
-        subject=s.title or subject,
+        label=label, kind_text=kind_text, subject=subject,
         status=s.status, aa_status=s.aa_status, description=describe(s.status), jobs=s.jobs,
         finished=s.finished, last_message=s.last_message, created=iso(s.created_at),
         created_exact=exact(s.created_at), created_key=f"{iso(s.created_at)}|{s.id}",

@@ -6,16 +6,16 @@ from typing import Any, Optional
 
 import reflex as rx
 
-from app import files, launch, pipelines, queries, routes, workers
+from app import files, launch, pipelines, queries, routes, runs, workers
 from app.errors import JobdeckError, NotFound
 from app.lifecycle import RETRYABLE
 from app.models import Batch, Item, Job, User
 from app.db import session
 from app.state import live
 from app.state.base import sign_in_redirect, viewer
-from app.state.pipelines import StepRow, step_row
-from app.state.views import (FileRow, JobRow, MessageRow, attempt_times, file_row, job_row, message_row,
-                             pretty_json)
+from app.state.pipelines import RunRow, StepRow, run_row, step_row
+from app.state.views import (FileRow, JobRow, MessageRow, attempt_times, duration, exact, file_row, iso,
+                             job_row, message_row, pretty_json)
 
 # Larger files are for the REST API: the console sends a download through its websocket.
 MAX_DOWNLOAD_BYTES = 25 * 1024 * 1024
@@ -58,6 +58,11 @@ class JobState(rx.State):
     queue: str = ""
     steps: list[StepRow] = []  # a pipeline run's steps, for a PIPELINE job
     pipeline_name: str = ""
+    run: RunRow = RunRow()  # the run as a whole, for a step of one
+    heading: str = ""  # the job's own name (a step's task), else its type's label
+    workflow_name: str = ""  # what the Workflow field links to: the item, or the pipeline run
+    workflow_href: str = ""
+    workflow_class: str = ""
 
     @rx.var
     def can_cancel(self) -> bool:
@@ -97,6 +102,17 @@ class JobState(rx.State):
         self.queue = job.queue
         self.steps = [step_row(j, n, current=j.id == job.id) for j, n in d.get("steps", [])]
         self.pipeline_name = str((job.payload or {}).get("pipeline") or "") if self.steps else ""
+        run = runs.state_of_steps([j for j, _ in d.get("steps", [])])
+        self.run = run_row(run) if run else RunRow()
+        self.heading = self.row.title or self.row.label
+        if self.run.id:
+            self.workflow_name, self.workflow_href, self.workflow_class = (
+                self.run.name, routes.job(self.run.id), "run-link")
+        elif job.entity_id:
+            self.workflow_name, self.workflow_href, self.workflow_class = (
+                self.item_name, routes.item(job.entity_id), "item-link")
+        else:
+            self.workflow_name = self.workflow_href = self.workflow_class = ""
         self.loaded = True
 
     @rx.event

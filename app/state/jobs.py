@@ -14,14 +14,14 @@ from typing import Any, Optional
 
 import reflex as rx
 
-from app import paging, queries
+from app import paging, queries, runs
 from app.errors import JobdeckError
 from app.jobtypes import SPECS
 from app.models import Job, User
 from app.queries import JobFilter
 from app.state import live
 from app.state.base import sign_in_redirect, viewer
-from app.state.views import STATUSES, ListRow, RowLive, list_row, row_live, sort_key
+from app.state.views import STATUSES, ListRow, RowLive, list_row, row_live, run_live, sort_key
 
 PAGE_SIZE = 25
 ANY = "all"
@@ -92,6 +92,7 @@ class JobsListState(rx.State):
         changed: dict[str, RowLive] = {}
         gone: set[str] = set()
         fresh: list[Job] = []
+        run_roots: set[str] = set()  # runs shown whose steps changed
         # plain values, not Reflex's change-tracking proxies: this runs for every tab
         keys, shown_live = self.get_value("_keys"), self.get_value("live")
         oldest = min(keys.values()) if keys and self.next_cursor else ""
@@ -100,6 +101,9 @@ class JobsListState(rx.State):
                 job = burst.job(jid)
                 if job is None:
                     continue
+                root = runs.root_of(job)
+                if root and root in keys:
+                    run_roots.add(root)
                 if jid in keys:
                     if self._matches(job, scope):
                         changed[jid] = burst.memo(("row_live", jid), lambda: row_live(job))
@@ -108,6 +112,12 @@ class JobsListState(rx.State):
                 elif self._matches(job, scope) and (not oldest or sort_key(job) > oldest) \
                         and all(f.id != jid for f in fresh):
                     fresh.append(job)
+        for root in run_roots - gone:
+            # a run's root shows the state of the whole run: read once per burst for every tab
+            run = burst.memo(("run", root), lambda: runs.run_states([root]).get(root))
+            if run is not None:
+                shown = changed.get(root) or shown_live.get(root)
+                changed[root] = run_live(run, attempt=shown.attempt if shown else 1)
         self._follow_markers(events, burst)
         # Only what changed is sent: the live part of rows already shown ...
         updates = {k: v for k, v in changed.items() if k not in gone and shown_live.get(k) != v}
@@ -285,10 +295,12 @@ class JobsState(rx.State):
 
 
 def _rows_of(jobs: list[Job], markers=None) -> tuple[list[ListRow], dict[str, RowLive], dict[str, str]]:
-    """The rows of some jobs: their fixed part, their live part, their keyset keys."""
+    """The rows of some jobs: their fixed part, their live part (a run's root: the
+    run's), their keyset keys. Three indexed queries whatever the page."""
     totals, parents = markers or queries.job_markers(jobs)
     rows = [list_row(j, batch_total=totals.get(j.batch_id or "", 0), has_children=j.id in parents) for j in jobs]
-    return rows, {j.id: row_live(j) for j in jobs}, {j.id: sort_key(j) for j in jobs}
+    states = runs.run_states(j.id for j in jobs if runs.is_root(j))
+    return rows, {j.id: row_live(j, states.get(j.id)) for j in jobs}, {j.id: sort_key(j) for j in jobs}
 
 
 def _counts(owner: Optional[str]) -> dict[str, int]:

@@ -9,13 +9,13 @@ from typing import Any
 
 import reflex as rx
 
-from app import pipelines, routes
+from app import pipelines, routes, runs
 from app.errors import JobdeckError
 from app.models import Job
 from app.settings import get_settings
 from app.state import live
 from app.state.base import sign_in_redirect, viewer
-from app.state.views import describe
+from app.state.views import describe, duration
 
 UPLOAD_ID = "pipeline-file"
 
@@ -33,6 +33,9 @@ class ParameterRow:
     default: str = ""
     required: bool = False
     tasks: str = ""
+    type: str = "text"
+    rule: str = ""  # in words: "a whole number from 1 to 100000", "one of: fast, slow"
+    choices: list[str] = dataclasses.field(default_factory=list)
 
 
 @dataclasses.dataclass
@@ -61,11 +64,30 @@ class StepRow:
     current: bool = False
 
 
+@dataclasses.dataclass
+class RunRow:
+    """A pipeline run as a whole, as the job page of any of its steps shows it first."""
+
+    id: str = ""  # its root's id
+    name: str = ""
+    status: str = ""
+    description: str = ""
+    summary: str = ""
+    duration: str = ""
+
+
+def run_row(r: runs.RunState) -> RunRow:
+    took = duration(r.started_at, r.finished_at) if r.started_at and r.finished_at else ""
+    return RunRow(id=r.id, name=r.name, status=r.status, description=describe(r.status), summary=r.summary,
+                  duration=f"ran {took}" if took else "")
+
+
 def pipeline_row(p: pipelines.PipelineInfo) -> PipelineRow:
     return PipelineRow(
         id=p.id, key=str(p.id), name=p.name, description=p.description, steps=len(p.steps),
         orders=[OrderRow(o[0].order, " · ".join(s.task for s in o), len(o) > 1) for o in p.orders],
-        parameters=[ParameterRow(r.name, r.default, r.required, ", ".join(r.tasks)) for r in p.parameters])
+        parameters=[ParameterRow(r.name, r.default, r.required, ", ".join(r.tasks), r.type, r.rule, list(r.choices))
+                    for r in p.parameters])
 
 
 def step_row(job: Job, files: int, *, current: bool = False) -> StepRow:

@@ -10,7 +10,7 @@ import json
 from datetime import datetime
 from typing import Any, Optional
 
-from app import paging
+from app import paging, runs
 from app.jobtypes import SPECS
 from app.lifecycle import DESCRIPTIONS, JobStatus
 from app.models import Batch, Item, Job, JobFile, JobMessage
@@ -92,7 +92,16 @@ class JobRow:
     info: str = ""
     attempt: int = 1
     progress: int = -1  # percent, -1 when not reported
-    title: str = ""  # what the job is about, when its payload names it (a model run's name)
+    title: str = ""  # the job's own name, when it has one (a model run's name, a pipeline step's task)
+    subject: str = ""  # what it is about (an item, a pipeline run, a batch's label), set when lodged
+
+
+def job_title(job: Job) -> str:
+    """A job's own name, when it has one: a pipeline step's task, a model run's name."""
+    payload = job.payload or {}
+    if runs.is_step(job):
+        return runs.step_name(payload)
+    return str((payload.get("record") or {}).get("display_name") or "")
 
 
 def job_row(job: Job, *, batch_total: int = 0, has_children: bool = False) -> JobRow:
@@ -111,8 +120,7 @@ def job_row(job: Job, *, batch_total: int = 0, has_children: bool = False) -> Jo
         workflow_id=job.workflow_id or "", entity_id=job.entity_id or "",
         last_message=job.last_message or "", info=job.info or "", attempt=job.attempt,
         progress=-1 if job.progress is None else int(round(job.progress * 100)),
-        title=str(((job.payload or {}).get("record") or {}).get("display_name")
-                  or (job.payload or {}).get("task") or ""),  # a model run's name, a pipeline step's task
+        title=job_title(job), subject=job.subject or "",
     )
 
 
@@ -126,6 +134,7 @@ class ListRow:
     job_subtype: str = ""
     label: str = ""
     title: str = ""
+    subject: str = ""
     created: str = ""
     created_exact: str = ""
     marker: str = "standalone"
@@ -143,20 +152,39 @@ class RowLive:
     progress: int = -1
     attempt: int = 1
     info: str = ""
+    duration: str = ""  # how long it ran, once it finished
 
 
 def list_row(job: Job, *, batch_total: int = 0, has_children: bool = False) -> ListRow:
     r = job_row(job, batch_total=batch_total, has_children=has_children)
+    title, subject = r.title, r.subject
+    if runs.is_root(job):  # a run's root stands for the run (the submission) in a list
+        title, subject = runs.run_name(job.payload) or r.title, "pipeline run"
     return ListRow(id=r.id, owner=r.owner, job_type=r.job_type, job_subtype=r.job_subtype, label=r.label,
-                   title=r.title, created=r.created, created_exact=r.created_exact, marker=r.marker,
-                   batch_id=r.batch_id, batch_total=r.batch_total)
+                   title=title, subject=subject, created=r.created, created_exact=r.created_exact,
+                   marker=r.marker, batch_id=r.batch_id, batch_total=r.batch_total)
 
 
-def row_live(job: Job) -> RowLive:
-    msg = job.last_message or ""
-    return RowLive(status=job.status, message=msg if len(msg) <= 140 else msg[:139] + "…",
+def _short(msg: str) -> str:
+    return msg if len(msg) <= 140 else msg[:139] + "…"
+
+
+def row_live(job: Job, run: Optional[runs.RunState] = None) -> RowLive:
+    """The live part of a job's row; a run's root shows the state of the whole run."""
+    if run is not None:
+        return run_live(run, attempt=job.attempt)
+    return RowLive(status=job.status, message=_short(job.last_message or ""),
                    progress=-1 if job.progress is None else int(round(job.progress * 100)), attempt=job.attempt,
-                   info=(job.info or "") if job.status in ("FAILED", "CRASHED") else "")
+                   info=(job.info or "") if job.status in ("FAILED", "CRASHED") else "",
+                   duration=f"ran {duration(job.started_at, job.finished_at)}" if job.finished_at and job.started_at
+                   else "")
+
+
+def run_live(run: runs.RunState, *, attempt: int = 1) -> RowLive:
+    return RowLive(status=run.status, message=_short(run.last_message), progress=-1, attempt=attempt,
+                   info=run.summary if run.failed else "",
+                   duration=f"ran {duration(run.started_at, run.finished_at)}" if run.finished_at and run.started_at
+                   else "")
 
 
 def sort_key(job: Job) -> str:

@@ -36,7 +36,8 @@ TASKS = [
     {"name": "line count", "command": "wc -l {input}"},
     {"name": "sort lines", "command": "sort {input} -o {output_dir}/sorted.txt", "output_glob": "sorted.txt"},
     {"name": "word frequencies", "kind": "handler", "handler": "app.pipelines.word_frequencies",
-     "output_glob": "*.csv", "parameters": [{"name": "top", "default": "20"}]},
+     "output_glob": "*.csv", "parameters": [{"name": "top", "default": "20", "type": "integer", "minimum": 1,
+                                             "maximum": 100000}]},
 ]
 STEPS = [{"order": 1, "task": "line count"}, {"order": 1, "task": "sort lines"},
          {"order": 2, "task": "word frequencies"}]
@@ -58,7 +59,8 @@ def test_a_user_runs_a_pipeline_on_an_upload_and_downloads_its_output(api):
     assert [(x["name"], [s["task"] for s in x["steps"]]) for x in listed] == [
         ("Text summary", ["line count", "sort lines", "word frequencies"])]
     assert listed[0]["parameters"] == [{"name": "top", "default": "20", "required": False,
-                                        "tasks": ["word frequencies"]}]
+                                        "tasks": ["word frequencies"], "type": "integer", "choices": [],
+                                        "minimum": 1, "maximum": 100000, "rule": "a whole number from 1 to 100000"}]
 
     r = api.post(f"/api/pipelines/{p['id']}/runs", headers=api.as_("alice"),
                  files={"file": ("hamlet.txt", TEXT, "text/plain")}, data={"parameters": json.dumps({"top": "2"})})
@@ -85,7 +87,7 @@ def test_run_refusals_are_problem_details(api, monkeypatch):
     p = _configure(api)
     url = f"/api/pipelines/{p['id']}/runs"
     body = problem_of(api.post(url, headers=api.as_("alice"), files={"file": ("a.txt", b"a", "text/plain")},
-                               data={"parameters": '{"lines": 3}'}), 422)
+                               data={"parameters": '{"lines": 3}'}), 400)
     assert body["field"] == "parameters.lines" and "takes no parameter 'lines'" in body["detail"]
     body = problem_of(api.post(url, headers=api.as_("alice"), files={"file": ("a.txt", b"a", "text/plain")},
                                data={"parameters": "[1"}), 422)
@@ -113,7 +115,8 @@ def test_admins_configure_tasks_and_pipelines(api):
     assert problem_of(api.post("/api/tasks", json=TASKS[0], headers=root), 409)["field"] == "name"
     tasks = {t["name"]: t for t in api.get("/api/tasks", headers=root).json()}
     assert tasks["word frequencies"]["parameters"] == [{"name": "top", "flag": "", "default": "20",
-                                                        "required": False}]
+                                                        "required": False, "type": "integer", "choices": [],
+                                                        "minimum": 1, "maximum": 100000}]
     changed = api.put(f"/api/tasks/{tasks['line count']['id']}", headers=root,
                       json={**TASKS[0], "command": "grep -c {pattern} {input}", "ok_exit_codes": "0,1",
                             "parameters": [{"name": "pattern", "required": True}]})
@@ -121,8 +124,8 @@ def test_admins_configure_tasks_and_pipelines(api):
     got = api.get(f"/api/pipelines/{p['id']}", headers=api.as_("alice")).json()
     assert [(r["name"], r["required"]) for r in got["parameters"]] == [("pattern", True), ("top", False)]
     missing = problem_of(api.post(f"/api/pipelines/{p['id']}/runs", headers=api.as_("alice"),
-                                  files={"file": ("a.txt", b"a", "text/plain")}), 422)
-    assert missing["field"] == "parameters.pattern"
+                                  files={"file": ("a.txt", b"a", "text/plain")}), 400)
+    assert missing["field"] == "parameters.pattern" and "it must be text" in missing["detail"]
     in_use = problem_of(api.delete(f"/api/tasks/{tasks['line count']['id']}", headers=root), 409)
     assert "is a step of Text summary" in in_use["detail"]
     r = api.put(f"/api/pipelines/{p['id']}", headers=root,

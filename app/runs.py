@@ -1,0 +1,175 @@
+"""A pipeline run as one unit: its name, its overall state, and the paths inside it.
+
+A run is the workflow of PIPELINE / RUN_TASK jobs a pipeline's run lodged; its root (the
+first step of the first order) is the submission. A run is named after its pipeline and
+upload ("Text summary on poem.txt"), a step after its task. Its state is that of all its
+steps together (the worst outcome once all are final), so a run whose first step
+succeeded and a later one failed reads FAILED wherever the run is shown. The paths a
+person sees (history, outputs, inputs) are relative to the run's directory
+(`upload/poem.txt`, `<step>/a1/out/sorted.txt`), never the server's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Iterable, Optional
+
+import sqlalchemy as sa
+
+from app.db import session
+from app.lifecycle import JobStatus
+from app.models import Job
+from app.settings import get_settings
+from app.submissions import overall_status
+
+JOB_TYPE = "PIPELINE"
+RUN_SUBTYPE = "RUN_TASK"
+_job = Job.__table__
+LIVE = {JobStatus.PENDING.value, JobStatus.DEQUEUED.value, JobStatus.IN_PROGRESS.value}
+
+
+def runs_dir() -> Path:
+    return get_settings().files_dir / "runs"
+
+
+def run_dir(root_job_id: str) -> Path:
+    return runs_dir() / root_job_id
+
+
+# --- names --------------------------------------------------------------------------
+
+
+def is_step(job: Any) -> bool:
+    return getattr(job, "job_type", None) == JOB_TYPE and getattr(job, "job_subtype", None) == RUN_SUBTYPE
+
+
+def root_of(job: Any) -> Optional[str]:
+    """The run a step belongs to (its root's id), or None for a job that is no step."""
+    return (job.workflow_id or job.id) if is_step(job) else None
+
+
+def is_root(job: Any) -> bool:
+    return is_step(job) and root_of(job) == job.id
+
+
+def run_name(payload: Optional[dict[str, Any]]) -> str:
+    """A run's name from any of its steps' payload: "<pipeline> on <upload>"."""
+    p = payload or {}
+    pipeline = str(p.get("pipeline") or "")
+    upload = str((p.get("upload") or {}).get("name") or "")
+    if not pipeline:
+        return ""
+    return f"{pipeline} on {upload}" if upload else pipeline
+
+
+def step_name(payload: Optional[dict[str, Any]]) -> str:
+    return str((payload or {}).get("task") or "")
+
+
+# --- paths ----------------------------------------------------------------------------
+
+
+def relative_text(text: str, root_job_id: Optional[str]) -> str:
+    """Text (a command line, a program's output, a message) with the run's directory
+    left out of every path in it: `/srv/data/files/runs/<run>/upload/a.txt` reads
+    `upload/a.txt`."""
+    if not text or not root_job_id:
+        return text
+    folder = run_dir(root_job_id)
+    for prefix in {str(folder.resolve()), str(folder)}:
+        text = text.replace(prefix + "/", "").replace(prefix, ".")
+    return text
+
+
+def stored_path(ref_path: str, root_job_id: Optional[str]) -> str:
+    """A step's input path (relative to its run's directory) as stored, relative to the
+    files directory. Runs lodged before inputs were named that way have paths that
+    start with `runs/`: those are relative to the files directory already."""
+    if ref_path.startswith("runs/") or not root_job_id:
+        return ref_path
+    return f"runs/{root_job_id}/{ref_path}"
+
+
+def in_run(stored: str, root_job_id: str) -> str:
+    """A stored path (relative to the files directory) as a path inside the run."""
+    prefix = f"runs/{root_job_id}/"
+    return stored[len(prefix):] if stored.startswith(prefix) else stored
+
+
+# --- overall state -------------------------------------------------------------------------
+
+
+@dataclass
+class RunState:
+    id: str  # the root's id: the run (its submission)
+    name: str
+    status: str  # of the run as a whole
+    steps: int  # the steps its pipeline had when it started
+    lodged: int
+    finished: int
+    failed: int  # FAILED or CRASHED
+    last_message: str
+    started_at: Optional[datetime]
+    finished_at: Optional[datetime]  # when every step lodged is final
+
+    @property
+    def summary(self) -> str:
+        out = f"{self.finished} of {self.steps} step{'s' if self.steps != 1 else ''} finished"
+        if self.failed:
+            out += f", {self.failed} failed"
+        return out
+
+
+def overall(statuses: Iterable[str]) -> str:
+    counts: dict[str, int] = {}
+    for st in statuses:
+        counts[st] = counts.get(st, 0) + 1
+    return overall_status(counts) if counts else JobStatus.PENDING.value
+
+
+def run_states(root_ids: Iterable[str]) -> dict[str, RunState]:
+    """The overall state of each run named by its root's id (ids that name no run are
+    left out): one indexed query (ix_job_workflow) whatever their number."""
+    ids = sorted({i for i in root_ids if i})
+    if not ids:
+        return {}
+    with session() as s:
+        rows = s.connection().execute(
+            sa.select(_job.c.id, _job.c.workflow_id, _job.c.status, _job.c.last_message, _job.c.updated_at,
+                      _job.c.started_at, _job.c.finished_at, _job.c.payload)
+            .where(_job.c.workflow_id.in_(ids), _job.c.job_type == JOB_TYPE,
+                   _job.c.job_subtype == RUN_SUBTYPE)).all()
+    members: dict[str, list] = {}
+    for r in rows:
+        members.setdefault(r.workflow_id, []).append(r)
+    return {rid: _state(rid, rows) for rid, rows in members.items() if any(r.id == rid for r in rows)}
+
+
+def _state(rid: str, rows: list) -> RunState:
+    root = next(r for r in rows if r.id == rid)
+    statuses = [r.status for r in rows]
+    latest = max(rows, key=lambda r: r.updated_at)
+    started = [r.started_at for r in rows if r.started_at]
+    ended = [r.finished_at for r in rows if r.finished_at]
+    live = [st for st in statuses if st in LIVE]
+    plan = (root.payload or {}).get("plan") or []
+    return RunState(
+        id=rid, name=run_name(root.payload), status=overall(statuses), steps=max(len(plan), len(rows)),
+        lodged=len(rows), finished=len(statuses) - len(live),
+        failed=sum(st in ("FAILED", "CRASHED") for st in statuses), last_message=latest.last_message or "",
+        started_at=min(started) if started else None, finished_at=max(ended) if ended and not live else None)
+
+
+def state_of_steps(steps: list[Any]) -> Optional[RunState]:
+    """The state of a run from all its steps as read (e.g. for the job page, which lists
+    them anyway); None when they hold no root."""
+    root = next((j for j in steps if is_root(j)), None)
+    return _state(root.id, steps) if root is not None else None
+
+
+def run_state_of(job: Any) -> Optional[RunState]:
+    """The state of the run a step belongs to (None for a job that is no step)."""
+    rid = root_of(job)
+    return run_states([rid]).get(rid) if rid else None
