@@ -1,8 +1,8 @@
 """Backend settings as the pool and the runner use them: the most workers of a backend,
 how long an idle worker waits before it stops, and the time limit of its jobs. Read
 from the Backend table (defaults for a backend without a row) and kept in memory until
-a change is announced: every change raises a counter in Redis (`keys.backends_version`)
-after its commit, and a reader that sees the counter move reads the table again. So a
+a change is announced: every change sets a new token in Redis (`keys.backends_version`)
+after its commit, and a reader that sees the token change reads the table again. So a
 worker that asks just after an admin's save gets the new settings, at the cost of one
 Redis GET per ask. When Redis does not answer, what was read is kept at most CACHE_S.
 """
@@ -10,6 +10,7 @@ Redis GET per ask. When Redis does not answer, what was read is kept at most CAC
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
 import time
 from dataclasses import dataclass
@@ -30,7 +31,7 @@ CACHE_S = 5.0  # the longest a read is kept: also bounds a change made in SQL by
 REDIS_RETRY_S = 1.0  # after Redis failed to answer, ask it again no sooner than this
 DEFAULT_IDLE_TIMEOUT_S = 120
 
-UNKNOWN = object()  # the counter could not be read (Redis away)
+UNKNOWN = object()  # the token could not be read (Redis away)
 
 _lock = threading.Lock()
 _cache: tuple[float, str, object, dict[str, "BackendConfig"]] = (0.0, "", UNKNOWN, {})
@@ -52,7 +53,7 @@ def default_config(name: str) -> BackendConfig:
 
 
 def settings_version(conn=None) -> object:
-    """The change counter (None while no change was ever announced), or UNKNOWN when
+    """The change token (None while no change was ever announced), or UNKNOWN when
     Redis does not answer."""
     global _redis_failed_at
     if conn is None and time.monotonic() - _redis_failed_at < REDIS_RETRY_S:
@@ -68,7 +69,7 @@ def backend_configs(*, refresh: bool = False) -> dict[str, BackendConfig]:
     """Every backend a job type names or an admin configured, by name."""
     global _cache
     url = get_settings().database_url
-    # Read before the table: a change committed after this read raises the counter again.
+    # Read before the table: a change committed after this read sets a new token.
     version = settings_version()
     with _lock:
         at, cached_url, cached_version, configs = _cache
@@ -105,7 +106,9 @@ def announce_change() -> None:
     and after each take). If Redis does not answer, they see it within CACHE_S."""
     forget_cached()
     try:
-        queues.redis_conn().incr(keys.backends_version())
+        # A fresh token rather than a count: a Redis restart cannot bring back a value a
+        # reader still holds.
+        queues.redis_conn().set(keys.backends_version(), secrets.token_hex(8))
     except queues.REDIS_ERRORS as exc:
         log.warning("backend change not announced (Redis: %s); pools read it within %g s", exc, CACHE_S)
 

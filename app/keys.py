@@ -45,8 +45,8 @@ def job_id_from_rq(rq_id: str) -> tuple[str, int]:
 
 
 def backends_version() -> str:
-    """A counter raised by every change of a backend's settings, after its commit: pools
-    and workers read it every tick and read the settings again when it moved."""
+    """A token set anew by every change of a backend's settings, after its commit: pools
+    and workers read it every tick and read the settings again when it changed."""
     return f"{_p()}:backends:version"
 
 

@@ -12,7 +12,7 @@ already warm, process. Several pools on several hosts share each backend's maxim
 through a semaphore in Redis (a slot per worker, leased and renewed by its heartbeat),
 so they never start more than the maximum between them.
 
-An admin's change of a backend raises a counter in Redis (app/backends.py); the pool
+An admin's change of a backend sets a new token in Redis (app/backends.py); the pool
 reads it with the queue lengths every tick, so a resumed backend gets its workers
 within a tick, not at the next periodic read.
 """

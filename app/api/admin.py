@@ -52,13 +52,13 @@ def list_all_jobs(username: Optional[str] = Query(None, max_length=64, descripti
                   admin: User = Depends(admin_user)) -> JobAdminPageOut:
     page = queries.list_jobs(viewer=admin, owner=username or None, all_users=True, filters=f,
                              cursor=cursor, limit=limit)
-    return JobAdminPageOut(jobs=[JobAdminOut.of(j) for j in page.jobs], next_cursor=page.next_cursor)
+    return JobAdminPageOut(jobs=JobAdminOut.many(page.jobs), next_cursor=page.next_cursor)
 
 
 @router.get("/jobs/{job_id}", response_model=JobAdminOut, summary="Any job by session id",
             responses=_p(404))
 def get_any_job(job_id: str = JobId, admin: User = Depends(admin_user)) -> JobAdminOut:
-    return JobAdminOut.of(launch.job_for(admin, job_id))
+    return JobAdminOut.many([launch.job_for(admin, job_id)])[0]
 
 
 @router.get("/counts", response_model=StatusCountsOut, summary="Jobs per status, of every user or of one",

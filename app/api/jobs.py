@@ -80,7 +80,7 @@ def lodge_job(body: JobLodge, response: Response, user: User = Depends(current_u
     if job.created_at < before:
         response.status_code = 200
     response.headers["Location"] = f"/api/jobs/{job.id}"
-    return JobOut.of(job)
+    return JobOut.many([job])[0]
 
 
 @router.get("/jobs", response_model=JobPageOut, tags=["jobs"], summary="List your jobs, newest first",
@@ -88,13 +88,13 @@ def lodge_job(body: JobLodge, response: Response, user: User = Depends(current_u
 def list_jobs(cursor: Optional[str] = Cursor, limit: int = Limit, f: queries.JobFilter = Depends(filters),
               user: User = Depends(current_user)) -> JobPageOut:
     page = queries.list_jobs(viewer=user, filters=f, cursor=cursor, limit=limit)
-    return JobPageOut(jobs=[JobOut.of(j) for j in page.jobs], next_cursor=page.next_cursor)
+    return JobPageOut(jobs=JobOut.many(page.jobs), next_cursor=page.next_cursor)
 
 
 @router.get("/jobs/{job_id}", response_model=JobOut, tags=["jobs"], summary="Fetch a job by session id",
             responses=_p(404))
 def get_job(job_id: str = JobId, user: User = Depends(current_user)) -> JobOut:
-    return JobOut.of(launch.job_for(user, job_id))
+    return JobOut.many([launch.job_for(user, job_id)])[0]
 
 
 @router.post("/jobs/{job_id}/cancel", response_model=JobOut, tags=["jobs"], summary="Cancel a job",
@@ -109,7 +109,7 @@ def cancel_job(job_id: str = JobId, user: User = Depends(current_user)) -> JobOu
              responses=_p(404, 409, d409="The job is not FAILED, CRASHED or CANCELLED"))
 def retry_job(job_id: str = JobId, user: User = Depends(current_user)) -> JobOut:
     launch.retry_job(actor=user, job_id=job_id)
-    return JobOut.of(launch.get_job(job_id))
+    return JobOut.many([launch.get_job(job_id)])[0]
 
 
 @router.get("/jobs/{job_id}/messages", response_model=list[JobMessageOut], tags=["jobs"],
@@ -170,4 +170,4 @@ def batch_jobs(batch_id: str = BatchId, cursor: Optional[str] = Cursor, limit: i
                f: queries.JobFilter = Depends(filters), user: User = Depends(current_user)) -> JobPageOut:
     page = queries.batch_jobs(viewer=user, batch_id=batch_id, filters=f, failures_only=failures_only,
                               cursor=cursor, limit=limit)
-    return JobPageOut(jobs=[JobOut.of(j) for j in page.jobs], next_cursor=page.next_cursor)
+    return JobPageOut(jobs=JobOut.many(page.jobs), next_cursor=page.next_cursor)

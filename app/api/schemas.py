@@ -69,11 +69,22 @@ class JobOut(BaseModel):
     started_at: Optional[datetime] = None
     finished_at: Optional[datetime] = None
     updated_at: datetime
+    waiting_reason: Optional[str] = Field(
+        None, description="While the job is PENDING: why no worker can take it now (its backend is paused, no "
+                          "worker pool serves it, or the queue server does not answer); null when a worker can")
 
     @classmethod
-    def of(cls, job: Job) -> "JobOut":
-        data = {k: getattr(job, k) for k in cls.model_fields if k != "final"}
-        return cls(**data, final=JobStatus(job.status) in FINAL)
+    def of(cls, job: Job, waiting_reason: Optional[str] = None) -> "JobOut":
+        data = {k: getattr(job, k) for k in cls.model_fields if k not in ("final", "waiting_reason")}
+        return cls(**data, final=JobStatus(job.status) in FINAL, waiting_reason=waiting_reason)
+
+    @classmethod
+    def many(cls, jobs: list[Job]) -> list:
+        """Jobs with their waiting reasons (each backend asked once)."""
+        from app.workers import waiting_reasons
+
+        reasons = waiting_reasons(jobs)
+        return [cls.of(j, reasons.get(j.id)) for j in jobs]
 
 
 class JobAdminOut(JobOut):
