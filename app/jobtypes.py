@@ -135,6 +135,8 @@ class Noop(Payload):
 
     sleep_s: float = Field(default=0.0, ge=0, le=3600)
     outcome: Literal["succeed", "fail", "crash"] = "succeed"
+    ignore_halt: bool = Field(default=False, description="Sleep on when told to stop (cancel, time limit), as "
+                                                         "a handler stuck in C code would: it costs its worker")
 
 
 class NoopResult(Result):

@@ -208,7 +208,7 @@ class Pool:
         self.keeper.start()
 
     def collect_exited(self) -> None:
-        from worker.heartbeat import release_slot
+        from worker.heartbeat import HARD_EXIT_CODE, release_slot
 
         for pid, child in list(self.children.items()):
             if child.proc.is_alive():
@@ -227,8 +227,10 @@ class Pool:
                 release_slot(self.redis, backend=child.backend, name=child.name)
                 if code != 0:
                     # Said at once, so the reaper need not wait for the heartbeat to go stale.
-                    self.redis.hset(keys.worker_key(child.name), mapping={
-                        "state": "dead", "exit": _describe_exit(code), "job_since": ""})
+                    said = {"state": "dead", "exit": _describe_exit(code), "job_since": ""}
+                    if code == HARD_EXIT_CODE and self.redis.hget(keys.worker_key(child.name), "exit"):
+                        del said["exit"]  # the worker said why (a handler that did not stop): keep it
+                    self.redis.hset(keys.worker_key(child.name), mapping=said)
                     self.redis.expire(keys.worker_key(child.name), 3600)
                 self.exits.remove((child, code))
             except redis.RedisError as exc:  # said again on the next tick

@@ -103,12 +103,24 @@ def model_run_batch_submit(ctx: JobContext, p: ModelRunBatchSubmit) -> Outcome:
 
 def noop(ctx: JobContext, p: Noop) -> Outcome:
     if p.sleep_s:
-        time.sleep(p.sleep_s)
+        _sleep(p.sleep_s, ignore_halt=p.ignore_halt)
     if p.outcome == "fail":
         raise JobFailed("Asked to fail (diagnostic job).")
     if p.outcome == "crash":
         raise RuntimeError("asked to crash (diagnostic job)")
     return Outcome(NoopResult(slept_s=p.sleep_s))
+
+
+def _sleep(seconds: float, *, ignore_halt: bool) -> None:
+    from worker.heartbeat import JobHalted
+
+    end = time.monotonic() + seconds
+    while (left := end - time.monotonic()) > 0:
+        try:
+            time.sleep(left)
+        except JobHalted:
+            if not ignore_halt:
+                raise
 
 
 def flaky(ctx: JobContext, p: Flaky) -> Outcome:
