@@ -129,7 +129,10 @@ class JobState(rx.State):
         """The page's timer while the job is PENDING: why it waits changes with no event of
         the job (a backend paused or resumed, a pool started or gone, Redis away or back)."""
         if self.found and self.row.status == "PENDING" and self.queue:
-            self.stuck = await asyncio.to_thread(workers.backend_unavailable, backend=self.queue) or ""
+            try:
+                self.stuck = await asyncio.to_thread(workers.backend_unavailable, backend=self.queue) or ""
+            except Exception:  # the database is away: the page keeps what it showed; the next tick asks again
+                pass
 
     @rx.event
     async def cancel(self):
