@@ -98,20 +98,22 @@ class JobdeckWorker(SimpleWorker):
             got = super().dequeue_job_and_maintain_ttl(WAIT_S, WAIT_S)  # None after WAIT_S with no job
             if got is None:
                 continue
-            why = self.life.paused_since_wait()
+            # Told to stop during the wait, or the backend paused: the job goes to another worker.
+            why = ("asked to stop" if self._stop_requested or self.life.stop_asked
+                   else self.life.paused_since_wait())
             if why is None:
                 return got
-            self._hand_back(*got)
+            self._hand_back(*got, why=why)
             self.life.stop_between_jobs(why)
             return None
 
-    def _hand_back(self, job, queue) -> None:
+    def _hand_back(self, job, queue, *, why: str) -> None:
         """Put a job just popped back at the head of its queue, as if never taken."""
         with self.connection.pipeline() as pipe:  # one MULTI: the job is never in neither list
             pipe.lrem(queue.intermediate_queue_key, 1, job.id)
             pipe.lpush(queue.key, job.id)
             pipe.execute()
-        log.warning("worker %s: job %s put back on its queue: its backend was paused", self.name, job.id)
+        log.warning("worker %s: job %s put back on its queue (%s)", self.name, job.id, why)
 
 
 def serve(*, backend: str, name: str, max_workers: int, idle_timeout_s: Optional[int], pool_id: str = "",
