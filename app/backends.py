@@ -1,12 +1,16 @@
 """Backend settings as the pool and the runner use them: the most workers of a backend,
 how long an idle worker waits before it stops, and the time limit of its jobs. Read
-from the Backend table (defaults for a backend without a row) and kept a few seconds,
-so a worker does not read the table for every job.
+from the Backend table (defaults for a backend without a row) and kept in memory until
+a change is announced: every change sets a new token in Redis (`keys.backends_version`)
+after its commit, and a reader that sees the token change reads the table again. So a
+worker that asks just after an admin's save gets the new settings, at the cost of one
+Redis GET per ask. When Redis does not answer, what was read is kept at most CACHE_S.
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
 import time
 from dataclasses import dataclass
@@ -14,6 +18,7 @@ from typing import Iterable, Optional
 
 from sqlmodel import select
 
+from app import keys, queues
 from app.db import session
 from app.errors import InvalidInput, NotFound, PermissionDenied
 from app.jobtypes import BACKENDS, spec_for
@@ -22,11 +27,15 @@ from app.settings import get_settings
 
 log = logging.getLogger(__name__)
 
-CACHE_S = 5.0
+CACHE_S = 5.0  # the longest a read is kept: also bounds a change made in SQL by hand
+REDIS_RETRY_S = 1.0  # after Redis failed to answer, ask it again no sooner than this
 DEFAULT_IDLE_TIMEOUT_S = 120
 
+UNKNOWN = object()  # the token could not be read (Redis away)
+
 _lock = threading.Lock()
-_cache: tuple[float, str, dict[str, "BackendConfig"]] = (0.0, "", {})
+_cache: tuple[float, str, object, dict[str, "BackendConfig"]] = (0.0, "", UNKNOWN, {})
+_redis_failed_at = -REDIS_RETRY_S
 
 
 @dataclass(frozen=True)
@@ -43,13 +52,29 @@ def default_config(name: str) -> BackendConfig:
     return BackendConfig(name, get_settings().workers, DEFAULT_IDLE_TIMEOUT_S, None, False)
 
 
+def settings_version(conn=None) -> object:
+    """The change token (None while no change was ever announced), or UNKNOWN when
+    Redis does not answer."""
+    global _redis_failed_at
+    if conn is None and time.monotonic() - _redis_failed_at < REDIS_RETRY_S:
+        return UNKNOWN  # do not make every caller wait for a connect timeout
+    try:
+        return (conn or queues.redis_conn()).get(keys.backends_version())
+    except queues.REDIS_ERRORS:
+        _redis_failed_at = time.monotonic()
+        return UNKNOWN
+
+
 def backend_configs(*, refresh: bool = False) -> dict[str, BackendConfig]:
     """Every backend a job type names or an admin configured, by name."""
     global _cache
     url = get_settings().database_url
+    # Read before the table: a change committed after this read sets a new token.
+    version = settings_version()
     with _lock:
-        at, cached_url, configs = _cache
-        if not refresh and cached_url == url and time.monotonic() - at < CACHE_S:
+        at, cached_url, cached_version, configs = _cache
+        if (not refresh and cached_url == url and time.monotonic() - at < CACHE_S
+                and (version is UNKNOWN or version == cached_version)):
             return configs
     with session() as s:
         rows = list(s.exec(select(Backend)))
@@ -59,7 +84,7 @@ def backend_configs(*, refresh: bool = False) -> dict[str, BackendConfig]:
                                         r.job_timeout_s if r.job_timeout_s and r.job_timeout_s > 0 else None,
                                         True)
     with _lock:
-        _cache = (time.monotonic(), url, configs)
+        _cache = (time.monotonic(), url, version, configs)
     return configs
 
 
@@ -69,10 +94,23 @@ def backend_config(name: str) -> BackendConfig:
 
 
 def forget_cached() -> None:
-    """Read the table again on next use (after an admin changed a backend)."""
+    """Read the table again on next use, in this process."""
     global _cache
     with _lock:
-        _cache = (0.0, "", {})
+        _cache = (0.0, "", UNKNOWN, {})
+
+
+def announce_change() -> None:
+    """After a change of the Backend table is committed: every pool and worker reads the
+    settings again at its next look (a pool every tick, an idle worker before each wait
+    and after each take). If Redis does not answer, they see it within CACHE_S."""
+    forget_cached()
+    try:
+        # A fresh token rather than a count: a Redis restart cannot bring back a value a
+        # reader still holds.
+        queues.redis_conn().set(keys.backends_version(), secrets.token_hex(8))
+    except queues.REDIS_ERRORS as exc:
+        log.warning("backend change not announced (Redis: %s); pools read it within %g s", exc, CACHE_S)
 
 
 def time_limit(*, job_type: str, job_subtype: str, backend: Optional[str] = None) -> int:
@@ -118,8 +156,8 @@ def update_backend(*, actor: User, name: str, max_workers=None, idle_timeout_s=N
                    job_timeout_s=None) -> BackendConfig:
     """Change a backend's settings (admins only); fields left None keep their value.
     A backend that job types name but that has no row yet gets one. Every value is
-    checked before anything is written (InvalidInput names the field). Pools read the
-    table again within CONFIG_EVERY_S of worker/pool.py."""
+    checked before anything is written (InvalidInput names the field). The change is
+    announced before this returns: a pause holds every job lodged after it."""
     if actor.role != "admin":
         raise PermissionDenied("Changing a backend is for admins.")
     given = {"max_workers": max_workers, "idle_timeout_s": idle_timeout_s, "job_timeout_s": job_timeout_s}
@@ -138,7 +176,7 @@ def update_backend(*, actor: User, name: str, max_workers=None, idle_timeout_s=N
         for k, v in values.items():
             setattr(row, k, v)
         s.add(row)
-    forget_cached()
+    announce_change()
     log.warning("backend %s changed by %s: %s", name, actor.username,
                 ", ".join(f"{k}={v}" for k, v in values.items()) or "nothing")
     return backend_configs(refresh=True)[name]

@@ -169,6 +169,8 @@ class Noop(Payload):
     # On success, lodge a next NOOP step with `then - 1`: a sequential workflow of
     # `then + 1` steps (bench.chain times one of 400).
     then: int = Field(default=0, ge=0, le=10_000)
+    ignore_halt: bool = Field(default=False, description="Sleep on when told to stop (cancel, time limit), as "
+                                                         "a handler stuck in C code would: it costs its worker")
 
 
 class NoopResult(Result):

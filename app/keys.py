@@ -45,6 +45,12 @@ def job_id_from_rq(rq_id: str) -> tuple[str, int]:
 # --- workers, pools and halting --------------------------------------------------
 
 
+def backends_version() -> str:
+    """A token set anew by every change of a backend's settings, after its commit: pools
+    and workers read it every tick and read the settings again when it changed."""
+    return f"{_p()}:backends:version"
+
+
 def worker_key(name: str) -> str:
     """Hash of one worker: host, pid, backend, state, current job, counts, last beat."""
     return f"{_p()}:worker:{name}"

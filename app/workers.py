@@ -1,7 +1,7 @@
 """Workers and pools as admins see them, read from their heartbeats in Redis: who runs
 where, what each is doing, what each backend can take. Also the two questions the
-console asks about a waiting job: is it stuck (no worker can take it, and why), and
-can a backend be woken up ahead of work.
+console asks about a waiting job: why no worker can take it (at once, and as a warning
+once it has waited too long), and can a backend be woken up ahead of work.
 
 Liveness is judged with the Redis server's clock (heartbeats are scored with it), so
 hosts need not agree on the time.
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Optional
+from typing import Any, Iterable, Optional
 
 from sqlmodel import select
 
@@ -203,8 +203,8 @@ def backend_status(*, viewer: Optional[User] = None) -> list[BackendStatus]:
 
 def _unavailable(backend: str, max_workers: int, served: bool) -> Optional[str]:
     if max_workers <= 0:
-        return (f"Backend {backend!r} is set to 0 workers, so no worker can take its jobs; an administrator "
-                f"can raise its maximum.")
+        return (f"Backend {backend!r} is set to 0 workers (paused), so no worker takes its jobs; they wait "
+                f"until an administrator raises its maximum.")
     if not served:
         return (f"No worker pool serves backend {backend!r}: start one (python -m worker.pool) on a host "
                 f"that can run its jobs.")
@@ -225,6 +225,30 @@ def backend_unavailable(*, backend: str) -> Optional[str]:
         return ("The queue server (Redis) does not answer, so no worker can take the job; it is kept and "
                 "queued as soon as Redis is back.")
     return _unavailable(backend, cfg.max_workers, served)
+
+
+def waiting_reason(*, job: Job) -> Optional[str]:
+    """Why no worker can take this PENDING job now (its backend is paused, no pool serves
+    it, or Redis does not answer), or None: also when a worker can, and when the job is
+    not PENDING. Known at once; the warning in the job's history (stuck_reason) waits
+    JOBDECK_STUCK_AFTER_S, so that a short pause writes nothing."""
+    if job.status != JobStatus.PENDING.value:
+        return None
+    return backend_unavailable(backend=job.queue)
+
+
+def waiting_reasons(jobs: Iterable[Job]) -> dict[str, str]:
+    """The waiting_reason of each job that has one, by job id; each backend asked once."""
+    asked: dict[str, Optional[str]] = {}
+    out: dict[str, str] = {}
+    for j in jobs:
+        if j.status != JobStatus.PENDING.value:
+            continue
+        if j.queue not in asked:
+            asked[j.queue] = backend_unavailable(backend=j.queue)
+        if asked[j.queue]:
+            out[j.id] = asked[j.queue]
+    return out
 
 
 def stuck_since(job: Job) -> datetime:

@@ -7,6 +7,11 @@ Prints, from the job's own timestamps and history:
 - warm pick-up: lodged with an idle worker → DEQUEUED;
 - cancel → halted: a running 60 s job cancelled → its worker free again (target: 2 s);
 - kill → CRASHED: a worker killed with SIGKILL mid-job → the job's CRASHED line;
+- pause → hold: an admin's save of max workers 0 with a worker idle, a job lodged the
+  moment it returns: how soon the idle worker stops, and how many such jobs ran anyway
+  (target: none);
+- resume → start: the save of max workers 1 with that job waiting → the job DEQUEUED
+  (target: 1 s);
 - vanished host → CRASHED: pool and worker killed together, nobody left to tell, so the
   reaper of another pool must notice the missing heartbeats (target: 60 s; it is
   JOBDECK_WORKER_TTL_S, 20 s by default, plus a second or two).
@@ -60,7 +65,7 @@ def main() -> None:
         from app.workers import list_workers
         from sqlmodel import select
 
-        from app.backends import forget_cached
+        from app.backends import forget_cached, update_backend
         from app.db import session
         from app.models import Backend
 
@@ -111,6 +116,24 @@ def main() -> None:
                 t_kill = time.time()
                 m = _wait(lambda: next((m for m in job_messages(job.id) if m.status == "CRASHED"), None), 60, 0.05)
                 kill.append(m.at.timestamp() - t_kill)
+            # pause and resume, as an admin's save does them
+            update_backend(actor=root, name="system", idle_timeout_s=60)
+            stopped, ran_anyway, resumed = [], 0, []
+            for _ in range(args.rounds):
+                _wait(lambda jid=lodge().id: launch.get_job(jid).status == "SUCCEEDED")
+                _wait(lambda: [w for w in live() if w.state == "idle"])
+                t0 = time.monotonic()
+                update_backend(actor=root, name="system", max_workers=0)
+                job = lodge()  # lodged the moment Save returns
+                _wait(lambda: not live(), 30, 0.005)
+                stopped.append(time.monotonic() - t0)
+                time.sleep(0.5)
+                ran_anyway += launch.get_job(job.id).status != "PENDING"
+                t1 = time.time()
+                update_backend(actor=root, name="system", max_workers=1)
+                j = _wait(lambda jid=job.id: taken(jid))
+                resumed.append(j.dequeued_at.timestamp() - t1)
+            update_backend(actor=root, name="system", idle_timeout_s=1)
             # a host that vanishes: its pool and worker die together; another pool's reaper notices
             other = _pool(log, "--backends", "registry")
             job = lodge(sleep_s=120)
@@ -135,6 +158,9 @@ def main() -> None:
         print(f"warm pick-up (idle worker)        : {_stats(warm)}")
         print(f"cancel -> running job halted      : {_stats(halt)}   target 2 s")
         print(f"kill -9 -> CRASHED recorded        : {_stats(kill)}   target 60 s")
+        print(f"pause -> idle worker stopped      : {_stats(stopped)}")
+        print(f"pause -> jobs lodged after it run : {ran_anyway} of {len(stopped)}   target 0")
+        print(f"resume -> waiting job DEQUEUED    : {_stats(resumed)}   target 1 s")
         print(f"vanished host -> CRASHED recorded  : {vanished:.3f} s   target 60 s")
         print(f"  ({m.text})")
 

@@ -153,10 +153,10 @@ def messages(job_id: str) -> list[tuple[str, int, str]]:
 
 
 def set_backend(name: str, **values) -> None:
-    """Create or change a backend's row (what an admin does on the backends page)."""
+    """Create or change a backend's row and announce it (what an admin's save does)."""
     from sqlmodel import select
 
-    from app.backends import forget_cached
+    from app.backends import announce_change
     from app.db import session
     from app.models import Backend
 
@@ -165,4 +165,4 @@ def set_backend(name: str, **values) -> None:
         for k, v in values.items():
             setattr(b, k, v)
         s.add(b)
-    forget_cached()
+    announce_change()

@@ -32,7 +32,6 @@ HALT_SIGNAL = signal.SIGUSR1
 HALT_GRACE_S = 1.5
 POLL_S = 0.2  # how often a running job's halt flag is read: cancel halts within ~0.2 s
 SQL_CHECK_S = 2.0  # the job's row is read this often too, in case Redis lost the flag
-CONFIG_S = 5.0  # how often a worker reads its backend's settings (an admin may change them)
 HASH_TTL_S = 3600  # a gone worker stays visible to admins this long
 HARD_EXIT_CODE = 70
 
@@ -156,6 +155,7 @@ class Life:
         self.stop_asked = False
         self.stop_why = ""
         self._redis_down_logged = False
+        self._ranked_for: object = None  # the settings this worker's rank was last checked against
 
     # --- start and stop --------------------------------------------------------
 
@@ -288,25 +288,76 @@ class Life:
         self._set_cell("stopping")
 
     def ask_stop(self, why: str) -> None:
-        """Stop after the job in hand (RQ's warm shutdown, by SIGTERM to ourselves)."""
+        """Stop after the job in hand (RQ's warm shutdown, by SIGTERM to ourselves; from
+        the watch thread)."""
         if not self.stop_asked:
             self.stop_why = why
             self.stopping()
             log.warning("worker %s: stopping: %s", self.name, why)
             os.kill(self.pid, signal.SIGTERM)
 
+    # --- between two jobs (main thread) -------------------------------------------
+
+    def _settings(self):
+        """The backend's settings now: read again when an admin changed them, so a change
+        reaches the workers already running too, not only those started after it."""
+        from app.backends import BackendConfig, backend_config  # the database, read by pool workers only
+
+        try:
+            cfg = backend_config(self.backend)
+        except Exception as exc:  # the database is busy or away: go on with what was read last
+            log.warning("worker %s: settings of backend %s not read: %s", self.name, self.backend, exc)
+            return self._ranked_for or BackendConfig(self.backend, self.max_workers, self.idle_timeout_s or 0,
+                                                     None, True)
+        self.max_workers, self.idle_timeout_s = cfg.max_workers, cfg.idle_timeout_s
+        return cfg
+
+    def why_stop(self, now: float) -> Optional[str]:
+        """Why this idle worker must stop before it waits for work again, or None: it was
+        asked to, its backend is paused (0 workers) or now allows fewer workers than run,
+        or it has been idle for the backend's idle timeout."""
+        if self.stop_asked:
+            return self.stop_why or "asked to stop"
+        if self.max_workers < 0:
+            return None  # outside any pool: no slot, no backend's settings followed
+        cfg = self._settings()
+        if cfg.max_workers == 0:
+            return paused_text(self.backend)
+        if cfg is not self._ranked_for:  # settings read afresh: is this worker past a lower maximum?
+            self._ranked_for = cfg
+            # Slots are ranked by when their leases run out; those past the maximum give way.
+            try:
+                rank = self.redis.zrank(keys.worker_slots(self.backend), self.name)
+            except redis.RedisError:
+                rank, self._ranked_for = None, None  # look again before the next wait
+            if rank is not None and rank >= cfg.max_workers:
+                return f"backend {self.backend} now has at most {cfg.max_workers} worker(s)"
+        if self.idle_timeout_s and now - self.last_active >= self.idle_timeout_s:
+            return "idle timeout"
+        return None
+
+    def paused_since_wait(self) -> Optional[str]:
+        """Just after a job was popped, before it starts: why it must go back to its
+        queue (the backend was paused while this worker waited), or None."""
+        if self.max_workers < 0:
+            return None
+        return paused_text(self.backend) if self._settings().max_workers == 0 else None
+
+    def stop_between_jobs(self, why: str) -> None:
+        """Stop now, with no job in hand (no signal needed: the main thread decides)."""
+        if not self.stop_asked:
+            self.stop_why = why
+            (log.info if why == "idle timeout" else log.warning)("worker %s: stopping: %s", self.name, why)
+        self.stopping()
+
     # --- the watch thread -------------------------------------------------------------
 
     def _run(self) -> None:
         next_beat = time.monotonic() + self.heartbeat_s
         next_sql = 0.0
-        next_config = time.monotonic() + CONFIG_S
         while not self._stop.wait(POLL_S):
             now = time.monotonic()
             try:
-                if now >= next_config:
-                    next_config = now + CONFIG_S
-                    self._follow_settings(now)
                 if now >= next_beat:
                     next_beat = now + self.heartbeat_s
                     if not self.beat():
@@ -322,28 +373,6 @@ class Life:
                 log.exception("worker %s: heartbeat thread error", self.name)
             if self._ppid is not None and os.getppid() != self._ppid:
                 self.ask_stop("its pool is gone")
-
-    def _follow_settings(self, now: float) -> None:
-        """Apply an admin's change of the backend to this running worker too, not only to
-        the workers started after it: a lower maximum (0 pauses the backend) or a
-        shorter idle timeout stops an idle worker; a job in hand is finished first."""
-        if self.max_workers < 0 or self.stop_asked:
-            return
-        from app.backends import backend_config  # the database, read by pool workers only
-
-        cfg = backend_config(self.backend)
-        self.max_workers, self.idle_timeout_s = cfg.max_workers, cfg.idle_timeout_s
-        if self.phase != "idle":
-            return
-        if cfg.max_workers == 0:
-            self.ask_stop(f"backend {self.backend} is paused (max workers 0)")
-            return
-        # Slots are ranked by when their leases run out; those past the maximum give way.
-        rank = self.redis.zrank(keys.worker_slots(self.backend), self.name)
-        if rank is not None and rank >= cfg.max_workers:
-            self.ask_stop(f"backend {self.backend} now has at most {cfg.max_workers} worker(s)")
-        elif self.idle_timeout_s and now - self.last_active >= self.idle_timeout_s:
-            self.ask_stop("idle timeout")
 
     def _watch(self, now: float, next_sql: float) -> float:
         job, attempt = self.job_id, self.attempt
@@ -384,6 +413,10 @@ class Life:
             log.exception("worker %s: could not record the halt of %s", self.name, job)
         self._final("dead", f"exited: job {job} did not stop ({reason})")
         os._exit(HARD_EXIT_CODE)
+
+
+def paused_text(backend: str) -> str:
+    return f"backend {backend} is paused (max workers 0)"
 
 
 def _still_ours(job_id: str, attempt: Optional[int]) -> Optional[str]:

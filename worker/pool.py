@@ -11,6 +11,10 @@ queue lengths every `--tick` seconds (0.2 by default) and forks workers from its
 already warm, process. Several pools on several hosts share each backend's maximum
 through a semaphore in Redis (a slot per worker, leased and renewed by its heartbeat),
 so they never start more than the maximum between them.
+
+An admin's change of a backend sets a new token in Redis (app/backends.py); the pool
+reads it with the queue lengths every tick, so a resumed backend gets its workers
+within a tick, not at the next periodic read.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from app.settings import get_settings
 log = logging.getLogger("jobdeck.pool")
 
 POOL_BEAT_S = 2.0
-CONFIG_EVERY_S = 5.0
+CONFIG_EVERY_S = 5.0  # settings read again this often even with no change announced
 
 
 @dataclass
@@ -96,8 +100,10 @@ def _housekeeper_main(pool_id: str) -> None:
 
 class Pool:
     def __init__(self, *, backends: Optional[list[str]] = None, tick_s: float = 0.2,
-                 housekeeping: bool = True, per_backend: Optional[int] = None):
+                 housekeeping: bool = True, per_backend: Optional[int] = None,
+                 settings_every_s: float = CONFIG_EVERY_S):
         self.only = backends
+        self.settings_every_s = settings_every_s
         self.per_backend = per_backend
         self.tick_s = tick_s
         self.housekeeping = housekeeping
@@ -114,6 +120,8 @@ class Pool:
         self.stopping = False
         self.redis = redis.Redis.from_url(get_settings().redis_url, socket_connect_timeout=1.0, socket_timeout=2.0)
         self._next_config = 0.0
+        self._settings_version: object = None
+        self._config_failing = False
         self._next_beat = 0.0
         self._redis_ok = True
         self.started_workers = 0
@@ -121,14 +129,18 @@ class Pool:
     # --- configuration and reporting -------------------------------------------------
 
     def refresh_config(self) -> None:
-        from app.backends import backend_configs
+        from app.backends import backend_configs, settings_version
 
+        version = settings_version(self.redis)  # before the table: a later change moves it again
         try:
             configs = backend_configs(refresh=True)
-        except Exception as exc:  # the database is busy or away: keep the last known
-            log.warning("backend settings not read (%s); keeping the last known", exc)
+        except Exception as exc:  # the database is busy or away: keep the last known, try next tick
+            (log.debug if self._config_failing else log.warning)(
+                "backend settings not read (%s); keeping the last known", exc)
+            self._config_failing = True
             return
-        self.configs = configs
+        self._config_failing = False
+        self.configs, self._settings_version = configs, version
         wanted = self.only or sorted(configs)
         self.backends = [b for b in wanted if b in configs] + [b for b in wanted if b not in configs]
 
@@ -196,7 +208,7 @@ class Pool:
         self.keeper.start()
 
     def collect_exited(self) -> None:
-        from worker.heartbeat import release_slot
+        from worker.heartbeat import HARD_EXIT_CODE, release_slot
 
         for pid, child in list(self.children.items()):
             if child.proc.is_alive():
@@ -215,8 +227,10 @@ class Pool:
                 release_slot(self.redis, backend=child.backend, name=child.name)
                 if code != 0:
                     # Said at once, so the reaper need not wait for the heartbeat to go stale.
-                    self.redis.hset(keys.worker_key(child.name), mapping={
-                        "state": "dead", "exit": _describe_exit(code), "job_since": ""})
+                    said = {"state": "dead", "exit": _describe_exit(code), "job_since": ""}
+                    if code == HARD_EXIT_CODE and self.redis.hget(keys.worker_key(child.name), "exit"):
+                        del said["exit"]  # the worker said why (a handler that did not stop): keep it
+                    self.redis.hset(keys.worker_key(child.name), mapping=said)
                     self.redis.expire(keys.worker_key(child.name), 3600)
                 self.exits.remove((child, code))
             except redis.RedisError as exc:  # said again on the next tick
@@ -230,11 +244,15 @@ class Pool:
 
     def scale(self) -> None:
         """Start workers for backends whose queue holds more jobs than their idle workers."""
+        backends = list(self.backends)
         with self.redis.pipeline(transaction=False) as pipe:
-            for b in self.backends:
+            pipe.get(keys.backends_version())
+            for b in backends:
                 pipe.llen(f"rq:queue:{keys.queue_name(b)}")
-            lengths = pipe.execute()
-        for b, queued in zip(self.backends, lengths):
+            version, *lengths = pipe.execute()
+        if version != self._settings_version:  # an admin changed a backend: read it now
+            self.refresh_config()
+        for b, queued in zip(backends, lengths):
             if not queued:
                 continue
             cfg = self._config(b)
@@ -260,7 +278,7 @@ class Pool:
                 self.collect_exited()
                 if now >= self._next_config:
                     self.refresh_config()
-                    self._next_config = now + CONFIG_EVERY_S
+                    self._next_config = now + self.settings_every_s
                 if self.housekeeping and self.keeper is None:
                     self.start_housekeeper()
                 if now >= self._next_beat:
@@ -341,10 +359,13 @@ def main(argv: Optional[list[str]] = None) -> None:
     ap.add_argument("--tick", type=float, default=0.2, help="seconds between two looks at the queues")
     ap.add_argument("--no-housekeeping", action="store_true",
                     help="do not run the reaper, reconciler and retries from this pool")
+    ap.add_argument("--settings-every", type=float, default=CONFIG_EVERY_S,
+                    help="seconds between two reads of the backends' settings when no change was announced")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s pool %(message)s")
     pool = Pool(backends=[b for b in args.backends.split(",") if b] or None, tick_s=args.tick,
-                housekeeping=not args.no_housekeeping, per_backend=args.workers)
+                housekeeping=not args.no_housekeeping, per_backend=args.workers,
+                settings_every_s=args.settings_every)
 
     def _stop(*_):
         pool.stopping = True

@@ -7,6 +7,12 @@ SimpleWorker about 50 ms, and the pool must take a job within 2 s from zero work
 keep up with bursts of small registry jobs. The price is that the job runs in the
 worker's own process, so the worker guards its own time limits and halting (the
 heartbeat thread does both) instead of killing a work horse.
+
+Between two jobs the main thread decides, not a signal: an idle worker waits on its
+queue at most WAIT_S at a time, and before each wait it looks whether it must stop
+(asked to, its backend paused or shrunk, idle long enough). A job it pops is checked
+once more before it starts: one lodged after an admin paused the backend goes back to
+the head of its queue untouched, and the worker stops.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ log = logging.getLogger("jobdeck.worker")
 # Jobs run in the worker's own process, so a worker retires after this many and the pool
 # forks a fresh one when there is more work: a slow leak in a handler cannot grow forever.
 MAX_JOBS_PER_WORKER = 1000
+WAIT_S = 0.5  # an idle worker's longest wait on its queue before it looks at its settings again
 
 
 class NoDeathPenalty(BaseDeathPenalty):
@@ -66,16 +73,47 @@ class JobdeckWorker(SimpleWorker):
         super().request_force_stop(signum, frame)
 
     def subscribe(self):
-        # RQ's command channel (stop-job, kill-horse) is not used: halting goes through the
-        # heartbeat's flags. Not listening also spares each worker a thread and a Redis
-        # connection, and its stop a 1 s wait for that thread to end.
+        # RQ's command channel (rq's send_*_command) is not Jobdeck's way to stop a job or
+        # a worker (the life line is), and its thread cost every stop a 1 s join.
         pass
 
+    def _shutdown(self):
+        # RQ raises StopRequested here when no job runs, wherever the main thread is, also
+        # just after it popped a job (the job then sits in RQ's intermediate list until the
+        # reaper finds it). The loop below looks at the request at least every WAIT_S.
+        self._stop_requested = True
+
     def dequeue_job_and_maintain_ttl(self, timeout, max_idle_time=None):
-        self.life.idle()
-        if max_idle_time is not None and self.life.idle_timeout_s:
-            max_idle_time = self.life.idle_timeout_s  # the backend's setting now, an admin may have changed it
-        return super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
+        if timeout is None:  # burst: RQ does not wait
+            self.life.idle()
+            return super().dequeue_job_and_maintain_ttl(None, None)
+        while True:
+            self.life.idle()
+            if self._stop_requested:
+                return None
+            why = self.life.why_stop(time.monotonic())
+            if why is not None:
+                self.life.stop_between_jobs(why)
+                return None
+            got = super().dequeue_job_and_maintain_ttl(WAIT_S, WAIT_S)  # None after WAIT_S with no job
+            if got is None:
+                continue
+            # Told to stop during the wait, or the backend paused: the job goes to another worker.
+            why = ("asked to stop" if self._stop_requested or self.life.stop_asked
+                   else self.life.paused_since_wait())
+            if why is None:
+                return got
+            self._hand_back(*got, why=why)
+            self.life.stop_between_jobs(why)
+            return None
+
+    def _hand_back(self, job, queue, *, why: str) -> None:
+        """Put a job just popped back at the head of its queue, as if never taken."""
+        with self.connection.pipeline() as pipe:  # one MULTI: the job is never in neither list
+            pipe.lrem(queue.intermediate_queue_key, 1, job.id)
+            pipe.lpush(queue.key, job.id)
+            pipe.execute()
+        log.warning("worker %s: job %s put back on its queue (%s)", self.name, job.id, why)
 
 
 def serve(*, backend: str, name: str, max_workers: int, idle_timeout_s: Optional[int], pool_id: str = "",
@@ -86,18 +124,17 @@ def serve(*, backend: str, name: str, max_workers: int, idle_timeout_s: Optional
     life = Life(backend=backend, max_workers=max_workers, name=name, pool_id=pool_id, state_cell=state_cell,
                 watch_parent=bool(pool_id), idle_timeout_s=None if burst else idle_timeout_s)
     life.start()
-    reason = "queues empty" if burst else "idle timeout"
+    reason = "queues empty" if burst else "its work loop ended (see the pool's log)"
     try:
         worker = JobdeckWorker([keys.queue_name(b) for b in (backend, *also)], name=name,
                                connection=redis_client(), life=life)
-        worker.work(burst=burst, with_scheduler=False, max_idle_time=idle_timeout_s, logging_level="WARNING",
+        # The idle timeout is the life line's (it follows the backend's setting), not RQ's.
+        worker.work(burst=burst, with_scheduler=False, logging_level="WARNING",
                     max_jobs=None if burst else MAX_JOBS_PER_WORKER)
         if life.stop_asked or worker._stop_requested:
             reason = life.stop_why or "asked to stop"
         elif not burst and life.handled >= MAX_JOBS_PER_WORKER:
             reason = f"retired after {life.handled} jobs"
-        elif not burst and time.monotonic() - life.last_active < (idle_timeout_s or 0) - 1:
-            reason = "its work loop ended early (see the pool's log)"
     except BaseException as exc:  # recorded on the worker for admins, then re-raised
         reason = f"{type(exc).__name__}: {exc}"
         life.stop(state="dead", reason=reason)

@@ -103,7 +103,7 @@ def model_run_batch_submit(ctx: JobContext, p: ModelRunBatchSubmit) -> Outcome:
 
 def noop(ctx: JobContext, p: Noop) -> Outcome:
     if p.sleep_s:
-        time.sleep(p.sleep_s)
+        _sleep(p.sleep_s, ignore_halt=p.ignore_halt)
     if p.outcome == "fail":
         raise JobFailed("Asked to fail (diagnostic job).")
     if p.outcome == "crash":
@@ -112,6 +112,18 @@ def noop(ctx: JobContext, p: Noop) -> Outcome:
         nxt = NextJob("SYSTEM", "NOOP", Noop(sleep_s=p.sleep_s, then=p.then - 1), key="then")
         return Outcome(NoopResult(slept_s=p.sleep_s), next_jobs=[nxt])
     return Outcome(NoopResult(slept_s=p.sleep_s))
+
+
+def _sleep(seconds: float, *, ignore_halt: bool) -> None:
+    from worker.heartbeat import JobHalted
+
+    end = time.monotonic() + seconds
+    while (left := end - time.monotonic()) > 0:
+        try:
+            time.sleep(left)
+        except JobHalted:
+            if not ignore_halt:
+                raise
 
 
 def flaky(ctx: JobContext, p: Flaky) -> Outcome:

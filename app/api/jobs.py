@@ -80,7 +80,7 @@ def lodge_job(body: JobLodge, response: Response, user: User = Depends(current_u
     if job.created_at < before:
         response.status_code = 200
     response.headers["Location"] = f"/api/jobs/{job.id}"
-    return JobOut.of(job)
+    return JobOut.many([job])[0]
 
 
 @router.get("/jobs", response_model=JobPageOut, tags=["jobs"], summary="List your jobs, newest first",

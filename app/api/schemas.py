@@ -97,19 +97,26 @@ class JobOut(BaseModel):
     updated_at: datetime
     run: Optional[RunStateOut] = Field(None, description="For a step of a pipeline run: the run as a whole (its "
                                                          "state may differ from this step's)")
+    waiting_reason: Optional[str] = Field(
+        None, description="While the job is PENDING: why no worker can take it now (its backend is paused, no "
+                          "worker pool serves it, or the queue server does not answer); null when a worker can")
 
     @classmethod
-    def of(cls, job: Job, run: Any = None) -> "JobOut":
-        data = {k: getattr(job, k) for k in cls.model_fields if k not in ("final", "run")}
-        return cls(**data, final=JobStatus(job.status) in FINAL, run=RunStateOut.of(run) if run else None)
+    def of(cls, job: Job, run: Any = None, waiting_reason: Optional[str] = None) -> "JobOut":
+        data = {k: getattr(job, k) for k in cls.model_fields if k not in ("final", "run", "waiting_reason")}
+        return cls(**data, final=JobStatus(job.status) in FINAL, run=RunStateOut.of(run) if run else None,
+                   waiting_reason=waiting_reason)
 
     @classmethod
     def many(cls, jobs: list[Job]) -> list["JobOut"]:
-        """Jobs with the state of the runs they are steps of (one query for the page)."""
+        """Jobs with the state of the runs they are steps of (one query for the page) and
+        their waiting reasons (each backend asked once)."""
         from app import runs
+        from app.workers import waiting_reasons
 
         states = runs.run_states(runs.root_of(j) for j in jobs)
-        return [cls.of(j, states.get(runs.root_of(j) or "")) for j in jobs]
+        reasons = waiting_reasons(jobs)
+        return [cls.of(j, states.get(runs.root_of(j) or ""), reasons.get(j.id)) for j in jobs]
 
     @classmethod
     def one(cls, job: Job) -> "JobOut":

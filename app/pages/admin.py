@@ -139,13 +139,14 @@ def _edit_dialog() -> rx.Component:
     return rx.dialog.root(
         rx.dialog.content(
             rx.dialog.title("Change backend ", AdminState.editing),
-            rx.dialog.description("Pools read these within a few seconds. Running jobs keep the limit they "
-                                  "started with.", size="2", color_scheme="gray"),
+            rx.dialog.description("Pools and workers apply these as soon as you save. Running jobs keep the "
+                                  "time limit they started with.", size="2", color_scheme="gray"),
             rx.form(
                 rx.vstack(
                     _field("Max workers", "max_workers",
-                           "0 to 100 across all pools; 0 pauses the backend (its jobs wait). Lowering it stops no "
-                           "running worker: idle ones stop after their idle timeout."),
+                           "0 to 100 across all pools. 0 pauses the backend: from then on no worker takes a job of it "
+                           "(its jobs wait), idle workers stop at once, a running job finishes first. Lowering it "
+                           "stops the idle workers past the new maximum at once; a busy one stops after its job."),
                     _field("Idle timeout (seconds)", "idle_timeout_s",
                            "1 to 86400: how long an idle worker waits for work before it stops."),
                     _field("Job time limit (seconds)", "job_timeout_s",

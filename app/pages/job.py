@@ -59,8 +59,11 @@ def _summary() -> rx.Component:
             rx.cond(JobState.row.status == "IN_PROGRESS",
                     rx.cond(JobState.row.progress >= 0, rx.progress(value=JobState.row.progress, width="100%"))),
             rx.cond(JobState.stuck != "",
-                    rx.callout(rx.text(rx.text.strong("Waiting longer than usual. "), JobState.stuck),
+                    rx.callout(rx.text(rx.text.strong("No worker can take it now. "), JobState.stuck),
                                icon="clock-alert", color_scheme="amber", width="100%", class_name="job-stuck")),
+            # While it waits, why it waits is read again every 2 s: it changes with no event of the job.
+            rx.cond(JobState.row.status == "PENDING",
+                    rx.moment(interval=2000, format="HH:mm:ss", on_change=JobState.recheck_waiting, display="none")),
             rx.cond(JobState.info != "",
                     rx.callout(JobState.info,
                                icon=rx.cond(JobState.row.status == "SUCCEEDED", "info", "triangle-alert"),

@@ -206,5 +206,5 @@ class AdminState(rx.State):
         await self._refresh(user)
         limit = f"{got.job_timeout_s} s" if got.job_timeout_s else "each job type's own"
         return rx.toast.success(f"Backend {name} saved: at most {got.max_workers} workers, idle timeout "
-                                f"{got.idle_timeout_s} s, job time limit {limit}. Pools apply it within "
-                                f"a few seconds.")
+                                f"{got.idle_timeout_s} s, job time limit {limit}. Pools and workers "
+                                f"apply it at once.")

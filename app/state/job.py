@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, Optional
 
 import reflex as rx
@@ -32,7 +33,7 @@ def read_detail(job_id: str) -> dict[str, Any]:
     steps = pipelines.run_overview(job.workflow_id or job.id) if job.job_type == pipelines.JOB_TYPE else []
     return {"job": job, "messages": queries.job_messages(job_id), "files": queries.job_files(job_id),
             "batch": batch, "item": item, "children": queries.job_children(job_id), "steps": steps,
-            "stuck": workers.stuck_reason(job=job) or ""}
+            "stuck": workers.waiting_reason(job=job) or ""}
 
 
 class JobState(rx.State):
@@ -43,7 +44,7 @@ class JobState(rx.State):
     created: str = ""
     times: list[list[str]] = []  # [label, iso, exact, duration]
     info: str = ""
-    stuck: str = ""  # why no worker takes this waiting job, once it has waited too long
+    stuck: str = ""  # why no worker can take this PENDING job now (backend paused, no pool, Redis away)
     error_detail: str = ""
     payload_json: str = ""
     result_json: str = ""
@@ -131,6 +132,16 @@ class JobState(rx.State):
             live.watch(self, username=user.username, admin=user.is_admin, job_ids=frozenset([job_id]),
                        workflow_ids=frozenset([wf]))
         self._show(user, d)
+
+    @rx.event
+    async def recheck_waiting(self, _now: str = ""):
+        """The page's timer while the job is PENDING: why it waits changes with no event of
+        the job (a backend paused or resumed, a pool started or gone, Redis away or back)."""
+        if self.found and self.row.status == "PENDING" and self.queue:
+            try:
+                self.stuck = await asyncio.to_thread(workers.backend_unavailable, backend=self.queue) or ""
+            except Exception:  # the database is away: the page keeps what it showed; the next tick asks again
+                pass
 
     @rx.event
     async def cancel(self):

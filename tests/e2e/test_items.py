@@ -31,7 +31,7 @@ def test_create_an_item_and_watch_its_workflow_then_version_it(alice_page, conso
         expect(page.locator(".react-flow__node.wf-node")).to_have_count(1)
         expect(page.locator(".react-flow__node.status-PENDING")).to_have_count(1)
         expect(page.locator(".workflow-overall")).not_to_have_attribute("data-overall", "SUCCEEDED")
-        # Its job's page says why it waits, once it has waited longer than usual.
+        # Its job's page says why it waits.
         page.locator(".react-flow__node.wf-node").first.click()
         expect(page).to_have_url(re.compile(r"/jobs/[0-9a-f-]{36}/?$"))
         expect(page.locator(".job-stuck")).to_contain_text("Backend 'registry' is set to 0 workers",

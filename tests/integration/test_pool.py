@@ -137,3 +137,39 @@ def test_stopping_the_pool_stops_idle_workers_and_halts_running_jobs(users, pool
     assert {w.state for w in list_workers(backend="system")} == {"stopped"}
     assert "pool" in pool.text() and "stopped" in pool.text()
     launch.cancel_job(actor=root, job_id=long.id)
+
+
+def test_a_pause_holds_every_job_lodged_after_it_and_a_resume_reaches_the_pool_at_once(users, pools):
+    """Save returns, then a job is lodged at once: the idle worker that pops it puts it
+    back and stops, so it stays PENDING on its queue. A resume is announced to the pool
+    (which here reads the settings on its own only once an hour), so the job runs."""
+    from app import queues
+    from app.backends import update_backend
+
+    root = users["root"]
+    set_backend("system", max_workers=2, idle_timeout_s=300)
+    pools("--backends", "system", "--settings-every", "3600")
+    warm = _noop(root)
+    wait_for(lambda: status(warm.id) == "SUCCEEDED", message="a worker ran the first job")
+    (idle,) = wait_for(lambda: [w for w in live_workers("system") if w.state == "idle"], message="an idle worker")
+
+    t0 = time.monotonic()
+    update_backend(actor=root, name="system", max_workers=0)
+    held = [_noop(root) for _ in range(3)]  # lodged the moment Save returned
+    wait_for(lambda: not live_workers("system"), message="the idle worker stopped")
+    print(f"paused: the idle worker stopped {time.monotonic() - t0:.2f} s after Save")
+    (gone,) = list_workers(backend="system")
+    assert gone.name == idle.name and gone.exit_reason == "backend system is paused (max workers 0)"
+    assert [status(j.id) for j in held] == ["PENDING"] * 3
+    assert [m[0] for j in held for m in messages(j.id)] == ["PENDING"] * 3  # never taken
+    rq_ids = [i.decode() for i in queues.redis_conn().lrange(queues.queue("system").key, 0, -1)]
+    assert rq_ids == [f"{j.id}-a1" for j in held]  # all three on the queue, in their order
+    time.sleep(1)  # nothing else takes them meanwhile
+    assert not live_workers("system") and [status(j.id) for j in held] == ["PENDING"] * 3
+
+    t0 = time.monotonic()
+    update_backend(actor=root, name="system", max_workers=1)
+    wait_for(lambda: all(status(j.id) == "SUCCEEDED" for j in held), timeout=20, message="resumed, the jobs ran")
+    print(f"resumed: the jobs ran {time.monotonic() - t0:.2f} s after Save")
+    first = launch.get_job(held[0].id)
+    assert first.started_at <= launch.get_job(held[1].id).started_at <= launch.get_job(held[2].id).started_at
