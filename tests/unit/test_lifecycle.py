@@ -363,7 +363,10 @@ def test_an_unknown_job_is_not_found_with_or_without_an_attempt(jobdeck):
 
 def test_add_message_appends_history_without_a_status_change(jobdeck):
     job_id = _job_in("IN_PROGRESS", attempt=3)
+    with write_conn() as conn:
+        conn.execute(sa.update(Job.__table__).where(Job.__table__.c.id == job_id).values(updated_at=T0))
     lifecycle.add_message(job_id, "half way", level="warning")
+    assert _status(job_id).updated_at > T0  # the row says it changed
     with write_conn() as conn:
         lifecycle.add_message(job_id, "in the caller's transaction", conn=conn)
     job = _status(job_id)
