@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import logging
 import time
 from types import SimpleNamespace
 
@@ -197,7 +198,7 @@ def test_a_burst_reads_every_job_and_batch_its_events_name(users):
     events = [moved.event(), _lodged("alice", job_ids=ids, batch_id=batch.id),
               _ev("alice", job_id="not-a-job")]
     burst = Burst(events)
-    assert burst.job(lone.id) is None  # nothing read before load
+    assert burst.job(lone.id) is None and burst.batch(batch.id) is None  # nothing read before load
     burst.load()
     assert burst.job(lone.id).status == "DEQUEUED"
     assert burst.batch(batch.id).total == 2
@@ -336,12 +337,28 @@ def test_a_burst_no_tab_wants_reads_nothing(jobdeck, monkeypatch):
     assert reads == [["j1"]] and len(roots["t1"].pushes) == 1
 
 
-def test_a_failing_tab_does_not_hold_up_the_others(jobdeck):
+def test_a_failing_tab_does_not_hold_up_the_others(jobdeck, caplog):
     w = Watch(state=Page, username="alice", admin=False, owners=frozenset({"alice"}))
     hub, roots = _hub({"bad": (w, Page(fail=True)), "good": (w, Page())})
-    _run(hub._dispatch([_ev("alice")]))
+    with caplog.at_level(logging.ERROR, logger="jobdeck.live"):
+        _run(hub._dispatch([_ev("alice")]))
     assert len(roots["good"].pushes) == 1
     assert hub.pushed == 1  # only pushes that went through are counted
+    failed = [r for r in caplog.records if r.name == "jobdeck.live"]
+    assert [r.getMessage() for r in failed] == ["live push to a tab failed"]
+    assert "this tab's push fails" in str(failed[0].exc_info[1])
+
+
+def test_a_burst_logs_what_it_pushed_and_how_long_it_took(jobdeck, caplog, monkeypatch):
+    """The debug line that push latency is read from (the clock is the test's own)."""
+    clock = iter([100.0, 100.25])
+    monkeypatch.setattr(live, "time", SimpleNamespace(monotonic=time.monotonic, perf_counter=lambda: next(clock)))
+    w = Watch(state=Page, username="alice", admin=False, owners=frozenset({"alice"}))
+    hub, _roots = _hub({"t1": (w, Page()), "t2": (w, Page())})
+    with caplog.at_level(logging.DEBUG, logger="jobdeck.live"):
+        _run(hub._dispatch([_ev("alice"), _ev("alice", status="SUCCEEDED"), _ev("bob")]))
+    assert [r.getMessage() for r in caplog.records if r.name == "jobdeck.live"] == [
+        "pushed 3 events to 2 tabs in 250.0 ms"]
 
 
 def test_tabs_are_updated_a_few_lanes_at_a_time(jobdeck, monkeypatch):
