@@ -113,8 +113,9 @@ def test_a_batch_keeps_the_files_order_and_its_csv_names_the_model_runs_register
 def test_cells_a_spreadsheet_would_run_are_neutralised_and_read_back_as_they_were(world, users):
     risky = {"display_name": "=HYPERLINK(\"http://evil.example\",\"open\")", "description": "+cmd|' /C calc'!A0",
              "model_version": "-2+3", "annotations": {"@SUM(A1)": "1", "note": "'=quoted already"}}
-    tab = {"display_name": "\tTabbed", "description": "\rcarriage"}
-    records = [model_run_record(world, **risky), model_run_record(world, **tab)]
+    # Names refuse control characters; a description keeps tabs and line ends.
+    records = [model_run_record(world, **risky), model_run_record(world, description="\tTabbed"),
+               model_run_record(world, description="\rcarriage")]
     batch = bulk.register_model_runs(actor=users["alice"], records=records)
     with session() as s:
         s.exec(sa.update(Job).where(Job.batch_id == batch.id).values(info="-1 failed: =2+2"))
