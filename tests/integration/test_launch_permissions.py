@@ -204,3 +204,50 @@ def test_a_batchs_jobs_are_its_own_lodged_together(actors):
         jobs = list(s.exec(sa.select(Job).where(Job.batch_id == batch.id)).scalars())
     assert len(jobs) == 3 and all(j.owner == "bob" and j.workflow_id == j.id for j in jobs)
     assert len({j.created_at for j in jobs}) == 1  # one time for the lot: it pages as one
+
+
+# --- the REST caller (app/api/deps.py) -------------------------------------------
+
+
+def test_a_rest_caller_is_the_user_of_a_valid_token_within_its_rate(actors, monkeypatch):
+    from fastapi.security import HTTPAuthorizationCredentials
+
+    from app import auth
+    from app.api import deps
+    from app.errors import AuthenticationFailed, RateLimited
+    from app.settings import reload_settings
+
+    monkeypatch.setenv("JOBDECK_API_RATE_LIMIT", "2")
+    reload_settings()
+    try:
+        _current_user_checks(auth, deps, AuthenticationFailed, RateLimited)
+    finally:
+        monkeypatch.delenv("JOBDECK_API_RATE_LIMIT")
+        reload_settings()
+
+
+def _current_user_checks(auth, deps, AuthenticationFailed, RateLimited):
+    from fastapi.security import HTTPAuthorizationCredentials
+
+    with pytest.raises(AuthenticationFailed) as none:
+        deps.current_user(None)
+    assert str(none.value) == "Send a personal API token as 'Authorization: Bearer <token>'."
+    with pytest.raises(AuthenticationFailed):
+        deps.current_user(HTTPAuthorizationCredentials(scheme="Bearer", credentials="jdk_not-a-token"))
+    plain, _ = auth.create_token(owner="bob")
+    creds = HTTPAuthorizationCredentials(scheme="Bearer", credentials=plain)
+    assert [deps.current_user(creds).username for _ in range(2)] == ["bob", "bob"]
+    with pytest.raises(RateLimited):  # the third request of the minute is over the limit of 2
+        deps.current_user(creds)
+
+
+@pytest.mark.parametrize("who,allowed", [("alice", False), ("root", True), ("svc", True)])
+def test_admin_routes_are_for_admins_and_services(actors, who, allowed):
+    from app.api import deps
+
+    if allowed:
+        assert deps.admin_user(actors[who]) is actors[who]
+    else:
+        with pytest.raises(PermissionDenied) as refused:
+            deps.admin_user(actors[who])
+        assert str(refused.value) == "This route is for admins and services."
