@@ -141,10 +141,12 @@ def test_another_user_can_neither_cancel_nor_retry_a_job(actors):
 
 def test_an_idempotency_key_replays_its_owners_request_only(actors):
     alice, bob = actors["alice"], actors["bob"]
-    first = _lodge(alice, idempotency_key="k1")
+    earlier = _lodge(alice, idempotency_key="k0")
+    first = _lodge(alice, idempotency_key="k1")  # another key: another request
+    assert first.id != earlier.id and _counts()[0] == 2
     assert (first.idempotency_key, first.workflow_id) == ("k1", first.id)
     again = _lodge(alice, idempotency_key="k1")
-    assert again.id == first.id and _counts()[0] == 1
+    assert again.id == first.id and _counts()[0] == 2
     # The same key from another user is another request: bob gets a job of his own.
     theirs = _lodge(bob, idempotency_key="k1")
     assert theirs.id != first.id and theirs.owner == "bob"
@@ -156,7 +158,7 @@ def test_an_idempotency_key_replays_its_owners_request_only(actors):
     assert clash.value.detail["session_id"] == first.id
     with pytest.raises(Conflict):
         _lodge(actors["root"], ADMIN_TYPE, owner="alice", idempotency_key="k1")
-    assert _counts()[0] == 2
+    assert _counts()[0] == 3
 
 
 def test_an_idempotency_key_raced_in_by_a_twin_request_replays_it(actors, monkeypatch):
@@ -178,6 +180,13 @@ def test_an_idempotency_key_raced_in_by_a_twin_request_replays_it(actors, monkey
     monkeypatch.setattr(launch, "_by_idempotency_key", lambda owner, key: None)
     with pytest.raises(sa.exc.IntegrityError):  # no twin to be found: the refusal stands
         _lodge(alice, idempotency_key="k2")
+
+
+def test_an_insert_refused_for_another_reason_is_not_answered_with_another_job(actors, monkeypatch):
+    earlier = _lodge(actors["alice"])
+    monkeypatch.setattr(launch, "new_id", lambda: earlier.id)  # the new row's id is taken
+    with pytest.raises(sa.exc.IntegrityError):
+        _lodge(actors["alice"])
 
 
 def test_a_job_records_the_item_it_is_about(actors):
