@@ -53,7 +53,7 @@ from app.models import Job, JobFile, Pipeline, PipelineStep, Task, TaskParameter
 from app.parameters import ParameterInfo, RunParameter  # noqa: F401  (part of this module's API)
 from app.runs import runs_dir
 from app.settings import get_settings
-from app.shapes import check_text, text_problem
+from app.shapes import check_text
 
 log = logging.getLogger(__name__)
 

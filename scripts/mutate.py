@@ -56,7 +56,7 @@ def _targets(tree: ast.Module, names: list[str]) -> list[ast.AST]:
 
 
 def _members(node: ast.AST) -> list[str]:
-    """`S.X` members named in a set or tuple: the vocabulary a table's sets draw from."""
+    """`S.X`-like members named in a set or tuple: the vocabulary a table's sets draw from."""
     return [ast.unparse(e) for e in getattr(node, "elts", []) if isinstance(e, ast.Attribute)]
 
 
@@ -95,9 +95,10 @@ def _mutations(target: ast.AST, vocabulary: list[str]):
             for j in range(len(n.elts)):
                 yield i, f"remove member {ast.unparse(n.elts[j])}", (lambda n, j=j: n.elts.pop(j))
             have = set(_members(n))
-            if have and have <= set(vocabulary):
+            bases = {m.rsplit(".", 1)[0] for m in have}
+            if have and len(bases) == 1 and len(have) == len(n.elts):  # a set of one namespace's names
                 for extra in vocabulary:
-                    if extra not in have:
+                    if extra not in have and extra.rsplit(".", 1)[0] in bases:
                         yield i, f"add member {extra}", \
                             (lambda n, extra=extra: n.elts.append(ast.parse(extra, mode="eval").body))
         elif isinstance(n, ast.Dict) and len(n.keys) > 1:
@@ -163,6 +164,8 @@ def _start(copy_dir: Path, tests: list[str]) -> int:
     try:
         import pytest
 
+        os.setsid()  # a group of its own: a timeout ends what its tests started too (redis-server)
+
         os.chdir(copy_dir)
         sys.path.insert(0, str(copy_dir))
         out = os.open(copy_dir / "mutant.log", os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
@@ -187,7 +190,7 @@ def _run_all(items: list, slots: list[Path], tests: list[str], timeout: float, p
         for pid, (slot, item, deadline) in list(running.items()):
             done, status = os.waitpid(pid, os.WNOHANG)
             if not done and time.monotonic() > deadline:
-                os.kill(pid, signal.SIGKILL)
+                os.killpg(pid, signal.SIGKILL)
                 os.waitpid(pid, 0)
                 verdict = "killed (timeout)"
             elif done:
@@ -212,8 +215,9 @@ def main() -> int:
     text = (ROOT / args.file).read_text()
     base = ast.parse(text)
     _mark_parents(base)
-    vocabulary = sorted({m for n in ast.walk(base) if isinstance(n, (ast.Set, ast.Tuple)) for m in _members(n)
-                         if m.startswith("S.")})
+    # Names such as S.PENDING found in the module's set and tuple literals: a set of them
+    # may gain any other name of the same namespace (a transition allowed by mistake).
+    vocabulary = sorted({m for n in ast.walk(base) if isinstance(n, (ast.Set, ast.Tuple)) for m in _members(n)})
     plan = []  # (name, description, mutated source)
     for name, target in zip(args.names, _targets(base, args.names)):
         for idx, what, change in _mutations(target, vocabulary):

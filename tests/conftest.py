@@ -174,8 +174,6 @@ def postgres_admin():
 def postgres_db(monkeypatch, jobdeck):
     """A fresh, empty PostgreSQL database as the job database (no tables yet), dropped
     at the end; the rest as `jobdeck` sets it up."""
-    import sqlalchemy as sa
-
     from app.db import dispose_engines
     from app.settings import reload_settings
 

@@ -119,7 +119,7 @@ def wake_backend(name: str = BackendName, admin: User = Depends(admin_user)) -> 
     if name not in backends.backend_configs():
         raise NotFound(f"No backend {name!r}; backends: {', '.join(sorted(backends.backend_configs()))}.")
     done = workers.wake_backend(actor=admin, backend=name)
-    return WakeOut(backend=done.backend, message=done.message, job=JobOut.of(done.job) if done.job else None)
+    return WakeOut(backend=done.backend, message=done.message, job=JobOut.one(done.job) if done.job else None)
 
 
 # --- workers, pools, stuck jobs --------------------------------------------------------
@@ -147,7 +147,7 @@ def list_pools(admin: User = Depends(admin_user)) -> list[PoolOut]:
             responses=_p(422))
 def stuck_jobs(limit: int = Query(100, ge=1, le=queries.MAX_LIMIT),
                admin: User = Depends(admin_user)) -> list[StuckJobOut]:
-    return [StuckJobOut(job=JobAdminOut.of(s.job), reason=s.reason, waiting_s=s.waiting_s)
+    return [StuckJobOut(job=JobAdminOut.one(s.job), reason=s.reason, waiting_s=s.waiting_s)
             for s in workers.stuck_jobs(limit=limit, viewer=admin)]
 
 

@@ -33,7 +33,7 @@ def create_item(body: ItemCreateIn, response: Response, user: User = Depends(cur
     item, job = registry.create_item(actor=user, subtype=body.subtype, display_name=body.display_name,
                                      description=body.description, record=body.record)
     response.headers["Location"] = f"/api/items/{item.id}"
-    return ItemLodged(item=ItemOut.of(item), session_id=job.id, job=JobOut.of(job))
+    return ItemLodged(item=ItemOut.of(item), session_id=job.id, job=JobOut.one(job))
 
 
 @router.get("/items", response_model=ItemPageOut, summary="Registry items, newest first", responses=_p(422))
@@ -57,7 +57,7 @@ def version_item(body: ItemVersionIn, response: Response, item_id: str = ItemId,
                  user: User = Depends(current_user)) -> ItemLodged:
     item, job = registry.version_item(actor=user, item_id=item_id, reason=body.reason)
     response.headers["Location"] = f"/api/items/{item.id}"
-    return ItemLodged(item=ItemOut.of(item), session_id=job.id, job=JobOut.of(job))
+    return ItemLodged(item=ItemOut.of(item), session_id=job.id, job=JobOut.one(job))
 
 
 @router.get("/items/{item_id}/prov", summary="An item's provenance as W3C PROV-JSON",
@@ -81,7 +81,7 @@ def register_model_run(record: ModelRunRecord, response: Response, user: User = 
     if job.created_at < before:
         response.status_code = 200
     response.headers["Location"] = f"/api/jobs/{job.id}"
-    return JobOut.of(job)
+    return JobOut.one(job)
 
 
 def _schema_of(model) -> dict:

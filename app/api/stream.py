@@ -347,7 +347,7 @@ async def _job_events(actor: User, job_id: str) -> AsyncIterator[str]:
     try:
         await _ready(hub)
         job, cur = await run_in_threadpool(_job_snapshot, actor, job_id)
-        yield _sse("snapshot", JobOut.of(job).model_dump(mode="json"))
+        yield _sse("snapshot", JobOut.one(job).model_dump(mode="json"))
         while not cur.final:
             woken, events = await _next_wake(sub, hub)
             if any(e and disabled_event_of(e, actor.username) for e in events):

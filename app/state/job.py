@@ -15,8 +15,8 @@ from app.db import session
 from app.state import live
 from app.state.base import sign_in_redirect, viewer
 from app.state.pipelines import RunRow, StepRow, run_row, step_row
-from app.state.views import (FileRow, JobRow, MessageRow, attempt_times, duration, exact, file_row, iso,
-                             job_row, message_row, pretty_json)
+from app.state.views import (FileRow, JobRow, MessageRow, attempt_times, file_row, job_row, message_row,
+                             pretty_json)
 
 # Larger files are for the REST API: the console sends a download through its websocket.
 MAX_DOWNLOAD_BYTES = 25 * 1024 * 1024

@@ -27,6 +27,12 @@ def test_a_waiting_job_page_shows_live_that_its_backend_was_paused(alice_page, c
         admin = auth.get_user("admin")
         before = backend_config("system").max_workers
         update_backend(actor=admin, name="system", max_workers=1)
+        # Idle workers past the new maximum (left by earlier tests) stop first: one worker
+        # at most, or a second one would take alice's job while the first is busy.
+        deadline = time.monotonic() + 30
+        while len([w for w in list_workers(backend="system") if w.alive]) > 1:
+            assert time.monotonic() < deadline, "idle workers past the maximum did not stop"
+            time.sleep(0.1)
     try:
         with console.domain():
             # The backend's one worker is busy: alice's job waits its turn, a worker can take it.

@@ -7,12 +7,29 @@ from __future__ import annotations
 import json
 import threading
 import time
-from typing import Optional
+from contextlib import contextmanager
+from typing import Any, Iterable, Iterator, Optional
 
 import httpx
 import uvicorn
 
 from tests.conftest import free_port
+
+
+@contextmanager
+def api_client(usernames: Iterable[str]) -> Iterator[Any]:
+    """build_api() in a TestClient, with a token for each user: `client.as_(name)` gives
+    that user's headers, `client.tokens` the tokens."""
+    from fastapi.testclient import TestClient
+
+    from app import auth
+    from app.api import build_api
+
+    tokens = {name: auth.create_token(owner=name)[0] for name in usernames}
+    with TestClient(build_api(), raise_server_exceptions=False) as client:
+        client.as_ = lambda name: {"Authorization": f"Bearer {tokens[name]}"}
+        client.tokens = tokens
+        yield client
 
 
 class LiveServer:

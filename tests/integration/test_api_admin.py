@@ -7,7 +7,8 @@ call each route is in test_api_authz.py."""
 from __future__ import annotations
 
 import pytest
-from fastapi.testclient import TestClient
+
+from tests.integration.api_live import api_client
 
 from tests.conftest import run_workers
 from tests.pools import pools, set_backend, wait_for  # noqa: F401 (pools is a fixture)
@@ -18,12 +19,9 @@ NOOP = {"job_type": "SYSTEM", "job_subtype": "NOOP", "payload": {}}
 @pytest.fixture
 def api(jobdeck, users):
     from app import auth
-    from app.api import build_api
 
     auth.create_user(username="svc", password="svc-password", role="service")
-    tokens = {name: auth.create_token(owner=name)[0] for name in (*users, "svc")}
-    with TestClient(build_api(), raise_server_exceptions=False) as client:
-        client.as_ = lambda name: {"Authorization": f"Bearer {tokens[name]}"}
+    with api_client((*users, "svc")) as client:
         yield client
 
 

@@ -9,20 +9,8 @@ import base64
 
 import pytest
 import sqlalchemy as sa
-from fastapi.testclient import TestClient
 
 from tests.integration.test_api_pipelines import _configure
-
-
-@pytest.fixture
-def api(jobdeck, users):
-    from app import auth
-    from app.api import build_api
-
-    tokens = {name: auth.create_token(owner=name)[0] for name in users}
-    with TestClient(build_api(), raise_server_exceptions=False) as client:
-        client.as_ = lambda name: {"Authorization": f"Bearer {tokens[name]}"}
-        yield client
 
 
 def rows() -> dict[str, int]:

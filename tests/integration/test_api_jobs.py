@@ -7,23 +7,10 @@ from __future__ import annotations
 import hashlib
 import os
 
-import pytest
-from fastapi.testclient import TestClient
 
 from tests.conftest import model_run_record, run_workers
 
 NOOP = {"job_type": "SYSTEM", "job_subtype": "NOOP", "payload": {"sleep_s": 0}}
-
-
-@pytest.fixture
-def api(jobdeck, users):
-    from app import auth
-    from app.api import build_api
-
-    tokens = {name: auth.create_token(owner=name)[0] for name in users}
-    with TestClient(build_api(), raise_server_exceptions=False) as client:
-        client.as_ = lambda name: {"Authorization": f"Bearer {tokens[name]}"}
-        yield client
 
 
 def problem_of(r, status):

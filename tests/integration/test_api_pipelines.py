@@ -7,23 +7,10 @@ from __future__ import annotations
 import hashlib
 import json
 
-import pytest
-from fastapi.testclient import TestClient
 
 from tests.conftest import run_workers
 
 TEXT = b"to be or not to be\nthat is the question\n"
-
-
-@pytest.fixture
-def api(jobdeck, users):
-    from app import auth
-    from app.api import build_api
-
-    tokens = {name: auth.create_token(owner=name)[0] for name in users}
-    with TestClient(build_api(), raise_server_exceptions=False) as client:
-        client.as_ = lambda name: {"Authorization": f"Bearer {tokens[name]}"}
-        yield client
 
 
 def problem_of(r, status):

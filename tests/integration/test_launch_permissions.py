@@ -141,10 +141,12 @@ def test_another_user_can_neither_cancel_nor_retry_a_job(actors):
 
 def test_an_idempotency_key_replays_its_owners_request_only(actors):
     alice, bob = actors["alice"], actors["bob"]
-    first = _lodge(alice, idempotency_key="k1")
+    earlier = _lodge(alice, idempotency_key="k0")
+    first = _lodge(alice, idempotency_key="k1")  # another key: another request
+    assert first.id != earlier.id and _counts()[0] == 2
     assert (first.idempotency_key, first.workflow_id) == ("k1", first.id)
     again = _lodge(alice, idempotency_key="k1")
-    assert again.id == first.id and _counts()[0] == 1
+    assert again.id == first.id and _counts()[0] == 2
     # The same key from another user is another request: bob gets a job of his own.
     theirs = _lodge(bob, idempotency_key="k1")
     assert theirs.id != first.id and theirs.owner == "bob"
@@ -156,7 +158,7 @@ def test_an_idempotency_key_replays_its_owners_request_only(actors):
     assert clash.value.detail["session_id"] == first.id
     with pytest.raises(Conflict):
         _lodge(actors["root"], ADMIN_TYPE, owner="alice", idempotency_key="k1")
-    assert _counts()[0] == 2
+    assert _counts()[0] == 3
 
 
 def test_an_idempotency_key_raced_in_by_a_twin_request_replays_it(actors, monkeypatch):
@@ -178,6 +180,13 @@ def test_an_idempotency_key_raced_in_by_a_twin_request_replays_it(actors, monkey
     monkeypatch.setattr(launch, "_by_idempotency_key", lambda owner, key: None)
     with pytest.raises(sa.exc.IntegrityError):  # no twin to be found: the refusal stands
         _lodge(alice, idempotency_key="k2")
+
+
+def test_an_insert_refused_for_another_reason_is_not_answered_with_another_job(actors, monkeypatch):
+    earlier = _lodge(actors["alice"])
+    monkeypatch.setattr(launch, "new_id", lambda: earlier.id)  # the new row's id is taken
+    with pytest.raises(sa.exc.IntegrityError):
+        _lodge(actors["alice"])
 
 
 def test_a_job_records_the_item_it_is_about(actors):
@@ -204,3 +213,50 @@ def test_a_batchs_jobs_are_its_own_lodged_together(actors):
         jobs = list(s.exec(sa.select(Job).where(Job.batch_id == batch.id)).scalars())
     assert len(jobs) == 3 and all(j.owner == "bob" and j.workflow_id == j.id for j in jobs)
     assert len({j.created_at for j in jobs}) == 1  # one time for the lot: it pages as one
+
+
+# --- the REST caller (app/api/deps.py) -------------------------------------------
+
+
+def test_a_rest_caller_is_the_user_of_a_valid_token_within_its_rate(actors, monkeypatch):
+    from fastapi.security import HTTPAuthorizationCredentials
+
+    from app import auth
+    from app.api import deps
+    from app.errors import AuthenticationFailed, RateLimited
+    from app.settings import reload_settings
+
+    monkeypatch.setenv("JOBDECK_API_RATE_LIMIT", "2")
+    reload_settings()
+    try:
+        _current_user_checks(auth, deps, AuthenticationFailed, RateLimited)
+    finally:
+        monkeypatch.delenv("JOBDECK_API_RATE_LIMIT")
+        reload_settings()
+
+
+def _current_user_checks(auth, deps, AuthenticationFailed, RateLimited):
+    from fastapi.security import HTTPAuthorizationCredentials
+
+    with pytest.raises(AuthenticationFailed) as none:
+        deps.current_user(None)
+    assert str(none.value) == "Send a personal API token as 'Authorization: Bearer <token>'."
+    with pytest.raises(AuthenticationFailed):
+        deps.current_user(HTTPAuthorizationCredentials(scheme="Bearer", credentials="jdk_not-a-token"))
+    plain, _ = auth.create_token(owner="bob")
+    creds = HTTPAuthorizationCredentials(scheme="Bearer", credentials=plain)
+    assert [deps.current_user(creds).username for _ in range(2)] == ["bob", "bob"]
+    with pytest.raises(RateLimited):  # the third request of the minute is over the limit of 2
+        deps.current_user(creds)
+
+
+@pytest.mark.parametrize("who,allowed", [("alice", False), ("root", True), ("svc", True)])
+def test_admin_routes_are_for_admins_and_services(actors, who, allowed):
+    from app.api import deps
+
+    if allowed:
+        assert deps.admin_user(actors[who]) is actors[who]
+    else:
+        with pytest.raises(PermissionDenied) as refused:
+            deps.admin_user(actors[who])
+        assert str(refused.value) == "This route is for admins and services."

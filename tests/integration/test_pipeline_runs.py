@@ -13,7 +13,6 @@ import pytest
 from app import pipelines
 from app.errors import InvalidInput
 from app.jobtypes import RunTask
-from app.settings import get_settings
 from tests.conftest import run_workers
 from tests.pools import pools, set_backend, status, wait_for  # noqa: F401
 
@@ -65,8 +64,8 @@ def test_hostile_file_names_reach_the_command_as_one_argument_each(users, pools)
     by_task = {s.payload["task"]: s for s in steps}
     upload = RunTask.model_validate(by_task["show upload"].payload).upload
     assert upload.name == "notes (draft) +1, v2.txt"
-    assert _stdout(by_task["show upload"].id).splitlines() == [f"<{get_settings().files_dir / upload.path}>",
-                                                              f"<{note}>"]
+    # the upload's path, shown relative to the run, reached the command as one argument
+    assert _stdout(by_task["show upload"].id).splitlines() == [f"<upload/{upload.name}>", f"<{note}>"]
     inputs = RunTask.model_validate(by_task["show inputs"].payload).inputs
     assert sorted(i.name for i in inputs) == sorted(hostile)  # kept by step 1 under their own names
     lines = _stdout(by_task["show inputs"].id).splitlines()

@@ -12,6 +12,8 @@ import subprocess
 import sys
 
 import pytest
+
+from tests.integration.api_live import api_client
 from fastapi.testclient import TestClient
 
 from app import auth, signin
@@ -23,13 +25,10 @@ from tests.conftest import ROOT
 
 @pytest.fixture
 def api(jobdeck, users):
-    from app.api import build_api
+    from app import auth
 
     auth.create_user(username="svc", password="svc-password", role="service")
-    tokens = {name: auth.create_token(owner=name)[0] for name in (*users, "svc")}
-    with TestClient(build_api(), raise_server_exceptions=False) as client:
-        client.as_ = lambda name: {"Authorization": f"Bearer {tokens[name]}"}
-        client.tokens = tokens
+    with api_client((*users, "svc")) as client:
         yield client
 
 

@@ -5,7 +5,7 @@ API's job answers, with a real pool."""
 from __future__ import annotations
 
 import pytest
-from fastapi.testclient import TestClient
+from tests.integration.api_live import api_client
 
 from tests.pools import pools, wait_for  # noqa: F401 (pools is a fixture)
 
@@ -16,15 +16,11 @@ PAUSED = "Backend 'system' is set to 0 workers (paused)"
 
 @pytest.fixture
 def api(jobdeck, users, monkeypatch):
-    from app import auth
-    from app.api import build_api
     from app.settings import reload_settings
 
     monkeypatch.setenv("JOBDECK_STUCK_AFTER_S", "3600")  # the warning in the history is far off
     reload_settings()
-    tokens = {name: auth.create_token(owner=name)[0] for name in users}
-    with TestClient(build_api(), raise_server_exceptions=False) as client:
-        client.as_ = lambda name: {"Authorization": f"Bearer {tokens[name]}"}
+    with api_client(users) as client:
         yield client
 
 

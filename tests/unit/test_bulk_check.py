@@ -113,8 +113,9 @@ def test_a_batch_keeps_the_files_order_and_its_csv_names_the_model_runs_register
 def test_cells_a_spreadsheet_would_run_are_neutralised_and_read_back_as_they_were(world, users):
     risky = {"display_name": "=HYPERLINK(\"http://evil.example\",\"open\")", "description": "+cmd|' /C calc'!A0",
              "model_version": "-2+3", "annotations": {"@SUM(A1)": "1", "note": "'=quoted already"}}
-    tab = {"display_name": "\tTabbed", "description": "\rcarriage"}
-    records = [model_run_record(world, **risky), model_run_record(world, **tab)]
+    # Names refuse control characters; a description keeps tabs and line ends.
+    records = [model_run_record(world, **risky), model_run_record(world, description="\tTabbed"),
+               model_run_record(world, description="\rcarriage")]
     batch = bulk.register_model_runs(actor=users["alice"], records=records)
     with session() as s:
         s.exec(sa.update(Job).where(Job.batch_id == batch.id).values(info="-1 failed: =2+2"))
@@ -197,8 +198,17 @@ def test_a_csv_with_bare_carriage_returns_is_refused_with_a_reason_not_a_crash()
         bulk.parse_model_runs_csv('display_name\r"unclosed')
 
 
-def test_the_console_reads_no_more_of_an_upload_than_its_limit_and_one_byte():
+def run(coro):
+    """Run a coroutine on a thread of its own: a browser test may leave this thread's
+    event loop running, and asyncio.run refuses to start inside it."""
     import asyncio
+    import concurrent.futures
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
+def test_the_console_reads_no_more_of_an_upload_than_its_limit_and_one_byte():
     from pathlib import Path
 
     import reflex as rx
@@ -206,7 +216,7 @@ def test_the_console_reads_no_more_of_an_upload_than_its_limit_and_one_byte():
     from app.state.bulk import MAX_CSV_BYTES, read_upload
 
     big = io.BytesIO(b"x" * (8 * MAX_CSV_BYTES))
-    assert asyncio.run(read_upload(rx.UploadFile(file=big, path=Path("big.csv")))) is None
+    assert run(read_upload(rx.UploadFile(file=big, path=Path("big.csv")))) is None
     assert big.tell() == MAX_CSV_BYTES + 1  # the rest of the file was never read
     exact = io.BytesIO(b"y" * MAX_CSV_BYTES)
-    assert asyncio.run(read_upload(rx.UploadFile(file=exact, path=Path("ok.csv")))) == b"y" * MAX_CSV_BYTES
+    assert run(read_upload(rx.UploadFile(file=exact, path=Path("ok.csv")))) == b"y" * MAX_CSV_BYTES
