@@ -679,8 +679,10 @@ def run_pipeline(*, actor: User, pipeline: Union[int, str], file_name: str, cont
 def run_steps(workflow_id: str) -> list[Job]:
     """The steps of a pipeline run (its workflow), by order, then as lodged."""
     with session() as s:
-        return list(s.exec(select(Job).where(Job.workflow_id == workflow_id, Job.job_type == JOB_TYPE)
-                           .order_by(Job.step, Job.created_at, Job.id)))
+        # The type is checked here, not in SQL, so the planner always reads the workflow's
+        # own jobs (ix_job_workflow), never every pipeline job through the type's index.
+        jobs = s.exec(select(Job).where(Job.workflow_id == workflow_id).order_by(Job.step, Job.created_at, Job.id))
+        return [j for j in jobs if j.job_type == JOB_TYPE]
 
 
 def remove_run_files(root_job_id: str) -> bool:

@@ -138,12 +138,14 @@ def run_states(root_ids: Iterable[str]) -> dict[str, RunState]:
     with session() as s:
         rows = s.connection().execute(
             sa.select(_job.c.id, _job.c.workflow_id, _job.c.status, _job.c.last_message, _job.c.updated_at,
-                      _job.c.started_at, _job.c.finished_at, _job.c.payload)
-            .where(_job.c.workflow_id.in_(ids), _job.c.job_type == JOB_TYPE,
-                   _job.c.job_subtype == RUN_SUBTYPE)).all()
+                      _job.c.started_at, _job.c.finished_at, _job.c.payload, _job.c.job_type, _job.c.job_subtype)
+            .where(_job.c.workflow_id.in_(ids))).all()
     members: dict[str, list] = {}
     for r in rows:
-        members.setdefault(r.workflow_id, []).append(r)
+        # The type is checked here, not in SQL: with it there, SQLite's planner may take
+        # an index on the job type and read every pipeline job (136 ms at 1M jobs).
+        if r.job_type == JOB_TYPE and r.job_subtype == RUN_SUBTYPE:
+            members.setdefault(r.workflow_id, []).append(r)
     return {rid: _state(rid, rows) for rid, rows in members.items() if any(r.id == rid for r in rows)}
 
 

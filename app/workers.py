@@ -337,8 +337,11 @@ def wake_backend(*, actor: User, backend: str) -> WakeResult:
         pass  # lodge anyway: the job waits in SQL and wakes the backend once Redis is back
     live = [s.value for s in (JobStatus.PENDING, JobStatus.DEQUEUED, JobStatus.IN_PROGRESS)]
     with session() as s:
-        waiting = s.exec(select(Job).where(Job.job_type == spec.job_type, Job.job_subtype == spec.job_subtype,
-                                           Job.status.in_(live)).limit(1)).first()
+        # By subtype and status only (wake-up subtypes are unique to their type): with the
+        # type too, the planner may walk every job of the type.
+        waiting = next((j for j in s.exec(select(Job).where(Job.job_subtype == spec.job_subtype,
+                                                              Job.status.in_(live)).limit(20))
+                        if j.job_type == spec.job_type), None)
     if waiting is not None:
         return WakeResult(backend, waiting, f"Backend {backend!r} is waking up already.")
     job_id = new_id()

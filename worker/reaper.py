@@ -264,7 +264,7 @@ class Housekeeper:
 
     DUTIES: list[tuple[str, float]] = [("release_due", 0.5), ("reap", 1.0), ("reconcile", 2.0),
                                        ("recover", 2.0), ("stuck", 5.0), ("sweep", 10.0),
-                                       ("retention", 60.0)]
+                                       ("retention", 60.0), ("optimize", 600.0)]
 
     def __init__(self, owner: str, *, lease_ms: int = 5000):
         self.owner = owner
@@ -336,6 +336,10 @@ class Housekeeper:
             from app import retention
 
             retention.prune()
+        elif name == "optimize":
+            from app.db import optimize
+
+            optimize()
 
 
 def run_housekeeper(owner: str, should_stop: Callable[[], bool], *, tick_s: float = 0.25) -> None:
