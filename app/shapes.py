@@ -92,6 +92,9 @@ class JsonLimits:
 
 FREE_FORM = JsonLimits()
 RECORD = JsonLimits(max_bytes=256_000)  # an item's record
+# What any stored value must keep to be sent back as JSON at all (a record stored before
+# the checks above existed may not).
+READABLE = JsonLimits(max_depth=64, max_entries=10**9, max_key_chars=10**9, max_string_chars=10**9)
 PARAMETERS = JsonLimits(max_depth=2, max_entries=200, max_key_chars=64, max_string_chars=1000, max_bytes=20_000)
 
 

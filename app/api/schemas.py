@@ -252,7 +252,14 @@ class ItemOut(BaseModel):
 
     @classmethod
     def of(cls, item: Item) -> "ItemOut":
-        return cls(**{k: getattr(item, k) for k in cls.model_fields})
+        data = {k: getattr(item, k) for k in cls.model_fields}
+        from app.shapes import READABLE, json_problem
+
+        problem = json_problem(item.record, "record", READABLE)
+        if problem:  # stored before records were checked: every list holding it must still answer
+            data["record"] = {"unreadable": f"This record cannot be shown: {problem[0]} {problem[1]}. It was "
+                                            f"stored before records were checked; a new version replaces it."}
+        return cls(**data)
 
 
 class ItemPageOut(BaseModel):

@@ -63,6 +63,25 @@ def test_a_record_nested_300_deep_is_refused_and_nothing_is_written(api):
         assert api.get("/api/items", params=params, headers=h).status_code == 200
 
 
+def test_a_deep_record_stored_before_the_checks_never_breaks_a_list(api, users):
+    """A database written by an older version may hold such a record: every page, search
+    and filter holding it answers, and says the record cannot be shown."""
+    from app import registry
+    from app.db import get_engine
+    from app.models import Item
+
+    item, _ = registry.create_item(actor=users["alice"], subtype="DATASET", display_name="old deep")
+    with get_engine().begin() as conn:
+        conn.execute(Item.__table__.update().where(Item.__table__.c.id == item.id).values(record=nested(300)))
+    h = api.as_("alice")
+    for params in ({}, {"q": "old deep"}, {"subtype": "DATASET"}):
+        r = api.get("/api/items", params=params, headers=h)
+        assert r.status_code == 200, r.text
+        (shown,) = [i for i in r.json()["items"] if i["id"] == item.id]
+        assert "cannot be shown" in shown["record"]["unreadable"]
+    assert api.get(f"/api/items/{item.id}", headers=h).status_code == 200
+
+
 def test_the_domain_refuses_a_deep_record_too(api, users):
     from app import registry
     from app.errors import InvalidInput
