@@ -8,6 +8,7 @@ after), so tests never see each other's jobs.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -208,6 +209,38 @@ def drop_postgres_database(url: str) -> None:
     with admin.connect() as c:
         c.execute(sa.text(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)'))
     admin.dispose()
+
+
+@contextlib.contextmanager
+def module_jobdeck(tmp_path_factory, redis_server, name: str):
+    """A Jobdeck set up once for a whole module (its own SQLite file, an empty Redis, no
+    rate limit), for tests that share one API server and its data; undone at the end."""
+    from app import queues
+    from app.db import dispose_engines, get_engine
+    from app.models import TABLES
+    from app.settings import reload_settings
+
+    if redis_server.proc is None or redis_server.proc.poll() is not None:
+        redis_server.start()
+    d = tmp_path_factory.mktemp(name)
+    mp = pytest.MonkeyPatch()
+    mp.setenv("JOBDECK_DATA_DIR", str(d / "data"))
+    mp.setenv("JOBDECK_DATABASE_URL", f"sqlite:///{d / 'data' / 'jobdeck.db'}")
+    mp.setenv("JOBDECK_REDIS_URL", redis_server.url)
+    mp.setenv("JOBDECK_API_RATE_LIMIT", "0")
+    dispose_engines()
+    queues.reset_connections()
+    reload_settings()
+    TABLES.create_all(get_engine())
+    queues.redis_conn().flushdb()
+    try:
+        yield
+    finally:
+        queues.redis_conn().flushdb()
+        dispose_engines()
+        queues.reset_connections()
+        mp.undo()
+        reload_settings()
 
 
 def run_workers(max_rounds: int = 20) -> None:

@@ -11,6 +11,7 @@ import hashlib
 
 import pytest
 from fastapi.testclient import TestClient
+from tests.conftest import module_jobdeck
 
 ROLES = ("anon", "owner", "other", "admin", "service")
 USERS = {"owner": ("alice", "user"), "other": ("bob", "user"), "admin": ("root", "admin"),
@@ -27,38 +28,16 @@ CSV = ("display_name,description,workflow_template_id,modeller_id,start_time,end
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory, redis_server):
-    from app import auth, queues
+    from app import auth
     from app.api import build_api
-    from app.db import dispose_engines, get_engine
-    from app.models import TABLES
-    from app.settings import reload_settings
 
-    if redis_server.proc is None or redis_server.proc.poll() is not None:
-        redis_server.start()
-    d = tmp_path_factory.mktemp("authz")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("JOBDECK_DATA_DIR", str(d / "data"))
-    mp.setenv("JOBDECK_DATABASE_URL", f"sqlite:///{d / 'data' / 'jobdeck.db'}")
-    mp.setenv("JOBDECK_REDIS_URL", redis_server.url)
-    mp.setenv("JOBDECK_API_RATE_LIMIT", "0")
-    dispose_engines()
-    queues.reset_connections()
-    reload_settings()
-    TABLES.create_all(get_engine())
-    queues.redis_conn().flushdb()
-    users, headers = {}, {"anon": {}}
-    for role, (name, kind) in USERS.items():
-        users[role] = auth.create_user(username=name, password=f"{name}-password", role=kind)
-        headers[role] = {"Authorization": f"Bearer {auth.create_token(owner=name)[0]}"}
-    try:
+    with module_jobdeck(tmp_path_factory, redis_server, "authz"):
+        users, headers = {}, {"anon": {}}
+        for role, (name, kind) in USERS.items():
+            users[role] = auth.create_user(username=name, password=f"{name}-password", role=kind)
+            headers[role] = {"Authorization": f"Bearer {auth.create_token(owner=name)[0]}"}
         with TestClient(build_api(), raise_server_exceptions=False) as client:
             yield client, users, headers
-    finally:
-        queues.redis_conn().flushdb()
-        dispose_engines()
-        queues.reset_connections()
-        mp.undo()
-        reload_settings()
 
 
 # --- what the cases act on, made fresh for each (all alice's) ---------------------------------

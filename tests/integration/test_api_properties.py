@@ -21,6 +21,7 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings, strategies as st
+from tests.conftest import module_jobdeck
 
 EXAMPLES = 30
 SETTINGS = settings(max_examples=EXAMPLES, deadline=None, derandomize=bool(os.environ.get("CI")),
@@ -50,42 +51,22 @@ RECORDS = st.one_of(st.dictionaries(ANY_TEXT, JSON_VALUES, max_size=5),
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory, redis_server):
-    from app import auth, queues, registry
+    from app import auth, registry
     from app.api import build_api
-    from app.db import dispose_engines, get_engine
-    from app.models import TABLES
-    from app.settings import reload_settings
 
-    if redis_server.proc is None or redis_server.proc.poll() is not None:
-        redis_server.start()
-    d = tmp_path_factory.mktemp("props")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("JOBDECK_DATA_DIR", str(d / "data"))
-    mp.setenv("JOBDECK_DATABASE_URL", f"sqlite:///{d / 'data' / 'jobdeck.db'}")
-    mp.setenv("JOBDECK_REDIS_URL", redis_server.url)
-    mp.setenv("JOBDECK_API_RATE_LIMIT", "0")
-    dispose_engines()
-    queues.reset_connections()
-    reload_settings()
-    TABLES.create_all(get_engine())
-    queues.redis_conn().flushdb()
-    root = auth.create_user(username="root", password="root-password", role="admin")
-    alice = auth.create_user(username="alice", password="alice-password")
-    made = {k: registry.create_item(actor=alice, subtype=s, display_name=f"demo {k}")[0]
-            for k, s in (("person", "PERSON"), ("template", "DATASET_TEMPLATE"), ("rain", "DATASET"),
-                         ("wf", "MODEL_RUN_WORKFLOW_TEMPLATE"))}
-    for name in ("rain 100%", "a_b", "axb", "back\\slash"):
-        registry.create_item(actor=alice, subtype="DATASET", display_name=name)
-    tokens = {"root": auth.create_token(owner="root")[0], "alice": auth.create_token(owner="alice")[0]}
-    with TestClient(build_api(), raise_server_exceptions=False) as client:
-        client.as_ = lambda name: {"Authorization": f"Bearer {tokens[name]}"}
-        client.items = made
-        yield client
-    queues.redis_conn().flushdb()
-    dispose_engines()
-    queues.reset_connections()
-    mp.undo()
-    reload_settings()
+    with module_jobdeck(tmp_path_factory, redis_server, "props"):
+        auth.create_user(username="root", password="root-password", role="admin")
+        alice = auth.create_user(username="alice", password="alice-password")
+        made = {k: registry.create_item(actor=alice, subtype=s, display_name=f"demo {k}")[0]
+                for k, s in (("person", "PERSON"), ("template", "DATASET_TEMPLATE"), ("rain", "DATASET"),
+                             ("wf", "MODEL_RUN_WORKFLOW_TEMPLATE"))}
+        for name in ("rain 100%", "a_b", "axb", "back\\slash"):
+            registry.create_item(actor=alice, subtype="DATASET", display_name=name)
+        tokens = {"root": auth.create_token(owner="root")[0], "alice": auth.create_token(owner="alice")[0]}
+        with TestClient(build_api(), raise_server_exceptions=False) as client:
+            client.as_ = lambda name: {"Authorization": f"Bearer {tokens[name]}"}
+            client.items = made
+            yield client
 
 
 def rows() -> dict[str, int]:

@@ -25,6 +25,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from tests.integration.api_live import LiveServer
+from tests.conftest import module_jobdeck
 
 EXAMPLES = 12
 STATEFUL = {"admin": 12, "user": 6}  # scenarios, each up to STEPS calls
@@ -34,38 +35,18 @@ SEEN: dict[str, dict[str, int]] = {}
 
 @pytest.fixture(scope="module")
 def fuzz_env(tmp_path_factory, redis_server):
-    from app import auth, queues, registry
-    from app.db import dispose_engines, get_engine
-    from app.models import TABLES
-    from app.settings import reload_settings
+    from app import auth, registry
 
-    if redis_server.proc is None or redis_server.proc.poll() is not None:
-        redis_server.start()
-    d = tmp_path_factory.mktemp("fuzz")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("JOBDECK_DATA_DIR", str(d / "data"))
-    mp.setenv("JOBDECK_DATABASE_URL", f"sqlite:///{d / 'data' / 'jobdeck.db'}")
-    mp.setenv("JOBDECK_REDIS_URL", redis_server.url)
-    mp.setenv("JOBDECK_API_RATE_LIMIT", "0")
-    dispose_engines()
-    queues.reset_connections()
-    reload_settings()
-    TABLES.create_all(get_engine())
-    queues.redis_conn().flushdb()
-    root = auth.create_user(username="root", password="root-password", role="admin")
-    registry.create_item(actor=root, subtype="DATASET", display_name="rain")
-    auth.create_user(username="alice", password="alice-password")
-    tokens = {"admin": auth.create_token(owner="root")[0], "user": auth.create_token(owner="alice")[0]}
-    server = LiveServer().start()
-    try:
-        yield server, tokens
-    finally:
-        server.stop()
-        queues.redis_conn().flushdb()
-        dispose_engines()
-        queues.reset_connections()
-        mp.undo()
-        reload_settings()
+    with module_jobdeck(tmp_path_factory, redis_server, "fuzz"):
+        root = auth.create_user(username="root", password="root-password", role="admin")
+        registry.create_item(actor=root, subtype="DATASET", display_name="rain")
+        auth.create_user(username="alice", password="alice-password")
+        tokens = {"admin": auth.create_token(owner="root")[0], "user": auth.create_token(owner="alice")[0]}
+        server = LiveServer().start()
+        try:
+            yield server, tokens
+        finally:
+            server.stop()
 
 
 def _document() -> dict:
