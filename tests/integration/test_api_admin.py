@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.api_live import api_client
 
 from tests.conftest import run_workers
 from tests.pools import pools, set_backend, wait_for  # noqa: F401 (pools is a fixture)
@@ -17,12 +16,9 @@ NOOP = {"job_type": "SYSTEM", "job_subtype": "NOOP", "payload": {}}
 
 
 @pytest.fixture
-def api(jobdeck, users):
-    from app import auth
-
-    auth.create_user(username="svc", password="svc-password", role="service")
-    with api_client((*users, "svc")) as client:
-        yield client
+def api(service_api):
+    """The REST API with a service user "svc" besides the test users."""
+    return service_api
 
 
 def problem_of(r, status):

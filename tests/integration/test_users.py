@@ -13,7 +13,6 @@ import sys
 
 import pytest
 
-from tests.integration.api_live import api_client
 from fastapi.testclient import TestClient
 
 from app import auth, signin
@@ -24,12 +23,9 @@ from tests.conftest import ROOT
 
 
 @pytest.fixture
-def api(jobdeck, users):
-    from app import auth
-
-    auth.create_user(username="svc", password="svc-password", role="service")
-    with api_client((*users, "svc")) as client:
-        yield client
+def api(service_api):
+    """The REST API with a service user "svc" besides the test users."""
+    return service_api
 
 
 def _problem(r, status):
