@@ -22,7 +22,7 @@ from typing import Iterable, Optional
 
 import sqlalchemy as sa
 
-from app.db import get_engine, write_conn
+from app.db import WRITE_SCRATCH, before_commit, get_engine, write_conn
 from app.models import Job, JobCount
 
 # The owner of the counts of every user's jobs. No username can be "*" (app.auth).
@@ -54,11 +54,29 @@ def _upsert(dialect: str) -> sa.Insert:
 
 def apply(conn: sa.Connection, deltas: Counter) -> None:
     """Add `deltas` ({(owner, status, shard): change}) to the counts, and the same to
-    everyone's, in the caller's transaction."""
+    everyone's, in the caller's transaction. Inside `write_conn` they are gathered and
+    written just before the commit, in one statement: the count rows are then the last
+    locks the transaction takes, so a transaction waiting on them holds no lock another
+    one needs first (a pipeline's join locks its run's root row after its step's move)."""
     total: Counter = Counter()
     for (owner, status, shard), d in deltas.items():
         total[(owner, status, shard)] += d
         total[(EVERYONE, status, shard)] += d
+    scratch = conn.info.get(WRITE_SCRATCH)
+    if scratch is not None:
+        scratch.setdefault("counts", Counter()).update(total)
+        return
+    _write(conn, total)
+
+
+@before_commit
+def _flush(conn: sa.Connection) -> None:
+    total = conn.info[WRITE_SCRATCH].pop("counts", None)
+    if total:
+        _write(conn, total)
+
+
+def _write(conn: sa.Connection, total: Counter) -> None:
     rows = [{"o": o, "s": s, "h": h, "d": d} for (o, s, h), d in sorted(total.items()) if d]
     if rows:
         conn.execute(_upsert(conn.dialect.name), rows)

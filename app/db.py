@@ -121,11 +121,28 @@ def session(*, write: bool = False) -> Iterator[Session]:
             raise
 
 
+# Run with each write_conn transaction's connection just before it commits (app.counts
+# applies its deltas there: the last locks a transaction takes, so never part of a cycle).
+_BEFORE_COMMIT: list = []
+WRITE_SCRATCH = "jobdeck_write"  # conn.info key: what a write transaction keeps until its commit
+
+
+def before_commit(fn):
+    _BEFORE_COMMIT.append(fn)
+    return fn
+
+
 @contextmanager
 def write_conn() -> Iterator[sa.Connection]:
     """A Core connection in one write transaction, for the hot paths."""
     with write_engine().begin() as conn:
-        yield conn
+        conn.info[WRITE_SCRATCH] = {}
+        try:
+            yield conn
+            for fn in _BEFORE_COMMIT:
+                fn(conn)
+        finally:
+            conn.info.pop(WRITE_SCRATCH, None)
 
 
 def insert_ignore(table: sa.Table, dialect_name: str):
