@@ -103,6 +103,30 @@ class RateLimited(JobdeckError):
         self.retry_after = retry_after
 
 
+class InputNotValid(InvalidInput):
+    """An uploaded file failed one of its pipeline's input validators (FASTA, PDB,
+    PNG...): `validator` names it, the message says what is wrong. Nothing is stored."""
+
+    status_code = 400
+
+    def __init__(self, message: str, *, validator: str, field: str | None = "file"):
+        super().__init__(message, field=field)
+        self.validator = validator
+        self.detail["validator"] = validator
+
+
+class TooManyActive(JobdeckError):
+    """A submitter already has as many active (waiting or running) submissions as the
+    hard fair-use limit allows: `limit` and `active` say how many."""
+
+    status_code = 429
+
+    def __init__(self, message: str, *, limit: int, active: int):
+        super().__init__(message, limit=limit, active=active)
+        self.limit = limit
+        self.active = active
+
+
 class QueueUnavailable(JobdeckError):
     """Redis did not answer. Lodged jobs are kept and queued once it does."""
 
