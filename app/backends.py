@@ -180,25 +180,3 @@ def update_backend(*, actor: User, name: str, max_workers=None, idle_timeout_s=N
     log.warning("backend %s changed by %s: %s", name, actor.username,
                 ", ".join(f"{k}={v}" for k, v in values.items()) or "nothing")
     return backend_configs(refresh=True)[name]
-
-
-# --- configuration as admins read it ---------------------------------------------------
-
-
-@dataclass
-class Configuration:
-    backends: list[Backend]
-    tasks: list  # app.pipelines.TaskInfo, by name
-    pipelines: list  # app.pipelines.PipelineInfo, by name
-
-
-def read_configuration(*, actor: User) -> Configuration:
-    """Every configured backend, task (with its parameters) and pipeline (with its
-    steps), by name (admins and services)."""
-    from app import pipelines  # it lodges jobs through launch, which reads backends
-
-    if actor.role not in ("admin", "service"):
-        raise PermissionDenied("The configuration is for admins.")
-    with session() as s:
-        rows = list(s.exec(select(Backend).order_by(Backend.name)))
-    return Configuration(rows, pipelines.list_tasks(actor=actor), pipelines.list_pipelines(actor=actor))

@@ -13,7 +13,7 @@ from typing import Callable, Optional, TypeVar
 
 from fastapi import APIRouter, Depends, Path, Query
 
-from app import backends, launch, queries, queues, submissions, workers
+from app import backends, configuration, launch, queries, queues, submissions, workers
 from app.api.deps import AUTH_RESPONSES, admin_user
 from app.api.jobs import Cursor, JobId, Limit, _p, filters
 from app.api.schemas import (
@@ -75,7 +75,7 @@ def status_counts(username: Optional[str] = Username, admin: User = Depends(admi
 def _backends(admin: User, only: Optional[str] = None) -> list[BackendOut]:
     """Settings as they apply (a backend without a row has the defaults), with the
     configuration row's description and time, and what each can take now."""
-    rows = {b.name: b for b in backends.read_configuration(actor=admin).backends}
+    rows = {b.name: b for b in configuration.read_configuration(actor=admin).backends}
     configs = backends.backend_configs(refresh=True)
     try:
         live = {b.name: b for b in workers.backend_status(viewer=admin)}

@@ -7,7 +7,7 @@ import dataclasses
 
 import reflex as rx
 
-from app import backends
+from app import configuration
 from app.state.admin import admin_viewer, seconds_text
 from app.state.views import exact, iso
 
@@ -71,7 +71,7 @@ class AdminConfigurationState(rx.State):
         user, instead = await admin_viewer(self)
         if user is None:
             return instead
-        conf = backends.read_configuration(actor=user)
+        conf = configuration.read_configuration(actor=user)
         self.backends = [BackendConfigRow(
             name=b.name, description=b.description, max_workers=b.max_workers,
             idle_timeout=seconds_text(b.idle_timeout_s),

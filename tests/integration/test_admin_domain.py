@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 from rq import SimpleWorker
 
-from app import backends, launch, queues, registry, submissions, workers
+from app import backends, configuration, launch, queues, registry, submissions, workers
 from app.db import get_engine, session
 from app.errors import InvalidInput, NotFound, PermissionDenied
 from app.models import Backend
@@ -186,8 +186,8 @@ def test_configuration_reads_backends_tasks_and_pipelines(users):
 
     root, alice = users["root"], users["alice"]
     with pytest.raises(PermissionDenied):
-        backends.read_configuration(actor=alice)
-    empty = backends.read_configuration(actor=root)
+        configuration.read_configuration(actor=alice)
+    empty = configuration.read_configuration(actor=root)
     assert (empty.backends, empty.tasks, empty.pipelines) == ([], [], [])
     with session(write=True) as s:
         s.add(Backend(name="hpc", max_workers=8))
@@ -195,7 +195,7 @@ def test_configuration_reads_backends_tasks_and_pipelines(users):
     pipelines.create_task(actor=root, name="sort", command="sort {input}", input_glob="*.txt")
     pipelines.create_pipeline(actor=root, name="count-then-sort", steps=[
         {"order": 2, "task": "sort"}, {"order": 1, "task": "count-lines"}])
-    got = backends.read_configuration(actor=root)
+    got = configuration.read_configuration(actor=root)
     assert [b.name for b in got.backends] == ["hpc"]
     assert [t.name for t in got.tasks] == ["count-lines", "sort"]
     assert [(p.name, [(st.order, st.task) for st in p.steps]) for p in got.pipelines] == [

@@ -1,0 +1,337 @@
+"""Tasks and pipelines as admins configure them, and as the console and the API show them:
+list, read, create, update, delete.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Optional, Union
+
+import sqlalchemy as sa
+from sqlmodel import select
+
+from app import parameters as rules
+from app.db import session
+from app.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from app.models import Pipeline, PipelineStep, Task, TaskParameter, User
+from app.parameters import ParameterInfo, RunParameter
+from app.pipelines.checks import (
+    DEFAULT_BACKEND,
+    MAX_STEPS,
+    _admin,
+    _name,
+    _name_free,
+    _save_parameters,
+    _task_values,
+    _text,
+)
+
+log = logging.getLogger(__name__)
+
+# --- what the console and the API show ------------------------------------------------------
+
+
+@dataclass
+class TaskInfo:
+    id: int
+    name: str
+    description: str
+    backend: str
+    kind: str
+    command: str
+    handler: str
+    input_glob: str
+    output_glob: str
+    ok_exit_codes: str
+    timeout_s: int
+    parameters: list[ParameterInfo] = field(default_factory=list)
+
+
+@dataclass
+class StepInfo:
+    order: int
+    task_id: int
+    task: str
+    description: str
+    kind: str
+    input_glob: str
+
+
+@dataclass
+class PipelineInfo:
+    id: int
+    name: str
+    description: str
+    steps: list[StepInfo]
+    parameters: list[RunParameter]
+    tasks: dict[int, TaskInfo] = field(default_factory=dict, repr=False)
+
+    @property
+    def orders(self) -> list[list[StepInfo]]:
+        """The steps grouped by order: each group runs in parallel."""
+        out: dict[int, list[StepInfo]] = {}
+        for s in self.steps:
+            out.setdefault(s.order, []).append(s)
+        return [out[o] for o in sorted(out)]
+
+
+def _task_info(t: Task, params: Iterable[TaskParameter]) -> TaskInfo:
+    return TaskInfo(t.id, t.name, t.description, t.backend, t.kind, t.command, t.handler, t.input_glob,
+                    t.output_glob, t.ok_exit_codes, t.timeout_s,
+                    [ParameterInfo(p.name, p.flag, p.default, p.required, p.type or "text", list(p.choices or []),
+                                   p.minimum, p.maximum) for p in params])
+
+
+def _tasks_by_id(s, ids: Optional[Iterable[int]] = None) -> dict[int, TaskInfo]:
+    q = select(Task)
+    if ids is not None:
+        q = q.where(Task.id.in_(list(ids)))
+    tasks = list(s.exec(q))
+    params: dict[int, list[TaskParameter]] = {}
+    if tasks:
+        for p in s.exec(select(TaskParameter).where(TaskParameter.task_id.in_([t.id for t in tasks]))
+                        .order_by(TaskParameter.id)):
+            params.setdefault(p.task_id, []).append(p)
+    return {t.id: _task_info(t, params.get(t.id, [])) for t in tasks}
+
+
+def _pipeline_info(p: Pipeline, steps: list[PipelineStep], tasks: dict[int, TaskInfo]) -> PipelineInfo:
+    infos = []
+    for st in sorted(steps, key=lambda x: (x.order, x.id)):
+        t = tasks[st.task_id]
+        infos.append(StepInfo(st.order, t.id, t.name, t.description, t.kind, t.input_glob))
+    return PipelineInfo(p.id, p.name, p.description, infos, rules.merge(_step_parameters(infos, tasks)),
+                        tasks=tasks)
+
+
+def _step_parameters(steps: list[StepInfo], tasks: dict[int, TaskInfo]) -> list[tuple[str, list[ParameterInfo]]]:
+    """(task name, its parameters) of each task of a pipeline once, in step order."""
+    seen, out = set(), []
+    for st in steps:
+        if st.task_id not in seen:
+            seen.add(st.task_id)
+            out.append((tasks[st.task_id].name, tasks[st.task_id].parameters))
+    return out
+
+
+def list_tasks(*, actor: User) -> list[TaskInfo]:
+    """Every task with its parameters, by name (admins and services)."""
+    if actor.role not in ("admin", "service"):
+        raise PermissionDenied("Tasks are configured by admins.")
+    with session() as s:
+        return sorted(_tasks_by_id(s).values(), key=lambda t: t.name)
+
+
+def get_task(*, actor: User, task_id: int) -> TaskInfo:
+    if actor.role not in ("admin", "service"):
+        raise PermissionDenied("Tasks are configured by admins.")
+    with session() as s:
+        found = _tasks_by_id(s, [task_id])
+    if task_id not in found:
+        raise NotFound(f"No task {task_id}.")
+    return found[task_id]
+
+
+def list_pipelines(*, actor: User) -> list[PipelineInfo]:
+    """Every pipeline with its steps and the parameters a run takes (any signed-in user)."""
+    with session() as s:
+        pipelines = list(s.exec(select(Pipeline).order_by(Pipeline.name)))
+        steps = list(s.exec(select(PipelineStep)))
+        tasks = _tasks_by_id(s, {st.task_id for st in steps}) if steps else {}
+    by_pipeline: dict[int, list[PipelineStep]] = {}
+    for st in steps:
+        by_pipeline.setdefault(st.pipeline_id, []).append(st)
+    return [_pipeline_info(p, by_pipeline.get(p.id, []), tasks) for p in pipelines]
+
+
+def get_pipeline(*, actor: User, pipeline: Union[int, str]) -> PipelineInfo:
+    """A pipeline by id, or by name."""
+    with session() as s:
+        if isinstance(pipeline, int) or (isinstance(pipeline, str) and pipeline.isdigit()):
+            p = s.get(Pipeline, int(pipeline))
+        else:
+            p = s.exec(select(Pipeline).where(Pipeline.name == str(pipeline).strip())).first()
+        if p is None:
+            raise NotFound(f"No pipeline {pipeline}.")
+        steps = list(s.exec(select(PipelineStep).where(PipelineStep.pipeline_id == p.id)))
+        tasks = _tasks_by_id(s, {st.task_id for st in steps}) if steps else {}
+    return _pipeline_info(p, steps, tasks)
+
+
+
+def ok_codes(task: TaskInfo) -> set[int]:
+    return {int(c) for c in task.ok_exit_codes.split(",") if c.strip().isdigit()}
+
+
+
+
+# --- tasks (admins) ---------------------------------------------------------------------------
+
+
+def create_task(*, actor: User, name: str, description: str = "", backend: str = DEFAULT_BACKEND,
+                kind: str = "command", command: str = "", handler: str = "", input_glob: str = "",
+                output_glob: str = "", ok_exit_codes: str = "0", timeout_s: int = 600,
+                parameters: Iterable[Any] = ()) -> TaskInfo:
+    """Configure a task (admins). Everything is checked before anything is written;
+    InvalidInput names the field."""
+    _admin(actor)
+    values, params = _task_values(name=name, description=description, backend=backend, kind=kind,
+                                  command=command, handler=handler, input_glob=input_glob,
+                                  output_glob=output_glob, ok_exit_codes=ok_exit_codes, timeout_s=timeout_s,
+                                  parameters=parameters)
+    try:
+        with session(write=True) as s:
+            _name_free(s, Task, values["name"], None, "task")
+            task = Task(**values)
+            s.add(task)
+            s.flush()
+            _save_parameters(s, task.id, params)
+            task_id = task.id
+    except sa.exc.IntegrityError:
+        raise Conflict(f"A task named {values['name']!r} exists already.", field="name") from None
+    log.warning("task %s created by %s", values["name"], actor.username)
+    return get_task(actor=actor, task_id=task_id)
+
+
+def update_task(*, actor: User, task_id: int, name: str, description: str = "", backend: str = DEFAULT_BACKEND,
+                kind: str = "command", command: str = "", handler: str = "", input_glob: str = "",
+                output_glob: str = "", ok_exit_codes: str = "0", timeout_s: int = 600,
+                parameters: Iterable[Any] = ()) -> TaskInfo:
+    """Replace a task's configuration (admins). Steps not yet started use the new one,
+    so fixing a task and retrying its failed step carries a run on."""
+    _admin(actor)
+    values, params = _task_values(name=name, description=description, backend=backend, kind=kind,
+                                  command=command, handler=handler, input_glob=input_glob,
+                                  output_glob=output_glob, ok_exit_codes=ok_exit_codes, timeout_s=timeout_s,
+                                  parameters=parameters)
+    try:
+        with session(write=True) as s:
+            task = s.get(Task, task_id)
+            if task is None:
+                raise NotFound(f"No task {task_id}.")
+            _name_free(s, Task, values["name"], task_id, "task")
+            for k, v in values.items():
+                setattr(task, k, v)
+            s.add(task)
+            _save_parameters(s, task_id, params)
+    except sa.exc.IntegrityError:
+        raise Conflict(f"A task named {values['name']!r} exists already.", field="name") from None
+    log.warning("task %s changed by %s", values["name"], actor.username)
+    return get_task(actor=actor, task_id=task_id)
+
+
+def delete_task(*, actor: User, task_id: int) -> None:
+    """Remove a task (admins); refused while a pipeline has it as a step."""
+    _admin(actor)
+    with session(write=True) as s:
+        task = s.get(Task, task_id)
+        if task is None:
+            raise NotFound(f"No task {task_id}.")
+        users = sorted(set(s.exec(select(Pipeline.name).join(PipelineStep, PipelineStep.pipeline_id == Pipeline.id)
+                                  .where(PipelineStep.task_id == task_id))))
+        if users:
+            raise Conflict(f"Task {task.name!r} is a step of {', '.join(users)}; remove it from "
+                           f"{'that pipeline' if len(users) == 1 else 'those pipelines'} first.")
+        for p in s.exec(select(TaskParameter).where(TaskParameter.task_id == task_id)):
+            s.delete(p)
+        s.flush()  # the parameters first: they refer to the task
+        s.delete(task)
+    log.warning("task %s deleted by %s", task_id, actor.username)
+
+
+# --- pipelines (admins) -------------------------------------------------------------------------
+
+
+def _steps(s, value: Any) -> list[tuple[int, int]]:
+    """(order, task id) pairs from [{"order": 1, "task": "name or id"}, ...]."""
+    steps = list(value or [])
+    if not steps:
+        raise InvalidInput("A pipeline needs at least one step.", field="steps")
+    if len(steps) > MAX_STEPS:
+        raise InvalidInput(f"A pipeline has at most {MAX_STEPS} steps.", field="steps")
+    out = []
+    for i, st in enumerate(steps):
+        if isinstance(st, (tuple, list)) and len(st) == 2:
+            st = {"order": st[0], "task": st[1]}
+        if not isinstance(st, dict):
+            raise InvalidInput(f"Step {i} must be an object with an order and a task.", field=f"steps.{i}")
+        order = st.get("order")
+        if isinstance(order, bool) or not isinstance(order, int) or not 1 <= order <= 1000:
+            raise InvalidInput(f"The order of step {i} must be a whole number from 1 to 1000.",
+                               field=f"steps.{i}.order")
+        ref = st.get("task", st.get("task_id"))
+        task = None
+        if isinstance(ref, int) and not isinstance(ref, bool):
+            task = s.get(Task, ref)
+        elif isinstance(ref, str) and ref.strip():
+            task = s.exec(select(Task).where(Task.name == ref.strip())).first()
+        if task is None:
+            raise InvalidInput(f"Step {i} names no task: {ref!r}.", field=f"steps.{i}.task")
+        out.append((order, task.id))
+    return out
+
+
+def create_pipeline(*, actor: User, name: str, description: str = "", steps: Iterable[Any] = ()) -> PipelineInfo:
+    """Configure a pipeline (admins): steps are {"order": n, "task": name or id}; steps
+    of equal order run in parallel."""
+    _admin(actor)
+    name = _name(name, "pipeline")
+    description = _text(description, "description", 2000)
+    try:
+        with session(write=True) as s:
+            pairs = _steps(s, steps)
+            _name_free(s, Pipeline, name, None, "pipeline")
+            p = Pipeline(name=name, description=description)
+            s.add(p)
+            s.flush()
+            for order, task_id in pairs:
+                s.add(PipelineStep(pipeline_id=p.id, order=order, task_id=task_id))
+            pipeline_id = p.id
+    except sa.exc.IntegrityError:
+        raise Conflict(f"A pipeline named {name!r} exists already.", field="name") from None
+    log.warning("pipeline %s created by %s", name, actor.username)
+    return get_pipeline(actor=actor, pipeline=pipeline_id)
+
+
+def update_pipeline(*, actor: User, pipeline_id: int, name: str, description: str = "",
+                    steps: Iterable[Any] = ()) -> PipelineInfo:
+    """Replace a pipeline's name, description and steps (admins). Runs under way keep
+    the steps they started with."""
+    _admin(actor)
+    name = _name(name, "pipeline")
+    description = _text(description, "description", 2000)
+    try:
+        with session(write=True) as s:
+            p = s.get(Pipeline, pipeline_id)
+            if p is None:
+                raise NotFound(f"No pipeline {pipeline_id}.")
+            pairs = _steps(s, steps)
+            _name_free(s, Pipeline, name, pipeline_id, "pipeline")
+            p.name, p.description = name, description
+            s.add(p)
+            for old in s.exec(select(PipelineStep).where(PipelineStep.pipeline_id == pipeline_id)):
+                s.delete(old)
+            s.flush()
+            for order, task_id in pairs:
+                s.add(PipelineStep(pipeline_id=pipeline_id, order=order, task_id=task_id))
+    except sa.exc.IntegrityError:
+        raise Conflict(f"A pipeline named {name!r} exists already.", field="name") from None
+    log.warning("pipeline %s changed by %s", name, actor.username)
+    return get_pipeline(actor=actor, pipeline=pipeline_id)
+
+
+def delete_pipeline(*, actor: User, pipeline_id: int) -> None:
+    """Remove a pipeline (admins). Runs under way finish the steps they started with."""
+    _admin(actor)
+    with session(write=True) as s:
+        p = s.get(Pipeline, pipeline_id)
+        if p is None:
+            raise NotFound(f"No pipeline {pipeline_id}.")
+        for st in s.exec(select(PipelineStep).where(PipelineStep.pipeline_id == pipeline_id)):
+            s.delete(st)
+        s.flush()
+        s.delete(p)
+    log.warning("pipeline %s deleted by %s", pipeline_id, actor.username)
+
+

@@ -1,0 +1,159 @@
+"""A user's run of a pipeline on a file they upload: checked whole, the upload stored, the
+first order's steps lodged as one workflow whose root is the run (the submission).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import shutil
+from typing import Any, Optional, Union
+
+import sqlalchemy as sa
+from sqlmodel import select
+
+from app import parameters as rules
+from app import runs
+from app.db import session, write_conn
+from app.errors import Conflict, InvalidInput, PayloadTooLarge, PermissionDenied
+from app.jobtypes import FileRef, PlanStep, RunTask, child_job_id, spec_for
+from app.launch import _insert, _row, enqueue, get_job
+from app.models import Job, JobFile, Task, User, new_id
+from app.pipelines.checks import (
+    _FILE_RE,
+    DEFAULT_BACKEND,
+    JOB_SUBTYPE,
+    JOB_TYPE,
+    _matches,
+)
+from app.pipelines.config import PipelineInfo, _step_parameters, get_pipeline
+from app.runs import runs_dir
+from app.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+_job, _file = Job.__table__, JobFile.__table__
+
+# --- running a pipeline --------------------------------------------------------------------------
+
+
+def step_job_id(root: str, order: int, index: int, *, first_order: int) -> str:
+    """The id of a run's step: the root is the first step of the first order; every
+    other id derives from the root, so whichever sibling lodges an order names the same
+    jobs, and a repeat lodges nothing twice."""
+    if order == first_order and index == 0:
+        return root
+    return child_job_id(root, f"step/{order}/{index}")
+
+
+def _lineage(root: str, order: int, index: int) -> str:
+    return f"{root}/step/{order}/{index}"
+
+
+
+
+def _file_name(file_name: str) -> str:
+    base = re.split(r"[\\/]", str(file_name or ""))[-1].strip()
+    if not _FILE_RE.match(base):
+        raise InvalidInput(f"The file name {base!r} is not usable: letters, digits, spaces and . _ - ( ) + , "
+                           f"only, starting with a letter or digit, at most 200 characters. Rename the file.",
+                           field="file")
+    return base
+
+
+def _run_parameters(info: PipelineInfo, given: Any) -> dict[str, str]:
+    return rules.check_run(info.name, _step_parameters(info.steps, info.tasks), given)
+
+
+
+def run_pipeline(*, actor: User, pipeline: Union[int, str], file_name: str, content: bytes,
+                 parameters: Optional[dict[str, Any]] = None, client_addr: Optional[str] = None) -> Job:
+    """Run a pipeline on an uploaded file: check it all, store the upload, then lodge
+    the first order's steps as one workflow. Returns its root job (the submission).
+    Nothing is stored or lodged when any check fails. `client_addr` is the address of
+    a submitter who did not sign in (a public pipeline's), kept on the run's jobs."""
+    if actor is None:
+        raise PermissionDenied("Sign in to run a pipeline.")
+    info = get_pipeline(actor=actor, pipeline=pipeline)
+    if not info.steps:
+        raise Conflict(f"Pipeline {info.name} has no steps yet; an admin must add some.")
+    name = _file_name(file_name)
+    limit = get_settings().max_upload_bytes
+    if len(content) > limit:
+        raise PayloadTooLarge(f"{name} is {len(content)} bytes; a pipeline takes files up to {limit} bytes "
+                              f"(JOBDECK_MAX_UPLOAD_BYTES).", field="file")
+    if not content:
+        raise InvalidInput(f"{name} is empty; choose a file with something in it.", field="file")
+    params = _run_parameters(info, parameters)
+    first = info.orders[0]
+    for st in first:
+        if not _matches(name, st.input_glob):
+            raise InvalidInput(f"{name} does not match {st.input_glob!r}, the files task {st.task} takes.",
+                               field="file")
+    plan = [PlanStep(order=s.order, task=s.task, task_id=s.task_id) for s in info.steps]
+    root = new_id()
+    folder = runs_dir() / root / "upload"
+    folder.mkdir(parents=True, exist_ok=True)
+    stored = folder / name
+    tmp = folder / f".{name}.part"
+    tmp.write_bytes(content)
+    os.replace(tmp, stored)  # a reader never sees half a file
+    # Paths of a run's files are relative to the run: what its steps' inputs show.
+    upload = FileRef(name=name, path=f"upload/{name}", size=len(content), sha256=hashlib.sha256(content).hexdigest())
+    spec = spec_for(JOB_TYPE, JOB_SUBTYPE)
+    with session() as s:
+        backends = dict(s.exec(select(Task.id, Task.backend).where(Task.id.in_([st.task_id for st in first]))).all())
+    rows = []
+    for i, st in enumerate(first):
+        payload = RunTask(pipeline_id=info.id, pipeline=info.name, order=st.order, index=i, task=st.task,
+                          task_id=st.task_id, plan=plan, upload=upload, inputs=[upload], parameters=params)
+        jid = step_job_id(root, st.order, i, first_order=st.order)
+        rows.append(_row(job_id=jid, owner=actor.username, spec=spec, payload=payload, workflow_id=root,
+                         parent_job_id=None if jid == root else root, step=st.order,
+                         lineage_key=_lineage(root, st.order, i), queue=backends.get(st.task_id) or DEFAULT_BACKEND,
+                         subject=runs.run_name(payload.model_dump())) | {"client_addr": client_addr})
+    try:
+        with write_conn() as conn:
+            lodged = _insert(conn, rows, text=f"Lodged by {actor.username}: pipeline {info.name}, "
+                                              f"order {first[0].order} of {len(info.orders)}, on {name}")
+    except BaseException:
+        remove_run_files(root)  # nothing lodged: nothing kept
+        raise
+    enqueue(lodged)
+    log.info("pipeline %s run %s lodged by %s on %s (%d bytes)", info.name, root, actor.username, name, len(content))
+    return get_job(root)
+
+
+def run_steps(workflow_id: str) -> list[Job]:
+    """The steps of a pipeline run (its workflow), by order, then as lodged."""
+    with session() as s:
+        # The type is checked here, not in SQL, so the planner always reads the workflow's
+        # own jobs (ix_job_workflow), never every pipeline job through the type's index.
+        jobs = s.exec(select(Job).where(Job.workflow_id == workflow_id).order_by(Job.step, Job.created_at, Job.id))
+        return [j for j in jobs if j.job_type == JOB_TYPE]
+
+
+def remove_run_files(root_job_id: str) -> bool:
+    """Remove a run's directory (its upload, every step's working directory and kept
+    files) when its submission is deleted. True when there was one."""
+    if not root_job_id or "/" in root_job_id or root_job_id in (".", ".."):
+        return False
+    folder = runs_dir() / root_job_id
+    if not folder.is_dir() or folder.is_symlink():
+        return False
+    shutil.rmtree(folder)
+    return True
+
+
+def run_overview(workflow_id: str) -> list[tuple[Job, int]]:
+    """The steps of a pipeline run, each with how many files it kept (two queries)."""
+    steps = run_steps(workflow_id)
+    if not steps:
+        return []
+    with session() as s:
+        counts = dict(s.exec(select(JobFile.job_id, sa.func.count()).where(JobFile.job_id.in_([j.id for j in steps]))
+                             .group_by(JobFile.job_id)).all())
+    return [(j, counts.get(j.id, 0)) for j in steps]
+
