@@ -9,19 +9,19 @@ Redis is back: a lodged job is never lost.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Iterable, Optional
+from typing import Any, Optional
 
 import sqlalchemy as sa
 from sqlmodel import select
 
-from app import counts, events, lifecycle, queues
+from app import counts, lifecycle, queues
 from app.keys import rq_job_id
 from app.db import insert_ignore, session, utcnow, write_conn
 from app.errors import Conflict, InvalidInput, NotFound, PermissionDenied, TransitionRejected
 from app.jobtypes import NextJob, Payload, child_job_id, spec_for, validate_payload
 from app.lifecycle import JobStatus, Transitioned
+from app.queueing import WAITING, Lodged, enqueue  # noqa: F401  (callers lodge and queue through launch)
 from app.models import Batch, Job, JobMessage, User, new_id
 from app.settings import get_settings
 
@@ -30,22 +30,6 @@ log = logging.getLogger(__name__)
 _job = Job.__table__
 _msg = JobMessage.__table__
 _batch = Batch.__table__
-
-WAITING = ("Waiting for the queue: Redis did not answer. The job is kept and will be "
-           "queued as soon as Redis is back.")
-
-
-@dataclass(frozen=True)
-class Lodged:
-    """A committed job that still has to reach its queue."""
-
-    job_id: str
-    attempt: int
-    backend: str
-    timeout_s: Optional[int]
-    owner: Optional[str] = None
-    batch_id: Optional[str] = None
-
 
 def _row(*, job_id: str, owner: str, spec, payload: Payload, batch_id=None, workflow_id=None,
          parent_job_id=None, step=None, entity_id=None, lineage_key=None, idempotency_key=None,
@@ -109,39 +93,6 @@ def _subjects(conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
         else:
             subject = labels.get(r.get("batch_id")) or str((r.get("payload") or {}).get("label") or "")
         r["subject"] = subject[:256]
-
-
-def enqueue(lodged: Iterable[Lodged]) -> bool:
-    """Put committed jobs on their queues; if Redis is away, say so on each job."""
-    lodged = list(lodged)
-    if not lodged:
-        return True
-    try:
-        queues.enqueue((j.job_id, j.attempt, j.backend, j.timeout_s) for j in lodged)
-        _announce(lodged)
-        return True
-    except queues.REDIS_ERRORS as exc:
-        log.warning("Redis did not answer; %d job(s) wait for the reconciler: %s", len(lodged), exc)
-        now = utcnow()
-        with write_conn() as conn:
-            ids = [j.job_id for j in lodged]
-            conn.execute(sa.update(_job).where(_job.c.id.in_(ids)).values(last_message=WAITING))
-            conn.execute(sa.insert(_msg), [dict(job_id=j.job_id, at=now, level="warning",
-                                                status=JobStatus.PENDING.value, attempt=j.attempt,
-                                                text=WAITING) for j in lodged])
-        return False
-
-
-def _announce(lodged: list[Lodged]) -> None:
-    """Publish that new jobs exist (a retry announces itself by its transition), so open
-    jobs panels show them before a worker takes them. One event per owner and batch."""
-    groups: dict[tuple[Optional[str], Optional[str]], list[str]] = {}
-    for j in lodged:
-        if j.attempt == 1 and j.owner:
-            groups.setdefault((j.owner, j.batch_id), []).append(j.job_id)
-    for (owner, batch_id), ids in groups.items():
-        events.publish({"kind": "lodged", "owner": owner, "batch_id": batch_id, "count": len(ids),
-                        "job_ids": ids[-200:]})
 
 
 def _owner_for(actor: User, owner: Optional[str]) -> str:

@@ -48,6 +48,7 @@ class JobStatus(str, Enum):
 
 S = JobStatus
 FINAL = frozenset({S.SUCCEEDED, S.FAILED, S.CRASHED, S.CANCELLED})
+_FINAL_VALUES = frozenset(s.value for s in FINAL)
 RETRYABLE = frozenset({S.FAILED, S.CRASHED, S.CANCELLED})
 
 # to -> the statuses it may be reached from. PENDING is reached again only by a retry,
@@ -267,3 +268,21 @@ def add_message(job_id: str, text: str, *, level: str = "info", conn: Optional[s
     else:
         with write_conn() as c:
             _do(c)
+
+
+def overall_status(counts: dict[str, int]) -> str:
+    """One status for a submission from the statuses of its jobs: while any job is
+    live, PENDING if none has moved yet, IN_PROGRESS once any has started or finished
+    (DEQUEUED when taken but none started); when all are final, the worst outcome
+    (CRASHED, FAILED, CANCELLED), else SUCCEEDED."""
+    live = sum(n for s, n in counts.items() if s not in _FINAL_VALUES)
+    if live:
+        if counts.get("PENDING", 0) == live and live == sum(counts.values()):
+            return JobStatus.PENDING.value
+        if counts.get("IN_PROGRESS", 0) or live < sum(counts.values()):
+            return JobStatus.IN_PROGRESS.value
+        return JobStatus.DEQUEUED.value if counts.get("DEQUEUED", 0) else JobStatus.PENDING.value
+    for s in (JobStatus.CRASHED, JobStatus.FAILED, JobStatus.CANCELLED):
+        if counts.get(s.value, 0):
+            return s.value
+    return JobStatus.SUCCEEDED.value

@@ -64,7 +64,7 @@ def retry_if_due(*, job_id: str, job_type: str, job_subtype: str, status: str,
 def schedule(*, job_id: str, attempt: int, backend: str, timeout_s: Optional[int], delay_s: float) -> bool:
     """Queue an attempt now, or after `delay_s` seconds. If Redis does not answer the
     job waits PENDING and the reconciler queues it."""
-    from app.launch import Lodged, enqueue
+    from app.queueing import Lodged, enqueue
 
     if delay_s <= 0:
         return enqueue([Lodged(job_id, attempt, backend, timeout_s)])

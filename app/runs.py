@@ -22,7 +22,7 @@ from app.db import session
 from app.lifecycle import JobStatus
 from app.models import Job
 from app.settings import get_settings
-from app.submissions import overall_status
+from app.lifecycle import overall_status
 
 JOB_TYPE = "PIPELINE"
 RUN_SUBTYPE = "RUN_TASK"

@@ -14,11 +14,11 @@ from typing import Optional
 
 import sqlalchemy as sa
 
-from app import counts, events, lifecycle, queues
+from app import counts, events, lifecycle, queues, runs
 from app.db import session, write_conn
 from app.errors import InvalidInput, NotFound, PermissionDenied, TransitionRejected
 from app.launch import stop_cancelled
-from app.lifecycle import JobStatus
+from app.lifecycle import JobStatus, overall_status  # noqa: F401  (a submission's status, as callers read it)
 from app.models import Batch, Job, JobFile, JobMessage, User
 
 log = logging.getLogger(__name__)
@@ -231,24 +231,6 @@ _LONE_BATCH = (_batch.c.submission_job_id.is_(None),)
 _COUNTED = tuple(s.value for s in JobStatus)
 
 
-def overall_status(counts: dict[str, int]) -> str:
-    """One status for a submission from the statuses of its jobs: while any job is
-    live, PENDING if none has moved yet, IN_PROGRESS once any has started or finished
-    (DEQUEUED when taken but none started); when all are final, the worst outcome
-    (CRASHED, FAILED, CANCELLED), else SUCCEEDED."""
-    live = sum(counts.get(s, 0) for s in LIVE)
-    if live:
-        if counts.get("PENDING", 0) == live and live == sum(counts.values()):
-            return JobStatus.PENDING.value
-        if counts.get("IN_PROGRESS", 0) or live < sum(counts.values()):
-            return JobStatus.IN_PROGRESS.value
-        return JobStatus.DEQUEUED.value if counts.get("DEQUEUED", 0) else JobStatus.PENDING.value
-    for s in (JobStatus.CRASHED, JobStatus.FAILED, JobStatus.CANCELLED):
-        if counts.get(s.value, 0):
-            return s.value
-    return JobStatus.SUCCEEDED.value
-
-
 @dataclass
 class SubmissionSummary:
     id: str  # the root job's id, or the batch's id for a batch lodged directly
@@ -345,8 +327,6 @@ def _summaries(conn: sa.Connection, job_ids: list[str], batch_ids: list[str]) ->
 def _title_of(root) -> str:
     """What a submission is called: a pipeline run after its pipeline and upload, a model
     run after its name."""
-    from app import runs
-
     if runs.is_step(root):
         return runs.run_name(root.payload)
     return str(((root.payload or {}).get("record") or {}).get("display_name") or "")

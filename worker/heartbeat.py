@@ -405,7 +405,7 @@ class Life:
                   HALT_GRACE_S, reason)
         try:
             if reason in ("timeout", "shutdown"):
-                from worker.runner import record_halt
+                from worker.outcomes import record_halt
 
                 record_halt(job_id=job, attempt=attempt, reason=reason, limit_s=self.limit_s,
                             worker=self.name, host=self.host, hard=True)

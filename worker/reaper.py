@@ -187,7 +187,7 @@ def recover_lost_takes(backends: Iterable[str], *, conn=None, seen: Optional[dic
             pipe.execute()
         if row is None or row.status != JobStatus.PENDING.value or row.attempt != attempt:
             continue  # the row moved on (the reaper handles a taken job)
-        from app.launch import Lodged, enqueue
+        from app.queueing import Lodged, enqueue
         from app.jobtypes import spec_for
 
         spec = spec_for(row.job_type, row.job_subtype)

@@ -23,13 +23,14 @@ from typing import Callable, Optional
 
 from rq import get_current_job
 
-from app import keys, lifecycle, retries
+from app import keys, lifecycle
 from app.backends import time_limit
 from app.errors import JobFailed, NotFound, TransitionRejected
 from app.jobtypes import spec_for
 from app.launch import Lodged, enqueue, lodge_next
-from app.lifecycle import JobStatus, Move, Transitioned
+from app.lifecycle import JobStatus, Move
 from worker import heartbeat
+from worker.outcomes import finish, record_halt, retry_if_due
 from worker.context import JobContext
 from worker.heartbeat import JobHalted
 
@@ -98,18 +99,18 @@ def _run(job_id: str, attempt: Optional[int], life, backend: Optional[str]) -> s
     except JobHalted as halted:
         return _halted(job_id, attempt, halted, worker)
     except JobFailed as exc:
-        done = _finish(job_id, JobStatus.FAILED, attempt, message=f"Failed: {exc.message}", level="error",
+        done = finish(job_id, JobStatus.FAILED, attempt, message=f"Failed: {exc.message}", level="error",
                        values={"info": exc.message})
-        _retry(done)
+        retry_if_due(done)
         return "failed"
     except Exception as exc:  # anything unexpected is a crash, not a user-facing failure
         tb = traceback.format_exc()
         log.exception("job %s crashed", job_id)
         plain = (f"The job stopped because of an internal error ({type(exc).__name__}). "
                  f"An administrator can see the details; retrying may help.")
-        done = _finish(job_id, JobStatus.CRASHED, attempt, message=plain, level="error",
+        done = finish(job_id, JobStatus.CRASHED, attempt, message=plain, level="error",
                        values={"info": plain, "error_detail": tb})
-        _retry(done)
+        retry_if_due(done)
         return "crashed"
 
     lodged: list[Lodged] = []
@@ -123,7 +124,7 @@ def _run(job_id: str, attempt: Optional[int], life, backend: Optional[str]) -> s
     if outcome.entity_id:
         values["entity_id"] = outcome.entity_id
     msg = "Succeeded" + (f": {outcome.info}" if outcome.info else "")
-    if _finish(job_id, JobStatus.SUCCEEDED, attempt, message=msg, values=values,
+    if finish(job_id, JobStatus.SUCCEEDED, attempt, message=msg, values=values,
                also=_lodge if outcome.next_jobs or outcome.also else None):
         enqueue(lodged)
     return "succeeded"
@@ -138,35 +139,3 @@ def _halted(job_id: str, attempt: int, halted: JobHalted, worker: str) -> str:
     log.info("job %s halted: %s", job_id, halted.reason)
     return "halted"
 
-
-def record_halt(*, job_id: str, attempt: Optional[int], reason: str, limit_s: Optional[float],
-                worker: str, host: str, hard: bool = False) -> Optional[Transitioned]:
-    """Record a job stopped by its worker: over its time limit, or cut short by a
-    shutdown. Both are crashes, so the retry policy applies."""
-    if reason == "timeout":
-        text = f"Timed out after {limit_s:g} s: the job was stopped."
-    else:
-        text = f"Stopped: worker {worker} on host {host} shut down before the job finished."
-    if hard:
-        text += f" It did not respond, so its worker {worker} on host {host} was stopped; the pool starts another."
-    done = _finish(job_id, JobStatus.CRASHED, attempt, message=text, level="error", values={"info": text})
-    _retry(done)
-    return done
-
-
-def _finish(job_id: str, to: JobStatus, attempt: Optional[int], **kw) -> Optional[Transitioned]:
-    try:
-        return lifecycle.transition(job_id, to, attempt=attempt, **kw)
-    except (TransitionRejected, NotFound) as exc:
-        # Cancelled, reaped or deleted while running: the outcome is dropped and no next step lodged.
-        log.info("outcome of %s dropped: %s", job_id, exc.message)
-        return None
-
-
-def _retry(done: Optional[Transitioned]) -> None:
-    if done is None:
-        return
-    try:
-        retries.apply_policy(done)
-    except Exception:  # the reaper's sweep retries it later; the outcome is recorded
-        log.exception("job %s: automatic retry not lodged now", done.job_id)

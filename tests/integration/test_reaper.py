@@ -183,21 +183,21 @@ def test_a_job_queued_again_and_run_at_once_keeps_one_final_line(users, monkeypa
     # The reaper queues again a job a dead worker had popped; an idle worker takes it and
     # ends it before the reaper writes its note (the reaper's process was slow to get
     # the CPU back). The note belongs to the PENDING job it queued, not to its end.
-    import app.launch
+    import app.queueing
 
     root = users["root"]
     conn = queues.redis_conn()
     q = queues.queue("system")
     popped = launch.launch_job(actor=root, job_type="SYSTEM", job_subtype="NOOP", payload={})
     conn.lmove(q.key, q.intermediate_queue_key)
-    real_enqueue = app.launch.enqueue
+    real_enqueue = app.queueing.enqueue
 
     def enqueue_and_run(lodged):
         ok = real_enqueue(lodged)
         run_workers()
         return ok
 
-    monkeypatch.setattr(app.launch, "enqueue", enqueue_and_run)
+    monkeypatch.setattr(app.queueing, "enqueue", enqueue_and_run)
     seen: dict = {}
     assert reaper.recover_lost_takes(BACKENDS, seen=seen) == 0  # noted
     time.sleep(0.05)
