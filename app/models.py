@@ -253,6 +253,8 @@ class Job(SQLModel, table=True):
         # read through ix_job_batch_created (batch_id IS NULL), skipping workflow steps.
         sa.Index("ix_job_root_owner_created", "owner", "created_at", "id",
                  **_where("parent_job_id IS NULL AND batch_id IS NULL")),
+        # Fair use counts a submitter's live submissions: an anonymous one's by its address.
+        sa.Index("ix_job_client_addr_status", "client_addr", "status", **_where("client_addr IS NOT NULL")),
         # A workflow step is lodged once however often its parent's handler runs.
         sa.UniqueConstraint("lineage_key", name="uq_job_lineage"),
         sa.UniqueConstraint("owner", "idempotency_key", name="uq_job_idempotency"),
@@ -285,6 +287,9 @@ class Job(SQLModel, table=True):
     queue: str = Field(default="default", max_length=64)
     worker: Optional[str] = Field(default=None, max_length=128)
     lodged_by: Optional[str] = Field(default=None, max_length=64)  # who lodged it: its owner, or an admin for them
+    # The address a submission came from when no one signed in (a public pipeline's
+    # anonymous submitter, as Analytics Automated identifies them); None otherwise.
+    client_addr: Optional[str] = Field(default=None, max_length=64)
     created_at: datetime = _created()
     # When this attempt was lodged: created_at for the first, the retry's time after;
     # an attempt's waits and run are timed from here.
