@@ -20,6 +20,7 @@
 | JOBDECK_HEARTBEAT_S | seconds between two heartbeats of a worker | 2 |
 | JOBDECK_WORKER_TTL_S | seconds without a heartbeat after which a worker counts as gone and its jobs are marked CRASHED | 20 |
 | JOBDECK_STUCK_AFTER_S | seconds a job may wait PENDING with no worker able to take it before it carries a warning | 60 |
+| JOBDECK_DB_WAIT_S | seconds a worker holds a job's transition while the database does not answer (a restart, a failover), trying again, before it gives up and leaves the job to the reaper | 120 |
 | JOBDECK_STOP_GRACE_S | seconds a stopping pool lets running jobs finish before it halts them (they end CRASHED and are retried by their policy) | 10 |
 | JOBDECK_MAX_UPLOAD_BYTES | largest file a pipeline run takes (console or REST); keep it below JOBDECK_API_MAX_BODY_BYTES | 8388608 |
 | JOBDECK_CORS_ORIGINS | other sites (origins such as https://app.example.org, comma-separated) whose pages may call the API and console with credentials | none |
@@ -55,6 +56,7 @@ class Settings:
     worker_ttl_s: float = 20.0
     stuck_after_s: float = 60.0
     stop_grace_s: float = 10.0
+    db_wait_s: float = 120.0
     max_upload_bytes: int = 8 * 1024 * 1024
     retain_days: float = 0.0
     retain_days_by_type: str = ""
@@ -88,6 +90,7 @@ def get_settings() -> Settings:
         worker_ttl_s=float(os.environ.get("JOBDECK_WORKER_TTL_S", "20")),
         stuck_after_s=float(os.environ.get("JOBDECK_STUCK_AFTER_S", "60")),
         stop_grace_s=float(os.environ.get("JOBDECK_STOP_GRACE_S", "10")),
+        db_wait_s=float(os.environ.get("JOBDECK_DB_WAIT_S", "120")),
         max_upload_bytes=int(os.environ.get("JOBDECK_MAX_UPLOAD_BYTES", str(8 * 1024 * 1024))),
         retain_days=float(os.environ.get("JOBDECK_RETAIN_DAYS", "0")),
         retain_days_by_type=os.environ.get("JOBDECK_RETAIN_DAYS_BY_TYPE", ""),

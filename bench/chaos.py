@@ -3,6 +3,7 @@ restarts.
 
     python -m bench.chaos [--creates 80] [--versions 50] [--model-runs 120] [--batches 12]
                           [--batch-size 10] [--kill-every 1.0] [--seed 1]
+                          [--postgres [--restart-postgres]] [--workers N]
 
 The default mix lodges a little over 500 jobs (a create or version is two jobs, a batch
 one submission plus a job per record) through the REST API, served by uvicorn running
@@ -15,7 +16,14 @@ no PROV edge is duplicated or missing, every item whose lodge succeeded is LODGE
 every kill that hit a job is recorded on that job (CRASHED, naming the worker; no other
 end stamped after the kill). Prints jobs, kills, crashes recovered and times to recover.
 
-The short form runs in the tests (tests/integration/test_chaos.py).
+With --postgres the job database is a PostgreSQL server of the run's own
+(bench/pgserver.py); --restart-postgres stops it for a second in the middle of the
+lodging (every connection cut): lodging answers 503 meanwhile and the client retries,
+workers hold their transitions until it answers again, and the same checks must pass.
+--workers sets every backend's maximum number of workers.
+
+The short form runs in the tests (tests/integration/test_chaos.py), and on PostgreSQL
+with a restart in the PostgreSQL pass.
 """
 
 from __future__ import annotations
@@ -143,6 +151,9 @@ class Report:
     detect_s: list[float] = field(default_factory=list)
     redis_recover_s: Optional[float] = None
     web_downtime_s: Optional[float] = None
+    database: str = "SQLite"
+    pg_downtime_s: Optional[float] = None
+    answered_503: int = 0
     recover_s: Optional[float] = None
     prov_edges: int = 0
     elapsed_s: float = 0.0
@@ -160,6 +171,9 @@ class Report:
             f"kill -> CRASHED      : {det}",
             f"Redis restart        : jobs flowed again {self._s(self.redis_recover_s)} after Redis was back",
             f"web backend restart  : lodging paused {self._s(self.web_downtime_s)}",
+            f"database             : {self.database}" + (f"; restarted, down {self._s(self.pg_downtime_s)}, "
+                                                         f"{self.answered_503} lodging(s) answered 503 meanwhile"
+                                                         if self.pg_downtime_s is not None else ""),
             f"time to recover      : {self._s(self.recover_s)} from the last disruption to every job final",
             f"PROV edges           : {self.prov_edges}",
             f"elapsed              : {self.elapsed_s:.1f} s",
@@ -182,6 +196,7 @@ class Api:
         self.client = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=60)
         self.down_since: Optional[float] = None
         self.downtimes: list[float] = []
+        self.unavailable = 0  # answers 503: the database (or Redis) was away
         self.lock = threading.Lock()
 
     def post(self, path: str, body: Any, idem: Optional[str] = None) -> dict:
@@ -199,6 +214,9 @@ class Api:
                     self.downtimes.append(time.monotonic() - self.down_since)
                     self.down_since = None
             if r.status_code in (429, 502, 503):
+                if r.status_code == 503:
+                    with self.lock:
+                        self.unavailable += 1
                 time.sleep(0.2)
                 continue
             if r.status_code >= 300:
@@ -220,14 +238,26 @@ def _record(ids: dict[str, str], i: int, *, prefix: str = "run") -> dict:
 def run(*, workdir: Path, creates: int = 80, versions: int = 50, model_runs: int = 120, batches: int = 12,
         batch_size: int = 10, slow: int = 25, kill_every: float = 1.0, seed: int = 1,
         env: Optional[dict[str, str]] = None, settle_timeout_s: float = 300,
-        say: Callable[[str], None] = print) -> Report:
+        say: Callable[[str], None] = print, postgres: bool = False, restart_postgres: bool = False,
+        workers: Optional[int] = None) -> Report:
     """Run the chaos and return what was found. The environment is restored afterwards."""
     saved = dict(os.environ)
+    pg = None
     try:
+        if postgres:
+            from bench.pgserver import PgServer
+
+            pg = PgServer(dbname="chaos").create()
         return _run(workdir=workdir, creates=creates, versions=versions, model_runs=model_runs, batches=batches,
                     batch_size=batch_size, slow=slow, kill_every=kill_every, seed=seed, env=env or {},
-                    settle_timeout_s=settle_timeout_s, say=say)
+                    settle_timeout_s=settle_timeout_s, say=say, pg=pg,
+                    restart_postgres=restart_postgres and pg is not None, workers=workers)
     finally:
+        if pg is not None:
+            from app.db import dispose_engines as _dispose
+
+            _dispose()
+            pg.remove()
         os.environ.clear()
         os.environ.update(saved)
         from app import queues
@@ -240,7 +270,7 @@ def run(*, workdir: Path, creates: int = 80, versions: int = 50, model_runs: int
 
 
 def _run(*, workdir, creates, versions, model_runs, batches, batch_size, slow, kill_every, seed, env,
-         settle_timeout_s, say) -> Report:
+         settle_timeout_s, say, pg, restart_postgres, workers) -> Report:
     rng = random.Random(seed)
     report = Report()
     t_start = time.monotonic()
@@ -249,7 +279,8 @@ def _run(*, workdir, creates, versions, model_runs, batches, batch_size, slow, k
     redis_srv.start()
     data = workdir / "data"
     os.environ.update({
-        "JOBDECK_DATA_DIR": str(data), "JOBDECK_DATABASE_URL": f"sqlite:///{data / 'jobdeck.db'}",
+        "JOBDECK_DATA_DIR": str(data),
+        "JOBDECK_DATABASE_URL": pg.url if pg is not None else f"sqlite:///{data / 'jobdeck.db'}",
         "JOBDECK_REDIS_URL": redis_srv.url, "JOBDECK_API_RATE_LIMIT": "0", **env})
     from app import auth, queues
     from app.db import dispose_engines, migrate
@@ -261,6 +292,16 @@ def _run(*, workdir, creates, versions, model_runs, batches, batch_size, slow, k
     reload_settings()
     migrate()
     seed_backends()
+    if pg is not None:
+        report.database = "PostgreSQL"
+    if workers:
+        from sqlmodel import update
+
+        from app.db import session
+        from app.models import Backend
+
+        with session(write=True) as s:
+            s.exec(update(Backend).values(max_workers=workers))
     auth.create_user(username="alice", password="alice-chaos-password")
     auth.create_user(username="chaos-admin", password="admin-chaos-password", role="admin")
     token, _ = auth.create_token(owner="alice", name="chaos")
@@ -327,13 +368,17 @@ def _run(*, workdir, creates, versions, model_runs, batches, batch_size, slow, k
         pending_versions: list[str] = []
         chaos = threading.Thread(target=_kill_loop, daemon=True, args=(rng, kill_every, kills, stop_chaos))
         chaos.start()
-        redis_at, web_at = round(len(ops) * 0.35), round(len(ops) * 0.6)
+        redis_at, web_at, pg_at = round(len(ops) * 0.35), round(len(ops) * 0.6), round(len(ops) * 0.5)
 
         def step(k_op: tuple[int, tuple[str, int]]) -> None:
             # the other lodging threads go on meanwhile (and wait for the web backend)
             k, op = k_op
             if k == redis_at:
                 _restart_redis(redis_srv, marks)
+            if k == pg_at and restart_postgres:
+                report.pg_downtime_s = pg.restart(down_s=1.0)
+                marks["pg_back"] = time.monotonic()
+                say(f"PostgreSQL restarted (down {report.pg_downtime_s:.1f} s)")
             if k == web_at:
                 _restart_web(web, marks, during=lambda: do(op))
             else:
@@ -349,7 +394,8 @@ def _run(*, workdir, creates, versions, model_runs, batches, batch_size, slow, k
         _wait(lambda: _all_final() or time.monotonic() - marks["lodged"] > 60, 120)
         stop_chaos.set()
         chaos.join(30)
-        last_disruption = max([k.at for k in kills] + [marks.get("redis_back", 0), marks.get("web_back", 0)])
+        last_disruption = max([k.at for k in kills] + [marks.get("redis_back", 0), marks.get("web_back", 0),
+                                                      marks.get("pg_back", 0)])
         settled = _wait(lambda: _all_final() and _quiet(2.0), settle_timeout_s)
         report.recover_s = (time.monotonic() - last_disruption) if settled else None
         if not settled:
@@ -363,6 +409,7 @@ def _run(*, workdir, creates, versions, model_runs, batches, batch_size, slow, k
     report.session_ids = len(session_ids)
     downs = api.downtimes + admin_api.downtimes
     report.web_downtime_s = max(downs) if downs else None
+    report.answered_503 = api.unavailable + admin_api.unavailable
     if "redis_back" in marks and "redis_flowing" in marks:
         report.redis_recover_s = marks["redis_flowing"] - marks["redis_back"]
     _verify(report, session_ids, kills)
@@ -715,12 +762,16 @@ def main() -> None:
     ap.add_argument("--kill-every", type=float, default=1.0)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--keep", action="store_true", help="keep the work directory (logs, database)")
+    ap.add_argument("--postgres", action="store_true", help="a PostgreSQL server of the run's own as the job database")
+    ap.add_argument("--restart-postgres", action="store_true", help="restart it in the middle of the lodging")
+    ap.add_argument("--workers", type=int, default=None, help="every backend's maximum number of workers")
     args = ap.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="jobdeck-chaos-"))
     try:
         report = run(workdir=workdir, creates=args.creates, versions=args.versions, model_runs=args.model_runs,
                      batches=args.batches, batch_size=args.batch_size, slow=args.slow, kill_every=args.kill_every,
-                     seed=args.seed)
+                     seed=args.seed, postgres=args.postgres, restart_postgres=args.restart_postgres,
+                     workers=args.workers)
         print("\n".join(report.lines()))
         if args.keep:
             print(f"work directory: {workdir}")

@@ -30,7 +30,7 @@ from app.jobtypes import spec_for
 from app.launch import Lodged, enqueue, lodge_next
 from app.lifecycle import JobStatus, Move
 from worker import heartbeat
-from worker.outcomes import finish, record_halt, retry_if_due
+from worker.outcomes import finish, record_halt, retry_if_due, while_database_away
 from worker.context import JobContext
 from worker.heartbeat import JobHalted
 
@@ -72,10 +72,10 @@ def _run(job_id: str, attempt: Optional[int], life, backend: Optional[str]) -> s
     worker = _worker_name()
     try:
         # Taken and started in one commit: two history lines, one turn at the write lock.
-        taken, _ = lifecycle.transition_steps(job_id, [
+        taken, _ = while_database_away(lambda: lifecycle.transition_steps(job_id, [
             Move(JobStatus.DEQUEUED, f"Taken by worker {worker}", values={"worker": worker}),
             Move(JobStatus.IN_PROGRESS, "Started"),
-        ], attempt=attempt)
+        ], attempt=attempt), what=f"the start of job {job_id}")
     except (TransitionRejected, NotFound) as exc:
         # Cancelled, already taken by a duplicate enqueue, a stale attempt, or deleted: not ours.
         log.info("skipping %s: %s", job_id, exc.message)
@@ -116,6 +116,7 @@ def _run(job_id: str, attempt: Optional[int], life, backend: Optional[str]) -> s
     lodged: list[Lodged] = []
 
     def _lodge(conn, done):
+        del lodged[:]  # a transaction tried again (the database was away) lodges anew
         lodged.extend(lodge_next(conn, done, outcome.next_jobs))
         if outcome.also is not None:
             lodged.extend(outcome.also(conn, done))
