@@ -64,6 +64,13 @@ SMOKE = {
         rf"Jobdeck workflow +: +{NUM} s +{NUM} ms per step",
         rf"ratio Jobdeck/bare per step = {NUM}",
     ]),
+    "bulk": (["--jobs", "50", "--runs", "20", "--big", "200"], {}, [
+        rf"batch of NOOP jobs +50 jobs +{NUM} s +{NUM} jobs/s +bare RQ +{NUM} s +ratio +{NUM}x",
+        rf"model runs from JSON +20 jobs +{NUM} s",
+        rf"model runs from CSV +20 jobs +{NUM} s",
+        rf"batch of NOOP jobs \(big\) +200 jobs",
+        rf"peak memory of the process +{NUM} MB before, {NUM} MB after",
+    ]),
     "chaos": (["--creates", "2", "--versions", "1", "--model-runs", "2", "--batches", "1", "--batch-size", "2",
                "--slow", "1"], {}, [
         r"jobs +: \d+ \(",
