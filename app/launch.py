@@ -27,6 +27,9 @@ from app.settings import get_settings
 
 log = logging.getLogger(__name__)
 
+BATCH_CHUNK = 5_000  # jobs of a batch lodged in one transaction
+MAX_BATCH = 100_000  # jobs of one batch
+
 _job = Job.__table__
 _msg = JobMessage.__table__
 _batch = Batch.__table__
@@ -157,15 +160,18 @@ def _same_request(found: Job, spec, model: Payload) -> Job:
 
 
 def create_batch(conn: sa.Connection, *, batch_id: str, owner: str, label: str,
-                 submission_job_id: Optional[str], rows: list[dict[str, Any]], text: str) -> list[Lodged]:
+                 submission_job_id: Optional[str], rows: list[dict[str, Any]], text: str,
+                 total: Optional[int] = None) -> list[Lodged]:
     """Insert a batch and its jobs in the caller's transaction; a repeat (same batch id)
-    changes nothing."""
+    changes nothing. With `total` larger than the rows given, the batch is lodged in
+    chunks: the rest follows through add_to_batch, and until then its counts add up to
+    fewer than its total (the console shows it as still lodging)."""
     now = utcnow()
     # RETURNING, not rowcount: drivers differ in what rowcount says for ON CONFLICT.
     created = conn.execute(insert_ignore(_batch, conn.dialect.name).values(
         id=batch_id, owner=owner, label=label, submission_job_id=submission_job_id, created_at=now,
-        total=len(rows), pending=len(rows), dequeued=0, in_progress=0, succeeded=0, failed=0,
-        crashed=0, cancelled=0).returning(_batch.c.id)).first()
+        total=len(rows) if total is None else total, pending=len(rows), dequeued=0, in_progress=0, succeeded=0,
+        failed=0, crashed=0, cancelled=0).returning(_batch.c.id)).first()
     if created is None:
         return []
     for n, r in enumerate(rows, start=1):  # the order given: a CSV file's rows
@@ -173,13 +179,32 @@ def create_batch(conn: sa.Connection, *, batch_id: str, owner: str, label: str,
     return _insert(conn, rows, text=text)
 
 
+def add_to_batch(conn: sa.Connection, *, batch_id: str, rows: list[dict[str, Any]], first_row: int,
+                 text: str) -> list[Lodged]:
+    """The next chunk of a batch lodged in chunks (create_batch with its total), in the
+    caller's transaction: numbered on from `first_row`, counted PENDING in the batch."""
+    for n, r in enumerate(rows, start=first_row):
+        r["batch_row"] = n
+    lodged = _insert(conn, rows, text=text)
+    conn.execute(sa.update(_batch).where(_batch.c.id == batch_id).values(pending=_batch.c.pending + len(rows)))
+    return lodged
+
+
 def launch_batch(*, actor: User, job_type: str, job_subtype: str, payloads: list[Any],
                  label: str = "", owner: Optional[str] = None) -> Batch:
-    """Lodge many jobs as one batch: every row in one transaction, enqueued in bulk.
-    One invalid payload refuses the whole batch, naming its index and field."""
+    """Lodge many jobs as one batch, enqueued in bulk. One invalid payload refuses the
+    whole batch, naming its index and field, before anything is written.
+
+    A big batch is lodged in chunks of BATCH_CHUNK jobs, each its own transaction and
+    enqueued as soon as it commits: the write lock is never held for long (workers'
+    transitions go on meanwhile), the rows in memory stay bounded, the first jobs run
+    while the rest are lodged, and the batch's page shows how many are lodged so far."""
     spec = spec_for(job_type, job_subtype)
     _check_may_launch(actor, spec)
     owner = _owner_for(actor, owner)
+    if len(payloads) > MAX_BATCH:
+        raise InvalidInput(f"A batch has at most {MAX_BATCH} jobs; this one has {len(payloads)}. Split it.",
+                           field="payloads")
     models = []
     for i, p in enumerate(payloads):
         try:
@@ -190,17 +215,44 @@ def launch_batch(*, actor: User, job_type: str, job_subtype: str, payloads: list
             raise InvalidInput(f"Item {i}: {exc.message}", field=field, errors=errors) from None
     batch_id = new_id()
     now = utcnow()
-    rows = []
-    for m in models:
-        jid = new_id()
-        rows.append(_row(job_id=jid, owner=owner, spec=spec, payload=m, batch_id=batch_id,
-                         workflow_id=jid, now=now, lodged_by=actor.username))
-    with write_conn() as conn:
-        lodged = create_batch(conn, batch_id=batch_id, owner=owner, label=label,
-                              submission_job_id=None, rows=rows, text=f"Lodged in a batch by {actor.username}")
-    enqueue(lodged)
+    text = f"Lodged in a batch by {actor.username}"
+
+    def rows_of(chunk: list) -> list[dict[str, Any]]:
+        rows = []
+        for m in chunk:
+            jid = new_id()
+            rows.append(_row(job_id=jid, owner=owner, spec=spec, payload=m, batch_id=batch_id,
+                             workflow_id=jid, now=now, lodged_by=actor.username))
+        return rows
+
+    for start in range(0, max(len(models), 1), BATCH_CHUNK):
+        chunk = models[start:start + BATCH_CHUNK]
+        try:
+            with write_conn() as conn:
+                if start == 0:
+                    lodged = create_batch(conn, batch_id=batch_id, owner=owner, label=label, submission_job_id=None,
+                                          rows=rows_of(chunk), text=text, total=len(models))
+                else:
+                    lodged = add_to_batch(conn, batch_id=batch_id, rows=rows_of(chunk), first_row=start + 1,
+                                          text=text)
+        except Exception:
+            if start:
+                _cut_short(batch_id, lodged=start)
+            raise
+        enqueue(lodged)
     with session() as s:
         return s.get(Batch, batch_id)
+
+
+def _cut_short(batch_id: str, *, lodged: int) -> None:
+    """A chunked batch whose next chunk could not be written (the database went away):
+    its total becomes what was lodged, so it does not read as lodging forever."""
+    try:
+        with write_conn() as conn:
+            conn.execute(sa.update(_batch).where(_batch.c.id == batch_id).values(total=lodged))
+        log.error("batch %s cut short: only its first %d jobs were lodged", batch_id, lodged)
+    except Exception:
+        log.exception("batch %s: only %d jobs lodged, and its total could not be corrected", batch_id, lodged)
 
 
 def lodge_next(conn: sa.Connection, parent: Transitioned, next_jobs: list[NextJob]) -> list[Lodged]:

@@ -187,7 +187,7 @@ class BatchLodge(BaseModel):
 
     job_type: Line = Field(min_length=1, max_length=32)
     job_subtype: Line = Field(min_length=1, max_length=64)
-    payloads: list[FreeJSON] = Field(min_length=1, max_length=10_000)
+    payloads: list[FreeJSON] = Field(min_length=1, max_length=100_000)  # app.launch.MAX_BATCH
     label: Line = Field(default="", max_length=256)
     owner: Optional[Line] = Field(default=None, max_length=64)
 
@@ -200,6 +200,8 @@ class BatchOut(BaseModel):
     created_at: datetime
     total: int
     counts: dict[str, int]
+    lodged: int = Field(description="Jobs lodged so far: fewer than total while a big batch is still being "
+                                    "lodged (in chunks; the first ones already run).")
     done: bool = Field(description="Every job of the batch is in a final status.")
 
     @classmethod
@@ -207,7 +209,8 @@ class BatchOut(BaseModel):
         counts = {st.value: getattr(b, st.value.lower()) for st in JobStatus}
         finished = sum(counts[st.value] for st in FINAL)
         return cls(id=b.id, owner=b.owner, label=b.label, submission_job_id=b.submission_job_id,
-                   created_at=b.created_at, total=b.total, counts=counts, done=finished >= b.total)
+                   created_at=b.created_at, total=b.total, counts=counts, lodged=sum(counts.values()),
+                   done=finished >= b.total)
 
 
 class BatchPageOut(BaseModel):

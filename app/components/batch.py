@@ -41,5 +41,6 @@ SUMMARY = {
     "succeeded": ("green", "circle-check"),
     "failures": ("red", "circle-x"),
     "in_progress": ("blue", "loader-circle"),
+    "lodging": ("blue", "loader-circle"),
     "empty": ("gray", "circle-dashed"),
 }

@@ -22,6 +22,8 @@ def _banner() -> rx.Component:
         ("failures", rx.text(failed, " of ", b.total, " jobs failed or crashed. Open a job for its message, retry "
                              "the failed ones, or download the CSV to fix their rows.")),
         ("in_progress", rx.text("In progress: ", b.done, " of ", b.total, " jobs done.")),
+        ("lodging", rx.text("Lodging: ", b.lodged, " of ", b.total, " jobs lodged so far; the first ones are "
+                            "already running.")),
         rx.text("This batch has no jobs."),
     )
     return rx.callout(

@@ -236,7 +236,8 @@ class BatchRow:
     total: int = 0
     done: int = 0
     percent: int = 0
-    summary: str = "empty"  # succeeded | failures | in_progress | empty
+    summary: str = "empty"  # succeeded | failures | in_progress | lodging | empty
+    lodged: int = 0  # jobs lodged so far: fewer than total while a big batch is still being lodged
     counts: dict[str, int] = dataclasses.field(default_factory=dict)
     submission_job_id: str = ""
 
@@ -244,8 +245,11 @@ class BatchRow:
 def batch_row(b: Batch) -> BatchRow:
     counts = {s: getattr(b, s.lower()) for s in STATUSES}
     final = counts["SUCCEEDED"] + counts["FAILED"] + counts["CRASHED"] + counts["CANCELLED"]
+    lodged = sum(counts.values())
     if b.total == 0:
         summary = "empty"
+    elif lodged < b.total:
+        summary = "lodging"
     elif final < b.total:
         summary = "in_progress"
     elif counts["SUCCEEDED"] == b.total:
@@ -255,6 +259,7 @@ def batch_row(b: Batch) -> BatchRow:
     return BatchRow(id=b.id, owner=b.owner, label=b.label or "(no label)", created=iso(b.created_at),
                     created_exact=exact(b.created_at), total=b.total, done=final,
                     percent=int(100 * final / b.total) if b.total else 0, summary=summary, counts=counts,
+                    lodged=lodged,
                     submission_job_id=b.submission_job_id or "")
 
 
