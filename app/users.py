@@ -1,5 +1,6 @@
-"""Users as admins manage them: who they are and whether they are signed in, ending
-their console sign-ins, disabling and enabling them.
+"""Users as admins manage them: who they are and whether they are signed in, adding
+them, resetting a password, their API tokens, ending their console sign-ins, disabling
+and enabling them.
 
 Every function takes the `actor` doing it: an admin (other roles are refused with
 PermissionDenied) or OPERATOR, whoever runs `python -m app.manage` on the host. The
@@ -12,6 +13,8 @@ functions, so the checks and messages are the same everywhere.
 - Disabling a user ends their sign-ins and refuses their API tokens and any new
   sign-in or token until they are enabled again. Their jobs, items and tokens are kept;
   enabling brings the tokens back, while a console sign-in must be made anew.
+- Resetting a password ends every console sign-in made with the old one (API tokens
+  keep working: revoke them one by one).
 """
 
 from __future__ import annotations
@@ -24,10 +27,11 @@ from typing import Optional, Union
 import sqlalchemy as sa
 from sqlmodel import select
 
-from app import events, signin
+from app import auth, events, signin
 from app.db import session, utcnow
 from app.errors import InvalidInput, NotFound, PermissionDenied
 from app.models import ApiToken, SignIn, User
+from app.shapes import check_text
 
 log = logging.getLogger(__name__)
 
@@ -178,3 +182,51 @@ def enable_user(*, actor: Actor, username: str) -> UserSummary:
         name = user.username
     log.warning("user %s enabled by %s", name, _who(actor))
     return _summaries([name])[0]
+
+
+def add_user(*, actor: Actor, username: str, password: str, role: str = "user",
+             display_name: str = "") -> UserSummary:
+    """Add a user with a role and a first password (admins). The username is theirs for
+    good; Conflict when it is taken."""
+    _require_admin(actor, "Adding a user")
+    if len(display_name or "") > 128:
+        raise InvalidInput("A display name is at most 128 characters.", field="display_name")
+    name = check_text((display_name or "").strip(), "display_name")
+    user = auth.create_user(username=username, password=password, display_name=name, role=role)
+    log.warning("user %s (%s) added by %s", user.username, user.role, _who(actor))
+    return _summaries([user.username])[0]
+
+
+def reset_password(*, actor: Actor, username: str, password: str) -> UserSummary:
+    """Give a user a new password (admins): every console sign-in made with the old one
+    ends at once, in every browser; their API tokens keep working."""
+    _require_admin(actor, "Resetting a password")
+    with session() as s:
+        name = _user(s, username).username
+    auth.set_password(username=name, password=password)
+    events.publish({"kind": SIGN_INS_ENDED, "username": name, "disabled": False})
+    log.warning("password of %s reset by %s", name, _who(actor))
+    return _summaries([name])[0]
+
+
+def user_tokens(*, actor: Actor, username: str) -> list[ApiToken]:
+    """A user's API tokens that are not revoked, newest first (admins): names and
+    dates, never the tokens themselves (only their hashes are kept)."""
+    _require_admin(actor, "A user's API tokens")
+    with session() as s:
+        name = _user(s, username).username
+    return auth.list_tokens(name)
+
+
+def revoke_user_token(*, actor: Actor, username: str, token_id: int) -> None:
+    """Revoke one of a user's API tokens (admins): refused from the next request on.
+    NotFound when the token is not that user's or is revoked already."""
+    _require_admin(actor, "Revoking a user's API token")
+    with session() as s:
+        name = _user(s, username).username
+        tok = s.get(ApiToken, token_id)
+        if tok is None or tok.owner != name or tok.revoked_at is not None:
+            raise NotFound(f"{name} has no API token {token_id}.")
+    auth.revoke_token(owner=name, token_id=token_id)
+    log.warning("API token %s of %s revoked by %s", token_id, name, _who(actor))
+
