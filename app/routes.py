@@ -40,6 +40,7 @@ def id_in(path: str) -> str:
 ADMIN_WORKERS = "/admin/workers"
 ADMIN_SUBMISSIONS = "/admin/submissions"
 ADMIN_CONFIGURATION = "/admin/configuration"
+ADMIN_USERS = "/admin/users"
 PIPELINES = "/pipelines"
 
 
