@@ -336,4 +336,44 @@ class JobFile(SQLModel, table=True):
     created_at: datetime = _created()
 
 
+# --- periodic jobs ---------------------------------------------------------
+
+
+class Schedule(SQLModel, table=True):
+    """A job type lodged on a cron schedule (in a time zone) by the housekeeper."""
+
+    __table_args__ = (sa.Index("ix_schedule_due", "paused", "next_at"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, max_length=64)
+    job_type: str = Field(max_length=64)
+    job_subtype: str = Field(max_length=64)
+    payload: dict = _json(nullable=False)
+    owner: str = Field(max_length=64)  # whose job each firing lodges
+    created_by: str = Field(max_length=64)  # the admin it lodges as: refused once they are no admin
+    cron: str = Field(max_length=128)
+    timezone: str = Field(default="UTC", max_length=64)
+    paused: bool = False
+    created_at: datetime = _created()
+    next_at: Optional[datetime] = _ts(nullable=True)  # the next firing, in UTC
+    last_due_at: Optional[datetime] = _ts(nullable=True)  # the last firing considered (lodged, missed or refused)
+    last_job_id: Optional[str] = Field(default=None, max_length=64)
+    missed: int = 0  # firings that fell in a downtime and were not run
+
+
+class ScheduleFiring(SQLModel, table=True):
+    """Each firing of a schedule once: lodged (its job), missed (a downtime: how many,
+    from when to when) or refused (why)."""
+
+    __table_args__ = (sa.UniqueConstraint("schedule_id", "due_at", name="uq_schedule_firing"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    schedule_id: int = Field(foreign_key="schedule.id", ondelete="CASCADE")
+    due_at: datetime = _ts()
+    outcome: str = Field(max_length=16)  # lodged | missed | refused
+    job_id: Optional[str] = Field(default=None, max_length=64)
+    note: str = Field(default="", max_length=1000)
+    at: datetime = _created()
+
+
 TABLES = SQLModel.metadata

@@ -263,7 +263,7 @@ class Housekeeper:
     """Runs the duties above on a schedule while it holds the housekeeping lease."""
 
     DUTIES: list[tuple[str, float]] = [("release_due", 0.5), ("reap", 1.0), ("reconcile", 2.0),
-                                       ("recover", 2.0), ("stuck", 5.0), ("sweep", 10.0),
+                                       ("recover", 2.0), ("stuck", 5.0), ("sweep", 10.0), ("schedules", 1.0),
                                        ("retention", 60.0), ("optimize", 600.0)]
 
     def __init__(self, owner: str, *, lease_ms: int = 5000):
@@ -332,6 +332,10 @@ class Housekeeper:
             n = retries.sweep_missed()
             if n:
                 log.warning("retried %d job(s) whose retry had been missed", n)
+        elif name == "schedules":
+            from app import schedules
+
+            schedules.fire_due()
         elif name == "retention":
             from app import retention
 

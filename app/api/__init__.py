@@ -13,7 +13,7 @@ from functools import lru_cache
 from fastapi import FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 
-from app.api import admin, docs, jobs, pipelines, provena, registry, stream, tokens, users
+from app.api import admin, docs, jobs, pipelines, provena, registry, schedules, stream, tokens, users
 from app.api.deps import TITLES, install_error_handlers, problem
 from app.api.schemas import Problem
 from app.api.guards import HeadAsGet, UrlText
@@ -43,8 +43,8 @@ def build_api() -> FastAPI:
     def health() -> dict:
         return {"status": "ok"}
 
-    for router in (jobs.router, stream.router, registry.router, admin.router, users.router, tokens.router,
-                   docs.router):
+    for router in (jobs.router, stream.router, registry.router, admin.router, users.router, schedules.router,
+                   tokens.router, docs.router):
         api.include_router(router)
     api.include_router(provena.router)
     api.include_router(pipelines.router)
