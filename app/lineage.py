@@ -15,6 +15,7 @@ the sign-in, as they do for an item. A lineage names items, activities and users
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Iterable, Optional
 
 import sqlalchemy as sa
@@ -77,11 +78,9 @@ def check_request(direction: str, depth: int, max_nodes: int = MAX_NODES) -> Non
         raise JobdeckError(f"max_nodes must be between 1 and {MAX_NODES}, not {max_nodes}.", field="max_nodes")
 
 
-def _keys(direction: str) -> tuple[sa.Column, sa.Column]:
+def _keys(direction: str) -> tuple[str, str]:
     """(the column the walk looks a node up by, the column naming where it leads)."""
-    if direction == "upstream":
-        return _edge.c.subject, _edge.c.object
-    return _edge.c.object, _edge.c.subject
+    return ("subject", "object") if direction == "upstream" else ("object", "subject")
 
 
 def _chunks(ids: list[str]) -> Iterable[list[str]]:
@@ -89,28 +88,34 @@ def _chunks(ids: list[str]) -> Iterable[list[str]]:
         yield ids[i:i + _CHUNK]
 
 
-def links_statement(ids: list[str], direction: str, limit: int) -> sa.Select:
-    """The links of these nodes in one direction, node by node and in index order,
-    at most `limit` rows in all (the database stops reading there)."""
+@functools.lru_cache(maxsize=64)
+def _per_node_sql(direction: str, count: int, columns: str) -> str:
+    """`count` index probes, one per node (`:n0`…), each at most `:per_node` rows in the
+    index's order, then at most `:total` rows in all: the database stops reading there.
+    Written as text, once per shape: built as expressions, 100 subqueries cost more
+    to compile than to run."""
     key, other = _keys(direction)
-    parts = [sa.select(_edge.c.subject, _edge.c.relation, _edge.c.object).where(key == n)
-             .order_by(_edge.c.relation, other).limit(limit) for n in ids]
-    if len(parts) == 1:
-        return parts[0]
-    # Each part wrapped in its own SELECT: SQLite takes no ORDER BY / LIMIT on a bare union member.
-    union = sa.union_all(*[sa.select(p.subquery().c) for p in parts]).subquery()
-    return sa.select(union.c).limit(limit)
+    part = (f"SELECT * FROM (SELECT {columns} FROM {_edge.name} WHERE {key} = :n{{i}} "
+            f"ORDER BY relation, {other} LIMIT :per_node) AS p{{i}}")
+    union = " UNION ALL ".join(part.format(i=i) for i in range(count))
+    return f"SELECT * FROM ({union}) AS u LIMIT :total"
 
 
-def has_links_statement(ids: list[str], direction: str) -> sa.Select:
+def _params(ids: list[str], **limits: int) -> dict:
+    return {**{f"n{i}": n for i, n in enumerate(ids)}, **limits}
+
+
+def links_statement(ids: list[str], direction: str, limit: int) -> tuple[sa.TextClause, dict]:
+    """The links of these nodes in one direction, node by node, at most `limit` rows."""
+    return sa.text(_per_node_sql(direction, len(ids), "subject, relation, object")), \
+        _params(ids, per_node=limit, total=limit)
+
+
+def has_links_statement(ids: list[str], direction: str) -> tuple[sa.TextClause, dict]:
     """Which of these nodes have a link in this direction (one index probe each)."""
-    key, other = _keys(direction)
-    # Ordered as the index is, so that even for a node with most of the table's links
-    # the planner probes the index rather than scanning until a row matches.
-    parts = [sa.select(key.label("node")).where(key == n).order_by(_edge.c.relation, other).limit(1) for n in ids]
-    if len(parts) == 1:
-        return parts[0]
-    return sa.select(sa.union_all(*[sa.select(p.subquery().c) for p in parts]).subquery().c)
+    key, _ = _keys(direction)
+    return sa.text(_per_node_sql(direction, len(ids), f"{key} AS node")), \
+        _params(ids, per_node=1, total=len(ids))
 
 
 def _start_exists(conn: sa.Connection, start_id: str) -> bool:
@@ -128,7 +133,7 @@ def _describe(conn: sa.Connection, level: dict[str, int]) -> dict[str, LineageNo
             sa.select(_item.c.id, _item.c.subtype, _item.c.display_name, _item.c.version)
             .where(_item.c.id.in_(chunk)))})
         acts.update({r.id: r for r in conn.execute(
-            sa.select(_act.c.id, _act.c.kind, _act.c.item_id).where(_act.c.id.in_(chunk)))})
+            sa.select(_act.c.id, _act.c.kind, _act.c.item_id, _act.c.agent).where(_act.c.id.in_(chunk)))})
     out = {}
     for n in ids:
         if n in items:
@@ -138,7 +143,7 @@ def _describe(conn: sa.Connection, level: dict[str, int]) -> dict[str, LineageNo
         elif n in acts:
             a = acts[n]
             out[n] = LineageNode(n, "ACTIVITY", ACTIVITY_SUBTYPE.get(a.kind, a.kind.upper()),
-                                 f"{a.kind} activity", level[n], a.item_id)
+                                 f"{a.kind} by {a.agent.removeprefix(USER_PREFIX)}", level[n], a.item_id)
         elif n.startswith(USER_PREFIX):
             out[n] = LineageNode(n, "AGENT", "USER", n[len(USER_PREFIX):], level[n], None)
         else:  # named by an edge but not in the registry (kept so the edge still has its ends)
@@ -168,7 +173,7 @@ def explore(*, start_id: str, direction: str, depth: int,
                     capped = True
                     unread += chunk
                     continue
-                rows = conn.execute(links_statement(chunk, direction, budget + 1)).all()
+                rows = conn.execute(*links_statement(chunk, direction, budget + 1)).all()
                 if len(rows) > budget:
                     rows, capped = rows[:budget], True
                     unread += chunk  # some of these nodes' links were not read
@@ -189,7 +194,7 @@ def explore(*, start_id: str, direction: str, depth: int,
         nodes = _describe(conn, level)
         unread_ids = list(dict.fromkeys(unread + frontier))
         for chunk in _chunks(unread_ids):
-            for (n,) in conn.execute(has_links_statement(chunk, direction)):
+            for (n,) in conn.execute(*has_links_statement(chunk, direction)):
                 nodes[n].more = True
     note = ""
     if capped:
