@@ -19,8 +19,8 @@ def _chain(console) -> dict[str, str]:
     """rain → run A → flow → run B → forecast, registered by alice and run by the
     console's own workers; names carry a tag of the test's own."""
     from app import auth, launch, provenance, registry
-    from app.models import Item
     from app.db import session
+    from app.models import Item
 
     tag = secrets.token_hex(3)
     with console.domain():

@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from provenaclient.utils.exceptions import AuthException, BadRequestException, NotFoundException
 
-from app import bulk, launch, lineage, registry
+from app import bulk, lineage, registry
 from app.db import get_engine
 from tests.conftest import TEST_DB, model_run_record, run_workers
 from tests.integration.test_provena import connect, run, server_url  # noqa: F401 (fixtures)
