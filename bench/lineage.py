@@ -98,7 +98,7 @@ def measure(runs: int, repeat: int) -> dict[str, tuple[float, float, int]]:
     out = {}
     for name, (start, direction, depth) in walks(runs).items():
         times, nodes = [], 0
-        lineage.explore(start_id=start, direction=direction, depth=depth)  # warm: the pages in cache, as a live server has
+        lineage.explore(start_id=start, direction=direction, depth=depth)  # warm, as a live server is
         for _ in range(repeat):
             t = time.perf_counter()
             found = lineage.explore(start_id=start, direction=direction, depth=depth)
