@@ -32,6 +32,7 @@ from app.state.item import ItemState
 from app.state.items import ItemsState
 from app.state.job import JobState
 from app.state.jobs import JobsState
+from app.state.lineage import LineageState
 from app.state.pipelines import PipelinesState
 from app.state.profile import ProfileState
 from app.state.signin import SignInState
@@ -50,7 +51,7 @@ app.add_page(sign_in_page, route=routes.SIGN_IN, title="Sign in · Jobdeck", on_
 app.add_page(jobs_page, route=routes.JOBS, title="Jobs · Jobdeck", on_load=JobsState.load)
 app.add_page(job_page, route=routes.JOB, title="Job · Jobdeck", on_load=JobState.load)
 app.add_page(items_page, route=routes.ITEMS, title="Items · Jobdeck", on_load=ItemsState.load)
-app.add_page(item_page, route=routes.ITEM, title="Item · Jobdeck", on_load=ItemState.load)
+app.add_page(item_page, route=routes.ITEM, title="Item · Jobdeck", on_load=[ItemState.load, LineageState.load])
 app.add_page(batches_page, route=routes.BATCHES, title="Batches · Jobdeck", on_load=BatchesState.load)
 app.add_page(batch_page, route=routes.BATCH, title="Batch · Jobdeck", on_load=BatchState.load)
 app.add_page(model_runs_page, route=routes.MODEL_RUNS_NEW, title="Register model runs · Jobdeck",

@@ -133,7 +133,8 @@ class ProvEdge(SQLModel, table=True):
     """One PROV relation `subject relation object`, e.g. item wasGeneratedBy activity."""
 
     __table_args__ = (sa.UniqueConstraint("subject", "relation", "object", name="uq_prov_edge"),
-                      sa.Index("ix_prov_edge_object", "object"))
+                      # Downstream walks read a node's links in this index's order (app/lineage.py).
+                      sa.Index("ix_prov_edge_object_relation_subject", "object", "relation", "subject"))
 
     id: Optional[int] = Field(default=None, primary_key=True)
     subject: str = Field(max_length=128)

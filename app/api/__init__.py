@@ -13,7 +13,7 @@ from functools import lru_cache
 from fastapi import FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 
-from app.api import admin, docs, jobs, pipelines, provena, registry, schedules, stream, tokens, users
+from app.api import admin, docs, jobs, lineage, pipelines, provena, registry, schedules, stream, tokens, users
 from app.api.deps import TITLES, install_error_handlers, problem
 from app.api.schemas import Problem
 from app.api.guards import HeadAsGet, UrlText
@@ -47,6 +47,8 @@ def build_api() -> FastAPI:
                    tokens.router, docs.router):
         api.include_router(router)
     api.include_router(provena.router)
+    api.include_router(lineage.router)
+    api.include_router(lineage.provena_router)
     api.include_router(pipelines.router)
 
     # Last: an unknown /api path answers problem details (not the console's page), and a

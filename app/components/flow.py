@@ -1,4 +1,4 @@
-"""React Flow (@xyflow/react) wrapped as Reflex components, and a workflow drawn with it.
+"""React Flow (@xyflow/react) wrapped as Reflex components: a workflow, and an item's lineage, drawn with it.
 
 The graph's layout is computed on the server (a column per step, a row per parallel
 branch), so the browser only draws: nodes cannot be dragged or connected.
@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import reflex as rx
+from reflex.event import passthrough_event_spec
 from reflex.vars import Var
 
 XYFLOW = "@xyflow/react@12.12.1"
@@ -83,4 +84,28 @@ def workflow_graph(nodes: Var, edges: Var, on_node_click, height: str = "340px")
         border_radius="var(--radius-3)",
         overflow="hidden",
         class_name="workflow-graph",
+    )
+
+
+class LineageGraph(rx.Component):
+    """An item's lineage (assets/lineage_graph.jsx): nodes link to their items' pages, and a
+    node's "more" button calls `on_more(node_id)`."""
+
+    library = "$/public/lineage_graph.jsx"
+    tag = "LineageGraph"
+    lib_dependencies: list[str] = [XYFLOW]
+
+    nodes: Var[list[dict[str, Any]]]
+    edges: Var[list[dict[str, Any]]]
+    color_mode: Var[str]
+
+    on_more: rx.EventHandler[passthrough_event_spec(str)]
+
+
+def lineage_graph(nodes: Var, edges: Var, on_more, height: str = "420px") -> rx.Component:
+    return rx.box(
+        LineageGraph.create(nodes=nodes, edges=edges, on_more=on_more,
+                            color_mode=rx.color_mode_cond(light="light", dark="dark")),
+        height=height, width="100%", border="1px solid var(--gray-a5)", border_radius="var(--radius-3)",
+        overflow="hidden", class_name="lineage-graph",
     )

@@ -1,4 +1,4 @@
-"""An item (/items/[item_id]): details, versions, new version, its workflow as a graph."""
+"""An item (/items/[item_id]): details, versions, new version, its workflow and its lineage as graphs."""
 
 from __future__ import annotations
 
@@ -6,11 +6,12 @@ import reflex as rx
 
 from app import routes
 from app.components.common import copy_id, field_row, not_found, section, when
-from app.components.flow import workflow_graph
+from app.components.flow import lineage_graph, workflow_graph
 from app.components.layout import page
 from app.components.status import DESCRIPTION_TEXT, LABELS, status_icon
 from app.pages.items import record_badge
 from app.state.item import ItemState
+from app.state.lineage import LineageState
 from app.state.views import ItemRow
 
 OVERALL_TEXT = {**{k: v.capitalize() for k, v in LABELS.items()}, "NONE": "No jobs"}
@@ -146,6 +147,27 @@ def _workflow() -> rx.Component:
     )
 
 
+def _lineage() -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.hstack(rx.heading("Lineage", size="4"),
+                      rx.text(LineageState.node_count, " nodes", size="2", color_scheme="gray",
+                              class_name="lineage-count"),
+                      spacing="2", align="center"),
+            rx.text("What this item came from is on the left (what it used, who made it), what came from it on "
+                    "the right: the model runs that used it, what they generated, its newer versions. Open a node "
+                    "to go to its item; more shows the next level.", size="2", color_scheme="gray"),
+            lineage_graph(LineageState.nodes, LineageState.edges, LineageState.more),
+            rx.foreach(LineageState.notes, lambda note: rx.callout(note, icon="info", size="1", width="100%",
+                                                                  class_name="lineage-note")),
+            spacing="3",
+            width="100%",
+        ),
+        width="100%",
+        class_name="lineage-panel",
+    )
+
+
 def item_page() -> rx.Component:
     return page(
         rx.cond(
@@ -161,6 +183,7 @@ def item_page() -> rx.Component:
                     ),
                     _details(),
                     _workflow(),
+                    _lineage(),
                     _versions(),
                     spacing="4",
                     width="100%",

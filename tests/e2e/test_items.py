@@ -44,7 +44,7 @@ def test_create_an_item_and_watch_its_workflow_then_version_it(alice_page, conso
     nodes = page.locator(".react-flow__node.wf-node")
     expect(nodes).to_have_count(2, timeout=20_000)
     expect(page.locator(".react-flow__node.status-SUCCEEDED")).to_have_count(2, timeout=20_000)
-    expect(page.locator(".react-flow__edge")).to_have_count(1)
+    expect(page.locator(".workflow-graph .react-flow__edge")).to_have_count(1)
     expect(page.locator(".workflow-overall")).to_have_attribute("data-overall", "SUCCEEDED")
     expect(page.locator(".item-name ~ * .record-badge, .record-badge").first).to_have_text("LODGED")
     shot(page, "item")
@@ -70,7 +70,7 @@ def test_create_an_item_and_watch_its_workflow_then_version_it(alice_page, conso
     shot(page, "item-version-2")
 
     # A node opens its job.
-    page.locator(".react-flow__node", has_text="Register version").click()
+    page.locator(".react-flow__node.wf-node", has_text="Register version").click()
     expect(page).to_have_url(re.compile(r"/jobs/[0-9a-f-]{36}/?$"))
     expect(page.get_by_role("heading", name="Register version")).to_be_visible()
     expect(page.locator(".job-inputs")).to_contain_text("Two stations were moved.")

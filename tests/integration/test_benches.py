@@ -58,6 +58,12 @@ SMOKE = {
         rf"listener, one burst \(10 jobs, 20 owners\) +{NUM}ms",
         rf"N = 10,000: worst ratio N/10k {NUM} \(goal <= 1.5\); slowest first page {NUM} ms",
     ]),
+    "lineage": (["--edges", "20000", "--repeat", "1"], {}, [
+        r"seeded 9,996 edges in",
+        rf"upstream of a run's output, depth 10 +{NUM}ms +{NUM}ms +{NUM}ms +{NUM}ms +\d+ +{NUM}",
+        rf"downstream of the hub, depth 3 +{NUM}ms +{NUM}ms +{NUM}ms +{NUM}ms +\d+ +{NUM}",
+        rf"N = 19,998: worst ratio N/10k {NUM} \(goal <= 1.5\)",
+    ]),
     "chain": (["--steps", "20"], {}, [
         r"steps=20 database=sqlite, one worker each",
         rf"bare RQ depends_on chain +: +{NUM} s +{NUM} ms per step",
