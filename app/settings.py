@@ -4,6 +4,7 @@
 |---|---|---|
 | JOBDECK_DATABASE_URL | SQLAlchemy URL of the job database | sqlite:///<data dir>/jobdeck.db |
 | JOBDECK_REDIS_URL | Redis for queues and events (not Reflex's own state) | redis://127.0.0.1:6379/0 |
+| JOBDECK_STATE_REDIS_URL | Redis for the console's tab states (Reflex's state manager); set it on every web backend when more than one runs, so a tab's state outlives its process and any backend can load it. Empty: each process keeps its tabs in memory | (empty) |
 | JOBDECK_DATA_DIR | where the SQLite file and job files are kept | ./data |
 | JOBDECK_KEY_PREFIX | prefix of every Redis key and channel Jobdeck uses | jobdeck |
 | JOBDECK_WORKERS | most workers of a backend that has no configuration row (a row's max_workers wins) | 2 |
@@ -61,6 +62,7 @@ class Settings:
     retain_days: float = 0.0
     retain_days_by_type: str = ""
     cors_origins: tuple[str, ...] = ()
+    state_redis_url: str = ""
 
     @property
     def files_dir(self) -> Path:
@@ -95,7 +97,16 @@ def get_settings() -> Settings:
         retain_days=float(os.environ.get("JOBDECK_RETAIN_DAYS", "0")),
         retain_days_by_type=os.environ.get("JOBDECK_RETAIN_DAYS_BY_TYPE", ""),
         cors_origins=parse_origins(os.environ.get("JOBDECK_CORS_ORIGINS", "")),
+        state_redis_url=_redis_url("JOBDECK_STATE_REDIS_URL"),
     )
+
+
+def _redis_url(name: str) -> str:
+    """A Redis URL or empty, checked now: Reflex would only refuse it at its first tab."""
+    url = os.environ.get(name, "").strip()
+    if url and not url.startswith(("redis://", "rediss://", "unix://")):
+        raise ValueError(f"{name}: {url!r} is not a Redis URL (redis://, rediss:// or unix://)")
+    return url
 
 
 def _networks(name: str) -> tuple[str, ...]:

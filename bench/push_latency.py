@@ -1,6 +1,6 @@
 """Live push latency: from a worker's commit to the browser's DOM, over many open tabs.
 
-    python -m bench.push_latency [--tabs 20] [--jobs 30] [--every 0.3] [--console URL]
+    python -m bench.push_latency [--tabs 20] [--jobs 30] [--every 0.3] [--console URL] [--state-redis]
 
 Starts the real console (`reflex run --env prod --single-port`) on a free port with its
 own redis-server, a fresh SQLite database, the demo users and the worker pool; opens
@@ -15,6 +15,10 @@ DOM time - commit time over every (tab, job, status), and the ratios to the targ
 (p95 <= 150 ms) and to the refresh intervals of the consoles Jobdeck replaces (Oban
 Web pushes every 1 s, rq-dashboard polls every 2.5 s, Provena every 2.5-5 s), then
 where the machine's CPU went while the jobs ran, per job (and per tab for the browsers).
+
+With --state-redis the console it starts keeps its tabs' states in Redis (database 1
+of its redis-server, JOBDECK_STATE_REDIS_URL), as several web backends do: each push
+then reads and writes the tab's state there.
 
 With --console URL it measures a console already running there (the end-to-end tests'
 smoke run uses theirs, so nothing is built twice), with the demo sign-ins, on the
@@ -127,7 +131,7 @@ def _stop(proc: subprocess.Popen) -> None:
 
 
 @contextlib.contextmanager
-def console(redis_url: str):
+def console(redis_url: str, state_redis: bool = False):
     """The console, the worker pool and a seeded database; yields (base URL, env)."""
     work = Path(tempfile.mkdtemp(prefix="jobdeck-push-"))
     port = free_port()
@@ -138,6 +142,8 @@ def console(redis_url: str):
            "REFLEX_BUN_PATH": str(tools / "node_modules" / "bun" / "bin" / "bun.exe"),
            "JOBDECK_DATA_DIR": str(work / "data"), "JOBDECK_DATABASE_URL": f"sqlite:///{work / 'data' / 'jobdeck.db'}",
            "JOBDECK_REDIS_URL": redis_url, "JOBDECK_PORT": str(port), "JOBDECK_SECRET_KEY": secrets.token_urlsafe(32)}
+    if state_redis:
+        env["JOBDECK_STATE_REDIS_URL"] = redis_url.rsplit("/", 1)[0] + "/1"
     py = sys.executable
     subprocess.run([py, "-m", "app.manage", "setup"], cwd=ROOT, env=env, check=True, capture_output=True)
     with web_build_lock(), _serving(py, env, work, port) as base:
@@ -167,7 +173,7 @@ def _serving(py: str, env: dict, work: Path, port: int):
 
 
 @contextlib.contextmanager
-def _console_at(url: Optional[str]):
+def _console_at(url: Optional[str], state_redis: bool = False):
     """(base URL, Redis URL) of the console measured: the one at URL, or one of our own
     (and this process's settings pointed at its database and Redis)."""
     from app.settings import reload_settings
@@ -175,7 +181,7 @@ def _console_at(url: Optional[str]):
     if url:
         yield url.rstrip("/"), reload_settings().redis_url
         return
-    with private_redis() as redis_url, console(redis_url) as (base, env):
+    with private_redis() as redis_url, console(redis_url, state_redis) as (base, env):
         for k in ("JOBDECK_DATA_DIR", "JOBDECK_DATABASE_URL", "JOBDECK_REDIS_URL", "JOBDECK_SECRET_KEY"):
             os.environ[k] = env[k]
         reload_settings()
@@ -271,12 +277,14 @@ def main() -> None:
                     help="run the browsers at this lower priority (0: same as the server)")
     ap.add_argument("--console", metavar="URL", default=None,
                     help="measure the console running at URL (settings from JOBDECK_*) instead of starting one")
+    ap.add_argument("--state-redis", action="store_true",
+                    help="the console started keeps its tabs' states in Redis (as several web backends do)")
     args = ap.parse_args()
     from playwright.sync_api import sync_playwright
 
     load_before = os.getloadavg()[0]
 
-    with _console_at(args.console) as (base, redis_url):
+    with _console_at(args.console, args.state_redis) as (base, redis_url):
         from app import auth, keys, launch
 
         commits: dict = {}
@@ -358,6 +366,8 @@ def main() -> None:
     print(f"push latency, worker commit -> DOM, {args.tabs} tabs x {args.jobs} jobs, one every {args.every:g} s "
           f"({len(lat)} row updates measured, {missing} SUCCEEDED never shown; {os.cpu_count()} CPUs, "
           f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after)")
+    if not args.console:
+        print(f"  tab states {'in Redis (--state-redis)' if args.state_redis else 'in the console process memory'}")
     print(f"  p50 {p50:7.1f} ms   p95 {p95:7.1f} ms   p99 {p99:7.1f} ms   max {max(lat):7.1f} ms   "
           f"mean {statistics.fmean(lat):7.1f} ms")
     if to_ws:

@@ -82,12 +82,13 @@ TEST_DB = os.environ.get("JOBDECK_TEST_DB", "sqlite")
 def pytest_configure(config):
     config.addinivalue_line("markers", "sqlite_only: runs in the SQLite run only: it reaches into SQLite "
                                        "itself (its file, locks, planner) or picks its own database")
+    config.addinivalue_line("markers", "postgresql_only: runs in the PostgreSQL run only: several processes "
+                                       "(web backends, hosts) against one database server, as deployed")
 
 
 def pytest_collection_modifyitems(config, items):
-    if TEST_DB != "postgresql":
-        return
-    kept = [i for i in items if i.get_closest_marker("sqlite_only") is None]
+    other = "sqlite_only" if TEST_DB == "postgresql" else "postgresql_only"
+    kept = [i for i in items if i.get_closest_marker(other) is None]
     if len(kept) != len(items):
         config.hook.pytest_deselected(items=[i for i in items if i not in kept])
         items[:] = kept

@@ -138,6 +138,14 @@ class Hub:
         self.watches.pop(token, None)
 
     def _live_tokens(self) -> Optional[set[str]]:
+        """The tabs connected to this process. With several web backends Reflex's token
+        map also caches tabs connected elsewhere (it looks them up to forward a push): a
+        tab that reconnected to another backend is that backend's to update, not ours."""
+        try:
+            tm = self.app.event_namespace._token_manager
+            return {t for t, rec in tm.token_to_socket.items() if rec.instance_id == tm.instance_id}
+        except Exception:
+            pass
         try:
             return set(self.app.event_namespace.token_to_sid)
         except Exception:

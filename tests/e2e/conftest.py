@@ -180,6 +180,9 @@ def console(redis_server, tmp_path_factory) -> Iterator[Console]:
         "JOBDECK_KEY_PREFIX": "jdtest",
         "JOBDECK_SECRET_KEY": secrets.token_urlsafe(32),
         "JOBDECK_PORT": str(port),
+        # 127.0.0.1 only: other addresses of the machine stay free for more console
+        # processes serving this build on its port (tests/e2e/test_web_backends.py).
+        "REFLEX_BACKEND_HOST": "127.0.0.1",
         "JOBDECK_PENDING_GRACE_S": "3600",  # the cancel test keeps a job pending on purpose
         "JOBDECK_STUCK_AFTER_S": "3",  # a job on a paused backend shows its warning soon
         "JOBDECK_CORS_ORIGINS": "https://partner.example",  # the one other site allowed in
