@@ -23,7 +23,7 @@ from typing import Callable, Optional
 
 from rq import get_current_job
 
-from app import keys, lifecycle, retries
+from app import keys, lifecycle, records, retries
 from app.backends import time_limit
 from app.errors import JobFailed, NotFound, TransitionRejected
 from app.jobtypes import spec_for
@@ -155,6 +155,7 @@ def record_halt(*, job_id: str, attempt: Optional[int], reason: str, limit_s: Op
 
 
 def _finish(job_id: str, to: JobStatus, attempt: Optional[int], **kw) -> Optional[Transitioned]:
+    kw["also"] = records.with_record(kw.get("also"))  # the job's provenance record, in the same commit
     try:
         return lifecycle.transition(job_id, to, attempt=attempt, **kw)
     except (TransitionRejected, NotFound) as exc:
