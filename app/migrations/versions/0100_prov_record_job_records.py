@@ -1,7 +1,7 @@
 """provenance records of job runs, worker environments kept once per fingerprint, and
 reproductions (app.records)
 
-Revision ID: 0100_prov-record
+Revision ID: 0100_prov_record
 Revises: 0005
 """
 from typing import Sequence, Union
@@ -13,7 +13,7 @@ import sqlmodel
 import app.db
 
 
-revision: str = '0100_prov-record'
+revision: str = '0100_prov_record'
 down_revision: Union[str, None] = '0005'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
@@ -37,14 +37,14 @@ def upgrade() -> None:
     sa.Column('step_key', _s(256), nullable=False),
     sa.Column('status', _s(16), nullable=False),
     sa.Column('attempt', sa.Integer(), nullable=False),
-    sa.Column('parameters', sa.JSON(), nullable=True),
-    sa.Column('inputs', sa.JSON(), nullable=True),
-    sa.Column('outputs', sa.JSON(), nullable=True),
-    sa.Column('code', sa.JSON(), nullable=True),
+    sa.Column('parameters', sa.JSON(), nullable=False),
+    sa.Column('inputs', sa.JSON(), nullable=False),
+    sa.Column('outputs', sa.JSON(), nullable=False),
+    sa.Column('code', sa.JSON(), nullable=False),
     sa.Column('host', _s(256), nullable=False),
     sa.Column('worker', _s(128), nullable=False),
     sa.Column('environment', _s(64), nullable=False),
-    sa.Column('attempts', sa.JSON(), nullable=True),
+    sa.Column('attempts', sa.JSON(), nullable=False),
     sa.Column('created_at', ts(), nullable=False),
     sa.Column('lodged_at', ts(), nullable=True),
     sa.Column('dequeued_at', ts(), nullable=True),
@@ -59,7 +59,7 @@ def upgrade() -> None:
     sa.Column('fingerprint', _s(64), nullable=False),
     sa.Column('python', _s(64), nullable=False),
     sa.Column('implementation', _s(32), nullable=False),
-    sa.Column('packages', sa.JSON(), nullable=True),
+    sa.Column('packages', sa.JSON(), nullable=False),
     sa.Column('created_at', ts(), nullable=False),
     sa.PrimaryKeyConstraint('fingerprint')
     )
