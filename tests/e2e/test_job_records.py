@@ -11,7 +11,6 @@ import prov
 import pytest
 from playwright.sync_api import expect
 
-from tests.conftest import TEST_DB  # noqa: F401
 from tests.e2e.conftest import at, new_user, shot, sign_in
 from tests.pools import wait_for
 
@@ -44,12 +43,13 @@ def _runs(console, username: str) -> tuple[str, str]:
     return ids[0], ids[1]
 
 
-def test_compare_two_runs_then_reproduce_one_and_its_outputs_match(page, console):
+def test_compare_two_runs_then_reproduce_one_and_its_outputs_match(page, browser, console):
     page.set_default_timeout(20_000)
     page.set_viewport_size({"width": 1280, "height": 900})
     username, password = new_user(console, "recorder")
     a, b = _runs(console, username)
-    sign_in(page, console, username, path=f"/jobs/compare?a={a}&b={b}", password=password)
+    sign_in(page, console, username, path="/jobs", password=password)
+    page.goto(console.url(f"/jobs/compare?a={a}&b={b}"))
 
     # side by side: the parameter differs, the upload is the same, the outputs differ
     expect(page.locator(".diff-head")).to_be_visible(timeout=30_000)
@@ -91,6 +91,10 @@ def test_compare_two_runs_then_reproduce_one_and_its_outputs_match(page, console
 
     # someone else's run cannot be compared: it reads as no job
     other, pw2 = new_user(console, "other")
-    page.context.clear_cookies()
-    sign_in(page, console, other, path=f"/jobs/compare?a={a}&b={b}", password=pw2)
-    expect(page.locator(".diff-error")).to_contain_text(f"No job {a}.")
+    theirs = browser.new_context().new_page()
+    theirs.set_default_timeout(20_000)
+    sign_in(theirs, console, other, path="/jobs", password=pw2)
+    theirs.goto(console.url(f"/jobs/compare?a={a}&b={b}"))
+    expect(theirs.locator(".diff-error")).to_contain_text(f"No job {a}.")
+    expect(theirs.locator(".diff-head")).to_have_count(0)
+    theirs.context.close()
