@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import reflex as rx
 
-from app import routes
 from app.state.record import JobRecordState as R
 
 VERDICTS = {"match": ("green", "Outputs match: every output's sha256 is the same."),

@@ -13,7 +13,6 @@ import platform
 import subprocess
 import sys
 from datetime import timedelta
-from pathlib import Path
 
 import prov
 import sqlalchemy as sa
