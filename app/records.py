@@ -62,12 +62,22 @@ def with_record(also: Optional[Callable] = None) -> Callable:
     return run
 
 
+# Built once: on the hot path SQLAlchemy then skips building statements and their cache
+# keys, which were most of a record's cost.
+_SELECT_JOB = sa.select(_job).where(_job.c.id == sa.bindparam("_id"))
+_SELECT_FILES = (sa.select(_file.c.name, _file.c.size, _file.c.sha256, _file.c.stored_path)
+                 .where(_file.c.job_id == sa.bindparam("_id")).order_by(_file.c.name))
+_SELECT_ATTEMPTS = sa.select(_rec.c.attempts).where(_rec.c.job_id == sa.bindparam("_id"))
+_SELECT_ENV = sa.select(_env.c.fingerprint).where(_env.c.fingerprint == sa.bindparam("_fp"))
+_INSERT = sa.insert(_rec)
+_UPDATE = sa.update(_rec).where(_rec.c.job_id == sa.bindparam("_id"))
+
+
 def write_record(conn: sa.Connection, job_id: str, *, host: Optional[str] = None) -> None:
-    job = conn.execute(sa.select(_job).where(_job.c.id == job_id)).first()
+    job = conn.execute(_SELECT_JOB, {"_id": job_id}).first()
     if job is None:
         return
-    files = conn.execute(sa.select(_file.c.name, _file.c.size, _file.c.sha256, _file.c.stored_path)
-                         .where(_file.c.job_id == job_id).order_by(_file.c.name)).all()
+    files = conn.execute(_SELECT_FILES, {"_id": job_id}).all()
     payload = job.payload or {}
     step = runs.is_step(job)
     root = runs.root_of(job)
@@ -80,7 +90,7 @@ def write_record(conn: sa.Connection, job_id: str, *, host: Optional[str] = None
     this = {"attempt": job.attempt, "status": job.status, "worker": job.worker or "",
             "host": host or fingerprint.host(), "environment": env.fingerprint,
             **{k: _iso(getattr(job, k)) for k in ("lodged_at", "dequeued_at", "started_at", "finished_at")}}
-    before = conn.execute(sa.select(_rec.c.attempts).where(_rec.c.job_id == job_id)).first()
+    before = conn.execute(_SELECT_ATTEMPTS, {"_id": job_id}).first()
     attempts = [a for a in (before.attempts if before else None) or [] if a.get("attempt") != job.attempt]
     values = dict(
         owner=job.owner, lodged_by=job.lodged_by or job.owner, job_type=job.job_type, job_subtype=job.job_subtype,
@@ -93,9 +103,9 @@ def write_record(conn: sa.Connection, job_id: str, *, host: Optional[str] = None
         created_at=job.created_at, lodged_at=job.lodged_at, dequeued_at=job.dequeued_at,
         started_at=job.started_at, finished_at=job.finished_at, recorded_at=utcnow())
     if before is None:
-        conn.execute(sa.insert(_rec).values(job_id=job_id, **values))
+        conn.execute(_INSERT, {"job_id": job_id, **values})
     else:
-        conn.execute(sa.update(_rec).where(_rec.c.job_id == job_id).values(**values))
+        conn.execute(_UPDATE, {"_id": job_id, **values})
 
 
 def _iso(t: Optional[datetime]) -> Optional[str]:
@@ -103,7 +113,7 @@ def _iso(t: Optional[datetime]) -> Optional[str]:
 
 
 def _keep_environment(conn: sa.Connection, env: fingerprint.Environment) -> None:
-    known = conn.execute(sa.select(_env.c.fingerprint).where(_env.c.fingerprint == env.fingerprint)).first()
+    known = conn.execute(_SELECT_ENV, {"_fp": env.fingerprint}).first()
     if known is None:
         conn.execute(insert_ignore(_env, conn.dialect.name).values(
             fingerprint=env.fingerprint, python=env.python, implementation=env.implementation,

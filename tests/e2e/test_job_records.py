@@ -23,7 +23,7 @@ PIPELINE = "Count words for records"
 def _runs(console, username: str) -> tuple[str, str]:
     """Two finished runs of a deterministic pipeline, top=2 and top=3; their roots."""
     from app import auth, pipelines
-    from app.models import JobRecord
+    from app.models import Job, JobRecord
     from app.db import session
 
     with console.domain():
@@ -39,7 +39,13 @@ def _runs(console, username: str) -> tuple[str, str]:
         def recorded():
             with session() as s:
                 return all(s.get(JobRecord, i) is not None and s.get(JobRecord, i).status == "SUCCEEDED" for i in ids)
-        wait_for(recorded, timeout=90, message="both runs recorded")
+        try:
+            wait_for(recorded, timeout=120, message="both runs recorded")
+        except AssertionError:
+            with session() as s:
+                seen = [(j.id, j.status, j.last_message, s.get(JobRecord, j.id) is not None)
+                        for j in (s.get(Job, i) for i in ids)]
+            raise AssertionError(f"runs not recorded: {seen}") from None
     return ids[0], ids[1]
 
 
