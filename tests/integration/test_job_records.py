@@ -259,3 +259,29 @@ def test_retention_removes_the_jobs_and_keeps_their_records(api, users):
     # a plain job can: its record holds its payload
     r = api.post(f"/api/jobs/{noop.id}/reproduce", headers=api.as_("root"))
     assert r.status_code == 201, r.text
+
+
+def test_hostile_or_refused_requests_answer_4xx_and_write_nothing(api, users):
+    from app import registry
+    from app.models import JobReproduction
+
+    item, job = registry.create_item(actor=users["alice"], subtype="DATASET", display_name="rain")
+    # not run yet: no record, and the answer says why
+    r = api.get(f"/api/jobs/{job.id}/record", headers=api.as_("alice"))
+    assert r.status_code == 409 and "has not run yet" in r.json()["detail"]
+    run_workers()
+    assert api.get(f"/api/jobs/{job.id}/record", headers=api.as_("alice")).json()["status"] == "SUCCEEDED"
+    # a registry job is lodged through the registry, not directly: reproducing it is refused
+    r = api.post(f"/api/jobs/{job.id}/reproduce", headers=api.as_("alice"))
+    assert r.status_code == 403, r.text
+    long_id = "x" * 65
+    for url in (f"/api/jobs/{long_id}/diff/{job.id}", f"/api/jobs/{job.id}/diff/{long_id}",
+                f"/api/jobs/{long_id}/prov", "/api/environments/not-a-fingerprint"):
+        assert api.get(url, headers=api.as_("alice")).status_code == 422, url
+    assert api.get("/api/environments/" + "0" * 64, headers=api.as_("alice")).status_code == 404
+    rec = api.get(f"/api/jobs/{job.id}/record", headers=api.as_("alice")).json()
+    env = api.get(f"/api/environments/{rec['environment']['fingerprint']}", headers=api.as_("alice")).json()
+    assert {"name": "rq", "version": md.version("rq")} in env["packages"]
+    with session() as s:
+        assert s.exec(sa.select(sa.func.count()).select_from(JobReproduction)).scalar_one() == 0
+        assert s.exec(sa.select(sa.func.count()).select_from(Job)).scalar_one() == 2  # the job and its lodge
