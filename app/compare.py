@@ -237,6 +237,9 @@ def reproduce(*, actor: User, job_id: str) -> tuple[Job, JobReproduction]:
         new, scope, of = _reproduce_run(actor, root), "workflow", root
     else:
         payload = job.payload if job is not None else rec.parameters
+        if job is None and "_not_kept" in (payload or {}):
+            raise Conflict(f"Job {job_id} can no longer be reproduced: retention removed it and its record "
+                           f"keeps only the sha256 of its large payload.")
         jt, st = (job.job_type, job.job_subtype) if job is not None else (rec.job_type, rec.job_subtype)
         new = launch.launch_job(actor=actor, job_type=jt, job_subtype=st, payload=payload)
         scope, of = "job", job_id

@@ -35,10 +35,27 @@ _job, _file, _rec, _env = Job.__table__, JobFile.__table__, JobRecord.__table__,
 _task, _param = Task.__table__, TaskParameter.__table__
 
 
+# A payload larger than this (a bulk registration's thousands of records) is not copied
+# into its record's parameters: its sha256 (in the inputs) identifies it.
+MAX_PARAMETERS_BYTES = 256 * 1024
+
+
+def _canonical(value: Any) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode()
+
+
 def sha256_json(value: Any) -> str:
     """sha256 of a JSON value written canonically (sorted keys, no spaces)."""
-    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()
+    return hashlib.sha256(_canonical(value)).hexdigest()
+
+
+def _parameters(job: Any, payload: dict[str, Any]) -> dict[str, Any]:
+    if runs.is_step(job):
+        return dict(payload.get("parameters") or {})
+    size = len(_canonical(payload))
+    if size > MAX_PARAMETERS_BYTES:
+        return {"_not_kept": f"the payload is {size} bytes; its sha256 is the payload input's"}
+    return payload
 
 
 def may_see(actor: User, owner: str) -> bool:
@@ -96,7 +113,7 @@ def write_record(conn: sa.Connection, job_id: str, *, host: Optional[str] = None
         owner=job.owner, lodged_by=job.lodged_by or job.owner, job_type=job.job_type, job_subtype=job.job_subtype,
         workflow_id=job.workflow_id or job.id, parent_job_id=job.parent_job_id, batch_id=job.batch_id,
         step_key=step_key(job)[:256], status=job.status, attempt=job.attempt,
-        parameters=dict(payload.get("parameters") or {}) if step else payload,
+        parameters=_parameters(job, payload),
         inputs=_inputs(job, payload, root), outputs=_outputs(job, files, root),
         code=code, host=this["host"], worker=job.worker or "", environment=env.fingerprint,
         attempts=sorted(attempts + [this], key=lambda a: a.get("attempt") or 0),

@@ -285,3 +285,18 @@ def test_hostile_or_refused_requests_answer_4xx_and_write_nothing(api, users):
     with session() as s:
         assert s.exec(sa.select(sa.func.count()).select_from(JobReproduction)).scalar_one() == 0
         assert s.exec(sa.select(sa.func.count()).select_from(Job)).scalar_one() == 2  # the job and its lodge
+
+
+def test_a_large_payload_is_kept_by_its_hash_only(api, users, monkeypatch):
+    from app import records
+
+    monkeypatch.setattr(records, "MAX_PARAMETERS_BYTES", 16)  # every NOOP payload is larger
+    job = launch.launch_job(actor=users["root"], job_type="SYSTEM", job_subtype="NOOP", payload={}, owner="alice")
+    run_workers()
+    with session() as s:
+        rec, row = s.get(JobRecord, job.id), s.get(Job, job.id)
+    assert list(rec.parameters) == ["_not_kept"] and "bytes" in rec.parameters["_not_kept"]
+    assert [i["sha256"] for i in rec.inputs] == [records.sha256_json(row.payload)]
+    retention.prune(now=utcnow() + timedelta(days=3), rules=retention.Policy(1, {}))
+    r = api.post(f"/api/jobs/{job.id}/reproduce", headers=api.as_("root"))
+    assert r.status_code == 409 and "large payload" in r.json()["detail"]
