@@ -44,13 +44,11 @@ def record_card() -> rx.Component:
         rx.cond(R.reproduced_by.length() > 0,
                 rx.vstack(rx.text("Reproduced by", size="2", weight="medium"),
                           rx.foreach(R.reproduced_by, _reproduced), spacing="1", class_name="reproduced-by")),
-        rx.cond(R.has_record,
-                rx.text("What it used and made (by sha256), the code and environment it ran with, its "
-                        "parameters and times are recorded.", size="2", color_scheme="gray"),
-                rx.text("Its record is written when an attempt ends.", size="2", color_scheme="gray")),
+        rx.text("Each attempt that ends records what it used and made (by sha256), the code and environment "
+                "it ran with, its parameters and times.", size="2", color_scheme="gray"),
         rx.hstack(
             rx.button(rx.icon("download", size=14), "PROV-JSON of this job", variant="soft", size="2",
-                      disabled=~R.has_record, on_click=R.download_prov(False), class_name="prov-download"),
+                      on_click=R.download_prov(False), class_name="prov-download"),
             rx.cond(R.workflow,
                     rx.button(rx.icon("download", size=14), "PROV-JSON of its run", variant="soft", size="2",
                               on_click=R.download_prov(True), class_name="prov-download-run")),

@@ -12,15 +12,16 @@ from app.state.compare import CompareState as C
 
 
 def _form() -> rx.Component:
-    return rx.card(rx.flex(
-        rx.input(placeholder="Job or run A (session id)", value=C.a, on_change=C.set_a, name="a",
-                 class_name="compare-a", width="20em"),
-        rx.input(placeholder="Job or run B (session id)", value=C.b, on_change=C.set_b, name="b",
-                 class_name="compare-b", width="20em"),
-        rx.select(["auto", "job", "workflow"], value=rx.cond(C.scope == "", "auto", C.scope),
-                  on_change=C.set_scope, class_name="compare-scope"),
-        rx.button(rx.icon("git-compare", size=14), "Compare", on_click=C.submit, class_name="compare-go"),
-        spacing="2", wrap="wrap", align="center"), width="100%")
+    return rx.card(rx.form(rx.flex(
+        rx.input(placeholder="Job or run A (session id)", default_value=C.a, name="a", class_name="compare-a",
+                 width="20em"),
+        rx.input(placeholder="Job or run B (session id)", default_value=C.b, name="b", class_name="compare-b",
+                 width="20em"),
+        rx.select(["auto", "job", "workflow"], default_value=rx.cond(C.scope == "", "auto", C.scope),
+                  name="scope", class_name="compare-scope"),
+        rx.button(rx.icon("git-compare", size=14), "Compare", type="submit", class_name="compare-go"),
+        spacing="2", wrap="wrap", align="center"), on_submit=C.submit, reset_on_submit=False,
+        key=C.a + "|" + C.b + "|" + C.scope), width="100%")  # remounted with the ids the page loads
 
 
 def _row(r) -> rx.Component:

@@ -74,20 +74,10 @@ class CompareState(rx.State):
             setattr(self, name, _rows(d["sections"].get(name, [])))
 
     @rx.event
-    def set_a(self, value: str):
-        self.a = value
-
-    @rx.event
-    def set_b(self, value: str):
-        self.b = value
-
-    @rx.event
-    def set_scope(self, value: str):
-        self.scope = "" if value == "auto" else value
-
-    @rx.event
-    def submit(self):
-        url = f"/jobs/compare?a={quote(self.a.strip())}&b={quote(self.b.strip())}"
-        if self.scope:
-            url += f"&scope={self.scope}"
+    def submit(self, form: dict[str, Any]):
+        a, b = str(form.get("a") or "").strip()[:64], str(form.get("b") or "").strip()[:64]
+        scope = str(form.get("scope") or "")
+        url = f"/jobs/compare?a={quote(a)}&b={quote(b)}"
+        if scope in compare.SCOPES:
+            url += f"&scope={scope}"
         return rx.redirect(url)

@@ -9,8 +9,10 @@ import json
 
 import reflex as rx
 
-from app import compare, records, routes
+from app import compare, records, routes, runs
+from app.db import session
 from app.errors import JobdeckError, NotFound
+from app.models import Job
 from app.state.base import sign_in_redirect, viewer
 
 
@@ -44,10 +46,12 @@ class JobRecordState(rx.State):
         try:
             rec = records.record_for(user, job_id)
             self.has_record = True
-            self.workflow = rec.workflow_id not in (None, job_id) or rec.job_type == "PIPELINE"
+            self.workflow = rec.workflow_id not in (None, job_id) or runs.is_step(rec)
         except JobdeckError:
             self.has_record = False
-            self.workflow = False
+            with session() as s:
+                job = s.get(Job, job_id)
+            self.workflow = job is not None and (job.workflow_id not in (None, job_id) or runs.is_step(job))
         try:
             report = compare.reproduction_report(actor=user, job_id=job_id)
         except NotFound:
