@@ -56,8 +56,8 @@ def test_compare_two_runs_then_reproduce_one_and_its_outputs_match(page, browser
     a, b = _runs(console, username)
     sign_in(page, console, username, path="/jobs", password=password)
     page.goto(console.url(f"/jobs/compare?a={a}"))  # as the Compare button of a's page opens it
-    expect(page.locator(".compare-a")).to_have_value(a)
-    page.locator(".compare-b").fill(b)
+    expect(page.get_by_placeholder("Job or run A (session id)")).to_have_value(a)
+    page.get_by_placeholder("Job or run B (session id)").fill(b)
     page.locator(".compare-go").click()
     page.wait_for_url(lambda url: f"b={b}" in url)
 
