@@ -11,6 +11,7 @@ from app.pages.admin_submissions import admin_submissions_page
 from app.pages.admin_workers import admin_workers_page
 from app.pages.batch import batch_page
 from app.pages.batches import batches_page
+from app.pages.compare import compare_page
 from app.pages.home import go_home, home
 from app.pages.item import item_page
 from app.pages.items import items_page
@@ -28,6 +29,7 @@ from app.state.admin_submissions import AdminSubmissionsState
 from app.state.admin_workers import AdminWorkersState
 from app.state.batches import BatchesState, BatchState
 from app.state.bulk import BulkState
+from app.state.compare import CompareState
 from app.state.item import ItemState
 from app.state.items import ItemsState
 from app.state.job import JobState
@@ -35,6 +37,7 @@ from app.state.jobs import JobsState
 from app.state.lineage import LineageState
 from app.state.pipelines import PipelinesState
 from app.state.profile import ProfileState
+from app.state.record import JobRecordState
 from app.state.signin import SignInState
 
 app = rx.App(
@@ -49,7 +52,8 @@ web_security.restrict_socket_origins(app.sio)
 app.add_page(home, route=routes.HOME, title="Jobdeck", on_load=go_home)
 app.add_page(sign_in_page, route=routes.SIGN_IN, title="Sign in · Jobdeck", on_load=SignInState.load)
 app.add_page(jobs_page, route=routes.JOBS, title="Jobs · Jobdeck", on_load=JobsState.load)
-app.add_page(job_page, route=routes.JOB, title="Job · Jobdeck", on_load=JobState.load)
+app.add_page(job_page, route=routes.JOB, title="Job · Jobdeck", on_load=[JobState.load, JobRecordState.load])
+app.add_page(compare_page, route=routes.JOBS_COMPARE, title="Compare · Jobdeck", on_load=CompareState.load)
 app.add_page(items_page, route=routes.ITEMS, title="Items · Jobdeck", on_load=ItemsState.load)
 app.add_page(item_page, route=routes.ITEM, title="Item · Jobdeck", on_load=[ItemState.load, LineageState.load])
 app.add_page(batches_page, route=routes.BATCHES, title="Batches · Jobdeck", on_load=BatchesState.load)

@@ -15,7 +15,7 @@ from typing import Callable, Optional, TypeVar
 
 import sqlalchemy as sa
 
-from app import lifecycle, retries
+from app import lifecycle, records, retries
 from app.errors import NotFound, TransitionRejected
 from app.lifecycle import JobStatus, Transitioned
 from app.settings import get_settings
@@ -62,6 +62,7 @@ def record_halt(*, job_id: str, attempt: Optional[int], reason: str, limit_s: Op
 
 
 def finish(job_id: str, to: JobStatus, attempt: Optional[int], **kw) -> Optional[Transitioned]:
+    kw["also"] = records.with_record(kw.get("also"))  # the job's provenance record, in the same commit
     try:
         return while_database_away(lambda: lifecycle.transition(job_id, to, attempt=attempt, **kw),
                                    what=f"the {to.value} of job {job_id}")

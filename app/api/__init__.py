@@ -13,7 +13,7 @@ from functools import lru_cache
 from fastapi import FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 
-from app.api import admin, docs, jobs, lineage, pipelines, provena, registry, schedules, stream, tokens, users
+from app.api import admin, docs, jobs, lineage, pipelines, provena, records, registry, schedules, stream, tokens, users
 from app.api.deps import TITLES, install_error_handlers, problem
 from app.api.schemas import Problem
 from app.api.guards import HeadAsGet, UrlText
@@ -50,6 +50,7 @@ def build_api() -> FastAPI:
     api.include_router(lineage.router)
     api.include_router(lineage.provena_router)
     api.include_router(pipelines.router)
+    api.include_router(records.router)
 
     # Last: an unknown /api path answers problem details (not the console's page), and a
     # known path with the wrong method 405 (this route would otherwise hide Starlette's).

@@ -8,6 +8,7 @@ from app import routes
 from app.components.common import copy_id, field_row, not_found, section, when
 from app.components.layout import page
 from app.components.pipeline import pipeline_run
+from app.components.record import record_card
 from app.components.status import status_badge
 from app.state.base import AuthState
 from app.state.job import JobState
@@ -214,6 +215,7 @@ def job_page() -> rx.Component:
                     pipeline_run(JobState.run, JobState.steps, JobState.pipeline_name,
                                  JobState.run.id == JobState.row.id),
                     _summary(),
+                    record_card(),
                     rx.grid(_times(), _messages(), columns=rx.breakpoints(initial="1", md="2"), spacing="4",
                             width="100%"),
                     _io(),

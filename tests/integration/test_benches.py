@@ -76,6 +76,12 @@ SMOKE = {
         rf"model runs from CSV +20 jobs +{NUM} s",
         rf"batch of NOOP jobs \(big\) +200 jobs",
         rf"peak memory of the process +{NUM} MB before, {NUM} MB after",
+    "records": (["--steps", "20"], {}, [
+        r"steps=20 database=sqlite, one worker",
+        rf"workflow step without a record : +{NUM} ms per step",
+        rf"workflow step, record included : +{NUM} ms per step; ratio {NUM}",
+        rf"record write +: new +{NUM} ms, rewritten +{NUM} ms per job",
+        rf"PROV-JSON of the workflow +: built +{NUM} ms, read back by prov +{NUM} ms \(20 activities\)",
     ]),
     "chaos": (["--creates", "2", "--versions", "1", "--model-runs", "2", "--batches", "1", "--batch-size", "2",
                "--slow", "1"], {}, [
