@@ -76,7 +76,7 @@ def lodge_job(body: JobLodge, response: Response, user: User = Depends(current_u
     before = utcnow()
     job = launch.launch_job(actor=user, job_type=body.job_type, job_subtype=body.job_subtype,
                             payload=body.payload, owner=body.owner, batch_id=body.batch_id,
-                            idempotency_key=idempotency_key)
+                            idempotency_key=idempotency_key, priority=body.priority)
     if job.created_at < before:
         response.status_code = 200
     response.headers["Location"] = f"/api/jobs/{job.id}"
