@@ -30,7 +30,7 @@ def _p(*codes: int, **described: str) -> dict:
     """OpenAPI entries for the problem answers a route can give."""
     words = {400: "Bad request", 403: "Not allowed for this caller", 404: "Not found (or not yours)",
              409: "Conflicts with the current state", 413: "Body too large", 415: "Unsupported media type",
-             422: "Invalid input (the detail names the field)"}
+             422: "Invalid input (the detail names the field)", 429: "Too many requests"}
     return {c: {"model": Problem, "description": described.get(f"d{c}", words[c]),
                 "content": {"application/problem+json": {}}} for c in codes}
 
