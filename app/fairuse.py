@@ -77,11 +77,7 @@ def check_limit(value: Any, field: str) -> Optional[int]:
     return n
 
 
-def live_submissions(*, owner: Optional[str], client_addr: Optional[str], at_most: int) -> int:
-    """How many live pipeline runs a submitter has, counted up to `at_most`: an anonymous
-    submitter's by address, a signed-in one's by owner."""
-    if at_most <= 0:
-        return 0
+def _count(conn: sa.Connection, *, owner: Optional[str], client_addr: Optional[str], at_most: int) -> int:
     if client_addr is not None:
         who, cond = _job.c.client_addr == client_addr, LIVE_PIPELINE_JOB + " AND client_addr IS NOT NULL"
     else:
@@ -89,8 +85,16 @@ def live_submissions(*, owner: Optional[str], client_addr: Optional[str], at_mos
     # Ordered by run on the index (submitter, workflow_id): DISTINCT stops after at_most runs.
     runs = (sa.select(_job.c.workflow_id).where(who, sa.text(cond)).distinct()
             .order_by(_job.c.workflow_id).limit(at_most).subquery())
+    return int(conn.execute(sa.select(sa.func.count()).select_from(runs)).scalar() or 0)
+
+
+def live_submissions(*, owner: Optional[str], client_addr: Optional[str], at_most: int) -> int:
+    """How many live pipeline runs a submitter has, counted up to `at_most`: an anonymous
+    submitter's by address, a signed-in one's by owner."""
+    if at_most <= 0:
+        return 0
     with session() as s:
-        return int(s.connection().execute(sa.select(sa.func.count()).select_from(runs)).scalar() or 0)
+        return _count(s.connection(), owner=owner, client_addr=client_addr, at_most=at_most)
 
 
 def lower(priority: str) -> str:
@@ -98,9 +102,18 @@ def lower(priority: str) -> str:
     return PRIORITIES[min(i + 1, len(PRIORITIES) - 1)]
 
 
+def _refused(limits: Limits, active: int, owner: str, client_addr: Optional[str]) -> TooManyActive:
+    who = f"This address ({client_addr}) has" if client_addr is not None else f"{owner} has"
+    return TooManyActive(
+        f"Too many active submissions: {who} {active} submitted or running, and the limit is "
+        f"{limits.hard_limit} ({limits.source}). Submit again when one of them has finished.",
+        limit=limits.hard_limit, active=active)
+
+
 def admit(*, pipeline: Any, owner: str, client_addr: Optional[str]) -> Admission:
     """The priority of a new run of `pipeline` by this submitter, or TooManyActive when
-    they are at the hard limit. Reads only; the caller lodges."""
+    they are at the hard limit. Reads only, before anything is stored; the transaction
+    that lodges the run checks the hard limit once more (`hold`)."""
     limits = limits_for(pipeline)
     base = ANONYMOUS if client_addr is not None else SIGNED_IN
     needed = max(limits.hog_size, limits.hard_limit)
@@ -108,10 +121,23 @@ def admit(*, pipeline: Any, owner: str, client_addr: Optional[str]) -> Admission
         return Admission(base, None, limits)
     active = live_submissions(owner=owner, client_addr=client_addr, at_most=needed)
     if limits.hard_limit and active >= limits.hard_limit:
-        who = f"This address ({client_addr}) has" if client_addr is not None else f"{owner} has"
-        raise TooManyActive(
-            f"Too many active submissions: {who} {active} submitted or running, and the limit is "
-            f"{limits.hard_limit} ({limits.source}). Submit again when one of them has finished.",
-            limit=limits.hard_limit, active=active)
+        raise _refused(limits, active, owner, client_addr)
     priority = lower(base) if limits.hog_size and active >= limits.hog_size else base
     return Admission(priority, active, limits)
+
+
+def hold(conn: sa.Connection, admitted: Admission, *, owner: str, client_addr: Optional[str]) -> None:
+    """In the transaction that lodges the run, before its rows: the hard limit checked
+    again, one submitter at a time, so that submissions arriving together cannot pass it
+    between them. SQLite runs one write transaction at a time already; on PostgreSQL a
+    lock per submitter (held until the commit) lines them up, and each counts what the
+    ones before it committed."""
+    limits = admitted.limits
+    if not limits.hard_limit:
+        return
+    if conn.dialect.name == "postgresql":
+        who = f"addr:{client_addr}" if client_addr is not None else f"user:{owner}"
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"jobdeck-fairuse:{who}"})
+    active = _count(conn, owner=owner, client_addr=client_addr, at_most=limits.hard_limit)
+    if active >= limits.hard_limit:
+        raise _refused(limits, active, owner, client_addr)

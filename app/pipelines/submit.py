@@ -121,6 +121,7 @@ def run_pipeline(*, actor: User, pipeline: Union[int, str], file_name: str, cont
                     | {"client_addr": client_addr, "priority": admitted.priority})
     try:
         with write_conn() as conn:
+            fairuse.hold(conn, admitted, owner=actor.username, client_addr=client_addr)
             lodged = _insert(conn, rows, text=f"Lodged by {actor.username}: pipeline {info.name}, "
                                               f"order {first[0].order} of {len(info.orders)}, on {name}")
     except BaseException:

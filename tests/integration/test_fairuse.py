@@ -155,6 +155,34 @@ def test_the_hard_limit_answers_429_naming_limit_and_active_with_nothing_lodged(
     assert _post_run(api, "alice", info.id).status_code == 201
 
 
+@pytest.mark.parametrize("client_addr", [None, "192.0.2.44"])
+def test_submissions_arriving_together_do_not_pass_the_hard_limit(users, monkeypatch, client_addr):
+    import threading
+
+    _limits(monkeypatch, hog=0, hard=3)
+    info = _pipeline(users["root"])
+    alice = users["alice"]
+    start = threading.Barrier(8)
+    outcomes: list[str] = []
+
+    def submit():
+        start.wait()
+        try:
+            _run(alice, info, client_addr=client_addr)
+            outcomes.append("lodged")
+        except TooManyActive:
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=submit) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(outcomes) == ["lodged"] * 3 + ["refused"] * 5
+    assert fairuse.live_submissions(owner="alice", client_addr=client_addr, at_most=100) == 3
+    assert len(list(runs_dir().iterdir())) == 3  # the refused ones' uploads are gone
+
+
 def test_the_hard_limit_per_client_address(users, monkeypatch):
     _limits(monkeypatch, hog=0, hard=2)
     root, bob, alice = users["root"], users["bob"], users["alice"]
