@@ -9,15 +9,43 @@ def _p() -> str:
     return get_settings().key_prefix
 
 
-def queue_name(backend: str) -> str:
-    """The RQ queue of a backend."""
-    return f"{_p()}:{backend}"
+# A backend's three queues, in the order its workers drain them (RQ's worker listens to
+# several queues and always takes from the first that holds a job).
+PRIORITIES = ("high", "normal", "low")
+NORMAL = "normal"
+
+
+def queue_name(backend: str, priority: str = NORMAL) -> str:
+    """The RQ queue of a backend at a priority. The normal one keeps the plain name; the
+    others add `/high` or `/low` (a backend's name never holds a `/`, so the name says
+    unambiguously which backend and priority it is)."""
+    if priority not in PRIORITIES:
+        raise ValueError(f"unknown priority {priority!r}")
+    return f"{_p()}:{backend}" if priority == NORMAL else f"{_p()}:{backend}/{priority}"
+
+
+def queue_names(backend: str) -> list[str]:
+    """A backend's queues, highest priority first: the order its workers listen in."""
+    return [queue_name(backend, pr) for pr in PRIORITIES]
+
+
+def _split_queue(name: str) -> tuple[str, str]:
+    prefix = f"{_p()}:"
+    rest = name[len(prefix):] if name.startswith(prefix) else name
+    backend, sep, priority = rest.rpartition("/")
+    if sep and priority in PRIORITIES:
+        return backend, priority
+    return rest, NORMAL
 
 
 def backend_of_queue(name: str) -> str:
-    """The backend whose RQ queue this is (the inverse of queue_name)."""
-    prefix = f"{_p()}:"
-    return name[len(prefix):] if name.startswith(prefix) else name
+    """The backend whose RQ queue this is, at any priority (the inverse of queue_name)."""
+    return _split_queue(name)[0]
+
+
+def priority_of_queue(name: str) -> str:
+    """The priority of one of a backend's RQ queues."""
+    return _split_queue(name)[1]
 
 
 def events_channel() -> str:

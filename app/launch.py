@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlmodel import select
 
 from app import counts, lifecycle, queues
-from app.keys import rq_job_id
+from app.keys import NORMAL, PRIORITIES, rq_job_id
 from app.db import insert_ignore, session, utcnow, write_conn
 from app.errors import Conflict, InvalidInput, NotFound, PermissionDenied, TransitionRejected
 from app.jobtypes import NextJob, Payload, child_job_id, spec_for, validate_payload
@@ -69,7 +69,8 @@ def _insert(conn: sa.Connection, rows: list[dict[str, Any]], *, text: str, ignor
     out = []
     for r in rows:
         spec = spec_for(r["job_type"], r["job_subtype"])
-        out.append(Lodged(r["id"], 1, r["queue"], spec.timeout_s, r["owner"], r.get("batch_id")))
+        out.append(Lodged(r["id"], 1, r["queue"], spec.timeout_s, r["owner"], r.get("batch_id"),
+                          r.get("priority") or NORMAL))
     return out
 
 
@@ -106,6 +107,17 @@ def _owner_for(actor: User, owner: Optional[str]) -> str:
     return actor.username
 
 
+def _priority(actor: User, priority: Optional[str]) -> str:
+    if priority is None or priority == NORMAL:
+        return NORMAL
+    if priority not in PRIORITIES:
+        raise InvalidInput(f"priority is one of {', '.join(PRIORITIES)}, not {str(priority)[:40]!r}.",
+                           field="priority")
+    if not actor.may_launch_any:
+        raise PermissionDenied("Only admins and services may choose a job's priority.")
+    return priority
+
+
 def _check_may_launch(actor: User, spec) -> None:
     if not (spec.user_may_launch or actor.may_launch_any):
         raise PermissionDenied(f"Lodging {spec.job_type}/{spec.job_subtype} directly is for admins and "
@@ -114,10 +126,13 @@ def _check_may_launch(actor: User, spec) -> None:
 
 def launch_job(*, actor: User, job_type: str, job_subtype: str, payload: Any,
                owner: Optional[str] = None, batch_id: Optional[str] = None,
-               entity_id: Optional[str] = None, idempotency_key: Optional[str] = None) -> Job:
-    """Lodge one job (the root of its own workflow), optionally into an existing batch."""
+               entity_id: Optional[str] = None, idempotency_key: Optional[str] = None,
+               priority: Optional[str] = None) -> Job:
+    """Lodge one job (the root of its own workflow), optionally into an existing batch.
+    `priority` (high | normal | low) picks its backend's queue: admins and services only."""
     spec = spec_for(job_type, job_subtype)
     _check_may_launch(actor, spec)
+    priority = _priority(actor, priority)
     model = validate_payload(spec, payload)
     owner = _owner_for(actor, owner)
     if idempotency_key:
@@ -127,7 +142,7 @@ def launch_job(*, actor: User, job_type: str, job_subtype: str, payload: Any,
     job_id = new_id()
     row = _row(job_id=job_id, owner=owner, spec=spec, payload=model, batch_id=batch_id,
                workflow_id=job_id, entity_id=entity_id, idempotency_key=idempotency_key,
-               lodged_by=actor.username)
+               lodged_by=actor.username) | {"priority": priority}
     try:
         with write_conn() as conn:
             if batch_id:
@@ -328,7 +343,8 @@ def retry_job(*, actor: User, job_id: str) -> Transitioned:
     done = lifecycle.transition(job_id, JobStatus.PENDING,
                                 message=f"Retry requested by {actor.username}: attempt {job.attempt + 1}")
     spec = spec_for(done.job_type, done.job_subtype)
-    enqueue([Lodged(job_id, done.attempt, job.queue, spec.timeout_s)])  # the queue it was lodged on
+    # the queue it was lodged on, at the priority it was lodged at
+    enqueue([Lodged(job_id, done.attempt, job.queue, spec.timeout_s, priority=job.priority or NORMAL)])
     return done
 
 
@@ -344,7 +360,7 @@ def reconcile_pending(*, grace_s: Optional[float] = None, chunk: int = 1000) -> 
     after = None
     while True:
         q = (sa.select(_job.c.id, _job.c.attempt, _job.c.job_type, _job.c.job_subtype, _job.c.queue,
-                       _job.c.created_at)
+                       _job.c.priority, _job.c.created_at)
              .where(_job.c.status == JobStatus.PENDING.value, _job.c.updated_at < cutoff)
              .order_by(_job.c.created_at, _job.c.id).limit(chunk))
         if after is not None:
@@ -360,8 +376,8 @@ def reconcile_pending(*, grace_s: Optional[float] = None, chunk: int = 1000) -> 
             lodged = []
             for r in missing:
                 spec = spec_for(r.job_type, r.job_subtype)
-                lodged.append(Lodged(r.id, r.attempt, r.queue, spec.timeout_s))
-            queues.enqueue((j.job_id, j.attempt, j.backend, j.timeout_s) for j in lodged)
+                lodged.append(Lodged(r.id, r.attempt, r.queue, spec.timeout_s, priority=r.priority or NORMAL))
+            queues.enqueue((j.job_id, j.attempt, j.backend, j.timeout_s, j.priority) for j in lodged)
             now = utcnow()
             with write_conn() as conn:
                 conn.execute(sa.insert(_msg), [dict(job_id=j.job_id, at=now, level="info",

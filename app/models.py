@@ -37,6 +37,12 @@ def _where(condition: str) -> dict[str, Any]:
     return {"sqlite_where": sa.text(condition), "postgresql_where": sa.text(condition)}
 
 
+# The condition of the fair-use indexes, written out as SQL: a query that reads them
+# names it word for word (SQLite and PostgreSQL use a partial index only for queries
+# whose own condition implies the index's, and a bound parameter implies nothing).
+LIVE_PIPELINE_JOB = "job_type = 'PIPELINE' AND status IN ('PENDING', 'DEQUEUED', 'IN_PROGRESS')"
+
+
 # --- people ---------------------------------------------------------------
 
 
@@ -190,6 +196,9 @@ class Pipeline(SQLModel, table=True):
     id: Optional[int] = Field(default=None, primary_key=True)
     name: str = Field(unique=True, max_length=64)
     description: str = ""
+    # Fair use for this pipeline's runs (app.fairuse); None: the global setting.
+    queue_hog_size: Optional[int] = None
+    queue_hard_limit: Optional[int] = None
     created_at: datetime = _created()
 
 
@@ -256,6 +265,12 @@ class Job(SQLModel, table=True):
                  **_where("parent_job_id IS NULL AND batch_id IS NULL")),
         # Fair use counts a submitter's live submissions: an anonymous one's by its address.
         sa.Index("ix_job_client_addr_status", "client_addr", "status", **_where("client_addr IS NOT NULL")),
+        # ... and stops at its limit: the submitter's live pipeline jobs, by run, so that
+        # DISTINCT workflow_id ... LIMIT n reads at most the jobs of n runs (app.fairuse).
+        sa.Index("ix_job_live_runs_owner", "owner", "workflow_id",
+                 **_where(LIVE_PIPELINE_JOB + " AND client_addr IS NULL")),
+        sa.Index("ix_job_live_runs_addr", "client_addr", "workflow_id",
+                 **_where(LIVE_PIPELINE_JOB + " AND client_addr IS NOT NULL")),
         # A workflow step is lodged once however often its parent's handler runs.
         sa.UniqueConstraint("lineage_key", name="uq_job_lineage"),
         sa.UniqueConstraint("owner", "idempotency_key", name="uq_job_idempotency"),
@@ -286,6 +301,9 @@ class Job(SQLModel, table=True):
     lineage_key: Optional[str] = Field(default=None, max_length=160)
     idempotency_key: Optional[str] = Field(default=None, max_length=128)
     queue: str = Field(default="default", max_length=64)
+    # Which of its backend's queues it waits on (high | normal | low, app.fairuse): kept
+    # so that a retry, the reconciler and the reaper queue it again at the same priority.
+    priority: str = Field(default="normal", max_length=8, sa_column_kwargs={"server_default": "normal"})
     worker: Optional[str] = Field(default=None, max_length=128)
     lodged_by: Optional[str] = Field(default=None, max_length=64)  # who lodged it: its owner, or an admin for them
     # The address a submission came from when no one signed in (a public pipeline's

@@ -34,6 +34,7 @@ class Lodged:
     timeout_s: Optional[int]
     owner: Optional[str] = None
     batch_id: Optional[str] = None
+    priority: str = "normal"  # which of its backend's queues (app.keys.PRIORITIES)
 
 
 def enqueue(lodged: Iterable[Lodged]) -> bool:
@@ -42,7 +43,7 @@ def enqueue(lodged: Iterable[Lodged]) -> bool:
     if not lodged:
         return True
     try:
-        queues.enqueue((j.job_id, j.attempt, j.backend, j.timeout_s) for j in lodged)
+        queues.enqueue((j.job_id, j.attempt, j.backend, j.timeout_s, j.priority) for j in lodged)
         _announce(lodged)
         return True
     except queues.REDIS_ERRORS as exc:

@@ -1,11 +1,12 @@
-"""Redis connections and RQ queues: one queue per backend; an RQ job carries only the
-Jobdeck job id and is enqueued by dotted path, so callers never import the worker."""
+"""Redis connections and RQ queues: three per backend (high, normal, low priority, which
+its workers drain in that order); an RQ job carries only the Jobdeck job id and is
+enqueued by dotted path, so callers never import the worker."""
 
 from __future__ import annotations
 
 import threading
 import zlib
-from typing import Iterable
+from typing import Iterable, Optional, Sequence
 
 import redis
 from rq import Queue
@@ -38,8 +39,25 @@ def reset_connections() -> None:
         _conns.clear()
 
 
-def queue(backend: str) -> Queue:
-    return Queue(keys.queue_name(backend), connection=redis_conn())
+def queue(backend: str, priority: str = keys.NORMAL) -> Queue:
+    return Queue(keys.queue_name(backend, priority), connection=redis_conn())
+
+
+def backend_queues(backend: str) -> list[Queue]:
+    """A backend's queues, highest priority first."""
+    return [queue(backend, pr) for pr in keys.PRIORITIES]
+
+
+def depths(backends: Iterable[str], *, conn: Optional[redis.Redis] = None) -> dict[str, dict[str, int]]:
+    """How many jobs wait on each backend's queue of each priority (one round trip)."""
+    backends = list(backends)
+    conn = conn or redis_conn()
+    with conn.pipeline(transaction=False) as pipe:
+        for b in backends:
+            for pr in keys.PRIORITIES:
+                pipe.llen(f"rq:queue:{keys.queue_name(b, pr)}")
+        lengths = iter(pipe.execute())
+    return {b: {pr: int(next(lengths)) for pr in keys.PRIORITIES} for b in backends}
 
 
 # Writes one chunk of RQ job hashes and queues their ids, as RQ's own enqueue does
@@ -74,22 +92,23 @@ def _shared_fields(q: Queue, timeout: int) -> dict[str, object]:
     return fields
 
 
-def enqueue(jobs: Iterable[tuple[str, int, str, int | None]]) -> int:
-    """Enqueue (job id, attempt, backend, timeout s) tuples: per backend, a chunk of 500
-    jobs a round trip. An RQ job carries only the Jobdeck job id; what differs between
-    two jobs' RQ hashes is that id (in `data` and `description`), so the rest is built
-    once: RQ's own enqueue_many builds and encodes every field of every job, about 1.5 ms
-    a job, most of a 10,000-job batch's lodging."""
+def enqueue(jobs: Iterable[Sequence]) -> int:
+    """Enqueue (job id, attempt, backend, timeout s[, priority]) tuples: per backend and
+    priority, a chunk of 500 jobs a round trip. An RQ job carries only the Jobdeck job
+    id; what differs between two jobs' RQ hashes is that id (in `data` and
+    `description`), so the rest is built once: RQ's own enqueue_many builds and encodes
+    every field of every job, about 1.5 ms a job, most of a 10,000-job batch's lodging."""
     from rq.serializers import DefaultSerializer
 
-    groups: dict[tuple[str, int], list[tuple[str, str]]] = {}
-    for job_id, attempt, backend, timeout in jobs:
-        groups.setdefault((backend, timeout or -1), []).append((keys.rq_job_id(job_id, attempt), job_id))
+    groups: dict[tuple[str, str, int], list[tuple[str, str]]] = {}
+    for job_id, attempt, backend, timeout, *rest in jobs:
+        priority = (rest[0] if rest else None) or keys.NORMAL
+        groups.setdefault((backend, priority, timeout or -1), []).append((keys.rq_job_id(job_id, attempt), job_id))
     conn = redis_conn()
     script = conn.register_script(_ENQUEUE_LUA)
     n = 0
-    for (backend, timeout), entries in groups.items():
-        q = queue(backend)
+    for (backend, priority, timeout), entries in groups.items():
+        q = queue(backend, priority)
         shared = [v for kv in _shared_fields(q, timeout).items() for v in kv]
         conn.sadd("rq:queues", q.key)
         for i in range(0, len(entries), _CHUNK):
@@ -113,8 +132,11 @@ def present(rq_ids: list[str]) -> list[bool]:
 
 
 def remove(job_id: str, attempt: int, backend: str) -> None:
-    """Take a job's RQ entry out of its queue (cancel of a job not yet started)."""
+    """Take a job's RQ entry out of its queue (cancel of a job not yet started): out of
+    each of its backend's queues, so the caller need not know its priority."""
     rq_id = keys.rq_job_id(job_id, attempt)
-    conn = redis_conn()
-    conn.lrem(f"rq:queue:{keys.queue_name(backend)}", 0, rq_id)
-    conn.delete(f"rq:job:{rq_id}")
+    with redis_conn().pipeline(transaction=False) as pipe:
+        for name in keys.queue_names(backend):
+            pipe.lrem(f"rq:queue:{name}", 0, rq_id)
+        pipe.delete(f"rq:job:{rq_id}")
+        pipe.execute()

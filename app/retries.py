@@ -21,7 +21,7 @@ from app import lifecycle, queues
 from app.db import session, utcnow
 from app.errors import NotFound, TransitionRejected
 from app.jobtypes import SPECS, spec_for
-from app.keys import rq_job_id
+from app.keys import NORMAL, rq_job_id
 from app.lifecycle import JobStatus, Transitioned
 from app.models import Job
 
@@ -54,25 +54,26 @@ def retry_if_due(*, job_id: str, job_type: str, job_subtype: str, status: str,
     except (TransitionRejected, NotFound) as exc:
         log.info("no automatic retry of %s: %s", job_id, exc.message)
         return None
-    with session() as s:  # the queue it was lodged on (a task's backend may differ from its type's)
-        backend = s.connection().execute(sa.select(_job.c.queue).where(_job.c.id == job_id)).scalar()
-    schedule(job_id=job_id, attempt=again.attempt, backend=backend or spec.backend,
-             timeout_s=spec.timeout_s, delay_s=delay)
+    with session() as s:  # the queue it was lodged on (a task's backend may differ from its type's), its priority
+        row = s.connection().execute(sa.select(_job.c.queue, _job.c.priority).where(_job.c.id == job_id)).first()
+    schedule(job_id=job_id, attempt=again.attempt, backend=(row.queue if row else None) or spec.backend,
+             timeout_s=spec.timeout_s, delay_s=delay, priority=(row.priority if row else None) or NORMAL)
     return again
 
 
-def schedule(*, job_id: str, attempt: int, backend: str, timeout_s: Optional[int], delay_s: float) -> bool:
-    """Queue an attempt now, or after `delay_s` seconds. If Redis does not answer the
-    job waits PENDING and the reconciler queues it."""
+def schedule(*, job_id: str, attempt: int, backend: str, timeout_s: Optional[int], delay_s: float,
+             priority: str = NORMAL) -> bool:
+    """Queue an attempt now, or after `delay_s` seconds, on its backend's queue of that
+    priority. If Redis does not answer the job waits PENDING and the reconciler queues it."""
     from app.queueing import Lodged, enqueue
 
     if delay_s <= 0:
-        return enqueue([Lodged(job_id, attempt, backend, timeout_s)])
+        return enqueue([Lodged(job_id, attempt, backend, timeout_s, priority=priority)])
     when = utcnow() + timedelta(seconds=delay_s)
     if when.microsecond:  # RQ keeps whole seconds: round up, never start early
         when = when.replace(microsecond=0) + timedelta(seconds=1)
     try:
-        queues.queue(backend).enqueue_at(
+        queues.queue(backend, priority).enqueue_at(
             when, queues.RUNNER, job_id, job_id=rq_job_id(job_id, attempt),
             job_timeout=timeout_s or -1, result_ttl=0, failure_ttl=24 * 3600)
         return True
@@ -85,8 +86,10 @@ def unschedule(*, job_id: str, attempt: int, backend: str) -> None:
     """Forget a scheduled attempt (its job was cancelled)."""
     from rq.registry import ScheduledJobRegistry
 
-    q = queues.queue(backend)
-    queues.redis_conn().zrem(ScheduledJobRegistry(queue=q).key, rq_job_id(job_id, attempt))
+    with queues.redis_conn().pipeline(transaction=False) as pipe:
+        for q in queues.backend_queues(backend):
+            pipe.zrem(ScheduledJobRegistry(queue=q).key, rq_job_id(job_id, attempt))
+        pipe.execute()
 
 
 def release_due(backends: Iterable[str], *, conn=None) -> int:
@@ -102,8 +105,8 @@ def release_due(backends: Iterable[str], *, conn=None) -> int:
 
     conn = conn or queues.redis_conn()
     moved = 0
-    for backend in backends:
-        q = Queue(keys.queue_name(backend), connection=conn)
+    for name in (n for backend in backends for n in keys.queue_names(backend)):
+        q = Queue(name, connection=conn)
         reg = ScheduledJobRegistry(queue=q)
         due = reg.get_jobs_to_schedule(int(time.time()), chunk_size=500)
         if not due:
@@ -130,7 +133,10 @@ def scheduled_count(backend: str, *, conn=None) -> int:
     from app import keys
 
     conn = conn or queues.redis_conn()
-    return conn.zcard(ScheduledJobRegistry(queue=Queue(keys.queue_name(backend), connection=conn)).key)
+    with conn.pipeline(transaction=False) as pipe:
+        for name in keys.queue_names(backend):
+            pipe.zcard(ScheduledJobRegistry(queue=Queue(name, connection=conn)).key)
+        return sum(pipe.execute())
 
 
 def sweep_missed(*, older_than_s: float = 10.0, window_s: float = 3600.0, limit: int = 200) -> int:

@@ -63,6 +63,8 @@ class Settings:
     retain_days_by_type: str = ""
     cors_origins: tuple[str, ...] = ()
     state_redis_url: str = ""
+    queue_hog_size: int = 10
+    queue_hard_limit: int = 15
 
     @property
     def files_dir(self) -> Path:
@@ -98,6 +100,8 @@ def get_settings() -> Settings:
         retain_days_by_type=os.environ.get("JOBDECK_RETAIN_DAYS_BY_TYPE", ""),
         cors_origins=parse_origins(os.environ.get("JOBDECK_CORS_ORIGINS", "")),
         state_redis_url=_redis_url("JOBDECK_STATE_REDIS_URL"),
+        queue_hog_size=_count("JOBDECK_QUEUE_HOG_SIZE", 10),
+        queue_hard_limit=_count("JOBDECK_QUEUE_HARD_LIMIT", 15),
     )
 
 
@@ -107,6 +111,20 @@ def _redis_url(name: str) -> str:
     if url and not url.startswith(("redis://", "rediss://", "unix://")):
         raise ValueError(f"{name}: {url!r} is not a Redis URL (redis://, rediss:// or unix://)")
     return url
+
+
+def _count(name: str, default: int) -> int:
+    """A limit that is a whole number from 0 (0 turns it off); a typo stops the start."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name}: {raw!r} is not a whole number") from None
+    if value < 0:
+        raise ValueError(f"{name}: {value} is below 0 (0 turns the limit off)")
+    return value
 
 
 def _networks(name: str) -> tuple[str, ...]:

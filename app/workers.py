@@ -9,7 +9,7 @@ hosts need not agree on the time.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable, Optional
 
@@ -169,11 +169,12 @@ class BackendStatus:
     workers: int
     busy: int
     idle: int
-    queued: int
+    queued: int  # on all three of its queues
     scheduled: int
     served_by: list[str]  # hosts of the pools serving it
     can_wake: bool
     unavailable: Optional[str]  # why no worker can take its jobs, if none can
+    queued_by_priority: dict[str, int] = field(default_factory=dict)  # high, normal, low
 
 
 def backend_status(*, viewer: Optional[User] = None) -> list[BackendStatus]:
@@ -186,15 +187,17 @@ def backend_status(*, viewer: Optional[User] = None) -> list[BackendStatus]:
     workers = [w for w in list_workers(include_gone=False)]
     pools = list_pools(conn=conn)
     out = []
+    depths = queues.depths(configs, conn=conn)
     for name, cfg in sorted(configs.items()):
         mine = [w for w in workers if w.backend == name]
         serving = sorted({p.host for p in pools if name in p.backends})
         out.append(BackendStatus(
             name=name, max_workers=cfg.max_workers, idle_timeout_s=cfg.idle_timeout_s,
             job_timeout_s=cfg.job_timeout_s, workers=len(mine), busy=sum(w.state == "busy" for w in mine),
-            idle=sum(w.state == "idle" for w in mine), queued=conn.llen(f"rq:queue:{keys.queue_name(name)}"),
+            idle=sum(w.state == "idle" for w in mine), queued=sum(depths[name].values()),
             scheduled=scheduled_count(name, conn=conn), served_by=serving, can_wake=wake_up_spec(name) is not None,
-            unavailable=_unavailable(name, cfg.max_workers, bool(serving) or bool(mine))))
+            unavailable=_unavailable(name, cfg.max_workers, bool(serving) or bool(mine)),
+            queued_by_priority=depths[name]))
     return out
 
 

@@ -718,7 +718,7 @@ def _rq_state(j) -> str:
     try:
         conn = queues.redis_conn()
         rq_id = keys.rq_job_id(j.id, j.attempt)
-        q = queues.queue(j.queue)
+        q = queues.queue(j.queue, getattr(j, "priority", None) or "normal")
         h = {k.decode(): v.decode() for k, v in conn.hgetall(f"rq:job:{rq_id}").items()
              if k.decode() in ("status", "worker_name", "origin", "enqueued_at", "started_at")}
         wip = [m.decode() for m in conn.zrange(f"rq:wip:{q.name}", 0, -1) if m.decode().startswith(rq_id)]

@@ -256,7 +256,7 @@ def run_workers(max_rounds: int = 20) -> None:
     from app.jobtypes import BACKENDS
     from worker.pool import work
 
-    qs = [queues.queue(b) for b in BACKENDS]
+    qs = [q for b in BACKENDS for q in queues.backend_queues(b)]  # high, normal and low
     saved = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1)}
     try:
         for _ in range(max_rounds):

@@ -248,11 +248,14 @@ class Pool:
         with self.redis.pipeline(transaction=False) as pipe:
             pipe.get(keys.backends_version())
             for b in backends:
-                pipe.llen(f"rq:queue:{keys.queue_name(b)}")
+                for name in keys.queue_names(b):  # its high, normal and low queues
+                    pipe.llen(f"rq:queue:{name}")
             version, *lengths = pipe.execute()
         if version != self._settings_version:  # an admin changed a backend: read it now
             self.refresh_config()
-        for b, queued in zip(backends, lengths):
+        n = len(keys.PRIORITIES)
+        for i, b in enumerate(backends):
+            queued = sum(lengths[i * n:(i + 1) * n])
             if not queued:
                 continue
             cfg = self._config(b)

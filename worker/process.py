@@ -1,4 +1,4 @@
-"""One worker process: an RQ SimpleWorker on one backend's queue, with the life line of
+"""One worker process: an RQ SimpleWorker on one backend's queues, with the life line of
 worker/heartbeat.py. The pool forks it (warm: the code is imported already) and it
 stops by itself after its backend's idle timeout.
 
@@ -126,7 +126,9 @@ def serve(*, backend: str, name: str, max_workers: int, idle_timeout_s: Optional
     life.start()
     reason = "queues empty" if burst else "its work loop ended (see the pool's log)"
     try:
-        worker = JobdeckWorker([keys.queue_name(b) for b in (backend, *also)], name=name,
+        # Each backend's high, normal and low queues, in that order: RQ takes from the first
+        # that holds a job, so a higher priority always goes first.
+        worker = JobdeckWorker([q for b in (backend, *also) for q in keys.queue_names(b)], name=name,
                                connection=redis_client(), life=life)
         # The idle timeout is the life line's (it follows the backend's setting), not RQ's.
         worker.work(burst=burst, with_scheduler=False, logging_level="WARNING",

@@ -21,6 +21,7 @@ from datetime import timedelta
 from typing import Callable, Iterable, Optional
 
 import sqlalchemy as sa
+from rq import Queue
 
 from app import events, keys, lifecycle, queues, retries
 from app.backends import backend_configs, time_limit
@@ -140,10 +141,11 @@ def recover_lost_takes(backends: Iterable[str], *, conn=None, seen: Optional[dic
     grace = get_settings().pending_grace_s
     seen = seen if seen is not None else {}
     now = time.time()
-    candidates: list[tuple[str, str, str]] = []  # (backend, rq id, why)
+    candidates: list[tuple[str, str, str]] = []  # (queue name, rq id, why)
     wip_members: dict[str, list[str]] = {}  # RQ's started list holds "<rq id>:<execution id>"
-    for b in backends:
-        q = queues.queue(b)
+    # Every queue of every backend (high, normal, low): a job goes back on the one it was taken from.
+    for b in (name for backend in backends for name in keys.queue_names(backend)):
+        q = Queue(b, connection=conn)
         wip = [(m.decode() if isinstance(m, bytes) else m) for m in conn.zrange(f"rq:wip:{q.name}", 0, -1)]
         for m in wip:
             wip_members.setdefault(m.rpartition(":")[0], []).append(m)
@@ -179,7 +181,7 @@ def recover_lost_takes(backends: Iterable[str], *, conn=None, seen: Optional[dic
         if row is not None and row.status == JobStatus.PENDING.value and row.attempt == attempt \
                 and row.updated_at >= cutoff:
             continue  # too fresh to judge: look again on the next pass
-        q = queues.queue(b)
+        q = Queue(b, connection=conn)
         with conn.pipeline() as pipe:  # RQ's leftovers of a dead worker
             pipe.lrem(q.intermediate_queue_key, 0, rq_id)
             for m in wip_members.get(rq_id, []):
@@ -191,7 +193,9 @@ def recover_lost_takes(backends: Iterable[str], *, conn=None, seen: Optional[dic
         from app.jobtypes import spec_for
 
         spec = spec_for(row.job_type, row.job_subtype)
-        if enqueue([Lodged(job_id, attempt, b, spec.timeout_s)]):  # back on the queue it was taken from
+        # back on the queue it was taken from: its backend, its priority
+        if enqueue([Lodged(job_id, attempt, keys.backend_of_queue(b), spec.timeout_s,
+                           priority=keys.priority_of_queue(b))]):
             _note_queued_again(job_id, attempt, f"Queued again: {why}.")
             seen.pop((b, rq_id), None)
             n += 1

@@ -91,6 +91,7 @@ def _backends(admin: User, only: Optional[str] = None) -> list[BackendOut]:
             created_at=row.created_at if row else None, max_workers=cfg.max_workers,
             idle_timeout_s=cfg.idle_timeout_s, job_timeout_s=cfg.job_timeout_s,
             status=BackendLiveOut(workers=st.workers, busy=st.busy, idle=st.idle, queued=st.queued,
+                                  queued_by_priority=st.queued_by_priority,
                                   scheduled=st.scheduled, served_by=st.served_by, can_wake=st.can_wake,
                                   unavailable=st.unavailable) if st else None))
     return out

@@ -30,7 +30,7 @@ def _p(*codes: int, **described: str) -> dict:
     """OpenAPI entries for the problem answers a route can give."""
     words = {400: "Bad request", 403: "Not allowed for this caller", 404: "Not found (or not yours)",
              409: "Conflicts with the current state", 413: "Body too large", 415: "Unsupported media type",
-             422: "Invalid input (the detail names the field)"}
+             422: "Invalid input (the detail names the field)", 429: "Too many requests"}
     return {c: {"model": Problem, "description": described.get(f"d{c}", words[c]),
                 "content": {"application/problem+json": {}}} for c in codes}
 
@@ -76,7 +76,7 @@ def lodge_job(body: JobLodge, response: Response, user: User = Depends(current_u
     before = utcnow()
     job = launch.launch_job(actor=user, job_type=body.job_type, job_subtype=body.job_subtype,
                             payload=body.payload, owner=body.owner, batch_id=body.batch_id,
-                            idempotency_key=idempotency_key)
+                            idempotency_key=idempotency_key, priority=body.priority)
     if job.created_at < before:
         response.status_code = 200
     response.headers["Location"] = f"/api/jobs/{job.id}"

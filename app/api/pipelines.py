@@ -8,7 +8,7 @@ import json
 from typing import Any, Optional, Union
 
 from fastapi import APIRouter, Depends, File, Form, Path, Response, UploadFile
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 from starlette.concurrency import run_in_threadpool
 
 from app import pipelines
@@ -91,6 +91,12 @@ class PipelineIn(BaseModel):
     name: Line = Field(max_length=64, examples=["Text summary"])
     description: Text = Field(default="", max_length=2000)
     steps: list[StepIn] = Field(max_length=pipelines.MAX_STEPS)
+    queue_hog_size: Optional[StrictInt] = Field(
+        default=None, description="Fair use: from this many live submissions of one submitter on, a new run waits "
+                                  "one priority lower; 0 off; null: JOBDECK_QUEUE_HOG_SIZE", examples=[10])
+    queue_hard_limit: Optional[StrictInt] = Field(
+        default=None, description="Fair use: at this many live submissions of one submitter, a new run is refused "
+                                  "(429); 0 off; null: JOBDECK_QUEUE_HARD_LIMIT", examples=[15])
 
 
 class StepOut(BaseModel):
@@ -120,11 +126,16 @@ class PipelineOut(BaseModel):
     description: str
     steps: list[StepOut]
     parameters: list[RunParameterOut] = Field(description="What a run takes, in its `parameters`")
+    queue_hog_size: Optional[int] = Field(None, description="The pipeline's own soft fair-use limit (null: the "
+                                                            "global one)")
+    queue_hard_limit: Optional[int] = Field(None, description="The pipeline's own hard fair-use limit (null: the "
+                                                              "global one)")
 
     @classmethod
     def of(cls, p: pipelines.PipelineInfo) -> "PipelineOut":
         return cls(id=p.id, name=p.name, description=p.description, steps=[StepOut(**vars(s)) for s in p.steps],
-                   parameters=[RunParameterOut(**vars(r)) for r in p.parameters])
+                   parameters=[RunParameterOut(**vars(r)) for r in p.parameters],
+                   queue_hog_size=p.queue_hog_size, queue_hard_limit=p.queue_hard_limit)
 
 
 class RunOut(BaseModel):
@@ -158,7 +169,10 @@ def _parameters(text: str) -> dict[str, Any]:
 
 @router.post("/pipelines/{pipeline_id}/runs", status_code=201, response_model=RunOut,
              summary="Run a pipeline on an uploaded file (multipart: file, parameters as a JSON object)",
-             responses=_p(400, 404, 409, 413, 422, d400="A parameter is unknown, missing or breaks its rule "
+             responses=_p(400, 404, 409, 413, 422, 429, d429="Fair use: the submitter has as many live submissions "
+                                                                "as the hard limit allows (the detail names the limit "
+                                                                "and how many); nothing is lodged",
+                          d400="A parameter is unknown, missing or breaks its rule "
                                                         "(the detail names it and the rule); nothing is lodged",
                           d409="The pipeline has no steps",
                           d413="The file is larger than JOBDECK_MAX_UPLOAD_BYTES"))
@@ -184,7 +198,8 @@ async def run_pipeline(response: Response, pipeline_id: int = PipelineId,
              responses=_p(403, 409, 422, d409="A pipeline of that name exists"))
 def create_pipeline(body: PipelineIn, response: Response, user: User = Depends(current_user)) -> PipelineOut:
     p = pipelines.create_pipeline(actor=user, name=body.name, description=body.description,
-                                  steps=[s.model_dump() for s in body.steps])
+                                  steps=[s.model_dump() for s in body.steps], queue_hog_size=body.queue_hog_size,
+                                  queue_hard_limit=body.queue_hard_limit)
     response.headers["Location"] = f"/api/pipelines/{p.id}"
     return PipelineOut.of(p)
 
@@ -195,7 +210,9 @@ def create_pipeline(body: PipelineIn, response: Response, user: User = Depends(c
 def update_pipeline(body: PipelineIn, pipeline_id: int = PipelineId, user: User = Depends(current_user)) -> PipelineOut:
     return PipelineOut.of(pipelines.update_pipeline(actor=user, pipeline_id=pipeline_id, name=body.name,
                                                     description=body.description,
-                                                    steps=[s.model_dump() for s in body.steps]))
+                                                    steps=[s.model_dump() for s in body.steps],
+                                                    queue_hog_size=body.queue_hog_size,
+                                                    queue_hard_limit=body.queue_hard_limit))
 
 
 @router.delete("/pipelines/{pipeline_id}", status_code=204, response_class=Response,

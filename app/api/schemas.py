@@ -44,6 +44,10 @@ class JobLodge(BaseModel):
     payload: FreeJSON = Field(default_factory=dict, examples=[{"sleep_s": 1}])
     batch_id: Optional[Line] = Field(default=None, max_length=64)
     owner: Optional[Line] = Field(default=None, max_length=64)
+    priority: Optional[Line] = Field(default=None, max_length=16, examples=["high"],
+                                     description="high | normal | low: which of its backend's queues it waits on "
+                                                 "(workers take high first); other than normal for admins and "
+                                                 "services only. Default normal")
 
 
 class RunStateOut(BaseModel):
@@ -85,6 +89,8 @@ class JobOut(BaseModel):
     step: Optional[int] = None
     entity_id: Optional[str] = None
     queue: str
+    priority: str = Field("normal", description="high | normal | low: which of its backend's queues it waits "
+                                                "on; a retry keeps it")
     lodged_by: Optional[str] = Field(None, description="Who lodged it: its owner, or an admin or service for "
                                                        "them (null for jobs lodged before this was kept).")
     created_at: datetime
@@ -306,7 +312,10 @@ class BackendLiveOut(BaseModel):
     workers: int = Field(description="Live workers")
     busy: int
     idle: int
-    queued: int = Field(description="Jobs waiting on its queue")
+    queued: int = Field(description="Jobs waiting on its queues")
+    queued_by_priority: dict[str, int] = Field(default_factory=dict,
+                                               description="Jobs waiting on each of its queues: high, normal, low "
+                                                           "(its workers take them in that order)")
     scheduled: int = Field(description="Automatic retries waiting for their time")
     served_by: list[str] = Field(description="Hosts of the pools serving it")
     can_wake: bool

@@ -101,6 +101,11 @@ def _backend_card(b: BackendRow) -> rx.Component:
             rx.grid(
                 _stat("Queue", rx.text(b.queued, custom_attrs={"data-field": "queued"}),
                       rx.cond(b.scheduled > 0, rx.text("+ ", b.scheduled, " retries due later"), "jobs waiting")),
+                _stat("By priority",
+                      rx.text(rx.el.span(b.queued_high, custom_attrs={"data-field": "queued-high"}), " · ",
+                              rx.el.span(b.queued_normal, custom_attrs={"data-field": "queued-normal"}), " · ",
+                              rx.el.span(b.queued_low, custom_attrs={"data-field": "queued-low"})),
+                      "high · normal · low"),
                 _stat("Workers", rx.text(b.workers, custom_attrs={"data-field": "workers"}),
                       rx.text(b.busy, " busy · ", b.idle, " idle", custom_attrs={"data-field": "busy-idle"})),
                 _stat("Max workers", rx.text(b.max_workers, custom_attrs={"data-field": "max-workers"})),

@@ -13,6 +13,7 @@ from sqlmodel import select
 
 from app import parameters as rules
 from app.db import session
+from app.fairuse import check_limit
 from app.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from app.models import Pipeline, PipelineStep, Task, TaskParameter, User
 from app.parameters import ParameterInfo, RunParameter
@@ -66,6 +67,9 @@ class PipelineInfo:
     steps: list[StepInfo]
     parameters: list[RunParameter]
     tasks: dict[int, TaskInfo] = field(default_factory=dict, repr=False)
+    # Fair use of its runs (app.fairuse); None: the global setting, 0: off.
+    queue_hog_size: Optional[int] = None
+    queue_hard_limit: Optional[int] = None
 
     @property
     def orders(self) -> list[list[StepInfo]]:
@@ -102,7 +106,7 @@ def _pipeline_info(p: Pipeline, steps: list[PipelineStep], tasks: dict[int, Task
         t = tasks[st.task_id]
         infos.append(StepInfo(st.order, t.id, t.name, t.description, t.kind, t.input_glob))
     return PipelineInfo(p.id, p.name, p.description, infos, rules.merge(_step_parameters(infos, tasks)),
-                        tasks=tasks)
+                        tasks=tasks, queue_hog_size=p.queue_hog_size, queue_hard_limit=p.queue_hard_limit)
 
 
 def _step_parameters(steps: list[StepInfo], tasks: dict[int, TaskInfo]) -> list[tuple[str, list[ParameterInfo]]]:
@@ -272,17 +276,19 @@ def _steps(s, value: Any) -> list[tuple[int, int]]:
     return out
 
 
-def create_pipeline(*, actor: User, name: str, description: str = "", steps: Iterable[Any] = ()) -> PipelineInfo:
+def create_pipeline(*, actor: User, name: str, description: str = "", steps: Iterable[Any] = (),
+                    queue_hog_size: Optional[int] = None, queue_hard_limit: Optional[int] = None) -> PipelineInfo:
     """Configure a pipeline (admins): steps are {"order": n, "task": name or id}; steps
-    of equal order run in parallel."""
+    of equal order run in parallel. The fair-use limits are its own (None: the global)."""
     _admin(actor)
     name = _name(name, "pipeline")
     description = _text(description, "description", 2000)
+    hog, hard = check_limit(queue_hog_size, "queue_hog_size"), check_limit(queue_hard_limit, "queue_hard_limit")
     try:
         with session(write=True) as s:
             pairs = _steps(s, steps)
             _name_free(s, Pipeline, name, None, "pipeline")
-            p = Pipeline(name=name, description=description)
+            p = Pipeline(name=name, description=description, queue_hog_size=hog, queue_hard_limit=hard)
             s.add(p)
             s.flush()
             for order, task_id in pairs:
@@ -295,12 +301,14 @@ def create_pipeline(*, actor: User, name: str, description: str = "", steps: Ite
 
 
 def update_pipeline(*, actor: User, pipeline_id: int, name: str, description: str = "",
-                    steps: Iterable[Any] = ()) -> PipelineInfo:
-    """Replace a pipeline's name, description and steps (admins). Runs under way keep
-    the steps they started with."""
+                    steps: Iterable[Any] = (), queue_hog_size: Optional[int] = None,
+                    queue_hard_limit: Optional[int] = None) -> PipelineInfo:
+    """Replace a pipeline's name, description, steps and fair-use limits (admins). Runs
+    under way keep the steps they started with."""
     _admin(actor)
     name = _name(name, "pipeline")
     description = _text(description, "description", 2000)
+    hog, hard = check_limit(queue_hog_size, "queue_hog_size"), check_limit(queue_hard_limit, "queue_hard_limit")
     try:
         with session(write=True) as s:
             p = s.get(Pipeline, pipeline_id)
@@ -309,6 +317,7 @@ def update_pipeline(*, actor: User, pipeline_id: int, name: str, description: st
             pairs = _steps(s, steps)
             _name_free(s, Pipeline, name, pipeline_id, "pipeline")
             p.name, p.description = name, description
+            p.queue_hog_size, p.queue_hard_limit = hog, hard
             s.add(p)
             for old in s.exec(select(PipelineStep).where(PipelineStep.pipeline_id == pipeline_id)):
                 s.delete(old)

@@ -280,7 +280,9 @@ def finish_step(conn: sa.Connection, done: Transitioned, *, payload: RunTask, fi
         conn.execute(sa.insert(_file), [dict(job_id=done.job_id, name=f.name, size=f.size, sha256=f.sha256,
                                              stored_path=f.stored_path, created_at=now) for f in files])
     root = done.workflow_id or done.job_id
-    conn.execute(sa.select(_job.c.id).where(_job.c.id == root).with_for_update())
+    # The next steps run as the run was admitted (app.fairuse): same priority, same submitter.
+    admitted = conn.execute(sa.select(_job.c.priority, _job.c.client_addr).where(_job.c.id == root)
+                            .with_for_update()).first()
     orders = sorted({s.order for s in payload.plan})
     first = orders[0]
     mine = [s for s in payload.plan if s.order == payload.order]
@@ -313,7 +315,8 @@ def finish_step(conn: sa.Connection, done: Transitioned, *, payload: RunTask, fi
         rows.append(_row(job_id=step_job_id(root, nxt, i, first_order=first), owner=done.owner, spec=spec,
                          payload=p, workflow_id=root, parent_job_id=done.job_id, step=nxt,
                          lineage_key=_lineage(root, nxt, i), now=now,
-                         queue=backends.get(st.task_id) or DEFAULT_BACKEND, subject=runs.run_name(p.model_dump())))
+                         queue=backends.get(st.task_id) or DEFAULT_BACKEND, subject=runs.run_name(p.model_dump()))
+                    | ({"priority": admitted.priority, "client_addr": admitted.client_addr} if admitted else {}))
     lodged = _insert(conn, rows, text=f"Lodged by job {done.job_id}, the last step of order {payload.order} "
                                       f"to succeed", ignore=True)
     if lodged:

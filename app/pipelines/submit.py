@@ -14,6 +14,7 @@ from typing import Any, Optional, Union
 import sqlalchemy as sa
 from sqlmodel import select
 
+from app import fairuse
 from app import parameters as rules
 from app import runs
 from app.db import session, write_conn
@@ -72,8 +73,9 @@ def run_pipeline(*, actor: User, pipeline: Union[int, str], file_name: str, cont
                  parameters: Optional[dict[str, Any]] = None, client_addr: Optional[str] = None) -> Job:
     """Run a pipeline on an uploaded file: check it all, store the upload, then lodge
     the first order's steps as one workflow. Returns its root job (the submission).
-    Nothing is stored or lodged when any check fails. `client_addr` is the address of
-    a submitter who did not sign in (a public pipeline's), kept on the run's jobs."""
+    Nothing is stored or lodged when any check fails, fair use included (app.fairuse:
+    TooManyActive at the hard limit; the run's priority). `client_addr` is the address
+    of a submitter who did not sign in (a public pipeline's), kept on the run's jobs."""
     if actor is None:
         raise PermissionDenied("Sign in to run a pipeline.")
     info = get_pipeline(actor=actor, pipeline=pipeline)
@@ -92,6 +94,8 @@ def run_pipeline(*, actor: User, pipeline: Union[int, str], file_name: str, cont
         if not _matches(name, st.input_glob):
             raise InvalidInput(f"{name} does not match {st.input_glob!r}, the files task {st.task} takes.",
                                field="file")
+    # Last of the checks, just before the first write: the count is as fresh as it can be.
+    admitted = fairuse.admit(pipeline=info, owner=actor.username, client_addr=client_addr)
     plan = [PlanStep(order=s.order, task=s.task, task_id=s.task_id) for s in info.steps]
     root = new_id()
     folder = runs_dir() / root / "upload"
@@ -113,16 +117,19 @@ def run_pipeline(*, actor: User, pipeline: Union[int, str], file_name: str, cont
         rows.append(_row(job_id=jid, owner=actor.username, spec=spec, payload=payload, workflow_id=root,
                          parent_job_id=None if jid == root else root, step=st.order,
                          lineage_key=_lineage(root, st.order, i), queue=backends.get(st.task_id) or DEFAULT_BACKEND,
-                         subject=runs.run_name(payload.model_dump())) | {"client_addr": client_addr})
+                         subject=runs.run_name(payload.model_dump()))
+                    | {"client_addr": client_addr, "priority": admitted.priority})
     try:
         with write_conn() as conn:
+            fairuse.hold(conn, admitted, owner=actor.username, client_addr=client_addr)
             lodged = _insert(conn, rows, text=f"Lodged by {actor.username}: pipeline {info.name}, "
                                               f"order {first[0].order} of {len(info.orders)}, on {name}")
     except BaseException:
         remove_run_files(root)  # nothing lodged: nothing kept
         raise
     enqueue(lodged)
-    log.info("pipeline %s run %s lodged by %s on %s (%d bytes)", info.name, root, actor.username, name, len(content))
+    log.info("pipeline %s run %s lodged by %s on %s (%d bytes) at %s priority", info.name, root, actor.username,
+             name, len(content), admitted.priority)
     return get_job(root)
 
 

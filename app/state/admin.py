@@ -63,6 +63,10 @@ class BackendRow:
     busy: int = 0
     idle: int = 0
     queued: int = 0
+    # waiting on each of its queues, in the order its workers take them
+    queued_high: int = 0
+    queued_normal: int = 0
+    queued_low: int = 0
     scheduled: int = 0
     served_by: str = ""
     can_wake: bool = False
@@ -75,6 +79,8 @@ def backend_row(b: workers.BackendStatus) -> BackendRow:
         idle_timeout=seconds_text(b.idle_timeout_s), job_timeout_s=b.job_timeout_s or 0,
         job_timeout=seconds_text(b.job_timeout_s) if b.job_timeout_s else "each job type's own",
         workers=b.workers, busy=b.busy, idle=b.idle, queued=b.queued, scheduled=b.scheduled,
+        queued_high=b.queued_by_priority.get("high", 0), queued_normal=b.queued_by_priority.get("normal", 0),
+        queued_low=b.queued_by_priority.get("low", 0),
         served_by=", ".join(b.served_by), can_wake=b.can_wake, unavailable=b.unavailable or "")
 
 

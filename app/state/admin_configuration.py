@@ -43,6 +43,7 @@ class PipelineRow:
     description: str = ""
     steps: str = ""  # "1. a, b (in parallel) → 2. c"
     step_count: int = 0
+    fair_use: str = ""  # its soft and hard limits, its own or the global ones
 
 
 def _steps(p) -> str:
@@ -51,6 +52,17 @@ def _steps(p) -> str:
         names = [st.task for st in group]
         parts.append(f"{i}. {', '.join(names)}" + (" (in parallel)" if len(names) > 1 else ""))
     return " → ".join(parts)
+
+
+def _fair_use(p) -> str:
+    """E.g. "lower priority from 10, refused at 15 (global)"; 0 reads "off"."""
+    from app.fairuse import limits_for
+
+    lim = limits_for(p)
+    own = p.queue_hog_size is not None or p.queue_hard_limit is not None
+    soft = f"lower priority from {lim.hog_size}" if lim.hog_size else "no soft limit"
+    hard = f"refused at {lim.hard_limit}" if lim.hard_limit else "no hard limit"
+    return f"{soft}, {hard} ({'its own' if own else 'global'})"
 
 
 def _param(p) -> str:
@@ -83,5 +95,5 @@ class AdminConfigurationState(rx.State):
             ok_exit_codes=t.ok_exit_codes, timeout=seconds_text(t.timeout_s),
             parameters=", ".join(_param(p) for p in t.parameters)) for t in conf.tasks]
         self.pipelines = [PipelineRow(name=p.name, description=p.description, steps=_steps(p),
-                                      step_count=len(p.steps)) for p in conf.pipelines]
+                                      step_count=len(p.steps), fair_use=_fair_use(p)) for p in conf.pipelines]
         self.loaded = True

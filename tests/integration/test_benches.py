@@ -44,6 +44,12 @@ SMOKE = {
         rf"ratio +{NUM}x",
         r"runs all succeeded: 2/2; join steps per run: \[1\]",
     ]),
+    "fairuse": (["--runs", "200", "--finished", "200", "--repeat", "3"], {}, [
+        r"seeded 1,000 jobs in",
+        rf"count up to 15: one user {NUM} ms, one address {NUM} ms, a submitter with none {NUM} ms",
+        rf"full count of the user's 200 live runs: {NUM} ms",
+        rf"ratio full/bounded = {NUM}",
+    ]),
     # A worker's time-to-live of 5 s, not 20: the vanished host is noticed sooner.
     "pool": (["--rounds", "1"], {"JOBDECK_WORKER_TTL_S": "5"}, [
         r"worker time-to-live 5 s",
