@@ -42,6 +42,8 @@ class ParameterIn(BaseModel):
     choices: list[str] = Field(default_factory=list, max_length=50, description="The allowed values of a choice")
     minimum: Optional[float] = Field(default=None, description="The least value of an integer or number")
     maximum: Optional[float] = Field(default=None, description="The largest value of an integer or number")
+    bool_valued: bool = Field(default=False, description="A switch: its flag alone is passed, and left out when "
+                                                         "the value is false (FALSE, False, false, 0, no, off)")
 
 
 class ParameterOut(ParameterIn):
@@ -91,6 +93,8 @@ class PipelineIn(BaseModel):
     name: Line = Field(max_length=64, examples=["Text summary"])
     description: Text = Field(default="", max_length=2000)
     steps: list[StepIn] = Field(max_length=pipelines.MAX_STEPS)
+    runnable: bool = Field(default=True, description="False: shown, but submissions are refused (403)")
+    public: bool = Field(default=False, description="Anyone may run it without signing in (by client address)")
 
 
 class StepOut(BaseModel):
@@ -120,11 +124,14 @@ class PipelineOut(BaseModel):
     description: str
     steps: list[StepOut]
     parameters: list[RunParameterOut] = Field(description="What a run takes, in its `parameters`")
+    runnable: bool = True
+    public: bool = False
 
     @classmethod
     def of(cls, p: pipelines.PipelineInfo) -> "PipelineOut":
         return cls(id=p.id, name=p.name, description=p.description, steps=[StepOut(**vars(s)) for s in p.steps],
-                   parameters=[RunParameterOut(**vars(r)) for r in p.parameters])
+                   parameters=[RunParameterOut(**vars(r)) for r in p.parameters], runnable=p.runnable,
+                   public=p.public)
 
 
 class RunOut(BaseModel):
@@ -184,7 +191,8 @@ async def run_pipeline(response: Response, pipeline_id: int = PipelineId,
              responses=_p(403, 409, 422, d409="A pipeline of that name exists"))
 def create_pipeline(body: PipelineIn, response: Response, user: User = Depends(current_user)) -> PipelineOut:
     p = pipelines.create_pipeline(actor=user, name=body.name, description=body.description,
-                                  steps=[s.model_dump() for s in body.steps])
+                                  steps=[s.model_dump() for s in body.steps], runnable=body.runnable,
+                                  public=body.public)
     response.headers["Location"] = f"/api/pipelines/{p.id}"
     return PipelineOut.of(p)
 
@@ -195,7 +203,8 @@ def create_pipeline(body: PipelineIn, response: Response, user: User = Depends(c
 def update_pipeline(body: PipelineIn, pipeline_id: int = PipelineId, user: User = Depends(current_user)) -> PipelineOut:
     return PipelineOut.of(pipelines.update_pipeline(actor=user, pipeline_id=pipeline_id, name=body.name,
                                                     description=body.description,
-                                                    steps=[s.model_dump() for s in body.steps]))
+                                                    steps=[s.model_dump() for s in body.steps],
+                                                    runnable=body.runnable, public=body.public))
 
 
 @router.delete("/pipelines/{pipeline_id}", status_code=204, response_class=Response,
