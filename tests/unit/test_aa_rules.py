@@ -1,0 +1,53 @@
+"""Analytics Automated's rules without a server: the value check, the email check, the
+jobtimes figure (scipy's gaussian_kde peak, Scott's bandwidth), percentiles, and how
+the errors raised inside run_pipeline are answered."""
+
+from __future__ import annotations
+
+import pytest
+
+from app import aa_compat as aa
+from app import estimates
+from app.api.aa import _refusal
+from app.errors import InputNotValid, ParameterRefused, TooManyActive
+
+
+@pytest.mark.parametrize("value,why", [
+    ("abc", None), ("1.5", None), ("TRUE", None), ("FALSE", None), ("in", None), ("ACGT", None),
+    ("a-b", "punctuation"), ("a b", "punctuation"), ("a\tb", "punctuation"), ("x/y", "punctuation"),
+    ("None", "python keyords"), ("False", "python keyords"), ("lambda", "python keyords"),
+    ("T", "R keywords"), ("F", "R keywords"), ("c", "R keywords"), ("rm", "R keywords"), ("max", "R keywords"),
+    ("sort", "R keywords"), ("seq", "R keywords"), ("format.packageInfo", "R keywords"),
+    ("true", "unix commands"), ("false", "unix commands"), ("bash", "unix commands"),
+])
+def test_value_check(value, why):
+    assert aa.value_problem(value) == why
+
+
+@pytest.mark.parametrize("address,ok", [("a@example.org", True), ("a.b+c@sub.example.co.uk", True),
+                                        ("x@localhost", True), ("plain", False), ("a@b", False),
+                                        ("a@@b.org", False), ("a b@c.org", False), ("a@-b.org", False),
+                                        ("a@b.org\n", False), ("x" * 250 + "@b.org", False)])
+def test_email_check(address, ok):
+    assert aa.email_ok(address) is ok
+
+
+def test_jobtimes_figure():
+    assert estimates.kde_peak([1800, 300]) == 1049  # scipy's gaussian_kde gives the same peak
+    assert estimates.kde_peak([42]) == 42
+    assert estimates.kde_peak([0, 0, 0]) == 0  # A_A answers null here
+    assert estimates.kde_peak([]) is None
+    assert estimates.kde_peak([10, 11, 12, 10, 11, 500]) in range(9, 13)
+    assert estimates.percentile([1, 2, 3, 4], 50) == 2.5 and estimates.percentile([5], 95) == 5
+    assert estimates.percentile(list(range(101)), 95) == 95
+    assert estimates.Estimate(1, 3, 60, 90, 125).text == "usually takes about 2 minutes"
+
+
+def test_errors_from_inside_run_pipeline_get_aa_answers():
+    r = _refusal(TooManyActive("too many", limit=15, active=15), "psipred")
+    assert (r.status_code, r.error) == (429, "You have no authority to post jobs.Either you are not logged in you "
+                                             "have too many, 15, concurrent jobs running")
+    r = _refusal(InputNotValid("not FASTA", validator="seq"), "psipred")
+    assert (r.status_code, r.error) == (400, {"input_data": ["Input data could not be validated"]})
+    r = _refusal(ParameterRefused("Parameter n must be a whole number.", field="parameters.n"), "psipred")
+    assert r.status_code == 400 and r.error.startswith("Required Parameter for psipred Missing.Parameter n must")
