@@ -13,6 +13,7 @@ bandwidth, as scipy's gaussian_kde) over 200 points from 0 to the longest, floor
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Optional, Sequence
@@ -72,10 +73,11 @@ def kde_peak(values: Sequence[float]) -> Optional[int]:
         return int(xs[0])
     bw2 = var * n ** (-2.0 / 5.0)  # Scott: factor n^(-1/(d+4)), d = 1, squared
     top = max(xs)
+    weights = Counter(xs)  # whole seconds repeat: each distinct time once, weighted
     best_x, best = 0.0, -1.0
     for i in range(GRID):
         x = top * i / (GRID - 1)
-        density = sum(math.exp(-((x - v) ** 2) / (2 * bw2)) for v in xs)
+        density = sum(w * math.exp(-((x - v) ** 2) / (2 * bw2)) for v, w in weights.items())
         if density > best:  # the first of equal peaks, as argmax takes
             best_x, best = x, density
     return int(math.floor(best_x))

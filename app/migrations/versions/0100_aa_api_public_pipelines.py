@@ -1,7 +1,7 @@
 """pipelines runnable and public, switch parameters (bool_valued), and the run times
 runtime estimates read
 
-Revision ID: 0100_aa-api
+Revision ID: 0100_aa_api
 Revises: 0009
 """
 from typing import Sequence, Union
@@ -12,7 +12,7 @@ import sqlmodel
 
 from app.db import UTCDateTime
 
-revision: str = '0100_aa-api'
+revision: str = '0100_aa_api'
 down_revision: Union[str, None] = '0009'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
