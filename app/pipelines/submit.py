@@ -116,6 +116,10 @@ def run_pipeline(*, actor: User, pipeline: Union[int, str], file_name: str, cont
     if actor is None:
         raise PermissionDenied("Sign in to run a pipeline.")
     info = get_pipeline(actor=actor, pipeline=pipeline)
+    if not info.runnable:
+        raise PermissionDenied(f"Pipeline {info.name} is present but currently disabled.")
+    if actor.role == "anonymous" and not info.public:  # the built-in anonymous submitter (app.aa_compat)
+        raise PermissionDenied(f"Sign in to run {info.name}: it is not public.")
     if not info.steps:
         raise Conflict(f"Pipeline {info.name} has no steps yet; an admin must add some.")
     name = _file_name(file_name)
