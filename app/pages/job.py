@@ -230,4 +230,5 @@ def job_page() -> rx.Component:
             rx.center(rx.spinner(size="3"), padding="4em", width="100%"),
         ),
         title="Job details",
+        open_when=JobState.signed_out_view,  # an anonymous run's step, reached by its id
     )

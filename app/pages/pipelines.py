@@ -167,5 +167,6 @@ def pipelines_page() -> rx.Component:
                     rx.center(rx.spinner(), padding="3em", width="100%")),
         ),
         title="Pipelines",
+        open_when=PipelinesState.loaded,  # signed out: the public pipelines
         actions=[rx.link(rx.button(rx.icon("list-checks", size=14), "Your jobs", variant="soft"), href=routes.JOBS)],
     )

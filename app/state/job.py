@@ -79,6 +79,7 @@ class JobState(rx.State):
     workflow_href: str = ""
     workflow_class: str = ""
     estimate: str = ""  # of a pipeline run: "usually takes about 2 minutes"
+    signed_out_view: bool = False  # a signed-out visitor's view of an anonymous run's step
 
     @rx.var
     def can_cancel(self) -> bool:
@@ -133,7 +134,9 @@ class JobState(rx.State):
 
     @rx.event
     async def load(self):
-        user = await viewer(self) or anonymous_viewer(self._job_id())
+        signed_in = await viewer(self)
+        user = signed_in or anonymous_viewer(self._job_id())
+        self.signed_out_view = signed_in is None and user is not None
         if user is None:
             return await sign_in_redirect(self)
         job_id = self._job_id()
