@@ -93,10 +93,14 @@ class Estimate:
 
     @property
     def text(self) -> str:
-        """"usually takes about 2 minutes" (empty without history)."""
+        """"usually takes about 2 minutes; 95 % of runs within 4 minutes" (empty without
+        history; the second part once there are a few runs)."""
         if self.typical is None:
             return ""
-        return f"usually takes about {about(self.typical)}"
+        out = f"usually takes about {about(self.typical)}"
+        if self.runs >= 5 and self.p95 is not None:
+            out += f"; 95 % of runs within {about(self.p95)}"
+        return out
 
 
 def about(seconds: float) -> str:

@@ -29,6 +29,13 @@ TaskId = Path(ge=1, le=2**31 - 1, description="The task's id")
 # --- what the routes take and give -----------------------------------------------------------
 
 
+def _estimate(pipeline_id: int) -> dict:
+    from app.estimates import estimate
+
+    e = estimate(pipeline_id)
+    return {"runs": e.runs, "p50": e.p50, "p95": e.p95, "typical": e.typical}
+
+
 class ParameterIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -118,6 +125,13 @@ class RunParameterOut(BaseModel):
     rule: str = Field(description="The rule a value must follow, in words (of every task that takes it)")
 
 
+class EstimateOut(BaseModel):
+    runs: int = Field(description="Complete runs it is drawn from (the newest 5000 at most)")
+    p50: Optional[float] = Field(description="Median seconds, lodging to the last step's end")
+    p95: Optional[float] = Field(description="95th percentile, seconds")
+    typical: Optional[int] = Field(description="Analytics Automated's jobtimes figure (the density's peak), seconds")
+
+
 class PipelineOut(BaseModel):
     id: int
     name: str
@@ -126,12 +140,13 @@ class PipelineOut(BaseModel):
     parameters: list[RunParameterOut] = Field(description="What a run takes, in its `parameters`")
     runnable: bool = True
     public: bool = False
+    estimate: Optional[EstimateOut] = Field(default=None, description="How long its complete runs took")
 
     @classmethod
     def of(cls, p: pipelines.PipelineInfo) -> "PipelineOut":
         return cls(id=p.id, name=p.name, description=p.description, steps=[StepOut(**vars(s)) for s in p.steps],
                    parameters=[RunParameterOut(**vars(r)) for r in p.parameters], runnable=p.runnable,
-                   public=p.public)
+                   public=p.public, estimate=EstimateOut(**_estimate(p.id)))
 
 
 class RunOut(BaseModel):

@@ -139,3 +139,10 @@ def test_endpoints_job_detail_and_jobtimes(live, users):
     run_workers()
     times = c.get("/jobtimes/").json()
     assert list(times) == ["sorter"] and isinstance(times["sorter"], int) and times["sorter"] >= 0
+    sorter = live.pipelines["sorter"].id
+    est = httpx.get(f"{live.url}/api/pipelines/{sorter}", headers={"Authorization": f"Bearer {token_for('alice')}"})
+    e = est.json()["estimate"]
+    assert e["runs"] == 1 and e["p50"] == e["p95"] >= 0 and e["typical"] == times["sorter"]
+    broken = httpx.get(f"{live.url}/api/pipelines/{live.pipelines['broken'].id}",
+                       headers={"Authorization": f"Bearer {token_for('alice')}"}).json()["estimate"]
+    assert broken == {"runs": 0, "p50": None, "p95": None, "typical": None}  # a failed run is no sample

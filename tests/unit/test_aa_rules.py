@@ -41,6 +41,9 @@ def test_jobtimes_figure():
     assert estimates.percentile([1, 2, 3, 4], 50) == 2.5 and estimates.percentile([5], 95) == 5
     assert estimates.percentile(list(range(101)), 95) == 95
     assert estimates.Estimate(1, 3, 60, 90, 125).text == "usually takes about 2 minutes"
+    assert estimates.Estimate(1, 9, 60, 250, 59).text == ("usually takes about 59 seconds; 95 % of runs within "
+                                                          "4 minutes")
+    assert estimates.Estimate(1, 0, None, None, None).text == ""
 
 
 def test_errors_from_inside_run_pipeline_get_aa_answers():
