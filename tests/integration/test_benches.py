@@ -58,6 +58,11 @@ SMOKE = {
         rf"listener, one burst \(10 jobs, 20 owners\) +{NUM}ms",
         rf"N = 10,000: worst ratio N/10k {NUM} \(goal <= 1.5\); slowest first page {NUM} ms",
     ]),
+    "estimates": (["--runs", "20000", "--pipelines", "2"], {}, [
+        rf"runs=10,000 pipelines=2: one estimate {NUM} ms \(kept {NUM} ms\), jobtimes {NUM} ms",
+        rf"runs=20,000 pipelines=2: one estimate {NUM} ms \(kept {NUM} ms\), jobtimes {NUM} ms",
+        rf"ratio N/10k: one estimate {NUM}, kept {NUM}, jobtimes {NUM}",
+    ]),
     "chain": (["--steps", "20"], {}, [
         r"steps=20 database=sqlite, one worker each",
         rf"bare RQ depends_on chain +: +{NUM} s +{NUM} ms per step",
