@@ -54,3 +54,38 @@ def test_errors_from_inside_run_pipeline_get_aa_answers():
     assert (r.status_code, r.error) == (400, {"input_data": ["Input data could not be validated"]})
     r = _refusal(ParameterRefused("Parameter n must be a whole number.", field="parameters.n"), "psipred")
     assert r.status_code == 400 and r.error.startswith("Required Parameter for psipred Missing.Parameter n must")
+
+
+def _run(*steps):
+    """A run's root and steps: (order, status, task) per step lodged; the plan has orders 0, 5, 5, 9."""
+    from app.models import Job
+
+    plan = [{"order": o, "task": t, "task_id": i} for i, (o, t) in enumerate([(0, "a"), (5, "b"), (5, "c"), (9, "d")])]
+    jobs = [Job(id=f"j{i}", owner="x", job_type="PIPELINE", job_subtype="RUN_TASK", status=status, step=order,
+                payload={"task": task, "plan": plan}, info=info)
+            for i, (order, status, task, info) in enumerate(steps)]
+    return jobs[0], jobs
+
+
+@pytest.mark.parametrize("steps,want", [
+    ([(0, "PENDING", "a", "")], (0, "Submitted")),
+    ([(0, "DEQUEUED", "a", "")], (1, "Running step: 1")),
+    ([(0, "SUCCEEDED", "a", ""), (5, "PENDING", "b", ""), (5, "PENDING", "c", "")], (1, "Completed step: 1")),
+    ([(0, "SUCCEEDED", "a", ""), (5, "IN_PROGRESS", "b", ""), (5, "SUCCEEDED", "c", "")], (1, "Running step: 2")),
+    ([(0, "SUCCEEDED", "a", ""), (5, "SUCCEEDED", "b", ""), (5, "SUCCEEDED", "c", ""), (9, "SUCCEEDED", "d", "")],
+     (2, "Completed job at step #3")),
+    # parallel steps: Complete only when every step of the plan is
+    ([(0, "SUCCEEDED", "a", ""), (5, "SUCCEEDED", "b", ""), (5, "IN_PROGRESS", "c", "")], (1, "Running step: 2")),
+    ([(0, "SUCCEEDED", "a", ""), (5, "FAILED", "b", "b: bin/x exited with code 3; accepted: 0"),
+      (5, "SUCCEEDED", "c", "")], (3, "Failed at step: 2: b with exit status 3")),
+    ([(0, "CANCELLED", "a", "")], (3, "Cancelled at step: 1: a")),
+    ([(0, "SUCCEEDED", "a", ""), (5, "CRASHED", "b", "")], (4, "Crashed at step: 2: b")),
+])
+def test_a_runs_state_and_last_message(steps, want):
+    root, jobs = _run(*steps)
+    assert aa.run_state(root, jobs) == want
+
+
+def test_a_batch_state():
+    assert aa.batch_state([0, 0]) == 0 and aa.batch_state([1, 0]) == 1 and aa.batch_state([2, 1]) == 1
+    assert aa.batch_state([2, 2]) == 2 and aa.batch_state([2, 3, 1]) == 3 and aa.batch_state([4, 2]) == 4
