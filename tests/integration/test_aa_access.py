@@ -146,3 +146,18 @@ def test_endpoints_job_detail_and_jobtimes(live, users):
     broken = httpx.get(f"{live.url}/api/pipelines/{live.pipelines['broken'].id}",
                        headers={"Authorization": f"Bearer {token_for('alice')}"}).json()["estimate"]
     assert broken == {"runs": 0, "p50": None, "p95": None, "typical": None}  # a failed run is no sample
+
+
+def test_deleting_a_batch_of_runs_removes_their_files(live, users):
+    from app.submissions import delete_submission
+    from tests.integration.aa_live import stored_runs
+
+    c = live.client()
+    batch = c.submit("sorter,broken", **SORTER).json()["UUID"]
+    run_workers()
+    assert len(stored_runs()) == 2
+    paths = [x["data_path"] for s in c.batch(batch)["submissions"] for x in s["results"]]
+    delete_submission(actor=users["root"], submission_id=batch)
+    assert stored_runs() == [] and lodged_jobs() == 0
+    assert c.get(f"/submission/{batch}").status_code == 404
+    assert all(c.get(p).status_code == 404 for p in paths)
