@@ -232,6 +232,7 @@ class RunTask(Payload):
     upload: FileRef
     inputs: list[FileRef] = Field(default_factory=list, max_length=1000)
     parameters: dict[str, str] = Field(default_factory=dict)
+    email: Optional[str] = Field(default=None, max_length=254)  # the submitter's, told when the run ends
 
 
 class KeptFile(Result):

@@ -190,6 +190,8 @@ class TaskParameter(SQLModel, table=True):
     choices: list[str] = Field(default_factory=list, sa_type=sa.JSON)  # the allowed values of a choice
     minimum: Optional[float] = None
     maximum: Optional[float] = None
+    # A switch (Analytics Automated's bool_valued): the flag alone, dropped when the value is false.
+    bool_valued: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
 
 
 class Pipeline(SQLModel, table=True):
@@ -200,6 +202,24 @@ class Pipeline(SQLModel, table=True):
     queue_hog_size: Optional[int] = None
     queue_hard_limit: Optional[int] = None
     created_at: datetime = _created()
+    # Not runnable: shown, but refused at submission (Analytics Automated's 403).
+    runnable: bool = Field(default=True, sa_column_kwargs={"server_default": sa.true()})
+    # Public: anyone may run it without signing in (owned by the built-in anonymous user).
+    public: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
+
+
+class RunTime(SQLModel, table=True):
+    """How long a pipeline run took that ended with every step succeeded (its
+    submission's lodging to its last step's end), written by the join that finds it
+    complete: runtime estimates read a pipeline's newest rows through the index."""
+
+    __tablename__ = "run_time"
+    __table_args__ = (sa.Index("ix_run_time_pipeline_finished", "pipeline_id", "finished_at"),)
+
+    run_id: str = Field(primary_key=True, max_length=64)  # the run's root job
+    pipeline_id: int
+    seconds: float
+    finished_at: datetime = _created()
 
 
 class PipelineStep(SQLModel, table=True):

@@ -42,6 +42,7 @@ class ParameterInfo:
     choices: list[str] = field(default_factory=list)
     minimum: Optional[float] = None
     maximum: Optional[float] = None
+    bool_valued: bool = False  # a switch: its flag alone, left out when the value is false
 
     @property
     def rule(self) -> str:
@@ -213,7 +214,14 @@ def declare(p: Any, i: int, *, reserved: Iterable[str] = ()) -> ParameterInfo:
                            f"{kind}.", field=f"{at}.minimum" if lo is not None else f"{at}.maximum")
     if lo is not None and hi is not None and lo > hi:
         raise InvalidInput(f"The minimum of parameter {name} is above its maximum.", field=f"{at}.minimum")
-    out = ParameterInfo(name, flag, default, required, kind, choices if kind == "choice" else [], lo, hi)
+    bool_valued = p.get("bool_valued", False)
+    if not isinstance(bool_valued, bool):
+        raise InvalidInput(f"bool_valued of parameter {name} must be true or false.", field=f"{at}.bool_valued")
+    if bool_valued and not flag:
+        raise InvalidInput(f"Parameter {name} is a switch (bool_valued): give it the flag it passes.",
+                           field=f"{at}.flag")
+    out = ParameterInfo(name, flag, default, required, kind, choices if kind == "choice" else [], lo, hi,
+                        bool_valued)
     if default.strip():
         out.default = check_value(out, default.strip(), f=f"{at}.default", err=InvalidInput)
     return out

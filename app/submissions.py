@@ -211,9 +211,12 @@ def delete_submission(*, actor: User, submission_id: str, wait_s: float = 10.0) 
         if path is not None and path.is_file():
             path.unlink()
             removed += 1
-    if sub.root_job_id:  # a pipeline run's upload and working directories go with it
-        from app.pipelines import remove_run_files
-        remove_run_files(sub.root_job_id)
+    from app.pipelines import remove_run_files
+
+    # A pipeline run's upload and working directories go with it; a batch of runs (an
+    # Analytics Automated submission) has a run at each of its jobs.
+    for root in [sub.root_job_id] if sub.root_job_id else sub.job_ids:
+        remove_run_files(root)
     events.publish({"kind": "deleted", "owner": sub.owner, "root_job_id": sub.root_job_id,
                     "batch_ids": sub.batch_ids, "job_ids": sub.job_ids[-200:], "count": len(sub.job_ids)})
     log.warning("submission %s deleted by %s: %d jobs, %d batches", sub.root_job_id or submission_id,

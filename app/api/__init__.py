@@ -13,7 +13,7 @@ from functools import lru_cache
 from fastapi import FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 
-from app.api import admin, docs, jobs, lineage, pipelines, provena, records, registry, schedules, stream, tokens, users
+from app.api import aa, admin, docs, jobs, lineage, pipelines, provena, records, registry, schedules, stream, tokens, users
 from app.api.deps import TITLES, install_error_handlers, problem
 from app.api.schemas import Problem
 from app.api.guards import HeadAsGet, UrlText
@@ -34,6 +34,7 @@ def build_api() -> FastAPI:
                   redoc_url=None, openapi_url="/api/openapi.json")
     install_error_handlers(api)
     api.add_middleware(BodySizeLimit)
+    api.add_middleware(BodySizeLimit, prefix=aa.ROOT)
     api.add_middleware(UrlText)
     api.add_middleware(HeadAsGet)
     api.add_middleware(SecurityHeaders)  # also when the API runs without the console (uvicorn)
@@ -51,6 +52,7 @@ def build_api() -> FastAPI:
     api.include_router(lineage.provena_router)
     api.include_router(pipelines.router)
     api.include_router(records.router)
+    api.include_router(aa.router)  # Analytics Automated's routes, under their own root
 
     # Last: an unknown /api path answers problem details (not the console's page), and a
     # known path with the wrong method 405 (this route would otherwise hide Starlette's).

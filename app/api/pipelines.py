@@ -29,6 +29,13 @@ TaskId = Path(ge=1, le=2**31 - 1, description="The task's id")
 # --- what the routes take and give -----------------------------------------------------------
 
 
+def _estimate(pipeline_id: int) -> dict:
+    from app.estimates import estimate
+
+    e = estimate(pipeline_id)
+    return {"runs": e.runs, "p50": e.p50, "p95": e.p95, "typical": e.typical}
+
+
 class ParameterIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -42,6 +49,8 @@ class ParameterIn(BaseModel):
     choices: list[str] = Field(default_factory=list, max_length=50, description="The allowed values of a choice")
     minimum: Optional[float] = Field(default=None, description="The least value of an integer or number")
     maximum: Optional[float] = Field(default=None, description="The largest value of an integer or number")
+    bool_valued: bool = Field(default=False, description="A switch: its flag alone is passed, and left out when "
+                                                         "the value is false (FALSE, False, false, 0, no, off)")
 
 
 class ParameterOut(ParameterIn):
@@ -97,6 +106,8 @@ class PipelineIn(BaseModel):
     queue_hard_limit: Optional[StrictInt] = Field(
         default=None, description="Fair use: at this many live submissions of one submitter, a new run is refused "
                                   "(429); 0 off; null: JOBDECK_QUEUE_HARD_LIMIT", examples=[15])
+    runnable: bool = Field(default=True, description="False: shown, but submissions are refused (403)")
+    public: bool = Field(default=False, description="Anyone may run it without signing in (by client address)")
 
 
 class StepOut(BaseModel):
@@ -120,6 +131,13 @@ class RunParameterOut(BaseModel):
     rule: str = Field(description="The rule a value must follow, in words (of every task that takes it)")
 
 
+class EstimateOut(BaseModel):
+    runs: int = Field(description="Complete runs it is drawn from (the newest 5000 at most)")
+    p50: Optional[float] = Field(description="Median seconds, lodging to the last step's end")
+    p95: Optional[float] = Field(description="95th percentile, seconds")
+    typical: Optional[int] = Field(description="Analytics Automated's jobtimes figure (the density's peak), seconds")
+
+
 class PipelineOut(BaseModel):
     id: int
     name: str
@@ -130,12 +148,16 @@ class PipelineOut(BaseModel):
                                                             "global one)")
     queue_hard_limit: Optional[int] = Field(None, description="The pipeline's own hard fair-use limit (null: the "
                                                               "global one)")
+    runnable: bool = True
+    public: bool = False
+    estimate: Optional[EstimateOut] = Field(default=None, description="How long its complete runs took")
 
     @classmethod
     def of(cls, p: pipelines.PipelineInfo) -> "PipelineOut":
         return cls(id=p.id, name=p.name, description=p.description, steps=[StepOut(**vars(s)) for s in p.steps],
                    parameters=[RunParameterOut(**vars(r)) for r in p.parameters],
-                   queue_hog_size=p.queue_hog_size, queue_hard_limit=p.queue_hard_limit)
+                   queue_hog_size=p.queue_hog_size, queue_hard_limit=p.queue_hard_limit, runnable=p.runnable,
+                   public=p.public, estimate=EstimateOut(**_estimate(p.id)))
 
 
 class RunOut(BaseModel):
@@ -199,7 +221,8 @@ async def run_pipeline(response: Response, pipeline_id: int = PipelineId,
 def create_pipeline(body: PipelineIn, response: Response, user: User = Depends(current_user)) -> PipelineOut:
     p = pipelines.create_pipeline(actor=user, name=body.name, description=body.description,
                                   steps=[s.model_dump() for s in body.steps], queue_hog_size=body.queue_hog_size,
-                                  queue_hard_limit=body.queue_hard_limit)
+                                  queue_hard_limit=body.queue_hard_limit, runnable=body.runnable,
+                                  public=body.public)
     response.headers["Location"] = f"/api/pipelines/{p.id}"
     return PipelineOut.of(p)
 
@@ -212,7 +235,8 @@ def update_pipeline(body: PipelineIn, pipeline_id: int = PipelineId, user: User 
                                                     description=body.description,
                                                     steps=[s.model_dump() for s in body.steps],
                                                     queue_hog_size=body.queue_hog_size,
-                                                    queue_hard_limit=body.queue_hard_limit))
+                                                    queue_hard_limit=body.queue_hard_limit,
+                                                    runnable=body.runnable, public=body.public))
 
 
 @router.delete("/pipelines/{pipeline_id}", status_code=204, response_class=Response,

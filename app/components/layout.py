@@ -99,9 +99,10 @@ def navbar() -> rx.Component:
     )
 
 
-def page(*children: rx.Component, title=None, actions=None) -> rx.Component:
+def page(*children: rx.Component, title=None, actions=None, open_when=None) -> rx.Component:
     """A signed-in page: navigation, a heading with its actions, the content. Until
-    the sign-in is checked nothing of the page is shown."""
+    the sign-in is checked nothing of the page is shown; `open_when` (a state var) shows
+    it signed out too, once the page's state has decided the visitor may see it."""
     head = []
     if title is not None:
         head = [rx.flex(rx.heading(title, size="7", class_name="page-title"),
@@ -110,7 +111,7 @@ def page(*children: rx.Component, title=None, actions=None) -> rx.Component:
     return rx.box(
         navbar(),
         rx.cond(
-            AuthState.signed_in,
+            AuthState.signed_in if open_when is None else AuthState.signed_in | open_when,
             rx.box(
                 rx.vstack(*head, *children, spacing="4", width="100%"),
                 max_width="1200px",

@@ -23,7 +23,7 @@ def _step(s: StepRow) -> rx.Component:
     )
 
 
-def pipeline_run(run, steps, pipeline_name, current_is_root) -> rx.Component:
+def pipeline_run(run, steps, pipeline_name, current_is_root, estimate="") -> rx.Component:
     """Shown for a PIPELINE job, above the step itself: the run as a whole (its state is
     that of all its steps together) and every step, kept current by the page's live
     pushes (the page watches the run's workflow)."""
@@ -38,6 +38,8 @@ def pipeline_run(run, steps, pipeline_name, current_is_root) -> rx.Component:
                     rx.vstack(rx.text("Pipeline run", size="1", color_scheme="gray", weight="medium"), title,
                               rx.text(run.summary, rx.cond(run.duration != "", " · " + run.duration, ""), size="2",
                                       color_scheme="gray", class_name="run-summary"),
+                              rx.cond(estimate != "", rx.text(pipeline_name, " ", estimate, ".", size="1",
+                                                              color_scheme="gray", class_name="run-estimate")),
                               spacing="1"),
                     rx.vstack(status_badge(run.status, run.description, size="3"),
                               rx.text(run.description, size="1", color_scheme="gray", max_width="24em",

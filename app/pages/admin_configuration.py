@@ -51,7 +51,13 @@ def _task(t: TaskRow) -> rx.Component:
 
 def _pipeline(p: PipelineRow) -> rx.Component:
     return rx.table.row(
-        rx.table.cell(rx.vstack(rx.text(p.name, weight="medium"),
+        rx.table.cell(rx.vstack(rx.hstack(rx.text(p.name, weight="medium"),
+                                          rx.cond(p.public, rx.badge("public", size="1", color_scheme="green",
+                                                                     class_name="pipeline-public")),
+                                          rx.cond(~p.runnable, rx.badge("runnable: false", size="1",
+                                                                        color_scheme="red",
+                                                                        class_name="pipeline-not-runnable")),
+                                          spacing="2", align="center"),
                                 rx.text(p.description, size="1", color_scheme="gray"), spacing="0")),
         rx.table.cell(_small(rx.cond(p.steps != "", p.steps, "no steps yet"))),
         rx.table.cell(_small(p.fair_use), class_name="config-fair-use"),

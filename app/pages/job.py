@@ -213,7 +213,7 @@ def job_page() -> rx.Component:
                     rx.flex(rx.hstack(*_actions(), spacing="2", wrap="wrap"), width="100%"),
                     # a step of a pipeline run: the run as a whole first, then this step
                     pipeline_run(JobState.run, JobState.steps, JobState.pipeline_name,
-                                 JobState.run.id == JobState.row.id),
+                                 JobState.run.id == JobState.row.id, JobState.estimate),
                     _summary(),
                     record_card(),
                     rx.grid(_times(), _messages(), columns=rx.breakpoints(initial="1", md="2"), spacing="4",
@@ -232,4 +232,5 @@ def job_page() -> rx.Component:
             rx.center(rx.spinner(size="3"), padding="4em", width="100%"),
         ),
         title="Job details",
+        open_when=JobState.signed_out_view,  # an anonymous run's step, reached by its id
     )

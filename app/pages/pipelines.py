@@ -96,6 +96,12 @@ def _run_card() -> rx.Component:
                 on_change=PipelinesState.choose,
             ),
             rx.cond(current.description != "", rx.text(current.description, size="2", color_scheme="gray")),
+            rx.cond(current.estimate != "", rx.text(current.name, " ", current.estimate, ".", size="2",
+                                                    color_scheme="gray", class_name="pipeline-estimate")),
+            rx.cond(~PipelinesState.signed_in,
+                    rx.callout("You are not signed in: public pipelines run anonymously. Keep the address of the "
+                               "run's page to come back to it.", icon="info", width="100%",
+                               class_name="anonymous-note")),
             rx.vstack(rx.foreach(current.orders, _order), spacing="2", width="100%"),
             rx.text("Steps of equal order run side by side; the next order starts when all of them succeeded, "
                     "with the files they kept.", size="1", color_scheme="gray"),
@@ -161,5 +167,6 @@ def pipelines_page() -> rx.Component:
                     rx.center(rx.spinner(), padding="3em", width="100%")),
         ),
         title="Pipelines",
+        open_when=PipelinesState.loaded,  # signed out: the public pipelines
         actions=[rx.link(rx.button(rx.icon("list-checks", size=14), "Your jobs", variant="soft"), href=routes.JOBS)],
     )

@@ -34,12 +34,12 @@ from app.pipelines.config import (PipelineInfo, StepInfo, TaskInfo, create_pipel
 from app.pipelines.handlers import HANDLERS, task_handler, word_frequencies
 from app.pipelines.steps import (HISTORY_CHARS, TIMEOUT_GRACE_S, KeptFileRow, StepRun, TaskTimedOut, _argv,
                                  execute_step, finish_step, task_for_step, time_limit_of)
-from app.pipelines.submit import remove_run_files, run_overview, run_pipeline, run_steps, step_job_id
+from app.pipelines.submit import RunBatch, remove_run_files, run_overview, run_pipeline, run_steps, step_job_id
 from app.runs import runs_dir
 
 __all__ = [
     "DEFAULT_BACKEND", "HANDLERS", "HISTORY_CHARS", "JOB_SUBTYPE", "JOB_TYPE", "MAX_STEPS", "PLACEHOLDERS",
-    "TIMEOUT_GRACE_S", "KeptFileRow", "ParameterInfo", "PipelineInfo", "RunParameter", "StepInfo", "StepRun",
+    "TIMEOUT_GRACE_S", "KeptFileRow", "ParameterInfo", "PipelineInfo", "RunBatch", "RunParameter", "StepInfo", "StepRun",
     "TaskInfo", "TaskTimedOut", "_argv", "check_command", "create_pipeline", "create_task", "delete_pipeline",
     "delete_task", "execute_step", "finish_step", "get_pipeline", "get_task", "list_pipelines", "list_tasks",
     "ok_codes", "remove_run_files", "run_overview", "run_pipeline", "run_steps", "runs_dir", "step_job_id",

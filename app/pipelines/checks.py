@@ -196,7 +196,8 @@ def _save_parameters(s, task_id: int, params: list[ParameterInfo]) -> None:
     s.flush()
     for p in params:
         s.add(TaskParameter(task_id=task_id, name=p.name, flag=p.flag, default=p.default, required=p.required,
-                            type=p.type, choices=list(p.choices), minimum=p.minimum, maximum=p.maximum))
+                            type=p.type, choices=list(p.choices), minimum=p.minimum, maximum=p.maximum,
+                            bool_valued=p.bool_valued))
 
 
 def _name_free(s, model, name: str, own_id: Optional[int], what: str) -> None:

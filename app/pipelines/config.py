@@ -70,6 +70,8 @@ class PipelineInfo:
     # Fair use of its runs (app.fairuse); None: the global setting, 0: off.
     queue_hog_size: Optional[int] = None
     queue_hard_limit: Optional[int] = None
+    runnable: bool = True  # False: shown, but submissions are refused
+    public: bool = False  # anyone may run it without signing in
 
     @property
     def orders(self) -> list[list[StepInfo]]:
@@ -84,7 +86,7 @@ def _task_info(t: Task, params: Iterable[TaskParameter]) -> TaskInfo:
     return TaskInfo(t.id, t.name, t.description, t.backend, t.kind, t.command, t.handler, t.input_glob,
                     t.output_glob, t.ok_exit_codes, t.timeout_s,
                     [ParameterInfo(p.name, p.flag, p.default, p.required, p.type or "text", list(p.choices or []),
-                                   p.minimum, p.maximum) for p in params])
+                                   p.minimum, p.maximum, bool(p.bool_valued)) for p in params])
 
 
 def _tasks_by_id(s, ids: Optional[Iterable[int]] = None) -> dict[int, TaskInfo]:
@@ -106,7 +108,8 @@ def _pipeline_info(p: Pipeline, steps: list[PipelineStep], tasks: dict[int, Task
         t = tasks[st.task_id]
         infos.append(StepInfo(st.order, t.id, t.name, t.description, t.kind, t.input_glob))
     return PipelineInfo(p.id, p.name, p.description, infos, rules.merge(_step_parameters(infos, tasks)),
-                        tasks=tasks, queue_hog_size=p.queue_hog_size, queue_hard_limit=p.queue_hard_limit)
+                        tasks=tasks, queue_hog_size=p.queue_hog_size, queue_hard_limit=p.queue_hard_limit,
+                        runnable=bool(p.runnable), public=bool(p.public))
 
 
 def _step_parameters(steps: list[StepInfo], tasks: dict[int, TaskInfo]) -> list[tuple[str, list[ParameterInfo]]]:
@@ -276,8 +279,15 @@ def _steps(s, value: Any) -> list[tuple[int, int]]:
     return out
 
 
+def _flag(value: Any, what: str) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidInput(f"{what} must be true or false.", field=what)
+    return value
+
+
 def create_pipeline(*, actor: User, name: str, description: str = "", steps: Iterable[Any] = (),
-                    queue_hog_size: Optional[int] = None, queue_hard_limit: Optional[int] = None) -> PipelineInfo:
+                    queue_hog_size: Optional[int] = None, queue_hard_limit: Optional[int] = None,
+                    runnable: bool = True, public: bool = False) -> PipelineInfo:
     """Configure a pipeline (admins): steps are {"order": n, "task": name or id}; steps
     of equal order run in parallel. The fair-use limits are its own (None: the global)."""
     _admin(actor)
@@ -288,7 +298,8 @@ def create_pipeline(*, actor: User, name: str, description: str = "", steps: Ite
         with session(write=True) as s:
             pairs = _steps(s, steps)
             _name_free(s, Pipeline, name, None, "pipeline")
-            p = Pipeline(name=name, description=description, queue_hog_size=hog, queue_hard_limit=hard)
+            p = Pipeline(name=name, description=description, queue_hog_size=hog, queue_hard_limit=hard,
+                         runnable=_flag(runnable, "runnable"), public=_flag(public, "public"))
             s.add(p)
             s.flush()
             for order, task_id in pairs:
@@ -302,9 +313,10 @@ def create_pipeline(*, actor: User, name: str, description: str = "", steps: Ite
 
 def update_pipeline(*, actor: User, pipeline_id: int, name: str, description: str = "",
                     steps: Iterable[Any] = (), queue_hog_size: Optional[int] = None,
-                    queue_hard_limit: Optional[int] = None) -> PipelineInfo:
-    """Replace a pipeline's name, description, steps and fair-use limits (admins). Runs
-    under way keep the steps they started with."""
+                    queue_hard_limit: Optional[int] = None, runnable: bool = True,
+                    public: bool = False) -> PipelineInfo:
+    """Replace a pipeline's name, description, steps, fair-use limits and flags (admins).
+    Runs under way keep the steps they started with."""
     _admin(actor)
     name = _name(name, "pipeline")
     description = _text(description, "description", 2000)
@@ -318,6 +330,7 @@ def update_pipeline(*, actor: User, pipeline_id: int, name: str, description: st
             _name_free(s, Pipeline, name, pipeline_id, "pipeline")
             p.name, p.description = name, description
             p.queue_hog_size, p.queue_hard_limit = hog, hard
+            p.runnable, p.public = _flag(runnable, "runnable"), _flag(public, "public")
             s.add(p)
             for old in s.exec(select(PipelineStep).where(PipelineStep.pipeline_id == pipeline_id)):
                 s.delete(old)

@@ -25,6 +25,7 @@ from app.errors import JobFailed
 from app.jobtypes import FileRef, RunTask, spec_for
 from app.launch import Lodged, _insert, _row
 from app.lifecycle import JobStatus, Transitioned
+from app.parameters import FALSE
 from app.models import Job, JobFile, Task
 from app.pipelines.checks import (
     DEFAULT_BACKEND,
@@ -125,6 +126,10 @@ def _argv(task: TaskInfo, values: dict[str, str], inputs: list[Path], params: di
     for prm in task.parameters:
         value = params.get(prm.name, "")
         if prm.name in named or not prm.flag or value == "":
+            continue
+        if prm.bool_valued:  # a switch: the flag alone, or nothing
+            if value.strip().lower() not in FALSE:
+                argv.append(prm.flag.rstrip("="))
             continue
         argv.extend([prm.flag + value] if prm.flag.endswith("=") else [prm.flag, value])
     return argv
@@ -292,6 +297,9 @@ def finish_step(conn: sa.Connection, done: Transitioned, *, payload: RunTask, fi
         return []  # a sibling is still running (or failed): the last to succeed lodges the next order
     later = [o for o in orders if o > payload.order]
     if not later:
+        from app.estimates import record_run  # the run is complete: its time feeds the estimates
+
+        record_run(conn, run_id=root, pipeline_id=payload.pipeline_id, now=now)
         lifecycle.add_message(done.job_id, f"Pipeline {payload.pipeline} complete: all {len(payload.plan)} "
                                            f"step(s) succeeded.", conn=conn)
         return []

@@ -69,16 +69,59 @@ def _run_parameters(info: PipelineInfo, given: Any) -> dict[str, str]:
 
 
 
+class RunBatch:
+    """Runs checked and stored by run_pipeline(..., into=batch) but not yet lodged:
+    `lodge` lodges them all as one batch in one transaction, `discard` removes their
+    uploads; so several runs are lodged all or none."""
+
+    def __init__(self, *, owner: str, label: str = ""):
+        self.id, self.owner, self.label = new_id(), owner, label
+        self.roots: list[str] = []
+        self._rows: list[list[dict[str, Any]]] = []
+
+    def add(self, root: str, rows: list[dict[str, Any]]) -> None:
+        self.roots.append(root)
+        self._rows.append(rows)
+
+    def discard(self) -> None:
+        for root in self.roots:
+            remove_run_files(root)
+
+    def lodge(self) -> list[str]:
+        """Lodge every run: the runs' roots are the batch's jobs. Returns their ids."""
+        from app.launch import create_batch
+
+        roots = [rows[0] | {"batch_id": self.id} for rows in self._rows]
+        others = [r for rows in self._rows for r in rows[1:]]
+        try:
+            with write_conn() as conn:
+                lodged = create_batch(conn, batch_id=self.id, owner=self.owner, label=self.label,
+                                      submission_job_id=None, rows=roots, text="Lodged in a batch of pipeline runs")
+                lodged += _insert(conn, others, text="Lodged with its run, in a batch of pipeline runs")
+        except BaseException:
+            self.discard()
+            raise
+        enqueue(lodged)
+        return list(self.roots)
+
+
 def run_pipeline(*, actor: User, pipeline: Union[int, str], file_name: str, content: bytes,
-                 parameters: Optional[dict[str, Any]] = None, client_addr: Optional[str] = None) -> Job:
+                 parameters: Optional[dict[str, Any]] = None, client_addr: Optional[str] = None,
+                 email: Optional[str] = None, into: Optional[RunBatch] = None) -> Optional[Job]:
     """Run a pipeline on an uploaded file: check it all, store the upload, then lodge
     the first order's steps as one workflow. Returns its root job (the submission).
     Nothing is stored or lodged when any check fails, fair use included (app.fairuse:
     TooManyActive at the hard limit; the run's priority). `client_addr` is the address
-    of a submitter who did not sign in (a public pipeline's), kept on the run's jobs."""
+    of a submitter who did not sign in (a public pipeline's), kept on the run's jobs;
+    `email` the address told when the run ends. With `into`, the run is checked and
+    stored but left for `into.lodge()` (and None returned)."""
     if actor is None:
         raise PermissionDenied("Sign in to run a pipeline.")
     info = get_pipeline(actor=actor, pipeline=pipeline)
+    if not info.runnable:
+        raise PermissionDenied(f"Pipeline {info.name} is present but currently disabled.")
+    if actor.role == "anonymous" and not info.public:  # the built-in anonymous submitter (app.aa_compat)
+        raise PermissionDenied(f"Sign in to run {info.name}: it is not public.")
     if not info.steps:
         raise Conflict(f"Pipeline {info.name} has no steps yet; an admin must add some.")
     name = _file_name(file_name)
@@ -112,13 +155,17 @@ def run_pipeline(*, actor: User, pipeline: Union[int, str], file_name: str, cont
     rows = []
     for i, st in enumerate(first):
         payload = RunTask(pipeline_id=info.id, pipeline=info.name, order=st.order, index=i, task=st.task,
-                          task_id=st.task_id, plan=plan, upload=upload, inputs=[upload], parameters=params)
+                          task_id=st.task_id, plan=plan, upload=upload, inputs=[upload], parameters=params,
+                          email=email)
         jid = step_job_id(root, st.order, i, first_order=st.order)
         rows.append(_row(job_id=jid, owner=actor.username, spec=spec, payload=payload, workflow_id=root,
                          parent_job_id=None if jid == root else root, step=st.order,
                          lineage_key=_lineage(root, st.order, i), queue=backends.get(st.task_id) or DEFAULT_BACKEND,
                          subject=runs.run_name(payload.model_dump()))
                     | {"client_addr": client_addr, "priority": admitted.priority})
+    if into is not None:
+        into.add(root, rows)
+        return None
     try:
         with write_conn() as conn:
             fairuse.hold(conn, admitted, owner=actor.username, client_addr=client_addr)

@@ -44,6 +44,8 @@ class PipelineRow:
     steps: str = ""  # "1. a, b (in parallel) → 2. c"
     step_count: int = 0
     fair_use: str = ""  # its soft and hard limits, its own or the global ones
+    runnable: bool = True
+    public: bool = False
 
 
 def _steps(p) -> str:
@@ -69,7 +71,7 @@ def _param(p) -> str:
     text = f"{p.flag} {p.name}".strip() if p.flag else p.name
     if p.default:
         text += f"={p.default}"
-    return text + (" (required)" if p.required else "")
+    return text + (" (required)" if p.required else "") + (" (bool_valued)" if p.bool_valued else "")
 
 
 class AdminConfigurationState(rx.State):
@@ -95,5 +97,7 @@ class AdminConfigurationState(rx.State):
             ok_exit_codes=t.ok_exit_codes, timeout=seconds_text(t.timeout_s),
             parameters=", ".join(_param(p) for p in t.parameters)) for t in conf.tasks]
         self.pipelines = [PipelineRow(name=p.name, description=p.description, steps=_steps(p),
-                                      step_count=len(p.steps), fair_use=_fair_use(p)) for p in conf.pipelines]
+                                      step_count=len(p.steps), fair_use=_fair_use(p), runnable=p.runnable,
+                                      public=p.public)
+                          for p in conf.pipelines]
         self.loaded = True

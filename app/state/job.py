@@ -7,7 +7,9 @@ from typing import Any, Optional
 
 import reflex as rx
 
-from app import files, launch, pipelines, queries, routes, runs, workers
+from sqlmodel import select
+
+from app import aa_compat, estimates, files, launch, pipelines, queries, routes, runs, workers
 from app.errors import JobdeckError, NotFound
 from app.lifecycle import RETRYABLE
 from app.models import Batch, Item, Job, User
@@ -34,6 +36,18 @@ def read_detail(job_id: str) -> dict[str, Any]:
     return {"job": job, "messages": queries.job_messages(job_id), "files": queries.job_files(job_id),
             "batch": batch, "item": item, "children": queries.job_children(job_id), "steps": steps,
             "stuck": workers.waiting_reason(job=job) or ""}
+
+
+def anonymous_viewer(job_id: str) -> Optional[User]:
+    """Who a signed-out visitor sees a job as: a step of an anonymous run (a public
+    pipeline's) is reached by its id alone, as its submitter was told it; anything else
+    needs signing in."""
+    with session() as s:
+        job = s.get(Job, job_id)
+        if job is None or not runs.is_step(job) or job.owner != aa_compat.ANONYMOUS:
+            return None
+        user = s.exec(select(User).where(User.username == aa_compat.ANONYMOUS)).first()
+    return user if user is not None and user.role == aa_compat.ANONYMOUS_ROLE else None
 
 
 class JobState(rx.State):
@@ -64,6 +78,8 @@ class JobState(rx.State):
     workflow_name: str = ""  # what the Workflow field links to: the item, or the pipeline run
     workflow_href: str = ""
     workflow_class: str = ""
+    estimate: str = ""  # of a pipeline run: "usually takes about 2 minutes"
+    signed_out_view: bool = False  # a signed-out visitor's view of an anonymous run's step
 
     @rx.var
     def can_cancel(self) -> bool:
@@ -118,7 +134,9 @@ class JobState(rx.State):
 
     @rx.event
     async def load(self):
-        user = await viewer(self)
+        signed_in = await viewer(self)
+        user = signed_in or anonymous_viewer(self._job_id())
+        self.signed_out_view = signed_in is None and user is not None
         if user is None:
             return await sign_in_redirect(self)
         job_id = self._job_id()
@@ -132,6 +150,8 @@ class JobState(rx.State):
             live.watch(self, username=user.username, admin=user.is_admin, job_ids=frozenset([job_id]),
                        workflow_ids=frozenset([wf]))
         self._show(user, d)
+        pid = (d["job"].payload or {}).get("pipeline_id") if self.found and self.steps else None
+        self.estimate = estimates.estimate(int(pid)).text if pid else ""
 
     @rx.event
     async def recheck_waiting(self, _now: str = ""):
@@ -170,7 +190,7 @@ class JobState(rx.State):
 
     @rx.event
     async def download(self, name: str):
-        user = await viewer(self)
+        user = await viewer(self) or anonymous_viewer(self._job_id())
         if user is None:
             return await sign_in_redirect(self)
         try:

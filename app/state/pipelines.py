@@ -9,12 +9,12 @@ from typing import Any
 
 import reflex as rx
 
-from app import pipelines, routes, runs
+from app import aa_compat, estimates, pipelines, routes, runs
 from app.errors import JobdeckError
 from app.models import Job
 from app.settings import get_settings
 from app.state import live
-from app.state.base import sign_in_redirect, viewer
+from app.state.base import AuthState, sign_in_redirect, viewer
 from app.state.views import describe, duration
 
 UPLOAD_ID = "pipeline-file"
@@ -47,6 +47,8 @@ class PipelineRow:
     orders: list[OrderRow] = dataclasses.field(default_factory=list)
     parameters: list[ParameterRow] = dataclasses.field(default_factory=list)
     steps: int = 0
+    public: bool = False
+    estimate: str = ""  # "usually takes about 2 minutes", from its complete runs
 
 
 @dataclasses.dataclass
@@ -84,7 +86,8 @@ def run_row(r: runs.RunState) -> RunRow:
 
 def pipeline_row(p: pipelines.PipelineInfo) -> PipelineRow:
     return PipelineRow(
-        id=p.id, key=str(p.id), name=p.name, description=p.description, steps=len(p.steps),
+        id=p.id, key=str(p.id), name=p.name, description=p.description, steps=len(p.steps), public=p.public,
+        estimate=estimates.estimate(p.id).text,
         orders=[OrderRow(o[0].order, " · ".join(s.task for s in o), len(o) > 1) for o in p.orders],
         parameters=[ParameterRow(r.name, r.default, r.required, ", ".join(r.tasks), r.type, r.rule, list(r.choices))
                     for r in p.parameters])
@@ -127,13 +130,19 @@ class PipelinesState(rx.State):
     def selected_key(self) -> str:
         return str(self.selected) if self.selected else ""
 
+    signed_in: bool = False
+
     @rx.event
     async def load(self):
         user = await viewer(self)
-        if user is None:
-            return await sign_in_redirect(self)
+        listed = pipelines.list_pipelines(actor=user)
+        if user is None:  # signed out: the public pipelines only, run anonymously
+            listed = [p for p in listed if p.public]
+            if not listed:
+                return await sign_in_redirect(self)
         live.unwatch(self)
-        self.rows = [pipeline_row(p) for p in pipelines.list_pipelines(actor=user)]
+        self.signed_in = user is not None
+        self.rows = [pipeline_row(p) for p in listed]
         wanted = self.router.url.query_parameters.get("pipeline", "")  # type: ignore[attr-defined]
         ids = [r.id for r in self.rows]
         if wanted.isdigit() and int(wanted) in ids:
@@ -160,7 +169,7 @@ class PipelinesState(rx.State):
     @rx.event
     async def pick_file(self, files: list[rx.UploadFile]):
         user = await viewer(self)
-        if user is None:
+        if user is None and not self.current.public:
             return await sign_in_redirect(self)
         self._forget_file()
         self.error, self.error_field = "", ""
@@ -186,8 +195,12 @@ class PipelinesState(rx.State):
     @rx.event
     async def run(self):
         user = await viewer(self)
+        address = None
         if user is None:
-            return await sign_in_redirect(self)
+            if not pipelines.get_pipeline(actor=None, pipeline=self.selected).public:
+                return await sign_in_redirect(self)
+            user = aa_compat.anonymous_user()  # a public pipeline's anonymous submitter, known by address
+            address = (await self.get_state(AuthState))._client_address()
         if not self._content:
             self.error, self.error_field = "Choose a file to run the pipeline on.", "file"
             return
@@ -195,7 +208,7 @@ class PipelinesState(rx.State):
         params: dict[str, Any] = {k: v for k, v in self.values.items() if str(v).strip() != ""}
         try:
             job = pipelines.run_pipeline(actor=user, pipeline=self.selected, file_name=self.file_name,
-                                         content=self._content, parameters=params)
+                                         content=self._content, parameters=params, client_addr=address)
         except JobdeckError as exc:
             self.error, self.error_field = exc.message, str(exc.detail.get("field") or "")
             return rx.toast.error(exc.message)

@@ -103,7 +103,7 @@ def test_admins_configure_tasks_and_pipelines(api):
     tasks = {t["name"]: t for t in api.get("/api/tasks", headers=root).json()}
     assert tasks["word frequencies"]["parameters"] == [{"name": "top", "flag": "", "default": "20",
                                                         "required": False, "type": "integer", "choices": [],
-                                                        "minimum": 1, "maximum": 100000}]
+                                                        "minimum": 1, "maximum": 100000, "bool_valued": False}]
     changed = api.put(f"/api/tasks/{tasks['line count']['id']}", headers=root,
                       json={**TASKS[0], "command": "grep -c {pattern} {input}", "ok_exit_codes": "0,1",
                             "parameters": [{"name": "pattern", "required": True}]})
@@ -164,3 +164,24 @@ def test_who_may_do_what(api):
             assert r.status_code == want, f"{method} {r.url} as {who}: {r.status_code} {r.text[:200]}"
             if want == 201 and method == "POST" and kwargs.get("json", {}).get("name") in ("x", "z"):
                 api.delete(r.headers["location"], headers=api.as_("root"))  # the next role makes it again
+
+
+def test_a_pipeline_is_runnable_or_public_and_a_parameter_a_switch(api):
+    root = api.as_("root")
+    r = api.post("/api/tasks", headers=root, json={"name": "sorter", "command": "sort {input}",
+                                                   "parameters": [{"name": "reverse", "flag": "-r",
+                                                                   "bool_valued": True}]})
+    assert r.status_code == 201 and r.json()["parameters"][0]["bool_valued"] is True
+    bad = problem_of(api.post("/api/tasks", headers=root, json={"name": "x", "command": "sort {input}",
+                                                                "parameters": [{"name": "r", "bool_valued": True}]}),
+                     422)
+    assert bad["field"] == "parameters.0.flag"
+    r = api.post("/api/pipelines", headers=root, json={"name": "S", "steps": [{"order": 1, "task": "sorter"}]})
+    assert (r.json()["runnable"], r.json()["public"]) == (True, False)
+    r = api.put(f"/api/pipelines/{r.json()['id']}", headers=root,
+                json={"name": "S", "steps": [{"order": 1, "task": "sorter"}], "runnable": False, "public": True})
+    assert r.status_code == 200 and (r.json()["runnable"], r.json()["public"]) == (False, True)
+    assert api.get(f"/api/pipelines/{r.json()['id']}", headers=api.as_("alice")).json()["public"] is True
+    run = api.post(f"/api/pipelines/{r.json()['id']}/runs", headers=api.as_("alice"),
+                   files={"file": ("a.txt", b"a", "text/plain")})
+    assert "currently disabled" in problem_of(run, 403)["detail"]

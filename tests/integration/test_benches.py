@@ -69,6 +69,10 @@ SMOKE = {
         rf"upstream of a run's output, depth 10 +{NUM}ms +{NUM}ms +{NUM}ms +{NUM}ms +\d+ +{NUM}",
         rf"downstream of the hub, depth 3 +{NUM}ms +{NUM}ms +{NUM}ms +{NUM}ms +\d+ +{NUM}",
         rf"N = 19,998: worst ratio N/10k {NUM} \(goal <= 1.5\)",
+    "estimates": (["--runs", "20000", "--pipelines", "2"], {}, [
+        rf"runs=10,000 pipelines=2: one estimate {NUM} ms \(kept {NUM} ms\), jobtimes {NUM} ms",
+        rf"runs=20,000 pipelines=2: one estimate {NUM} ms \(kept {NUM} ms\), jobtimes {NUM} ms",
+        rf"ratio N/10k: one estimate {NUM}, kept {NUM}, jobtimes {NUM}",
     ]),
     "chain": (["--steps", "20"], {}, [
         r"steps=20 database=sqlite, one worker each",
