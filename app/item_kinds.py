@@ -36,8 +36,8 @@ class Field:
 ITEM_FIELDS: dict[str, tuple[Field, ...]] = {
     "PERSON": (Field("first_name", "First name", required=True), Field("last_name", "Last name", required=True),
                Field("email", "Email", "email", required=True), Field("orcid", "ORCID", "url")),
-    "ORGANISATION": (Field("name", "Name", required=True), Field("ror", "ROR", "url")),
-    "MODEL": (Field("name", "Name", required=True), Field("description", "Description", required=True),
+    "ORGANISATION": (Field("name", "Official name", required=True), Field("ror", "ROR", "url")),
+    "MODEL": (Field("name", "Model name", required=True), Field("description", "Description", required=True),
               Field("documentation_url", "Documentation URL", "url", required=True),
               Field("source_url", "Source URL", "url", required=True)),
     "MODEL_RUN_WORKFLOW_TEMPLATE": (

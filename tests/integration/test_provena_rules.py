@@ -451,3 +451,83 @@ def test_item_kinds_refuse_wrong_values_and_model_runs_come_only_from_their_rout
     assert r.status_code == 422 and "twice" in r.json()["detail"]
     r = api.post("/api/items", json={"subtype": "MODEL_RUN", "display_name": "x"}, headers=h)
     assert r.status_code == 422 and r.json()["field"] == "subtype"
+
+
+def test_hostile_input_to_the_read_and_csv_routes_is_a_4xx_naming_the_problem(api, reg):
+    h = api.as_("alice")
+    base = "/api/provena/registry/agent/person"
+    for params in ({"id": "a\x00b"}, {"id": "x" * 65}, {}, {"id": reg["person"].id, "seed_allowed": "maybe"}):
+        r = api.get(base + "/fetch", params=params, headers=h)
+        assert 400 <= r.status_code < 500, (params, r.text)
+    for body, field in (({"page_size": 0}, "page_size"), ({"page_size": 10_000}, "page_size"),
+                        ({"filter_by": {"record_type": "BOGUS"}}, "record_type"),
+                        ({"sort_by": {"sort_type": "DISPLAY_NAME"}}, "sort_by"),
+                        ({"sort_by": {"ascending": True}}, "sort_by"),
+                        ({"pagination_key": {"cursor": "bm90IGEgY3Vyc29y"}}, "pagination_key"),
+                        ({"pagination_key": {"cursor": "x" * 600}}, "pagination_key"),
+                        ({"pagination_key": "a string"}, "pagination_key")):
+        r = api.post(base + "/list", json=body, headers=h)
+        assert 400 <= r.status_code < 500 and field in r.text, (body, r.status_code, r.text)
+    nested: dict = {}
+    for _ in range(300):
+        nested = {"k": nested}
+    r = api.post(base + "/list", json={"pagination_key": nested}, headers=h)
+    assert 400 <= r.status_code < 500, r.text
+    assert api.get(base + "/fetch", params={"id": reg["person"].id}).status_code == 401  # no token
+
+    csv_route = "/api/provena/bulk/convert_model_runs/csv"
+    assert api.get("/api/provena/bulk/generate_template/csv", headers=h).status_code == 422
+    r = api.post(csv_route, files={"csv_file": ("x.csv", b"\xff\xfe\x00bad", "text/csv")}, headers=h)
+    assert r.status_code == 422 and "UTF-8" in r.json()["detail"]
+    r = api.post(csv_route, files={"csv_file": ("x.csv", b"display_name,description\nx,y\n", "text/csv")},
+                 headers=h)
+    assert r.status_code == 400 and "_workflow template id" in r.json()["detail"]
+    r = api.post(csv_route, files={"csv_file": ("x.csv", b"a" * (5 * 1024 * 1024 + 1), "text/csv")}, headers=h)
+    assert r.status_code == 413
+    assert api.post(csv_route, headers=h).status_code == 422  # no file
+    with session() as s:
+        from app.provena_csv import template_header
+
+        header = template_header(s.connection(), reg["wf"].id)
+    r = api.post(csv_route, files={"csv_file": ("x.csv", (",".join(header) + "\n").encode(), "text/csv")},
+                 headers=h)
+    assert r.status_code == 422 and "no model runs" in r.json()["detail"]
+    stray = ",".join(header) + "\n" + ",".join([""] * 9 + ["r.nc"]) + ",x\n"  # a resource without its dataset
+    r = api.post(csv_route, files={"csv_file": ("x.csv", stray.encode(), "text/csv")}, headers=h)
+    assert r.status_code == 400 and "Line 2, column Input resource: rain" in r.json()["detail"]
+
+
+def test_a_registry_list_page_reads_its_index_in_order(reg, users):
+    """The statement a page runs, as the database plans it: an index gives the rows in
+    the page's order (no scan of the kind, no sort), whatever the record type asked."""
+    from app import provena_registry
+    from app.db import get_engine
+
+    engine = get_engine()
+    seen: list[tuple[str, object]] = []
+
+    def grab(conn, cursor, statement, parameters, context, executemany):
+        if "FROM item" in statement and "ORDER BY" in statement:
+            seen.append((statement, parameters))
+
+    first = provena_registry.list_items(actor=users["alice"], subtype="PERSON", record_type="ALL", page_size=1)
+    sa.event.listen(engine, "before_cursor_execute", grab)
+    try:
+        for record_type in ("COMPLETE_ONLY", "SEED_ONLY", "ALL"):
+            provena_registry.list_items(actor=users["alice"], subtype="PERSON", record_type=record_type,
+                                        page_size=1, pagination_key=first["pagination_key"])
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", grab)
+    assert len(seen) == 3
+    with engine.connect() as conn:
+        raw = conn.connection.driver_connection
+        for statement, parameters in seen:
+            if engine.dialect.name == "sqlite":
+                plan = " ".join(str(r[-1]) for r in raw.execute("EXPLAIN QUERY PLAN " + statement, parameters))
+                assert "USING INDEX ix_item_subtype" in plan and "TEMP B-TREE" not in plan, plan
+            else:
+                cur = raw.cursor()
+                cur.execute("SET enable_seqscan = off")  # a tiny table: ask whether an index can serve it
+                cur.execute("EXPLAIN " + statement, parameters)
+                plan = " ".join(r[0] for r in cur.fetchall())
+                assert "ix_item_subtype" in plan and "Sort" not in plan, plan
