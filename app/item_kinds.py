@@ -20,7 +20,6 @@ RECORD_TYPES = (COMPLETE, SEED)
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _URL = re.compile(r"https?://[^\s/$.?#][^\s]*", re.IGNORECASE)
-USAGE_TYPES = ("PARAMETER_FILE", "CONFIG_FILE", "FORCING_DATA", "GENERAL_DATA")
 
 
 @dataclass(frozen=True)
