@@ -65,7 +65,7 @@ def unavailable(item_id: str, item: Optional[Found], subtype: str, *, seed_allow
     """Why a fetch of `item_id` as a `subtype` finds nothing to use (Provena's
     status.details), or None when it does."""
     if item is None:
-        return f"Could not find the given key ({item_id}) in the registry. Check the id is correct."
+        return f"Could not find the given key ({item_id}) in the registry."
     if item.subtype != subtype:
         return (f"The item with id {item_id} is a {item.subtype}, not a {subtype}: fetch it through the "
                 f"{item.subtype.lower()} route.")

@@ -146,7 +146,7 @@ def test_a_batch_with_failures_says_so_and_retries_them(alice_page, console):
     page.get_by_role("switch", name="Failures only").click()
     expect(page.locator(".job-row")).to_have_count(2)
     page.locator(".job-row .why").first.click()
-    expect(page.locator(".error-text")).to_contain_text("no item no-such-person")
+    expect(page.locator(".error-text")).to_contain_text("Modeller with id no-such-person was not a valid person")
     expect(page.locator(".rt-PopoverContent")).to_have_css("opacity", "1")  # opened, not fading in
     shot(page, "batch-why-open")
     page.keyboard.press("Escape")
