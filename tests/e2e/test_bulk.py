@@ -171,34 +171,37 @@ def test_a_batch_with_failures_says_so_and_retries_them(alice_page, console):
 def test_the_template_of_a_workflow_template_in_provenas_columns_lodges_as_it_is_filled(alice_page, console):
     """The workflow template chosen on the page gives Provena's CSV: one column per dataset
     template (and resource key, annotation); filled in, it checks and lodges as one batch."""
-    from app import auth
-    from app.demo import model_run_world
+    from sqlmodel import select
+
+    from app.db import session
+    from app.demo import DEMO_NAMES
+    from app.models import Item
 
     page = alice_page
-    with console.domain():
-        world = model_run_world(auth.get_user("alice"), prefix="Reef")
+    with console.domain(), session() as s:
+        ids = {k: s.exec(select(Item.id).where(Item.display_name == n)).first() for k, n in DEMO_NAMES.items()}
     page.goto(console.url("/model-runs/new"))
     page.locator(".workflow-choice").click()
-    page.get_by_role("option", name="Reef wf").click()
+    page.get_by_role("option", name=DEMO_NAMES["wf"]).click()
     with page.expect_download() as dl:
         page.get_by_role("button", name="Download its template").click()
     [header] = list(csv.reader(io.StringIO(open(dl.value.path(), encoding="utf-8").read())))
-    assert header[0] == f"_workflow template id {world['wf'].id}" and header[-4:] == [
+    assert header[0] == f"_workflow template id {ids['wf']}" and header[-4:] == [
         "_job_id", "_job_status", "_model_run_record_id", "_error_info"]
-    assert f"Input dataset id for template: Reef template [template id: {world['template'].id}]" in header
-    values = {"display name": "Reef run", "description": "from Provena's columns", "agent id": world["person"].id,
+    assert header[8] == f"Input dataset id for template: {DEMO_NAMES['template']} [template id: {ids['template']}]"
+    values = {"display name": "Run from Provena's columns", "description": "one row", "agent id": ids["person"],
               header[6]: "2024-03-01 09:00:00+00:00", header[7]: "2024-03-01 10:00:00+00:00",
-              header[8]: world["rain"].id, header[9]: world["flow"].id}
+              header[8]: ids["rain"], header[9]: ids["flow"]}
     buf = io.StringIO()
     csv.writer(buf).writerows([header, [values.get(h, "") for h in header],
-                               [dict(values, **{"agent id": world["org"].id}).get(h, "") for h in header]])
-    _choose(page, "reef.csv", buf.getvalue().encode())
+                               [dict(values, **{"agent id": ids["org"]}).get(h, "") for h in header]])
+    _choose(page, "provena.csv", buf.getvalue().encode())
     expect(page.locator(".problem-row[data-line='3']")).to_contain_text(
-        f"Modeller with id {world['org'].id} was not a valid person")
+        f"Modeller with id {ids['org']} was not a valid person")
     buf = io.StringIO()
     csv.writer(buf).writerows([header, [values.get(h, "") for h in header]])
-    _choose(page, "reef-fixed.csv", buf.getvalue().encode())
-    expect(page.locator(".check-passed")).to_contain_text("reef-fixed.csv")
+    _choose(page, "provena-fixed.csv", buf.getvalue().encode())
+    expect(page.locator(".check-passed")).to_contain_text("provena-fixed.csv")
     page.get_by_role("button", name="Register 1 model runs").click()
     expect(page).to_have_url(re.compile(r"/batches/[0-9a-f-]{36}/?$"))
     expect(page.locator(".batch-percent")).to_have_text("100%", timeout=30_000)
