@@ -191,6 +191,15 @@ class _NotCsv(Exception):
 
 
 def _read_shape(text: str, max_problems: int) -> _Shape:
+    if text.lstrip("\ufeff").lstrip('"').startswith("_workflow template id "):
+        # Provena's CSV of one workflow template (app.provena_csv), as its route gives it out
+        from app import provena_csv
+
+        got = provena_csv.read(text, max_problems=max_problems)
+        shape = _Shape(got.records, got.lines, got.problems, got.rows, capped=len(got.problems) >= max_problems)
+        if not shape.records and not shape.problems:
+            shape.problems.append(RowProblem(2, "", "The file has a header but no model runs to register."))
+        return shape
     # newline="": the csv module reads \r, \n and \r\n line ends itself
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff"), newline=""))
     shape = _Shape([], [], [], 0)
@@ -240,15 +249,16 @@ def _read_shape(text: str, max_problems: int) -> _Shape:
 
 def parse_model_runs_csv(text: str, *, max_problems: int = 200) -> list[dict[str, Any]]:
     """Model run records from CSV text, or InvalidInput listing every problem of every
-    row (the first `max_problems`), each with its line and column."""
-    shape = _read_shape(text, max_problems)
-    if not shape.problems:
-        return shape.records
-    problems = shape.problems[:max_problems]
+    row (the first `max_problems`), each with its line and column: the shape of each
+    row, and the registry's rules (app.modelrun_rules)."""
+    got = check_model_runs_csv(text, max_problems=max_problems)
+    if not got.problems:
+        return got.records
+    problems = got.problems
     listed = "; ".join(f"{p.where()}{p.message.rstrip('.')}" for p in problems[:20])
     more = f"; and {len(problems) - 20} more (see errors)" if len(problems) > 20 else ""
     first = problems[0]
-    raise InvalidInput(f"{problems_summary(problems, capped=shape.capped).capitalize()}; nothing was lodged. "
+    raise InvalidInput(f"{got.summary.capitalize()}; nothing was lodged. "
                        f"{listed}{more}.", field=first.column or "file",
                        errors=[{"line": p.line, "field": p.column or "file", "message": p.message}
                                for p in problems])
@@ -287,25 +297,27 @@ class CsvCheck:
         return problems_summary(self.problems, capped=self.capped)
 
 
+def _column_of_rule(field: str) -> str:
+    """The CSV column a rule's place in the record is in."""
+    head = field.split(".")[0]
+    return field.removeprefix("associations.") if head == "associations" else head
+
+
 def check_model_runs_csv(text: str, *, max_problems: int = 200) -> CsvCheck:
     """Every row checked, every problem of every row kept with its line and column (the
-    first `max_problems`): the shape of each row, and that each item it names exists
-    with the right kind. Nothing is written."""
+    first `max_problems`): the shape of each row, and the registry's rules for model
+    runs (app.modelrun_rules: the items it names, its workflow template's templates,
+    resource keys and annotations). Nothing is written."""
     from app.db import session
-    from app.provenance import item_subtypes, model_run_references, reference_problems
+    from app.modelrun_rules import check_records
 
     shape = _read_shape(text, max_problems)
     problems = list(shape.problems)
     if shape.records and len(problems) < max_problems:
-        wanted = [model_run_references(rec) for rec in shape.records]
         with session() as s:
-            found = item_subtypes(s.connection(), (w[0] for ws in wanted for w in ws))
-        for ws, line in zip(wanted, shape.lines):
-            for p in reference_problems(ws, found):
-                where, _, what = p.partition(": ")
-                column = where.split(".")[0] if where.startswith(("inputs", "outputs")) else \
-                    where.removeprefix("associations.")
-                problems.append(RowProblem(line, column, f"{where}: {what}."))
+            found = check_records(s.connection(), shape.records)
+        for rule_problems, line in zip(found, shape.lines):
+            problems += [RowProblem(line, _column_of_rule(p.field), p.message) for p in rule_problems]
     problems.sort(key=lambda p: p.line)  # stable: a row's own order is kept
     capped = shape.capped or len(problems) > max_problems
     return CsvCheck(shape.records if not problems else [], problems[:max_problems], shape.rows, capped)
@@ -321,21 +333,36 @@ def template_csv() -> str:
 
     def newest(subtype: str, n: int = 1) -> list[str]:
         with session() as s:
-            got = list(s.exec(select(Item.id).where(Item.subtype == subtype, Item.next_version_id.is_(None))
+            got = list(s.exec(select(Item.id).where(Item.subtype == subtype, Item.next_version_id.is_(None),
+                                                    Item.record_type == "COMPLETE_ITEM")
                               .order_by(Item.created_at.desc()).limit(n)))
         return got + [f"<{subtype.lower()} id>"] * (n - len(got))
 
-    template = newest("DATASET_TEMPLATE")[0]
+    # A workflow template and what it asks for, so the example row checks clean.
+    with session() as s:
+        wf = s.exec(select(Item).where(Item.subtype == "MODEL_RUN_WORKFLOW_TEMPLATE",
+                                       Item.record_type == "COMPLETE_ITEM", Item.next_version_id.is_(None))
+                    .order_by(Item.created_at.desc()).limit(1)).first()
+    record = (wf.record or {}) if wf else {}
+
+    def first_template(side: str) -> str:
+        got = [t["template_id"] for t in record.get(side) or [] if isinstance(t, dict) and t.get("template_id")]
+        return got[0] if got else newest("DATASET_TEMPLATE")[0]
+
     out_ds, in_ds = newest("DATASET", 2)
+    notes = record.get("annotations") if isinstance(record.get("annotations"), dict) else {}
+    keys = list(notes.get("required") or []) or ["calibration"]
     buf = io.StringIO()
     w = csvcells.writer(buf)
     w.writerow(COLUMNS)
     example = {"display_name": "Water balance run 1", "description": "Calibrated run of the upper catchment",
-               "workflow_template_id": newest("MODEL_RUN_WORKFLOW_TEMPLATE")[0], "modeller_id": newest("PERSON")[0],
+               "workflow_template_id": wf.id if wf else newest("MODEL_RUN_WORKFLOW_TEMPLATE")[0],
+               "modeller_id": newest("PERSON")[0],
                "start_time": "2024-03-01T09:00:00Z", "end_time": "2024-03-01T11:30:00Z",
                "requesting_organisation_id": newest("ORGANISATION")[0], "study_id": "", "model_version": "2.1",
-               "inputs": f"{template}:{in_ds}", "outputs": f"{template}:{out_ds}",
-               "annotations": "calibration=2023;gauges=12"}
+               "inputs": f"{first_template('input_templates')}:{in_ds}",
+               "outputs": f"{first_template('output_templates')}:{out_ds}",
+               "annotations": ";".join(f"{k}=example" for k in keys)}
     w.writerow([example[c] for c in COLUMNS])
     return buf.getvalue()
 

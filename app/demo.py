@@ -18,15 +18,34 @@ DEMO_USERS = [
     ("bob", "jobdeck-bob", "Bob Modeller", "user"),
 ]
 
-DEMO_ITEMS = [
-    ("PERSON", "Alice Researcher", "Hydrologist; modeller of the demo runs."),
-    ("ORGANISATION", "Catchment Research Group", "The organisation that requests the demo runs."),
-    ("DATASET_TEMPLATE", "Gridded rainfall template", "Template of a gridded daily rainfall dataset."),
-    ("DATASET", "Daily rainfall 1990-2020", "Gridded daily rainfall, 5 km."),
-    ("DATASET", "Streamflow forecast", "Modelled streamflow at 12 gauges."),
-    ("MODEL", "Catchment water balance model", "A lumped rainfall-runoff model."),
-    ("MODEL_RUN_WORKFLOW_TEMPLATE", "Water balance run template", "Inputs: rainfall; outputs: streamflow."),
-]
+DEMO_NAMES = {"person": "Alice Researcher", "org": "Catchment Research Group", "template": "Gridded rainfall template",
+              "rain": "Daily rainfall 1990-2020", "flow": "Streamflow forecast",
+              "model": "Catchment water balance model", "wf": "Water balance run template"}
+
+
+def model_run_world(actor, prefix: str = "demo", names: dict[str, str] | None = None) -> dict[str, Item]:
+    """The complete items a model run names, consistent with each other: a modeller, an
+    organisation, a dataset template, two datasets, a model and a workflow template
+    that runs the model from one rainfall dataset to one streamflow dataset. Each is
+    named `<prefix> <key>` unless `names` names it."""
+    def make(subtype: str, key: str, description: str = "", **record) -> Item:
+        name = (names or {}).get(key) or f"{prefix} {key}"
+        return registry.create_item(actor=actor, subtype=subtype, display_name=name,
+                                    description=description, record=record)[0]
+
+    made = {"person": make("PERSON", "person", "Hydrologist; modeller of the runs.", first_name="Alice",
+                           last_name="Researcher", email="alice@example.org"),
+            "org": make("ORGANISATION", "org", "Requests the runs.", name="Catchment Research Group"),
+            "template": make("DATASET_TEMPLATE", "template", "A gridded daily dataset."),
+            "rain": make("DATASET", "rain", "Gridded daily rainfall, 5 km."),
+            "flow": make("DATASET", "flow", "Modelled streamflow at 12 gauges."),
+            "model": make("MODEL", "model", name="Catchment water balance", description="A lumped rainfall-runoff model.",
+                          documentation_url="https://example.org/water-balance/docs",
+                          source_url="https://example.org/water-balance/src")}
+    made["wf"] = make("MODEL_RUN_WORKFLOW_TEMPLATE", "wf", "Inputs: rainfall; outputs: streamflow.",
+                      software_id=made["model"].id, input_templates=[{"template_id": made["template"].id}],
+                      output_templates=[{"template_id": made["template"].id}])
+    return made
 
 
 def seed_backends() -> None:
@@ -76,10 +95,6 @@ def seed() -> bool:
         seed_pipelines()  # a database seeded before pipelines existed gets them too
         return False
     users = {u: auth.create_user(username=u, password=p, display_name=d, role=r) for u, p, d, r in DEMO_USERS}
-    with session() as s:
-        have = set(s.exec(select(Item.display_name)))
-    for subtype, name, desc in DEMO_ITEMS:
-        if name not in have:
-            registry.create_item(actor=users["alice"], subtype=subtype, display_name=name, description=desc)
+    model_run_world(users["alice"], names=DEMO_NAMES)
     seed_pipelines()
     return True

@@ -104,7 +104,9 @@ class Item(SQLModel, table=True):
     __table_args__ = (sa.Index("ix_item_owner_created", "owner", "created_at", "id"),
                       sa.Index("ix_item_created", "created_at", "id"),
                       sa.Index("ix_item_owner_subtype_created", "owner", "subtype", "created_at", "id"),
-                      sa.Index("ix_item_subtype_created", "subtype", "created_at", "id"))
+                      sa.Index("ix_item_subtype_created", "subtype", "created_at", "id"),
+                      # Provena's registry lists: one kind, complete items or seeds only
+                      sa.Index("ix_item_subtype_rtype_created", "subtype", "record_type", "created_at", "id"))
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=64)
     subtype: str = Field(index=True, max_length=64)
@@ -117,6 +119,8 @@ class Item(SQLModel, table=True):
     version_reason: Optional[str] = None
     record: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
     record_status: str = Field(default="INCOMPLETE", max_length=16)  # INCOMPLETE | COMPLETE | LODGED
+    # COMPLETE_ITEM, or SEED_ITEM while the record lacks a field its kind needs (app.item_kinds)
+    record_type: str = Field(default="COMPLETE_ITEM", max_length=16)
     create_workflow_id: Optional[str] = Field(default=None, max_length=64)
     version_workflow_id: Optional[str] = Field(default=None, max_length=64)
     created_at: datetime = _created()

@@ -16,7 +16,7 @@ from typing import Any, Optional
 
 from sqlmodel import select
 
-from app import launch, queries, registry
+from app import item_kinds, launch, modelrun_rules, queries, registry
 from app.db import session
 from app.errors import InvalidInput, JobdeckError, NotFound, PermissionDenied
 from app.jobtypes import SPECS, ITEM_SUBTYPES
@@ -309,7 +309,12 @@ def admin_launch(*, actor: User, job_type: str, job_subtype: str, payload: dict[
 
 def lodge(*, actor: User, job_subtype: str, payload: dict[str, Any]) -> str:
     """Lodge one of the PROV_LODGE jobs a user may start (model run register, batch,
-    update); returns its session id."""
+    update); returns its session id. Register and update check the record against the
+    registry first, as Provena does (a 400 with its words); a batch's records are
+    checked by their own jobs."""
+    if job_subtype in ("MODEL_RUN_PROV_LODGE", "MODEL_RUN_UPDATE"):
+        with session() as s:
+            modelrun_rules.refuse_as_provena(s.connection(), payload["record"])
     return launch.launch_job(actor=actor, job_type="PROV_LODGE", job_subtype=job_subtype, payload=payload).id
 
 
@@ -326,7 +331,7 @@ def _subtype_for(category: str, subtype: str) -> str:
 def provena_item(item: Item) -> dict[str, Any]:
     """An item in Provena's registry shape: its domain info (kept as the item's
     record) with the record info Provena adds around it."""
-    domain = dict(item.record or {})
+    domain = item_kinds.domain_info(item.subtype, item.record or {}, item.description or "")
     domain["display_name"] = item.display_name
     created = int(item.created_at.timestamp())
     return {
@@ -337,7 +342,7 @@ def provena_item(item: Item) -> dict[str, Any]:
         "updated_timestamp": int(item.updated_at.timestamp()),
         "item_category": CATEGORY_OF.get(item.subtype, "ENTITY"),
         "item_subtype": item.subtype,
-        "record_type": "COMPLETE_ITEM",
+        "record_type": item.record_type,
         "workflow_links": {"create_activity_workflow_id": item.create_workflow_id,
                            "version_activity_workflow_id": item.version_workflow_id},
         "versioning_info": {"previous_version": item.previous_version_id, "version": item.version,

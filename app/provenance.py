@@ -10,6 +10,7 @@ from typing import Any, Iterable, Optional
 
 import sqlalchemy as sa
 
+from app import modelrun_rules
 from app.db import insert_ignore, session, utcnow, write_conn
 from app.errors import JobFailed, NotFound
 from app.jobtypes import ModelRunRecord
@@ -111,54 +112,6 @@ def lodge_version(*, from_item_id: str, to_item_id: str, activity_id: str, owner
 # --- model runs -----------------------------------------------------------------
 
 
-def model_run_references(record: dict[str, Any]) -> list[tuple[str, str, str]]:
-    """(id, subtype it must have, field) of every item a model run record names, read
-    from the record as JSON; a part that is missing or not an id is left out, so a
-    record that failed its own checks can still have the items it names checked."""
-    def text(v: Any) -> str:
-        return v if isinstance(v, str) else ""
-
-    assoc = record.get("associations") if isinstance(record.get("associations"), dict) else {}
-    wanted = [(text(record.get("workflow_template_id")), "MODEL_RUN_WORKFLOW_TEMPLATE", "workflow_template_id"),
-              (text(assoc.get("modeller_id")), "PERSON", "associations.modeller_id"),
-              (text(assoc.get("requesting_organisation_id")), "ORGANISATION",
-               "associations.requesting_organisation_id"),
-              (text(record.get("study_id")), "STUDY", "study_id")]
-    for side in ("inputs", "outputs"):
-        for i, d in enumerate(record.get(side) or []):
-            if isinstance(d, dict):
-                wanted.append((text(d.get("dataset_id")), "DATASET", f"{side}.{i}.dataset_id"))
-                wanted.append((text(d.get("dataset_template_id")), "DATASET_TEMPLATE",
-                               f"{side}.{i}.dataset_template_id"))
-    return [w for w in wanted if w[0]]
-
-
-def item_subtypes(conn: sa.Connection, ids: Iterable[str], chunk: int = 500) -> dict[str, str]:
-    """The subtype of each of these items that exists (in chunks: a whole file's ids at once)."""
-    ids = sorted(set(ids))
-    found: dict[str, str] = {}
-    for i in range(0, len(ids), chunk):
-        found.update(conn.execute(sa.select(_item.c.id, _item.c.subtype)
-                                  .where(_item.c.id.in_(ids[i:i + chunk]))).all())
-    return found
-
-
-def reference_problems(wanted: list[tuple[str, str, str]], found: dict[str, str]) -> list[str]:
-    problems = []
-    for id_, subtype, where in wanted:
-        if id_ not in found:
-            problems.append(f"{where}: no item {id_}")
-        elif found[id_] != subtype:
-            problems.append(f"{where}: {id_} is a {found[id_]}, not a {subtype}")
-    return problems
-
-
-def check_model_run_references(conn: sa.Connection, record: ModelRunRecord) -> list[str]:
-    """Every item a model run names must exist with the right subtype."""
-    wanted = model_run_references(record.model_dump(mode="json"))
-    return reference_problems(wanted, item_subtypes(conn, (w[0] for w in wanted)))
-
-
 def _model_run_edges(run_id: str, record: ModelRunRecord) -> list[tuple[str, str, str]]:
     edges = [(run_id, "used", record.workflow_template_id),
              (run_id, "wasAssociatedWith", record.associations.modeller_id)]
@@ -183,14 +136,16 @@ def lodge_model_run(*, record: ModelRunRecord, job_id: str, owner: str,
     run_id = model_run_id(job_id)
     version = previous.version + 1 if previous else 1
     with write_conn() as conn:
-        problems = check_model_run_references(conn, record)
-        if problems:
-            raise JobFailed("The model run names items that are not in the registry: " + "; ".join(problems) + ".")
+        # Provena's rules, again in the job: the registry may have changed since the door.
+        problem = modelrun_rules.first_problem(conn, record.model_dump(mode="json"))
+        if problem is not None:
+            raise JobFailed(problem.detail)
         now = utcnow()
         conn.execute(insert_ignore(_item, conn.dialect.name).values(
             id=run_id, subtype="MODEL_RUN", display_name=record.display_name, description=record.description,
             owner=owner, version=version, previous_version_id=previous.id if previous else None,
             version_reason=reason, record=record.model_dump(mode="json"), record_status="LODGED",
+            record_type="COMPLETE_ITEM",
             create_workflow_id=job_id, created_at=now, updated_at=now))
         if previous:
             conn.execute(sa.update(_item).where(_item.c.id == previous.id, _item.c.next_version_id.is_(None))

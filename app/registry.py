@@ -15,6 +15,7 @@ from sqlmodel import select
 from app.db import LIKE_ESCAPE, contains_pattern, session, utcnow, write_conn
 from app.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from app.paging import MAX_LIMIT, decode_cursor, encode_cursor, newest_first  # noqa: F401 (cursor helpers re-exported)
+from app import item_kinds
 from app.jobtypes import ITEM_SUBTYPES, RegisterCreateActivity, RegisterVersionActivity, invalid_input, spec_for
 from app.launch import _insert, _row, enqueue
 from app.models import Item, Job, User, new_id
@@ -44,6 +45,10 @@ def _validate_create(data: dict[str, Any]) -> ItemCreate:
     if spec.subtype not in ITEM_SUBTYPES:
         raise InvalidInput(f"Unknown item subtype {spec.subtype!r}; known: {', '.join(ITEM_SUBTYPES)}.",
                            field="subtype")
+    if spec.subtype == "MODEL_RUN":
+        raise InvalidInput("Model runs are registered by their own route (POST /api/model-runs), "
+                           "which checks them against their workflow template.", field="subtype")
+    item_kinds.check_record(spec.subtype, spec.record)
     return spec
 
 
@@ -58,7 +63,8 @@ def create_item(*, actor: User, subtype: str, display_name: str, description: st
         conn.execute(sa.insert(_item).values(
             id=item_id, subtype=data.subtype, display_name=data.display_name,
             description=data.description, owner=actor.username, version=1, record=data.record,
-            record_status="INCOMPLETE", create_workflow_id=job_id, created_at=now, updated_at=now))
+            record_status="INCOMPLETE",
+            record_type=item_kinds.record_type(data.subtype, data.record, data.description), create_workflow_id=job_id, created_at=now, updated_at=now))
         lodged = _insert(conn, [_row(job_id=job_id, owner=actor.username, spec=spec,
                                      payload=RegisterCreateActivity(item_id=item_id),
                                      workflow_id=job_id, entity_id=item_id, now=now)],
@@ -93,7 +99,7 @@ def version_item(*, actor: User, item_id: str, reason: str) -> tuple[Item, Job]:
             id=new_item_id, subtype=old.subtype, display_name=old.display_name,
             description=old.description, owner=old.owner, version=old.version + 1,
             previous_version_id=item_id, version_reason=reason, record=old.record,
-            record_status="INCOMPLETE", create_workflow_id=old.create_workflow_id,
+            record_status="INCOMPLETE", record_type=old.record_type, create_workflow_id=old.create_workflow_id,
             version_workflow_id=job_id, created_at=now, updated_at=now))
         lodged = _insert(conn, [_row(job_id=job_id, owner=actor.username, spec=spec, payload=payload,
                                      workflow_id=job_id, entity_id=new_item_id, now=now)],

@@ -323,9 +323,18 @@ def _run(*, workdir, creates, versions, model_runs, batches, batch_size, slow, k
         say(f"web backend on :{port}, pool and Redis up; lodging")
         # the items every model run names
         ids = {}
+        records = {"person": {"first_name": "Chaos", "last_name": "Modeller", "email": "chaos@example.org"},
+                   "org": {"name": "Chaos group"},
+                   "model": {"name": "chaos", "description": "A model", "documentation_url": "https://example.org/d",
+                             "source_url": "https://example.org/s"}}
         for key, subtype in (("person", "PERSON"), ("org", "ORGANISATION"), ("template", "DATASET_TEMPLATE"),
-                             ("rain", "DATASET"), ("flow", "DATASET"), ("wf", "MODEL_RUN_WORKFLOW_TEMPLATE")):
-            got = api.post("/api/items", {"subtype": subtype, "display_name": f"chaos {key}"})
+                             ("rain", "DATASET"), ("flow", "DATASET"), ("model", "MODEL"),
+                             ("wf", "MODEL_RUN_WORKFLOW_TEMPLATE")):
+            if key == "wf":  # the workflow template names the model and the dataset template
+                records["wf"] = {"software_id": ids["model"], "input_templates": [{"template_id": ids["template"]}],
+                                 "output_templates": [{"template_id": ids["template"]}]}
+            got = api.post("/api/items", {"subtype": subtype, "display_name": f"chaos {key}",
+                                          "record": records.get(key, {})})
             ids[key] = got["item"]["id"]
             session_ids.append(got["session_id"])
         ops: list[tuple[str, int]] = ([("create", i) for i in range(creates)] + [("run", i) for i in range(model_runs)]

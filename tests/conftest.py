@@ -280,14 +280,11 @@ def users(jobdeck):
 
 @pytest.fixture
 def world(users):
-    """Registry items a model run can name, lodged and run."""
-    from app import registry
+    """Registry items a model run can name (complete and consistent: the workflow
+    template names the model and the dataset template), lodged and run."""
+    from app.demo import model_run_world
 
-    alice = users["alice"]
-    made = {}
-    for key, subtype in (("person", "PERSON"), ("org", "ORGANISATION"), ("template", "DATASET_TEMPLATE"),
-                         ("rain", "DATASET"), ("flow", "DATASET"), ("wf", "MODEL_RUN_WORKFLOW_TEMPLATE")):
-        made[key], _ = registry.create_item(actor=alice, subtype=subtype, display_name=f"demo {key}")
+    made = model_run_world(users["alice"])
     run_workers()
     return made
 

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from typing import Any, Literal, Optional
 
-from fastapi import APIRouter, Body, Depends, Query
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Body, Depends, File, Query, UploadFile
+from fastapi.responses import Response as RawResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
 
-from app import provena_compat as compat
+from app import provena_compat as compat, provena_csv, provena_registry as reads
 from app.api.deps import admin_user, current_user
 from app.jobtypes import ModelRunRecord
 from app.models import User
@@ -236,3 +238,94 @@ def _registry_routes(category: str, subtype: str) -> None:
 
 for _category, _subtype in compat.REGISTRY_ROUTES:
     _registry_routes(_category, _subtype)
+
+
+# --- Registry API: reads ----------------------------------------------------------------
+
+
+class StatusAnswer(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    status: Status
+
+
+class SubtypeFilter(BaseModel):
+    model_config = ConfigDict(extra="ignore")  # Provena's other filters do not apply to one kind
+    record_type: Literal["COMPLETE_ONLY", "SEED_ONLY", "ALL"] = "COMPLETE_ONLY"
+
+
+class SortBy(BaseModel):
+    sort_type: Optional[Line] = Field(default=None, max_length=64)
+    ascending: bool = False
+    begins_with: Optional[Line] = Field(default=None, max_length=256)
+
+
+class RegistryListRequest(BaseModel):
+    filter_by: Optional[SubtypeFilter] = None
+    sort_by: Optional[SortBy] = None
+    pagination_key: Optional[FreeJSON] = None
+    page_size: int = Field(default=20, ge=1, le=500)
+
+
+ItemIdQuery = Query(min_length=1, max_length=64)
+
+
+def _read_routes(category: str, subtype: str, item_subtype: str) -> None:
+    base = f"/registry/{category}/{subtype}"
+
+    def fetch(id: Line = ItemIdQuery, seed_allowed: Optional[bool] = None, user: User = Depends(current_user)):
+        return reads.fetch(actor=user, subtype=item_subtype, item_id=id, seed_allowed=bool(seed_allowed))
+
+    def list_items(req: RegistryListRequest, user: User = Depends(current_user)):
+        return reads.list_items(actor=user, subtype=item_subtype,
+                                record_type=(req.filter_by or SubtypeFilter()).record_type,
+                                page_size=req.page_size, pagination_key=req.pagination_key,
+                                sort_by=req.sort_by.model_dump() if req.sort_by else None)
+
+    router.add_api_route(base + "/fetch", fetch, methods=["GET"], response_model=StatusAnswer,
+                         name=f"fetch_{subtype}", summary=f"Fetch a {subtype.replace('_', ' ')}")
+    router.add_api_route(base + "/list", list_items, methods=["POST"], response_model=StatusAnswer,
+                         name=f"list_{subtype}", summary=f"List {subtype.replace('_', ' ')} items, newest first")
+
+
+for (_category, _subtype), _item_subtype in reads.READ_ROUTES.items():
+    _read_routes(_category, _subtype, _item_subtype)
+
+
+@router.get("/registry/general/fetch", response_model=StatusAnswer)
+def general_fetch(id: Line = ItemIdQuery, user: User = Depends(current_user)):
+    return reads.general_fetch(actor=user, item_id=id)
+
+
+# --- Prov API: CSV of model runs ----------------------------------------------------------
+
+MAX_CSV_BYTES = 5 * 1024 * 1024
+
+
+def _template_csv(workflow_template_id: str) -> str:
+    from app.db import session
+
+    with session() as s:
+        return provena_csv.template_csv(s.connection(), workflow_template_id)
+
+
+@router.get("/bulk/generate_template/csv", response_class=RawResponse,
+            responses={200: {"content": {"text/csv": {}}, "description": "The header row of the template"}})
+def generate_template_csv(workflow_template_id: Line = Query(min_length=1, max_length=64),
+                          user: User = Depends(current_user)):
+    text = _template_csv(workflow_template_id)
+    return RawResponse(text, media_type="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="model_runs_{workflow_template_id}.csv"'})
+
+
+@router.post("/bulk/convert_model_runs/csv", response_model=StatusAnswer)
+async def convert_model_runs_csv(csv_file: UploadFile = File(...), user: User = Depends(current_user)):
+    from app.errors import InvalidInput, PayloadTooLarge
+
+    data = await csv_file.read(MAX_CSV_BYTES + 1)
+    if len(data) > MAX_CSV_BYTES:
+        raise PayloadTooLarge(f"The CSV file is larger than {MAX_CSV_BYTES // (1024 * 1024)} MB; split it.")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InvalidInput("The CSV file is not UTF-8 text.", field="csv_file") from None
+    return await run_in_threadpool(provena_csv.convert, text)

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from app import bulk, launch, provenance, registry
+from app import bulk, launch, modelrun_rules, provenance, registry
 from app.api.deps import AUTH_RESPONSES, current_user
 from app.api.jobs import IdemKey, _p
 from app.api.schemas import (
@@ -76,6 +76,7 @@ def item_prov(item_id: str = ItemId, depth: int = Query(2, ge=1, le=5, descripti
 def register_model_run(record: ModelRunRecord, response: Response, user: User = Depends(current_user),
                        idempotency_key: Optional[str] = IdemKey) -> JobOut:
     before = utcnow()
+    modelrun_rules.refuse_all_now([record.model_dump(mode="json")])
     job = launch.launch_job(actor=user, job_type="PROV_LODGE", job_subtype="MODEL_RUN_PROV_LODGE",
                             payload={"record": record.model_dump(mode="json")}, idempotency_key=idempotency_key)
     if job.created_at < before:
@@ -128,6 +129,7 @@ async def register_model_runs(request: Request, response: Response,
         except ValidationError as exc:
             raise invalid_input(exc, prefix="body", what="request") from None
         records, label = [r.model_dump(mode="json") for r in body.records], body.label or label
+        await run_in_threadpool(modelrun_rules.refuse_all_now, records, prefix="records.")
     else:
         raise UnsupportedMediaType(f"Send the model runs as application/json or text/csv, not {kind!r}.")
     batch = await run_in_threadpool(lambda: bulk.register_model_runs(actor=user, records=records, label=label))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from app import routes
+from app import item_kinds, routes
 from app.components.common import empty_state, when
 from app.components.layout import page
 from app.jobtypes import ITEM_SUBTYPES
@@ -45,6 +45,28 @@ def _row(row: ItemRow) -> rx.Component:
     )
 
 
+# Model runs are registered on their own page, checked against their workflow template.
+FORM_SUBTYPES = tuple(s for s in ITEM_SUBTYPES if s != "MODEL_RUN")
+
+
+def _kind_fields(subtype: str) -> rx.Component:
+    """The fields of one kind of item (app.item_kinds); left blank, the item is a seed."""
+    boxes = []
+    for f in item_kinds.fields_of(subtype):
+        if f.name == "description":
+            continue  # the item's own description box above stands for it
+        label = f.label + ("" if f.required else " (optional)")
+        boxes.append(rx.vstack(
+            rx.text(label, size="2", weight="medium"),
+            rx.input(name=f"field_{f.name}", aria_label=f.label, width="100%", max_length=2000,
+                     placeholder=f.help or None, class_name=f"field-{f.name}",
+                     color_scheme=rx.cond(ItemsState.form_field == f"record.{f.name}", "red", "gray")),
+            spacing="1", width="100%"))
+    return rx.vstack(*boxes, rx.text("Leave a required field blank and the item is a seed: kept, but not yet "
+                                     "something a model run can name.", size="1", color_scheme="gray"),
+                     spacing="3", width="100%", class_name="kind-fields")
+
+
 def create_dialog() -> rx.Component:
     return rx.dialog.root(
         rx.dialog.trigger(rx.button(rx.icon("plus", size=14), "New item", class_name="new-item")),
@@ -59,7 +81,7 @@ def create_dialog() -> rx.Component:
                               rx.select.root(
                                   rx.select.trigger(aria_label="Kind of item", width="100%"),
                                   rx.select.content(*[rx.select.item(subtype_label(s), value=s)
-                                                      for s in ITEM_SUBTYPES]),
+                                                      for s in FORM_SUBTYPES]),
                                   value=ItemsState.form_subtype,
                                   on_change=ItemsState.set_form_subtype,
                               ), spacing="1", width="100%"),
@@ -71,6 +93,8 @@ def create_dialog() -> rx.Component:
                     rx.vstack(rx.text("Description", size="2", weight="medium"),
                               rx.text_area(name="description", aria_label="Description", width="100%", rows="3"),
                               spacing="1", width="100%"),
+                    *[rx.cond(ItemsState.form_subtype == s, _kind_fields(s)) for s in FORM_SUBTYPES
+                      if item_kinds.fields_of(s)],
                     rx.cond(ItemsState.form_error != "",
                             rx.callout(ItemsState.form_error, icon="triangle-alert", color_scheme="red",
                                        width="100%", class_name="form-error")),

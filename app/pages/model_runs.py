@@ -125,7 +125,21 @@ def model_runs_page() -> rx.Component:
                                   on_click=BulkState.download_template, class_name="download-template"),
                         rx.link(rx.button(rx.icon("boxes", size=14), "Find item ids", variant="ghost"),
                                 href=routes.ITEMS), spacing="2", wrap="wrap"),
-              _columns()),
+              _columns(),
+              rx.cond(BulkState.workflows.length() > 0, rx.vstack(
+                  rx.text("Or the template of one workflow template, in Provena's columns: one per dataset "
+                          "template, deferred resource key and annotation it asks for.", size="2"),
+                  rx.hstack(
+                      rx.select.root(rx.select.trigger(aria_label="Workflow template", placeholder="Workflow template",
+                                                       class_name="workflow-choice"),
+                                     rx.select.content(rx.foreach(BulkState.workflows,
+                                                                  lambda w: rx.select.item(w[1], value=w[0]))),
+                                     value=BulkState.workflow_id, on_change=BulkState.set_workflow_id),
+                      rx.button(rx.icon("download", size=14), "Download its template", variant="soft",
+                                on_click=BulkState.download_workflow_template,
+                                class_name="download-workflow-template"),
+                      spacing="2", wrap="wrap"),
+                  spacing="2", width="100%"))),
         _step("2", "Choose your file",
               rx.upload(
                   rx.vstack(rx.icon("file-spreadsheet", size=28, color="var(--gray-9)"),

@@ -55,6 +55,9 @@ class BulkState(rx.State):
     checking: bool = False
     lodging: bool = False
     _records: list[dict[str, Any]] = []
+    # workflow templates to offer Provena's template of: [id, name]
+    workflows: list[list[str]] = []
+    workflow_id: str = ""
 
     @rx.var
     def checked(self) -> bool:
@@ -67,6 +70,34 @@ class BulkState(rx.State):
             return await sign_in_redirect(self)
         live.unwatch(self)
         self._clear()
+        from app.provena_registry import newest_items
+
+        self.workflows = [[w.id, w.display_name] for w in newest_items("MODEL_RUN_WORKFLOW_TEMPLATE")]
+        if self.workflow_id not in {w[0] for w in self.workflows}:
+            self.workflow_id = self.workflows[0][0] if self.workflows else ""
+
+    @rx.event
+    def set_workflow_id(self, value: str):
+        self.workflow_id = value
+
+    @rx.event
+    async def download_workflow_template(self):
+        """Provena's CSV template of the chosen workflow template: a column per dataset
+        template, deferred resource key and annotation."""
+        from app import provena_csv
+        from app.db import session
+
+        user = await viewer(self)
+        if user is None:
+            return await sign_in_redirect(self)
+        if not self.workflow_id:
+            return rx.toast.error("Choose a workflow template first.")
+        try:
+            with session() as s:
+                text = provena_csv.template_csv(s.connection(), self.workflow_id)
+        except JobdeckError as exc:
+            return rx.toast.error(exc.message)
+        return rx.download(data=text.encode(), filename=f"model-runs-{self.workflow_id}.csv", mime_type="text/csv")
 
     def _clear(self) -> None:
         self.file_name, self.rows, self.ready, self.summary = "", 0, 0, ""

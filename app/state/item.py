@@ -6,7 +6,7 @@ from typing import Any, Optional
 
 import reflex as rx
 
-from app import queries, registry, routes
+from app import item_kinds, queries, registry, routes
 from app.errors import InvalidInput, JobdeckError, NotFound
 from app.models import Item, User
 from app.state import live
@@ -29,6 +29,9 @@ class ItemState(rx.State):
     loaded: bool = False
     item: ItemRow = ItemRow()
     record_json: str = ""
+    # the item's kind's fields, as (label, value), and whether it is still a seed
+    fields: list[list[str]] = []
+    is_seed: bool = False
     versions: list[ItemRow] = []
     may_see_workflow: bool = False
     may_version: bool = False
@@ -52,6 +55,8 @@ class ItemState(rx.State):
         self.found = True
         self.item = item_row(item)
         self.record_json = pretty_json(item.record)
+        self.fields = [[label, value] for label, value in item_kinds.summary(item.subtype, item.record or {})]
+        self.is_seed = item.record_type == item_kinds.SEED
         self.versions = [item_row(v) for v in d["versions"]]
         mine = item.owner == user.username or user.is_admin
         # Jobs are their owner's: another user sees the item but not its workflow.

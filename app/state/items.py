@@ -6,7 +6,7 @@ from typing import Any
 
 import reflex as rx
 
-from app import queries, registry, routes
+from app import item_kinds, queries, registry, routes
 from app.errors import InvalidInput, JobdeckError
 from app.jobtypes import ITEM_SUBTYPES
 from app.state import live
@@ -100,7 +100,8 @@ class ItemsState(rx.State):
             return
         try:
             item, job = registry.create_item(actor=user, subtype=self.form_subtype, display_name=name,
-                                             description=str(form.get("description", "")).strip())
+                                             description=str(form.get("description", "")).strip(),
+                                             record=item_kinds.record_from_form(self.form_subtype, form))
         except InvalidInput as exc:
             self.form_error, self.form_field = exc.message, exc.field or ""
             return

@@ -44,26 +44,30 @@ def test_bad_row_is_shown_then_the_fixed_file_lodges_a_live_batch(alice_page, co
     assert header[0] == "display_name"
     rows[0]["description"] = "=SUM(1,2) calibrated"  # a formula, should a spreadsheet open the batch's CSV
 
-    # Row 3 (line 4) has three problems at once: a dataset that does not exist, times out of
-    # order and an unknown workflow template; row 5 (line 6) a time no computer can hold.
+    # Row 3 (line 4) has two problems at once: a dataset that does not exist and times out of
+    # order; row 4 (line 5) an unknown workflow template; row 5 (line 6) a time no computer can hold.
     good = dict(rows[2])
     rows[2].update(outputs=good["outputs"].split(":")[0] + ":no-such-dataset", start_time="2024-03-02T00:00:00Z",
-                   end_time="2024-03-01T00:00:00Z", workflow_template_id="no-such-template")
+                   end_time="2024-03-01T00:00:00Z")
+    rows[3]["workflow_template_id"] = "no-such-template"
     rows[4]["start_time"] = "9" * 5000
     _choose(page, "runs.csv", _csv(header, rows))
     expect(page.locator(".check-failed")).to_contain_text(
-        "Nothing was lodged from runs.csv: 4 problems in 2 rows. Fix them and choose the file again.")
+        "Nothing was lodged from runs.csv: 4 problems in 3 rows. Fix them and choose the file again.")
     line4 = page.locator(".problem-row[data-line='4']")
-    expect(line4).to_have_count(3)
-    expect(line4.filter(has_text="no item no-such-dataset")).to_contain_text("outputs")
+    expect(line4).to_have_count(2)
+    expect(line4.filter(has_text="Could not find the given key (no-such-dataset)")).to_contain_text("outputs")
     expect(line4.filter(has_text="start_time must not be after end_time")).to_contain_text("end_time")
-    expect(line4.filter(has_text="no item no-such-template")).to_contain_text("workflow_template_id")
+    expect(page.locator(".problem-row[data-line='5']").filter(
+        has_text="Provided model run workflow definition with id no-such-template was not a valid id")
+    ).to_contain_text("workflow_template_id")
     expect(page.locator(".problem-row[data-line='6']")).to_contain_text("5000 characters is too long for a time")
     expect(page.get_by_text("Value error")).to_have_count(0)
-    expect(page.get_by_text("4 problems in 2 rows; nothing was lodged.")).to_be_visible()  # the toast
+    expect(page.get_by_text("4 problems in 3 rows; nothing was lodged.")).to_be_visible()  # the toast
     shot(page, "model-runs-problems")
 
-    rows[2], rows[4]["start_time"] = good, rows[5]["start_time"]
+    rows[2], rows[3]["workflow_template_id"] = good, good["workflow_template_id"]
+    rows[4]["start_time"] = rows[5]["start_time"]
     _choose(page, "runs-fixed.csv", _csv(header, rows))
     expect(page.locator(".check-passed")).to_contain_text("All 12 rows of runs-fixed.csv are valid")
     shot(page, "model-runs-ready")
@@ -142,7 +146,7 @@ def test_a_batch_with_failures_says_so_and_retries_them(alice_page, console):
     page.get_by_role("switch", name="Failures only").click()
     expect(page.locator(".job-row")).to_have_count(2)
     page.locator(".job-row .why").first.click()
-    expect(page.locator(".error-text")).to_contain_text("no item no-such-person")
+    expect(page.locator(".error-text")).to_contain_text("Modeller with id no-such-person was not a valid person")
     expect(page.locator(".rt-PopoverContent")).to_have_css("opacity", "1")  # opened, not fading in
     shot(page, "batch-why-open")
     page.keyboard.press("Escape")
@@ -162,3 +166,43 @@ def test_a_batch_with_failures_says_so_and_retries_them(alice_page, console):
     expect(page.locator(".job-row").last).to_have_attribute("data-job-id", late.id)
     expect(page.locator(".job-row")).to_have_count(4)
     expect(page.locator(".job-row").last).to_have_attribute("data-status", "SUCCEEDED", timeout=30_000)
+
+
+def test_the_template_of_a_workflow_template_in_provenas_columns_lodges_as_it_is_filled(alice_page, console):
+    """The workflow template chosen on the page gives Provena's CSV: one column per dataset
+    template (and resource key, annotation); filled in, it checks and lodges as one batch."""
+    from sqlmodel import select
+
+    from app.db import session
+    from app.demo import DEMO_NAMES
+    from app.models import Item
+
+    page = alice_page
+    with console.domain(), session() as s:
+        ids = {k: s.exec(select(Item.id).where(Item.display_name == n)).first() for k, n in DEMO_NAMES.items()}
+    page.goto(console.url("/model-runs/new"))
+    page.locator(".workflow-choice").click()
+    page.get_by_role("option", name=DEMO_NAMES["wf"]).click()
+    with page.expect_download() as dl:
+        page.get_by_role("button", name="Download its template").click()
+    [header] = list(csv.reader(io.StringIO(open(dl.value.path(), encoding="utf-8").read())))
+    assert header[0] == f"_workflow template id {ids['wf']}" and header[-4:] == [
+        "_job_id", "_job_status", "_model_run_record_id", "_error_info"]
+    assert header[8] == f"Input dataset id for template: {DEMO_NAMES['template']} [template id: {ids['template']}]"
+    values = {"display name": "Run from Provena's columns", "description": "one row", "agent id": ids["person"],
+              header[6]: "2024-03-01 09:00:00+00:00", header[7]: "2024-03-01 10:00:00+00:00",
+              header[8]: ids["rain"], header[9]: ids["flow"]}
+    buf = io.StringIO()
+    csv.writer(buf).writerows([header, [values.get(h, "") for h in header],
+                               [dict(values, **{"agent id": ids["org"]}).get(h, "") for h in header]])
+    _choose(page, "provena.csv", buf.getvalue().encode())
+    expect(page.locator(".problem-row[data-line='3']")).to_contain_text(
+        f"Modeller with id {ids['org']} was not a valid person")
+    buf = io.StringIO()
+    csv.writer(buf).writerows([header, [values.get(h, "") for h in header]])
+    _choose(page, "provena-fixed.csv", buf.getvalue().encode())
+    expect(page.locator(".check-passed")).to_contain_text("provena-fixed.csv")
+    page.get_by_role("button", name="Register 1 model runs").click()
+    expect(page).to_have_url(re.compile(r"/batches/[0-9a-f-]{36}/?$"))
+    expect(page.locator(".batch-percent")).to_have_text("100%", timeout=30_000)
+    expect(page.locator(".batch-banner")).to_have_attribute("data-summary", "succeeded")

@@ -110,3 +110,31 @@ def test_the_item_search_takes_percent_and_control_characters_as_they_are(alice_
     search.fill("rain\x01fall")
     page.get_by_role("button", name="Find").click()
     expect(page.get_by_text("Search: q must not contain the control character U+0001.")).to_be_visible()
+
+
+def test_an_items_kind_asks_for_its_fields_and_a_blank_required_one_makes_a_seed(alice_page, console):
+    page = alice_page
+    page.goto(console.url("/items"))
+    for email, seed in (("", True), ("grace@example.org", False)):
+        page.get_by_role("button", name="New item").click()
+        page.get_by_label("Kind of item").click()
+        page.get_by_role("option", name="Person").click()
+        page.get_by_label("Name", exact=True).fill(f"Grace {'seed' if seed else 'complete'}")
+        page.get_by_label("First name").fill("Grace")
+        page.get_by_label("Last name").fill("Hopper")
+        page.get_by_label("Email").fill(email)
+        page.get_by_role("button", name="Create", exact=True).click()
+        expect(page).to_have_url(re.compile(r"/items/[0-9a-f-]{36}/?$"))
+        expect(page.locator(".kind-field").first).to_have_text("Grace")
+        expect(page.locator(".seed-badge")).to_have_count(1 if seed else 0)
+        if not seed:
+            expect(page.locator(".kind-field", has_text="grace@example.org")).to_have_count(1)
+        page.goto(console.url("/items"))
+    # A value of the wrong form is refused in the form, naming the field.
+    page.get_by_role("button", name="New item").click()
+    page.get_by_label("Kind of item").click()
+    page.get_by_role("option", name="Person").click()
+    page.get_by_label("Name", exact=True).fill("Bad email")
+    page.get_by_label("Email").fill("not an email")
+    page.get_by_role("button", name="Create", exact=True).click()
+    expect(page.locator(".form-error")).to_contain_text("record.email: 'not an email' is not an email address.")

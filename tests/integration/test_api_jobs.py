@@ -362,9 +362,11 @@ def test_a_bad_csv_answer_lists_every_problem_of_every_row(api):
     h = {**api.as_("alice"), "Content-Type": "text/csv"}
     text = CSV_HEADER + "a,b,w,p,,100,50,tpl-only,,\n" + "a,,w,p,,x,2,,,\n"
     body = problem_of(api.post("/api/model-runs/bulk", content=text, headers=h), 422)
-    assert body["detail"].startswith("4 problems in 2 rows; nothing was lodged.")
-    assert [(e["line"], e["field"]) for e in body["errors"]] == [(2, "inputs"), (2, "end_time"),
-                                                                  (3, "start_time"), (3, "description")]
+    assert body["detail"].startswith("8 problems in 2 rows; nothing was lodged.")
+    # each row's shape, then the registry's rules (no workflow template w, no person p)
+    assert [(e["line"], e["field"]) for e in body["errors"]] == [
+        (2, "inputs"), (2, "end_time"), (2, "workflow_template_id"), (2, "modeller_id"),
+        (3, "start_time"), (3, "description"), (3, "workflow_template_id"), (3, "modeller_id")]
     assert "Value error" not in body["detail"]
 
 

@@ -57,9 +57,9 @@ def env(tmp_path_factory, redis_server):
     with module_jobdeck(tmp_path_factory, redis_server, "props"):
         auth.create_user(username="root", password="root-password", role="admin")
         alice = auth.create_user(username="alice", password="alice-password")
-        made = {k: registry.create_item(actor=alice, subtype=s, display_name=f"demo {k}")[0]
-                for k, s in (("person", "PERSON"), ("template", "DATASET_TEMPLATE"), ("rain", "DATASET"),
-                             ("wf", "MODEL_RUN_WORKFLOW_TEMPLATE"))}
+        from app.demo import model_run_world
+
+        made = model_run_world(alice)
         for name in ("rain 100%", "a_b", "axb", "back\\slash"):
             registry.create_item(actor=alice, subtype="DATASET", display_name=name)
         tokens = {"root": auth.create_token(owner="root")[0], "alice": auth.create_token(owner="alice")[0]}

@@ -116,8 +116,10 @@ def test_model_run_naming_unknown_items_fails_with_the_reason(world, users):
     run_workers()
     job = launch.get_job(job.id)
     assert job.status == "FAILED" and job.result is None
-    assert "inputs.0.dataset_id: no item nope" in job.info
-    assert f"associations.modeller_id: {world['rain'].id} is a DATASET, not a PERSON" in job.info
+    # Provena's words for the first rule broken (the input, rule 6b), not the modeller's (rule 9)
+    assert job.info.startswith("Failed to validate an entity's ID in the record, error: An input dataset "
+                               "validation process failed")
+    assert "Could not find the given key (nope)" in job.info and world["rain"].id not in job.info
     assert job.error_detail is None
 
 

@@ -51,8 +51,10 @@ def test_every_bad_row_is_reported_with_its_line_and_nothing_is_ready(world):
     by_line = {p.line: p for p in got.problems}
     assert set(by_line) == {3, 4, 5}
     assert "start_time must not be after end_time" in by_line[3].message
-    assert by_line[4].column == "outputs" and "no item no-such-dataset" in by_line[4].message
-    assert by_line[5].column == "modeller_id" and "ORGANISATION, not a PERSON" in by_line[5].message
+    assert by_line[4].column == "outputs" and "Could not find the given key (no-such-dataset)" in by_line[4].message
+    assert by_line[4].message.startswith("An output dataset validation process failed")
+    assert by_line[5].column == "modeller_id" and "is a ORGANISATION, not a PERSON" in by_line[5].message
+    assert by_line[5].message.startswith(f"Modeller with id {world['org'].id} was not a valid person")
 
 
 def test_header_problems_stop_the_check(jobdeck):
@@ -169,16 +171,18 @@ def test_every_problem_of_every_row_is_listed_at_once(world):
     for p in got.problems:
         by_line.setdefault(p.line, []).append(p)
     assert {p.column for p in by_line[3]} == {"end_time", "workflow_template_id"}
+    # the unreadable inputs cell leaves the workflow's required input missing (rule 4) too
     assert {p.column for p in by_line[4]} == {"display_name", "inputs", "modeller_id"}
     assert not [p for p in got.problems if "Value error" in p.message]
     assert "start_time must not be after end_time" in by_line[3][0].message
-    assert got.summary == "5 problems in 2 rows"
-    # The REST answer lists them all too (shape only: items are checked when the jobs run).
+    assert got.summary == "6 problems in 2 rows"
+    # The REST answer lists them all too, with the registry's rules.
     with pytest.raises(InvalidInput) as caught:
         bulk.parse_model_runs_csv(_csv([good, both, three]))
-    assert [(e["line"], e["field"]) for e in caught.value.errors] == [(3, "end_time"), (4, "inputs"),
-                                                                       (4, "display_name")]
-    assert caught.value.message.startswith("3 problems in 2 rows; nothing was lodged.")
+    assert [(e["line"], e["field"]) for e in caught.value.errors] == [
+        (3, "end_time"), (3, "workflow_template_id"), (4, "inputs"), (4, "display_name"), (4, "inputs"),
+        (4, "modeller_id")]
+    assert caught.value.message.startswith("6 problems in 2 rows; nothing was lodged.")
     assert "Value error" not in caught.value.message
 
 
