@@ -19,6 +19,7 @@ from app.errors import InvalidInput, PayloadTooLarge
 from app.models import User
 from app.settings import get_settings
 from app.shapes import PARAMETERS, Line, Text, check_json
+from app.validators import DESCRIPTIONS
 
 router = APIRouter(prefix="/api", tags=["pipelines"], responses=AUTH_RESPONSES)
 
@@ -91,6 +92,11 @@ class PipelineIn(BaseModel):
     name: Line = Field(max_length=64, examples=["Text summary"])
     description: Text = Field(default="", max_length=2000)
     steps: list[StepIn] = Field(max_length=pipelines.MAX_STEPS)
+    validators: Optional[list[Line]] = Field(
+        default=None, max_length=20, examples=[["seq"]],
+        description="Checks every upload must pass before a run is lodged: "
+                    + ", ".join(f"`{k}` ({v})" for k, v in DESCRIPTIONS.items())
+                    + ". Left out: none on a new pipeline, unchanged on a replaced one.")
 
 
 class StepOut(BaseModel):
@@ -120,11 +126,12 @@ class PipelineOut(BaseModel):
     description: str
     steps: list[StepOut]
     parameters: list[RunParameterOut] = Field(description="What a run takes, in its `parameters`")
+    validators: list[str] = Field(default_factory=list, description="Checks every upload must pass")
 
     @classmethod
     def of(cls, p: pipelines.PipelineInfo) -> "PipelineOut":
         return cls(id=p.id, name=p.name, description=p.description, steps=[StepOut(**vars(s)) for s in p.steps],
-                   parameters=[RunParameterOut(**vars(r)) for r in p.parameters])
+                   parameters=[RunParameterOut(**vars(r)) for r in p.parameters], validators=list(p.validators))
 
 
 class RunOut(BaseModel):
@@ -184,7 +191,7 @@ async def run_pipeline(response: Response, pipeline_id: int = PipelineId,
              responses=_p(403, 409, 422, d409="A pipeline of that name exists"))
 def create_pipeline(body: PipelineIn, response: Response, user: User = Depends(current_user)) -> PipelineOut:
     p = pipelines.create_pipeline(actor=user, name=body.name, description=body.description,
-                                  steps=[s.model_dump() for s in body.steps])
+                                  steps=[s.model_dump() for s in body.steps], validators=body.validators)
     response.headers["Location"] = f"/api/pipelines/{p.id}"
     return PipelineOut.of(p)
 
@@ -195,7 +202,8 @@ def create_pipeline(body: PipelineIn, response: Response, user: User = Depends(c
 def update_pipeline(body: PipelineIn, pipeline_id: int = PipelineId, user: User = Depends(current_user)) -> PipelineOut:
     return PipelineOut.of(pipelines.update_pipeline(actor=user, pipeline_id=pipeline_id, name=body.name,
                                                     description=body.description,
-                                                    steps=[s.model_dump() for s in body.steps]))
+                                                    steps=[s.model_dump() for s in body.steps],
+                                                    validators=body.validators))
 
 
 @router.delete("/pipelines/{pipeline_id}", status_code=204, response_class=Response,

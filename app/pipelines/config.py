@@ -16,6 +16,7 @@ from app.db import session
 from app.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from app.models import Pipeline, PipelineStep, Task, TaskParameter, User
 from app.parameters import ParameterInfo, RunParameter
+from app.validators import check_names as check_validators
 from app.pipelines.checks import (
     DEFAULT_BACKEND,
     MAX_STEPS,
@@ -66,6 +67,7 @@ class PipelineInfo:
     steps: list[StepInfo]
     parameters: list[RunParameter]
     tasks: dict[int, TaskInfo] = field(default_factory=dict, repr=False)
+    validators: list[str] = field(default_factory=list)  # app.validators: every upload must pass them
 
     @property
     def orders(self) -> list[list[StepInfo]]:
@@ -102,7 +104,7 @@ def _pipeline_info(p: Pipeline, steps: list[PipelineStep], tasks: dict[int, Task
         t = tasks[st.task_id]
         infos.append(StepInfo(st.order, t.id, t.name, t.description, t.kind, t.input_glob))
     return PipelineInfo(p.id, p.name, p.description, infos, rules.merge(_step_parameters(infos, tasks)),
-                        tasks=tasks)
+                        tasks=tasks, validators=list(p.validators or []))
 
 
 def _step_parameters(steps: list[StepInfo], tasks: dict[int, TaskInfo]) -> list[tuple[str, list[ParameterInfo]]]:
@@ -272,17 +274,20 @@ def _steps(s, value: Any) -> list[tuple[int, int]]:
     return out
 
 
-def create_pipeline(*, actor: User, name: str, description: str = "", steps: Iterable[Any] = ()) -> PipelineInfo:
+def create_pipeline(*, actor: User, name: str, description: str = "", steps: Iterable[Any] = (),
+                    validators: Optional[Iterable[str]] = None) -> PipelineInfo:
     """Configure a pipeline (admins): steps are {"order": n, "task": name or id}; steps
-    of equal order run in parallel."""
+    of equal order run in parallel; `validators` name the checks every upload must pass
+    (app.validators)."""
     _admin(actor)
     name = _name(name, "pipeline")
     description = _text(description, "description", 2000)
+    checks = check_validators(list(validators) if validators is not None else [])
     try:
         with session(write=True) as s:
             pairs = _steps(s, steps)
             _name_free(s, Pipeline, name, None, "pipeline")
-            p = Pipeline(name=name, description=description)
+            p = Pipeline(name=name, description=description, validators=checks)
             s.add(p)
             s.flush()
             for order, task_id in pairs:
@@ -295,12 +300,13 @@ def create_pipeline(*, actor: User, name: str, description: str = "", steps: Ite
 
 
 def update_pipeline(*, actor: User, pipeline_id: int, name: str, description: str = "",
-                    steps: Iterable[Any] = ()) -> PipelineInfo:
-    """Replace a pipeline's name, description and steps (admins). Runs under way keep
-    the steps they started with."""
+                    steps: Iterable[Any] = (), validators: Optional[Iterable[str]] = None) -> PipelineInfo:
+    """Replace a pipeline's name, description and steps (admins); its validators too
+    when given (None keeps them). Runs under way keep the steps they started with."""
     _admin(actor)
     name = _name(name, "pipeline")
     description = _text(description, "description", 2000)
+    checks = check_validators(list(validators)) if validators is not None else None
     try:
         with session(write=True) as s:
             p = s.get(Pipeline, pipeline_id)
@@ -309,6 +315,8 @@ def update_pipeline(*, actor: User, pipeline_id: int, name: str, description: st
             pairs = _steps(s, steps)
             _name_free(s, Pipeline, name, pipeline_id, "pipeline")
             p.name, p.description = name, description
+            if checks is not None:
+                p.validators = checks
             s.add(p)
             for old in s.exec(select(PipelineStep).where(PipelineStep.pipeline_id == pipeline_id)):
                 s.delete(old)
