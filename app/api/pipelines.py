@@ -165,14 +165,18 @@ def _parameters(text: str) -> dict[str, Any]:
 
 @router.post("/pipelines/{pipeline_id}/runs", status_code=201, response_model=RunOut,
              summary="Run a pipeline on an uploaded file (multipart: file, parameters as a JSON object)",
-             responses=_p(400, 404, 409, 413, 422, d400="A parameter is unknown, missing or breaks its rule "
-                                                        "(the detail names it and the rule); nothing is lodged",
+             responses=_p(400, 404, 409, 413, 422, d400="A parameter is unknown, missing or breaks its rule (the "
+                                                        "detail names it and the rule), the upload fails one of "
+                                                        "the pipeline's validators (`validator` names it) or "
+                                                        "the email is not an address; nothing is lodged",
                           d409="The pipeline has no steps",
                           d413="The file is larger than JOBDECK_MAX_UPLOAD_BYTES"))
 async def run_pipeline(response: Response, pipeline_id: int = PipelineId,
                        file: UploadFile = File(description="The file the first steps read"),
                        parameters: str = Form("{}", max_length=20_000,
                                               description='The run\'s parameters as JSON, e.g. {"top": "10"}'),
+                       email: str = Form("", max_length=1000,
+                                         description="An address told, once, how the run ended, with its link"),
                        user: User = Depends(current_user)) -> RunOut:
     limit = get_settings().max_upload_bytes
     content = await file.read(limit + 1)
@@ -181,7 +185,8 @@ async def run_pipeline(response: Response, pipeline_id: int = PipelineId,
                               f"takes (JOBDECK_MAX_UPLOAD_BYTES).", field="file")
     params = _parameters(parameters)
     job = await run_in_threadpool(lambda: pipelines.run_pipeline(
-        actor=user, pipeline=pipeline_id, file_name=file.filename or "", content=content, parameters=params))
+        actor=user, pipeline=pipeline_id, file_name=file.filename or "", content=content, parameters=params,
+        email=email or None))
     steps = await run_in_threadpool(pipelines.run_steps, job.id)
     response.headers["Location"] = f"/api/jobs/{job.id}"
     return RunOut(session_id=job.id, job=JobOut.one(job), steps=JobOut.many(steps))
