@@ -157,13 +157,14 @@ def _same_request(found: Job, spec, model: Payload) -> Job:
 
 
 def create_batch(conn: sa.Connection, *, batch_id: str, owner: str, label: str,
-                 submission_job_id: Optional[str], rows: list[dict[str, Any]], text: str) -> list[Lodged]:
+                 submission_job_id: Optional[str], rows: list[dict[str, Any]], text: str,
+                 email: Optional[str] = None) -> list[Lodged]:
     """Insert a batch and its jobs in the caller's transaction; a repeat (same batch id)
-    changes nothing."""
+    changes nothing. `email` (checked by app.notify.check_address) is told when it ends."""
     now = utcnow()
     # RETURNING, not rowcount: drivers differ in what rowcount says for ON CONFLICT.
     created = conn.execute(insert_ignore(_batch, conn.dialect.name).values(
-        id=batch_id, owner=owner, label=label, submission_job_id=submission_job_id, created_at=now,
+        id=batch_id, owner=owner, label=label, submission_job_id=submission_job_id, created_at=now, email=email,
         total=len(rows), pending=len(rows), dequeued=0, in_progress=0, succeeded=0, failed=0,
         crashed=0, cancelled=0).returning(_batch.c.id)).first()
     if created is None:
@@ -174,10 +175,14 @@ def create_batch(conn: sa.Connection, *, batch_id: str, owner: str, label: str,
 
 
 def launch_batch(*, actor: User, job_type: str, job_subtype: str, payloads: list[Any],
-                 label: str = "", owner: Optional[str] = None) -> Batch:
+                 label: str = "", owner: Optional[str] = None, email: Optional[str] = None) -> Batch:
     """Lodge many jobs as one batch: every row in one transaction, enqueued in bulk.
-    One invalid payload refuses the whole batch, naming its index and field."""
+    One invalid payload refuses the whole batch, naming its index and field. `email`
+    is an address told, once, how the batch ended (app.notify)."""
+    from app.notify import check_address
+
     spec = spec_for(job_type, job_subtype)
+    email = check_address(email)
     _check_may_launch(actor, spec)
     owner = _owner_for(actor, owner)
     models = []
@@ -196,7 +201,7 @@ def launch_batch(*, actor: User, job_type: str, job_subtype: str, payloads: list
         rows.append(_row(job_id=jid, owner=owner, spec=spec, payload=m, batch_id=batch_id,
                          workflow_id=jid, now=now, lodged_by=actor.username))
     with write_conn() as conn:
-        lodged = create_batch(conn, batch_id=batch_id, owner=owner, label=label,
+        lodged = create_batch(conn, batch_id=batch_id, owner=owner, label=label, email=email,
                               submission_job_id=None, rows=rows, text=f"Lodged in a batch by {actor.username}")
     enqueue(lodged)
     with session() as s:

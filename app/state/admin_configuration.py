@@ -43,6 +43,7 @@ class PipelineRow:
     description: str = ""
     steps: str = ""  # "1. a, b (in parallel) → 2. c"
     step_count: int = 0
+    validators: str = ""  # "seq, pdb_file"; "" for none
 
 
 def _steps(p) -> str:
@@ -83,5 +84,6 @@ class AdminConfigurationState(rx.State):
             ok_exit_codes=t.ok_exit_codes, timeout=seconds_text(t.timeout_s),
             parameters=", ".join(_param(p) for p in t.parameters)) for t in conf.tasks]
         self.pipelines = [PipelineRow(name=p.name, description=p.description, steps=_steps(p),
-                                      step_count=len(p.steps)) for p in conf.pipelines]
+                                      step_count=len(p.steps), validators=", ".join(p.validators))
+                          for p in conf.pipelines]
         self.loaded = True

@@ -16,6 +16,7 @@ from app.settings import get_settings
 from app.state import live
 from app.state.base import sign_in_redirect, viewer
 from app.state.views import describe, duration
+from app.validators import DESCRIPTIONS
 
 UPLOAD_ID = "pipeline-file"
 
@@ -47,6 +48,7 @@ class PipelineRow:
     orders: list[OrderRow] = dataclasses.field(default_factory=list)
     parameters: list[ParameterRow] = dataclasses.field(default_factory=list)
     steps: int = 0
+    accepts: str = ""  # what its validators let through, in words; "" when anything goes
 
 
 @dataclasses.dataclass
@@ -87,7 +89,8 @@ def pipeline_row(p: pipelines.PipelineInfo) -> PipelineRow:
         id=p.id, key=str(p.id), name=p.name, description=p.description, steps=len(p.steps),
         orders=[OrderRow(o[0].order, " · ".join(s.task for s in o), len(o) > 1) for o in p.orders],
         parameters=[ParameterRow(r.name, r.default, r.required, ", ".join(r.tasks), r.type, r.rule, list(r.choices))
-                    for r in p.parameters])
+                    for r in p.parameters],
+        accepts="; ".join(DESCRIPTIONS[v] for v in p.validators if v != "none" and v in DESCRIPTIONS))
 
 
 def step_row(job: Job, files: int, *, current: bool = False) -> StepRow:
@@ -114,6 +117,7 @@ class PipelinesState(rx.State):
     error: str = ""
     error_field: str = ""
     running: bool = False
+    email: str = ""  # told how the run ended, when given
     _content: bytes = b""
 
     @rx.var
@@ -158,6 +162,10 @@ class PipelinesState(rx.State):
         self.values[name] = value
 
     @rx.event
+    def set_email(self, value: str):
+        self.email = value[:1000]
+
+    @rx.event
     async def pick_file(self, files: list[rx.UploadFile]):
         user = await viewer(self)
         if user is None:
@@ -195,7 +203,7 @@ class PipelinesState(rx.State):
         params: dict[str, Any] = {k: v for k, v in self.values.items() if str(v).strip() != ""}
         try:
             job = pipelines.run_pipeline(actor=user, pipeline=self.selected, file_name=self.file_name,
-                                         content=self._content, parameters=params)
+                                         content=self._content, parameters=params, email=self.email or None)
         except JobdeckError as exc:
             self.error, self.error_field = exc.message, str(exc.detail.get("field") or "")
             return rx.toast.error(exc.message)

@@ -237,3 +237,26 @@ def test_steps_that_end_a_run_at_once_lodge_exactly_one_email(users, outcomes):
         (mail,) = _notify_jobs(run.id)
         ended = "succeeded" if set(outcomes) == {"SUCCEEDED"} else "failed"
         assert mail.payload["subject"] == f"Fan on a.txt {ended}" and mail.payload["to"] == "ada@example.org"
+
+
+def test_a_batch_that_carries_an_address_is_told_once_when_its_last_job_ends(api, smtp):
+    smtp.start()
+    body = {"job_type": "SYSTEM", "job_subtype": "NOOP", "label": "Nightly checks",
+            "payloads": [{}, {"outcome": "fail"}, {}], "email": "ops@example.org"}
+    r = api.post("/api/batches", json=body, headers=api.as_("root"))
+    assert r.status_code == 201, r.text
+    batch_id = r.json()["id"]
+    run_workers()
+    wait_for(lambda: smtp.inbox.messages, message="the batch's email")
+    (msg,) = smtp.inbox.messages
+    assert msg["Subject"] == "Nightly checks failed" and msg["To"] == "ops@example.org"
+    text = msg.get_content()
+    assert "2 of 3 job(s) succeeded, 1 failed." in text and f"{PUBLIC}/batches/{batch_id}" in text
+    assert len(_notify_jobs(batch_id)) == 1
+
+    r = api.post("/api/batches", json=body | {"email": "ops@@example.org"}, headers=api.as_("root"))
+    assert r.status_code == 400 and r.json()["field"] == "email"
+    assert len(api.get("/api/batches", headers=api.as_("root")).json()["batches"]) == 1
+    r = api.post("/api/batches", json=body | {"email": None}, headers=api.as_("root"))
+    run_workers()
+    assert len(smtp.inbox.messages) == 1 and _notify_jobs(r.json()["id"]) == []
