@@ -115,6 +115,16 @@ class InputNotValid(InvalidInput):
         self.detail["validator"] = validator
 
 
+class EmailNotValid(InvalidInput):
+    """The email address a submission is to be told at is not one (the message says
+    why). Nothing is lodged."""
+
+    status_code = 400
+
+    def __init__(self, message: str, *, field: str | None = "email"):
+        super().__init__(message, field=field)
+
+
 class TooManyActive(JobdeckError):
     """A submitter already has as many active (waiting or running) submissions as the
     hard fair-use limit allows: `limit` and `active` say how many."""

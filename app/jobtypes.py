@@ -232,7 +232,7 @@ class RunTask(Payload):
     upload: FileRef
     inputs: list[FileRef] = Field(default_factory=list, max_length=1000)
     parameters: dict[str, str] = Field(default_factory=dict)
-    email: Optional[str] = Field(default=None, max_length=254)  # the submitter's, told when the run ends
+    email: Optional[str] = Field(default=None, max_length=254)  # told when the run ends (app.notify)
 
 
 class KeptFile(Result):
@@ -246,6 +246,25 @@ class RunTaskResult(Result):
     exit_code: Optional[int] = None  # None for a Python handler
     stdout: str = ""
     files: list[KeptFile] = Field(default_factory=list)
+
+
+# --- notifications ---------------------------------------------------------------
+
+
+class SendEmail(Payload):
+    """One email (app.notify): to whom, what it says, and the run or batch it is about."""
+
+    to: Line = Field(min_length=3, max_length=254)
+    subject: Line = Field(min_length=1, max_length=300)
+    body: Text = Field(min_length=1, max_length=20_000)
+    about: Optional[Line] = Field(default=None, max_length=64)  # the run's root or the batch
+    link: Optional[Line] = Field(default=None, max_length=2000)
+    status: Optional[Line] = Field(default=None, max_length=16)  # how it ended
+
+
+class SendEmailResult(Result):
+    to: str
+    message_id: str
 
 
 @dataclass(frozen=True)
@@ -279,6 +298,8 @@ NO_RETRY = RetryPolicy()
 # Registry and provenance handlers are idempotent, so a crash (a worker died, a timeout)
 # is worth another go; FAILED means the request itself is wrong and stays failed.
 RETRY_CRASHES = RetryPolicy(max_attempts=3, backoff_s=2.0, backoff_factor=2.0)
+MAIL_RETRY = RetryPolicy(max_attempts=10, backoff_s=2.0, backoff_factor=2.0, max_backoff_s=600.0,
+                         on=frozenset({"FAILED", "CRASHED"}))
 
 
 @dataclass(frozen=True)
@@ -336,6 +357,10 @@ SPECS: dict[tuple[str, str], JobTypeSpec] = {s.key: s for s in [
                 "Pipeline step", timeout_s=86_400, provena=False, retry=NO_RETRY),
     JobTypeSpec("PIPELINE", "PIPELINE_WAKE_UP", WakeUp, WakeUpResult, _T + "wake_up", "pipeline",
                 "Wake up pipeline workers", timeout_s=30, provena=False, retry=NO_RETRY),
+    # Lodged by app.notify when a run or batch ends (Provena's EMAIL / SEND_EMAIL). A mail
+    # server that does not answer fails the job; it is tried again for about half an hour.
+    JobTypeSpec("NOTIFY", "SEND_EMAIL", SendEmail, SendEmailResult, _T + "send_email", "system",
+                "Send email", timeout_s=120, retry=MAIL_RETRY),
 ]}
 
 BACKENDS = sorted({s.backend for s in SPECS.values()})

@@ -176,15 +176,16 @@ def _same_request(found: Job, spec, model: Payload) -> Job:
 
 def create_batch(conn: sa.Connection, *, batch_id: str, owner: str, label: str,
                  submission_job_id: Optional[str], rows: list[dict[str, Any]], text: str,
-                 total: Optional[int] = None) -> list[Lodged]:
+                 total: Optional[int] = None, email: Optional[str] = None) -> list[Lodged]:
     """Insert a batch and its jobs in the caller's transaction; a repeat (same batch id)
     changes nothing. With `total` larger than the rows given, the batch is lodged in
     chunks: the rest follows through add_to_batch, and until then its counts add up to
-    fewer than its total (the console shows it as still lodging)."""
+    fewer than its total (the console shows it as still lodging). `email` (checked by
+    app.notify.check_address) is told when it ends."""
     now = utcnow()
     # RETURNING, not rowcount: drivers differ in what rowcount says for ON CONFLICT.
     created = conn.execute(insert_ignore(_batch, conn.dialect.name).values(
-        id=batch_id, owner=owner, label=label, submission_job_id=submission_job_id, created_at=now,
+        id=batch_id, owner=owner, label=label, submission_job_id=submission_job_id, created_at=now, email=email,
         total=len(rows) if total is None else total, pending=len(rows), dequeued=0, in_progress=0, succeeded=0,
         failed=0, crashed=0, cancelled=0).returning(_batch.c.id)).first()
     if created is None:
@@ -206,15 +207,19 @@ def add_to_batch(conn: sa.Connection, *, batch_id: str, rows: list[dict[str, Any
 
 
 def launch_batch(*, actor: User, job_type: str, job_subtype: str, payloads: list[Any],
-                 label: str = "", owner: Optional[str] = None) -> Batch:
+                 label: str = "", owner: Optional[str] = None, email: Optional[str] = None) -> Batch:
     """Lodge many jobs as one batch, enqueued in bulk. One invalid payload refuses the
-    whole batch, naming its index and field, before anything is written.
+    whole batch, naming its index and field, before anything is written. `email` is an
+    address told, once, how the batch ended (app.notify).
 
     A big batch is lodged in chunks of BATCH_CHUNK jobs, each its own transaction and
     enqueued as soon as it commits: the write lock is never held for long (workers'
     transitions go on meanwhile), the rows in memory stay bounded, the first jobs run
     while the rest are lodged, and the batch's page shows how many are lodged so far."""
+    from app.notify import check_address
+
     spec = spec_for(job_type, job_subtype)
+    email = check_address(email)
     _check_may_launch(actor, spec)
     owner = _owner_for(actor, owner)
     if len(payloads) > MAX_BATCH:
@@ -246,7 +251,7 @@ def launch_batch(*, actor: User, job_type: str, job_subtype: str, payloads: list
             with write_conn() as conn:
                 if start == 0:
                     lodged = create_batch(conn, batch_id=batch_id, owner=owner, label=label, submission_job_id=None,
-                                          rows=rows_of(chunk), text=text, total=len(models))
+                                          rows=rows_of(chunk), text=text, total=len(models), email=email)
                 else:
                     lodged = add_to_batch(conn, batch_id=batch_id, rows=rows_of(chunk), first_row=start + 1,
                                           text=text)

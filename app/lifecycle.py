@@ -173,15 +173,26 @@ def transition_steps(
             {"job_id": job_id, "at": d.at_dt, "level": m.level, "status": d.status.value,
              "attempt": d.attempt, "text": m.message} for d, m in zip(done, moves)])
         first, last = done[0], done[-1]
+        batch = None
         if first.prev_status is not last.status:
             if last.batch_id:
-                conn.execute(_batch_count_stmt(first.prev_status, last.status), {"_batch_id": last.batch_id})
+                batch = conn.execute(_batch_count_stmt(first.prev_status, last.status),
+                                     {"_batch_id": last.batch_id}).first()
             counts.moved(conn, job_id=job_id, owner=last.owner, old=first.prev_status.value,
                          new=last.status.value)
         if also is not None:
             also(conn, last)
+        mail = []
+        if last.status in FINAL and ((batch is not None and batch.email) or (last.payload or {}).get("email")):
+            from app import notify  # the one mail of a run or batch this move ended, in its transaction
+
+            mail = notify.lodge_if_ended(conn, last, batch=batch)
     if publish:
         events.publish_many([d.event() for d in done])
+    if mail:
+        from app.queueing import enqueue
+
+        enqueue(mail)
     return done
 
 
@@ -223,8 +234,12 @@ def _update_stmt(to: JobStatus, with_attempt: bool, extra: tuple[str, ...]) -> s
 @lru_cache(maxsize=None)
 def _batch_count_stmt(old: JobStatus, new: JobStatus) -> sa.Update:
     o, n = _BATCH_COUNT[old], _BATCH_COUNT[new]
+    # The counts after the move come back: a batch that carries an email is told when
+    # its last live job ends (app.notify), without another read.
     return (sa.update(_batch).where(_batch.c.id == sa.bindparam("_batch_id"))
-            .values({o: _batch.c[o] - 1, n: _batch.c[n] + 1}))
+            .values({o: _batch.c[o] - 1, n: _batch.c[n] + 1})
+            .returning(_batch.c.email, _batch.c.label, _batch.c.total,
+                       *(_batch.c[c] for c in _BATCH_COUNT.values())))
 
 
 def _move(conn: sa.Connection, job_id: str, move: Move, attempt: Optional[int]) -> Transitioned:

@@ -224,6 +224,9 @@ class RunTime(SQLModel, table=True):
     pipeline_id: int
     seconds: float
     finished_at: datetime = _created()
+    # Input validators (app.validators) every upload must pass, in order.
+    validators: list[str] = Field(default_factory=list, sa_type=sa.JSON,
+                                  sa_column_kwargs={"server_default": sa.text("'[]'")})
 
 
 class PipelineStep(SQLModel, table=True):
@@ -252,6 +255,7 @@ class Batch(SQLModel, table=True):
     label: str = Field(default="", max_length=256)
     submission_job_id: Optional[str] = Field(default=None, max_length=64)
     created_at: datetime = _created()
+    email: Optional[str] = Field(default=None, max_length=254)  # told when the batch ends (app.notify)
     total: int = 0
     pending: int = 0
     dequeued: int = 0

@@ -27,6 +27,9 @@ from app.shapes import RECORD, check_json
 # --- what Provena knows -----------------------------------------------------------
 
 PROVENA_KINDS: tuple[tuple[str, str], ...] = tuple(sorted(k for k, s in SPECS.items() if s.provena))
+# Jobdeck's kinds that Provena names otherwise: its EMAIL / SEND_EMAIL is Jobdeck's mail job.
+PROVENA_NAMES: dict[tuple[str, str], tuple[str, str]] = {("NOTIFY", "SEND_EMAIL"): ("EMAIL", "SEND_EMAIL")}
+JOBDECK_NAMES = {v: k for k, v in PROVENA_NAMES.items()}
 PROVENA_STATUSES = ("PENDING", "DEQUEUED", "IN_PROGRESS", "SUCCEEDED", "FAILED")
 
 # Provena's registry routes are /registry/<category>/<subtype>/<action>.
@@ -108,7 +111,7 @@ def job_status_table(job: Job, prov_json: Optional[str] = None) -> dict[str, Any
         "username": job.owner,
         "batch_id": job.batch_id,
         "payload": job.payload or {},
-        "job_type": job.job_type,
+        "job_type": PROVENA_NAMES.get((job.job_type, job.job_subtype), (job.job_type,))[0],
         "job_sub_type": job.job_subtype,
         "gsi_status": "ok",
         "status": status,
@@ -250,6 +253,8 @@ _FROM_PROVENA = {
         "model_run_id": p.get("model_run_record_id"), "reason": p.get("reason"),
         "record": p.get("updated_record")}),
     "REGISTER_CREATE_ACTIVITY": ("created_item_id", lambda p: {"item_id": p.get("created_item_id")}),
+    "SEND_EMAIL": ("email_to", lambda p: _drop_none({"to": p.get("email_to"), "subject": p.get("subject"),
+                                                     "body": p.get("body")})),
     "REGISTER_VERSION_ACTIVITY": ("from_version_id", lambda p: {
         "from_item_id": p.get("from_version_id"), "to_item_id": p.get("to_version_id"),
         "reason": p.get("reason"), "version": p.get("version_number")}),
@@ -274,7 +279,7 @@ def jobdeck_payload(job_subtype: str, payload: dict[str, Any]) -> dict[str, Any]
 
 def _check_kind(job_type: str, job_subtype: str) -> None:
     if (job_type, job_subtype) not in PROVENA_KINDS:
-        known = ", ".join(f"{t}/{s}" for t, s in PROVENA_KINDS)
+        known = ", ".join(f"{t}/{s}" for t, s in (PROVENA_NAMES.get(k, k) for k in PROVENA_KINDS))
         raise BadRequest(f"Jobdeck does not run {job_type}/{job_subtype} jobs through the Provena "
                          f"job API; it runs {known}.", field="job_sub_type")
 
@@ -284,6 +289,7 @@ def admin_launch(*, actor: User, job_type: str, job_subtype: str, payload: dict[
                  add_to_batch: Optional[str] = None) -> dict[str, Any]:
     """Provena's admin launch: one job for `username` (default the caller), in a new
     batch (`request_batch_id`) or an existing one (`add_to_batch`)."""
+    job_type, job_subtype = JOBDECK_NAMES.get((job_type, job_subtype), (job_type, job_subtype))
     _check_kind(job_type, job_subtype)
     if request_batch_id and add_to_batch:
         raise BadRequest("Ask for a new batch or name an existing one, not both.", field="add_to_batch")

@@ -25,6 +25,11 @@
 | JOBDECK_STOP_GRACE_S | seconds a stopping pool lets running jobs finish before it halts them (they end CRASHED and are retried by their policy) | 10 |
 | JOBDECK_MAX_UPLOAD_BYTES | largest file a pipeline run takes (console or REST); keep it below JOBDECK_API_MAX_BODY_BYTES | 8388608 |
 | JOBDECK_CORS_ORIGINS | other sites (origins such as https://app.example.org, comma-separated) whose pages may call the API and console with credentials | none |
+| JOBDECK_SMTP_HOST, JOBDECK_SMTP_PORT | the mail server that sends "your run has ended" emails (app.notify) | localhost, 25 |
+| JOBDECK_SMTP_USER, JOBDECK_SMTP_PASSWORD | its login, when it asks for one | none |
+| JOBDECK_SMTP_FROM | the sender of those emails | jobdeck@localhost |
+| JOBDECK_SMTP_STARTTLS | 1 to switch to TLS (STARTTLS) before logging in and sending | 0 |
+| JOBDECK_PUBLIC_URL | the console's address as people reach it, the base of the links in emails | http://localhost:<JOBDECK_PORT> |
 """
 
 from __future__ import annotations
@@ -65,6 +70,13 @@ class Settings:
     state_redis_url: str = ""
     queue_hog_size: int = 10
     queue_hard_limit: int = 15
+    smtp_host: str = "localhost"
+    smtp_port: int = 25
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_from: str = "jobdeck@localhost"
+    smtp_starttls: bool = False
+    public_url: str = ""
 
     @property
     def files_dir(self) -> Path:
@@ -102,6 +114,14 @@ def get_settings() -> Settings:
         state_redis_url=_redis_url("JOBDECK_STATE_REDIS_URL"),
         queue_hog_size=_count("JOBDECK_QUEUE_HOG_SIZE", 10),
         queue_hard_limit=_count("JOBDECK_QUEUE_HARD_LIMIT", 15),
+        smtp_host=os.environ.get("JOBDECK_SMTP_HOST", "localhost"),
+        smtp_port=int(os.environ.get("JOBDECK_SMTP_PORT", "25")),
+        smtp_user=os.environ.get("JOBDECK_SMTP_USER", ""),
+        smtp_password=os.environ.get("JOBDECK_SMTP_PASSWORD", ""),
+        smtp_from=os.environ.get("JOBDECK_SMTP_FROM", "jobdeck@localhost"),
+        smtp_starttls=os.environ.get("JOBDECK_SMTP_STARTTLS", "0").strip().lower() in ("1", "true", "yes", "on"),
+        public_url=(os.environ.get("JOBDECK_PUBLIC_URL", "").strip().rstrip("/")
+                    or f"http://localhost:{int(os.environ.get('JOBDECK_PORT', '3000'))}"),
     )
 
 

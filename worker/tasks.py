@@ -22,7 +22,7 @@ from app.jobtypes import (
     NoopResult, Outcome, RegisterActivityResult, RegisterCreateActivity, RegisterVersionActivity,
     WakeUp, WakeUpResult, child_job_id, spec_for,
 )
-from app.jobtypes import KeptFile, RunTask, RunTaskResult
+from app.jobtypes import KeptFile, RunTask, RunTaskResult, SendEmail, SendEmailResult
 from app.launch import _row, create_batch
 from app.models import Item
 from worker.context import JobContext
@@ -134,6 +134,15 @@ def flaky(ctx: JobContext, p: Flaky) -> Outcome:
             raise RuntimeError(f"asked to crash on attempt {ctx.attempt} (diagnostic job)")
         raise JobFailed(f"Asked to fail on attempt {ctx.attempt} of the first {p.fail_attempts} (diagnostic job).")
     return Outcome(FlakyResult(attempt=ctx.attempt), info=f"Succeeded on attempt {ctx.attempt}.")
+
+
+def send_email(ctx: JobContext, p: SendEmail) -> Outcome:
+    """One email through the configured SMTP server (app.notify); a server that does not
+    answer fails the attempt and the type's retry policy tries again."""
+    from app import notify
+
+    message_id = notify.send(p, job_id=ctx.job_id)
+    return Outcome(SendEmailResult(to=p.to, message_id=message_id), info=f"Email sent to {p.to}.")
 
 
 def wake_up(ctx: JobContext, p: WakeUp) -> Outcome:

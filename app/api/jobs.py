@@ -141,10 +141,10 @@ def download_file(job_id: str = JobId, name: str = Path(min_length=1, max_length
 
 
 @router.post("/batches", status_code=201, response_model=BatchOut, tags=["batches"],
-             summary="Lodge many jobs of one type as a batch", responses=_p(403, 422))
+             summary="Lodge many jobs of one type as a batch", responses=_p(400, 403, 422, d400="The email is not an address"))
 def lodge_batch(body: BatchLodge, response: Response, user: User = Depends(current_user)) -> BatchOut:
     batch = launch.launch_batch(actor=user, job_type=body.job_type, job_subtype=body.job_subtype,
-                                payloads=body.payloads, label=body.label, owner=body.owner)
+                                payloads=body.payloads, label=body.label, owner=body.owner, email=body.email)
     response.headers["Location"] = f"/api/batches/{batch.id}"
     return BatchOut.of(batch)
 

@@ -19,6 +19,7 @@ from app.errors import InvalidInput, PayloadTooLarge
 from app.models import User
 from app.settings import get_settings
 from app.shapes import PARAMETERS, Line, Text, check_json
+from app.validators import DESCRIPTIONS
 
 router = APIRouter(prefix="/api", tags=["pipelines"], responses=AUTH_RESPONSES)
 
@@ -108,6 +109,11 @@ class PipelineIn(BaseModel):
                                   "(429); 0 off; null: JOBDECK_QUEUE_HARD_LIMIT", examples=[15])
     runnable: bool = Field(default=True, description="False: shown, but submissions are refused (403)")
     public: bool = Field(default=False, description="Anyone may run it without signing in (by client address)")
+    validators: Optional[list[Line]] = Field(
+        default=None, max_length=20, examples=[["seq"]],
+        description="Checks every upload must pass before a run is lodged: "
+                    + ", ".join(f"`{k}` ({v})" for k, v in DESCRIPTIONS.items())
+                    + ". Left out: none on a new pipeline, unchanged on a replaced one.")
 
 
 class StepOut(BaseModel):
@@ -151,13 +157,14 @@ class PipelineOut(BaseModel):
     runnable: bool = True
     public: bool = False
     estimate: Optional[EstimateOut] = Field(default=None, description="How long its complete runs took")
+    validators: list[str] = Field(default_factory=list, description="Checks every upload must pass")
 
     @classmethod
     def of(cls, p: pipelines.PipelineInfo) -> "PipelineOut":
         return cls(id=p.id, name=p.name, description=p.description, steps=[StepOut(**vars(s)) for s in p.steps],
                    parameters=[RunParameterOut(**vars(r)) for r in p.parameters],
                    queue_hog_size=p.queue_hog_size, queue_hard_limit=p.queue_hard_limit, runnable=p.runnable,
-                   public=p.public, estimate=EstimateOut(**_estimate(p.id)))
+                   public=p.public, estimate=EstimateOut(**_estimate(p.id)), validators=list(p.validators))
 
 
 class RunOut(BaseModel):
@@ -194,14 +201,18 @@ def _parameters(text: str) -> dict[str, Any]:
              responses=_p(400, 404, 409, 413, 422, 429, d429="Fair use: the submitter has as many live submissions "
                                                                 "as the hard limit allows (the detail names the limit "
                                                                 "and how many); nothing is lodged",
-                          d400="A parameter is unknown, missing or breaks its rule "
-                                                        "(the detail names it and the rule); nothing is lodged",
+                          d400="A parameter is unknown, missing or breaks its rule (the "
+                                                        "detail names it and the rule), the upload fails one of "
+                                                        "the pipeline's validators (`validator` names it) or "
+                                                        "the email is not an address; nothing is lodged",
                           d409="The pipeline has no steps",
                           d413="The file is larger than JOBDECK_MAX_UPLOAD_BYTES"))
 async def run_pipeline(response: Response, pipeline_id: int = PipelineId,
                        file: UploadFile = File(description="The file the first steps read"),
                        parameters: str = Form("{}", max_length=20_000,
                                               description='The run\'s parameters as JSON, e.g. {"top": "10"}'),
+                       email: str = Form("", max_length=1000,
+                                         description="An address told, once, how the run ended, with its link"),
                        user: User = Depends(current_user)) -> RunOut:
     limit = get_settings().max_upload_bytes
     content = await file.read(limit + 1)
@@ -210,7 +221,8 @@ async def run_pipeline(response: Response, pipeline_id: int = PipelineId,
                               f"takes (JOBDECK_MAX_UPLOAD_BYTES).", field="file")
     params = _parameters(parameters)
     job = await run_in_threadpool(lambda: pipelines.run_pipeline(
-        actor=user, pipeline=pipeline_id, file_name=file.filename or "", content=content, parameters=params))
+        actor=user, pipeline=pipeline_id, file_name=file.filename or "", content=content, parameters=params,
+        email=email or None))
     steps = await run_in_threadpool(pipelines.run_steps, job.id)
     response.headers["Location"] = f"/api/jobs/{job.id}"
     return RunOut(session_id=job.id, job=JobOut.one(job), steps=JobOut.many(steps))
@@ -222,7 +234,7 @@ def create_pipeline(body: PipelineIn, response: Response, user: User = Depends(c
     p = pipelines.create_pipeline(actor=user, name=body.name, description=body.description,
                                   steps=[s.model_dump() for s in body.steps], queue_hog_size=body.queue_hog_size,
                                   queue_hard_limit=body.queue_hard_limit, runnable=body.runnable,
-                                  public=body.public)
+                                  public=body.public, validators=body.validators)
     response.headers["Location"] = f"/api/pipelines/{p.id}"
     return PipelineOut.of(p)
 
@@ -236,7 +248,8 @@ def update_pipeline(body: PipelineIn, pipeline_id: int = PipelineId, user: User 
                                                     steps=[s.model_dump() for s in body.steps],
                                                     queue_hog_size=body.queue_hog_size,
                                                     queue_hard_limit=body.queue_hard_limit,
-                                                    runnable=body.runnable, public=body.public))
+                                                    runnable=body.runnable, public=body.public,
+                                                    validators=body.validators))
 
 
 @router.delete("/pipelines/{pipeline_id}", status_code=204, response_class=Response,

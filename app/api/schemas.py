@@ -196,6 +196,8 @@ class BatchLodge(BaseModel):
     payloads: list[FreeJSON] = Field(min_length=1, max_length=100_000)  # app.launch.MAX_BATCH
     label: Line = Field(default="", max_length=256)
     owner: Optional[Line] = Field(default=None, max_length=64)
+    email: Optional[str] = Field(default=None, max_length=1000,
+                                 description="An address told, once, how the batch ended, with its link")
 
 
 class BatchOut(BaseModel):

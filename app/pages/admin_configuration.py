@@ -61,6 +61,7 @@ def _pipeline(p: PipelineRow) -> rx.Component:
                                 rx.text(p.description, size="1", color_scheme="gray"), spacing="0")),
         rx.table.cell(_small(rx.cond(p.steps != "", p.steps, "no steps yet"))),
         rx.table.cell(_small(p.fair_use), class_name="config-fair-use"),
+        rx.table.cell(_small(rx.cond(p.validators != "", p.validators, "none")), class_name="config-validators"),
         custom_attrs={"data-pipeline": p.name}, class_name="config-pipeline-row")
 
 
@@ -90,8 +91,8 @@ def admin_configuration_page() -> rx.Component:
                 )),
                 section("Pipelines", rx.cond(
                     C.pipelines.length() > 0,  # type: ignore[attr-defined]
-                    _table(["Pipeline", "Steps (equal order runs in parallel)", "Fair use (live submissions)"],
-                           C.pipelines, _pipeline,
+                    _table(["Pipeline", "Steps (equal order runs in parallel)", "Fair use (live submissions)",
+                            "Input validators"], C.pipelines, _pipeline,
                            "config-pipelines"),
                     empty_state("workflow", "No pipelines yet",
                                 "A pipeline is a recipe of ordered task steps; running it lodges a workflow whose "

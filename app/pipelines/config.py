@@ -17,6 +17,7 @@ from app.fairuse import check_limit
 from app.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from app.models import Pipeline, PipelineStep, Task, TaskParameter, User
 from app.parameters import ParameterInfo, RunParameter
+from app.validators import check_names as check_validators
 from app.pipelines.checks import (
     DEFAULT_BACKEND,
     MAX_STEPS,
@@ -72,6 +73,7 @@ class PipelineInfo:
     queue_hard_limit: Optional[int] = None
     runnable: bool = True  # False: shown, but submissions are refused
     public: bool = False  # anyone may run it without signing in
+    validators: list[str] = field(default_factory=list)  # app.validators: every upload must pass them
 
     @property
     def orders(self) -> list[list[StepInfo]]:
@@ -109,7 +111,7 @@ def _pipeline_info(p: Pipeline, steps: list[PipelineStep], tasks: dict[int, Task
         infos.append(StepInfo(st.order, t.id, t.name, t.description, t.kind, t.input_glob))
     return PipelineInfo(p.id, p.name, p.description, infos, rules.merge(_step_parameters(infos, tasks)),
                         tasks=tasks, queue_hog_size=p.queue_hog_size, queue_hard_limit=p.queue_hard_limit,
-                        runnable=bool(p.runnable), public=bool(p.public))
+                        runnable=bool(p.runnable), public=bool(p.public), validators=list(p.validators or []))
 
 
 def _step_parameters(steps: list[StepInfo], tasks: dict[int, TaskInfo]) -> list[tuple[str, list[ParameterInfo]]]:
@@ -287,19 +289,22 @@ def _flag(value: Any, what: str) -> bool:
 
 def create_pipeline(*, actor: User, name: str, description: str = "", steps: Iterable[Any] = (),
                     queue_hog_size: Optional[int] = None, queue_hard_limit: Optional[int] = None,
-                    runnable: bool = True, public: bool = False) -> PipelineInfo:
+                    runnable: bool = True, public: bool = False,
+                    validators: Optional[Iterable[str]] = None) -> PipelineInfo:
     """Configure a pipeline (admins): steps are {"order": n, "task": name or id}; steps
-    of equal order run in parallel. The fair-use limits are its own (None: the global)."""
+    of equal order run in parallel. The fair-use limits are its own (None: the global);
+    `validators` name the checks every upload must pass (app.validators)."""
     _admin(actor)
     name = _name(name, "pipeline")
     description = _text(description, "description", 2000)
     hog, hard = check_limit(queue_hog_size, "queue_hog_size"), check_limit(queue_hard_limit, "queue_hard_limit")
+    checks = check_validators(list(validators) if validators is not None else [])
     try:
         with session(write=True) as s:
             pairs = _steps(s, steps)
             _name_free(s, Pipeline, name, None, "pipeline")
             p = Pipeline(name=name, description=description, queue_hog_size=hog, queue_hard_limit=hard,
-                         runnable=_flag(runnable, "runnable"), public=_flag(public, "public"))
+                         runnable=_flag(runnable, "runnable"), public=_flag(public, "public"), validators=checks)
             s.add(p)
             s.flush()
             for order, task_id in pairs:
@@ -314,13 +319,15 @@ def create_pipeline(*, actor: User, name: str, description: str = "", steps: Ite
 def update_pipeline(*, actor: User, pipeline_id: int, name: str, description: str = "",
                     steps: Iterable[Any] = (), queue_hog_size: Optional[int] = None,
                     queue_hard_limit: Optional[int] = None, runnable: bool = True,
-                    public: bool = False) -> PipelineInfo:
-    """Replace a pipeline's name, description, steps, fair-use limits and flags (admins).
-    Runs under way keep the steps they started with."""
+                    public: bool = False, validators: Optional[Iterable[str]] = None) -> PipelineInfo:
+    """Replace a pipeline's name, description, steps, fair-use limits and flags (admins);
+    its validators too when given (None keeps them). Runs under way keep the steps they
+    started with."""
     _admin(actor)
     name = _name(name, "pipeline")
     description = _text(description, "description", 2000)
     hog, hard = check_limit(queue_hog_size, "queue_hog_size"), check_limit(queue_hard_limit, "queue_hard_limit")
+    checks = check_validators(list(validators)) if validators is not None else None
     try:
         with session(write=True) as s:
             p = s.get(Pipeline, pipeline_id)
@@ -331,6 +338,8 @@ def update_pipeline(*, actor: User, pipeline_id: int, name: str, description: st
             p.name, p.description = name, description
             p.queue_hog_size, p.queue_hard_limit = hog, hard
             p.runnable, p.public = _flag(runnable, "runnable"), _flag(public, "public")
+            if checks is not None:
+                p.validators = checks
             s.add(p)
             for old in s.exec(select(PipelineStep).where(PipelineStep.pipeline_id == pipeline_id)):
                 s.delete(old)

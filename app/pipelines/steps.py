@@ -319,7 +319,7 @@ def finish_step(conn: sa.Connection, done: Transitioned, *, payload: RunTask, fi
     for i, st in enumerate(steps):
         p = RunTask(pipeline_id=payload.pipeline_id, pipeline=payload.pipeline, order=nxt, index=i, task=st.task,
                     task_id=st.task_id, plan=payload.plan, upload=payload.upload, inputs=inputs,
-                    parameters=payload.parameters)
+                    parameters=payload.parameters, email=payload.email)
         rows.append(_row(job_id=step_job_id(root, nxt, i, first_order=first), owner=done.owner, spec=spec,
                          payload=p, workflow_id=root, parent_job_id=done.job_id, step=nxt,
                          lineage_key=_lineage(root, nxt, i), now=now,

@@ -32,6 +32,8 @@ from app.pipelines.checks import (
 from app.pipelines.config import PipelineInfo, _step_parameters, get_pipeline
 from app.runs import runs_dir
 from app.settings import get_settings
+from app.notify import check_address
+from app.validators import run_validators
 
 log = logging.getLogger(__name__)
 
@@ -113,8 +115,8 @@ def run_pipeline(*, actor: User, pipeline: Union[int, str], file_name: str, cont
     Nothing is stored or lodged when any check fails, fair use included (app.fairuse:
     TooManyActive at the hard limit; the run's priority). `client_addr` is the address
     of a submitter who did not sign in (a public pipeline's), kept on the run's jobs;
-    `email` the address told when the run ends. With `into`, the run is checked and
-    stored but left for `into.lodge()` (and None returned)."""
+    `email`, an address told how the run ended (app.notify), kept in its payload. With
+    `into`, the run is checked and stored but left for `into.lodge()` (and None returned)."""
     if actor is None:
         raise PermissionDenied("Sign in to run a pipeline.")
     info = get_pipeline(actor=actor, pipeline=pipeline)
@@ -132,11 +134,13 @@ def run_pipeline(*, actor: User, pipeline: Union[int, str], file_name: str, cont
     if not content:
         raise InvalidInput(f"{name} is empty; choose a file with something in it.", field="file")
     params = _run_parameters(info, parameters)
+    address = check_address(email)
     first = info.orders[0]
     for st in first:
         if not _matches(name, st.input_glob):
             raise InvalidInput(f"{name} does not match {st.input_glob!r}, the files task {st.task} takes.",
                                field="file")
+    run_validators(info.validators, content)
     # Last of the checks, just before the first write: the count is as fresh as it can be.
     admitted = fairuse.admit(pipeline=info, owner=actor.username, client_addr=client_addr)
     plan = [PlanStep(order=s.order, task=s.task, task_id=s.task_id) for s in info.steps]
@@ -156,7 +160,7 @@ def run_pipeline(*, actor: User, pipeline: Union[int, str], file_name: str, cont
     for i, st in enumerate(first):
         payload = RunTask(pipeline_id=info.id, pipeline=info.name, order=st.order, index=i, task=st.task,
                           task_id=st.task_id, plan=plan, upload=upload, inputs=[upload], parameters=params,
-                          email=email)
+                          email=address)
         jid = step_job_id(root, st.order, i, first_order=st.order)
         rows.append(_row(job_id=jid, owner=actor.username, spec=spec, payload=payload, workflow_id=root,
                          parent_job_id=None if jid == root else root, step=st.order,

@@ -46,6 +46,7 @@ class PipelineRow:
     fair_use: str = ""  # its soft and hard limits, its own or the global ones
     runnable: bool = True
     public: bool = False
+    validators: str = ""  # "seq, pdb_file"; "" for none
 
 
 def _steps(p) -> str:
@@ -98,6 +99,6 @@ class AdminConfigurationState(rx.State):
             parameters=", ".join(_param(p) for p in t.parameters)) for t in conf.tasks]
         self.pipelines = [PipelineRow(name=p.name, description=p.description, steps=_steps(p),
                                       step_count=len(p.steps), fair_use=_fair_use(p), runnable=p.runnable,
-                                      public=p.public)
+                                      public=p.public, validators=", ".join(p.validators))
                           for p in conf.pipelines]
         self.loaded = True

@@ -16,6 +16,7 @@ from app.settings import get_settings
 from app.state import live
 from app.state.base import AuthState, sign_in_redirect, viewer
 from app.state.views import describe, duration
+from app.validators import DESCRIPTIONS
 
 UPLOAD_ID = "pipeline-file"
 
@@ -49,6 +50,7 @@ class PipelineRow:
     steps: int = 0
     public: bool = False
     estimate: str = ""  # "usually takes about 2 minutes", from its complete runs
+    accepts: str = ""  # what its validators let through, in words; "" when anything goes
 
 
 @dataclasses.dataclass
@@ -90,7 +92,8 @@ def pipeline_row(p: pipelines.PipelineInfo) -> PipelineRow:
         estimate=estimates.estimate(p.id).text,
         orders=[OrderRow(o[0].order, " · ".join(s.task for s in o), len(o) > 1) for o in p.orders],
         parameters=[ParameterRow(r.name, r.default, r.required, ", ".join(r.tasks), r.type, r.rule, list(r.choices))
-                    for r in p.parameters])
+                    for r in p.parameters],
+        accepts="; ".join(DESCRIPTIONS[v] for v in p.validators if v != "none" and v in DESCRIPTIONS))
 
 
 def step_row(job: Job, files: int, *, current: bool = False) -> StepRow:
@@ -117,6 +120,7 @@ class PipelinesState(rx.State):
     error: str = ""
     error_field: str = ""
     running: bool = False
+    email: str = ""  # told how the run ended, when given
     _content: bytes = b""
 
     @rx.var
@@ -167,6 +171,10 @@ class PipelinesState(rx.State):
         self.values[name] = value
 
     @rx.event
+    def set_email(self, value: str):
+        self.email = value[:1000]
+
+    @rx.event
     async def pick_file(self, files: list[rx.UploadFile]):
         user = await viewer(self)
         if user is None and not self.current.public:
@@ -208,7 +216,8 @@ class PipelinesState(rx.State):
         params: dict[str, Any] = {k: v for k, v in self.values.items() if str(v).strip() != ""}
         try:
             job = pipelines.run_pipeline(actor=user, pipeline=self.selected, file_name=self.file_name,
-                                         content=self._content, parameters=params, client_addr=address)
+                                         content=self._content, parameters=params, client_addr=address,
+                                         email=self.email or None)
         except JobdeckError as exc:
             self.error, self.error_field = exc.message, str(exc.detail.get("field") or "")
             return rx.toast.error(exc.message)

@@ -38,6 +38,8 @@ from ProvenaInterfaces.RegistryModels import (DatasetTemplateDomainInfo, Defined
                                               PersonDomainInfo, StudyDomainInfo, TemplateResource)
 
 from app import auth, launch, lifecycle, registry
+from app.db import session
+from app.models import Job
 from app.api import build_api
 from app.lifecycle import JobStatus as JD
 from tests.conftest import ROOT, free_port, model_run_record, run_workers
@@ -250,10 +252,20 @@ def test_lists_page_through_everything_and_admin_launch(users, connect):
     listed = run(bob.job_api.list_all_jobs_in_batch(ListByBatchRequest(batch_id=first.batch_id)))
     assert {j.session_id for j in listed} == {first.session_id, second.session_id}
     assert all(j.status == JobStatus.PENDING and j.username == "bob" for j in listed)
-    with pytest.raises(BadRequestException) as email:
+    # Provena's EMAIL / SEND_EMAIL is Jobdeck's NOTIFY / SEND_EMAIL, shown by Provena's name.
+    mail = run(admin.job_api.admin.launch_job(AdminLaunchJobRequest(
+        job_type="EMAIL", job_sub_type="SEND_EMAIL",
+        job_payload={"email_to": "bob@example.org", "subject": "Hello", "body": "A note.", "reason": "test"})))
+    with session() as s:
+        lodged = s.get(Job, mail.session_id)
+        assert (lodged.job_type, lodged.job_subtype) == ("NOTIFY", "SEND_EMAIL")
+        assert lodged.payload["to"] == "bob@example.org" and lodged.payload["subject"] == "Hello"
+    shown = run(admin.job_api.admin.get_job(session_id=mail.session_id)).job
+    assert shown.job_type.value == "EMAIL" and shown.job_sub_type.value == "SEND_EMAIL"
+    with pytest.raises(Exception) as no_such:
         run(admin.job_api.admin.launch_job(AdminLaunchJobRequest(
-            job_type="EMAIL", job_sub_type="SEND_EMAIL", job_payload={})))
-    assert "EMAIL/SEND_EMAIL" in email.value.message
+            job_type="EMAIL", job_sub_type="EMAIL_WAKE_UP", job_payload={})))
+    assert "EMAIL/SEND_EMAIL" in str(no_such.value.message)
     with pytest.raises(ServerException) as not_admin:
         run(alice.job_api.admin.launch_job(AdminLaunchJobRequest(
             job_type="REGISTRY", job_sub_type="REGISTRY_WAKE_UP", job_payload={})))
