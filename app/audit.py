@@ -276,6 +276,7 @@ class AuditFilter:
     action: Optional[str] = None
     target: Optional[str] = None
     outcome: Optional[str] = None
+    via: Optional[str] = None  # not indexed: narrows what another filter found
     since: Optional[datetime] = None  # at or after
     until: Optional[datetime] = None  # before
 
@@ -308,7 +309,7 @@ def entries(*, viewer: Any, filters: AuditFilter = AuditFilter(), cursor: Option
         if at is not None and at.tzinfo is None:
             raise InvalidInput(f"{name} needs a time zone (e.g. 2026-01-31T12:00:00Z).", field=name)
     q = sa.select(AuditEntry)
-    for name in ("actor", "action", "target", "outcome"):
+    for name in ("actor", "action", "target", "outcome", "via"):
         value = getattr(f, name)
         if value:
             q = q.where(getattr(AuditEntry, name) == value)

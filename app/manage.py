@@ -120,11 +120,11 @@ def _user_command(cmd: str, args: list[str]) -> int:
     migrate()
     try:
         if cmd == "create-user":
-            user = auth.create_user(username=opts.username, password=_password(), display_name=opts.name,
-                                    role=opts.role)
+            user = users.add_user(actor=users.OPERATOR, username=opts.username, password=_password(),
+                                  display_name=opts.name, role=opts.role)
             print(f"user {user.username} created ({user.role})")
         elif cmd == "set-password":
-            user = auth.set_password(username=opts.username, password=_password())
+            user = users.reset_password(actor=users.OPERATOR, username=opts.username, password=_password())
             print(f"password of {user.username} changed; their console sign-ins have ended")
         elif cmd == "end-sign-ins":
             n = users.end_sign_ins(actor=users.OPERATOR, username=opts.username)

@@ -274,3 +274,22 @@ def test_api_filters_paging_forged_cursor_and_who_may_read(api, users):
     assert naive.status_code == 422 and naive.json()["field"] == "since"
     assert api.get("/api/admin/audit", headers=api.as_("alice")).status_code == 403
     assert api.get("/api/admin/audit").status_code == 401
+
+
+def test_the_operators_commands_are_recorded_via_operator(users):
+    # what python -m app.manage create-user, disable-user and set-password call, outside
+    # any request or event (the command itself migrates first; tests/unit/test_signin runs it)
+    from app import users as people
+    from app.errors import NotFound
+    import pytest
+    people.add_user(actor=people.OPERATOR, username="dave", password="dave-password", role="admin")
+    people.disable_user(actor=people.OPERATOR, username="dave")
+    with pytest.raises(NotFound):
+        people.disable_user(actor=people.OPERATOR, username="nobody")
+    people.reset_password(actor=people.OPERATOR, username="dave", password="dave-password2")
+    got = [(e.action, e.target, e.actor, e.via, e.outcome) for e in reversed(_log(via="operator"))
+           if e.action != "token.create"]
+    assert got == [("user.add", "dave", "the operator", "operator", "ok"),
+                   ("user.disable", "dave", "the operator", "operator", "ok"),
+                   ("user.disable", "nobody", "the operator", "operator", "refused"),
+                   ("user.password-reset", "dave", "the operator", "operator", "ok")]
