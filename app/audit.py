@@ -32,7 +32,7 @@ import re
 from contextlib import contextmanager
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Callable, Iterator, Optional, Union
 
 import sqlalchemy as sa
@@ -304,19 +304,26 @@ def entries(*, viewer: Any, filters: AuditFilter = AuditFilter(), cursor: Option
     f = filters
     if f.outcome and f.outcome not in OUTCOMES:
         raise InvalidInput(f"outcome is one of {', '.join(OUTCOMES)}.", field="outcome")
+    bounds = {}
     for name in ("since", "until"):
         at = getattr(f, name)
-        if at is not None and at.tzinfo is None:
+        if at is None:
+            continue
+        if at.tzinfo is None or at.utcoffset() is None:
             raise InvalidInput(f"{name} needs a time zone (e.g. 2026-01-31T12:00:00Z).", field=name)
+        try:
+            bounds[name] = at.astimezone(timezone.utc)
+        except (OverflowError, ValueError):
+            raise InvalidInput(f"{name} is out of range.", field=name) from None
     q = sa.select(AuditEntry)
     for name in ("actor", "action", "target", "outcome", "via"):
         value = getattr(f, name)
         if value:
             q = q.where(getattr(AuditEntry, name) == value)
-    if f.since is not None:
-        q = q.where(AuditEntry.created_at >= f.since)
-    if f.until is not None:
-        q = q.where(AuditEntry.created_at < f.until)
+    if "since" in bounds:
+        q = q.where(AuditEntry.created_at >= bounds["since"])
+    if "until" in bounds:
+        q = q.where(AuditEntry.created_at < bounds["until"])
     if cursor:
         q = q.where(AuditEntry.id < _cursor_id(cursor))
     q = q.order_by(AuditEntry.id.desc()).limit(limit + 1)

@@ -272,6 +272,8 @@ def test_api_filters_paging_forged_cursor_and_who_may_read(api, users):
     assert api.get("/api/admin/audit", params={"outcome": "maybe"}, headers=root).status_code == 422
     naive = api.get("/api/admin/audit", params={"since": "2026-01-01T00:00:00"}, headers=root)
     assert naive.status_code == 422 and naive.json()["field"] == "since"
+    edge = api.get("/api/admin/audit", params={"until": "9999-12-31T23:59:59-10:00"}, headers=root)
+    assert edge.status_code == 422 and edge.json()["field"] == "until"
     assert api.get("/api/admin/audit", headers=api.as_("alice")).status_code == 403
     assert api.get("/api/admin/audit").status_code == 401
 
@@ -293,3 +295,20 @@ def test_the_operators_commands_are_recorded_via_operator(users):
                    ("user.disable", "dave", "the operator", "operator", "ok"),
                    ("user.disable", "nobody", "the operator", "operator", "refused"),
                    ("user.password-reset", "dave", "the operator", "operator", "ok")]
+
+
+def test_console_sign_in_and_sign_out_are_recorded_with_the_tabs_context(users):
+    # what app.state.base sets for each console event: via console, the tab's address
+    from app import signin
+    with audit.acting(via="console", address="198.51.100.7"):
+        import pytest
+        from app.errors import AuthenticationFailed
+        with pytest.raises(AuthenticationFailed):
+            signin.sign_in("bob", "not-his-password", address="198.51.100.7")
+        _, value = signin.sign_in("bob", "bob-password", address="198.51.100.7")
+        assert signin.sign_out(value)
+    got = [(e.action, e.actor, e.via, e.address, e.outcome) for e in reversed(_log(actor="bob"))]
+    assert got == [("sign-in", "bob", "console", "198.51.100.7", "refused"),
+                   ("sign-in", "bob", "console", "198.51.100.7", "ok"),
+                   ("sign-out", "bob", "console", "198.51.100.7", "ok")]
+    assert audit.current_context().via == "operator"  # the event's context ended with it
