@@ -7,6 +7,7 @@ from app.api import build_api
 from app.pages.admin import admin_overview_page
 from app.pages.admin_configuration import admin_configuration_page
 from app.pages.admin_users import admin_users_page
+from app.pages.admin_audit import admin_audit_page
 from app.pages.admin_submissions import admin_submissions_page
 from app.pages.admin_workers import admin_workers_page
 from app.pages.batch import batch_page
@@ -25,6 +26,7 @@ from app.state import live
 from app.state.admin import AdminState
 from app.state.admin_configuration import AdminConfigurationState
 from app.state.admin_users import AdminUsersState
+from app.state.admin_audit import AdminAuditState
 from app.state.admin_submissions import AdminSubmissionsState
 from app.state.admin_workers import AdminWorkersState
 from app.state.batches import BatchesState, BatchState
@@ -69,4 +71,5 @@ app.add_page(admin_submissions_page, route=routes.ADMIN_SUBMISSIONS, title="Subm
 app.add_page(admin_configuration_page, route=routes.ADMIN_CONFIGURATION, title="Configuration · Admin · Jobdeck",
              on_load=AdminConfigurationState.load)
 app.add_page(admin_users_page, route=routes.ADMIN_USERS, title="Users · Admin · Jobdeck", on_load=AdminUsersState.load)
+app.add_page(admin_audit_page, route=routes.ADMIN_AUDIT, title="Audit · Admin · Jobdeck", on_load=AdminAuditState.load)
 app.add_page(pipelines_page, route=routes.PIPELINES, title="Pipelines · Jobdeck", on_load=PipelinesState.load)

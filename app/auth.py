@@ -18,6 +18,7 @@ from pwdlib import PasswordHash
 from sqlmodel import select
 
 from app import ratelimit
+from app.audit import audited
 from app.db import session, utcnow, write_conn
 from app.errors import AuthenticationFailed, Conflict, InvalidInput, NotFound, PermissionDenied
 from app.models import ApiToken, SignIn, User
@@ -76,6 +77,7 @@ def set_password(*, username: str, password: str) -> User:
         return user
 
 
+@audited("password.change", target="username", actor="username")
 def change_password(*, username: str, current: str, new: str) -> User:
     """A person changes their own password: the current one first."""
     try:
@@ -112,6 +114,7 @@ def authenticate(username: str, password: str) -> User:
 DISABLED = "This account is disabled; ask an admin to enable it."
 
 
+@audited("sign-in", target="username", actor="username")
 def password_sign_in(username: str, password: str, *, address: str) -> User:
     """A sign-in with a password, the console's or POST /api/tokens': the user whose
     password this is, counted against the password-guessing limits for the client
@@ -130,6 +133,7 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+@audited("token.create", target=lambda a, r: f"{a['owner']}/{r[1].id}" if r else a["owner"], actor="owner")
 def create_token(*, owner: str, name: str = "") -> tuple[str, ApiToken]:
     """A new API token; the plain text is returned once and never stored."""
     if get_user(owner).disabled:
@@ -173,6 +177,7 @@ def list_tokens(owner: str) -> list[ApiToken]:
                            .order_by(ApiToken.created_at.desc())))
 
 
+@audited("token.revoke", target=lambda a, r: f"{a['owner']}/{a['token_id']}", actor="owner")
 def revoke_token(*, owner: str, token_id: int) -> None:
     with session(write=True) as s:
         tok = s.get(ApiToken, token_id)

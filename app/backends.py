@@ -19,6 +19,7 @@ from typing import Iterable, Optional
 from sqlmodel import select
 
 from app import keys, queues
+from app.audit import audited
 from app.db import session
 from app.errors import InvalidInput, NotFound, PermissionDenied
 from app.jobtypes import BACKENDS, spec_for
@@ -152,6 +153,7 @@ def _whole(field: str, value) -> int:
     return value
 
 
+@audited("backend.update", target="name")
 def update_backend(*, actor: User, name: str, max_workers=None, idle_timeout_s=None,
                    job_timeout_s=None) -> BackendConfig:
     """Change a backend's settings (admins only); fields left None keep their value.

@@ -17,6 +17,7 @@ from sqlmodel import select
 
 from app import counts, lifecycle, queues
 from app.keys import NORMAL, PRIORITIES, rq_job_id
+from app.audit import audited
 from app.db import insert_ignore, session, utcnow, write_conn
 from app.errors import Conflict, InvalidInput, NotFound, PermissionDenied, TransitionRejected
 from app.jobtypes import NextJob, Payload, child_job_id, spec_for, validate_payload
@@ -124,6 +125,7 @@ def _check_may_launch(actor: User, spec) -> None:
                                f"services; users start it through the registry.")
 
 
+@audited("job.lodge", target=lambda a, r: r.id if r is not None else f"{a['job_type']}/{a['job_subtype']}")
 def launch_job(*, actor: User, job_type: str, job_subtype: str, payload: Any,
                owner: Optional[str] = None, batch_id: Optional[str] = None,
                entity_id: Optional[str] = None, idempotency_key: Optional[str] = None,
@@ -206,6 +208,11 @@ def add_to_batch(conn: sa.Connection, *, batch_id: str, rows: list[dict[str, Any
     return lodged
 
 
+def _batch_target(args: dict[str, Any], batch: Optional[Batch]) -> str:
+    return batch.id if batch is not None else f"{args['job_type']}/{args['job_subtype']}"
+
+
+@audited("batch.lodge", target=_batch_target)
 def launch_batch(*, actor: User, job_type: str, job_subtype: str, payloads: list[Any],
                  label: str = "", owner: Optional[str] = None, email: Optional[str] = None) -> Batch:
     """Lodge many jobs as one batch, enqueued in bulk. One invalid payload refuses the
@@ -312,6 +319,7 @@ def job_for(actor: User, job_id: str) -> Job:
 # --- cancel and retry ----------------------------------------------------------
 
 
+@audited("job.cancel", target="job_id")
 def cancel_job(*, actor: User, job_id: str, message: Optional[str] = None) -> Transitioned:
     """Cancel a job that has not finished. A PENDING job leaves its queue (or its retry
     schedule); a DEQUEUED or IN_PROGRESS job is halted by its worker within about a
@@ -340,6 +348,7 @@ def stop_cancelled(done: Transitioned, *, backend: str) -> None:
         pass  # the runner refuses a cancelled job, and a worker reads its job's row too
 
 
+@audited("job.retry", target="job_id")
 def retry_job(*, actor: User, job_id: str) -> Transitioned:
     job = job_for(actor, job_id)
     if JobStatus(job.status) not in lifecycle.RETRYABLE:

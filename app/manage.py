@@ -17,6 +17,8 @@
                disable a user: their console sign-ins end, their API tokens are refused
   enable-user USERNAME
                enable a disabled user again (their API tokens work again)
+  verify-audit check the audit log's hash chain: exit 0 when intact, 1 naming the
+               first entry altered, inserted, reordered or removed
 """
 
 from __future__ import annotations
@@ -53,6 +55,8 @@ def main(argv: list[str]) -> int:
             print(f"  sign in as {username:<6} password {password:<15} ({role})")
         print(f"\n  REST API: http://localhost:{s.port}/api/docs   Ctrl-C stops everything\n{line}")
         return 0
+    if cmd == "verify-audit":
+        return _verify_audit()
     if cmd == "rebuild-counts":
         return _rebuild_counts()
     if cmd in ("create-user", "set-password", "end-sign-ins", "disable-user", "enable-user"):
@@ -74,6 +78,18 @@ def _rebuild_counts() -> int:
         return 2
     print(f"counted {counts.rebuild()} jobs")
     return 0
+
+
+def _verify_audit() -> int:
+    from app import audit
+
+    verdict = audit.verify()
+    if verdict.ok:
+        print(f"audit log intact: {verdict.entries} entries")
+        return 0
+    print(f"audit log broken at entry {verdict.bad_entry}: {verdict.problem} "
+          f"({verdict.entries} entries before it are intact)", file=sys.stderr)
+    return 1
 
 
 def _password() -> str:
@@ -104,11 +120,11 @@ def _user_command(cmd: str, args: list[str]) -> int:
     migrate()
     try:
         if cmd == "create-user":
-            user = auth.create_user(username=opts.username, password=_password(), display_name=opts.name,
-                                    role=opts.role)
+            user = users.add_user(actor=users.OPERATOR, username=opts.username, password=_password(),
+                                  display_name=opts.name, role=opts.role)
             print(f"user {user.username} created ({user.role})")
         elif cmd == "set-password":
-            user = auth.set_password(username=opts.username, password=_password())
+            user = users.reset_password(actor=users.OPERATOR, username=opts.username, password=_password())
             print(f"password of {user.username} changed; their console sign-ins have ended")
         elif cmd == "end-sign-ins":
             n = users.end_sign_ins(actor=users.OPERATOR, username=opts.username)

@@ -42,6 +42,7 @@ ADMIN_WORKERS = "/admin/workers"
 ADMIN_SUBMISSIONS = "/admin/submissions"
 ADMIN_CONFIGURATION = "/admin/configuration"
 ADMIN_USERS = "/admin/users"
+ADMIN_AUDIT = "/admin/audit"
 PIPELINES = "/pipelines"
 
 

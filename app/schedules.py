@@ -27,6 +27,7 @@ from croniter import CroniterBadCronError, CroniterBadDateError, CroniterNotAlph
 from sqlmodel import select
 
 from app import auth, launch
+from app.audit import audited
 from app.db import insert_ignore, session, utcnow, write_conn
 from app.errors import Conflict, InvalidInput, JobdeckError, NotFound, PermissionDenied
 from app.jobtypes import spec_for, validate_payload
@@ -111,6 +112,7 @@ def _name(value: Any) -> str:
     return name
 
 
+@audited("schedule.create", target="name")
 def create_schedule(*, actor: User, name: str, job_type: str, job_subtype: str, payload: Any = None,
                     cron: str, timezone_name: str = "UTC", owner: Optional[str] = None) -> ScheduleInfo:
     """Schedule a job type (admins): everything checked as a lodging would be, and the
@@ -162,6 +164,7 @@ def firings(*, actor: User, schedule_id: int, limit: int = 20) -> list[ScheduleF
                            .order_by(ScheduleFiring.due_at.desc()).limit(max(1, min(limit, 200)))))
 
 
+@audited("schedule.pause_or_resume", target="schedule_id")
 def set_paused(*, actor: User, schedule_id: int, paused: bool) -> ScheduleInfo:
     """Pause (no firing until resumed) or resume a schedule. Resuming fires next at the
     first time after now: the firings of the pause are not run afterwards."""
@@ -182,6 +185,7 @@ def set_paused(*, actor: User, schedule_id: int, paused: bool) -> ScheduleInfo:
     return info
 
 
+@audited("schedule.delete", target="schedule_id")
 def delete_schedule(*, actor: User, schedule_id: int) -> None:
     """Remove a schedule and its firings' rows (the jobs it lodged stay)."""
     _admin(actor)

@@ -15,6 +15,7 @@ from typing import Optional
 import sqlalchemy as sa
 
 from app import counts, events, lifecycle, queues, runs
+from app.audit import audited
 from app.db import session, write_conn
 from app.errors import InvalidInput, NotFound, PermissionDenied, TransitionRejected
 from app.launch import stop_cancelled
@@ -140,6 +141,7 @@ def _cancel_live(sub: Submission, text: str) -> CancelSummary:
     return out
 
 
+@audited("submission.cancel", target="submission_id")
 def cancel_submission(*, actor: User, submission_id: str) -> CancelSummary:
     """Cancel every live job of a submission (its owner or an admin): waiting jobs leave
     their queues, running ones are halted by their workers."""
@@ -173,6 +175,7 @@ class DeleteSummary:
     cancelled: int
 
 
+@audited("submission.delete", target="submission_id")
 def delete_submission(*, actor: User, submission_id: str, wait_s: float = 10.0) -> DeleteSummary:
     """Delete a submission (admins only): cancel its live jobs first, wait for their
     workers to let go (so nothing is lodged or written afterwards), then remove its jobs,

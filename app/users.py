@@ -28,6 +28,7 @@ import sqlalchemy as sa
 from sqlmodel import select
 
 from app import auth, events, signin
+from app.audit import audited
 from app.db import session, utcnow
 from app.errors import InvalidInput, NotFound, PermissionDenied
 from app.models import ApiToken, SignIn, User
@@ -140,6 +141,7 @@ def _ended(username: str, why: str, *, disabled: bool = False) -> int:
     return n
 
 
+@audited("user.end-sign-ins", target="username")
 def end_sign_ins(*, actor: Actor, username: str) -> int:
     """End every console sign-in of a user (admins). Returns how many were open; ending
     none is not an error. The user may sign in again; their API tokens are untouched."""
@@ -151,6 +153,7 @@ def end_sign_ins(*, actor: Actor, username: str) -> int:
     return n
 
 
+@audited("user.disable", target="username")
 def disable_user(*, actor: Actor, username: str) -> UserSummary:
     """Disable a user (admins): their console sign-ins end at once, their API tokens
     are refused, and no new sign-in or token is given until enable_user. An admin may
@@ -170,6 +173,7 @@ def disable_user(*, actor: Actor, username: str) -> UserSummary:
     return _summaries([name])[0]
 
 
+@audited("user.enable", target="username")
 def enable_user(*, actor: Actor, username: str) -> UserSummary:
     """Enable a disabled user again (admins): they may sign in, and their API tokens
     work again. Enabling an enabled user changes nothing."""
@@ -184,6 +188,7 @@ def enable_user(*, actor: Actor, username: str) -> UserSummary:
     return _summaries([name])[0]
 
 
+@audited("user.add", target="username")
 def add_user(*, actor: Actor, username: str, password: str, role: str = "user",
              display_name: str = "") -> UserSummary:
     """Add a user with a role and a first password (admins). The username is theirs for
@@ -197,6 +202,7 @@ def add_user(*, actor: Actor, username: str, password: str, role: str = "user",
     return _summaries([user.username])[0]
 
 
+@audited("user.password-reset", target="username")
 def reset_password(*, actor: Actor, username: str, password: str) -> UserSummary:
     """Give a user a new password (admins): every console sign-in made with the old one
     ends at once, in every browser; their API tokens keep working."""
@@ -218,6 +224,7 @@ def user_tokens(*, actor: Actor, username: str) -> list[ApiToken]:
     return auth.list_tokens(name)
 
 
+@audited("user.token-revoke", target=lambda a, r: f"{a['username']}/{a['token_id']}")
 def revoke_user_token(*, actor: Actor, username: str, token_id: int) -> None:
     """Revoke one of a user's API tokens (admins): refused from the next request on.
     NotFound when the token is not that user's or is revoked already."""

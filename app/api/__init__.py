@@ -13,9 +13,10 @@ from functools import lru_cache
 from fastapi import FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 
-from app.api import aa, admin, docs, jobs, lineage, pipelines, provena, records, registry, schedules, stream, tokens, users
+from app.api import aa, admin, audit, docs, jobs, lineage, pipelines, provena, records, registry, schedules, stream, tokens, users
 from app.api.deps import TITLES, install_error_handlers, problem
 from app.api.schemas import Problem
+from app.api.auditctx import AuditContext
 from app.api.guards import HeadAsGet, UrlText
 from app.api.limits import BodySizeLimit
 from app.web_security import SecurityHeaders
@@ -37,6 +38,7 @@ def build_api() -> FastAPI:
     api.add_middleware(BodySizeLimit, prefix=aa.ROOT)
     api.add_middleware(UrlText)
     api.add_middleware(HeadAsGet)
+    api.add_middleware(AuditContext)
     api.add_middleware(SecurityHeaders)  # also when the API runs without the console (uvicorn)
     api.openapi = lambda: _document(api)
 
@@ -44,8 +46,8 @@ def build_api() -> FastAPI:
     def health() -> dict:
         return {"status": "ok"}
 
-    for router in (jobs.router, stream.router, registry.router, admin.router, users.router, schedules.router,
-                   tokens.router, docs.router):
+    for router in (jobs.router, stream.router, registry.router, admin.router, audit.router, users.router,
+                   schedules.router, tokens.router, docs.router):
         api.include_router(router)
     api.include_router(provena.router)
     api.include_router(lineage.router)

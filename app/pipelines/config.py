@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlmodel import select
 
 from app import parameters as rules
+from app.audit import audited
 from app.db import session
 from app.fairuse import check_limit
 from app.errors import Conflict, InvalidInput, NotFound, PermissionDenied
@@ -178,6 +179,7 @@ def ok_codes(task: TaskInfo) -> set[int]:
 # --- tasks (admins) ---------------------------------------------------------------------------
 
 
+@audited("task.create", target="name")
 def create_task(*, actor: User, name: str, description: str = "", backend: str = DEFAULT_BACKEND,
                 kind: str = "command", command: str = "", handler: str = "", input_glob: str = "",
                 output_glob: str = "", ok_exit_codes: str = "0", timeout_s: int = 600,
@@ -203,6 +205,7 @@ def create_task(*, actor: User, name: str, description: str = "", backend: str =
     return get_task(actor=actor, task_id=task_id)
 
 
+@audited("task.update", target="task_id")
 def update_task(*, actor: User, task_id: int, name: str, description: str = "", backend: str = DEFAULT_BACKEND,
                 kind: str = "command", command: str = "", handler: str = "", input_glob: str = "",
                 output_glob: str = "", ok_exit_codes: str = "0", timeout_s: int = 600,
@@ -230,6 +233,7 @@ def update_task(*, actor: User, task_id: int, name: str, description: str = "", 
     return get_task(actor=actor, task_id=task_id)
 
 
+@audited("task.delete", target="task_id")
 def delete_task(*, actor: User, task_id: int) -> None:
     """Remove a task (admins); refused while a pipeline has it as a step."""
     _admin(actor)
@@ -287,6 +291,7 @@ def _flag(value: Any, what: str) -> bool:
     return value
 
 
+@audited("pipeline.create", target="name")
 def create_pipeline(*, actor: User, name: str, description: str = "", steps: Iterable[Any] = (),
                     queue_hog_size: Optional[int] = None, queue_hard_limit: Optional[int] = None,
                     runnable: bool = True, public: bool = False,
@@ -316,6 +321,7 @@ def create_pipeline(*, actor: User, name: str, description: str = "", steps: Ite
     return get_pipeline(actor=actor, pipeline=pipeline_id)
 
 
+@audited("pipeline.update", target="pipeline_id")
 def update_pipeline(*, actor: User, pipeline_id: int, name: str, description: str = "",
                     steps: Iterable[Any] = (), queue_hog_size: Optional[int] = None,
                     queue_hard_limit: Optional[int] = None, runnable: bool = True,
@@ -352,6 +358,7 @@ def update_pipeline(*, actor: User, pipeline_id: int, name: str, description: st
     return get_pipeline(actor=actor, pipeline=pipeline_id)
 
 
+@audited("pipeline.delete", target="pipeline_id")
 def delete_pipeline(*, actor: User, pipeline_id: int) -> None:
     """Remove a pipeline (admins). Runs under way finish the steps they started with."""
     _admin(actor)

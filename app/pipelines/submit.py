@@ -17,6 +17,7 @@ from sqlmodel import select
 from app import fairuse
 from app import parameters as rules
 from app import runs
+from app.audit import audited
 from app.db import session, write_conn
 from app.errors import Conflict, InvalidInput, PayloadTooLarge, PermissionDenied
 from app.jobtypes import FileRef, PlanStep, RunTask, child_job_id, spec_for
@@ -107,6 +108,7 @@ class RunBatch:
         return list(self.roots)
 
 
+@audited("pipeline.run", target=lambda a, r: r.id if r is not None else a["pipeline"])
 def run_pipeline(*, actor: User, pipeline: Union[int, str], file_name: str, content: bytes,
                  parameters: Optional[dict[str, Any]] = None, client_addr: Optional[str] = None,
                  email: Optional[str] = None, into: Optional[RunBatch] = None) -> Optional[Job]:

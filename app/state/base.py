@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 import reflex as rx
 
-from app import clientaddr, routes, signin
+from app import audit, clientaddr, routes, signin
 from app.errors import AuthenticationFailed
 from app.models import User
 
@@ -38,12 +38,16 @@ class AuthState(rx.State):
         self.username = self.display_name = self.role = ""
 
     def _viewer(self) -> Optional[User]:
-        """The signed-in user, checked against the signature and the database."""
+        """The signed-in user, checked against the signature and the database. Also
+        who acts in this event, for the audit log (each event runs in its own task, so
+        what is set here is this event's alone)."""
         try:
             user = signin.user_for(self.sign_in_value)
         except AuthenticationFailed:
             self._forget()
+            self._audit_as(None)
             return None
+        self._audit_as(user.username)
         self.username, self.display_name, self.role = user.username, user.display_name, user.role
         return user
 
@@ -52,6 +56,9 @@ class AuthState(rx.State):
         proxy says), for the password-guessing limits."""
         return clientaddr.client_address(self.router.session.client_ip,
                                          self.router.headers.raw_headers.get("x-forwarded-for"))
+
+    def _audit_as(self, username: Optional[str]) -> None:
+        audit.set_context(via="console", address=self._client_address(), actor=username)
 
     def _to_sign_in(self) -> rx.event.EventSpec:
         here = self.router.url.path.rstrip("/") or routes.JOBS
@@ -64,6 +71,7 @@ class AuthState(rx.State):
     @rx.event
     def sign_out(self):
         # Ended on the server first: a copy of the value kept anywhere is worthless now.
+        self._audit_as(self.username or None)
         signin.sign_out(self.sign_in_value)
         self.sign_in_value = ""
         self._forget()

@@ -37,6 +37,7 @@ class SignInState(rx.State):
             self.error = "Enter your username and password."
             return
         auth = await self.get_state(AuthState)
+        auth._audit_as(None)
         try:
             user, value = signin.sign_in(username, password, address=auth._client_address())
         except (AuthenticationFailed, PermissionDenied, RateLimited) as exc:

@@ -1,0 +1,334 @@
+"""The audit log: who did what, when, from where and with what outcome, hash-chained.
+
+Every domain function that changes something (lodging, cancelling, retrying and
+deleting jobs and submissions, configuring backends, tasks and pipelines, managing
+users and tokens, signing in and out) is wrapped in `audited`, so the console, the
+REST API and the operator's commands are all recorded the same way: one entry when the
+action is done ("ok") and one when it is refused ("refused", with the refusal's
+message: a JobdeckError such as PermissionDenied or InvalidInput).
+
+Who, from where and via what come from a context variable: the REST API sets it per
+request (app.api.auditctx), the console per event (app.state.base), and it defaults
+to via "operator" (python -m app.manage on the host).
+
+The chain: each entry's hash is sha256 over the previous entry's hash and the entry's
+canonical content (its id, time, actor, address, via, action, target, outcome and
+message as sorted JSON). The one-row head table holds the last id and hash; a writer
+locks it (FOR UPDATE on PostgreSQL; SQLite's BEGIN IMMEDIATE serializes writers) in
+the transaction that inserts the entry, so ids are gapless and every entry names its
+true predecessor even with many processes writing. A write costs one read of the head,
+one insert and one update, whatever the log's size. `verify` walks the log in order
+and names the first entry that was altered, inserted, reordered or removed.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import inspect
+import json
+import logging
+import re
+from contextlib import contextmanager
+from contextvars import ContextVar, Token
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Callable, Iterator, Optional, Union
+
+import sqlalchemy as sa
+
+from app.db import get_engine, insert_ignore, session, utcnow, write_conn
+from app.errors import InvalidCursor, InvalidInput, JobdeckError, PermissionDenied
+from app.models import AuditEntry, AuditHead
+from app.paging import MAX_LIMIT, decode_cursor, encode_cursor
+
+log = logging.getLogger(__name__)
+
+GENESIS = "0" * 64  # the "previous hash" of the first entry
+VIAS = ("api", "console", "operator")
+OUTCOMES = ("ok", "refused")
+OPERATOR_NAME = "the operator"
+
+# The actions recorded, by name (the audit page offers them as a filter).
+ACTIONS = (
+    "job.lodge", "batch.lodge", "pipeline.run", "job.cancel", "job.retry", "submission.cancel",
+    "submission.delete", "backend.update", "task.create", "task.update", "task.delete",
+    "pipeline.create", "pipeline.update", "pipeline.delete", "user.add", "user.disable", "user.enable",
+    "user.password-reset", "user.end-sign-ins", "user.token-revoke", "token.create", "token.revoke",
+    "password.change", "sign-in", "sign-out",
+)
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+@dataclass(frozen=True)
+class Context:
+    """Who acts, from where, via what: set per request or event."""
+
+    via: str = "operator"
+    address: str = ""
+    actor: Optional[str] = None  # when the domain function does not name the actor itself
+
+
+_context: ContextVar[Context] = ContextVar("jobdeck_audit_context", default=Context())
+_inside: ContextVar[bool] = ContextVar("jobdeck_audit_inside", default=False)
+
+
+def set_context(*, via: str, address: str = "", actor: Optional[str] = None) -> Token:
+    return _context.set(Context(via=via, address=address or "", actor=actor))
+
+
+def reset_context(token: Token) -> None:
+    _context.reset(token)
+
+
+def current_context() -> Context:
+    return _context.get()
+
+
+@contextmanager
+def acting(*, via: str, address: str = "", actor: Optional[str] = None) -> Iterator[None]:
+    token = set_context(via=via, address=address, actor=actor)
+    try:
+        yield
+    finally:
+        reset_context(token)
+
+
+# --- the chain -----------------------------------------------------------------------
+
+
+def _clean(text: Any, size: int) -> str:
+    return _CONTROL.sub("?", str(text if text is not None else ""))[:size]
+
+
+def canonical(entry: dict[str, Any]) -> str:
+    """An entry's content as the hash covers it: every field but the hashes."""
+    at = entry["created_at"]
+    return json.dumps({"id": entry["id"], "created_at": at.isoformat() if isinstance(at, datetime) else at,
+                       "actor": entry["actor"], "address": entry["address"], "via": entry["via"],
+                       "action": entry["action"], "target": entry["target"], "outcome": entry["outcome"],
+                       "message": entry["message"]}, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def chain_hash(prev_hash: str, entry: dict[str, Any]) -> str:
+    return hashlib.sha256((prev_hash + canonical(entry)).encode("utf-8")).hexdigest()
+
+
+def _lock_head(conn: sa.Connection) -> tuple[int, str]:
+    head = AuditHead.__table__
+    q = sa.select(head.c.seq, head.c.hash).where(head.c.id == 1)
+    if conn.dialect.name == "postgresql":
+        q = q.with_for_update()
+    row = conn.execute(q).first()
+    if row is None:  # a database made without the migration's seed row
+        conn.execute(insert_ignore(head, conn.dialect.name).values(id=1, seq=0, hash=GENESIS))
+        row = conn.execute(q).first()
+    return row.seq, row.hash
+
+
+def record(*, action: str, target: str = "", outcome: str = "ok", message: str = "",
+           actor: Optional[str] = None) -> int:
+    """Append one entry (who, from where and via what from the context) and return its id."""
+    ctx = _context.get()
+    who = actor or ctx.actor or (OPERATOR_NAME if ctx.via == "operator" else "")
+    values = {"created_at": utcnow(), "actor": _clean(who, 64), "address": _clean(ctx.address, 64),
+              "via": _clean(ctx.via, 16), "action": _clean(action, 64), "target": _clean(target, 256),
+              "outcome": _clean(outcome, 16), "message": _clean(message, 1024)}
+    entries, head = AuditEntry.__table__, AuditHead.__table__
+    with write_conn() as conn:
+        seq, prev = _lock_head(conn)
+        values["id"] = seq + 1
+        values["prev_hash"] = prev
+        values["hash"] = chain_hash(prev, values)
+        conn.execute(entries.insert().values(**values))
+        conn.execute(sa.update(head).where(head.c.id == 1).values(seq=values["id"], hash=values["hash"]))
+    return values["id"]
+
+
+def _record_quietly(**kw: Any) -> None:
+    # The action itself is done (or refused) by now: a failed audit write is logged
+    # loudly rather than turned into a failure of what already happened.
+    try:
+        record(**kw)
+    except Exception:
+        log.exception("audit entry %s could not be written", kw)
+
+
+def _name_of(actor: Any) -> Optional[str]:
+    if actor is None:
+        return None
+    return getattr(actor, "username", None) or str(actor)
+
+
+Pick = Union[str, Callable[[dict[str, Any], Any], Any], None]
+
+
+def _pick(how: Pick, args: dict[str, Any], result: Any) -> Any:
+    if how is None:
+        return None
+    if callable(how):
+        try:
+            return how(args, result)
+        except Exception:  # a target unreadable from a refused call's arguments
+            return None
+    return args.get(how)
+
+
+def audited(action: str, *, target: Pick = None, actor: Pick = None) -> Callable:
+    """Record every call of the decorated domain function as `action`: "ok" when it
+    returns, "refused" with the message when it raises a JobdeckError. `target` and
+    `actor` are an argument's name or a function of (arguments, result or None); the
+    actor defaults to the `actor` or `viewer` argument, else the context's. A call made
+    inside another audited call is part of it and not recorded again."""
+
+    def wrap(fn: Callable) -> Callable:
+        sig = inspect.signature(fn)
+
+        @functools.wraps(fn)
+        def inner(*a: Any, **kw: Any) -> Any:
+            if _inside.get():
+                return fn(*a, **kw)
+            try:
+                bound = sig.bind(*a, **kw)
+                bound.apply_defaults()
+                args = dict(bound.arguments)
+            except TypeError:
+                args = dict(kw)
+            who = _pick(actor, args, None) if actor is not None else (args.get("actor") or args.get("viewer"))
+            flag = _inside.set(True)
+            try:
+                result = fn(*a, **kw)
+            except JobdeckError as exc:
+                _inside.reset(flag)
+                _record_quietly(action=action, target=_clean(_pick(target, args, None), 256), outcome="refused",
+                                message=exc.message, actor=_name_of(who))
+                raise
+            except BaseException:
+                _inside.reset(flag)
+                raise
+            _inside.reset(flag)
+            if actor is not None and who is None:
+                who = _pick(actor, args, result)
+            _record_quietly(action=action, target=_clean(_pick(target, args, result), 256), outcome="ok",
+                            actor=_name_of(who))
+            return result
+
+        return inner
+
+    return wrap
+
+
+# --- verifying -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Verdict:
+    ok: bool
+    entries: int  # how many were checked
+    bad_entry: Optional[int] = None  # the id of the first bad entry
+    problem: str = ""
+
+
+def verify(*, chunk: int = 5000) -> Verdict:
+    """Walk the log in id order and check every link: ids without gaps from 1, each
+    entry's previous hash the hash before it, each hash its content's, and the head
+    where the last entry ends. Reads `chunk` entries at a time (keyset by id)."""
+    entries, head = AuditEntry.__table__, AuditHead.__table__
+    cols = [entries.c[k] for k in ("id", "created_at", "actor", "address", "via", "action", "target",
+                                   "outcome", "message", "prev_hash", "hash")]
+    expected, running, n, after = 1, GENESIS, 0, 0
+    with get_engine().connect() as conn:
+        while True:
+            rows = conn.execute(sa.select(*cols).where(entries.c.id > after).order_by(entries.c.id)
+                                .limit(chunk)).mappings().all()
+            for row in rows:
+                e = dict(row)
+                if e["id"] != expected:
+                    return Verdict(False, n, expected, f"entry {expected} is missing (the next entry is {e['id']})")
+                if e["prev_hash"] != running:
+                    return Verdict(False, n, e["id"], f"entry {e['id']} does not follow entry {e['id'] - 1} "
+                                                      "(its previous hash differs): inserted or reordered")
+                if chain_hash(e["prev_hash"], e) != e["hash"]:
+                    return Verdict(False, n, e["id"], f"entry {e['id']} was altered (its content does not "
+                                                      "match its hash)")
+                running, expected, n = e["hash"], expected + 1, n + 1
+            if len(rows) < chunk:
+                break
+            after = rows[-1]["id"]
+        top = conn.execute(sa.select(head.c.seq, head.c.hash).where(head.c.id == 1)).first()
+    seq, top_hash = (top.seq, top.hash) if top else (0, GENESIS)
+    if seq != n:
+        if seq > n:
+            return Verdict(False, n, n + 1, f"entry {n + 1} is missing: the log ends at {n}, its head says {seq}")
+        return Verdict(False, n, seq + 1, f"entry {seq + 1} is past the chain's head ({seq}): inserted")
+    if top_hash != running:
+        return Verdict(False, n, n or None, f"entry {n} does not match the chain's head: altered")
+    return Verdict(True, n)
+
+
+# --- reading ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    actor: Optional[str] = None
+    action: Optional[str] = None
+    target: Optional[str] = None
+    outcome: Optional[str] = None
+    via: Optional[str] = None  # not indexed: narrows what another filter found
+    since: Optional[datetime] = None  # at or after
+    until: Optional[datetime] = None  # before
+
+
+def _check_admin(viewer: Any) -> None:
+    if viewer is None or getattr(viewer, "role", None) != "admin":
+        raise PermissionDenied("The audit log is for admins.")
+
+
+def _cursor_id(cursor: str) -> int:
+    _, id_ = decode_cursor(cursor)
+    if not id_.isdigit() or len(id_) > 18:
+        raise InvalidCursor("The cursor is not one this server gave out: send back the next_cursor "
+                            "of the previous page unchanged.", field="cursor")
+    return int(id_)
+
+
+def entries(*, viewer: Any, filters: AuditFilter = AuditFilter(), cursor: Optional[str] = None,
+            limit: int = 50) -> tuple[list[AuditEntry], Optional[str]]:
+    """One page of the log, newest first, and the cursor of the next (admins). Each
+    filter is an exact match served by its index; the time range by created_at's."""
+    _check_admin(viewer)
+    if not 1 <= limit <= MAX_LIMIT:
+        raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}.", field="limit")
+    f = filters
+    if f.outcome and f.outcome not in OUTCOMES:
+        raise InvalidInput(f"outcome is one of {', '.join(OUTCOMES)}.", field="outcome")
+    bounds = {}
+    for name in ("since", "until"):
+        at = getattr(f, name)
+        if at is None:
+            continue
+        if at.tzinfo is None or at.utcoffset() is None:
+            raise InvalidInput(f"{name} needs a time zone (e.g. 2026-01-31T12:00:00Z).", field=name)
+        try:
+            bounds[name] = at.astimezone(timezone.utc)
+        except (OverflowError, ValueError):
+            raise InvalidInput(f"{name} is out of range.", field=name) from None
+    q = sa.select(AuditEntry)
+    for name in ("actor", "action", "target", "outcome", "via"):
+        value = getattr(f, name)
+        if value:
+            q = q.where(getattr(AuditEntry, name) == value)
+    if "since" in bounds:
+        q = q.where(AuditEntry.created_at >= bounds["since"])
+    if "until" in bounds:
+        q = q.where(AuditEntry.created_at < bounds["until"])
+    if cursor:
+        q = q.where(AuditEntry.id < _cursor_id(cursor))
+    q = q.order_by(AuditEntry.id.desc()).limit(limit + 1)
+    with session() as s:
+        rows = list(s.execute(q).scalars())
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (encode_cursor(rows[-1].created_at, str(rows[-1].id)) if more else None)
