@@ -210,6 +210,9 @@ class Pipeline(SQLModel, table=True):
     runnable: bool = Field(default=True, sa_column_kwargs={"server_default": sa.true()})
     # Public: anyone may run it without signing in (owned by the built-in anonymous user).
     public: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
+    # Input validators (app.validators) every upload must pass, in order.
+    validators: list[str] = Field(default_factory=list, sa_type=sa.JSON,
+                                  sa_column_kwargs={"server_default": sa.text("'[]'")})
 
 
 class RunTime(SQLModel, table=True):
@@ -224,9 +227,6 @@ class RunTime(SQLModel, table=True):
     pipeline_id: int
     seconds: float
     finished_at: datetime = _created()
-    # Input validators (app.validators) every upload must pass, in order.
-    validators: list[str] = Field(default_factory=list, sa_type=sa.JSON,
-                                  sa_column_kwargs={"server_default": sa.text("'[]'")})
 
 
 class PipelineStep(SQLModel, table=True):
