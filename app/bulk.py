@@ -244,11 +244,23 @@ def parse_model_runs_csv(text: str, *, max_problems: int = 200) -> list[dict[str
     shape = _read_shape(text, max_problems)
     if not shape.problems:
         return shape.records
-    problems = shape.problems[:max_problems]
+    _refuse(shape.problems[:max_problems], capped=shape.capped)
+
+
+def checked_model_runs_csv(text: str, *, max_problems: int = 200) -> list[dict[str, Any]]:
+    """As parse_model_runs_csv, and each item a row names must exist with the right kind
+    (the console's check): a file the console refuses is refused here before lodging."""
+    got = check_model_runs_csv(text, max_problems=max_problems)
+    if got.problems:
+        _refuse(got.problems, capped=got.capped)
+    return got.records
+
+
+def _refuse(problems: list[RowProblem], *, capped: bool) -> None:
     listed = "; ".join(f"{p.where()}{p.message.rstrip('.')}" for p in problems[:20])
     more = f"; and {len(problems) - 20} more (see errors)" if len(problems) > 20 else ""
     first = problems[0]
-    raise InvalidInput(f"{problems_summary(problems, capped=shape.capped).capitalize()}; nothing was lodged. "
+    raise InvalidInput(f"{problems_summary(problems, capped=capped).capitalize()}; nothing was lodged. "
                        f"{listed}{more}.", field=first.column or "file",
                        errors=[{"line": p.line, "field": p.column or "file", "message": p.message}
                                for p in problems])
