@@ -38,6 +38,9 @@ app.add_typer(session.profiles_app, name="profiles")
 
 
 def main() -> None:
+    from typer._completion_classes import completion_init
+
+    completion_init()  # `jobdeck completion SHELL` prints the script that asks for these
     command = typer.main.get_command(app)
     try:
         code = command.main(prog_name="jobdeck", complete_var="_JOBDECK_COMPLETE", standalone_mode=False)
@@ -51,7 +54,7 @@ def main() -> None:
     except click.ClickException as e:
         err.print(f"[bold red]Error:[/] {escape(e.format_message())}")
         code = e.exit_code
-    except click.Abort:
+    except typer.Abort:
         err.print("Aborted.")
         code = INTERRUPTED
     except KeyboardInterrupt:

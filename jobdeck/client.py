@@ -106,7 +106,7 @@ class Client:
                 r = self.http.request(method, path, **kw)
             except httpx.TransportError as exc:
                 raise Unreachable(f"Cannot reach the Jobdeck server at {self.server} ({exc}).") from None
-            if r.status_code == 429 and waited < MAX_429_WAITS:
+            if r.status_code == 429 and wait_429 and waited < MAX_429_WAITS:
                 wait = min(60.0, float(r.headers.get("Retry-After", "5") or 5))
                 print(f"Over the fair-use rate limit; waiting {wait:.0f} s.", file=sys.stderr)
                 time.sleep(wait)

@@ -111,9 +111,10 @@ def table(rows: Sequence[dict], columns: Sequence[Column], *, wide: bool = False
     return t
 
 
-def print_table(t: Table) -> None:
+def print_table(t: Table, *, wide: bool = False) -> None:
     width = fits_terminal()
-    if width is None:  # a file or a pipe: as wide as the table is
-        Console(file=sys.stdout, highlight=False, width=10_000, no_color=True).print(t, crop=False)
+    if width is None or wide:  # a file or a pipe (or --wide): as wide as the table is
+        Console(file=sys.stdout, highlight=False, width=10_000, no_color=width is None,
+                force_terminal=out.is_terminal).print(t, crop=False)
     else:
         out.print(t, crop=True)

@@ -37,7 +37,7 @@ def workers(backend: Optional[str] = typer.Option(None, help="Only this backend'
                 Column("done", lambda w: str(w["jobs_done"])), Column("failed", lambda w: str(w["jobs_failed"])),
                 Column("beat (UTC)", lambda w: short_time(w.get("last_heartbeat"))),
                 Column("job", lambda w: w.get("current_job_id") or "", flex=True)]
-        print_table(table(found, cols, wide=wide))
+        print_table(table(found, cols, wide=wide), wide=wide)
     run(body)
 
 

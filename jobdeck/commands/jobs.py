@@ -187,7 +187,7 @@ def job_columns(*, owners: bool) -> list[Column]:
             Column("try", lambda j: str(j["attempt"]))]
     if owners:
         cols.append(Column("owner", lambda j: j["owner"], most=16))
-    cols += [Column("name", lambda j: j.get("subject") or "", most=24),
+    cols += [Column("name", lambda j: j.get("subject") or "", most=16),
              Column("last message", lambda j: j.get("last_message") or "", flex=True)]
     return cols
 
@@ -234,7 +234,7 @@ def list_(
             out.print("No jobs.")
         else:
             owners = bool(all_users or batch) or len({j["owner"] for j in page["jobs"]}) > 1
-            print_table(table(page["jobs"], job_columns(owners=owners), wide=wide))
+            print_table(table(page["jobs"], job_columns(owners=owners), wide=wide), wide=wide)
         if page.get("next_cursor"):
             out.print(f"More: --cursor {escape(page['next_cursor'])}")
     run(body)
@@ -301,7 +301,7 @@ def retry(ident: str = typer.Argument(..., metavar="ID", help="The job's session
 
     def body():
         if batch != failed:
-            raise Failed("Retry a batch's failed jobs with both --batch and --failed.")
+            raise Usage("Retry a batch's failed jobs with both --batch and --failed.")
         with client() as c:
             if not batch:
                 job = c.post(f"/api/jobs/{quote(ident, safe='')}/retry")
