@@ -97,7 +97,6 @@ def release_due(backends: Iterable[str], *, conn=None) -> int:
     from rq.job import Job as RQJob
     from rq.registry import ScheduledJobRegistry
 
-    from app import keys
 
     conn = conn or queues.redis_conn()
     moved = 0
@@ -125,7 +124,6 @@ def scheduled_count(backend: str, *, conn=None) -> int:
     """How many attempts wait for their delay on this backend."""
     from rq.registry import ScheduledJobRegistry
 
-    from app import keys
 
     conn = conn or queues.redis_conn()
     return conn.zcard(ScheduledJobRegistry(queue=queues.queue(backend, conn)).key)

@@ -5,6 +5,7 @@ JOBDECK_DEBUG=1 shows one for an unexpected error)."""
 from __future__ import annotations
 
 import os
+import sys
 import traceback
 from typing import Callable, Optional, TypeVar
 
@@ -84,6 +85,10 @@ def run(fn: Callable[[], Optional[int]], *, signing_in: bool = False) -> None:
     except KeyboardInterrupt:
         _say("Interrupted.")
         raise typer.Exit(INTERRUPTED)
+    except BrokenPipeError:
+        # The reader of the output went away (`| head`): nothing more to say to anyone.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise typer.Exit(REFUSED)
     except (typer.Exit, typer.Abort):
         raise
     except Exception as e:  # a bug of this client: still one line

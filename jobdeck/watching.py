@@ -18,7 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
     TimeElapsedColumn
 
 from jobdeck.base import OK, REFUSED, TIMED_OUT, Failed, Stopped
-from jobdeck.client import ApiError, Client, Event, Unreachable
+from jobdeck.client import Client, Event, Unreachable
 from jobdeck.render import FINAL, batch_line, job_line, out, status
 
 RECONNECTS = 5
@@ -196,5 +196,3 @@ def watch_run(c: Client, root_id: str, *, timeout: Optional[float] = None) -> in
     out.print(f"Run {root_id} ended {status(run['status'])}.")
     return OK if run["status"] == "SUCCEEDED" else REFUSED
 
-
-__all__ = ["watch_job", "watch_batch", "watch_run", "ApiError"]

@@ -19,7 +19,7 @@ from rich.markup import escape
 from jobdeck.base import OK, REFUSED, Failed, Stopped, Usage, client, is_admin, read_file, run
 from jobdeck.client import ApiError, Client
 from jobdeck.render import (
-    FINAL, STATUSES, Column, batch_line, err, job_line, out, print_json, print_table, short_time, status, table,
+    STATUSES, Column, batch_line, err, job_line, out, print_json, print_table, short_time, status, table,
 )
 from jobdeck.watching import watch_job
 

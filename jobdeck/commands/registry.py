@@ -10,7 +10,7 @@ from urllib.parse import quote
 import typer
 from rich.markup import escape
 
-from jobdeck.base import Failed, client, read_file, run, write_file
+from jobdeck.base import client, read_file, run, write_file
 from jobdeck.commands.jobs import TIMEOUT_HELP
 from jobdeck.render import batch_line, err, out, print_json
 from jobdeck.watching import watch_batch, watch_job
@@ -83,5 +83,3 @@ def export_prov(
             print(text)
     run(body)
 
-
-__all__ = ["app", "Failed", "watch_job"]

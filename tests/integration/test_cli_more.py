@@ -19,8 +19,6 @@ import struct
 import subprocess
 import termios
 import threading
-import time
-from pathlib import Path
 
 import pytest
 
