@@ -91,9 +91,7 @@ def test_submissions_are_roots_and_lone_batches_newest_first(users, world):
                                payload={"records": [model_run_record(world, display_name=f"r{i}")
                                                     for i in range(3)]})
     # the submission runs and fans out its batch of three; none of those ran yet
-    # queue_class: RQ reads the queue under the deployment prefix (app.keys.rq_prefix)
-    SimpleWorker([queues.queue("prov")], connection=queues.redis_conn(),
-                 queue_class=queues.queue_class()).work(burst=True, max_jobs=1)
+    SimpleWorker([queues.queue("prov")], connection=queues.redis_conn()).work(burst=True, max_jobs=1)
     lone = launch.launch_job(actor=root, job_type="SYSTEM", job_subtype="NOOP", payload={}, owner="bob")
 
     page = submissions.list_submissions(viewer=root, limit=50).submissions

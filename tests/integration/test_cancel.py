@@ -129,9 +129,7 @@ def test_delete_a_batch_submission_by_any_of_its_jobs(users, world):
                                payload={"records": [model_run_record(world, display_name=f"r{i}")
                                                     for i in range(3)]})
     # run the submission only: its batch of three is lodged, none of them ran
-    # queue_class: RQ reads the queue under the deployment prefix (app.keys.rq_prefix)
-    SimpleWorker([queues.queue("prov")], connection=queues.redis_conn(),
-                 queue_class=queues.queue_class()).work(burst=True, max_jobs=1)
+    SimpleWorker([queues.queue("prov")], connection=queues.redis_conn()).work(burst=True, max_jobs=1)
     assert status(submit.id) == "SUCCEEDED"
     batch_id = launch.get_job(submit.id).result["batch_id"]
     with session() as s:

@@ -42,9 +42,7 @@ def test_create_item_runs_its_workflow(users):
     alice = users["alice"]
     item, job = registry.create_item(actor=alice, subtype="DATASET", display_name="Rainfall")
     assert item.record_status == "INCOMPLETE" and job.status == "PENDING" and job.entity_id == item.id
-    # queue_class: RQ reads the queue under the deployment prefix (app.keys.rq_prefix)
-    SimpleWorker([queues.queue("registry")], connection=queues.redis_conn(),
-                 queue_class=queues.queue_class()).work(burst=True, max_jobs=1)
+    SimpleWorker([queues.queue("registry")], connection=queues.redis_conn()).work(burst=True, max_jobs=1)
     assert registry.get_item(item.id).record_status == "COMPLETE"  # registered, its PROV not lodged yet
     run_workers()
     register, lodge = _jobs(workflow_id=job.id)
