@@ -20,19 +20,6 @@ def backend_of_queue(name: str) -> str:
     return name[len(prefix):] if name.startswith(prefix) else name
 
 
-def rq_prefix() -> str:
-    """The start of RQ's own keys (its queues, their index, workers and their index):
-    RQ's `rq:` under the deployment's prefix, so two deployments on one Redis do not see
-    each other's workers or queues. RQ's job hashes stay `rq:job:<id>`, named by job ids
-    no two deployments share."""
-    return f"{_p()}:rq:"
-
-
-def rq_queue_key(backend: str) -> str:
-    """The Redis list RQ keeps a backend's queue in."""
-    return f"{rq_prefix()}queue:{queue_name(backend)}"
-
-
 def events_channel() -> str:
     """Pub/sub channel that carries every committed job transition."""
     return f"{_p()}:events"

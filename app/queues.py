@@ -3,7 +3,6 @@ Jobdeck job id and is enqueued by dotted path, so callers never import the worke
 
 from __future__ import annotations
 
-import functools
 import threading
 import zlib
 from typing import Iterable
@@ -39,19 +38,8 @@ def reset_connections() -> None:
         _conns.clear()
 
 
-@functools.lru_cache(maxsize=None)
-def _queue_class_for(prefix: str) -> type[Queue]:
-    return type("JobdeckQueue", (Queue,), {"redis_queue_namespace_prefix": f"{prefix}queue:",
-                                           "redis_queues_keys": f"{prefix}queues"})
-
-
-def queue_class() -> type[Queue]:
-    """RQ's Queue with its keys under the deployment's prefix (app.keys.rq_prefix)."""
-    return _queue_class_for(keys.rq_prefix())
-
-
-def queue(backend: str, connection: redis.Redis | None = None) -> Queue:
-    return queue_class()(keys.queue_name(backend), connection=connection or redis_conn())
+def queue(backend: str) -> Queue:
+    return Queue(keys.queue_name(backend), connection=redis_conn())
 
 
 # Writes one chunk of RQ job hashes and queues their ids, as RQ's own enqueue does
@@ -103,7 +91,7 @@ def enqueue(jobs: Iterable[tuple[str, int, str, int | None]]) -> int:
     for (backend, timeout), entries in groups.items():
         q = queue(backend)
         shared = [v for kv in _shared_fields(q, timeout).items() for v in kv]
-        conn.sadd(q.redis_queues_keys, q.key)
+        conn.sadd("rq:queues", q.key)
         for i in range(0, len(entries), _CHUNK):
             args: list[object] = [q.key, len(shared) // 2, *shared]
             for rq_id, job_id in entries[i:i + _CHUNK]:
@@ -128,5 +116,5 @@ def remove(job_id: str, attempt: int, backend: str) -> None:
     """Take a job's RQ entry out of its queue (cancel of a job not yet started)."""
     rq_id = keys.rq_job_id(job_id, attempt)
     conn = redis_conn()
-    conn.lrem(keys.rq_queue_key(backend), 0, rq_id)
+    conn.lrem(f"rq:queue:{keys.queue_name(backend)}", 0, rq_id)
     conn.delete(f"rq:job:{rq_id}")

@@ -95,13 +95,14 @@ def release_due(backends: Iterable[str], *, conn=None) -> int:
     import time
 
     from rq.job import Job as RQJob
+    from rq.queue import Queue
     from rq.registry import ScheduledJobRegistry
 
 
     conn = conn or queues.redis_conn()
     moved = 0
     for backend in backends:
-        q = queues.queue(backend, conn)
+        q = Queue(keys.queue_name(backend), connection=conn)
         reg = ScheduledJobRegistry(queue=q)
         due = reg.get_jobs_to_schedule(int(time.time()), chunk_size=500)
         if not due:
@@ -122,11 +123,12 @@ def release_due(backends: Iterable[str], *, conn=None) -> int:
 
 def scheduled_count(backend: str, *, conn=None) -> int:
     """How many attempts wait for their delay on this backend."""
+    from rq.queue import Queue
     from rq.registry import ScheduledJobRegistry
 
 
     conn = conn or queues.redis_conn()
-    return conn.zcard(ScheduledJobRegistry(queue=queues.queue(backend, conn)).key)
+    return conn.zcard(ScheduledJobRegistry(queue=Queue(keys.queue_name(backend), connection=conn)).key)
 
 
 def sweep_missed(*, older_than_s: float = 10.0, window_s: float = 3600.0, limit: int = 200) -> int:

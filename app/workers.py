@@ -192,7 +192,7 @@ def backend_status(*, viewer: Optional[User] = None) -> list[BackendStatus]:
         out.append(BackendStatus(
             name=name, max_workers=cfg.max_workers, idle_timeout_s=cfg.idle_timeout_s,
             job_timeout_s=cfg.job_timeout_s, workers=len(mine), busy=sum(w.state == "busy" for w in mine),
-            idle=sum(w.state == "idle" for w in mine), queued=conn.llen(keys.rq_queue_key(name)),
+            idle=sum(w.state == "idle" for w in mine), queued=conn.llen(f"rq:queue:{keys.queue_name(name)}"),
             scheduled=scheduled_count(name, conn=conn), served_by=serving, can_wake=wake_up_spec(name) is not None,
             unavailable=_unavailable(name, cfg.max_workers, bool(serving) or bool(mine))))
     return out

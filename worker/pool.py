@@ -248,7 +248,7 @@ class Pool:
         with self.redis.pipeline(transaction=False) as pipe:
             pipe.get(keys.backends_version())
             for b in backends:
-                pipe.llen(keys.rq_queue_key(b))
+                pipe.llen(f"rq:queue:{keys.queue_name(b)}")
             version, *lengths = pipe.execute()
         if version != self._settings_version:  # an admin changed a backend: read it now
             self.refresh_config()

@@ -25,7 +25,7 @@ from typing import Optional
 from rq import SimpleWorker
 from rq.timeouts import BaseDeathPenalty
 
-from app import keys, queues
+from app import keys
 from worker.heartbeat import HALT_SIGNAL, Life, redis_client
 
 log = logging.getLogger("jobdeck.worker")
@@ -52,11 +52,7 @@ class JobdeckWorker(SimpleWorker):
 
     def __init__(self, *args, life: Life, **kwargs):
         self.life = life
-        # RQ's worker keys and queues under the deployment's prefix (app.keys.rq_prefix):
-        # RQ reads these names from the instance.
-        self.redis_worker_namespace_prefix = f"{keys.rq_prefix()}worker:"
-        self.redis_workers_keys = f"{keys.rq_prefix()}workers"
-        super().__init__(*args, queue_class=queues.queue_class(), **kwargs)
+        super().__init__(*args, **kwargs)
 
     def _install_signal_handlers(self):
         signal.signal(signal.SIGTERM, self.request_stop)
