@@ -98,6 +98,7 @@ def release_due(backends: Iterable[str], *, conn=None) -> int:
     from rq.queue import Queue
     from rq.registry import ScheduledJobRegistry
 
+    from app import keys
 
     conn = conn or queues.redis_conn()
     moved = 0
@@ -126,6 +127,7 @@ def scheduled_count(backend: str, *, conn=None) -> int:
     from rq.queue import Queue
     from rq.registry import ScheduledJobRegistry
 
+    from app import keys
 
     conn = conn or queues.redis_conn()
     return conn.zcard(ScheduledJobRegistry(queue=Queue(keys.queue_name(backend), connection=conn)).key)
