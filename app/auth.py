@@ -186,6 +186,15 @@ def revoke_token(*, owner: str, token_id: int) -> None:
         tok.revoked_at = utcnow()
 
 
+def revoke_token_itself(token: str) -> None:
+    """Revoke the token that signs this request (a client's sign-out), whoever made it."""
+    with session(write=True) as s:
+        tok = s.exec(select(ApiToken).where(ApiToken.token_hash == _token_hash(token))).first()
+        if tok is None or tok.revoked_at is not None:
+            raise AuthenticationFailed("The token is unknown or was revoked.")
+        tok.revoked_at = utcnow()
+
+
 def find_user(username: str) -> Optional[User]:
     try:
         return get_user(username)

@@ -250,15 +250,23 @@ def _read_shape(text: str, max_problems: int) -> _Shape:
 def parse_model_runs_csv(text: str, *, max_problems: int = 200) -> list[dict[str, Any]]:
     """Model run records from CSV text, or InvalidInput listing every problem of every
     row (the first `max_problems`), each with its line and column: the shape of each
-    row, and the registry's rules (app.modelrun_rules)."""
+    row, and the registry's rules (app.modelrun_rules): each item a row names must exist
+    with the right kind, as the console checks, so a file the console refuses is refused
+    here before lodging."""
     got = check_model_runs_csv(text, max_problems=max_problems)
-    if not got.problems:
-        return got.records
-    problems = got.problems
+    if got.problems:
+        _refuse(got.problems, capped=got.capped)
+    return got.records
+
+
+checked_model_runs_csv = parse_model_runs_csv  # the name the REST route reads it by
+
+
+def _refuse(problems: list[RowProblem], *, capped: bool) -> None:
     listed = "; ".join(f"{p.where()}{p.message.rstrip('.')}" for p in problems[:20])
     more = f"; and {len(problems) - 20} more (see errors)" if len(problems) > 20 else ""
     first = problems[0]
-    raise InvalidInput(f"{got.summary.capitalize()}; nothing was lodged. "
+    raise InvalidInput(f"{problems_summary(problems, capped=capped).capitalize()}; nothing was lodged. "
                        f"{listed}{more}.", field=first.column or "file",
                        errors=[{"line": p.line, "field": p.column or "file", "message": p.message}
                                for p in problems])

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlmodel import select
 
 from app import counts, lifecycle, queues
+from app.auth import find_user
 from app.keys import NORMAL, PRIORITIES, rq_job_id
 from app.audit import audited
 from app.db import insert_ignore, session, utcnow, write_conn
@@ -104,6 +105,9 @@ def _owner_for(actor: User, owner: Optional[str]) -> str:
     if owner and owner != actor.username:
         if not actor.may_launch_any:
             raise PermissionDenied("Only admins and services may lodge a job for another user.")
+        if find_user(owner) is None:
+            # A job for nobody would run and be seen by no user.
+            raise InvalidInput(f"No user {owner!r}: a job is lodged for an existing user.", field="owner")
         return owner
     return actor.username
 

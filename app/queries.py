@@ -4,6 +4,7 @@ never by offset, so "load more" costs the same at any depth; each has its index.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any, Optional
 
 import sqlalchemy as sa
@@ -30,6 +31,8 @@ class JobFilter:
     # Any of these (type, subtype) pairs, e.g. only the types a compatible API knows.
     kinds: Optional[tuple[tuple[str, str], ...]] = None
     owner: Optional[str] = None
+    since: Optional[datetime] = None  # created at or after
+    until: Optional[datetime] = None  # created before
 
     def apply(self, stmt):
         if self.status:
@@ -47,7 +50,16 @@ class JobFilter:
             stmt = stmt.where(sa.tuple_(Job.job_type, Job.job_subtype).in_(list(self.kinds)))
         if self.owner:
             stmt = stmt.where(Job.owner == self.owner)
+        if self.since:
+            stmt = stmt.where(Job.created_at >= _utc(self.since))
+        if self.until:
+            stmt = stmt.where(Job.created_at < _utc(self.until))
         return stmt
+
+
+def _utc(t: datetime) -> datetime:
+    """A time without a zone is UTC, as every stored time is."""
+    return t.replace(tzinfo=timezone.utc) if t.tzinfo is None else t.astimezone(timezone.utc)
 
 
 def _page(stmt, cursor: Optional[str], limit: int) -> JobPage:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional
 
 import sqlalchemy as sa
@@ -23,6 +23,8 @@ class JobContext:
     batch_id: Optional[str]
     entity_id: Optional[str]
     worker: str
+    # The last tenth reported by count(), so that a loop over many rows writes ~10 times.
+    _reported: list = field(default_factory=lambda: [-1], compare=False, repr=False)
 
     def message(self, text: str, *, level: str = "info") -> None:
         """Add a line to the job's history (and its last message)."""
@@ -40,3 +42,13 @@ class JobContext:
         events.publish({"kind": "progress", "job_id": self.job_id, "owner": self.owner,
                         "batch_id": self.batch_id, "workflow_id": self.workflow_id,
                         "progress": fraction, "message": text})
+
+    def count(self, done: int, total: int, what: str) -> None:
+        """Progress of a loop over `total` things (`done` of them so far), reported at
+        each tenth: a handler may call it on every row at no cost."""
+        if total <= 0:
+            return
+        tenth = min(10, done * 10 // total)
+        if tenth > self._reported[0]:
+            self._reported[0] = tenth
+            self.progress(done / total, f"{done} of {total} {what}")

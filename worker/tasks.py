@@ -59,7 +59,9 @@ def lodge_version_activity(ctx: JobContext, p: LodgeVersionActivity) -> Outcome:
 
 
 def model_run_prov_lodge(ctx: JobContext, p: ModelRunProvLodge) -> Outcome:
+    ctx.progress(0.1, f"Registering model run {p.record.display_name!r} and lodging its provenance")
     run_id, n, _ = provenance.lodge_model_run(record=p.record, job_id=ctx.job_id, owner=ctx.owner)
+    ctx.progress(0.9, f"Model run {run_id} registered with {n} provenance relations")
     return Outcome(ModelRunLodgeResult(record_id=run_id, edges=n), entity_id=run_id,
                    info=f"Model run {p.record.display_name!r} registered with {n} provenance relations.")
 
@@ -88,10 +90,12 @@ def model_run_batch_submit(ctx: JobContext, p: ModelRunBatchSubmit) -> Outcome:
     batch_id = child_job_id(ctx.job_id, "batch")
     rows = []
     for i, record in enumerate(p.records):
+        ctx.count(i, len(p.records), "model runs prepared")
         jid = child_job_id(ctx.job_id, f"record/{i}")
         rows.append(_row(job_id=jid, owner=ctx.owner, spec=spec, payload=ModelRunProvLodge(record=record),
                          batch_id=batch_id, workflow_id=jid, parent_job_id=ctx.job_id, step=i,
                          lineage_key=f"{ctx.job_id}/record/{i}"))
+    ctx.progress(0.95, f"Lodging {len(rows)} model run registrations in batch {batch_id}")
     def fan_out(conn, done):
         return create_batch(conn, batch_id=batch_id, owner=ctx.owner,
                             label=p.label or f"{len(rows)} model runs", submission_job_id=ctx.job_id,
@@ -103,7 +107,11 @@ def model_run_batch_submit(ctx: JobContext, p: ModelRunBatchSubmit) -> Outcome:
 
 def noop(ctx: JobContext, p: Noop) -> Outcome:
     if p.sleep_s:
-        _sleep(p.sleep_s, ignore_halt=p.ignore_halt)
+        parts = 4 if p.sleep_s >= 1 else 1  # a long diagnostic sleep reports its progress
+        for k in range(parts):
+            _sleep(p.sleep_s / parts, ignore_halt=p.ignore_halt)
+            if parts > 1 and k + 1 < parts:
+                ctx.progress((k + 1) / parts)
     if p.outcome == "fail":
         raise JobFailed("Asked to fail (diagnostic job).")
     if p.outcome == "crash":
@@ -167,11 +175,13 @@ def run_task(ctx: JobContext, p: RunTask) -> Outcome:
         deadline = time.monotonic() + limit + pipelines.TIMEOUT_GRACE_S
         if life.deadline is None or deadline < life.deadline:
             life.deadline, life.limit_s = deadline, limit
+    ctx.progress(0.05, f"Running task {task.name!r}")
     try:
         run = pipelines.execute_step(payload=p, task=task, job_id=ctx.job_id, attempt=ctx.attempt,
                                      workflow_id=ctx.workflow_id, note=ctx.message)
     except pipelines.TaskTimedOut as exc:
         raise JobHalted("timeout", exc.limit_s) from None
+    ctx.progress(0.9, f"Task {task.name!r} exited {run.exit_code}; keeping {len(run.files)} file(s)")
     result = RunTaskResult(task=task.name, exit_code=run.exit_code, stdout=run.stdout,
                            files=[KeptFile(name=f.name, size=f.size, sha256=f.sha256) for f in run.files])
     return Outcome(result, info=run.summary,

@@ -7,6 +7,7 @@ are the same; a job or batch the caller may not see answers 404.
 from __future__ import annotations
 
 import mimetypes
+from datetime import datetime
 from typing import Optional
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Response
@@ -44,9 +45,13 @@ IdemKey = Header(None, alias="Idempotency-Key", min_length=1, max_length=128,
 
 
 def filters(status: Optional[JobStatus] = Query(None), job_type: Optional[str] = Query(None, max_length=32),
-            job_subtype: Optional[str] = Query(None, max_length=64)) -> queries.JobFilter:
+            job_subtype: Optional[str] = Query(None, max_length=64),
+            since: Optional[datetime] = Query(None, description="Only jobs created at or after this time "
+                                                                "(ISO 8601; UTC unless it says)"),
+            until: Optional[datetime] = Query(None, description="Only jobs created before this time")
+            ) -> queries.JobFilter:
     return queries.JobFilter(status=status.value if status else None, job_type=job_type,
-                             job_subtype=job_subtype)
+                             job_subtype=job_subtype, since=since, until=until)
 
 
 @router.get("/me", response_model=Me, tags=["system"], summary="Who the token belongs to")

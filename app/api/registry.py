@@ -8,6 +8,7 @@ import json
 from typing import Any, Optional
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
@@ -108,6 +109,8 @@ _BULK_BODY = {
 async def register_model_runs(request: Request, response: Response,
                               label: str = Query("", max_length=256, description="Label of the batch (CSV)"),
                               content_type: str = Header("application/json", include_in_schema=False),
+                              dry_run: bool = Query(False, description="Only check (CSV): answer 200 with the "
+                                                                        "number of rows, lodge nothing"),
                               user: User = Depends(current_user)) -> BatchOut:
     raw = await request.body()
     kind = content_type.split(";")[0].strip().lower()
@@ -116,7 +119,9 @@ async def register_model_runs(request: Request, response: Response,
             text = raw.decode("utf-8-sig")
         except UnicodeDecodeError:
             raise InvalidInput("The CSV file is not UTF-8 text.", field="body") from None
-        records = await run_in_threadpool(bulk.parse_model_runs_csv, text)
+        records = await run_in_threadpool(bulk.checked_model_runs_csv, text)
+        if dry_run:
+            return JSONResponse({"rows": len(records), "lodged": False})
     elif kind in ("application/json", ""):
         try:
             data = json.loads(raw or b"null")

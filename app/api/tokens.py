@@ -9,10 +9,11 @@ from datetime import datetime
 from typing import Optional
 
 from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel, ConfigDict, Field
 
 from app import auth
-from app.api.deps import AUTH_RESPONSES, client_address, current_user
+from app.api.deps import AUTH_RESPONSES, _bearer, client_address, current_user
 from app.api.jobs import _p
 from app.models import User
 from app.shapes import Line
@@ -59,6 +60,15 @@ def create_token(body: TokenRequest, request: Request) -> NewToken:
 def list_tokens(user: User = Depends(current_user)) -> list[TokenOut]:
     return [TokenOut(id=t.id, name=t.name, created_at=t.created_at, last_used_at=t.last_used_at)
             for t in auth.list_tokens(user.username)]
+
+
+@router.delete("/current", status_code=204, summary="Revoke the token this request is signed with (sign out)",
+               responses=AUTH_RESPONSES)
+def revoke_current_token(user: User = Depends(current_user),
+                         creds: HTTPAuthorizationCredentials = Depends(_bearer)) -> Response:
+    # Before /{token_id}: that path would take "current" and refuse it as no number.
+    auth.revoke_token_itself(creds.credentials)
+    return Response(status_code=204)
 
 
 @router.delete("/{token_id}", status_code=204, summary="Revoke one of your API tokens",

@@ -43,9 +43,25 @@ def env(tmp_path_factory, redis_server):
 # --- what the cases act on, made fresh for each (all alice's) ---------------------------------
 
 
+_ITEMS: dict[str, str] = {}  # items the CSV case names, made once per module
+
+
 class Make:
     def __init__(self, users):
         self.alice = users["owner"]
+
+    def csv(self) -> str:
+        """CSV whose row names items that exist: the API checks them before lodging."""
+        from app import registry
+
+        if not _ITEMS:
+            for ref, subtype in (("wf-1", "MODEL_RUN_WORKFLOW_TEMPLATE"), ("person-1", "PERSON"),
+                                 ("tpl-1", "DATASET_TEMPLATE"), ("ds-1", "DATASET")):
+                _ITEMS[ref] = registry.create_item(actor=self.alice, subtype=subtype, display_name=ref)[0].id
+        text = CSV
+        for ref, item_id in _ITEMS.items():
+            text = text.replace(ref, item_id)
+        return text
 
     def job(self) -> str:
         from app import launch
@@ -157,7 +173,7 @@ CASES = [
     ("register model runs (JSON)", "POST", lambda m: "/api/model-runs/bulk",
      lambda m: {"json": {"records": [RECORD, RECORD]}}, (401, 201, 201, 201, 201)),
     ("register model runs (CSV)", "POST", lambda m: "/api/model-runs/bulk",
-     lambda m: {"content": CSV, "headers": {"Content-Type": "text/csv"}}, (401, 201, 201, 201, 201)),
+     lambda m: {"content": m.csv(), "headers": {"Content-Type": "text/csv"}}, (401, 201, 201, 201, 201)),
     ("admin: list all jobs", "GET", lambda m: "/api/admin/jobs?username=alice", None, (401, 403, 403, 200, 200)),
     ("admin: fetch any job", "GET", lambda m: f"/api/admin/jobs/{m.job()}", None, (401, 403, 403, 200, 200)),
     ("admin: job counts", "GET", lambda m: "/api/admin/counts?username=alice", None, (401, 403, 403, 200, 200)),

@@ -99,7 +99,7 @@ def test_login_token_and_logout(cli):
             input="alice-password\n", check=0)
     assert "Signed in" in r.stdout and "alice" in r.stdout
     assert stat.S_IMODE(cli.config.stat().st_mode) == 0o600
-    kept = json.loads(cli.config.read_text())
+    kept = json.loads(cli.config.read_text())["profiles"]["default"]
     assert kept["server"] == cli.server and kept["token"].startswith("jdk_") and kept["username"] == "alice"
     assert any(t.name.startswith("jobdeck CLI on ") for t in auth.list_tokens("alice"))
     assert "alice (user" in cli("token", check=0).stdout
