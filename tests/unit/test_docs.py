@@ -57,3 +57,9 @@ def test_every_setting_is_documented():
 def test_the_guides_the_readme_links_exist():
     links = re.findall(r"\]\((docs/[^)#]+)", README)
     assert links and all((ROOT / link).is_file() for link in links), links
+
+
+def test_every_guide_is_linked_from_the_readme():
+    links = set(re.findall(r"\]\((docs/[^)#]+)", README))
+    guides = {f"docs/{p.name}" for p in (ROOT / "docs").glob("*.md")}
+    assert guides <= links, f"guides the README does not link: {sorted(guides - links)}"
