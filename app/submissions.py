@@ -86,13 +86,16 @@ def find_submission(*, submission_id: str) -> Submission:
         while True:  # grow until nothing new: workflows, their batches, the batch jobs' workflows
             new = set()
             for chunk in _chunks(sorted(roots)):
+                # ...and what a job lodged about them outside their workflow (a run's email)
                 new |= set(conn.execute(sa.select(_job.c.id).where(
-                    sa.or_(_job.c.workflow_id.in_(chunk), _job.c.id.in_(chunk)))).scalars())
+                    sa.or_(_job.c.workflow_id.in_(chunk), _job.c.id.in_(chunk),
+                           _job.c.parent_job_id.in_(chunk)))).scalars())
             for chunk in _chunks(sorted(new | job_ids)):
                 batch_ids |= set(conn.execute(sa.select(_batch.c.id).where(
                     _batch.c.submission_job_id.in_(chunk))).scalars())
-            for chunk in _chunks(sorted(batch_ids)):
-                new |= set(conn.execute(sa.select(_job.c.id).where(_job.c.batch_id.in_(chunk))).scalars())
+            for chunk in _chunks(sorted(batch_ids)):  # a batch's jobs, and its email (lodged about the batch)
+                new |= set(conn.execute(sa.select(_job.c.id).where(
+                    sa.or_(_job.c.batch_id.in_(chunk), _job.c.parent_job_id.in_(chunk)))).scalars())
             new -= job_ids
             if not new:
                 break

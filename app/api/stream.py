@@ -257,7 +257,7 @@ class _BatchReader:
         done = sum(counts[st.value] for st in FINAL) >= total
         return BatchOut(id=self.batch.id, owner=self.batch.owner, label=self.batch.label,
                         submission_job_id=self.batch.submission_job_id, created_at=self.batch.created_at,
-                        total=total, counts=counts, done=done)
+                        total=total, counts=counts, lodged=total, done=done)
 
     def from_events(self, events: list[dict]) -> tuple[list[dict[str, Any]], set[str], bool]:
         """Transitions told by the events themselves; the jobs whose history must be

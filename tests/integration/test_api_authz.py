@@ -17,13 +17,9 @@ ROLES = ("anon", "owner", "other", "admin", "service")
 USERS = {"owner": ("alice", "user"), "other": ("bob", "user"), "admin": ("root", "admin"),
          "service": ("svc", "service")}
 
-RECORD = {
-    "workflow_template_id": "wf-1", "display_name": "run", "description": "a run",
-    "associations": {"modeller_id": "person-1"}, "start_time": 1_700_000_000, "end_time": 1_700_000_600,
-    "inputs": [{"dataset_template_id": "tpl-1", "dataset_id": "ds-1"}],
-}
-CSV = ("display_name,description,workflow_template_id,modeller_id,start_time,end_time,inputs\n"
-       "run a,first,wf-1,person-1,1700000000,1700000600,tpl-1:ds-1\n")
+# A complete model run record, naming the items of the module's world (made in `env`):
+# the registry's rules are checked before anything is lodged.
+RECORD: dict = {}
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +32,13 @@ def env(tmp_path_factory, redis_server):
         for role, (name, kind) in USERS.items():
             users[role] = auth.create_user(username=name, password=f"{name}-password", role=kind)
             headers[role] = {"Authorization": f"Bearer {auth.create_token(owner=name)[0]}"}
+        from app.demo import model_run_world
+        from tests.conftest import model_run_record, run_workers
+
+        world = model_run_world(users["owner"])
+        run_workers()
+        RECORD.clear()
+        RECORD.update(model_run_record(world))
         with TestClient(build_api(), raise_server_exceptions=False) as client:
             yield client, users, headers
 
@@ -43,25 +46,23 @@ def env(tmp_path_factory, redis_server):
 # --- what the cases act on, made fresh for each (all alice's) ---------------------------------
 
 
-_ITEMS: dict[str, str] = {}  # items the CSV case names, made once per module
-
-
 class Make:
     def __init__(self, users):
         self.alice = users["owner"]
 
     def csv(self) -> str:
-        """CSV whose row names items that exist: the API checks them before lodging."""
-        from app import registry
+        """CSV of one row naming the world's items (the API checks them before lodging)."""
+        import csv
+        import io
 
-        if not _ITEMS:
-            for ref, subtype in (("wf-1", "MODEL_RUN_WORKFLOW_TEMPLATE"), ("person-1", "PERSON"),
-                                 ("tpl-1", "DATASET_TEMPLATE"), ("ds-1", "DATASET")):
-                _ITEMS[ref] = registry.create_item(actor=self.alice, subtype=subtype, display_name=ref)[0].id
-        text = CSV
-        for ref, item_id in _ITEMS.items():
-            text = text.replace(ref, item_id)
-        return text
+        from app import bulk
+
+        row = bulk.record_row(RECORD)
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=list(row))
+        w.writeheader()
+        w.writerow(row)
+        return buf.getvalue()
 
     def job(self) -> str:
         from app import launch
