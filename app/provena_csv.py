@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from pydantic import ValidationError
 
 from app import csvcells
-from app.bulk import MAX_CELL_CHARS, MAX_RECORDS, RowProblem, _time
+from app.csvrows import MAX_CELL_CHARS, MAX_RECORDS, RowProblem, read_time as _time
 from app.errors import InvalidInput
 from app.jobtypes import ModelRunRecord, error_message
 from app.modelrun_rules import RecordRefused, load, unavailable

@@ -69,6 +69,7 @@ SMOKE = {
         rf"upstream of a run's output, depth 10 +{NUM}ms +{NUM}ms +{NUM}ms +{NUM}ms +\d+ +{NUM}",
         rf"downstream of the hub, depth 3 +{NUM}ms +{NUM}ms +{NUM}ms +{NUM}ms +\d+ +{NUM}",
         rf"N = 19,998: worst ratio N/10k {NUM} \(goal <= 1.5\)",
+    ]),
     "estimates": (["--runs", "20000", "--pipelines", "2"], {}, [
         rf"runs=10,000 pipelines=2: one estimate {NUM} ms \(kept {NUM} ms\), jobtimes {NUM} ms",
         rf"runs=20,000 pipelines=2: one estimate {NUM} ms \(kept {NUM} ms\), jobtimes {NUM} ms",
@@ -86,6 +87,7 @@ SMOKE = {
         rf"model runs from CSV +20 jobs +{NUM} s",
         rf"batch of NOOP jobs \(big\) +200 jobs",
         rf"peak memory of the process +{NUM} MB before, {NUM} MB after",
+    ]),
     "records": (["--steps", "20"], {}, [
         r"steps=20 database=sqlite, one worker",
         rf"workflow step without a record : +{NUM} ms per step",

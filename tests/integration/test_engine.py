@@ -11,7 +11,7 @@ from app import launch, paging, provenance, queries, queues, registry
 from app.db import session
 from app.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from app.lifecycle import JobStatus
-from app.models import Activity, Batch, Item, Job, JobMessage, ProvEdge
+from app.models import Activity, Batch, Job, JobMessage, ProvEdge
 from app.state.views import sort_key
 from tests.conftest import model_run_record, run_workers
 

@@ -219,7 +219,6 @@ def test_a_batchs_jobs_are_its_own_lodged_together(actors):
 
 
 def test_a_rest_caller_is_the_user_of_a_valid_token_within_its_rate(actors, monkeypatch):
-    from fastapi.security import HTTPAuthorizationCredentials
 
     from app import auth
     from app.api import deps
