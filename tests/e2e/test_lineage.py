@@ -24,11 +24,14 @@ def _chain(console) -> dict[str, str]:
 
     tag = secrets.token_hex(3)
     with console.domain():
+        from app.demo import model_run_world
+
         alice = auth.get_user("alice")
-        made = {}
-        for key, subtype in (("person", "PERSON"), ("template", "DATASET_TEMPLATE"), ("rain", "DATASET"),
-                             ("flow", "DATASET"), ("forecast", "DATASET"), ("wf", "MODEL_RUN_WORKFLOW_TEMPLATE")):
-            made[key] = registry.create_item(actor=alice, subtype=subtype, display_name=f"{key} {tag}")[0].id
+        # complete items (the registry's rules check what a model run names), named `<key> <tag>`
+        world = model_run_world(alice, names={k: f"{k} {tag}" for k in ("person", "org", "template", "rain",
+                                                                          "flow", "model", "wf")})
+        made = {k: v.id for k, v in world.items()}
+        made["forecast"] = registry.create_item(actor=alice, subtype="DATASET", display_name=f"forecast {tag}")[0].id
 
         def lodged(*ids):
             with session() as s:
@@ -38,7 +41,8 @@ def _chain(console) -> dict[str, str]:
         runs = {}
         for name, source, target in (("A", "rain", "flow"), ("B", "flow", "forecast")):
             record = {"workflow_template_id": made["wf"], "display_name": f"run {name} {tag}",
-                      "description": "a lineage test run", "associations": {"modeller_id": made["person"]},
+                      "description": "a lineage test run",
+                      "associations": {"modeller_id": made["person"], "requesting_organisation_id": made["org"]},
                       "inputs": [{"dataset_template_id": made["template"], "dataset_id": made[source]}],
                       "outputs": [{"dataset_template_id": made["template"], "dataset_id": made[target]}],
                       "start_time": 1_700_000_000, "end_time": 1_700_000_600}

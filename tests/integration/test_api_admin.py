@@ -136,7 +136,7 @@ def test_submissions_are_paged_filtered_cancelled_and_deleted(api, world):
     listed = api.get("/api/admin/submissions", params={"limit": 500}, headers=root).json()
     assert listed["next_cursor"] is None
     subs = listed["submissions"]
-    assert [s["id"] for s in subs[:2]] == [lone, batch["id"]] and len(subs) == 8  # the world's six items too
+    assert [s["id"] for s in subs[:2]] == [lone, batch["id"]] and len(subs) == 9  # the world's seven items too
     b = subs[1]
     assert (b["kind"], b["owner"], b["label"], b["jobs"], b["finished"], b["status"], b["aa_status"]) == (
         "batch", "bob", "four", 4, 0, "PENDING", "SUBMITTED")

@@ -69,13 +69,18 @@ def env(tmp_path_factory, redis_server):
             yield client
 
 
+# The audit log records refusals too, by design (who was refused what): not a write of
+# the refused request's own.
+AUDIT_TABLES = {"auditentry", "audithead"}
+
+
 def rows() -> dict[str, int]:
     from app.db import get_engine
     from app.models import TABLES
 
     with get_engine().connect() as conn:
         return {t.name: conn.execute(sa.select(sa.func.count()).select_from(t)).scalar_one()
-                for t in TABLES.sorted_tables}
+                for t in TABLES.sorted_tables if t.name not in AUDIT_TABLES}
 
 
 def post_json(api, path: str, body, who: str):

@@ -20,7 +20,7 @@ def test_chaos_short(tmp_path):
                        workers=4 if ON_POSTGRES else None)
     print("\n".join(report.lines()))
     assert report.problems == []
-    assert report.jobs >= 70 and report.session_ids == 12 + 6 + 16 + 2 + 6 + 6  # 6 items every run names
+    assert report.jobs >= 70 and report.session_ids == 12 + 6 + 16 + 2 + 6 + 7  # the 7 items every run names
     assert set(report.by_status) <= {"SUCCEEDED", "CRASHED"}  # CRASHED: killed on every attempt
     assert report.kills >= 5 and report.kills_on_jobs >= 1
     assert report.crashes_recorded >= 1
