@@ -7,6 +7,7 @@ push for it a second time."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 from types import SimpleNamespace
 
 import redis.asyncio as aioredis
@@ -36,6 +37,8 @@ def test_a_tab_that_moved_to_another_backend_is_not_this_listeners(redis_server)
                 await m.redis.delete(m._get_redis_key("tab-here"), m._get_redis_key("tab-moved"))
                 await m.close()
 
-    cached, live, found = asyncio.run(scenario())
+    # In a thread of its own: after the Playwright tests the main thread has an event loop running.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        cached, live, found = pool.submit(asyncio.run, scenario()).result()
     assert found and cached == {"tab-here", "tab-moved"}  # Reflex's map holds B's tab too
     assert live == {"tab-here"}
