@@ -537,4 +537,7 @@ def test_a_registry_list_page_reads_its_index_in_order(reg, users):
                 cur.execute("EXPLAIN " + statement, parameters)
                 plan = " ".join(r[0] for r in cur.fetchall())
                 raw.rollback()
-                assert f"{index} " in plan + " " and "Sort" not in plan, plan
+                # The planner may pick either index of the kind among tiny tables' tied costs
+                # (the suite's statistics vary with what ran before): what must hold is an
+                # index read in the page's order, never a scan of the table or a sort.
+                assert "Index" in plan and "Seq Scan" not in plan and "Sort" not in plan, plan
