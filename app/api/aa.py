@@ -209,6 +209,14 @@ def _page_url(request: Request, page: int) -> str:
     return str(url)
 
 
+def _list_route(path: str, read) -> None:
+    """A list route as A_A answers it: `path/` and `path.json` read it, `path` without
+    the slash is redirected to it."""
+    router.add_api_route(f"/{path}/", read, methods=["GET"], name=f"aa_{path}")
+    router.add_api_route(f"/{path}.json", read, methods=["GET"], name=f"aa_{path}_json")
+    router.add_api_route(f"/{path}", _slash, methods=["GET"], name=f"aa_{path}_no_slash")
+
+
 def _job_list(request: Request) -> JSONResponse:
     if not _format_ok(request):
         return _not_found()
@@ -224,19 +232,7 @@ def _job_list(request: Request) -> JSONResponse:
                   "results": [{"pk": p.id, "name": p.name} for p in chunk]})
 
 
-@router.get("/job/")
-def job_list(request: Request):
-    return _job_list(request)
-
-
-@router.get("/job.json")
-def job_list_json(request: Request):
-    return _job_list(request)
-
-
-@router.get("/job")
-def job_no_slash(request: Request):
-    return _slash(request)
+_list_route("job", _job_list)
 
 
 @router.get("/job/{name}")
@@ -252,38 +248,14 @@ def _endpoints(request: Request) -> JSONResponse:
     return _json({"jobs": [aa.endpoint(p) for p in rows]})
 
 
-@router.get("/endpoints/")
-def endpoints(request: Request):
-    return _endpoints(request)
-
-
-@router.get("/endpoints.json")
-def endpoints_json(request: Request):
-    return _endpoints(request)
-
-
-@router.get("/endpoints")
-def endpoints_no_slash(request: Request):
-    return _slash(request)
+_list_route("endpoints", _endpoints)
 
 
 def _jobtimes(request: Request) -> JSONResponse:
     return _json(estimates.jobtimes()) if _format_ok(request) else _not_found()
 
 
-@router.get("/jobtimes/")
-def jobtimes(request: Request):
-    return _jobtimes(request)
-
-
-@router.get("/jobtimes.json")
-def jobtimes_json(request: Request):
-    return _jobtimes(request)
-
-
-@router.get("/jobtimes")
-def jobtimes_no_slash(request: Request):
-    return _slash(request)
+_list_route("jobtimes", _jobtimes)
 
 
 # --- files ------------------------------------------------------------------------------------
