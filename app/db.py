@@ -142,7 +142,11 @@ def write_conn() -> Iterator[sa.Connection]:
             for fn in _BEFORE_COMMIT:
                 fn(conn)
         finally:
-            conn.info.pop(WRITE_SCRATCH, None)
+            # An invalidated connection (the database went away) cannot be touched before
+            # its rollback, and its info goes with it: popping there would replace the
+            # database's error (a 503) with SQLAlchemy's PendingRollbackError (a 500).
+            if not conn.invalidated:
+                conn.info.pop(WRITE_SCRATCH, None)
 
 
 def insert_ignore(table: sa.Table, dialect_name: str):

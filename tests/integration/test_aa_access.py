@@ -92,8 +92,10 @@ def test_a_submission_is_reached_by_its_uuid_and_nothing_else_of_its_owner(live,
     # Another run's file names under this run's UUID, paths out of the run, forged ids: 404.
     other = second["UUID"]
     name = got["results"][0]["data_path"].split("/")[2].split("_", 1)[1]
+    # A UUID one digit off the real one (never the real one, whatever its last digit).
+    near = first["UUID"][:-1] + ("1" if first["UUID"].endswith("0") else "0")
     for forged in (f"{first['UUID']}_nosuch.txt", f"{first['UUID']}_..%2F..%2Fjobdeck.db",
-                   f"{first['UUID'][:-1]}0_{name}", "00000000-0000-4000-8000-000000000000_sorted.txt",
+                   f"{near}_{name}", "00000000-0000-4000-8000-000000000000_sorted.txt",
                    f"{other}_jobdeck.db"):
         r = stranger.get(f"/submissions/{forged}")
         assert (r.status_code, r.json()) == (404, {"detail": "Not found."}), forged
