@@ -74,7 +74,9 @@ def with_record(also: Optional[Callable] = None) -> Callable:
         try:
             with conn.begin_nested():  # a record that cannot be written never costs the outcome
                 write_record(conn, done.job_id)
-        except Exception:
+        except Exception as exc:
+            if getattr(exc, "connection_invalidated", False) or conn.invalidated:
+                raise  # the database went away: the whole transition is lost, and retried
             log.exception("job %s: its provenance record was not written", done.job_id)
     return run
 
