@@ -102,45 +102,56 @@ def _at(field: str, key: Any) -> str:
     return f"{field}.{key}" if field else str(key)
 
 
+def _where(parent: str, key: Any) -> str:
+    return parent if key is None else _at(parent, key)
+
+
 def json_problem(value: Any, field: str, limits: JsonLimits = FREE_FORM) -> Optional[tuple[str, str]]:
     """(where, why) of the first thing in `value` outside the limits, or None. Walks
-    without recursion, so a value of any depth is judged, never a RecursionError."""
-    stack: list[tuple[Any, str, int]] = [(value, field, 0)]
+    without recursion, so a value of any depth is judged, never a RecursionError. A
+    member's place is spelled out only for containers and for what is refused: 10,000
+    model runs hold hundreds of thousands of leaves, and naming each was most of the walk."""
+    max_depth, max_entries, max_key = limits.max_depth, limits.max_entries, limits.max_key_chars
+    max_string, string_bad, key_bad = limits.max_string_chars, _JSON_STRING_BAD.search, _LINE_BAD.search
+    # (value, its parent's place, its key or index there or None for the top, its depth)
+    stack: list[tuple[Any, str, Any, int]] = [(value, field, None, 0)]
+    pop, push = stack.pop, stack.append
     while stack:
-        v, where, depth = stack.pop()
-        if isinstance(v, (dict, list)):
-            if depth >= limits.max_depth:
-                return where, f"is nested deeper than {limits.max_depth} levels"
-            if len(v) > limits.max_entries:
-                return where, f"has {len(v)} members; at most {limits.max_entries}"
+        v, parent, key, depth = pop()
+        if isinstance(v, str):
+            if len(v) > max_string:
+                return _where(parent, key), f"is longer than {max_string} characters"
+            m = string_bad(v)
+            if m:
+                return _where(parent, key), f"must not contain {_describe(m.group())}"
+        elif isinstance(v, (dict, list)):
+            where = _where(parent, key)
+            if depth >= max_depth:
+                return where, f"is nested deeper than {max_depth} levels"
+            if len(v) > max_entries:
+                return where, f"has {len(v)} members; at most {max_entries}"
             if isinstance(v, dict):
                 for k, item in v.items():
                     if not isinstance(k, str):
                         return where, "has a key that is not a string"
-                    if len(k) > limits.max_key_chars:
-                        return where, f"has a key longer than {limits.max_key_chars} characters"
-                    problem = text_problem(k)
-                    if problem:
-                        return where, f"has a key that {problem}"
-                    stack.append((item, _at(where, k), depth + 1))
+                    if len(k) > max_key:
+                        return where, f"has a key longer than {max_key} characters"
+                    if key_bad(k):
+                        return where, f"has a key that {text_problem(k)}"
+                    push((item, where, k, depth + 1))
             else:
-                stack.extend((item, _at(where, i), depth + 1) for i, item in enumerate(v))
-        elif isinstance(v, str):
-            if len(v) > limits.max_string_chars:
-                return where, f"is longer than {limits.max_string_chars} characters"
-            m = _JSON_STRING_BAD.search(v)
-            if m:
-                return where, f"must not contain {_describe(m.group())}"
+                for i, item in enumerate(v):
+                    push((item, where, i, depth + 1))
         elif v is None or isinstance(v, (bool, BaseModel)):
             pass  # a model built in code was checked when it was built
         elif isinstance(v, int):
             if abs(v) > _INT_LIMIT:
-                return where, "is a whole number too large to store (beyond 64 bits)"
+                return _where(parent, key), "is a whole number too large to store (beyond 64 bits)"
         elif isinstance(v, float):
             if not math.isfinite(v):
-                return where, "is not a finite number (NaN and Infinity are not JSON)"
+                return _where(parent, key), "is not a finite number (NaN and Infinity are not JSON)"
         else:
-            return where, f"is not a JSON value ({type(v).__name__})"
+            return _where(parent, key), f"is not a JSON value ({type(v).__name__})"
     if limits.max_bytes is not None:
         size = len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
         if size > limits.max_bytes:

@@ -133,8 +133,10 @@ async def register_model_runs(request: Request, response: Response,
             body = ModelRunsIn.model_validate(data)
         except ValidationError as exc:
             raise invalid_input(exc, prefix="body", what="request") from None
-        records, label = [r.model_dump(mode="json") for r in body.records], body.label or label
-        await run_in_threadpool(modelrun_rules.refuse_all_now, records, prefix="records.")
+        label = body.label or label
+        await run_in_threadpool(modelrun_rules.refuse_all_now, [r.model_dump(mode="json") for r in body.records],
+                                prefix="records.")
+        records = body.records  # as checked: lodged without a second walk
     else:
         raise UnsupportedMediaType(f"Send the model runs as application/json or text/csv, not {kind!r}.")
     batch = await run_in_threadpool(lambda: bulk.register_model_runs(actor=user, records=records, label=label))
