@@ -10,6 +10,7 @@
 | JOBDECK_WORKERS | most workers of a backend that has no configuration row (a row's max_workers wins) | 2 |
 | JOBDECK_PORT | port the web app, websocket and /api answer on | 3000 |
 | JOBDECK_PENDING_GRACE_S | seconds a PENDING job may be missing from its queue before the reconciler enqueues it again | 5 |
+| JOBDECK_NOTICE_AFTER_S | a job, batch or pipeline run that took at least this many seconds tells its owner's console tabs that do not show it when it ends | 5 |
 | JOBDECK_API_RATE_LIMIT | REST requests per API token in a rate window (fair use); 0 turns the limit off | 600 |
 | JOBDECK_RATE_WINDOW_S | the sliding window of every rate limit (API requests, password tries), in seconds | 60 |
 | JOBDECK_PASSWORD_TRIES | wrong passwords for one username from one client address in a rate window (console and POST /api/tokens together) | 10 |
@@ -50,6 +51,7 @@ class Settings:
     workers: int
     port: int
     pending_grace_s: float
+    notice_after_s: float = 5.0
     api_rate_limit: int = 600
     rate_window_s: float = 60.0
     password_tries: int = 10
@@ -94,6 +96,7 @@ def get_settings() -> Settings:
         workers=int(os.environ.get("JOBDECK_WORKERS", "2")),
         port=int(os.environ.get("JOBDECK_PORT", "3000")),
         pending_grace_s=float(os.environ.get("JOBDECK_PENDING_GRACE_S", "5")),
+        notice_after_s=float(os.environ.get("JOBDECK_NOTICE_AFTER_S", "5")),
         api_rate_limit=int(os.environ.get("JOBDECK_API_RATE_LIMIT", "600")),
         rate_window_s=float(os.environ.get("JOBDECK_RATE_WINDOW_S", "60")),
         password_tries=int(os.environ.get("JOBDECK_PASSWORD_TRIES", "10")),

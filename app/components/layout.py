@@ -5,7 +5,9 @@ from __future__ import annotations
 import reflex as rx
 
 from app import routes
+from app.components.notices import notices
 from app.state.base import AuthState
+from app.state.notices import NoticeState
 
 NAV = [("Jobs", routes.JOBS, "list-checks"), ("Items", routes.ITEMS, "boxes"),
        ("Batches", routes.BATCHES, "layers"), ("Pipelines", routes.PIPELINES, "workflow")]
@@ -122,6 +124,8 @@ def page(*children: rx.Component, title=None, actions=None, open_when=None) -> r
             ),
             rx.center(rx.spinner(size="3"), padding_y="6em"),
         ),
+        rx.cond(AuthState.signed_in, notices()),
         min_height="100vh",
         background="var(--gray-1)",
+        on_mount=NoticeState.register,
     )

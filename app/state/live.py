@@ -26,8 +26,9 @@ from typing import Any, Callable, Optional
 import redis.asyncio as aioredis
 import reflex as rx
 
-from app import keys, queries
-from app.lifecycle import JobStatus
+from app import keys, notices, queries, runs
+from app.db import utcnow
+from app.lifecycle import FINAL, JobStatus
 from app.models import Batch, Job
 from app.settings import get_settings
 from app.users import SIGN_INS_ENDED
@@ -44,6 +45,10 @@ WAITING = (JobStatus.PENDING.value, JobStatus.DEQUEUED.value)
 PUSH_LANES = 4  # tabs updated at once
 PRUNE_EVERY_S = 2.0  # how often closed tabs are dropped (a push to one is a no-op meanwhile)
 EVERYONE = "*"
+_FINAL = frozenset(s.value for s in FINAL)
+# A run's or batch's end can be read by two bursts (its last two jobs ended close
+# together, the first burst read both): the notice is sent once within this long.
+NOTICED_TTL_S = 120.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -125,6 +130,9 @@ class Hub:
 
     def __init__(self) -> None:
         self.watches: dict[str, Watch] = {}
+        self.tabs: dict[str, str] = {}  # token -> the user signed in there (notices)
+        self.notice_state: Optional[type] = None  # app.state.notices registers its state
+        self._noticed: dict[str, float] = {}
         self.app: Any = None
         self.connected = asyncio.Event()
         self.pushed = 0
@@ -133,6 +141,12 @@ class Hub:
     def watch(self, token: str, watch: Watch) -> None:
         if token:
             self.watches[token] = watch
+            self.tabs[token] = watch.username
+
+    def tab(self, token: str, username: str) -> None:
+        """A tab of `username` that shows notices (every page does)."""
+        if token and username:
+            self.tabs[token] = username
 
     def unwatch(self, token: str) -> None:
         self.watches.pop(token, None)
@@ -218,6 +232,8 @@ class Hub:
             if live is not None:
                 for token in [t for t in self.watches if t not in live]:
                     del self.watches[token]  # the tab closed; a reconnect registers again
+                for token in [t for t in self.tabs if t not in live]:
+                    del self.tabs[token]
         if events:
             # A user whose sign-ins ended (or who was disabled) gets no more pushes; their
             # tabs' next action or page load sends them to sign in.
@@ -226,6 +242,8 @@ class Hub:
                 events = [ev for ev in events if ev.get("kind") != SIGN_INS_ENDED]
                 for token in [t for t, w in self.watches.items() if w.username in ended]:
                     del self.watches[token]
+                for token in [t for t, u in self.tabs.items() if u in ended]:
+                    del self.tabs[token]
         targets: list[tuple[str, Watch, Optional[list[dict[str, Any]]]]] = []
         for token, w in list(self.watches.items()):
             if events is None:
@@ -234,12 +252,18 @@ class Hub:
                 mine = [ev for ev in events if w.wants(ev)]
                 if mine:
                     targets.append((token, w, mine))
-        if not targets:
+        # The final transitions of users with a tab here: what ended may be news elsewhere.
+        users = set(self.tabs.values()) if events and self.notice_state is not None else set()
+        finals = [ev for ev in events or () if ev.get("kind") == "job" and ev.get("status") in _FINAL
+                  and ev.get("owner") in users]
+        if not targets and not finals:
             return
         burst = Burst(events or [])
         started = time.perf_counter()
         if events:
             burst.load()
+        if finals:
+            await self._notify(finals, burst)
         # A few tabs at a time: each tab's push leaves as soon as its state is done (all at
         # once, every tab would wait for the last), and a tab busy with an event of its
         # own holds up only its lane.
@@ -253,6 +277,34 @@ class Hub:
         log.debug("pushed %d events to %d tabs in %.1f ms", len(events or []), len(targets),
                   (time.perf_counter() - started) * 1000)
 
+    async def _notify(self, finals: list[dict[str, Any]], burst: Burst) -> None:
+        """Tell the owners' tabs that do not show it that a job, batch or run ended."""
+        # Every run a final step of the burst belongs to, read in one query.
+        rids = {runs.root_of(j) for j in map(burst.job, (ev.get("job_id") or "" for ev in finals))
+                if j is not None and runs.is_step(j)}
+        states = runs.run_states(rids) if rids else {}
+        run_state = states.get
+
+        found = notices.notable(finals, job=burst.job, batch=burst.batch, run_state=run_state, now=utcnow(),
+                                after_s=get_settings().notice_after_s)
+        now = time.monotonic()
+        self._noticed = {k: t for k, t in self._noticed.items() if now - t < NOTICED_TTL_S}
+        for n in found:
+            if n.key in self._noticed:
+                continue
+            self._noticed[n.key] = now
+            for token, username in list(self.tabs.items()):
+                if username == n.owner and not _shows(self.watches.get(token), n):
+                    await self._tell(token, n)
+
+    async def _tell(self, token: str, n: notices.Notice) -> None:
+        try:
+            async with self.app.modify_state(rx.BaseStateToken(ident=token, cls=self.notice_state)) as root:
+                st = root if isinstance(root, self.notice_state) else await root.get_state(self.notice_state)
+                st._add(n)
+        except Exception:
+            log.exception("a notice to a tab failed")
+
     async def _apply(self, token: str, w: Watch, events: Optional[list[dict[str, Any]]], burst: Burst) -> None:
         _current.set(w)  # this task's own context: each tab's push runs in a task of its own
         try:
@@ -265,6 +317,16 @@ class Hub:
             self.pushed += 1
         except Exception:
             log.exception("live push to a tab failed")
+
+
+def _shows(w: Optional[Watch], n: notices.Notice) -> bool:
+    """Whether a tab's page shows what a notice is about (its end is seen there)."""
+    if w is None:
+        return False
+    if EVERYONE in w.owners or n.owner in w.owners:
+        return True  # a jobs panel lists it
+    return (bool(w.job_ids & n.job_ids) or (n.batch_id and n.batch_id in w.batch_ids)
+            or (n.workflow_id and n.workflow_id in w.workflow_ids))
 
 
 hub = Hub()
