@@ -182,18 +182,34 @@ def transition_steps(
                          new=last.status.value)
         if also is not None:
             also(conn, last)
-        mail = []
-        if last.status in FINAL and ((batch is not None and batch.email) or (last.payload or {}).get("email")):
-            from app import notify  # the one mail of a run or batch this move ended, in its transaction
-
-            mail = notify.lodge_if_ended(conn, last, batch=batch)
+        after = []
+        if last.status in FINAL:
+            for hook in _WHEN_ENDED:
+                then = hook(conn, last, batch)
+                if then is not None:
+                    after.append(then)
     if publish:
         events.publish_many([d.event() for d in done])
-    if mail:
-        from app.queueing import enqueue
-
-        enqueue(mail)
+    for then in after:
+        then()
     return done
+
+
+# Run in the transaction of every move to a final status, with the batch's count row
+# after the move (or None): what may have ended with it (a run, a batch) is told there,
+# so the end and what it lodges commit together. A hook returns what to do after commit
+# (queue what it lodged), or None. Registered by app.notify (the mail of a run or batch
+# with an address): the state machine itself knows nothing of what an end sets off.
+_WHEN_ENDED: list[Callable[[sa.Connection, "Transitioned", Any], Optional[Callable[[], None]]]] = []
+
+
+def when_ended(hook: Callable[[sa.Connection, "Transitioned", Any], Optional[Callable[[], None]]]):
+    _WHEN_ENDED.append(hook)
+    return hook
+
+
+def ended_hooks() -> list[Callable]:
+    return list(_WHEN_ENDED)
 
 
 # The hot path builds each statement once: SQLAlchemy then skips construction and reuses
