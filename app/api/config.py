@@ -21,6 +21,10 @@ from app.models import User
 router = APIRouter(prefix="/api/admin", tags=["admin"], responses={**AUTH_RESPONSES, **_p(403)})
 
 YAML = "application/yaml"
+_ITEMS = {"type": "array", "items": {"type": "object"}}
+# The document's shape as OpenAPI can say it (docs/admin.md has every key).
+DOCUMENT = {"type": "object", "properties": {"version": {"type": "integer", "enum": [1]}, "backends": _ITEMS,
+                                             "tasks": _ITEMS, "pipelines": _ITEMS}}
 READ_TYPES = {"application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml", "text/plain",
               "application/json", "application/octet-stream"}
 
@@ -50,7 +54,7 @@ class ImportOut(BaseModel):
 
 @router.get("/config", summary="The whole configuration (backends, tasks, pipelines) as one YAML document",
             response_class=Response,
-            responses={200: {"content": {YAML: {"schema": {"type": "string"}}},
+            responses={200: {"content": {YAML: {"schema": DOCUMENT}},
                              "description": "The document; the same configuration always gives the same bytes"}})
 def export_config(admin: User = Depends(admin_user)) -> Response:
     text = config_import.export_configuration(actor=admin)
@@ -61,7 +65,7 @@ def export_config(admin: User = Depends(admin_user)) -> Response:
 @router.put("/config", response_model=ImportOut,
             summary="Import a configuration document (admins): checked whole, then written in one transaction",
             openapi_extra={"requestBody": {"required": True, "content": {
-                YAML: {"schema": {"type": "string"}}, "text/plain": {"schema": {"type": "string"}}}}},
+                YAML: {"schema": DOCUMENT}, "text/plain": {"schema": {"type": "string"}}}}},
             responses=_p(400, 409, 413, 415, 422,
                          d400="The document is not readable YAML, or uses what a configuration may not (aliases, "
                               "tags, duplicate keys, deep nesting); the detail names the path and line",
