@@ -308,3 +308,27 @@ def test_only_admins_import_and_only_admins_and_services_export(live):
     problem_of(put(live, text, who="svc"), 403)
     problem_of(live.get("/api/admin/config"), 401)
     assert export(live) == text
+
+
+def test_a_section_left_out_changes_nothing_and_is_not_broken_by_one_given(live):
+    _configure(live)
+    before = export(live)
+    # Tasks alone: the pipelines stay, so none of their tasks may go.
+    body = problem_of(put(live, "tasks: []\n"), 422, "tasks")
+    assert "task 'line count' is left out" in body["detail"] and "'Text summary'" in body["detail"]
+    # Pipelines alone name the tasks configured now.
+    body = problem_of(put(live, yaml.safe_dump({"pipelines": [{"name": "Only", "steps": [
+        {"order": 1, "task": "upper"}]}]})), 422, "pipelines[0].steps[0].task")
+    assert "the tasks configured now" in body["detail"]
+    assert export(live) == before
+    r = put(live, yaml.safe_dump({"pipelines": [{"name": "Only", "steps": [{"order": 1, "task": "line count"}]}]}))
+    assert r.status_code == 200, r.text
+    assert {(c["name"], c["action"]) for c in r.json()["changes"]} == {("Only", "create"), ("Text summary", "remove")}
+    after = yaml.safe_load(export(live))
+    assert after["tasks"] == yaml.safe_load(before)["tasks"] and after["backends"] == yaml.safe_load(before)["backends"]
+    # A backend's setting left out keeps its value; backends left out stay as they are.
+    r = put(live, "backends:\n- name: system\n  max_workers: 3\n")
+    assert r.status_code == 200 and r.json()["summary"].startswith("0 created, 1 changed, 0 removed")
+    listed = {b["name"]: b for b in live.get("/api/admin/backends", headers=live.as_("root")).json()}
+    assert (listed["system"]["max_workers"], listed["system"]["idle_timeout_s"]) == (3, 120)
+    assert listed["registry"]["configured"] is False
