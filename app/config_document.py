@@ -23,7 +23,7 @@ from app.config_yaml import join
 from app.errors import InvalidInput
 from app.jobtypes import BACKENDS
 from app.models import Backend, Pipeline, PipelineStep
-from app.parameters import ParameterInfo
+from app.parameters import MAX_CHOICES, ParameterInfo
 from app.pipelines.checks import DEFAULT_BACKEND, MAX_STEPS, _task_values
 from app.pipelines.config import _tasks_by_id, pipeline_values, resolve_steps
 from app.shapes import check_text
@@ -222,7 +222,8 @@ def _parameter_in(value: Any, path: str) -> dict[str, Any]:
         elif k in ("required", "bool_valued"):
             out[k] = _bool(v, at)
         elif k == "choices":
-            out[k] = [_text(c, f"{at}[{j}]", numbers=True) for j, c in enumerate(_list(v, at, "values", 50))]
+            values = _list(v, at, "allowed values", MAX_CHOICES)
+            out[k] = [_text(c, f"{at}[{j}]", numbers=True) for j, c in enumerate(values)]
         elif v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
             raise _bad(at, f"must be a number or null, not {_kind(v)}")
         else:
