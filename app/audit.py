@@ -53,8 +53,8 @@ OPERATOR_NAME = "the operator"
 ACTIONS = (
     "job.lodge", "batch.lodge", "pipeline.run", "job.cancel", "job.retry", "submission.cancel",
     "submission.delete", "backend.update", "task.create", "task.update", "task.delete",
-    "pipeline.create", "pipeline.update", "pipeline.delete", "user.add", "user.disable", "user.enable",
-    "user.password-reset", "user.end-sign-ins", "user.token-revoke", "token.create", "token.revoke",
+    "pipeline.create", "pipeline.update", "pipeline.delete", "config.import", "user.add", "user.disable",
+    "user.enable", "user.password-reset", "user.end-sign-ins", "user.token-revoke", "token.create", "token.revoke",
     "password.change", "sign-in", "sign-out",
 )
 

@@ -153,6 +153,29 @@ def _whole(field: str, value) -> int:
     return value
 
 
+def check_settings(given: dict) -> dict[str, int]:
+    """The settings given (field: value, None left out) checked as written; InvalidInput
+    names the field."""
+    return {k: _whole(k, v) for k, v in given.items() if v is not None}
+
+
+def write_backend(s, name: str, values: dict[str, int]) -> None:
+    """Write checked settings of a backend in the caller's transaction; the caller
+    announces the change after its commit. A backend that job types name but that has
+    no row yet gets one."""
+    row = s.exec(select(Backend).where(Backend.name == name)).first()
+    if row is None:
+        if name not in BACKENDS:
+            raise NotFound(f"No backend {name!r}; backends: {', '.join(sorted(backend_configs()))}.")
+        # A new row starts from what applied so far, so unchanged fields stay as they were.
+        now = backend_config(name)
+        row = Backend(name=name, description=f"Queue for {name} jobs", max_workers=now.max_workers,
+                      idle_timeout_s=now.idle_timeout_s, job_timeout_s=now.job_timeout_s or 0)
+    for k, v in values.items():
+        setattr(row, k, v)
+    s.add(row)
+
+
 @audited("backend.update", target="name")
 def update_backend(*, actor: User, name: str, max_workers=None, idle_timeout_s=None,
                    job_timeout_s=None) -> BackendConfig:
@@ -163,21 +186,10 @@ def update_backend(*, actor: User, name: str, max_workers=None, idle_timeout_s=N
     if actor.role != "admin":
         raise PermissionDenied("Changing a backend is for admins.")
     given = {"max_workers": max_workers, "idle_timeout_s": idle_timeout_s, "job_timeout_s": job_timeout_s}
-    values = {k: _whole(k, v) for k, v in given.items() if v is not None}
+    values = check_settings(given)
     name = (name or "").strip()
-    before = backend_config(name)
     with session(write=True) as s:
-        row = s.exec(select(Backend).where(Backend.name == name)).first()
-        if row is None:
-            if name not in BACKENDS:
-                raise NotFound(f"No backend {name!r}; backends: {', '.join(sorted(backend_configs()))}.")
-            # A new row starts from what applied so far, so unchanged fields stay as they were.
-            now = before
-            row = Backend(name=name, description=f"Queue for {name} jobs", max_workers=now.max_workers,
-                          idle_timeout_s=now.idle_timeout_s, job_timeout_s=now.job_timeout_s or 0)
-        for k, v in values.items():
-            setattr(row, k, v)
-        s.add(row)
+        write_backend(s, name, values)
     announce_change()
     log.warning("backend %s changed by %s: %s", name, actor.username,
                 ", ".join(f"{k}={v}" for k, v in values.items()) or "nothing")

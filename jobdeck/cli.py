@@ -35,6 +35,7 @@ for module in (session, jobs, registry, pipelines, admin):
     for info in module.app.registered_commands:
         app.registered_commands.append(info)
 app.add_typer(session.profiles_app, name="profiles")
+app.add_typer(admin.config_app, name="config")
 
 
 def main() -> None:

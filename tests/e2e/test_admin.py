@@ -111,7 +111,7 @@ def test_admin_sees_the_pool_and_changes_a_backend(admin_page, console, request)
     shot(page, "admin-overview-phone")
     page.set_viewport_size(DESKTOP)
 
-    # The configuration, read only: backends, and the demo's tasks and pipeline.
+    # The configuration page: backends, and the demo's tasks and pipeline.
     page.locator(".admin-tab", has_text="Configuration").click()
     expect(page.locator(".config-backend-row[data-backend=registry]")).to_contain_text("45 s")
     expect(page.locator(".config-task-row[data-task='line count']")).to_contain_text("wc -l")
