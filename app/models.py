@@ -164,6 +164,8 @@ class Backend(SQLModel, table=True):
     max_workers: int = 2
     idle_timeout_s: int = 120
     job_timeout_s: int = 600
+    # While paused (max_workers 0): the maximum it had before, which a resume puts back.
+    resume_workers: Optional[int] = None
     created_at: datetime = _created()
 
 

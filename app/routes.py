@@ -44,6 +44,7 @@ ADMIN_CONFIGURATION = "/admin/configuration"
 ADMIN_USERS = "/admin/users"
 ADMIN_AUDIT = "/admin/audit"
 ADMIN_METRICS = "/admin/metrics"
+ADMIN_QUEUES = "/admin/queues"
 PIPELINES = "/pipelines"
 
 
