@@ -72,6 +72,15 @@ def _text(v) -> str:
     return v.decode() if isinstance(v, bytes) else str(v)
 
 
+def _parse(rq_id: str) -> tuple[str, int]:
+    """(job id, attempt) of a queue entry; (the entry, 0) for one Jobdeck did not put
+    there (an RQ job enqueued by hand), which names no job."""
+    try:
+        return keys.job_id_from_rq(rq_id)
+    except ValueError:
+        return rq_id, 0
+
+
 @dataclass
 class Waiting:
     """One entry of a backend's queue."""
@@ -133,7 +142,7 @@ def read_queue(*, viewer: Optional[User], backend: str, offset: int = 0, limit: 
                 pipe.lrange(_key(cfg.name, pr), start, stop)
             for (pr, _s, _e, first), ids in zip(wanted, pipe.execute()):
                 for i, rq_id in enumerate(ids):
-                    job_id, attempt = keys.job_id_from_rq(_text(rq_id))
+                    job_id, attempt = _parse(_text(rq_id))
                     entries.append((first + i, pr, job_id, attempt))
     rows = _rows(e[2] for e in entries)
     jobs = []
@@ -208,7 +217,7 @@ def purge_queue(*, actor: User, backend: str, priority: Optional[str] = None,
                     break
                 taken += len(ids)
                 for rq_id in ids:
-                    job_id, attempt = keys.job_id_from_rq(rq_id)
+                    job_id, attempt = _parse(rq_id)
                     if _cancel(job_id, attempt, message, cfg.name):
                         cancelled.append(job_id)
                 conn.delete(*(f"rq:job:{i}" for i in ids))

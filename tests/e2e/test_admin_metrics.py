@@ -67,3 +67,20 @@ def test_metrics_page_charts_real_numbers(page, console):
     _wait_ended(console, more)
     expect(page.locator("[data-stat=FAILED]")).to_have_text(str(kept.finished_last_hour["FAILED"] + 2),
                                                             timeout=20_000)
+
+
+def test_metrics_route_on_the_console_port(console):
+    """Prometheus scrapes the console's own port: /metrics answers there, beside /api."""
+    import httpx
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from app import auth
+
+    with console.domain():
+        token = auth.create_token(owner="admin", name="prometheus")[0]
+    assert httpx.get(console.url("/metrics"), timeout=30).status_code == 401
+    r = httpx.get(console.url("/metrics"), headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
+    names = {f.name for f in text_string_to_metric_families(r.text)}
+    assert {"jobdeck_jobs_finished", "jobdeck_job_run_seconds", "jobdeck_jobs", "jobdeck_queue_depth",
+            "jobdeck_workers"} <= names

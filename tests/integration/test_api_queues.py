@@ -122,9 +122,19 @@ def test_queue_paged_in_order_and_purged(live):
     again = live.post("/api/admin/backends/system/queue/purge", json={"job_ids": [normal[0]]}, headers=root).json()
     assert (again["purged"], again["taken"]) == (0, 0)
 
+    # An entry no Jobdeck job made (an RQ job put there by hand) is listed naming no job,
+    # and purged like the rest.
+    from app import keys, queues
+
+    queues.redis_conn().rpush(f"rq:queue:{keys.queue_name('system')}", "stray")
+    (stray,) = live.get("/api/admin/backends/system/queue", headers=root).json()["jobs"]
+    assert (stray["job_id"], stray["status"], stray["owner"], stray["waiting_since"]) == ("stray", "", "", None)
+    got = live.post("/api/admin/backends/system/queue/purge", headers=root).json()
+    assert (got["purged"], got["taken"], got["remaining"]) == (0, 1, 0)
+
     logged = live.get("/api/admin/audit", params={"action": "backend.purge"}, headers=root).json()
     outcomes = sorted(e["outcome"] for e in logged["entries"])
-    assert outcomes.count("ok") == 4 and "refused" in outcomes
+    assert outcomes.count("ok") == 5 and "refused" in outcomes
     assert all(e["target"] == "system" and e["actor"] in ("root", "svc") for e in logged["entries"])
 
 
@@ -171,3 +181,24 @@ def test_pause_and_resume_with_a_real_pool(live, pools):  # noqa: F811
     assert sorted(e["outcome"] for e in logged) == ["ok", "ok", "refused", "refused"]
     logged = live.get("/api/admin/audit", params={"action": "backend.resume"}, headers=root).json()["entries"]
     assert [e["outcome"] for e in logged].count("ok") == 4
+
+
+def test_a_big_queue_is_purged_in_chunks(live, monkeypatch):
+    """Past one chunk (500) and past one call's limit: each call takes what it may from
+    the head, says what remains, and the batch's counts follow every cancel."""
+    from app import launch, queue_admin
+    from app.auth import get_user
+
+    monkeypatch.setattr(queue_admin, "PURGE_MAX", 1000)
+    batch = launch.launch_batch(actor=get_user("root"), job_type="SYSTEM", job_subtype="NOOP",
+                                payloads=[{}] * 1200, label="backlog")
+    root = live.as_("root")
+    deep = live.get("/api/admin/backends/system/queue", params={"offset": 1150, "limit": 100}, headers=root).json()
+    assert [j["position"] for j in deep["jobs"]] == list(range(1151, 1201)) and deep["next_offset"] is None
+    first = live.post("/api/admin/backends/system/queue/purge", headers=root).json()
+    assert (first["purged"], first["taken"], first["remaining"]) == (1000, 1000, 200)
+    assert len(first["job_ids"]) == 200  # the answer names the first 200
+    second = live.post("/api/admin/backends/system/queue/purge", headers=root).json()
+    assert (second["purged"], second["remaining"]) == (200, 0)
+    got = live.get(f"/api/batches/{batch.id}", headers=root).json()
+    assert got["counts"]["CANCELLED"] == 1200 and got["counts"]["PENDING"] == 0
