@@ -52,8 +52,8 @@ OPERATOR_NAME = "the operator"
 # The actions recorded, by name (the audit page offers them as a filter).
 ACTIONS = (
     "job.lodge", "batch.lodge", "pipeline.run", "job.cancel", "job.retry", "submission.cancel",
-    "submission.delete", "backend.update", "task.create", "task.update", "task.delete",
-    "pipeline.create", "pipeline.update", "pipeline.delete", "config.import", "user.add", "user.disable",
+    "submission.delete", "backend.update", "backend.pause", "backend.resume", "backend.purge", "task.create",
+    "task.update", "task.delete", "pipeline.create", "pipeline.update", "pipeline.delete", "config.import", "user.add", "user.disable",
     "user.enable", "user.password-reset", "user.end-sign-ins", "user.token-revoke", "token.create", "token.revoke",
     "password.change", "sign-in", "sign-out",
 )

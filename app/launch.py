@@ -15,7 +15,7 @@ from typing import Any, Optional
 import sqlalchemy as sa
 from sqlmodel import select
 
-from app import counts, lifecycle, queues
+from app import lifecycle, queues
 from app.auth import find_user
 from app.keys import NORMAL, PRIORITIES, rq_job_id
 from app.audit import audited

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Optional
+from typing import Annotated, Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
@@ -334,6 +334,59 @@ class BackendOut(BaseModel):
     job_timeout_s: Optional[int] = Field(None, description="Null: each job type's own limit applies")
     status: Optional[BackendLiveOut] = Field(None, description="Null when the queue server (Redis) does "
                                                                "not answer")
+    paused: bool = Field(False, description="True while max_workers is 0: no worker takes its jobs")
+    resume_workers: Optional[int] = Field(None, description="While paused: the max workers a resume puts back")
+
+
+class WaitingJobOut(BaseModel):
+    position: int = Field(description="From 1: the next job a worker of the backend takes is 1")
+    priority: str = Field(description="high | normal | low: the queue it waits on")
+    job_id: str
+    attempt: int
+    status: str = Field(description="The job's status now (PENDING while it waits; empty when no job has this id)")
+    owner: str
+    job_type: str
+    job_subtype: str
+    subject: str
+    waiting_since: Optional[datetime] = Field(None, description="When this attempt was lodged")
+    url: str = Field(description="The job's page in the console")
+    api_url: str
+
+    @classmethod
+    def of(cls, w) -> "WaitingJobOut":
+        from app import routes
+
+        return cls(position=w.position, priority=w.priority, job_id=w.job_id, attempt=w.attempt, status=w.status,
+                   owner=w.owner, job_type=w.job_type, job_subtype=w.job_subtype, subject=w.subject,
+                   waiting_since=w.waiting_since, url=routes.job(w.job_id), api_url=f"/api/jobs/{w.job_id}")
+
+
+class QueuePageOut(BaseModel):
+    backend: str
+    paused: bool
+    max_workers: int
+    depth: dict[str, int] = Field(description="Jobs waiting per priority (high, normal, low)")
+    total: int
+    offset: int
+    next_offset: Optional[int] = Field(None, description="offset of the next page; null at the end of the queue")
+    jobs: list[WaitingJobOut]
+
+
+class PurgeIn(BaseModel):
+    """What to purge: every waiting job of the backend (no field), one priority's, or the jobs named."""
+
+    model_config = ConfigDict(extra="forbid")
+    priority: Optional[Literal["high", "normal", "low"]] = None
+    job_ids: Optional[list[Annotated[str, Field(min_length=1, max_length=64)]]] = Field(
+        None, min_length=1, max_length=200, description="Only these jobs (their session ids)")
+
+
+class PurgedOut(BaseModel):
+    backend: str
+    purged: int = Field(description="Jobs ended CANCELLED")
+    job_ids: list[str] = Field(description="Their ids (the first 200)")
+    taken: int = Field(description="Entries taken off the queue")
+    remaining: int = Field(description="Entries still on the purged queues (a purge takes 10,000 at most)")
 
 
 class WakeOut(BaseModel):

@@ -13,7 +13,8 @@ from app.components.status import status_badge
 from app.state.admin import AdminState, BackendRow, CountRow, StuckRow
 from app.state.base import AuthState
 
-ADMIN_NAV = [("Overview", routes.ADMIN, "gauge"), ("Workers", routes.ADMIN_WORKERS, "cpu"),
+ADMIN_NAV = [("Overview", routes.ADMIN, "gauge"), ("Metrics", routes.ADMIN_METRICS, "chart-line"),
+             ("Queues", routes.ADMIN_QUEUES, "list-ordered"), ("Workers", routes.ADMIN_WORKERS, "cpu"),
              ("Submissions", routes.ADMIN_SUBMISSIONS, "inbox"),
              ("Configuration", routes.ADMIN_CONFIGURATION, "settings"), ("Users", routes.ADMIN_USERS, "users"),
              ("Audit", routes.ADMIN_AUDIT, "scroll-text")]

@@ -75,6 +75,12 @@ SMOKE = {
         rf"runs=20,000 pipelines=2: one estimate {NUM} ms \(kept {NUM} ms\), jobtimes {NUM} ms",
         rf"ratio N/10k: one estimate {NUM}, kept {NUM}, jobtimes {NUM}",
     ]),
+    "metrics": (["--jobs", "40", "--rounds", "2"], {}, [
+        r"jobs=40 rounds=2 database=sqlite",
+        rf"transitions without the aggregate : {NUM} ms per job",
+        rf"transitions with the aggregate +: {NUM} ms per job; ratio with/without {NUM}",
+        rf"scrape of /metrics {NUM} ms \([\d,]+ bytes\); admin page's series {NUM} ms",
+    ]),
     "chain": (["--steps", "20"], {}, [
         r"steps=20 database=sqlite, one worker each",
         rf"bare RQ depends_on chain +: +{NUM} s +{NUM} ms per step",
