@@ -61,6 +61,9 @@ def test_admin_sees_the_pool_and_changes_a_backend(admin_page, console, request)
     expect(system).to_contain_text(socket.gethostname())  # served by the running pool
     expect(page.locator("[data-count-status=SUCCEEDED]")).to_be_visible()
     expect(page.locator(".no-stuck-jobs")).to_be_visible()
+    # The console's server keeps every job (JOBDECK_RETAIN_DAYS unset): the overview says so.
+    expect(page.locator(".retention-policy")).to_have_text(
+        "Retention: Jobs are kept forever (JOBDECK_RETAIN_DAYS is 0).")
 
     # Wake a backend up: a worker starts and shows on the workers page.
     system.get_by_role("button", name="Wake up").click()
