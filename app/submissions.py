@@ -153,7 +153,7 @@ def cancel_submission(*, actor: User, submission_id: str) -> CancelSummary:
     return _cancel_live(sub, f"Cancelled with its submission by {actor.username}")
 
 
-def _wait_let_go(job_ids: list[str], deadline: float) -> None:
+def wait_let_go(job_ids: list[str], deadline: float) -> None:
     """Wait until no live worker holds any of these jobs (halting takes about a second)."""
     from app.workers import list_workers
 
@@ -193,7 +193,7 @@ def delete_submission(*, actor: User, submission_id: str, wait_s: float = 10.0) 
         summary = _cancel_live(sub, f"Cancelled by {actor.username}: its submission is being deleted")
         cancelled += len(summary.cancelled)
         if summary.halting:
-            _wait_let_go(summary.halting, deadline)
+            wait_let_go(summary.halting, deadline)
         again = find_submission(submission_id=sub.root_job_id or submission_id)
         if not summary.cancelled and again.job_ids == sub.job_ids:
             break

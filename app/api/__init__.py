@@ -13,7 +13,7 @@ from functools import lru_cache
 from fastapi import FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 
-from app.api import aa, admin, audit, docs, jobs, lineage, pipelines, provena, records, registry, schedules, stream, tokens, users
+from app.api import aa, admin, audit, bulk, docs, jobs, lineage, pipelines, provena, records, registry, schedules, stream, tokens, users
 from app.api.deps import TITLES, install_error_handlers, problem
 from app.api.schemas import Problem
 from app.api.auditctx import AuditContext
@@ -46,7 +46,7 @@ def build_api() -> FastAPI:
     def health() -> dict:
         return {"status": "ok"}
 
-    for router in (jobs.router, stream.router, registry.router, admin.router, audit.router, users.router,
+    for router in (bulk.router, jobs.router, stream.router, registry.router, admin.router, audit.router, users.router,
                    schedules.router, tokens.router, docs.router):
         api.include_router(router)
     api.include_router(provena.router)
