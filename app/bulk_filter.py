@@ -195,7 +195,7 @@ def parse(actor: User, action: str, raw: Any) -> BulkFilter:
 # --- the walk ------------------------------------------------------------------------
 
 
-def _passes(f: BulkFilter) -> list[list[Any]]:
+def passes(f: BulkFilter) -> list[list[Any]]:
     """The conditions of each pass: the leading columns of the one index it reads (the
     workflow's, the batch's, the subtype's, the type's, else each status's), and the
     filter's time range, which every one of these indexes holds after them."""
@@ -218,20 +218,23 @@ def _passes(f: BulkFilter) -> list[list[Any]]:
     return [[*mine, _job.c.status == s, *when] for s in f.statuses]
 
 
+def page_query(conds: list[Any], *, chunk: int, after: Optional[tuple[datetime, str]] = None) -> sa.Select:
+    """One chunk of a pass, newest first after the keyset `after`."""
+    q = sa.select(*_COLS).where(*conds).order_by(_job.c.created_at.desc(), _job.c.id.desc()).limit(chunk)
+    return q.where(sa.tuple_(_job.c.created_at, _job.c.id) < after) if after is not None else q
+
+
 def walk(f: BulkFilter, *, chunk: int, exclude: Optional[str] = None) -> Iterator[tuple[int, list[Any]]]:
     """Each chunk read: (rows read, the rows of them that match the filter), newest
     first. A row is read once; rows changed by acting on earlier chunks stay behind the
     keyset, so none is met twice."""
     from app.db import session
 
-    for conds in _passes(f):
+    for conds in passes(f):
         after = None
         while True:
-            q = sa.select(*_COLS).where(*conds).order_by(_job.c.created_at.desc(), _job.c.id.desc()).limit(chunk)
-            if after is not None:
-                q = q.where(sa.tuple_(_job.c.created_at, _job.c.id) < after)
             with session() as s:
-                rows = s.connection().execute(q).all()
+                rows = s.connection().execute(page_query(conds, chunk=chunk, after=after)).all()
             if not rows:
                 break
             after = (rows[-1].created_at, rows[-1].id)

@@ -16,7 +16,7 @@ from app.errors import NotFound
 from app.models import Job
 from tests.conftest import run_workers
 from tests.integration.api_live import LiveServer, token_for
-from tests.pools import messages, status
+from tests.pools import live_workers, messages, pools, set_backend, status, wait_for  # noqa: F401
 
 
 @pytest.fixture
@@ -266,3 +266,59 @@ def test_hostile_bulk_requests_are_4xx_naming_the_problem_and_change_nothing(htt
                      "Content-Type": "application/json"}).status_code == 400
     assert [status(j) for j in mine] == ["PENDING", "PENDING"]
     assert entries("jobs.bulk") == [] or all(e.outcome == "refused" for e in entries("jobs.bulk"))
+
+
+def test_delete_by_filter_cancels_running_jobs_first_and_waits_for_their_workers(http, users, pools):
+    set_backend("system", max_workers=3, idle_timeout_s=30)
+    pools("--backends", "system")
+    running = noops(users, "alice", 2, sleep_s=60)
+    wait_for(lambda: all(status(j) == "IN_PROGRESS" for j in running), message="both running")
+    r = bulk(http, "root", action="delete", filter={"owner": "alice", "job_subtype": "NOOP"})
+    assert r.status_code == 202 and (r.json()["count"], r.json()["count_exact"]) == (2, True), r.text
+    job_id = r.json()["job_id"]
+    wait_for(lambda: status(job_id) == "SUCCEEDED", timeout=40, message="the bulk job ended")
+    assert launch.get_job(job_id).info == "2 deleted (2 cancelled first)"
+    for j in running:
+        with pytest.raises(NotFound):
+            launch.get_job(j)
+    assert counts.read("alice") == dict.fromkeys(counts.STATUSES, 0)
+    wait_for(lambda: not [w for w in live_workers("system") if w.current_job_id in running], message="let go")
+
+
+@pytest.mark.sqlite_only
+def test_each_walk_reads_one_index_in_its_order(users):
+    """Every filter's pass is a search of one index (never a scan of the jobs, never a
+    sort of what it found), after the keyset too."""
+    import sqlalchemy as sa
+
+    from app.db import get_engine, utcnow
+
+    batch = launch.launch_batch(actor=users["root"], job_type="SYSTEM", job_subtype="NOOP", owner="alice",
+                                payloads=[{}], label="one")
+    alice, root = users["alice"], users["root"]
+    shapes = {
+        ("cancel", "alice", ()): ["ix_job_owner_status_created"],
+        ("delete", "root", (("owner", "alice"),)): ["ix_job_owner_created"],
+        ("cancel", "root", (("all_users", True),)): ["ix_job_status_created"],
+        ("retry", "alice", (("job_type", "SYSTEM"),)): ["ix_job_owner_type_created"],
+        ("retry", "root", (("all_users", True), ("job_subtype", "NOOP"))): ["ix_job_subtype_created"],
+        ("cancel", "alice", (("batch_id", batch.id),)): ["ix_job_batch_created"],
+        ("cancel", "alice", (("status", "PENDING"), ("workflow_id", "*"))): None,  # a workflow's (below)
+    }
+    with get_engine().connect() as conn:
+        for (action, who, raw), want in shapes.items():
+            actor = alice if who == "alice" else root
+            if want is None:
+                job = launch.launch_job(actor=root, job_type="SYSTEM", job_subtype="NOOP", payload={}, owner="alice")
+                raw, want = (("workflow_id", job.id),), ["ix_job_workflow"]
+            f = bulk_filter.parse(actor, action, dict(raw))
+            for conds in bulk_filter.passes(f):
+                for after in (None, (utcnow(), "z")):
+                    q = bulk_filter.page_query(conds, chunk=3, after=after)
+                    sql = str(q.compile(conn, compile_kwargs={"literal_binds": True}))
+                    plan = " | ".join(r[-1] for r in conn.execute(sa.text("EXPLAIN QUERY PLAN " + sql)))
+                    assert any(f"USING INDEX {ix}" in plan or f"USING COVERING INDEX {ix}" in plan
+                               for ix in want), (f, plan)
+                    # An index ending in created_at (a status's, a workflow's) leaves ties of one
+                    # time to be put in id order ("RIGHT PART"): never a sort of all it found.
+                    assert "TEMP B-TREE FOR ORDER BY" not in plan, (f, plan)
