@@ -222,6 +222,10 @@ class JobsState(rx.State):
         f = self._filter()
         lst._match = (text, f.status or "", f.job_type or "", f.job_subtype or "")
         lst.loaded = True
+        from app.state.bulk_select import JobsSelectionState  # it reads this state: imported late
+
+        picked = await self.get_state(JobsSelectionState)
+        picked._shown({r.id for r in lst.rows})
 
     async def _reload(self):
         user = await viewer(self)
