@@ -205,15 +205,35 @@ def act_on_ids(*, actor: User, action: str, job_ids: Any) -> Summary:
 # --- on a submission (a batch or a pipeline run as one unit) --------------------------------
 
 
-def act_on_submission(*, actor: User, action: str, submission_id: str) -> Summary:
-    """Cancel every live job of a submission (its owner or an admin), or delete it
-    (admins): app.submissions does it and records it (submission.cancel, .delete)."""
+def _check_submission(actor: User, action: str, submission_id: Any) -> None:
     _check_action(actor, action)
     if action == "retry":
         raise InvalidInput("A submission is cancelled or deleted as one unit; retry its jobs with a filter "
                            "(batch_id or workflow_id, status FAILED).", field="action")
     if not isinstance(submission_id, str) or not 1 <= len(submission_id) <= 64 or text_problem(submission_id):
         raise InvalidInput("submission is the id of a batch or of a workflow's root job.", field="submission")
+
+
+def count_submission(*, actor: User, action: str, submission_id: str) -> int:
+    """How many jobs of a submission the action would act on (its live ones for cancel,
+    all for delete), as its owner (or an admin) may ask, without acting."""
+    _check_submission(actor, action, submission_id)
+    sub = submissions.find_submission(submission_id=submission_id)
+    submissions.check_may(actor, sub, admin_only=action == "delete")
+    if action == "delete":
+        return len(sub.job_ids)
+    n = 0
+    with session() as s:
+        for i in range(0, len(sub.job_ids), 500):
+            n += s.connection().execute(sa.select(sa.func.count()).where(
+                _job.c.id.in_(sub.job_ids[i:i + 500]), _job.c.status.in_(submissions.LIVE))).scalar_one()
+    return n
+
+
+def act_on_submission(*, actor: User, action: str, submission_id: str) -> Summary:
+    """Cancel every live job of a submission (its owner or an admin), or delete it
+    (admins): app.submissions does it and records it (submission.cancel, .delete)."""
+    _check_submission(actor, action, submission_id)
     if action == "cancel":
         done = submissions.cancel_submission(actor=actor, submission_id=submission_id)
         out = Summary("cancel", looked_at=len(done.submission.job_ids), acted=len(done.cancelled))

@@ -32,6 +32,8 @@ from app.shapes import text_problem
 ACTIONS = ("cancel", "retry", "delete")
 ALL = tuple(s.value for s in JobStatus)
 LIVE = (JobStatus.PENDING.value, JobStatus.DEQUEUED.value, JobStatus.IN_PROGRESS.value)
+# In the state machine's order: a job that moves on while a walk goes (taken by a
+# worker) is met again in a later status's pass, never missed.
 ACTS_ON = {"cancel": LIVE, "retry": tuple(s.value for s in JobStatus if s in RETRYABLE), "delete": ALL}
 KEYS = ("status", "job_type", "job_subtype", "owner", "all_users", "batch_id", "workflow_id", "since", "until")
 # Beyond this many rows a count the aggregates do not hold says "at least".

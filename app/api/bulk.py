@@ -33,6 +33,9 @@ def bulk(body: BulkIn, response: Response, user: User = Depends(current_user)) -
         done = bulk_actions.act_on_ids(actor=user, action=body.action, job_ids=body.ids)
         return BulkOut(action=body.action, form="ids", summary=_summary(done))
     if body.submission is not None:
+        if body.dry_run:
+            n = bulk_actions.count_submission(actor=user, action=body.action, submission_id=body.submission)
+            return BulkOut(action=body.action, form="submission", dry_run=True, count=n, count_exact=True)
         done = bulk_actions.act_on_submission(actor=user, action=body.action, submission_id=body.submission)
         return BulkOut(action=body.action, form="submission", summary=_summary(done))
     raw = body.filter.model_dump(exclude_none=True)

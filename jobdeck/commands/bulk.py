@@ -75,8 +75,10 @@ def _act(action: str, ids: list[str], statuses: list[str], job_type: Optional[st
             if named:
                 return _on_ids(c, action, named, yes, as_json)
             if submission:
-                _confirm(f"{_VERB[action]} every {'live ' if action == 'cancel' else ''}job of submission "
-                         f"{submission}?", yes)
+                n = c.post("/api/jobs/bulk", json={"action": action, "submission": submission,
+                                                   "dry_run": True})["count"]
+                _confirm(f"{_VERB[action]} {n} {'live ' if action == 'cancel' else ''}job{'s' if n != 1 else ''} "
+                         f"of submission {submission}?", yes)
                 got = c.post("/api/jobs/bulk", json={"action": action, "submission": submission})
                 print_json(got) if as_json else out.print(f"Submission {escape(submission)}: "
                                                           f"{_summary_line(got['summary'])}.")

@@ -219,6 +219,10 @@ def test_a_user_cancels_a_whole_batch_of_theirs_in_one_action(http, users):
     problem(bulk(http, "bob", action="cancel", submission=batch.id), 404)
     problem(bulk(http, "alice", action="delete", submission=batch.id), 403, "admins")
     problem(bulk(http, "alice", action="retry", submission=batch.id), 422, "filter")
+    dry = bulk(http, "alice", action="cancel", submission=batch.id, dry_run=True).json()
+    assert (dry["count"], dry["summary"]) == (4, None)
+    assert {j.status for j in launch_batch_jobs(batch.id)} == {"PENDING"}
+    problem(bulk(http, "bob", action="cancel", submission=batch.id, dry_run=True), 404)
     r = bulk(http, "alice", action="cancel", submission=batch.id)
     assert r.status_code == 200 and r.json()["summary"]["summary"] == "4 cancelled", r.text
     assert {j.status for j in launch_batch_jobs(batch.id)} == {"CANCELLED"}
