@@ -103,6 +103,8 @@ class JobsSelectionState(rx.State):
         else:
             self.selected = [*self.selected, job_id]
         self._anchor, self.every = job_id, False
+        if ids and all(j in self.selected for j in ids):
+            await self._matching()  # the whole page: offer every job matching the filter
 
     @rx.event
     async def select_page(self):
