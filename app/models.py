@@ -274,8 +274,8 @@ class Job(SQLModel, table=True):
         sa.Index("ix_job_created", "created_at", "id"),
         sa.Index("ix_job_batch_created", "batch_id", "created_at", "id"),
         sa.Index("ix_job_batch_row", "batch_id", "batch_row", "id"),  # a batch's jobs in the order lodged
-        sa.Index("ix_job_workflow", "workflow_id", "created_at"),
-        sa.Index("ix_job_status_created", "status", "created_at"),
+        sa.Index("ix_job_workflow_created_id", "workflow_id", "created_at", "id"),
+        sa.Index("ix_job_status_created_id", "status", "created_at", "id"),  # keyset order (bulk actions)
         # the oldest waiting jobs of one backend (stuck-job warnings, the admin overview)
         sa.Index("ix_job_status_queue_created", "status", "queue", "created_at"),
         # the oldest finished jobs first, for retention

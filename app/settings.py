@@ -32,6 +32,7 @@
 | JOBDECK_SMTP_STARTTLS | 1 to switch to TLS (STARTTLS) before logging in and sending | 0 |
 | JOBDECK_METRICS_KEEP_DAYS | days the per-minute metrics of finished jobs are kept for the admin charts (the running totals are kept always); 0 keeps them forever | 2 |
 | JOBDECK_METRICS_TOKEN | a bearer token Prometheus may read GET /metrics with (admins' API tokens may always); empty: admins' tokens only | (empty) |
+| JOBDECK_BULK_CHUNK | jobs a bulk action over a filter reads and acts on per chunk (app.bulk_actions) | 500 |
 | JOBDECK_PUBLIC_URL | the console's address as people reach it, the base of the links in emails | http://localhost:<JOBDECK_PORT> |
 """
 
@@ -83,6 +84,7 @@ class Settings:
     smtp_from: str = "jobdeck@localhost"
     smtp_starttls: bool = False
     public_url: str = ""
+    bulk_chunk: int = 500
 
     @property
     def files_dir(self) -> Path:
@@ -129,6 +131,7 @@ def get_settings() -> Settings:
         smtp_password=os.environ.get("JOBDECK_SMTP_PASSWORD", ""),
         smtp_from=os.environ.get("JOBDECK_SMTP_FROM", "jobdeck@localhost"),
         smtp_starttls=os.environ.get("JOBDECK_SMTP_STARTTLS", "0").strip().lower() in ("1", "true", "yes", "on"),
+        bulk_chunk=max(1, min(5000, _count("JOBDECK_BULK_CHUNK", 500))),
         public_url=(os.environ.get("JOBDECK_PUBLIC_URL", "").strip().rstrip("/")
                     or f"http://localhost:{int(os.environ.get('JOBDECK_PORT', '3000'))}"),
     )
