@@ -51,7 +51,7 @@ OPERATOR_NAME = "the operator"
 
 # The actions recorded, by name (the audit page offers them as a filter).
 ACTIONS = (
-    "job.lodge", "batch.lodge", "pipeline.run", "job.cancel", "job.retry", "submission.cancel",
+    "job.lodge", "batch.lodge", "pipeline.run", "pipeline.run-again", "job.cancel", "job.retry", "submission.cancel",
     "submission.delete", "backend.update", "task.create", "task.update", "task.delete",
     "pipeline.create", "pipeline.update", "pipeline.delete", "user.add", "user.disable", "user.enable",
     "user.password-reset", "user.end-sign-ins", "user.token-revoke", "token.create", "token.revoke",
