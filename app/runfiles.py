@@ -220,7 +220,7 @@ def user_for_ticket(value: str, root_id: str, *, now: Optional[float] = None) ->
     from app import auth
 
     parts = (value or "").split(".")
-    if len(parts) < 3 or not parts[0].isdigit():
+    if len(parts) < 3 or not re.fullmatch(r"[0-9]{1,12}", parts[0]):
         return None
     expires, username, mac = int(parts[0]), ".".join(parts[1:-1]), parts[-1]
     if not hmac.compare_digest(mac, _mac(f"{root_id}.{expires}.{username}")):

@@ -10,6 +10,7 @@ run card's Download all, whose link cannot carry the page's sign-in).
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Optional, Union
 from urllib.parse import quote
@@ -79,7 +80,10 @@ class RunFilesOut(BaseModel):
 
 
 def _ref(pipeline: str) -> Union[int, str]:
-    return int(pipeline) if pipeline.isdigit() else pipeline
+    """An id when it reads as one an integer column holds, else a name."""
+    if re.fullmatch(r"[0-9]{1,10}", pipeline) and int(pipeline) <= 2**31 - 1:
+        return int(pipeline)
+    return pipeline
 
 
 @router.get("/pipelines/{pipeline}/runs", response_model=PastRunPageOut,

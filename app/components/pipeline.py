@@ -29,7 +29,7 @@ def _step(s: StepRow) -> rx.Component:
 def _file(f: RunFileRow) -> rx.Component:
     return rx.table.row(
         rx.table.cell(rx.text(f.name, weight="medium", class_name="run-file-name")),
-        rx.table.cell(rx.link(rx.badge(f.order, variant="surface", color_scheme="indigo", size="1"), " ", f.task,
+        rx.table.cell(rx.link(rx.badge("order ", f.order, variant="surface", color_scheme="indigo", size="1"), " ", f.task,
                               href=routes.job(f.job_id), size="2", class_name="run-file-step")),
         rx.table.cell(rx.text(f.size, size="2")),
         rx.table.cell(rx.button(rx.icon("download", size=14), "Download", size="1", variant="soft",
