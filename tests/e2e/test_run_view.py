@@ -45,12 +45,19 @@ def test_a_run_reads_as_a_graph_its_files_download_as_one_zip_and_it_runs_again(
     page.set_default_timeout(20_000)
     page.set_viewport_size({"width": 1280, "height": 1000})
     username, password = new_user(console, "grapher")
-    root = _run(console, username)
-    sign_in(page, console, username, path=f"/jobs/{root}", password=password)
-
     card = page.locator(".pipeline-run")
-    expect(card.locator(".run-status")).to_have_attribute("data-status", "FAILED", timeout=60_000)
     graph = card.locator(".run-graph")
+    # The backend paused, so the page is open before any step runs: the graph starts with
+    # order 1 waiting and the later orders planned, and what follows arrives live.
+    with console.paused("pipeline"):
+        root = _run(console, username)
+        sign_in(page, console, username, path=f"/jobs/{root}", password=password)
+        expect(graph.locator(".run-node-body[data-order='1'][data-status=PENDING]")).to_have_count(2)
+        expect(graph.locator(".run-node-body[data-status=PLANNED]")).to_have_count(2)
+        expect(card.locator(".run-files-empty")).to_be_visible()
+        expect(card.locator(".run-download-all")).to_be_disabled()
+        shot(page, "run-graph-waiting")
+    expect(card.locator(".run-status")).to_have_attribute("data-status", "FAILED", timeout=60_000)
     nodes = graph.locator(".run-node-body")
     expect(nodes).to_have_count(4)
     # statuses as the pushes left them: both lanes of order 1 succeeded, order 2 failed, order 3 planned
@@ -120,6 +127,12 @@ def test_a_run_reads_as_a_graph_its_files_download_as_one_zip_and_it_runs_again(
     shot(page, "pipelines-past-runs")
     past.nth(1).locator(".past-run-link").click()
     expect(page).to_have_url(re.compile(rf"/jobs/{root}/?$"))
+
+    # on a phone: the card fits the width, the graph shrinks to fit
+    page.set_viewport_size({"width": 390, "height": 900})
+    expect(page.locator(".pipeline-run .run-node-body")).to_have_count(4)
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    shot(page, "run-card-phone")
 
 
 def test_past_runs_load_more_a_page_at_a_time(page, console):
