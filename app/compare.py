@@ -7,6 +7,9 @@ A workflow's jobs are paired by their step (a pipeline step by order, place and 
 Reproducing any step of a pipeline run reproduces the whole run, on the upload it had
 (its sha256 checked) and with its parameters, through the pipeline as configured now:
 when a task changed since, the diff shows it under code.
+
+`run_again` lodges the same new run without recording it as a reproduction (the run
+card's "Run again": a fresh run, not a claim to check).
 """
 
 from __future__ import annotations
