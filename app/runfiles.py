@@ -49,6 +49,8 @@ class RunFile:
     sha256: str
     member: str  # its name in the zip: "<step folder>/<name>"
     stored_path: str
+    lane: int = 1  # its step's place in its order, from 1
+    parallel: bool = False  # whether its order has other steps
 
 
 def may_see_run(actor: Optional[User], root: Job) -> bool:
@@ -91,6 +93,9 @@ def kept_files(steps: Iterable[Job]) -> list[RunFile]:
     by_step: dict[str, list[JobFile]] = {}
     for f in rows:
         by_step.setdefault(f.job_id, []).append(f)
+    per_order: dict[int, int] = {}
+    for j in steps:
+        per_order[j.step or 0] = per_order.get(j.step or 0, 0) + 1
     out, folders = [], set()
     for j in steps:
         task = runs.step_name(j.payload)
@@ -101,7 +106,9 @@ def kept_files(steps: Iterable[Job]) -> list[RunFile]:
             folder = f"{base}-{n}"
         folders.add(folder)
         out += [RunFile(job_id=j.id, order=j.step or 0, task=task, name=f.name, size=f.size, sha256=f.sha256,
-                        member=f"{folder}/{f.name}", stored_path=f.stored_path) for f in by_step.get(j.id, [])]
+                        member=f"{folder}/{f.name}", stored_path=f.stored_path,
+                        lane=int((j.payload or {}).get("index") or 0) + 1, parallel=per_order[j.step or 0] > 1)
+                for f in by_step.get(j.id, [])]
     return out
 
 

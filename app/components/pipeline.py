@@ -30,6 +30,7 @@ def _file(f: RunFileRow) -> rx.Component:
     return rx.table.row(
         rx.table.cell(rx.text(f.name, weight="medium", class_name="run-file-name")),
         rx.table.cell(rx.link(rx.badge("order ", f.order, variant="surface", color_scheme="indigo", size="1"), " ", f.task,
+                              rx.cond(f.lane != "", rx.text.span(" · ", f.lane, color_scheme="gray")),
                               href=routes.job(f.job_id), size="2", class_name="run-file-step")),
         rx.table.cell(rx.text(f.size, size="2")),
         rx.table.cell(rx.button(rx.icon("download", size=14), "Download", size="1", variant="soft",

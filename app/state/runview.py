@@ -87,11 +87,12 @@ class RunFileRow:
     name: str = ""
     member: str = ""
     size: str = ""
+    lane: str = ""  # "lane 2" when its order has parallel steps
 
 
 def file_rows(found: list[runfiles.RunFile]) -> list[RunFileRow]:
     return [RunFileRow(job_id=f.job_id, order=f.order, task=f.task, name=f.name, member=f.member,
-                       size=human_size(f.size)) for f in found]
+                       size=human_size(f.size), lane=f"lane {f.lane}" if f.parallel else "") for f in found]
 
 
 def total_of(found: list[runfiles.RunFile]) -> str:

@@ -147,3 +147,43 @@ def test_past_runs_load_more_a_page_at_a_time(page, console):
     expect(past).to_have_count(12)
     expect(page.locator(".past-runs-more")).to_have_count(0)
     assert past.evaluate_all("rs => rs.map(r => r.dataset.runId)") == roots[::-1]
+
+
+def test_a_public_pipelines_run_signed_out_downloads_its_zip_and_runs_again(page, console, tmp_path):
+    """Reached by its address alone: the graph, the files' zip, and Run again (run
+    anonymously too, by the visitor's address)."""
+    from app import aa_compat, auth, pipelines
+
+    page.set_default_timeout(20_000)
+    with console.domain():
+        admin = auth.get_user("admin")
+        if not any(p.name == "Open fan" for p in pipelines.list_pipelines(actor=admin)):
+            pipelines.create_task(actor=admin, name="open sort", command="sort {input} -o {output_dir}/s.txt",
+                                  output_glob="s.txt", timeout_s=60)
+            pipelines.create_pipeline(actor=admin, name="Open fan", public=True,
+                                      steps=[{"order": 1, "task": "open sort"}, {"order": 1, "task": "open sort"}])
+        root = pipelines.run_pipeline(actor=aa_compat.anonymous_user(), pipeline="Open fan", file_name="poem.txt",
+                                      content=POEM, parameters={}, client_addr="127.0.0.1").id
+    page.goto(console.url(f"/jobs/{root}"))
+    card = page.locator(".pipeline-run")
+    expect(card.locator(".run-status")).to_have_attribute("data-status", "SUCCEEDED", timeout=60_000)
+    expect(card.locator(".run-node-body[data-order='1'][data-status=SUCCEEDED]")).to_have_count(2)
+    expect(card.locator(".run-file")).to_have_count(2)
+    # two files of one name from the same task side by side: their lanes tell them apart
+    assert sorted(card.locator(".run-file-step").all_inner_texts()) == ["order 1 open sort · lane 1",
+                                                                       "order 1 open sort · lane 2"]
+    with page.expect_download() as got:
+        card.locator(".run-download-all").click()
+    got.value.save_as(tmp_path / "open.zip")
+    with zipfile.ZipFile(tmp_path / "open.zip") as z:  # the same task twice: the second lane's folder told apart
+        assert sorted(z.namelist()) == ["1-open-sort-2/s.txt", "1-open-sort/s.txt"]
+    shot(page, "public-run-graph-signed-out")
+    card.locator(".run-again").click()
+    expect(page).not_to_have_url(re.compile(rf"/jobs/{root}/?$"), timeout=30_000)
+    new = re.search(r"/jobs/([0-9a-f-]{36})", page.url).group(1)
+    expect(page.locator(".pipeline-run .run-status")).to_have_attribute("data-status", "SUCCEEDED", timeout=60_000)
+    with console.domain():
+        from app.launch import get_job
+
+        job = get_job(new)
+        assert job.owner == "anonymous" and job.client_addr
