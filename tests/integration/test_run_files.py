@@ -266,9 +266,15 @@ def test_the_past_runs_page_reads_its_index_in_order(live, users):
                 plan = " ".join(str(r[-1]) for r in raw.execute("EXPLAIN QUERY PLAN " + statement, parameters))
                 assert f"USING INDEX {index} " in plan + " " and "TEMP B-TREE" not in plan, plan
             else:
+                # A tiny table's costs tie among the job indexes: with every other one gone
+                # (in a transaction, rolled back), the page's own index must serve alone.
                 cur = raw.cursor()
                 cur.execute("SET enable_seqscan = off")
+                cur.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'job' AND indexname LIKE 'ix_%%'")
+                for (other,) in cur.fetchall():
+                    if other != index:
+                        cur.execute(f"DROP INDEX {other}")
                 cur.execute("EXPLAIN " + statement, parameters)
                 plan = " ".join(r[0] for r in cur.fetchall())
-                assert "ix_job_pipeline" in plan and "Sort" not in plan.split("->")[0] + " ", plan
-                conn.connection.rollback()
+                raw.rollback()
+                assert index in plan and "Sort" not in plan, plan
