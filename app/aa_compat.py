@@ -359,3 +359,15 @@ def endpoint(info: PipelineInfo) -> str:
 
 def job_detail(info: PipelineInfo) -> dict[str, Any]:
     return {"name": info.name, "steps": [{"task": {"configuration": []}, "ordering": st.order} for st in info.steps]}
+
+
+def anonymous_viewer(job_id: str) -> Optional[User]:
+    """Who a signed-out visitor sees a job as: a step of an anonymous run (a public
+    pipeline's) is reached by its id alone, as its submitter was told it; anything else
+    needs signing in."""
+    with session() as s:
+        job = s.get(Job, job_id)
+        if job is None or not runs.is_step(job) or job.owner != ANONYMOUS:
+            return None
+        user = s.exec(select(User).where(User.username == ANONYMOUS)).first()
+    return user if user is not None and user.role == ANONYMOUS_ROLE else None

@@ -51,7 +51,7 @@ OPERATOR_NAME = "the operator"
 
 # The actions recorded, by name (the audit page offers them as a filter).
 ACTIONS = (
-    "job.lodge", "batch.lodge", "pipeline.run", "job.cancel", "job.retry", "submission.cancel",
+    "job.lodge", "batch.lodge", "pipeline.run", "pipeline.run-again", "job.cancel", "job.retry", "submission.cancel",
     "jobs.bulk", "jobs.cancel", "jobs.retry", "jobs.delete",
     "submission.delete", "backend.update", "backend.pause", "backend.resume", "backend.purge", "task.create",
     "task.update", "task.delete", "pipeline.create", "pipeline.update", "pipeline.delete", "config.import",

@@ -7,6 +7,9 @@ A workflow's jobs are paired by their step (a pipeline step by order, place and 
 Reproducing any step of a pipeline run reproduces the whole run, on the upload it had
 (its sha256 checked) and with its parameters, through the pipeline as configured now:
 when a task changed since, the diff shows it under code.
+
+`run_again` lodges the same new run without recording it as a reproduction (the run
+card's "Run again": a fresh run, not a claim to check).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Any, Optional
 import sqlalchemy as sa
 
 from app import launch, records, runs
+from app.audit import audited
 from app.db import session, write_conn
 from app.errors import Conflict, InvalidInput, NotFound
 from app.lifecycle import JobStatus
@@ -249,7 +253,22 @@ def reproduce(*, actor: User, job_id: str) -> tuple[Job, JobReproduction]:
     return new, link
 
 
-def _reproduce_run(actor: User, root: str) -> Job:
+@audited("pipeline.run-again", target="job_id")
+def run_again(*, actor: User, job_id: str, client_addr: Optional[str] = None) -> Job:
+    """Lodge a new run of the pipeline run `job_id` is a step of, on the same upload
+    (its sha256 checked) and with the same parameters: the run card's "Run again". The
+    new run is the actor's. Unlike `reproduce` it records no reproduction: a researcher
+    running again (after a failure, for fresh results) claims nothing about matching
+    outputs, and neither run's provenance card should carry a verdict nobody asked for.
+    `client_addr` is a signed-out submitter's address (a public pipeline's run)."""
+    with session() as s:
+        job = s.get(Job, job_id)
+    if job is None or not runs.is_step(job) or not records.may_see(actor, job.owner):
+        raise NotFound(f"No pipeline run {job_id}.")
+    return _reproduce_run(actor, runs.root_of(job), client_addr=client_addr)
+
+
+def _reproduce_run(actor: User, root: str, *, client_addr: Optional[str] = None) -> Job:
     import hashlib
 
     from app import pipelines
@@ -270,7 +289,7 @@ def _reproduce_run(actor: User, root: str) -> Job:
         raise Conflict(f"Run {root} cannot be reproduced: its upload {p.upload.name} changed since "
                        f"(sha256 differs).")
     return pipelines.run_pipeline(actor=actor, pipeline=p.pipeline_id, file_name=p.upload.name, content=content,
-                                  parameters=dict(p.parameters))
+                                  parameters=dict(p.parameters), client_addr=client_addr)
 
 
 def reproduction_report(*, actor: User, job_id: str) -> dict[str, Any]:

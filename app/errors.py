@@ -87,6 +87,13 @@ class Conflict(JobdeckError):
     status_code = 409
 
 
+class DownloadTooLarge(JobdeckError):
+    """What was asked for is larger than a download may be (a pipeline run's files as
+    one zip over JOBDECK_MAX_ZIP_BYTES): the message says how to get it otherwise."""
+
+    status_code = 413
+
+
 class PayloadTooLarge(JobdeckError):
     """The data sent is larger than the limit its setting allows (e.g. a pipeline's
     upload over JOBDECK_MAX_UPLOAD_BYTES)."""

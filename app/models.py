@@ -301,6 +301,11 @@ class Job(SQLModel, table=True):
                  **_where(LIVE_PIPELINE_JOB + " AND client_addr IS NULL")),
         sa.Index("ix_job_live_runs_addr", "client_addr", "workflow_id",
                  **_where(LIVE_PIPELINE_JOB + " AND client_addr IS NOT NULL")),
+        # A pipeline's past runs, newest first: of one owner, and everyone's (admins). Only
+        # a run's root carries its pipeline, so these hold one entry per run.
+        sa.Index("ix_job_pipeline_owner_created", "pipeline_id", "owner", "created_at", "id",
+                 **_where("pipeline_id IS NOT NULL")),
+        sa.Index("ix_job_pipeline_created", "pipeline_id", "created_at", "id", **_where("pipeline_id IS NOT NULL")),
         # A workflow step is lodged once however often its parent's handler runs.
         sa.UniqueConstraint("lineage_key", name="uq_job_lineage"),
         sa.UniqueConstraint("owner", "idempotency_key", name="uq_job_idempotency"),
@@ -339,6 +344,9 @@ class Job(SQLModel, table=True):
     # The address a submission came from when no one signed in (a public pipeline's
     # anonymous submitter, as Analytics Automated identifies them); None otherwise.
     client_addr: Optional[str] = Field(default=None, max_length=64)
+    # The pipeline a run's root (the run, its submission) ran; None on every other job,
+    # its other steps included.
+    pipeline_id: Optional[int] = None
     created_at: datetime = _created()
     # When this attempt was lodged: created_at for the first, the retry's time after;
     # an attempt's waits and run are timed from here.

@@ -175,3 +175,33 @@ def run_state_of(job: Any) -> Optional[RunState]:
     """The state of the run a step belongs to (None for a job that is no step)."""
     rid = root_of(job)
     return run_states([rid]).get(rid) if rid else None
+
+
+# --- a pipeline's past runs ------------------------------------------------------------------
+
+
+@dataclass
+class PastRun:
+    id: str  # the root's id: the run
+    owner: str
+    name: str
+    created_at: datetime
+    state: Optional[RunState]  # None only if its steps vanished between the two reads
+
+
+def past_runs(*, actor: Any, pipeline_id: int, cursor: Optional[str] = None,
+              limit: int = 25) -> tuple[list[PastRun], Optional[str]]:
+    """A pipeline's runs the actor may see (their own; admins and services: everyone's),
+    newest first, keyset-paged: the roots through ix_job_pipeline_owner_created (or
+    ix_job_pipeline_created), then their states in one query of ix_job_workflow."""
+    from sqlmodel import select
+
+    from app import paging
+
+    stmt = select(Job).where(Job.pipeline_id == pipeline_id)
+    if actor.role not in ("admin", "service"):
+        stmt = stmt.where(Job.owner == actor.username)
+    roots, nxt = paging.newest_first(stmt, Job, cursor=cursor, limit=limit)
+    states = run_states([r.id for r in roots])
+    return [PastRun(id=r.id, owner=r.owner, name=run_name(r.payload) or r.subject, created_at=r.created_at,
+                    state=states.get(r.id)) for r in roots], nxt

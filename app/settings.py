@@ -25,6 +25,7 @@
 | JOBDECK_DB_WAIT_S | seconds a worker holds a job's transition while the database does not answer (a restart, a failover), trying again, before it gives up and leaves the job to the reaper | 120 |
 | JOBDECK_STOP_GRACE_S | seconds a stopping pool lets running jobs finish before it halts them (they end CRASHED and are retried by their policy) | 10 |
 | JOBDECK_MAX_UPLOAD_BYTES | largest file a pipeline run takes (console or REST); keep it below JOBDECK_API_MAX_BODY_BYTES | 8388608 |
+| JOBDECK_MAX_ZIP_BYTES | largest total of a pipeline run's files its zip download holds (413 past it) | 536870912 |
 | JOBDECK_CORS_ORIGINS | other sites (origins such as https://app.example.org, comma-separated) whose pages may call the API and console with credentials | none |
 | JOBDECK_SMTP_HOST, JOBDECK_SMTP_PORT | the mail server that sends "your run has ended" emails (app.notify) | localhost, 25 |
 | JOBDECK_SMTP_USER, JOBDECK_SMTP_PASSWORD | its login, when it asks for one | none |
@@ -69,6 +70,7 @@ class Settings:
     stop_grace_s: float = 10.0
     db_wait_s: float = 120.0
     max_upload_bytes: int = 8 * 1024 * 1024
+    max_zip_bytes: int = 512 * 1024 * 1024
     retain_days: float = 0.0
     retain_days_by_type: str = ""
     metrics_keep_days: float = 2.0
@@ -117,6 +119,7 @@ def get_settings() -> Settings:
         stop_grace_s=float(os.environ.get("JOBDECK_STOP_GRACE_S", "10")),
         db_wait_s=float(os.environ.get("JOBDECK_DB_WAIT_S", "120")),
         max_upload_bytes=int(os.environ.get("JOBDECK_MAX_UPLOAD_BYTES", str(8 * 1024 * 1024))),
+        max_zip_bytes=int(os.environ.get("JOBDECK_MAX_ZIP_BYTES", str(512 * 1024 * 1024))),
         retain_days=float(os.environ.get("JOBDECK_RETAIN_DAYS", "0")),
         retain_days_by_type=os.environ.get("JOBDECK_RETAIN_DAYS_BY_TYPE", ""),
         metrics_keep_days=float(os.environ.get("JOBDECK_METRICS_KEEP_DAYS", "2")),

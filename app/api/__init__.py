@@ -14,7 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 
 from app.api import (aa, admin, audit, bulk, config, docs, jobs, lineage, metrics, pipelines, provena, records,
-                     registry, schedules, stream, tokens, users)
+                     registry, runs, schedules, stream, tokens, users)
 from app.api.deps import TITLES, install_error_handlers, problem
 from app.api.schemas import Problem
 from app.api.auditctx import AuditContext
@@ -53,6 +53,7 @@ def build_api() -> FastAPI:
     api.include_router(provena.router)
     api.include_router(lineage.router)
     api.include_router(lineage.provena_router)
+    api.include_router(runs.router)
     api.include_router(pipelines.router)
     api.include_router(records.router)
     api.include_router(aa.router)  # Analytics Automated's routes, under their own root

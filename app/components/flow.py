@@ -109,3 +109,24 @@ def lineage_graph(nodes: Var, edges: Var, on_more, height: str = "420px") -> rx.
         height=height, width="100%", border="1px solid var(--gray-a5)", border_radius="var(--radius-3)",
         overflow="hidden", class_name="lineage-graph",
     )
+
+
+class RunGraph(rx.Component):
+    """A pipeline run's steps (assets/run_graph.jsx): an order per row, parallel steps
+    side by side, each lodged step a link to its job page."""
+
+    library = "$/public/run_graph.jsx"
+    tag = "RunGraph"
+    lib_dependencies: list[str] = [XYFLOW]
+
+    nodes: Var[list[dict[str, Any]]]
+    edges: Var[list[dict[str, Any]]]
+    color_mode: Var[str]
+
+
+def run_graph(nodes: Var, edges: Var, height: Var | str = "300px") -> rx.Component:
+    return rx.box(
+        RunGraph.create(nodes=nodes, edges=edges, color_mode=rx.color_mode_cond(light="light", dark="dark")),
+        height=height, width="100%", border="1px solid var(--gray-a5)", border_radius="var(--radius-3)",
+        overflow="hidden", class_name="run-graph",
+    )

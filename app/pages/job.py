@@ -217,7 +217,9 @@ def job_page() -> rx.Component:
                     rx.flex(rx.hstack(*_actions(), spacing="2", wrap="wrap"), width="100%"),
                     # a step of a pipeline run: the run as a whole first, then this step
                     pipeline_run(JobState.run, JobState.steps, JobState.pipeline_name,
-                                 JobState.run.id == JobState.row.id, JobState.estimate),
+                                 JobState.run.id == JobState.row.id, JobState.estimate, nodes=JobState.run_nodes,
+                                 edges=JobState.run_edges, graph_height=JobState.run_graph_height,
+                                 files=JobState.run_files, files_total=JobState.run_files_total),
                     _summary(),
                     record_card(),
                     rx.grid(_times(), _messages(), columns=rx.breakpoints(initial="1", md="2"), spacing="4",

@@ -6,9 +6,10 @@ from __future__ import annotations
 import reflex as rx
 
 from app import routes
-from app.components.common import empty_state
+from app.components.common import empty_state, when
 from app.components.layout import page
-from app.state.pipelines import UPLOAD_ID, OrderRow, ParameterRow, PipelineRow, PipelinesState
+from app.components.status import status_badge
+from app.state.pipelines import UPLOAD_ID, OrderRow, ParameterRow, PastRunRow, PipelineRow, PipelinesState
 
 
 def _order(o: OrderRow) -> rx.Component:
@@ -136,6 +137,50 @@ def _run_card() -> rx.Component:
     )
 
 
+def _past_run(r: PastRunRow) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(rx.link(r.name, href=routes.job(r.id), class_name="past-run-link", weight="medium")),
+        rx.table.cell(status_badge(r.status, r.description)),
+        rx.table.cell(when(r.created, r.created_exact)),
+        rx.table.cell(rx.text(r.summary, size="1", color_scheme="gray"), display=["none", "table-cell"]),
+        rx.cond(PipelinesState.past_everyone, rx.table.cell(rx.text(r.owner, size="2"))),
+        class_name="past-run",
+        custom_attrs={"data-run-id": r.id, "data-status": r.status},
+    )
+
+
+def _past_runs() -> rx.Component:
+    """The chosen pipeline's past runs (the viewer's; admins: everyone's), newest first,
+    a page at a time."""
+    return rx.cond(
+        PipelinesState.signed_in,
+        rx.card(
+            rx.vstack(
+                rx.heading(rx.cond(PipelinesState.past_everyone, "Past runs of ", "Your past runs of "),
+                           PipelinesState.current.name, size="4"),
+                rx.cond(
+                    PipelinesState.past.length() > 0,  # type: ignore[attr-defined]
+                    rx.table.root(
+                        rx.table.header(rx.table.row(
+                            rx.table.column_header_cell("Run"), rx.table.column_header_cell("State"),
+                            rx.table.column_header_cell("Started"),
+                            rx.table.column_header_cell("Steps", display=["none", "table-cell"]),
+                            rx.cond(PipelinesState.past_everyone, rx.table.column_header_cell("Owner")))),
+                        rx.table.body(rx.foreach(PipelinesState.past, _past_run)),
+                        size="1", width="100%", class_name="past-runs"),
+                    rx.text(rx.cond(PipelinesState.past_everyone, "No one has run ", "You have not run "),
+                            PipelinesState.current.name, " yet.", size="2", color_scheme="gray",
+                            class_name="past-runs-empty")),
+                rx.cond(PipelinesState.past_cursor != "",
+                        rx.button("Load more", variant="soft", size="1", on_click=PipelinesState.more_past,
+                                  class_name="past-runs-more")),
+                spacing="3", width="100%",
+            ),
+            width="100%", class_name="past-runs-card",
+        ),
+    )
+
+
 def _pipeline(r: PipelineRow) -> rx.Component:
     return rx.card(
         rx.vstack(
@@ -164,7 +209,7 @@ def pipelines_page() -> rx.Component:
         rx.cond(
             PipelinesState.rows.length() > 0,  # type: ignore[attr-defined]
             rx.grid(
-                _run_card(),
+                rx.vstack(_run_card(), _past_runs(), spacing="4", width="100%"),
                 rx.vstack(rx.foreach(PipelinesState.rows, _pipeline), spacing="3", width="100%"),
                 columns=rx.breakpoints(initial="1", md="2"),
                 spacing="4",

@@ -168,7 +168,8 @@ def run_pipeline(*, actor: User, pipeline: Union[int, str], file_name: str, cont
                          parent_job_id=None if jid == root else root, step=st.order,
                          lineage_key=_lineage(root, st.order, i), queue=backends.get(st.task_id) or DEFAULT_BACKEND,
                          subject=runs.run_name(payload.model_dump()))
-                    | {"client_addr": client_addr, "priority": admitted.priority})
+                    | {"client_addr": client_addr, "priority": admitted.priority,
+                       "pipeline_id": info.id if jid == root else None})  # the run's root names its pipeline
     if into is not None:
         into.add(root, rows)
         return None

@@ -7,21 +7,20 @@ from typing import Any, Optional
 
 import reflex as rx
 
-from sqlmodel import select
 
-from app import aa_compat, estimates, files, launch, pipelines, queries, routes, runs, workers
+from app import estimates, files, launch, pipelines, queries, routes, runfiles, runs, workers
 from app.errors import JobdeckError, NotFound
 from app.lifecycle import RETRYABLE
 from app.models import Batch, Item, Job, User
+from app.aa_compat import anonymous_viewer
 from app.db import session
 from app.state import live
 from app.state.base import sign_in_redirect, viewer
 from app.state.pipelines import RunRow, StepRow, run_row, step_row
+from app.state.runview import MAX_DOWNLOAD_BYTES, RunFileRow, file_rows, graph_of, total_of
 from app.state.views import (FileRow, JobRow, MessageRow, attempt_times, file_row, job_row, message_row,
                              pretty_json)
 
-# Larger files are for the REST API: the console sends a download through its websocket.
-MAX_DOWNLOAD_BYTES = 25 * 1024 * 1024
 
 
 def read_detail(job_id: str) -> dict[str, Any]:
@@ -35,19 +34,8 @@ def read_detail(job_id: str) -> dict[str, Any]:
     steps = pipelines.run_overview(job.workflow_id or job.id) if job.job_type == pipelines.JOB_TYPE else []
     return {"job": job, "messages": queries.job_messages(job_id), "files": queries.job_files(job_id),
             "batch": batch, "item": item, "children": queries.job_children(job_id), "steps": steps,
+            "run_files": runfiles.kept_files([j for j, _ in steps]),
             "stuck": workers.waiting_reason(job=job) or ""}
-
-
-def anonymous_viewer(job_id: str) -> Optional[User]:
-    """Who a signed-out visitor sees a job as: a step of an anonymous run (a public
-    pipeline's) is reached by its id alone, as its submitter was told it; anything else
-    needs signing in."""
-    with session() as s:
-        job = s.get(Job, job_id)
-        if job is None or not runs.is_step(job) or job.owner != aa_compat.ANONYMOUS:
-            return None
-        user = s.exec(select(User).where(User.username == aa_compat.ANONYMOUS)).first()
-    return user if user is not None and user.role == aa_compat.ANONYMOUS_ROLE else None
 
 
 class JobState(rx.State):
@@ -74,6 +62,11 @@ class JobState(rx.State):
     steps: list[StepRow] = []  # a pipeline run's steps, for a PIPELINE job
     pipeline_name: str = ""
     run: RunRow = RunRow()  # the run as a whole, for a step of one
+    run_nodes: list[dict[str, Any]] = []  # its steps' graph (app.state.runview)
+    run_edges: list[dict[str, Any]] = []
+    run_graph_height: str = "240px"
+    run_files: list[RunFileRow] = []  # every file every step kept
+    run_files_total: str = ""
     heading: str = ""  # the job's own name (a step's task), else its type's label
     workflow_name: str = ""  # what the Workflow field links to: the item, or the pipeline run
     workflow_href: str = ""
@@ -121,6 +114,12 @@ class JobState(rx.State):
         self.pipeline_name = str((job.payload or {}).get("pipeline") or "") if self.steps else ""
         run = runs.state_of_steps([j for j, _ in d.get("steps", [])])
         self.run = run_row(run) if run else RunRow()
+        if run:
+            nodes, edges, height = graph_of([j for j, _ in d["steps"]], current_id=job.id)
+            self.run_nodes, self.run_edges, self.run_graph_height = nodes, edges, f"{height}px"
+            self.run_files, self.run_files_total = file_rows(d["run_files"]), total_of(d["run_files"])
+        else:
+            self.run_nodes, self.run_edges, self.run_files, self.run_files_total = [], [], [], ""
         self.heading = self.row.title or self.row.label
         if self.run.id:
             self.workflow_name, self.workflow_href, self.workflow_class = (

@@ -15,7 +15,7 @@ from app.models import Job
 from app.settings import get_settings
 from app.state import live
 from app.state.base import AuthState, sign_in_redirect, viewer
-from app.state.views import describe, duration
+from app.state.views import describe, duration, exact, iso
 from app.validators import DESCRIPTIONS
 
 UPLOAD_ID = "pipeline-file"
@@ -80,6 +80,30 @@ class RunRow:
     duration: str = ""
 
 
+@dataclasses.dataclass
+class PastRunRow:
+    """One of a pipeline's past runs, as the Pipelines page lists them."""
+
+    id: str = ""
+    name: str = ""
+    owner: str = ""
+    status: str = ""
+    description: str = ""
+    summary: str = ""
+    created: str = ""
+    created_exact: str = ""
+
+
+PAST_PAGE = 10
+
+
+def past_row(r: runs.PastRun) -> PastRunRow:
+    st = r.state
+    status = st.status if st else "PENDING"
+    return PastRunRow(id=r.id, name=r.name, owner=r.owner, status=status, description=describe(status),
+                      summary=st.summary if st else "", created=iso(r.created_at), created_exact=exact(r.created_at))
+
+
 def run_row(r: runs.RunState) -> RunRow:
     took = duration(r.started_at, r.finished_at) if r.started_at and r.finished_at else ""
     return RunRow(id=r.id, name=r.name, status=r.status, description=describe(r.status), summary=r.summary,
@@ -121,6 +145,9 @@ class PipelinesState(rx.State):
     error_field: str = ""
     running: bool = False
     email: str = ""  # told how the run ended, when given
+    past: list[PastRunRow] = []  # the chosen pipeline's past runs: the viewer's (admins: everyone's)
+    past_cursor: str = ""  # the next page's, "" at the end
+    past_everyone: bool = False
     _content: bytes = b""
 
     @rx.var
@@ -155,16 +182,42 @@ class PipelinesState(rx.State):
             self.selected = ids[0] if ids else 0
         self._forget_file()
         self.values, self.error, self.error_field, self.running = {}, "", "", False
+        self._past(user, fresh=True)
         self.loaded = True
+
+    def _past(self, user, *, fresh: bool) -> None:
+        """The chosen pipeline's past runs, a page at a time (none for a signed-out visitor:
+        anonymous runs are reached by their address alone)."""
+        if fresh:
+            self.past, self.past_cursor = [], ""
+        if user is None or not self.selected:
+            return
+        self.past_everyone = user.is_admin
+        try:
+            found, nxt = runs.past_runs(actor=user, pipeline_id=self.selected, cursor=self.past_cursor or None,
+                                        limit=PAST_PAGE)
+        except JobdeckError:
+            found, nxt = [], None
+        self.past = self.past + [past_row(r) for r in found]
+        self.past_cursor = nxt or ""
+
+    @rx.event
+    async def more_past(self):
+        user = await viewer(self)
+        if user is None:
+            return await sign_in_redirect(self)
+        if self.past_cursor:
+            self._past(user, fresh=False)
 
     def _forget_file(self) -> None:
         self.file_name, self.file_size, self._content = "", "", b""
 
     @rx.event
-    def choose(self, key: str):
+    async def choose(self, key: str):
         if key.isdigit() and int(key) != self.selected:
             self.selected = int(key)
             self.values, self.error, self.error_field = {}, "", ""
+            self._past(await viewer(self), fresh=True)
 
     @rx.event
     def set_value(self, name: str, value: str):
