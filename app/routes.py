@@ -43,6 +43,7 @@ ADMIN_SUBMISSIONS = "/admin/submissions"
 ADMIN_CONFIGURATION = "/admin/configuration"
 ADMIN_USERS = "/admin/users"
 ADMIN_AUDIT = "/admin/audit"
+ADMIN_SCHEDULES = "/admin/schedules"
 PIPELINES = "/pipelines"
 
 
