@@ -10,7 +10,7 @@ import reflex as rx
 from app import routes
 from app.components.common import empty_state, section
 from app.pages.admin import admin_page
-from app.state.admin_schedules import PIPELINE_KIND, UPLOAD_ID, FiringRow, ScheduleRow
+from app.state.admin_schedules import KIND_LABELS, PIPELINE_KIND, UPLOAD_ID, FiringRow, ScheduleRow
 from app.state.admin_schedules import AdminSchedulesState as S
 
 
@@ -141,6 +141,14 @@ def _labelled(label: str, field: str, control: rx.Component, hint: str = "") -> 
     return rx.vstack(*parts, spacing="1", width="100%")
 
 
+def _select(items, value, on_change, label: str) -> rx.Component:
+    return rx.select.root(
+        rx.select.trigger(aria_label=label, width="100%"),
+        rx.select.content(rx.foreach(items, lambda x: rx.select.item(x, value=x))),
+        value=value, on_change=on_change,
+    )
+
+
 def _input(name: str, field: str, **props) -> rx.Component:
     return rx.input(name=name, color_scheme=rx.cond(S.error_field == field, "red", "gray"), width="100%",
                     aria_label=name.capitalize(), **props)
@@ -164,9 +172,7 @@ def _file() -> rx.Component:
 
 def _what() -> rx.Component:
     pipeline = rx.vstack(
-        _labelled("Pipeline", "pipeline", rx.select(S.pipeline_names, value=S.pipeline_key,
-                                                    on_change=S.set_pipeline_key, aria_label="Pipeline",
-                                                    width="100%")),
+        _labelled("Pipeline", "pipeline", _select(S.pipeline_names, S.pipeline_key, S.set_pipeline_key, "Pipeline")),
         _labelled("Parameters (JSON)", "parameters",
                   rx.text_area(name="parameters", placeholder='{"top": "10"}', rows="2", width="100%",
                                aria_label="Parameters", font_family="monospace"),
@@ -175,8 +181,7 @@ def _what() -> rx.Component:
         spacing="3", width="100%",
     )
     job = rx.vstack(
-        _labelled("Job type", "job_type", rx.select(S.job_keys, value=S.job_key, on_change=S.set_job_key,
-                                                    aria_label="Job type", width="100%")),
+        _labelled("Job type", "job_type", _select(S.job_keys, S.job_key, S.set_job_key, "Job type")),
         _labelled("Payload (JSON)", "payload",
                   rx.text_area(name="payload", placeholder="{}", rows="3", width="100%", aria_label="Payload",
                                font_family="monospace"),
@@ -193,13 +198,8 @@ def _form() -> rx.Component:
             rx.vstack(
                 _labelled("Name", "name", _input("name", "name", placeholder="nightly word counts", max_length=64)),
                 _labelled("It lodges", "kind",
-                          rx.radio_group.root(
-                              rx.hstack(rx.radio_group.item(value="job", id="kind-job"),
-                                        rx.text("a job type", as_="label", html_for="kind-job", size="2"),
-                                        rx.radio_group.item(value="pipeline", id="kind-pipeline"),
-                                        rx.text("a pipeline run", as_="label", html_for="kind-pipeline", size="2"),
-                                        spacing="2", align="center"),
-                              value=S.kind, on_change=S.set_kind, aria_label="It lodges")),
+                          rx.radio_group(KIND_LABELS, value=S.kind_label, on_change=S.set_kind_label,
+                                         direction="row", spacing="4", class_name="schedule-kind")),
                 _what(),
                 rx.grid(
                     _labelled("Cron expression", "cron",
@@ -207,8 +207,7 @@ def _form() -> rx.Component:
                               "minute hour day month weekday; a sixth field, last, is seconds: * * * * * */10 is "
                               "every 10 seconds."),
                     _labelled("Time zone", "timezone",
-                              rx.select(S.time_zones, value=S.time_zone, on_change=S.set_time_zone,
-                                        aria_label="Time zone", width="100%"),
+                              _select(S.time_zones, S.time_zone, S.set_time_zone, "Time zone"),
                               "The cron's hours are this zone's (summer time included)."),
                     _labelled("Owner", "owner", _input("owner", "owner", placeholder="you"),
                               "Whose jobs (or runs) each firing lodges; empty for you."),

@@ -31,6 +31,7 @@ from app.state.views import exact, iso
 UPLOAD_ID = "schedule-file"
 FIRINGS = 20
 JOB_KIND, PIPELINE_KIND = "job", "pipeline"
+KIND_LABELS = ["a job type", "a pipeline run"]  # the form's choice, in the order of the kinds
 # UTC first, then every zone the system knows, by name.
 TIME_ZONES = ["UTC"] + sorted(z for z in available_timezones() if z != "UTC" and "/" in z and not z.startswith("Etc/"))
 
@@ -195,7 +196,8 @@ class AdminSchedulesState(rx.State):
         if admin is None:
             return instead
         wanted = self.router.url.query_parameters.get("schedule", "")  # type: ignore[attr-defined]
-        self.selected = int(wanted) if wanted.isdigit() and len(wanted) < 12 else 0
+        if wanted.isdigit() and len(wanted) < 12:  # ?schedule=ID opens its firings; else as it was left
+            self.selected = int(wanted)
         self.pipeline_names = [p.name for p in await asyncio.to_thread(pipelines.list_pipelines, actor=admin)]
         if self.pipeline_key not in self.pipeline_names:
             self.pipeline_key = self.pipeline_names[0] if self.pipeline_names else ""
@@ -267,6 +269,15 @@ class AdminSchedulesState(rx.State):
         if kind in (JOB_KIND, PIPELINE_KIND):
             self.kind = kind
             self.error, self.error_field = "", ""
+
+    @rx.var
+    def kind_label(self) -> str:
+        return KIND_LABELS[1] if self.kind == PIPELINE_KIND else KIND_LABELS[0]
+
+    @rx.event
+    def set_kind_label(self, label: str):
+        self.kind = PIPELINE_KIND if label == KIND_LABELS[1] else JOB_KIND
+        self.error, self.error_field = "", ""
 
     @rx.event
     def set_job_key(self, key: str):

@@ -76,7 +76,7 @@ def test_an_admin_schedules_a_pipeline_run_every_second_pauses_resumes_and_delet
 
     row.locator(".schedule-resume").click()
     expect(row.locator(".schedule-active")).to_be_visible()
-    expect(detail.locator('.firing-row[data-outcome="lodged"]')).to_have_count(paused_at + 1)
+    expect(detail.locator('.firing-row[data-outcome="lodged"]').nth(paused_at)).to_be_visible()  # fires again
     row.locator(".schedule-pause").click()  # no more runs while the rest is checked
     expect(row.locator(".schedule-paused")).to_be_visible()
 
