@@ -133,9 +133,12 @@ async def _form(request: Request) -> tuple[PipelineScheduleForm, str, bytes]:
     if len(content) > limit:
         raise PayloadTooLarge(f"{upload.filename or 'The file'} is larger than {limit} bytes, the most a pipeline "
                               f"takes (JOBDECK_MAX_UPLOAD_BYTES).", field="file")
-    fields: dict[str, Any] = {k: v for k, v in form.multi_items() if k != "file"}
-    if len(fields) != len(set(k for k, _ in form.multi_items() if k != "file")):
-        raise InvalidInput("Each form field is sent once.", field="body")
+    items = [(k, v) for k, v in form.multi_items() if k != "file"]
+    fields: dict[str, Any] = dict(items)
+    if len(fields) != len(items):  # which of two names would be kept is no one's guess to make
+        twice = sorted({k for k, _ in items if sum(1 for x, _ in items if x == k) > 1})
+        raise InvalidInput(f"Each form field is sent once; {', '.join(twice)[:100]} came more than once.",
+                           field="body")
     try:
         body = PipelineScheduleForm.model_validate({**fields, "file": b""})
     except ValidationError as exc:

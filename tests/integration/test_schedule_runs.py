@@ -295,3 +295,55 @@ def test_an_upload_past_the_limit_is_413_and_keeps_nothing(api, monkeypatch):
                              files={"file": ("cat.txt", b"x" * 101, "text/plain")}), 413)
     assert body["field"] == "file"
     assert _kept() == [] and not isinstance(body, JobdeckError)
+
+
+def test_over_real_http_hostile_forms_are_4xx_and_keep_nothing(users):
+    """Through uvicorn on a socket: a malformed multipart body, a form that never ends,
+    a file name trying to leave its folder, a huge parameters field, fields twice, and
+    the body limit; then a good one, whose run each firing lodges."""
+    import httpx
+
+    from app import auth
+    from tests.integration.api_live import LiveServer, token_for
+
+    _demo(users["root"])
+    server = LiveServer().start()
+    auth_h = {"Authorization": f"Bearer {token_for('root')}"}
+    url = f"{server.url}/api/admin/schedules"
+    try:
+        with httpx.Client(timeout=30) as http:
+            def raw(body: bytes, boundary: str = "XyZ"):
+                return http.post(url, content=body, headers=auth_h | {
+                    "content-type": f"multipart/form-data; boundary={boundary}"})
+
+            assert 400 <= raw(b"--XyZ\r\nnot a part at all").status_code < 500
+            assert 400 <= raw(b"garbage without any boundary").status_code < 500
+            assert 400 <= raw(b"", boundary="").status_code < 500
+            base = {"name": "h", "pipeline": "Text summary", "cron": "* * * * *"}
+            cases = [
+                (dict(data=base, files={"file": ("../../../../etc/passwd", TEXT)}), None),
+                (dict(data=base | {"parameters": "{" * 5000}, files={"file": ("a.txt", TEXT)}), "parameters"),
+                (dict(data=base | {"parameters": "x" * 70_000}, files={"file": ("a.txt", TEXT)}), None),
+                (dict(data=base | {"pipeline": "Text summary\x00"}, files={"file": ("a.txt", TEXT)}), "pipeline"),
+                (dict(data={"name": ["a", "b"], "pipeline": "Text summary", "cron": "* * * * *"},
+                      files={"file": ("a.txt", TEXT)}), "body"),
+            ]
+            made = []
+            for i, (kw, field) in enumerate(cases):
+                if not isinstance(kw["data"]["name"], list):
+                    kw["data"] = kw["data"] | {"name": f"h{i}"}
+                r = http.post(url, headers=auth_h, **kw)
+                if r.status_code == 201:  # the name's folders are dropped: only "passwd" is kept, inside
+                    made.append(r.json() | {"case": i})
+                    continue
+                assert 400 <= r.status_code < 500, (kw.get("data"), r.text)
+                assert r.headers["content-type"].startswith("application/problem+json")
+                if field:
+                    assert r.json().get("field") == field, r.json()
+            assert [(m["case"], m["payload"]["file"]["name"]) for m in made] == [(0, "passwd")], made
+            assert _kept() == [f"{p.parent.name}/passwd" for p in inputs_dir().rglob("passwd")]
+            huge = http.post(url, headers=auth_h, data=base, files={"file": ("a.txt", b"x" * (11 * 1024 * 1024))})
+            assert huge.status_code == 413
+            assert len(_kept()) == 1
+    finally:
+        server.stop()
