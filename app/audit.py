@@ -55,7 +55,7 @@ ACTIONS = (
     "submission.delete", "backend.update", "task.create", "task.update", "task.delete",
     "pipeline.create", "pipeline.update", "pipeline.delete", "user.add", "user.disable", "user.enable",
     "user.password-reset", "user.end-sign-ins", "user.token-revoke", "token.create", "token.revoke",
-    "password.change", "sign-in", "sign-out",
+    "password.change", "sign-in", "sign-out", "schedule.create", "schedule.pause_or_resume", "schedule.delete",
 )
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
