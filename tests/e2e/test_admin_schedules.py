@@ -2,7 +2,9 @@
 run scheduled every second (a 6-field cron, seconds last) on an uploaded file; its next
 run shows, then its firings appear (the page reads them again by itself), each linking
 to the run it lodged; paused, it fires no more; resumed, it fires again; deleted after
-its confirmation, it is gone while its runs stay."""
+its confirmation, it is gone while its runs stay. And a job type's schedule: its payload
+refused at the field, a name with markup shown as typed, a downtime's firings shown as
+missed."""
 
 from __future__ import annotations
 
@@ -105,3 +107,44 @@ def test_an_admin_schedules_a_pipeline_run_every_second_pauses_resumes_and_delet
 
         with session() as s:
             assert s.exec(sa.select(Job.id).where(Job.id == job_id)).first() is not None  # its runs stay
+
+
+def test_a_job_types_schedule_its_payload_refused_at_the_field_and_a_downtimes_firings_missed(page, console):
+    page.set_default_timeout(30_000)
+    page.set_viewport_size({"width": 1360, "height": 900})
+    sign_in(page, console, "admin", "/admin/schedules")
+    page.locator(".new-schedule").click()
+    form = page.locator(".schedule-form")
+    form.get_by_label("Name", exact=True).fill("noop <b>every</b> minute")
+    expect(form.get_by_label("Job type", exact=True)).to_contain_text("SYSTEM/NOOP")
+    form.get_by_label("Payload", exact=True).fill('{"sleep_s": "long"}')
+    form.get_by_label("Cron", exact=True).fill("* * * * *")
+    form.get_by_label("Owner", exact=True).fill("bob")
+    page.locator(".schedule-create").click()
+    expect(form.locator('.field-error[data-field="payload"]')).to_contain_text("sleep_s")
+    form.get_by_label("Payload", exact=True).fill("{}")
+    page.locator(".schedule-create").click()
+    row = page.locator(".schedule-row", has_text="noop <b>every</b> minute")  # shown as typed, not as markup
+    expect(row).to_contain_text("SYSTEM / NOOP")
+    expect(row).to_contain_text("for bob")
+    expect(row).to_contain_text("Every minute")
+    expect(page.locator(".schedule-detail .no-firings")).to_contain_text("the first is due in")
+
+    with console.domain():  # no housekeeper for five minutes: its firings are missed, not run late
+        import sqlalchemy as sa
+        from datetime import timedelta
+
+        from app.db import utcnow, write_conn
+        from app.models import Schedule
+
+        t = Schedule.__table__
+        with write_conn() as conn:
+            conn.execute(sa.update(t).where(t.c.name == "noop <b>every</b> minute")
+                         .values(next_at=utcnow().replace(microsecond=0) - timedelta(seconds=300)))
+    expect(row.locator(".schedule-missed")).to_contain_text(re.compile(r"[1-9] missed"))
+    missed = page.locator('.schedule-detail .firing-row[data-outcome="missed"]')
+    expect(missed).to_contain_text("missed from")
+    shot(page, "admin-schedules-missed")
+    row.locator(".schedule-delete").click()
+    page.locator(".confirm-delete").click()
+    expect(page.locator(".schedule-row", has_text="noop <b>every</b> minute")).to_have_count(0)
