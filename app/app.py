@@ -6,6 +6,8 @@ from app import routes, web_security
 from app.api import build_api
 from app.pages.admin import admin_overview_page
 from app.pages.admin_configuration import admin_configuration_page
+from app.pages.admin_metrics import admin_metrics_page
+from app.pages.admin_queues import admin_queues_page
 from app.pages.admin_users import admin_users_page
 from app.pages.admin_audit import admin_audit_page
 from app.pages.admin_schedules import admin_schedules_page
@@ -26,6 +28,8 @@ from app.pages.signin import sign_in_page
 from app.state import live
 from app.state.admin import AdminState
 from app.state.admin_configuration import AdminConfigurationState
+from app.state.admin_metrics import AdminMetricsState
+from app.state.admin_queues import AdminQueuesState
 from app.state.admin_users import AdminUsersState
 from app.state.admin_audit import AdminAuditState
 from app.state.admin_schedules import AdminSchedulesState
@@ -66,6 +70,10 @@ app.add_page(model_runs_page, route=routes.MODEL_RUNS_NEW, title="Register model
              on_load=BulkState.load)
 app.add_page(profile_page, route=routes.PROFILE, title="Profile · Jobdeck", on_load=ProfileState.load)
 app.add_page(admin_overview_page, route=routes.ADMIN, title="Admin · Jobdeck", on_load=AdminState.load)
+app.add_page(admin_metrics_page, route=routes.ADMIN_METRICS, title="Metrics · Admin · Jobdeck",
+             on_load=AdminMetricsState.load)
+app.add_page(admin_queues_page, route=routes.ADMIN_QUEUES, title="Queues · Admin · Jobdeck",
+             on_load=AdminQueuesState.load)
 app.add_page(admin_workers_page, route=routes.ADMIN_WORKERS, title="Workers · Admin · Jobdeck",
              on_load=AdminWorkersState.load)
 app.add_page(admin_submissions_page, route=routes.ADMIN_SUBMISSIONS, title="Submissions · Admin · Jobdeck",

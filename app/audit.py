@@ -52,9 +52,11 @@ OPERATOR_NAME = "the operator"
 # The actions recorded, by name (the audit page offers them as a filter).
 ACTIONS = (
     "job.lodge", "batch.lodge", "pipeline.run", "job.cancel", "job.retry", "submission.cancel",
-    "submission.delete", "backend.update", "task.create", "task.update", "task.delete",
-    "pipeline.create", "pipeline.update", "pipeline.delete", "user.add", "user.disable", "user.enable",
-    "user.password-reset", "user.end-sign-ins", "user.token-revoke", "token.create", "token.revoke",
+    "jobs.bulk", "jobs.cancel", "jobs.retry", "jobs.delete",
+    "submission.delete", "backend.update", "backend.pause", "backend.resume", "backend.purge", "task.create",
+    "task.update", "task.delete", "pipeline.create", "pipeline.update", "pipeline.delete", "config.import",
+    "user.add", "user.disable", "user.enable", "user.password-reset", "user.end-sign-ins", "user.token-revoke",
+    "token.create", "token.revoke",
     "password.change", "sign-in", "sign-out", "schedule.create", "schedule.pause_or_resume", "schedule.delete",
 )
 
@@ -175,12 +177,13 @@ def _pick(how: Pick, args: dict[str, Any], result: Any) -> Any:
     return args.get(how)
 
 
-def audited(action: str, *, target: Pick = None, actor: Pick = None) -> Callable:
+def audited(action: str, *, target: Pick = None, actor: Pick = None, message: Pick = None) -> Callable:
     """Record every call of the decorated domain function as `action`: "ok" when it
     returns, "refused" with the message when it raises a JobdeckError. `target` and
     `actor` are an argument's name or a function of (arguments, result or None); the
-    actor defaults to the `actor` or `viewer` argument, else the context's. A call made
-    inside another audited call is part of it and not recorded again."""
+    actor defaults to the `actor` or `viewer` argument, else the context's. `message`,
+    picked the same way, is what an "ok" entry says (a bulk action's summary). A call
+    made inside another audited call is part of it and not recorded again."""
 
     def wrap(fn: Callable) -> Callable:
         sig = inspect.signature(fn)
@@ -210,8 +213,9 @@ def audited(action: str, *, target: Pick = None, actor: Pick = None) -> Callable
             _inside.reset(flag)
             if actor is not None and who is None:
                 who = _pick(actor, args, result)
+            said = _pick(message, args, result) if message is not None else ""
             _record_quietly(action=action, target=_clean(_pick(target, args, result), 256), outcome="ok",
-                            actor=_name_of(who))
+                            message=_clean(said, 1024), actor=_name_of(who))
             return result
 
         return inner

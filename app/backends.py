@@ -46,6 +46,11 @@ class BackendConfig:
     idle_timeout_s: int
     job_timeout_s: Optional[int]  # None: each job type's own limit applies
     configured: bool  # False: no Backend row, the defaults apply
+    resume_workers: Optional[int] = None  # while paused: the max workers a resume puts back
+
+    @property
+    def paused(self) -> bool:
+        return self.max_workers <= 0
 
 
 def default_config(name: str) -> BackendConfig:
@@ -83,7 +88,7 @@ def backend_configs(*, refresh: bool = False) -> dict[str, BackendConfig]:
     for r in rows:
         configs[r.name] = BackendConfig(r.name, max(0, r.max_workers), max(1, r.idle_timeout_s),
                                         r.job_timeout_s if r.job_timeout_s and r.job_timeout_s > 0 else None,
-                                        True)
+                                        True, r.resume_workers if r.max_workers <= 0 else None)
     with _lock:
         _cache = (time.monotonic(), url, version, configs)
     return configs
@@ -153,6 +158,35 @@ def _whole(field: str, value) -> int:
     return value
 
 
+def check_settings(given: dict) -> dict[str, int]:
+    """The settings given (field: value, None left out) checked as written; InvalidInput
+    names the field."""
+    return {k: _whole(k, v) for k, v in given.items() if v is not None}
+
+
+def write_backend(s, name: str, values: dict[str, int]) -> None:
+    """Write checked settings of a backend in the caller's transaction; the caller
+    announces the change after its commit. A backend that job types name but that has
+    no row yet gets one."""
+    row = s.exec(select(Backend).where(Backend.name == name)).first()
+    if row is None:
+        if name not in BACKENDS:
+            raise NotFound(f"No backend {name!r}; backends: {', '.join(sorted(backend_configs()))}.")
+        # A new row starts from what applied so far, so unchanged fields stay as they were.
+        now = backend_config(name)
+        row = Backend(name=name, description=f"Queue for {name} jobs", max_workers=now.max_workers,
+                      idle_timeout_s=now.idle_timeout_s, job_timeout_s=now.job_timeout_s or 0)
+    if "max_workers" in values:
+        # A pause (0 workers) remembers what it stopped, so a resume can put it back.
+        if values["max_workers"] == 0:
+            row.resume_workers = row.max_workers if row.max_workers > 0 else row.resume_workers
+        else:
+            row.resume_workers = None
+    for k, v in values.items():
+        setattr(row, k, v)
+    s.add(row)
+
+
 @audited("backend.update", target="name")
 def update_backend(*, actor: User, name: str, max_workers=None, idle_timeout_s=None,
                    job_timeout_s=None) -> BackendConfig:
@@ -163,22 +197,38 @@ def update_backend(*, actor: User, name: str, max_workers=None, idle_timeout_s=N
     if actor.role != "admin":
         raise PermissionDenied("Changing a backend is for admins.")
     given = {"max_workers": max_workers, "idle_timeout_s": idle_timeout_s, "job_timeout_s": job_timeout_s}
-    values = {k: _whole(k, v) for k, v in given.items() if v is not None}
+    values = check_settings(given)
     name = (name or "").strip()
-    before = backend_config(name)
     with session(write=True) as s:
-        row = s.exec(select(Backend).where(Backend.name == name)).first()
-        if row is None:
-            if name not in BACKENDS:
-                raise NotFound(f"No backend {name!r}; backends: {', '.join(sorted(backend_configs()))}.")
-            # A new row starts from what applied so far, so unchanged fields stay as they were.
-            now = before
-            row = Backend(name=name, description=f"Queue for {name} jobs", max_workers=now.max_workers,
-                          idle_timeout_s=now.idle_timeout_s, job_timeout_s=now.job_timeout_s or 0)
-        for k, v in values.items():
-            setattr(row, k, v)
-        s.add(row)
+        write_backend(s, name, values)
     announce_change()
     log.warning("backend %s changed by %s: %s", name, actor.username,
                 ", ".join(f"{k}={v}" for k, v in values.items()) or "nothing")
     return backend_configs(refresh=True)[name]
+
+
+@audited("backend.pause", target="name")
+def pause_backend(*, actor: User, name: str) -> BackendConfig:
+    """Pause a backend (admins): 0 max workers, its maximum remembered for the resume.
+    No worker takes its jobs after this returns; they wait in its queues. A paused
+    backend stays as it is."""
+    if actor.role != "admin":
+        raise PermissionDenied("Pausing a backend is for admins.")
+    cfg = backend_configs(refresh=True).get((name or "").strip())
+    if cfg is not None and cfg.paused:
+        return cfg
+    return update_backend(actor=actor, name=name, max_workers=0)
+
+
+@audited("backend.resume", target="name")
+def resume_backend(*, actor: User, name: str) -> BackendConfig:
+    """Resume a paused backend (admins): the max workers it had before its pause (or
+    JOBDECK_WORKERS, at least 1, when it was paused some other way). A running backend
+    stays as it is."""
+    if actor.role != "admin":
+        raise PermissionDenied("Resuming a backend is for admins.")
+    cfg = backend_configs(refresh=True).get((name or "").strip())
+    if cfg is not None and not cfg.paused:
+        return cfg
+    again = (cfg.resume_workers if cfg else None) or max(1, get_settings().workers)
+    return update_backend(actor=actor, name=name, max_workers=again)

@@ -171,8 +171,6 @@ def migrate() -> None:
     """Bring the schema to the newest migration."""
     from alembic import command
 
-    import app.models  # noqa: F401  (registers the tables)
-
     command.upgrade(alembic_config(), "head")
     optimize()
 

@@ -61,6 +61,15 @@ class ParameterRefused(InvalidInput):
     status_code = 400
 
 
+class DocumentNotReadable(InvalidInput):
+    """A document (the configuration's YAML) cannot be read as one: its syntax, its
+    encoding, or a construct a configuration never needs (anchors and aliases, tags,
+    duplicate keys, nesting too deep, too many values, several documents). `field` names
+    the path where it was found; nothing is written."""
+
+    status_code = 400
+
+
 class UnknownJobType(InvalidInput):
     """No job type/subtype of that name is registered."""
 

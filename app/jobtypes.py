@@ -267,6 +267,36 @@ class SendEmailResult(Result):
     message_id: str
 
 
+# --- bulk actions ------------------------------------------------------------------
+
+
+class BulkAction(Payload):
+    """Cancel, retry or delete every job matching a filter (app.bulk_actions), a chunk at
+    a time. `filter` is the one the request named, its scope already resolved; `count`
+    is the number stated when it was lodged (exact, or at least that many)."""
+
+    action: Literal["cancel", "retry", "delete"]
+    filter: dict[str, Any] = Field(default_factory=dict)
+    chunk: int = Field(default=500, ge=1, le=5000)
+    count: int = Field(default=0, ge=0)
+    count_exact: bool = True
+    # Where the request came from: each chunk's audit entry says so too.
+    via: Line = Field(default="api", max_length=16)
+    address: Line = Field(default="", max_length=64)
+
+
+class BulkActionResult(Result):
+    action: str
+    looked_at: int  # jobs of the filter read
+    acted: int  # cancelled, retried or deleted
+    already_final: int = 0
+    not_retryable: int = 0
+    not_yours: int = 0
+    cancelled_first: int = 0
+    changed: int = 0
+    summary: str
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     """When a job that ended FAILED or CRASHED is tried again by itself: up to
@@ -359,6 +389,10 @@ SPECS: dict[tuple[str, str], JobTypeSpec] = {s.key: s for s in [
                 "Wake up pipeline workers", timeout_s=30, provena=False, retry=NO_RETRY),
     # Lodged by app.notify when a run or batch ends (Provena's EMAIL / SEND_EMAIL). A mail
     # server that does not answer fails the job; it is tried again for about half an hour.
+    # Lodged by app.bulk_actions for "every job matching this filter". Run again after a
+    # crash it would count what the first attempt did as already done: no automatic retry.
+    JobTypeSpec("JOBS", "BULK_ACTION", BulkAction, BulkActionResult, _T + "bulk_action", "system",
+                "Bulk action", timeout_s=86_400, provena=False, retry=NO_RETRY),
     JobTypeSpec("NOTIFY", "SEND_EMAIL", SendEmail, SendEmailResult, _T + "send_email", "system",
                 "Send email", timeout_s=120, retry=MAIL_RETRY),
 ]}

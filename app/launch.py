@@ -15,7 +15,7 @@ from typing import Any, Optional
 import sqlalchemy as sa
 from sqlmodel import select
 
-from app import counts, lifecycle, queues
+from app import lifecycle, queues
 from app.auth import find_user
 from app.keys import NORMAL, PRIORITIES, rq_job_id
 from app.audit import audited
@@ -23,7 +23,9 @@ from app.db import insert_ignore, session, utcnow, write_conn
 from app.errors import Conflict, InvalidInput, NotFound, PermissionDenied, TransitionRejected
 from app.jobtypes import NextJob, Payload, child_job_id, spec_for, validate_payload
 from app.lifecycle import JobStatus, Transitioned
+from app.notify import check_address
 from app.queueing import WAITING, Lodged, enqueue  # noqa: F401  (callers lodge and queue through launch)
+from app.lodging import insert as _insert, row as _row  # noqa: F401  (callers lodge rows through launch)
 from app.models import Batch, Job, JobMessage, User, new_id
 from app.settings import get_settings
 
@@ -35,71 +37,6 @@ MAX_BATCH = 100_000  # jobs of one batch
 _job = Job.__table__
 _msg = JobMessage.__table__
 _batch = Batch.__table__
-
-def _row(*, job_id: str, owner: str, spec, payload: Payload, batch_id=None, workflow_id=None,
-         parent_job_id=None, step=None, entity_id=None, lineage_key=None, idempotency_key=None,
-         now=None, queue: Optional[str] = None, lodged_by: Optional[str] = None,
-         subject: str = "") -> dict[str, Any]:
-    now = now or utcnow()
-    return dict(
-        id=job_id, owner=owner, job_type=spec.job_type, job_subtype=spec.job_subtype,
-        status=JobStatus.PENDING.value, attempt=1, payload=payload.model_dump(mode="json"),
-        batch_id=batch_id, batch_row=None, workflow_id=workflow_id, parent_job_id=parent_job_id, step=step,
-        entity_id=entity_id, lineage_key=lineage_key, idempotency_key=idempotency_key,
-        queue=queue or spec.backend, last_message="Lodged", lodged_by=lodged_by or owner,
-        created_at=now, lodged_at=now, updated_at=now, subject=subject[:256],
-    )
-
-
-def _insert(conn: sa.Connection, rows: list[dict[str, Any]], *, text: str, ignore: bool = False) -> list[Lodged]:
-    """Insert job rows and their first history line; with `ignore`, rows that exist
-    already (a handler that ran twice) are left as they are and not returned."""
-    if not rows:
-        return []
-    if ignore:
-        ids = [r["id"] for r in rows]
-        existing = set(conn.execute(sa.select(_job.c.id).where(_job.c.id.in_(ids))).scalars())
-        rows = [r for r in rows if r["id"] not in existing]
-        if not rows:
-            return []
-    _subjects(conn, rows)
-    conn.execute(sa.insert(_job), rows)
-    counts.added(conn, ((r["id"], r["owner"], r["status"]) for r in rows))
-    conn.execute(sa.insert(_msg), [dict(job_id=r["id"], at=r["created_at"], level="info",
-                                        status=JobStatus.PENDING.value, attempt=1, text=text)
-                                   for r in rows])
-    out = []
-    for r in rows:
-        spec = spec_for(r["job_type"], r["job_subtype"])
-        out.append(Lodged(r["id"], 1, r["queue"], spec.timeout_s, r["owner"], r.get("batch_id"),
-                          r.get("priority") or NORMAL))
-    return out
-
-
-def _subjects(conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
-    """What each job is about, where its lodger did not say: the item it is for (with
-    its version past the first), else the label of its batch, else the label its payload
-    gives. Read once per lodging (two queries at most), so no list ever reads it again."""
-    todo = [r for r in rows if not r.get("subject")]
-    if not todo:
-        return
-    from app.models import Item
-
-    _item = Item.__table__
-    entity_ids = {r["entity_id"] for r in todo if r.get("entity_id")}
-    batch_ids = {r["batch_id"] for r in todo if r.get("batch_id")}
-    items = {i.id: i for i in conn.execute(sa.select(_item.c.id, _item.c.display_name, _item.c.version)
-                                           .where(_item.c.id.in_(entity_ids)))} if entity_ids else {}
-    labels = dict(conn.execute(sa.select(_batch.c.id, _batch.c.label).where(_batch.c.id.in_(batch_ids))).all()) \
-        if batch_ids else {}
-    for r in todo:
-        item = items.get(r.get("entity_id"))
-        if item is not None:
-            subject = item.display_name + (f" (v{item.version})" if item.version > 1 else "")
-        else:
-            subject = labels.get(r.get("batch_id")) or str((r.get("payload") or {}).get("label") or "")
-        r["subject"] = subject[:256]
-
 
 def _owner_for(actor: User, owner: Optional[str]) -> str:
     if owner and owner != actor.username:
@@ -168,6 +105,20 @@ def launch_job(*, actor: User, job_type: str, job_subtype: str, payload: Any,
     return get_job(job_id)
 
 
+def lodge_checked(*, owner: str, lodged_by: str, job_type: str, job_subtype: str, payload: Payload,
+                  subject: str = "") -> Job:
+    """Lodge one job whose caller has checked everything already (who may, the payload):
+    a domain function's own job, such as a bulk action's. Its audit entry is the caller's."""
+    spec = spec_for(job_type, job_subtype)
+    job_id = new_id()
+    row = _row(job_id=job_id, owner=owner, spec=spec, payload=payload, workflow_id=job_id, lodged_by=lodged_by,
+               subject=subject)
+    with write_conn() as conn:
+        lodged = _insert(conn, [row], text=f"Lodged by {lodged_by}")
+    enqueue(lodged)
+    return get_job(job_id)
+
+
 def _by_idempotency_key(owner: str, key: str) -> Optional[Job]:
     with session() as s:
         return s.exec(select(Job).where(Job.owner == owner, Job.idempotency_key == key)).first()
@@ -227,8 +178,6 @@ def launch_batch(*, actor: User, job_type: str, job_subtype: str, payloads: list
     enqueued as soon as it commits: the write lock is never held for long (workers'
     transitions go on meanwhile), the rows in memory stay bounded, the first jobs run
     while the rest are lodged, and the batch's page shows how many are lodged so far."""
-    from app.notify import check_address
-
     spec = spec_for(job_type, job_subtype)
     email = check_address(email)
     _check_may_launch(actor, spec)

@@ -3,7 +3,8 @@
 Every status change in Jobdeck goes through `transition()`. It is a compare-and-set in
 SQL (`UPDATE … WHERE id=? AND status IN (allowed) [AND attempt=?]`, row count checked),
 so a late or duplicate write can never move a job backwards; in the same transaction it
-appends the history message, keeps the batch and owner counts current and stamps the times, and
+appends the history message, keeps the batch and owner counts current (and, for a job that
+ends, the per-minute metrics of app.metrics) and stamps the times, and
 after commit it publishes the event the console and the API streams listen to.
 """
 
@@ -17,7 +18,7 @@ from typing import Any, Callable, Optional
 
 import sqlalchemy as sa
 
-from app import counts, events
+from app import counts, events, metrics
 from app.db import utcnow, write_conn
 from app.errors import NotFound, TransitionRejected
 from app.models import Batch, Job, JobMessage
@@ -105,6 +106,8 @@ class Transitioned:
     at: str
     at_dt: Optional[datetime] = field(default=None, repr=False)
     payload: dict[str, Any] = field(default_factory=dict, repr=False)
+    backend: str = field(default="", repr=False)  # its queue
+    started_at: Optional[datetime] = field(default=None, repr=False)
 
     def event(self) -> dict[str, Any]:
         return {
@@ -180,26 +183,47 @@ def transition_steps(
                                      {"_batch_id": last.batch_id}).first()
             counts.moved(conn, job_id=job_id, owner=last.owner, old=first.prev_status.value,
                          new=last.status.value)
+        for d in done:
+            if d.status in FINAL:
+                metrics.finished(conn, job_id=job_id, job_type=d.job_type, job_subtype=d.job_subtype,
+                                 backend=d.backend, status=d.status.value, at=d.at_dt, started_at=d.started_at)
         if also is not None:
             also(conn, last)
-        mail = []
-        if last.status in FINAL and ((batch is not None and batch.email) or (last.payload or {}).get("email")):
-            from app import notify  # the one mail of a run or batch this move ended, in its transaction
-
-            mail = notify.lodge_if_ended(conn, last, batch=batch)
+        after = []
+        if last.status in FINAL:
+            for hook in _WHEN_ENDED:
+                then = hook(conn, last, batch)
+                if then is not None:
+                    after.append(then)
     if publish:
         events.publish_many([d.event() for d in done])
-    if mail:
-        from app.queueing import enqueue
-
-        enqueue(mail)
+    for then in after:
+        then()
     return done
+
+
+# Run in the transaction of every move to a final status, with the batch's count row
+# after the move (or None): what may have ended with it (a run, a batch) is told there,
+# so the end and what it lodges commit together. A hook returns what to do after commit
+# (queue what it lodged), or None. Registered by app.notify (the mail of a run or batch
+# with an address): the state machine itself knows nothing of what an end sets off.
+_WHEN_ENDED: list[Callable[[sa.Connection, "Transitioned", Any], Optional[Callable[[], None]]]] = []
+
+
+def when_ended(hook: Callable[[sa.Connection, "Transitioned", Any], Optional[Callable[[], None]]]):
+    _WHEN_ENDED.append(hook)
+    return hook
+
+
+def ended_hooks() -> list[Callable]:
+    return list(_WHEN_ENDED)
 
 
 # The hot path builds each statement once: SQLAlchemy then skips construction and reuses
 # the memoized cache key, which is most of a transition's cost on SQLite.
 _RETURNING = (_job.c.prev_status, _job.c.attempt, _job.c.owner, _job.c.batch_id, _job.c.workflow_id,
-              _job.c.entity_id, _job.c.job_type, _job.c.job_subtype, _job.c.payload)
+              _job.c.entity_id, _job.c.job_type, _job.c.job_subtype, _job.c.payload, _job.c.queue,
+              _job.c.started_at)
 _INSERT_MESSAGE = sa.insert(_msg)
 _RETRY_RESET = ("result", "info", "error_detail", "progress", "worker", "dequeued_at", "started_at",
                 "finished_at")
@@ -264,7 +288,7 @@ def _move(conn: sa.Connection, job_id: str, move: Move, attempt: Optional[int]) 
         owner=row.owner, batch_id=row.batch_id, workflow_id=row.workflow_id,
         entity_id=values.get("entity_id", row.entity_id), job_type=row.job_type,
         job_subtype=row.job_subtype, message=move.message, at=now.isoformat(), at_dt=now,
-        payload=row.payload or {},
+        payload=row.payload or {}, backend=row.queue, started_at=row.started_at,
     )
 
 

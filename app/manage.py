@@ -26,6 +26,8 @@ from __future__ import annotations
 import sys
 from urllib.parse import urlparse
 
+import app.notify  # noqa: F401  (commands that cancel or delete jobs end runs: their mail is registered)
+
 
 def main(argv: list[str]) -> int:
     cmd = argv[0] if argv else "help"

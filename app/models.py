@@ -164,6 +164,8 @@ class Backend(SQLModel, table=True):
     max_workers: int = 2
     idle_timeout_s: int = 120
     job_timeout_s: int = 600
+    # While paused (max_workers 0): the maximum it had before, which a resume puts back.
+    resume_workers: Optional[int] = None
     created_at: datetime = _created()
 
 
@@ -272,8 +274,8 @@ class Job(SQLModel, table=True):
         sa.Index("ix_job_created", "created_at", "id"),
         sa.Index("ix_job_batch_created", "batch_id", "created_at", "id"),
         sa.Index("ix_job_batch_row", "batch_id", "batch_row", "id"),  # a batch's jobs in the order lodged
-        sa.Index("ix_job_workflow", "workflow_id", "created_at"),
-        sa.Index("ix_job_status_created", "status", "created_at"),
+        sa.Index("ix_job_workflow_created_id", "workflow_id", "created_at", "id"),
+        sa.Index("ix_job_status_created_id", "status", "created_at", "id"),  # keyset order (bulk actions)
         # the oldest waiting jobs of one backend (stuck-job warnings, the admin overview)
         sa.Index("ix_job_status_queue_created", "status", "queue", "created_at"),
         # the oldest finished jobs first, for retention
@@ -355,6 +357,34 @@ class JobCount(SQLModel, table=True):
     status: str = Field(primary_key=True, max_length=16)
     shard: int = Field(primary_key=True)
     n: int = 0
+
+
+# The bounds (seconds) of the run-time histogram of finished jobs: Prometheus' default
+# buckets, then the minutes and hours a research job may take. Bucket i of a row counts
+# the runs in (RUN_BOUNDS[i-1], RUN_BOUNDS[i]]; the last bucket everything longer.
+RUN_BOUNDS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+              30.0, 60.0, 300.0, 900.0, 3600.0)
+RUN_BUCKETS = tuple(f"b{i}" for i in range(len(RUN_BOUNDS) + 1))
+
+# Jobs finished per minute (app.metrics keeps it in every final transition): per job
+# type and subtype, backend and final status, how many, how many ran and for how long
+# in all, and their run times' histogram. The row of minute 1970-01-01 is the running
+# total since the table began: the housekeeper prunes old minutes, never it. Each key is
+# split over shards like the job counts; a value is the sum of its shards. A Core table:
+# twenty bucket columns are written from RUN_BUCKETS rather than by hand.
+job_minute = sa.Table(
+    "jobminute", SQLModel.metadata,
+    sa.Column("minute", UTCDateTime(), primary_key=True),
+    sa.Column("job_type", sa.String(32), primary_key=True),
+    sa.Column("job_subtype", sa.String(64), primary_key=True),
+    sa.Column("backend", sa.String(64), primary_key=True),
+    sa.Column("status", sa.String(16), primary_key=True),
+    sa.Column("shard", sa.Integer(), primary_key=True),
+    sa.Column("n", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("ran", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("run_s", sa.Float(), nullable=False, server_default="0"),
+    *(sa.Column(b, sa.Integer(), nullable=False, server_default="0") for b in RUN_BUCKETS),
+)
 
 
 class JobMessage(SQLModel, table=True):

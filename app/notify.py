@@ -22,11 +22,14 @@ from typing import Any, Optional
 
 import sqlalchemy as sa
 
-from app import routes
+from app import lifecycle, routes
 from app.errors import EmailNotValid, JobFailed
 from app.jobtypes import SendEmail, child_job_id, spec_for
 from app.lifecycle import JobStatus, Transitioned, overall_status
+from app.lodging import insert, row
 from app.models import Job
+from app.queueing import enqueue
+from app.runs import run_name
 from app.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -77,6 +80,16 @@ def check_address(value: Any) -> Optional[str]:
 def mail_job_id(about: str) -> str:
     """The id of the one mail about a run (its root's id) or a batch."""
     return child_job_id(about, "notify/email")
+
+
+@lifecycle.when_ended
+def _mail_if_ended(conn: sa.Connection, done: Transitioned, batch: Any):
+    """The state machine's hook: a run or batch with an address that this move ended
+    lodges its mail here, queued once the move has committed."""
+    if not ((batch is not None and batch.email) or (done.payload or {}).get("email")):
+        return None
+    mail = lodge_if_ended(conn, done, batch=batch)
+    return (lambda: enqueue(mail)) if mail else None
 
 
 def lodge_if_ended(conn: sa.Connection, done: Transitioned, *, batch: Any = None) -> list:
@@ -137,17 +150,13 @@ def _batch_ended(conn: sa.Connection, done: Transitioned, batch: Any) -> list:
 
 
 def _lodge(conn: sa.Connection, mail: SendEmail, *, owner: str, about: str) -> list:
-    from app.launch import _insert, _row
-
     jid = mail_job_id(about)
-    row = _row(job_id=jid, owner=owner, spec=spec_for(MAIL_TYPE, MAIL_SUBTYPE), payload=mail, parent_job_id=about,
-               lineage_key=f"{about}/notify/email", subject=mail.subject[:256])
-    return _insert(conn, [row], text=f"Lodged when {about} ended: an email to {mail.to}", ignore=True)
+    job = row(job_id=jid, owner=owner, spec=spec_for(MAIL_TYPE, MAIL_SUBTYPE), payload=mail, parent_job_id=about,
+              lineage_key=f"{about}/notify/email", subject=mail.subject[:256])
+    return insert(conn, [job], text=f"Lodged when {about} ended: an email to {mail.to}", ignore=True)
 
 
 def _run_name(payload: dict[str, Any]) -> str:
-    from app.runs import run_name
-
     return run_name(payload) or "your pipeline"
 
 

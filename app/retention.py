@@ -109,24 +109,39 @@ def prune(*, now: Optional[datetime] = None, chunk: int = CHUNK, max_chunks: int
 
 
 def _prune_chunk(cutoff: datetime, types: Optional[list[str]], only: bool, chunk: int, done: Pruned) -> int:
-    from app.files import stored_file_path
-
     q = (sa.select(_job.c.id).where(_job.c.finished_at < cutoff, _job.c.status.in_(_FINAL))
          .order_by(_job.c.finished_at).limit(chunk))
     if types:
         q = q.where(_job.c.job_type.in_(types) if only else _job.c.job_type.not_in(types))
-    paths: list[str] = []
     with write_conn() as conn:
         ids = list(conn.execute(q).scalars())
-        if not ids:
-            return 0
-        paths = list(conn.execute(sa.select(_file.c.stored_path).where(_file.c.job_id.in_(ids))).scalars())
-        conn.execute(sa.delete(_file).where(_file.c.job_id.in_(ids)))
-        conn.execute(sa.delete(_msg).where(_msg.c.job_id.in_(ids)))
+    if ids:
+        remove_final(ids, done)
+    return len(ids)
+
+
+def remove_final(ids: list[str], done: Optional[Pruned] = None) -> list[str]:
+    """Remove those of these jobs that are final, with their history and files (and a
+    pipeline run's directories with its root), in one transaction; a batch loses them
+    from its counts and goes with its last job. Jobs not final (or gone) are left as
+    they are. Returns the ids removed. Retention and bulk delete (app.bulk_actions)
+    remove jobs this one way."""
+    from app.files import stored_file_path
+
+    done = done if done is not None else Pruned()
+    if not ids:
+        return []
+    with write_conn() as conn:
         # Only final rows are deleted, and what was deleted is what is counted.
         gone = conn.execute(sa.delete(_job).where(_job.c.id.in_(ids), _job.c.status.in_(_FINAL))
                             .returning(_job.c.id, _job.c.owner, _job.c.status, _job.c.batch_id,
                                        _job.c.job_type, _job.c.parent_job_id)).all()
+        gone_ids = [g.id for g in gone]
+        paths: list[str] = []
+        if gone_ids:
+            paths = list(conn.execute(sa.select(_file.c.stored_path).where(_file.c.job_id.in_(gone_ids))).scalars())
+            conn.execute(sa.delete(_file).where(_file.c.job_id.in_(gone_ids)))
+            conn.execute(sa.delete(_msg).where(_msg.c.job_id.in_(gone_ids)))
         counts.removed(conn, [(g.id, g.owner, g.status) for g in gone])
         per_batch: dict[str, Counter] = {}
         for g in gone:
@@ -153,4 +168,4 @@ def _prune_chunk(cutoff: datetime, types: Optional[list[str]], only: bool, chunk
     for owner, n in by_owner.items():
         events.publish({"kind": "deleted", "owner": owner, "root_job_id": None, "batch_ids": emptied,
                         "job_ids": [g.id for g in gone if g.owner == owner][-200:], "count": n})
-    return len(ids)
+    return gone_ids

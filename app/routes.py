@@ -43,6 +43,8 @@ ADMIN_SUBMISSIONS = "/admin/submissions"
 ADMIN_CONFIGURATION = "/admin/configuration"
 ADMIN_USERS = "/admin/users"
 ADMIN_AUDIT = "/admin/audit"
+ADMIN_METRICS = "/admin/metrics"
+ADMIN_QUEUES = "/admin/queues"
 ADMIN_SCHEDULES = "/admin/schedules"
 PIPELINES = "/pipelines"
 

@@ -131,7 +131,7 @@ def overall(statuses: Iterable[str]) -> str:
 
 def run_states(root_ids: Iterable[str]) -> dict[str, RunState]:
     """The overall state of each run named by its root's id (ids that name no run are
-    left out): one indexed query (ix_job_workflow) whatever their number."""
+    left out): one indexed query (ix_job_workflow_created_id) whatever their number."""
     ids = sorted({i for i in root_ids if i})
     if not ids:
         return {}

@@ -30,6 +30,9 @@
 | JOBDECK_SMTP_USER, JOBDECK_SMTP_PASSWORD | its login, when it asks for one | none |
 | JOBDECK_SMTP_FROM | the sender of those emails | jobdeck@localhost |
 | JOBDECK_SMTP_STARTTLS | 1 to switch to TLS (STARTTLS) before logging in and sending | 0 |
+| JOBDECK_METRICS_KEEP_DAYS | days the per-minute metrics of finished jobs are kept for the admin charts (the running totals are kept always); 0 keeps them forever | 2 |
+| JOBDECK_METRICS_TOKEN | a bearer token Prometheus may read GET /metrics with (admins' API tokens may always); empty: admins' tokens only | (empty) |
+| JOBDECK_BULK_CHUNK | jobs a bulk action over a filter reads and acts on per chunk (app.bulk_actions) | 500 |
 | JOBDECK_PUBLIC_URL | the console's address as people reach it, the base of the links in emails | http://localhost:<JOBDECK_PORT> |
 """
 
@@ -68,6 +71,8 @@ class Settings:
     max_upload_bytes: int = 8 * 1024 * 1024
     retain_days: float = 0.0
     retain_days_by_type: str = ""
+    metrics_keep_days: float = 2.0
+    metrics_token: str = ""
     cors_origins: tuple[str, ...] = ()
     state_redis_url: str = ""
     queue_hog_size: int = 10
@@ -79,6 +84,7 @@ class Settings:
     smtp_from: str = "jobdeck@localhost"
     smtp_starttls: bool = False
     public_url: str = ""
+    bulk_chunk: int = 500
 
     @property
     def files_dir(self) -> Path:
@@ -113,6 +119,8 @@ def get_settings() -> Settings:
         max_upload_bytes=int(os.environ.get("JOBDECK_MAX_UPLOAD_BYTES", str(8 * 1024 * 1024))),
         retain_days=float(os.environ.get("JOBDECK_RETAIN_DAYS", "0")),
         retain_days_by_type=os.environ.get("JOBDECK_RETAIN_DAYS_BY_TYPE", ""),
+        metrics_keep_days=float(os.environ.get("JOBDECK_METRICS_KEEP_DAYS", "2")),
+        metrics_token=os.environ.get("JOBDECK_METRICS_TOKEN", "").strip(),
         cors_origins=parse_origins(os.environ.get("JOBDECK_CORS_ORIGINS", "")),
         state_redis_url=_redis_url("JOBDECK_STATE_REDIS_URL"),
         queue_hog_size=_count("JOBDECK_QUEUE_HOG_SIZE", 10),
@@ -123,6 +131,7 @@ def get_settings() -> Settings:
         smtp_password=os.environ.get("JOBDECK_SMTP_PASSWORD", ""),
         smtp_from=os.environ.get("JOBDECK_SMTP_FROM", "jobdeck@localhost"),
         smtp_starttls=os.environ.get("JOBDECK_SMTP_STARTTLS", "0").strip().lower() in ("1", "true", "yes", "on"),
+        bulk_chunk=max(1, min(5000, _count("JOBDECK_BULK_CHUNK", 500))),
         public_url=(os.environ.get("JOBDECK_PUBLIC_URL", "").strip().rstrip("/")
                     or f"http://localhost:{int(os.environ.get('JOBDECK_PORT', '3000'))}"),
     )

@@ -115,7 +115,7 @@ class CancelSummary:
     halting: list[str] = field(default_factory=list)  # of those, the ones a worker was running
 
 
-def _check_may(actor: User, sub: Submission, *, admin_only: bool) -> None:
+def check_may(actor: User, sub: Submission, *, admin_only: bool) -> None:
     if actor.role in ("admin", "service"):
         return
     if admin_only:
@@ -149,11 +149,11 @@ def cancel_submission(*, actor: User, submission_id: str) -> CancelSummary:
     """Cancel every live job of a submission (its owner or an admin): waiting jobs leave
     their queues, running ones are halted by their workers."""
     sub = find_submission(submission_id=submission_id)
-    _check_may(actor, sub, admin_only=False)
+    check_may(actor, sub, admin_only=False)
     return _cancel_live(sub, f"Cancelled with its submission by {actor.username}")
 
 
-def _wait_let_go(job_ids: list[str], deadline: float) -> None:
+def wait_let_go(job_ids: list[str], deadline: float) -> None:
     """Wait until no live worker holds any of these jobs (halting takes about a second)."""
     from app.workers import list_workers
 
@@ -186,14 +186,14 @@ def delete_submission(*, actor: User, submission_id: str, wait_s: float = 10.0) 
     from app.files import stored_file_path
 
     sub = find_submission(submission_id=submission_id)
-    _check_may(actor, sub, admin_only=True)
+    check_may(actor, sub, admin_only=True)
     deadline = time.monotonic() + wait_s
     cancelled = 0
     for _ in range(10):  # a halted handler may have lodged a last step: look again
         summary = _cancel_live(sub, f"Cancelled by {actor.username}: its submission is being deleted")
         cancelled += len(summary.cancelled)
         if summary.halting:
-            _wait_let_go(summary.halting, deadline)
+            wait_let_go(summary.halting, deadline)
         again = find_submission(submission_id=sub.root_job_id or submission_id)
         if not summary.cancelled and again.job_ids == sub.job_ids:
             break

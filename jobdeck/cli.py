@@ -17,7 +17,7 @@ from rich.markup import escape
 
 from jobdeck import config
 from jobdeck.base import INTERRUPTED, USAGE
-from jobdeck.commands import admin, jobs, pipelines, registry, session
+from jobdeck.commands import admin, bulk, jobs, pipelines, registry, session
 from jobdeck.render import err
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
@@ -35,6 +35,8 @@ for module in (session, jobs, registry, pipelines, admin):
     for info in module.app.registered_commands:
         app.registered_commands.append(info)
 app.add_typer(session.profiles_app, name="profiles")
+app.add_typer(admin.config_app, name="config")
+app.add_typer(bulk.app, name="bulk")
 
 
 def main() -> None:

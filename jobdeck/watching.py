@@ -196,3 +196,47 @@ def watch_run(c: Client, root_id: str, *, timeout: Optional[float] = None) -> in
     out.print(f"Run {root_id} ended {status(run['status'])}.")
     return OK if run["status"] == "SUCCEEDED" else REFUSED
 
+
+
+def watch_bulk(c: Client, job_id: str, *, count: int, exact: bool, timeout: Optional[float] = None,
+               quiet: bool = False) -> tuple[int, dict]:
+    """A bulk job (JOBS/BULK_ACTION): a bar of the jobs it has gone through of the count
+    it stated, each report it makes, then its summary. Returns the exit status and the
+    job as it ended (or stands, after a timeout)."""
+    job = c.get(f"/api/jobs/{job_id}")
+    total = max(count, 1)
+    final = None
+    try:
+        with deadline(timeout), (contextlib.nullcontext() if quiet else _progress(percent=False)) as bar:
+            task = bar.add_task(f"bulk {job['job_subtype'].lower()} {status(job['status'])}", total=total) \
+                if bar else None
+            for ev in events(c, f"/api/jobs/{job_id}/events", (lambda m: bar.console.print(m)) if bar else
+                             (lambda m: None)):
+                d = ev.data
+                if ev.event == "end":
+                    final = d["status"]
+                    break
+                if bar is None:
+                    continue
+                if ev.event == "progress":
+                    if d.get("message"):
+                        bar.console.print(f"  {escape(d['message'])}")
+                    bar.update(task, completed=round(total * min(1.0, d.get("progress") or 0)))
+                elif ev.event in ("snapshot", "transition"):
+                    bar.update(task, description=f"bulk job {status(d['status'])}",
+                               completed=total if d["status"] in FINAL else None)
+    except TimedOut:
+        job = c.get(f"/api/jobs/{job_id}")
+        if not quiet:
+            out.print(f"Bulk job {job_id} is still {status(job['status'])} after {timeout:g} s; it keeps going "
+                      f"(`jobdeck status {job_id}` shows how far).")
+        return TIMED_OUT, job
+    except KeyboardInterrupt:
+        raise _stopped("bulk job", job_id, f"jobdeck cancel {job_id}") from None
+    if final is None:
+        raise Failed("The event stream ended before the bulk job did; `jobdeck status` it again.")
+    job = c.get(f"/api/jobs/{job_id}")
+    if not quiet:
+        what = job.get("info") or job.get("last_message") or ""
+        out.print(f"Bulk job {job_id} ended {status(final)}: {escape(what)}")
+    return (OK if final == "SUCCEEDED" else REFUSED), job

@@ -341,9 +341,10 @@ class Housekeeper:
 
             schedules.fire_due()
         elif name == "retention":
-            from app import retention
+            from app import metrics, retention
 
             retention.prune()
+            metrics.prune()  # minutes past JOBDECK_METRICS_KEEP_DAYS, an hour of them at a time
         elif name == "optimize":
             from app.db import optimize
 

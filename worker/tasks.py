@@ -16,7 +16,7 @@ from app import provenance
 from app.db import session
 from app.errors import JobFailed
 from app.jobtypes import (
-    BatchSubmitResult, Flaky, FlakyResult, LodgeCreateActivity, LodgeResult, LodgeVersionActivity,
+    BatchSubmitResult, BulkAction, BulkActionResult, Flaky, FlakyResult, LodgeCreateActivity, LodgeResult, LodgeVersionActivity,
     ModelRunBatchSubmit,
     ModelRunLodgeResult, ModelRunProvLodge, ModelRunUpdate, ModelRunUpdateResult, NextJob, Noop,
     NoopResult, Outcome, RegisterActivityResult, RegisterCreateActivity, RegisterVersionActivity,
@@ -186,3 +186,12 @@ def run_task(ctx: JobContext, p: RunTask) -> Outcome:
                            files=[KeptFile(name=f.name, size=f.size, sha256=f.sha256) for f in run.files])
     return Outcome(result, info=run.summary,
                    also=lambda conn, done: pipelines.finish_step(conn, done, payload=p, files=run.files))
+
+
+def bulk_action(ctx: JobContext, p: BulkAction) -> Outcome:
+    """Cancel, retry or delete every job matching a filter, a chunk at a time, as the
+    job's owner (app.bulk_actions); the summary is its info and result."""
+    from app import bulk_actions
+
+    done = bulk_actions.carry_out(job_id=ctx.job_id, owner=ctx.owner, payload=p, report=ctx.progress)
+    return Outcome(BulkActionResult(**done.result()), info=done.text)

@@ -13,7 +13,8 @@ from functools import lru_cache
 from fastapi import FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 
-from app.api import aa, admin, audit, docs, jobs, lineage, pipelines, provena, records, registry, schedules, stream, tokens, users
+from app.api import (aa, admin, audit, bulk, config, docs, jobs, lineage, metrics, pipelines, provena, records,
+                     registry, schedules, stream, tokens, users)
 from app.api.deps import TITLES, install_error_handlers, problem
 from app.api.schemas import Problem
 from app.api.auditctx import AuditContext
@@ -46,8 +47,8 @@ def build_api() -> FastAPI:
     def health() -> dict:
         return {"status": "ok"}
 
-    for router in (jobs.router, stream.router, registry.router, admin.router, audit.router, users.router,
-                   schedules.router, tokens.router, docs.router):
+    for router in (bulk.router, jobs.router, stream.router, registry.router, admin.router, config.router,
+                   audit.router, users.router, schedules.router, tokens.router, docs.router, metrics.router):
         api.include_router(router)
     api.include_router(provena.router)
     api.include_router(lineage.router)

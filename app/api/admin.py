@@ -13,12 +13,13 @@ from typing import Callable, Optional, TypeVar
 
 from fastapi import APIRouter, Depends, Path, Query
 
-from app import backends, configuration, launch, queries, queues, submissions, workers
+from app import backends, configuration, launch, queries, queue_admin, queues, submissions, workers
 from app.api.deps import AUTH_RESPONSES, admin_user
 from app.api.jobs import Cursor, JobId, Limit, _p, filters
 from app.api.schemas import (
     BackendLiveOut, BackendOut, BackendPatch, JobAdminOut, JobAdminPageOut, JobOut, PoolOut, StatusCountsOut,
-    StuckJobOut, SubmissionCancelOut, SubmissionDeleteOut, SubmissionOut, SubmissionPageOut, WakeOut, WorkerOut,
+    PurgeIn, PurgedOut, QueuePageOut, StuckJobOut, SubmissionCancelOut, SubmissionDeleteOut, SubmissionOut,
+    SubmissionPageOut, WaitingJobOut, WakeOut, WorkerOut,
 )
 from app.errors import NotFound, QueueUnavailable
 from app.models import User
@@ -89,7 +90,8 @@ def _backends(admin: User, only: Optional[str] = None) -> list[BackendOut]:
         out.append(BackendOut(
             name=name, description=row.description if row else "", configured=cfg.configured,
             created_at=row.created_at if row else None, max_workers=cfg.max_workers,
-            idle_timeout_s=cfg.idle_timeout_s, job_timeout_s=cfg.job_timeout_s,
+            idle_timeout_s=cfg.idle_timeout_s, job_timeout_s=cfg.job_timeout_s, paused=cfg.paused,
+            resume_workers=cfg.resume_workers,
             status=BackendLiveOut(workers=st.workers, busy=st.busy, idle=st.idle, queued=st.queued,
                                   queued_by_priority=st.queued_by_priority,
                                   scheduled=st.scheduled, served_by=st.served_by, can_wake=st.can_wake,
@@ -121,6 +123,48 @@ def wake_backend(name: str = BackendName, admin: User = Depends(admin_user)) -> 
         raise NotFound(f"No backend {name!r}; backends: {', '.join(sorted(backends.backend_configs()))}.")
     done = workers.wake_backend(actor=admin, backend=name)
     return WakeOut(backend=done.backend, message=done.message, job=JobOut.one(done.job) if done.job else None)
+
+
+@router.post("/backends/{name}/pause", response_model=BackendOut,
+             summary="Pause a backend (admins): 0 max workers, the maximum remembered for the resume",
+             responses=_p(404, d403="Not allowed for this caller (services may not pause backends)"))
+def pause_backend(name: str = BackendName, admin: User = Depends(admin_user)) -> BackendOut:
+    backends.pause_backend(actor=admin, name=name)
+    return _backends(admin, only=name.strip())[0]
+
+
+@router.post("/backends/{name}/resume", response_model=BackendOut,
+             summary="Resume a paused backend (admins): the max workers it had before its pause",
+             responses=_p(404, d403="Not allowed for this caller (services may not resume backends)"))
+def resume_backend(name: str = BackendName, admin: User = Depends(admin_user)) -> BackendOut:
+    backends.resume_backend(actor=admin, name=name)
+    return _backends(admin, only=name.strip())[0]
+
+
+@router.get("/backends/{name}/queue", response_model=QueuePageOut,
+            summary="The jobs waiting in a backend's queues in the order its workers take them (high, normal, "
+                    "low), a page at a time", responses={**_p(404, 422), **_503})
+def read_queue(name: str = BackendName, offset: int = Query(0, ge=0, le=10**9, description="Position to start "
+                                                           "from (0: the head)"),
+               limit: int = Query(50, ge=1, le=queue_admin.MAX_PAGE),
+               admin: User = Depends(admin_user)) -> QueuePageOut:
+    page = _from_redis(lambda: queue_admin.read_queue(viewer=admin, backend=name, offset=offset, limit=limit))
+    return QueuePageOut(backend=page.backend.name, paused=page.backend.paused, max_workers=page.backend.max_workers,
+                        depth=page.depth, total=page.total, offset=page.offset, next_offset=page.next_offset,
+                        jobs=[WaitingJobOut.of(w) for w in page.jobs])
+
+
+@router.post("/backends/{name}/queue/purge", response_model=PurgedOut,
+             summary="Purge a backend's queue (admins): every waiting job (or one priority's, or the jobs "
+                     "named) ends CANCELLED", responses={**_p(404, 422, d403="Not allowed for this caller "
+                                                                    "(services may not purge)"), **_503})
+def purge_queue(body: Optional[PurgeIn] = None, name: str = BackendName,
+                admin: User = Depends(admin_user)) -> PurgedOut:
+    body = body or PurgeIn()
+    done = _from_redis(lambda: queue_admin.purge_queue(actor=admin, backend=name, priority=body.priority,
+                                                       job_ids=body.job_ids))
+    return PurgedOut(backend=done.backend, purged=len(done.cancelled), job_ids=done.cancelled[:200],
+                     taken=done.taken, remaining=done.remaining)
 
 
 # --- workers, pools, stuck jobs --------------------------------------------------------

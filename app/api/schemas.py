@@ -4,9 +4,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Optional
+from typing import Annotated, Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
 
 from app.jobtypes import ModelRunRecord
 from app.lifecycle import FINAL, JobStatus
@@ -334,6 +334,59 @@ class BackendOut(BaseModel):
     job_timeout_s: Optional[int] = Field(None, description="Null: each job type's own limit applies")
     status: Optional[BackendLiveOut] = Field(None, description="Null when the queue server (Redis) does "
                                                                "not answer")
+    paused: bool = Field(False, description="True while max_workers is 0: no worker takes its jobs")
+    resume_workers: Optional[int] = Field(None, description="While paused: the max workers a resume puts back")
+
+
+class WaitingJobOut(BaseModel):
+    position: int = Field(description="From 1: the next job a worker of the backend takes is 1")
+    priority: str = Field(description="high | normal | low: the queue it waits on")
+    job_id: str
+    attempt: int
+    status: str = Field(description="The job's status now (PENDING while it waits; empty when no job has this id)")
+    owner: str
+    job_type: str
+    job_subtype: str
+    subject: str
+    waiting_since: Optional[datetime] = Field(None, description="When this attempt was lodged")
+    url: str = Field(description="The job's page in the console")
+    api_url: str
+
+    @classmethod
+    def of(cls, w) -> "WaitingJobOut":
+        from app import routes
+
+        return cls(position=w.position, priority=w.priority, job_id=w.job_id, attempt=w.attempt, status=w.status,
+                   owner=w.owner, job_type=w.job_type, job_subtype=w.job_subtype, subject=w.subject,
+                   waiting_since=w.waiting_since, url=routes.job(w.job_id), api_url=f"/api/jobs/{w.job_id}")
+
+
+class QueuePageOut(BaseModel):
+    backend: str
+    paused: bool
+    max_workers: int
+    depth: dict[str, int] = Field(description="Jobs waiting per priority (high, normal, low)")
+    total: int
+    offset: int
+    next_offset: Optional[int] = Field(None, description="offset of the next page; null at the end of the queue")
+    jobs: list[WaitingJobOut]
+
+
+class PurgeIn(BaseModel):
+    """What to purge: every waiting job of the backend (no field), one priority's, or the jobs named."""
+
+    model_config = ConfigDict(extra="forbid")
+    priority: Optional[Literal["high", "normal", "low"]] = None
+    job_ids: Optional[list[Annotated[str, Field(min_length=1, max_length=64)]]] = Field(
+        None, min_length=1, max_length=200, description="Only these jobs (their session ids)")
+
+
+class PurgedOut(BaseModel):
+    backend: str
+    purged: int = Field(description="Jobs ended CANCELLED")
+    job_ids: list[str] = Field(description="Their ids (the first 200)")
+    taken: int = Field(description="Entries taken off the queue")
+    remaining: int = Field(description="Entries still on the purged queues (a purge takes 10,000 at most)")
 
 
 class WakeOut(BaseModel):
@@ -426,3 +479,71 @@ class StatusCountsOut(BaseModel):
     username: Optional[str] = Field(None, description="Whose jobs; null for every user's")
     total: int
     counts: dict[str, int] = Field(description="Jobs per status")
+
+
+# --- bulk actions ------------------------------------------------------------------
+
+
+class BulkFilterIn(BaseModel):
+    """The jobs a bulk action acts on: the filters of `GET /api/jobs`, and the scope."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: Optional[Line | list[Line]] = Field(None, description="A status or a list of them, narrowing the "
+                                                                  "statuses the action acts on", examples=["FAILED"])
+    job_type: Optional[Line] = Field(None, max_length=32)
+    job_subtype: Optional[Line] = Field(None, max_length=64)
+    owner: Optional[Line] = Field(None, max_length=64, description="This user's jobs (admins)")
+    all_users: Optional[bool] = Field(None, description="Every user's jobs (admins)")
+    batch_id: Optional[Line] = Field(None, max_length=64, description="The jobs of this batch")
+    workflow_id: Optional[Line] = Field(None, max_length=64, description="The jobs of this workflow (a pipeline "
+                                                                         "run: its root job's id)")
+    since: Optional[datetime] = Field(None, description="Created at or after (UTC unless it says)")
+    until: Optional[datetime] = Field(None, description="Created before")
+
+
+class BulkIn(BaseModel):
+    """One of `ids`, `filter` or `submission`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    action: Line = Field(max_length=16, description="cancel | retry | delete (admins)", examples=["cancel"])
+    ids: Optional[list[Line]] = Field(None, min_length=1, max_length=1000,
+                                      description="Up to 1000 job ids, acted on at once")
+    filter: Optional[BulkFilterIn] = Field(None, description="Every job matching it, acted on by a bulk job")
+    submission: Optional[Line] = Field(None, max_length=64, description="A batch or pipeline run as one unit "
+                                                                        "(cancel, delete)")
+    dry_run: bool = Field(False, description="Only say how many jobs a filter (or the ids) would act on")
+
+    @model_validator(mode="after")
+    def _one_form(self):
+        given = [k for k in ("ids", "filter", "submission") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("give one of ids, filter or submission" + (f", not {' and '.join(given)}" if given else ""))
+        return self
+
+
+class BulkSummaryOut(BaseModel):
+    action: str
+    looked_at: int = Field(description="Jobs named (ids), or read that match the filter")
+    acted: int = Field(description="Jobs cancelled, retried or deleted")
+    already_final: int = 0
+    not_retryable: int = Field(0, description="Retry: jobs not FAILED, CRASHED or CANCELLED")
+    not_yours: int = Field(0, description="Ids naming no job of yours (or none at all)")
+    cancelled_first: int = Field(0, description="Delete: live jobs cancelled before they were removed")
+    changed: int = Field(0, description="Delete: jobs live again (retried) before they could be removed")
+    summary: str = Field(description="In words, e.g. '412 cancelled, 88 already final, 3 not yours'")
+    outcomes: dict[str, str] = Field(default_factory=dict, description="Ids form: each id's outcome")
+
+
+class BulkOut(BaseModel):
+    action: str
+    form: str = Field(description="ids | filter | submission")
+    dry_run: bool = False
+    summary: Optional[BulkSummaryOut] = Field(None, description="What was done (ids, submission)")
+    count: Optional[int] = Field(None, description="Filter: the jobs it acts on (or would)")
+    count_exact: Optional[bool] = Field(None, description="False: at least `count` (more than 10,000 to read)")
+    filter: Optional[str] = Field(None, description="The filter in words, its scope resolved")
+    job_id: Optional[str] = Field(None, description="Filter: the bulk job's id (GET /api/jobs/{id} shows its "
+                                                    "progress); null when nothing matches or for a dry run")
+    job: Optional[JobOut] = None

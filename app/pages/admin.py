@@ -13,7 +13,8 @@ from app.components.status import status_badge
 from app.state.admin import AdminState, BackendRow, CountRow, StuckRow
 from app.state.base import AuthState
 
-ADMIN_NAV = [("Overview", routes.ADMIN, "gauge"), ("Workers", routes.ADMIN_WORKERS, "cpu"),
+ADMIN_NAV = [("Overview", routes.ADMIN, "gauge"), ("Metrics", routes.ADMIN_METRICS, "chart-line"),
+             ("Queues", routes.ADMIN_QUEUES, "list-ordered"), ("Workers", routes.ADMIN_WORKERS, "cpu"),
              ("Submissions", routes.ADMIN_SUBMISSIONS, "inbox"),
              ("Configuration", routes.ADMIN_CONFIGURATION, "settings"), ("Users", routes.ADMIN_USERS, "users"),
              ("Schedules", routes.ADMIN_SCHEDULES, "calendar-clock"), ("Audit", routes.ADMIN_AUDIT, "scroll-text")]
@@ -247,6 +248,10 @@ def admin_overview_page() -> rx.Component:
                         spacing="3", align="baseline", wrap="wrap"),
                 rx.grid(rx.foreach(AdminState.counts, _count),
                         columns=rx.breakpoints(initial="2", sm="4", lg="7"), spacing="2", width="100%"),
+                rx.hstack(rx.icon("archive", size=14, color="var(--gray-10)"),
+                          rx.text(rx.text.strong("Retention: "), AdminState.retention, size="2",
+                                  color_scheme="gray", class_name="retention-policy"),
+                          spacing="2", align="center"),
                 _stuck(),
                 spacing="4",
                 width="100%",

@@ -1,5 +1,7 @@
-"""Configuration (/admin/configuration): backends, tasks and pipelines as configured,
-read only; each empty table says what it is for."""
+"""Configuration (/admin/configuration): backends, tasks and pipelines as configured (each
+empty table says what it is for); the whole configuration downloaded as one YAML
+document, and one uploaded, checked (what it would create, change and remove) and
+applied."""
 
 from __future__ import annotations
 
@@ -8,8 +10,8 @@ import reflex as rx
 from app import routes
 from app.components.common import empty_state, section, when
 from app.pages.admin import admin_page
+from app.state.admin_configuration import IMPORT_UPLOAD_ID, BackendConfigRow, ChangeRow, PipelineRow, TaskRow
 from app.state.admin_configuration import AdminConfigurationState as C
-from app.state.admin_configuration import BackendConfigRow, PipelineRow, TaskRow
 
 
 def _table(headers: list[str], rows, render, name: str) -> rx.Component:
@@ -65,6 +67,56 @@ def _pipeline(p: PipelineRow) -> rx.Component:
         custom_attrs={"data-pipeline": p.name}, class_name="config-pipeline-row")
 
 
+_ACTION_COLOURS = {"create": "green", "change": "amber", "remove": "red"}
+
+
+def _change(c: ChangeRow) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(rx.match(c.action, *[(k, rx.badge(k, color_scheme=v, variant="soft"))
+                                           for k, v in _ACTION_COLOURS.items()], rx.badge(c.action))),
+        rx.table.cell(_small(c.kind)), rx.table.cell(rx.text(c.name, weight="medium")),
+        rx.table.cell(_small(rx.cond(c.fields != "", c.fields, "—"))),
+        custom_attrs={"data-action": c.action, "data-kind": c.kind, "data-name": c.name}, class_name="config-change")
+
+
+def _import() -> rx.Component:
+    return section(
+        "Import a configuration",
+        rx.text("A YAML document as Download YAML writes it. Each of its sections (backends, tasks, pipelines) "
+                "becomes the whole of that kind: what it lists is created or changed, tasks and pipelines it leaves "
+                "out are removed (not while a run under way uses them); a section left out changes nothing. "
+                "Check says what it would do; nothing is written until you apply it, and then all of it or none.",
+                size="2", color_scheme="gray"),
+        rx.upload(
+            rx.vstack(rx.icon("file-up", size=24, color="var(--gray-9)"),
+                      rx.text(rx.cond(C.import_file != "", C.import_file,
+                                      "Drop a YAML file here, or click to choose one."), size="2"),
+                      align="center", spacing="1"),
+            id=IMPORT_UPLOAD_ID, max_files=1, multiple=False,
+            accept={"application/yaml": [".yaml", ".yml"], "text/plain": [".yaml", ".yml", ".txt", ".json"]},
+            on_drop=C.pick(rx.upload_files(upload_id=IMPORT_UPLOAD_ID)),
+            border="2px dashed var(--gray-a7)", border_radius="var(--radius-3)", padding="1em", width="100%",
+            cursor="pointer", class_name="config-drop"),
+        rx.hstack(
+            rx.button(rx.icon("list-checks", size=14), "Check", variant="soft", on_click=C.check,
+                      disabled=C.import_file == "", class_name="config-check"),
+            rx.button(rx.icon("upload", size=14), "Apply", on_click=C.apply, disabled=~C.checked_ok,
+                      class_name="config-apply"),
+            rx.cond(C.import_file != "", rx.button("Start over", variant="ghost", on_click=C.start_over)),
+            spacing="2", wrap="wrap"),
+        rx.cond(C.import_error != "", rx.callout(C.import_error, icon="triangle-alert", color_scheme="red",
+                                                 class_name="config-import-error",
+                                                 custom_attrs={"data-field": C.import_field})),
+        rx.cond(C.checked_ok, rx.vstack(
+            rx.text("If applied: ", rx.text.strong(C.check_summary), size="2", class_name="config-check-summary"),
+            rx.cond(C.changes.length() > 0,  # type: ignore[attr-defined]
+                    _table(["", "Kind", "Name", "Fields"], C.changes, _change, "config-changes"),
+                    rx.text("The configuration is already as the document says.", size="2")),
+            spacing="2", width="100%")),
+        class_name="config-import",
+    )
+
+
 def admin_configuration_page() -> rx.Component:
     return admin_page(
         rx.cond(
@@ -98,11 +150,13 @@ def admin_configuration_page() -> rx.Component:
                                 "A pipeline is a recipe of ordered task steps; running it lodges a workflow whose "
                                 "steps of equal order run in parallel, each order after the one before succeeds."),
                 )),
+                _import(),
                 spacing="4",
                 width="100%",
             ),
             rx.center(rx.spinner(), padding="3em", width="100%"),
         ),
         title="Configuration",
-        actions=[rx.text("Read only", size="1", color_scheme="gray")],
+        actions=[rx.button(rx.icon("download", size=14), "Download YAML", variant="soft", on_click=C.download,
+                           class_name="config-download")],
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Optional, Union
+from typing import Any, Callable, Iterable, Optional, Union
 
 import sqlalchemy as sa
 from sqlmodel import select
@@ -179,6 +179,35 @@ def ok_codes(task: TaskInfo) -> set[int]:
 # --- tasks (admins) ---------------------------------------------------------------------------
 
 
+def write_task(s, task_id: Optional[int], values: dict[str, Any], params: list[ParameterInfo]) -> int:
+    """Write a task checked by `_task_values` in the caller's transaction: a new one
+    (task_id None) or over task_id; its parameters replaced. The task's id."""
+    _name_free(s, Task, values["name"], task_id, "task")
+    if task_id is None:
+        task = Task(**values)
+    else:
+        task = s.get(Task, task_id)
+        if task is None:
+            raise NotFound(f"No task {task_id}.")
+        for k, v in values.items():
+            setattr(task, k, v)
+    s.add(task)
+    s.flush()
+    _save_parameters(s, task.id, params)
+    return task.id
+
+
+def remove_task(s, task_id: int) -> None:
+    """Delete a task and its parameters in the caller's transaction (no pipeline may
+    have it as a step)."""
+    for p in s.exec(select(TaskParameter).where(TaskParameter.task_id == task_id)):
+        s.delete(p)
+    s.flush()  # the parameters first: they refer to the task
+    task = s.get(Task, task_id)
+    if task is not None:
+        s.delete(task)
+
+
 @audited("task.create", target="name")
 def create_task(*, actor: User, name: str, description: str = "", backend: str = DEFAULT_BACKEND,
                 kind: str = "command", command: str = "", handler: str = "", input_glob: str = "",
@@ -193,12 +222,7 @@ def create_task(*, actor: User, name: str, description: str = "", backend: str =
                                   parameters=parameters)
     try:
         with session(write=True) as s:
-            _name_free(s, Task, values["name"], None, "task")
-            task = Task(**values)
-            s.add(task)
-            s.flush()
-            _save_parameters(s, task.id, params)
-            task_id = task.id
+            task_id = write_task(s, None, values, params)
     except sa.exc.IntegrityError:
         raise Conflict(f"A task named {values['name']!r} exists already.", field="name") from None
     log.warning("task %s created by %s", values["name"], actor.username)
@@ -219,14 +243,7 @@ def update_task(*, actor: User, task_id: int, name: str, description: str = "", 
                                   parameters=parameters)
     try:
         with session(write=True) as s:
-            task = s.get(Task, task_id)
-            if task is None:
-                raise NotFound(f"No task {task_id}.")
-            _name_free(s, Task, values["name"], task_id, "task")
-            for k, v in values.items():
-                setattr(task, k, v)
-            s.add(task)
-            _save_parameters(s, task_id, params)
+            write_task(s, task_id, values, params)
     except sa.exc.IntegrityError:
         raise Conflict(f"A task named {values['name']!r} exists already.", field="name") from None
     log.warning("task %s changed by %s", values["name"], actor.username)
@@ -246,18 +263,19 @@ def delete_task(*, actor: User, task_id: int) -> None:
         if users:
             raise Conflict(f"Task {task.name!r} is a step of {', '.join(users)}; remove it from "
                            f"{'that pipeline' if len(users) == 1 else 'those pipelines'} first.")
-        for p in s.exec(select(TaskParameter).where(TaskParameter.task_id == task_id)):
-            s.delete(p)
-        s.flush()  # the parameters first: they refer to the task
-        s.delete(task)
+        remove_task(s, task_id)
     log.warning("task %s deleted by %s", task_id, actor.username)
 
 
 # --- pipelines (admins) -------------------------------------------------------------------------
 
 
-def _steps(s, value: Any) -> list[tuple[int, int]]:
-    """(order, task id) pairs from [{"order": 1, "task": "name or id"}, ...]."""
+def resolve_steps(value: Any, task_id_of: Callable[[Any], Optional[int]]) -> list[tuple[int, int]]:
+    """(order, task id) pairs from [{"order": 1, "task": "name or id"}, ...]; `task_id_of`
+    finds a task by its reference (None: no such task)."""
+    if value is not None and not isinstance(value, (list, tuple)):
+        if isinstance(value, (str, bytes, dict)) or not isinstance(value, Iterable):
+            raise InvalidInput("steps must be a list of {order, task}.", field="steps")
     steps = list(value or [])
     if not steps:
         raise InvalidInput("A pipeline needs at least one step.", field="steps")
@@ -274,21 +292,78 @@ def _steps(s, value: Any) -> list[tuple[int, int]]:
             raise InvalidInput(f"The order of step {i} must be a whole number from 1 to 1000.",
                                field=f"steps.{i}.order")
         ref = st.get("task", st.get("task_id"))
-        task = None
-        if isinstance(ref, int) and not isinstance(ref, bool):
-            task = s.get(Task, ref)
-        elif isinstance(ref, str) and ref.strip():
-            task = s.exec(select(Task).where(Task.name == ref.strip())).first()
-        if task is None:
+        task_id = task_id_of(ref) if isinstance(ref, (int, str)) and not isinstance(ref, bool) else None
+        if task_id is None:
             raise InvalidInput(f"Step {i} names no task: {ref!r}.", field=f"steps.{i}.task")
-        out.append((order, task.id))
+        out.append((order, task_id))
     return out
+
+
+def _steps(s, value: Any) -> list[tuple[int, int]]:
+    """Steps whose tasks are named by name or id as configured now."""
+    def task_id_of(ref: Any) -> Optional[int]:
+        if isinstance(ref, int):
+            task = s.get(Task, ref)
+        elif ref.strip():
+            task = s.exec(select(Task).where(Task.name == ref.strip())).first()
+        else:
+            task = None
+        return task.id if task is not None else None
+
+    return resolve_steps(value, task_id_of)
 
 
 def _flag(value: Any, what: str) -> bool:
     if not isinstance(value, bool):
         raise InvalidInput(f"{what} must be true or false.", field=what)
     return value
+
+
+def pipeline_values(*, name: Any, description: Any = "", queue_hog_size: Any = None, queue_hard_limit: Any = None,
+                    runnable: Any = True, public: Any = False, validators: Any = None) -> dict[str, Any]:
+    """A pipeline's own fields checked (everything but its steps), as written; without
+    "validators" when None is given (a replaced pipeline keeps them)."""
+    values = {"name": _name(name, "pipeline"), "description": _text(description, "description", 2000),
+              "queue_hog_size": check_limit(queue_hog_size, "queue_hog_size"),
+              "queue_hard_limit": check_limit(queue_hard_limit, "queue_hard_limit"),
+              "runnable": _flag(runnable, "runnable"), "public": _flag(public, "public")}
+    if validators is not None:
+        if not isinstance(validators, (list, tuple, str, bytes, dict)) and isinstance(validators, Iterable):
+            validators = list(validators)
+        values["validators"] = check_validators(validators)
+    return values
+
+
+def write_pipeline(s, pipeline_id: Optional[int], values: dict[str, Any], pairs: list[tuple[int, int]]) -> int:
+    """Write a pipeline checked by `pipeline_values` and its (order, task id) steps in
+    the caller's transaction: a new one (pipeline_id None) or over pipeline_id, its
+    steps replaced. Runs under way keep the steps they started with (their plan)."""
+    _name_free(s, Pipeline, values["name"], pipeline_id, "pipeline")
+    if pipeline_id is None:
+        p = Pipeline(**{"validators": [], **values})
+    else:
+        p = s.get(Pipeline, pipeline_id)
+        if p is None:
+            raise NotFound(f"No pipeline {pipeline_id}.")
+        for k, v in values.items():
+            setattr(p, k, v)
+        for old in s.exec(select(PipelineStep).where(PipelineStep.pipeline_id == pipeline_id)):
+            s.delete(old)
+    s.add(p)
+    s.flush()
+    for order, task_id in pairs:
+        s.add(PipelineStep(pipeline_id=p.id, order=order, task_id=task_id))
+    return p.id
+
+
+def remove_pipeline(s, pipeline_id: int) -> None:
+    """Delete a pipeline and its steps in the caller's transaction."""
+    for st in s.exec(select(PipelineStep).where(PipelineStep.pipeline_id == pipeline_id)):
+        s.delete(st)
+    s.flush()
+    p = s.get(Pipeline, pipeline_id)
+    if p is not None:
+        s.delete(p)
 
 
 @audited("pipeline.create", target="name")
@@ -300,24 +375,15 @@ def create_pipeline(*, actor: User, name: str, description: str = "", steps: Ite
     of equal order run in parallel. The fair-use limits are its own (None: the global);
     `validators` name the checks every upload must pass (app.validators)."""
     _admin(actor)
-    name = _name(name, "pipeline")
-    description = _text(description, "description", 2000)
-    hog, hard = check_limit(queue_hog_size, "queue_hog_size"), check_limit(queue_hard_limit, "queue_hard_limit")
-    checks = check_validators(list(validators) if validators is not None else [])
+    values = pipeline_values(name=name, description=description, queue_hog_size=queue_hog_size,
+                             queue_hard_limit=queue_hard_limit, runnable=runnable, public=public,
+                             validators=list(validators) if validators is not None else [])
     try:
         with session(write=True) as s:
-            pairs = _steps(s, steps)
-            _name_free(s, Pipeline, name, None, "pipeline")
-            p = Pipeline(name=name, description=description, queue_hog_size=hog, queue_hard_limit=hard,
-                         runnable=_flag(runnable, "runnable"), public=_flag(public, "public"), validators=checks)
-            s.add(p)
-            s.flush()
-            for order, task_id in pairs:
-                s.add(PipelineStep(pipeline_id=p.id, order=order, task_id=task_id))
-            pipeline_id = p.id
+            pipeline_id = write_pipeline(s, None, values, _steps(s, steps))
     except sa.exc.IntegrityError:
-        raise Conflict(f"A pipeline named {name!r} exists already.", field="name") from None
-    log.warning("pipeline %s created by %s", name, actor.username)
+        raise Conflict(f"A pipeline named {values['name']!r} exists already.", field="name") from None
+    log.warning("pipeline %s created by %s", values["name"], actor.username)
     return get_pipeline(actor=actor, pipeline=pipeline_id)
 
 
@@ -330,31 +396,17 @@ def update_pipeline(*, actor: User, pipeline_id: int, name: str, description: st
     its validators too when given (None keeps them). Runs under way keep the steps they
     started with."""
     _admin(actor)
-    name = _name(name, "pipeline")
-    description = _text(description, "description", 2000)
-    hog, hard = check_limit(queue_hog_size, "queue_hog_size"), check_limit(queue_hard_limit, "queue_hard_limit")
-    checks = check_validators(list(validators)) if validators is not None else None
+    values = pipeline_values(name=name, description=description, queue_hog_size=queue_hog_size,
+                             queue_hard_limit=queue_hard_limit, runnable=runnable, public=public,
+                             validators=validators)
     try:
         with session(write=True) as s:
-            p = s.get(Pipeline, pipeline_id)
-            if p is None:
+            if s.get(Pipeline, pipeline_id) is None:
                 raise NotFound(f"No pipeline {pipeline_id}.")
-            pairs = _steps(s, steps)
-            _name_free(s, Pipeline, name, pipeline_id, "pipeline")
-            p.name, p.description = name, description
-            p.queue_hog_size, p.queue_hard_limit = hog, hard
-            p.runnable, p.public = _flag(runnable, "runnable"), _flag(public, "public")
-            if checks is not None:
-                p.validators = checks
-            s.add(p)
-            for old in s.exec(select(PipelineStep).where(PipelineStep.pipeline_id == pipeline_id)):
-                s.delete(old)
-            s.flush()
-            for order, task_id in pairs:
-                s.add(PipelineStep(pipeline_id=pipeline_id, order=order, task_id=task_id))
+            write_pipeline(s, pipeline_id, values, _steps(s, steps))
     except sa.exc.IntegrityError:
-        raise Conflict(f"A pipeline named {name!r} exists already.", field="name") from None
-    log.warning("pipeline %s changed by %s", name, actor.username)
+        raise Conflict(f"A pipeline named {values['name']!r} exists already.", field="name") from None
+    log.warning("pipeline %s changed by %s", values["name"], actor.username)
     return get_pipeline(actor=actor, pipeline=pipeline_id)
 
 
@@ -366,10 +418,7 @@ def delete_pipeline(*, actor: User, pipeline_id: int) -> None:
         p = s.get(Pipeline, pipeline_id)
         if p is None:
             raise NotFound(f"No pipeline {pipeline_id}.")
-        for st in s.exec(select(PipelineStep).where(PipelineStep.pipeline_id == pipeline_id)):
-            s.delete(st)
-        s.flush()
-        s.delete(p)
+        remove_pipeline(s, pipeline_id)
     log.warning("pipeline %s deleted by %s", pipeline_id, actor.username)
 
 

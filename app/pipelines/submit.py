@@ -240,7 +240,7 @@ def run_steps(workflow_id: str) -> list[Job]:
     """The steps of a pipeline run (its workflow), by order, then as lodged."""
     with session() as s:
         # The type is checked here, not in SQL, so the planner always reads the workflow's
-        # own jobs (ix_job_workflow), never every pipeline job through the type's index.
+        # own jobs (ix_job_workflow_created_id), never every pipeline job through the type's index.
         jobs = s.exec(select(Job).where(Job.workflow_id == workflow_id).order_by(Job.step, Job.created_at, Job.id))
         return [j for j in jobs if j.job_type == JOB_TYPE]
 

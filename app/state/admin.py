@@ -14,7 +14,7 @@ from typing import Any, Optional
 
 import reflex as rx
 
-from app import backends, queries, queues, workers
+from app import backends, queries, queues, retention, workers
 from app.errors import InvalidInput, JobdeckError
 from app.lifecycle import JobStatus
 from app.models import User
@@ -106,7 +106,8 @@ class CountRow:
 def _read(user: User) -> dict[str, Any]:
     """Everything the overview shows (runs in a thread: Redis and SQL)."""
     counts = queries.status_counts(viewer=user, all_users=True)
-    out: dict[str, Any] = {"counts": [CountRow(s.value, s.aa_name, counts.get(s.value, 0)) for s in JobStatus]}
+    out: dict[str, Any] = {"counts": [CountRow(s.value, s.aa_name, counts.get(s.value, 0)) for s in JobStatus],
+                           "retention": retention.policy().describe()}
     try:
         out["backends"] = [backend_row(b) for b in workers.backend_status()]
         out["stuck"] = [StuckRow(job_id=s.job.id, label=label_of(s.job.job_type, s.job.job_subtype),
@@ -124,6 +125,7 @@ class AdminState(rx.State):
     counts: list[CountRow] = []
     stuck: list[StuckRow] = []
     error: str = ""
+    retention: str = ""  # what the housekeeper removes, and when (JOBDECK_RETAIN_DAYS…)
     loaded: bool = False
     # the backend being changed ("" when the dialog is closed) and its form
     editing: str = ""
@@ -138,6 +140,7 @@ class AdminState(rx.State):
     async def _refresh(self, user: User) -> None:
         got = await asyncio.to_thread(_read, user)
         self.counts = got["counts"]
+        self.retention = got["retention"]
         self.error = got["error"]
         if not got["error"]:
             self.backends, self.stuck = got["backends"], got["stuck"]

@@ -1,5 +1,6 @@
 """State of the configuration page (/admin/configuration): backends, tasks and pipelines
-as configured, read only."""
+as configured; the whole configuration downloaded as one YAML document, and a document
+uploaded, checked (a dry run: what it would create, change and remove) and applied."""
 
 from __future__ import annotations
 
@@ -7,8 +8,11 @@ import dataclasses
 
 import reflex as rx
 
-from app import configuration
+from app import config_import, configuration
+from app.config_yaml import MAX_BYTES
+from app.errors import JobdeckError
 from app.state.admin import admin_viewer, seconds_text
+from app.state.bulk import read_upload
 from app.state.views import exact, iso
 
 
@@ -49,6 +53,17 @@ class PipelineRow:
     validators: str = ""  # "seq, pdb_file"; "" for none
 
 
+@dataclasses.dataclass
+class ChangeRow:
+    kind: str = ""  # backend | task | pipeline
+    name: str = ""
+    action: str = ""  # create | change | remove
+    fields: str = ""  # "command, timeout_s"
+
+
+IMPORT_UPLOAD_ID = "config-yaml"
+
+
 def _steps(p) -> str:
     parts = []
     for i, group in enumerate(p.orders, start=1):
@@ -80,12 +95,102 @@ class AdminConfigurationState(rx.State):
     tasks: list[TaskRow] = []
     pipelines: list[PipelineRow] = []
     loaded: bool = False
+    # The document chosen for import: its name, the dry run's answer, the refusal.
+    import_file: str = ""
+    check_summary: str = ""
+    changes: list[ChangeRow] = []
+    import_error: str = ""
+    import_field: str = ""
+    checked_ok: bool = False
+    _document: bytes = b""
 
     @rx.event
     async def load(self):
         user, instead = await admin_viewer(self)
         if user is None:
             return instead
+        self._read(user)
+
+    @rx.event
+    async def download(self):
+        user, instead = await admin_viewer(self)
+        if user is None:
+            return instead
+        text = config_import.export_configuration(actor=user)
+        return rx.download(data=text.encode("utf-8"), filename="jobdeck-config.yaml", mime_type="application/yaml")
+
+    def _forget_check(self) -> None:
+        self.check_summary, self.changes, self.checked_ok = "", [], False
+        self.import_error = self.import_field = ""
+
+    @rx.event
+    async def pick(self, files: list[rx.UploadFile]):
+        """Keep the chosen document (nothing is checked or written yet)."""
+        user, instead = await admin_viewer(self)
+        if user is None:
+            return instead
+        self._forget_check()
+        if not files:
+            return rx.toast.error("Choose a YAML file to import.")
+        data = await read_upload(files[0], MAX_BYTES)
+        self.import_file = files[0].name or "configuration.yaml"
+        if data is None:
+            self._document = b""
+            self.import_error = f"{self.import_file} is larger than {MAX_BYTES} bytes, the most an import reads."
+            return
+        self._document = data
+
+    @rx.event
+    async def check(self):
+        """The dry run: what an import of the chosen document would do."""
+        user, instead = await admin_viewer(self)
+        if user is None:
+            return instead
+        self._forget_check()
+        if not self._document:
+            self.import_error = "Choose a YAML file first."
+            return
+        try:
+            done = config_import.check_import(actor=user, content=self._document)
+        except JobdeckError as exc:
+            self.import_error, self.import_field = exc.message, getattr(exc, "field", None) or ""
+            return
+        self._show(done)
+        self.checked_ok = True
+
+    @rx.event
+    async def apply(self):
+        user, instead = await admin_viewer(self)
+        if user is None:
+            return instead
+        if not self._document or not self.checked_ok:
+            self.import_error = "Check the document before applying it."
+            return
+        try:
+            done = config_import.import_configuration(actor=user, content=self._document)
+        except JobdeckError as exc:
+            self._forget_check()
+            self.import_error, self.import_field = exc.message, getattr(exc, "field", None) or ""
+            return
+        name = self.import_file
+        self._forget_check()
+        self.import_file, self._document = "", b""
+        self._read(user)
+        return [rx.clear_selected_files(IMPORT_UPLOAD_ID),
+                rx.toast.success(f"Configuration imported from {name}: {done.summary}.")]
+
+    @rx.event
+    def start_over(self):
+        self._forget_check()
+        self.import_file, self._document = "", b""
+        return rx.clear_selected_files(IMPORT_UPLOAD_ID)
+
+    def _show(self, done: config_import.ImportResult) -> None:
+        self.check_summary = done.summary
+        self.changes = [ChangeRow(kind=c.kind, name=c.name, action=c.action, fields=", ".join(c.fields))
+                        for c in done.changes]
+
+    def _read(self, user) -> None:
         conf = configuration.read_configuration(actor=user)
         self.backends = [BackendConfigRow(
             name=b.name, description=b.description, max_workers=b.max_workers,

@@ -26,6 +26,14 @@ from app.state.views import STATUSES, ListRow, RowLive, list_row, row_live, run_
 
 PAGE_SIZE = 25
 ANY = "all"
+# Told the ids shown each time the panel's list is read again: states that build on the
+# list (app.state.bulk_select) register here, so this state imports none of them.
+_AFTER_READ: list = []
+
+
+def after_read(fn):
+    _AFTER_READ.append(fn)
+    return fn
 # (value, label) of the type filter: each type, then each type/subtype.
 TYPE_OPTIONS = [(t, t) for t in sorted({t for t, _ in SPECS})] + [
     (f"{t}/{s}", f"{t} / {s}") for t, s in sorted(SPECS)]
@@ -222,6 +230,8 @@ class JobsState(rx.State):
         f = self._filter()
         lst._match = (text, f.status or "", f.job_type or "", f.job_subtype or "")
         lst.loaded = True
+        for fn in _AFTER_READ:  # e.g. the selection keeps only the rows still shown
+            await fn(self, {r.id for r in lst.rows})
 
     async def _reload(self):
         user = await viewer(self)

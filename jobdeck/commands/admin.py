@@ -1,7 +1,10 @@
-"""Admin: workers, backends, and pausing, resuming and waking a backend."""
+"""Admin: workers, backends, and pausing, resuming and waking a backend; the whole
+configuration exported and imported as one YAML document (`jobdeck config ...`)."""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
 from typing import Optional
 from urllib.parse import quote
 
@@ -14,6 +17,9 @@ from jobdeck.client import Client
 from jobdeck.render import Column, out, print_json, print_table, short_time, table
 
 app = typer.Typer()
+config_app = typer.Typer(help="The whole configuration (backends, tasks, pipelines) as one YAML document (admins).",
+                         no_args_is_help=True)
+YAML = "application/yaml"
 
 
 @app.command()
@@ -127,4 +133,53 @@ def wake(backend: str = typer.Argument(..., help="The backend's name"),
         with client() as c:
             got = c.post(f"/api/admin/backends/{quote(backend, safe='')}/wake")
         print_json(got) if as_json else out.print(escape(got["message"]))
+    run(body)
+
+
+# --- the configuration as YAML --------------------------------------------------------------
+
+
+@config_app.command("export")
+def config_export(output: Optional[Path] = typer.Option(None, "--output", "-o", dir_okay=False,
+                                                        help="Write it to this file (default: standard output)")):
+    """The configuration as one YAML document: the same configuration is always the same bytes."""
+    def body():
+        with client() as c:
+            data = c.request("GET", "/api/admin/config", headers={"Accept": YAML}).content
+        if output is None:
+            sys.stdout.buffer.write(data)
+            sys.stdout.flush()
+            return
+        try:
+            output.write_bytes(data)
+        except OSError as exc:
+            raise Failed(f"Cannot write {output}: {exc.strerror or exc}.") from None
+        out.print(f"Wrote the configuration to {escape(str(output))} ({len(data)} bytes).")
+    run(body)
+
+
+@config_app.command("import")
+def config_import(file: str = typer.Argument(..., help="The YAML document (- for standard input)"),
+                  dry_run: bool = typer.Option(False, "--dry-run", help="Check it and say what would change; "
+                                                                        "write nothing"),
+                  as_json: bool = typer.Option(False, "--json", help="Print the answer as JSON")):
+    """Import a configuration document: checked whole, then written all at once (admins).
+    Tasks and pipelines it leaves out of a section it has are removed."""
+    def body():
+        try:
+            data = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
+        except OSError as exc:
+            raise Failed(f"Cannot read {file}: {exc.strerror or exc}.") from None
+        with client() as c:
+            got = c.json(c.request("PUT", "/api/admin/config", params={"dry_run": str(dry_run).lower()},
+                                   content=data, headers={"Content-Type": YAML}))
+        if as_json:
+            print_json(got)
+            return
+        out.print(("Dry run, nothing written: " if not got["applied"] else "Imported: ") + escape(got["summary"]) + ".")
+        if got["changes"]:
+            cols = [Column("action", lambda ch: ch["action"], keep=True), Column("kind", lambda ch: ch["kind"]),
+                    Column("name", lambda ch: ch["name"], keep=True),
+                    Column("fields", lambda ch: ", ".join(ch["fields"]), flex=True)]
+            print_table(table(got["changes"], cols))
     run(body)

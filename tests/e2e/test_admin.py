@@ -61,6 +61,9 @@ def test_admin_sees_the_pool_and_changes_a_backend(admin_page, console, request)
     expect(system).to_contain_text(socket.gethostname())  # served by the running pool
     expect(page.locator("[data-count-status=SUCCEEDED]")).to_be_visible()
     expect(page.locator(".no-stuck-jobs")).to_be_visible()
+    # The console's server keeps every job (JOBDECK_RETAIN_DAYS unset): the overview says so.
+    expect(page.locator(".retention-policy")).to_have_text(
+        "Retention: Jobs are kept forever (JOBDECK_RETAIN_DAYS is 0).")
 
     # Wake a backend up: a worker starts and shows on the workers page.
     system.get_by_role("button", name="Wake up").click()
@@ -111,7 +114,7 @@ def test_admin_sees_the_pool_and_changes_a_backend(admin_page, console, request)
     shot(page, "admin-overview-phone")
     page.set_viewport_size(DESKTOP)
 
-    # The configuration, read only: backends, and the demo's tasks and pipeline.
+    # The configuration page: backends, and the demo's tasks and pipeline.
     page.locator(".admin-tab", has_text="Configuration").click()
     expect(page.locator(".config-backend-row[data-backend=registry]")).to_contain_text("45 s")
     expect(page.locator(".config-task-row[data-task='line count']")).to_contain_text("wc -l")

@@ -128,7 +128,7 @@ def test_an_admin_sees_all_users_or_one_user(page, console):
     page.get_by_role("button", name="Show user").click()
     expect(page.locator(f".job-row[data-job-id='{ids['bob']}']")).to_be_visible()
     expect(page.locator(f".job-row[data-job-id='{ids['alice']}']")).to_have_count(0)
-    owners = page.locator(".job-row td:nth-child(5)").all_inner_texts()
+    owners = page.locator(".job-row td.col-owner").all_inner_texts()
     assert owners and set(owners) == {"bob"}
     page.get_by_role("button", name="Only my jobs").click()
     expect(page.locator(f".job-row[data-job-id='{ids['bob']}']")).to_have_count(0)

@@ -75,6 +75,12 @@ SMOKE = {
         rf"runs=20,000 pipelines=2: one estimate {NUM} ms \(kept {NUM} ms\), jobtimes {NUM} ms",
         rf"ratio N/10k: one estimate {NUM}, kept {NUM}, jobtimes {NUM}",
     ]),
+    "metrics": (["--jobs", "40", "--rounds", "2"], {}, [
+        r"jobs=40 rounds=2 database=sqlite",
+        rf"transitions without the aggregate : {NUM} ms per job",
+        rf"transitions with the aggregate +: {NUM} ms per job; ratio with/without {NUM}",
+        rf"scrape of /metrics {NUM} ms \([\d,]+ bytes\); admin page's series {NUM} ms",
+    ]),
     "chain": (["--steps", "20"], {}, [
         r"steps=20 database=sqlite, one worker each",
         rf"bare RQ depends_on chain +: +{NUM} s +{NUM} ms per step",
@@ -87,6 +93,13 @@ SMOKE = {
         rf"model runs from CSV +20 jobs +{NUM} s",
         rf"batch of NOOP jobs \(big\) +200 jobs",
         rf"peak memory of the process +{NUM} MB before, {NUM} MB after",
+    ]),
+    "bulk_actions": (["--live", "300", "--finished", "300", "--act", "20", "--chunk", "10"], {}, [
+        r"seeded 600 jobs in",
+        rf"count of a filter: kept counts {NUM} ms \(300\), index read up to 10,000 {NUM} ms",
+        rf"a chunk of 10 PENDING jobs: first {NUM} ms, at 90 % {NUM} ms, ratio deep/first {NUM}",
+        rf"cancel 20 jobs: one by one {NUM} ms per job, bulk in chunks of 10 {NUM} ms per job \(20 cancelled\); "
+        rf"ratio bulk/single {NUM}",
     ]),
     "records": (["--steps", "20"], {}, [
         r"steps=20 database=sqlite, one worker",

@@ -2,7 +2,7 @@
 parameters are in the payload)
 
 Revision ID: 0100
-Revises: 0017
+Revises: 0020
 """
 from typing import Sequence, Union
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 import sqlmodel
 
 revision: str = '0100'
-down_revision: Union[str, None] = '0017'
+down_revision: Union[str, None] = '0020'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 

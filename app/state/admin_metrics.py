@@ -1,0 +1,81 @@
+"""State of the admin metrics page (/admin/metrics): the series of app.dashboard, read
+again every few seconds while the page is open (each read is a handful of aggregate
+rows and one Redis round trip, whatever the number of jobs)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import Any
+
+import reflex as rx
+
+from app import dashboard
+from app.state.admin import REDIS_DOWN, admin_viewer, seconds_text
+
+STATUS_COLORS = {"SUCCEEDED": "var(--green-9)", "FAILED": "var(--red-9)", "CRASHED": "var(--orange-9)",
+                 "CANCELLED": "var(--gray-9)"}
+PRIORITY_COLORS = {"high": "var(--red-9)", "normal": "var(--indigo-9)", "low": "var(--gray-8)"}
+
+
+def _label(iso: str) -> str:
+    return datetime.fromisoformat(iso).strftime("%H:%M")
+
+
+def _span(s) -> str:
+    s = s or 0.0
+    return seconds_text(s) if s >= 1 else f"{s * 1000:.0f} ms"
+
+
+def _read(user) -> dict[str, Any]:
+    d = dashboard.read(viewer=user)
+    hour = [{**m, "label": _label(m["minute"])} for m in d.last_hour]
+    day = [{**m, "label": _label(m["minute"])} for m in d.last_day]
+    runs = [{"job_type": r["job_type"], "ran": r["ran"], "p50": round(r["p50_s"] or 0.0, 3),
+             "p95": round(r["p95_s"] or 0.0, 3), "p50_text": _span(r["p50_s"]), "p95_text": _span(r["p95_s"])}
+            for r in d.run_times]
+    fails = [{**f, "name": f"{f['job_type']} / {f['job_subtype']}", "total": f["FAILED"] + f["CRASHED"]}
+             for f in d.failures]
+    return {"hour": hour, "day": day, "depth": d.queue_depth or [], "error": "" if d.queue_depth is not None
+            else REDIS_DOWN, "runs": runs, "failures": fails, "finished": d.finished_last_hour,
+            "at": d.at.strftime("%H:%M:%S UTC")}
+
+
+class AdminMetricsState(rx.State):
+    last_hour: list[dict[str, Any]] = []
+    last_day: list[dict[str, Any]] = []
+    queue_depth: list[dict[str, Any]] = []
+    run_times: list[dict[str, Any]] = []
+    failures: list[dict[str, Any]] = []
+    finished: dict[str, int] = {}
+    read_at: str = ""
+    error: str = ""
+    loaded: bool = False
+
+    @rx.var
+    def finished_total(self) -> int:
+        return sum(self.finished.values())
+
+    @rx.var
+    def queued_total(self) -> int:
+        return sum(int(q.get("total", 0)) for q in self.queue_depth)
+
+    async def _refresh(self, user) -> None:
+        got = await asyncio.to_thread(_read, user)
+        self.last_hour, self.last_day = got["hour"], got["day"]
+        self.queue_depth, self.run_times, self.failures = got["depth"], got["runs"], got["failures"]
+        self.finished, self.read_at, self.error = got["finished"], got["at"], got["error"]
+        self.loaded = True
+
+    @rx.event
+    async def load(self):
+        user, instead = await admin_viewer(self)
+        if user is None:
+            return instead
+        await self._refresh(user)
+
+    @rx.event
+    async def tick(self, _now: str = ""):
+        user, _ = await admin_viewer(self)
+        if user is not None:
+            await self._refresh(user)

@@ -1,0 +1,134 @@
+"""Bulk actions at scale: a user with many live jobs among many finished ones. The
+count a filter states comes from the kept counts (or a bounded read of its index), a
+chunk of the walk costs the same at any depth (keyset), and a bulk cancel costs about
+what the same cancels one by one do (it is them, without a request each).
+
+    python -m bench.bulk_actions [--live 20000] [--finished 20000] [--act 500] [--chunk 500] [--database-url URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import fresh_environment, private_redis  # noqa: E402
+
+
+def _ms(fn, repeat: int = 5) -> float:
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t0) * 1000)
+    return statistics.median(times)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--live", type=int, default=20_000, help="PENDING jobs of the user")
+    ap.add_argument("--finished", type=int, default=20_000, help="SUCCEEDED jobs of the user")
+    ap.add_argument("--act", type=int, default=500, help="jobs cancelled each way (bulk, one by one)")
+    ap.add_argument("--chunk", type=int, default=500)
+    ap.add_argument("--database-url", default=None)
+    args = ap.parse_args()
+    with private_redis() as url:
+        fresh_environment(url, args.database_url)
+        import sqlalchemy as sa
+
+        from app import auth, bulk_actions, bulk_filter, counts, launch
+        from app.db import get_engine, utcnow, write_conn
+        from app.models import Job
+
+        _job = Job.__table__
+        alice = auth.create_user(username="alice", password="alice-password")
+        now = utcnow()
+        t0 = time.perf_counter()
+        n, chunk = 0, []
+        both = 2 * min(args.live, args.finished)  # interleaved, then the rest of the larger
+        for i in range(args.live + args.finished):
+            live = i % 2 == 0 if i < both else args.live > args.finished
+            chunk.append(dict(id=str(uuid.uuid4()), owner="alice", job_type="SYSTEM", job_subtype="NOOP",
+                              status="PENDING" if live else "SUCCEEDED", attempt=1, payload={}, queue="system",
+                              subject="", priority="normal", created_at=now - timedelta(milliseconds=i),
+                              updated_at=now))
+            if len(chunk) == 5000:
+                with write_conn() as conn:
+                    conn.execute(sa.insert(_job), chunk)
+                n, chunk = n + len(chunk), []
+        if chunk:
+            with write_conn() as conn:
+                conn.execute(sa.insert(_job), chunk)
+            n += len(chunk)
+        counts.rebuild()
+        if get_engine().dialect.name == "postgresql":
+            with get_engine().connect() as conn:
+                conn.execute(sa.text("ANALYZE job"))
+                conn.commit()
+        kept = counts.read("alice")
+        print(f"seeded {n:,} jobs in {time.perf_counter() - t0:.1f} s: {kept['PENDING']:,} PENDING, "
+              f"{kept['SUCCEEDED']:,} SUCCEEDED ({get_engine().dialect.name})")
+
+        plain = bulk_filter.parse(alice, "cancel", {})
+        typed = bulk_filter.parse(alice, "cancel", {"job_type": "SYSTEM"})
+        kept_ms = _ms(lambda: bulk_filter.count(plain))
+        read_ms = _ms(lambda: bulk_filter.count(typed))
+        print(f"count of a filter: kept counts {kept_ms:.2f} ms ({bulk_filter.count(plain).n:,}), "
+              f"index read up to {bulk_filter.COUNT_CAP:,} {read_ms:.2f} ms")
+
+        conds = bulk_filter.passes(plain)[0]  # the PENDING pass
+        from app.db import session
+
+        def page_at(depth: int):
+            q = sa.select(_job.c.created_at, _job.c.id).where(*conds).order_by(
+                _job.c.created_at.desc(), _job.c.id.desc()).offset(depth).limit(1)
+            with session() as s:
+                after = tuple(s.connection().execute(q).first())
+            return lambda: session_rows(bulk_filter.page_query(conds, chunk=args.chunk, after=after))
+
+        def session_rows(q):
+            with session() as s:
+                return s.connection().execute(q).all()
+
+        first = _ms(lambda: session_rows(bulk_filter.page_query(conds, chunk=args.chunk)))
+        deep = _ms(page_at(max(0, int(kept["PENDING"] * 0.9) - args.chunk)))
+        print(f"a chunk of {args.chunk} PENDING jobs: first {first:.2f} ms, at 90 % {deep:.2f} ms, "
+              f"ratio deep/first {deep / max(first, 1e-6):.2f}")
+
+        act = min(args.act, kept["PENDING"] // 2)
+        with session() as s:
+            ids = list(s.connection().execute(sa.select(_job.c.id).where(_job.c.status == "PENDING")
+                                               .order_by(_job.c.created_at).limit(act)).scalars())
+        t0 = time.perf_counter()
+        for jid in ids:
+            launch.cancel_job(actor=alice, job_id=jid)
+        single = (time.perf_counter() - t0) * 1000 / max(len(ids), 1)
+        done_before = counts.read("alice")["CANCELLED"]
+        t0 = time.perf_counter()
+        summary = _cancel_newest(bulk_actions, bulk_filter, alice, act, args.chunk)
+        bulk = (time.perf_counter() - t0) * 1000 / max(summary.acted, 1)
+        assert counts.read("alice")["CANCELLED"] - done_before == summary.acted == act
+        print(f"cancel {act} jobs: one by one {single:.2f} ms per job, bulk in chunks of {args.chunk} "
+              f"{bulk:.2f} ms per job ({summary.text}); ratio bulk/single {bulk / max(single, 1e-6):.2f}")
+
+
+def _cancel_newest(bulk_actions, bulk_filter, actor, n: int, chunk: int):
+    """The bulk job's own loop (app.bulk_actions.carry_out) over the newest `n` live jobs."""
+    f = bulk_filter.parse(actor, "cancel", {"status": "PENDING"})
+    total = bulk_actions.Summary("cancel")
+    for _read, rows in bulk_filter.walk(f, chunk=chunk):
+        rows = rows[:n - total.acted]
+        if not rows:
+            break
+        total.add(bulk_actions.cancel_jobs(actor=actor, job_ids=[r.id for r in rows], bulk_job_id="bench"))
+    return total
+
+
+if __name__ == "__main__":
+    main()
