@@ -96,6 +96,7 @@ def _firing(f: FiringRow) -> rx.Component:
                     rx.hstack(rx.link(rx.code(f.job_id, size="1"), href=routes.job(f.job_id), class_name="firing-job"),
                               rx.cond(f.job_status != "", rx.badge(f.job_status, variant="outline", size="1"),
                                       rx.text("(removed)", size="1", color_scheme="gray")),
+                              rx.text(f.job_summary, size="1", color_scheme="gray"),
                               spacing="2", align="center"),
                     rx.text(f.note, size="1", color_scheme=rx.cond(f.outcome == "missed", "red", "amber"))),
         ),

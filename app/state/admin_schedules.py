@@ -17,7 +17,7 @@ from zoneinfo import available_timezones
 import reflex as rx
 import sqlalchemy as sa
 
-from app import pipelines, schedules
+from app import pipelines, runs, schedules
 from app.cron_words import describe
 from app.db import session, utcnow
 from app.errors import InvalidInput, JobdeckError
@@ -84,6 +84,7 @@ class FiringRow:
     outcome: str = ""  # lodged | missed | refused
     job_id: str = ""
     job_status: str = ""
+    job_summary: str = ""  # a pipeline run's: "2 of 3 steps finished"
     note: str = ""
 
 
@@ -115,12 +116,18 @@ def _statuses(job_ids: list[str]) -> dict[str, str]:
         return dict(s.exec(sa.select(Job.id, Job.status).where(Job.id.in_(job_ids))).all())
 
 
-def _firing_rows(admin: User, schedule_id: int, now: datetime) -> list[FiringRow]:
+def _firing_rows(admin: User, schedule_id: int, now: datetime, *, pipeline: bool) -> list[FiringRow]:
     found = schedules.firings(actor=admin, schedule_id=schedule_id, limit=FIRINGS)
-    status = _statuses([f.job_id for f in found if f.job_id])
+    ids = [f.job_id for f in found if f.job_id]
+    status, summary = {}, {}
+    if pipeline:  # a run's state as a whole, not its first step's (one indexed query)
+        for rid, st in runs.run_states(ids).items():
+            status[rid], summary[rid] = st.status, st.summary
+    else:
+        status = _statuses(ids)
     return [FiringRow(due_at=iso(f.due_at), due_exact=exact(f.due_at), due_relative=relative(f.due_at, now),
                       outcome=f.outcome, job_id=f.job_id or "", job_status=status.get(f.job_id or "", ""),
-                      note=f.note) for f in found]
+                      job_summary=summary.get(f.job_id or "", ""), note=f.note) for f in found]
 
 
 FIELDS = {"name", "cron", "timezone", "owner", "pipeline", "parameters", "file", "payload"}
@@ -187,7 +194,8 @@ class AdminSchedulesState(rx.State):
         self.rows = [schedule_row(s, now) for s in found]
         if self.selected and self.selected not in {r.id for r in self.rows}:
             self.selected = 0
-        self.firings = await asyncio.to_thread(_firing_rows, admin, self.selected, now) if self.selected else []
+        self.firings = await asyncio.to_thread(_firing_rows, admin, self.selected, now,
+                                               pipeline=self.current.kind == PIPELINE_KIND) if self.selected else []
         self.loaded = True
 
     @rx.event
