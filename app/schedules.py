@@ -136,11 +136,12 @@ def create_schedule(*, actor: User, name: str, job_type: str = "", job_subtype: 
     name = _name(name)
     zone = _zone(timezone_name)
     cron = _cron(cron, zone)
-    owner = (owner or actor.username).strip()
+    owner = check_text((owner or actor.username).strip(), "owner")  # never a NUL into a query
     if auth.find_user(owner) is None:
         raise InvalidInput(f"No user {owner!r} to lodge the jobs for.", field="owner")
     _taken(name)  # before a file is kept
     if pipeline is not None and str(pipeline).strip():
+        check_text(str(pipeline), "pipeline")
         if content is None:
             raise InvalidInput("A pipeline run's schedule is made with its input file.", field="file")
         pipeline_name, kept = scheduled.prepare(actor=actor, pipeline=pipeline, parameters=parameters,

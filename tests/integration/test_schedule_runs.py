@@ -277,6 +277,8 @@ def test_the_rest_route_makes_a_pipeline_runs_schedule_from_a_form(api):
     assert _problem(api.post(url, headers=root, json={"name": "j", "pipeline": "Text summary",
                                                       "job_type": "SYSTEM", "job_subtype": "NOOP",
                                                       "cron": "* * * * *"}), 422)["field"] == "body.pipeline"
+    assert _problem(api.post(url, headers=root, json={"name": "j", "job_type": "SYSTEM", "job_subtype": "NOOP",
+                                                      "cron": "* * * * *", "owner": "bob\x00"}), 422)["field"] == "owner"
     assert _problem(api.post(url, headers=api.as_("alice"), data=_form(name="mine"), files=txt), 403)
     assert [x["name"] for x in api.get(url, headers=root).json()] == ["nightly words"]
     assert len(_kept()) == 1  # nothing kept from any refusal
@@ -325,6 +327,7 @@ def test_over_real_http_hostile_forms_are_4xx_and_keep_nothing(users):
                 (dict(data=base | {"parameters": "{" * 5000}, files={"file": ("a.txt", TEXT)}), "parameters"),
                 (dict(data=base | {"parameters": "x" * 70_000}, files={"file": ("a.txt", TEXT)}), None),
                 (dict(data=base | {"pipeline": "Text summary\x00"}, files={"file": ("a.txt", TEXT)}), "pipeline"),
+                (dict(data=base | {"owner": "bob\x00"}, files={"file": ("a.txt", TEXT)}), "owner"),
                 (dict(data={"name": ["a", "b"], "pipeline": "Text summary", "cron": "* * * * *"},
                       files={"file": ("a.txt", TEXT)}), "body"),
             ]
