@@ -10,6 +10,7 @@ from app.pages.admin_metrics import admin_metrics_page
 from app.pages.admin_queues import admin_queues_page
 from app.pages.admin_users import admin_users_page
 from app.pages.admin_audit import admin_audit_page
+from app.pages.admin_schedules import admin_schedules_page
 from app.pages.admin_submissions import admin_submissions_page
 from app.pages.admin_workers import admin_workers_page
 from app.pages.batch import batch_page
@@ -31,6 +32,7 @@ from app.state.admin_metrics import AdminMetricsState
 from app.state.admin_queues import AdminQueuesState
 from app.state.admin_users import AdminUsersState
 from app.state.admin_audit import AdminAuditState
+from app.state.admin_schedules import AdminSchedulesState
 from app.state.admin_submissions import AdminSubmissionsState
 from app.state.admin_workers import AdminWorkersState
 from app.state.batches import BatchesState, BatchState
@@ -80,4 +82,6 @@ app.add_page(admin_configuration_page, route=routes.ADMIN_CONFIGURATION, title="
              on_load=AdminConfigurationState.load)
 app.add_page(admin_users_page, route=routes.ADMIN_USERS, title="Users · Admin · Jobdeck", on_load=AdminUsersState.load)
 app.add_page(admin_audit_page, route=routes.ADMIN_AUDIT, title="Audit · Admin · Jobdeck", on_load=AdminAuditState.load)
+app.add_page(admin_schedules_page, route=routes.ADMIN_SCHEDULES, title="Schedules · Admin · Jobdeck",
+             on_load=AdminSchedulesState.load)
 app.add_page(pipelines_page, route=routes.PIPELINES, title="Pipelines · Jobdeck", on_load=PipelinesState.load)

@@ -57,7 +57,7 @@ ACTIONS = (
     "task.update", "task.delete", "pipeline.create", "pipeline.update", "pipeline.delete", "config.import",
     "user.add", "user.disable", "user.enable", "user.password-reset", "user.end-sign-ins", "user.token-revoke",
     "token.create", "token.revoke",
-    "password.change", "sign-in", "sign-out",
+    "password.change", "sign-in", "sign-out", "schedule.create", "schedule.pause_or_resume", "schedule.delete",
 )
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")

@@ -425,7 +425,8 @@ class JobFile(SQLModel, table=True):
 
 
 class Schedule(SQLModel, table=True):
-    """A job type lodged on a cron schedule (in a time zone) by the housekeeper."""
+    """A job type, or a pipeline run (`pipeline` set: its payload holds the parameters and
+    the kept input file), lodged on a cron schedule (in a time zone) by the housekeeper."""
 
     __table_args__ = (sa.Index("ix_schedule_due", "paused", "next_at"),)
 
@@ -433,6 +434,7 @@ class Schedule(SQLModel, table=True):
     name: str = Field(unique=True, max_length=64)
     job_type: str = Field(max_length=64)
     job_subtype: str = Field(max_length=64)
+    pipeline: Optional[str] = Field(default=None, max_length=64)  # the pipeline run it lodges, by name when made
     payload: dict = _json(nullable=False)
     owner: str = Field(max_length=64)  # whose job each firing lodges
     created_by: str = Field(max_length=64)  # the admin it lodges as: refused once they are no admin

@@ -45,6 +45,7 @@ ADMIN_USERS = "/admin/users"
 ADMIN_AUDIT = "/admin/audit"
 ADMIN_METRICS = "/admin/metrics"
 ADMIN_QUEUES = "/admin/queues"
+ADMIN_SCHEDULES = "/admin/schedules"
 PIPELINES = "/pipelines"
 
 

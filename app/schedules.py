@@ -1,4 +1,5 @@
-"""Periodic jobs: admins schedule a job type with a cron expression in a time zone; the
+"""Periodic jobs: admins schedule a job type, or a pipeline run on a file kept with the
+schedule (app.pipelines.scheduled), with a cron expression in a time zone; the
 housekeeper lodges each firing (its "schedules" duty, every second).
 
 Each firing is lodged exactly once, however many pools run: only the pool holding the
@@ -32,6 +33,8 @@ from app.db import insert_ignore, session, utcnow, write_conn
 from app.errors import Conflict, InvalidInput, JobdeckError, NotFound, PermissionDenied
 from app.jobtypes import spec_for, validate_payload
 from app.models import Schedule, ScheduleFiring, User
+from app.pipelines import scheduled
+from app.pipelines.checks import JOB_SUBTYPE, JOB_TYPE
 from app.shapes import check_text
 
 log = logging.getLogger(__name__)
@@ -49,6 +52,7 @@ class ScheduleInfo:
     name: str
     job_type: str
     job_subtype: str
+    pipeline: Optional[str]  # a pipeline run's schedule: the pipeline (payload: parameters, file)
     payload: dict
     owner: str
     created_by: str
@@ -63,7 +67,8 @@ class ScheduleInfo:
 
 
 def _info(s: Schedule) -> ScheduleInfo:
-    return ScheduleInfo(s.id, s.name, s.job_type, s.job_subtype, dict(s.payload or {}), s.owner, s.created_by,
+    return ScheduleInfo(s.id, s.name, s.job_type, s.job_subtype, s.pipeline, dict(s.payload or {}), s.owner,
+                        s.created_by,
                         s.cron, s.timezone, s.paused, s.created_at, s.next_at, s.last_due_at, s.last_job_id,
                         s.missed)
 
@@ -112,31 +117,58 @@ def _name(value: Any) -> str:
     return name
 
 
+def _taken(name: str) -> None:
+    with session() as s:
+        if s.exec(select(Schedule.id).where(Schedule.name == name)).first() is not None:
+            raise Conflict(f"A schedule named {name!r} exists already.", field="name")
+
+
 @audited("schedule.create", target="name")
-def create_schedule(*, actor: User, name: str, job_type: str, job_subtype: str, payload: Any = None,
-                    cron: str, timezone_name: str = "UTC", owner: Optional[str] = None) -> ScheduleInfo:
-    """Schedule a job type (admins): everything checked as a lodging would be, and the
-    cron expression must fire; the first firing is the next one after now."""
+def create_schedule(*, actor: User, name: str, job_type: str = "", job_subtype: str = "", payload: Any = None,
+                    cron: str, timezone_name: str = "UTC", owner: Optional[str] = None,
+                    pipeline: Optional[Any] = None, parameters: Any = None, file_name: str = "",
+                    content: Optional[bytes] = None) -> ScheduleInfo:
+    """Schedule a job type, or with `pipeline` a run of it on the file given (`file_name`,
+    `content`) with `parameters` (admins): everything checked as a lodging (or the run's
+    submission) would be, and the cron expression must fire; the first firing is the
+    next one after now. Nothing is kept when a check fails."""
     _admin(actor)
     name = _name(name)
     zone = _zone(timezone_name)
     cron = _cron(cron, zone)
-    spec = spec_for(job_type, job_subtype)
-    model = validate_payload(spec, payload if payload is not None else {})
-    owner = (owner or actor.username).strip()
+    owner = check_text((owner or actor.username).strip(), "owner")  # never a NUL into a query
     if auth.find_user(owner) is None:
         raise InvalidInput(f"No user {owner!r} to lodge the jobs for.", field="owner")
-    with session(write=True) as s:
-        if s.exec(select(Schedule).where(Schedule.name == name)).first() is not None:
-            raise Conflict(f"A schedule named {name!r} exists already.", field="name")
-        row = Schedule(name=name, job_type=spec.job_type, job_subtype=spec.job_subtype,
-                       payload=model.model_dump(mode="json"), owner=owner, created_by=actor.username, cron=cron,
-                       timezone=zone.key, next_at=next_after(cron, zone, utcnow()))
-        s.add(row)
-        s.flush()
-        s.refresh(row)
-        info = _info(row)
-    log.warning("schedule %s (%s %s/%s) created by %s", name, cron, spec.job_type, spec.job_subtype,
+    _taken(name)  # before a file is kept
+    if pipeline is not None and str(pipeline).strip():
+        check_text(str(pipeline), "pipeline")
+        if content is None:
+            raise InvalidInput("A pipeline run's schedule is made with its input file.", field="file")
+        pipeline_name, kept = scheduled.prepare(actor=actor, pipeline=pipeline, parameters=parameters,
+                                                file_name=file_name, content=content)
+        job_type, job_subtype, discard = JOB_TYPE, JOB_SUBTYPE, lambda: scheduled.discard(kept)
+    else:
+        spec = spec_for(job_type, job_subtype)
+        job_type, job_subtype, pipeline_name = spec.job_type, spec.job_subtype, None
+        kept, discard = validate_payload(spec, payload if payload is not None else {}).model_dump(mode="json"), None
+    try:
+        with session(write=True) as s:
+            row = Schedule(name=name, job_type=job_type, job_subtype=job_subtype, pipeline=pipeline_name,
+                           payload=kept, owner=owner, created_by=actor.username, cron=cron, timezone=zone.key,
+                           next_at=next_after(cron, zone, utcnow()))
+            s.add(row)
+            s.flush()
+            s.refresh(row)
+            info = _info(row)
+    except sa.exc.IntegrityError:
+        if discard:
+            discard()
+        raise Conflict(f"A schedule named {name!r} exists already.", field="name") from None
+    except BaseException:
+        if discard:
+            discard()
+        raise
+    log.warning("schedule %s (%s %s) created by %s", name, cron, pipeline_name or f"{job_type}/{job_subtype}",
                 actor.username)
     return info
 
@@ -190,9 +222,12 @@ def delete_schedule(*, actor: User, schedule_id: int) -> None:
     """Remove a schedule and its firings' rows (the jobs it lodged stay)."""
     _admin(actor)
     with write_conn() as conn:
+        kept = conn.execute(sa.select(_sched.c.pipeline, _sched.c.payload).where(_sched.c.id == schedule_id)).first()
         conn.execute(sa.delete(_fire).where(_fire.c.schedule_id == schedule_id))
         if conn.execute(sa.delete(_sched).where(_sched.c.id == schedule_id)).rowcount == 0:
             raise NotFound(f"No schedule {schedule_id}.")
+    if kept is not None and kept.pipeline:
+        scheduled.discard(kept.payload or {})  # after the commit: its runs have their own copies
     log.warning("schedule %s deleted by %s", schedule_id, actor.username)
 
 
@@ -211,9 +246,13 @@ def _lodge(row: Schedule, due: datetime) -> None:
         if creator.role != "admin" or creator.disabled_at is not None:
             raise PermissionDenied(f"{row.created_by}, who made this schedule, is no longer an active admin; "
                                    f"an admin must make it anew.")
-        job = launch.launch_job(actor=creator, job_type=row.job_type, job_subtype=row.job_subtype,
-                                payload=row.payload, owner=row.owner,
-                                idempotency_key=f"schedule/{row.id}/{due.strftime('%Y%m%dT%H%M%SZ')}")
+        key = f"schedule/{row.id}/{due.strftime('%Y%m%dT%H%M%SZ')}"
+        if row.pipeline:
+            job = scheduled.lodge(actor=creator, schedule_name=row.name, pipeline=row.pipeline, owner=row.owner,
+                                  payload=row.payload or {}, key=key)
+        else:
+            job = launch.launch_job(actor=creator, job_type=row.job_type, job_subtype=row.job_subtype,
+                                    payload=row.payload, owner=row.owner, idempotency_key=key)
     except JobdeckError as exc:
         _record(row.id, due, "refused", note=exc.message)
         log.warning("schedule %s: firing at %s refused: %s", row.name, due.isoformat(), exc.message)

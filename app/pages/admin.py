@@ -17,7 +17,7 @@ ADMIN_NAV = [("Overview", routes.ADMIN, "gauge"), ("Metrics", routes.ADMIN_METRI
              ("Queues", routes.ADMIN_QUEUES, "list-ordered"), ("Workers", routes.ADMIN_WORKERS, "cpu"),
              ("Submissions", routes.ADMIN_SUBMISSIONS, "inbox"),
              ("Configuration", routes.ADMIN_CONFIGURATION, "settings"), ("Users", routes.ADMIN_USERS, "users"),
-             ("Audit", routes.ADMIN_AUDIT, "scroll-text")]
+             ("Schedules", routes.ADMIN_SCHEDULES, "calendar-clock"), ("Audit", routes.ADMIN_AUDIT, "scroll-text")]
 
 
 def _admin_tab(label: str, href: str, icon: str) -> rx.Component:

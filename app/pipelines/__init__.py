@@ -22,7 +22,7 @@ cancelled, leaves the next order unlodged; retrying it carries the run on.
 
 The package's modules: `checks` (what a task or pipeline may be), `config` (tasks and
 pipelines, read and changed by admins), `submit` (a run lodged on an upload), `steps`
-(a step run by a worker, and the join) and `handlers` (the allow-list of Python
+(a step run by a worker, and the join), `scheduled` (a schedule's run: its kept input file, a firing lodged as a run) and `handlers` (the allow-list of Python
 handlers). What callers use is exported here.
 """
 

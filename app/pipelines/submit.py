@@ -9,6 +9,7 @@ import logging
 import os
 import re
 import shutil
+from dataclasses import dataclass
 from typing import Any, Optional, Union
 
 import sqlalchemy as sa
@@ -21,7 +22,8 @@ from app.audit import audited
 from app.db import session, write_conn
 from app.errors import Conflict, InvalidInput, PayloadTooLarge, PermissionDenied
 from app.jobtypes import FileRef, PlanStep, RunTask, child_job_id, spec_for
-from app.launch import _insert, _row, enqueue, get_job
+from app.auth import find_user
+from app.launch import _by_idempotency_key, _insert, _row, enqueue, get_job
 from app.models import Job, JobFile, Task, User, new_id
 from app.pipelines.checks import (
     _FILE_RE,
@@ -108,17 +110,20 @@ class RunBatch:
         return list(self.roots)
 
 
-@audited("pipeline.run", target=lambda a, r: r.id if r is not None else a["pipeline"])
-def run_pipeline(*, actor: User, pipeline: Union[int, str], file_name: str, content: bytes,
-                 parameters: Optional[dict[str, Any]] = None, client_addr: Optional[str] = None,
-                 email: Optional[str] = None, into: Optional[RunBatch] = None) -> Optional[Job]:
-    """Run a pipeline on an uploaded file: check it all, store the upload, then lodge
-    the first order's steps as one workflow. Returns its root job (the submission).
-    Nothing is stored or lodged when any check fails, fair use included (app.fairuse:
-    TooManyActive at the hard limit; the run's priority). `client_addr` is the address
-    of a submitter who did not sign in (a public pipeline's), kept on the run's jobs;
-    `email`, an address told how the run ended (app.notify), kept in its payload. With
-    `into`, the run is checked and stored but left for `into.lodge()` (and None returned)."""
+@dataclass(frozen=True)
+class CheckedRun:
+    """A run as its checks left it: the pipeline, the upload's usable name, the parameters."""
+    info: PipelineInfo
+    file_name: str
+    parameters: dict[str, str]
+
+
+def check_run(*, actor: User, pipeline: Union[int, str], file_name: str, content: bytes,
+              parameters: Optional[dict[str, Any]] = None) -> CheckedRun:
+    """Every check a run passes before anything is stored (fair use apart, which is about
+    the moment it is lodged): the pipeline runnable and with steps, the file's name, size
+    and glob, the parameters against their rules, the pipeline's validators. A schedule of
+    a pipeline run (app.schedules) is checked with it when it is made."""
     if actor is None:
         raise PermissionDenied("Sign in to run a pipeline.")
     info = get_pipeline(actor=actor, pipeline=pipeline)
@@ -136,15 +141,52 @@ def run_pipeline(*, actor: User, pipeline: Union[int, str], file_name: str, cont
     if not content:
         raise InvalidInput(f"{name} is empty; choose a file with something in it.", field="file")
     params = _run_parameters(info, parameters)
-    address = check_address(email)
-    first = info.orders[0]
-    for st in first:
+    for st in info.orders[0]:
         if not _matches(name, st.input_glob):
             raise InvalidInput(f"{name} does not match {st.input_glob!r}, the files task {st.task} takes.",
                                field="file")
     run_validators(info.validators, content)
+    return CheckedRun(info, name, params)
+
+
+def _owner(actor: User, owner: Optional[str]) -> str:
+    if not owner or owner == actor.username:
+        return actor.username
+    if not actor.may_launch_any:
+        raise PermissionDenied("Only admins and services may run a pipeline for another user.")
+    if find_user(owner) is None:
+        raise InvalidInput(f"No user {owner!r} to run the pipeline for.", field="owner")
+    return owner
+
+
+@audited("pipeline.run", target=lambda a, r: r.id if r is not None else a["pipeline"])
+def run_pipeline(*, actor: User, pipeline: Union[int, str], file_name: str, content: bytes,
+                 parameters: Optional[dict[str, Any]] = None, client_addr: Optional[str] = None,
+                 email: Optional[str] = None, into: Optional[RunBatch] = None, owner: Optional[str] = None,
+                 idempotency_key: Optional[str] = None, why: str = "") -> Optional[Job]:
+    """Run a pipeline on an uploaded file: check it all, store the upload, then lodge
+    the first order's steps as one workflow. Returns its root job (the submission).
+    Nothing is stored or lodged when any check fails, fair use included (app.fairuse:
+    TooManyActive at the hard limit; the run's priority). `client_addr` is the address
+    of a submitter who did not sign in (a public pipeline's), kept on the run's jobs;
+    `email`, an address told how the run ended (app.notify), kept in its payload. With
+    `into`, the run is checked and stored but left for `into.lodge()` (and None returned).
+    `owner` (admins and services) runs it for another user, counted by fair use as
+    theirs; `idempotency_key`, kept on the root job, makes a repeat return the run
+    already lodged instead of a second one (a schedule's firing); `why` is added to the
+    first history line."""
+    checked = check_run(actor=actor, pipeline=pipeline, file_name=file_name, content=content,
+                        parameters=parameters)
+    info, name, params = checked.info, checked.file_name, checked.parameters
+    owner = _owner(actor, owner)
+    if idempotency_key:
+        found = _by_idempotency_key(owner, idempotency_key)
+        if found is not None:
+            return found
+    address = check_address(email)
+    first = info.orders[0]
     # Last of the checks, just before the first write: the count is as fresh as it can be.
-    admitted = fairuse.admit(pipeline=info, owner=actor.username, client_addr=client_addr)
+    admitted = fairuse.admit(pipeline=info, owner=owner, client_addr=client_addr)
     plan = [PlanStep(order=s.order, task=s.task, task_id=s.task_id) for s in info.steps]
     root = new_id()
     folder = runs_dir() / root / "upload"
@@ -164,25 +206,33 @@ def run_pipeline(*, actor: User, pipeline: Union[int, str], file_name: str, cont
                           task_id=st.task_id, plan=plan, upload=upload, inputs=[upload], parameters=params,
                           email=address)
         jid = step_job_id(root, st.order, i, first_order=st.order)
-        rows.append(_row(job_id=jid, owner=actor.username, spec=spec, payload=payload, workflow_id=root,
+        rows.append(_row(job_id=jid, owner=owner, spec=spec, payload=payload, workflow_id=root,
                          parent_job_id=None if jid == root else root, step=st.order,
                          lineage_key=_lineage(root, st.order, i), queue=backends.get(st.task_id) or DEFAULT_BACKEND,
-                         subject=runs.run_name(payload.model_dump()))
+                         subject=runs.run_name(payload.model_dump()), lodged_by=actor.username,
+                         idempotency_key=idempotency_key if jid == root else None)
                     | {"client_addr": client_addr, "priority": admitted.priority,
                        "pipeline_id": info.id if jid == root else None})  # the run's root names its pipeline
     if into is not None:
         into.add(root, rows)
         return None
+    by = actor.username if owner == actor.username else f"{actor.username} for {owner}"
     try:
         with write_conn() as conn:
-            fairuse.hold(conn, admitted, owner=actor.username, client_addr=client_addr)
-            lodged = _insert(conn, rows, text=f"Lodged by {actor.username}: pipeline {info.name}, "
+            fairuse.hold(conn, admitted, owner=owner, client_addr=client_addr)
+            lodged = _insert(conn, rows, text=f"Lodged by {by}{why}: pipeline {info.name}, "
                                               f"order {first[0].order} of {len(info.orders)}, on {name}")
+    except sa.exc.IntegrityError:
+        remove_run_files(root)  # ours only: the run lodged first keeps its own directory
+        found = _by_idempotency_key(owner, idempotency_key) if idempotency_key else None
+        if found is None:
+            raise
+        return found  # lodged meanwhile by another (a second housekeeper on the same firing)
     except BaseException:
         remove_run_files(root)  # nothing lodged: nothing kept
         raise
     enqueue(lodged)
-    log.info("pipeline %s run %s lodged by %s on %s (%d bytes) at %s priority", info.name, root, actor.username,
+    log.info("pipeline %s run %s lodged by %s on %s (%d bytes) at %s priority", info.name, root, by,
              name, len(content), admitted.priority)
     return get_job(root)
 
