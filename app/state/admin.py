@@ -37,6 +37,29 @@ async def admin_viewer(state: rx.State) -> tuple[Optional[User], Any]:
     return user, None
 
 
+class AdminPage(rx.State, mixin=True):
+    """What every admin page's state does on its load and on its timer: check that the
+    viewer is an admin (else send them to sign in, or show nothing), then read the page
+    again through its `_refresh(admin)`."""
+
+    async def _refresh(self, user: User) -> None:
+        raise NotImplementedError
+
+    @rx.event
+    async def load(self):
+        user, instead = await admin_viewer(self)
+        if user is None:
+            return instead
+        await self._refresh(user)
+
+    @rx.event
+    async def tick(self, _now: str = ""):
+        """The page's timer: read again while the page is open."""
+        user, _ = await admin_viewer(self)
+        if user is not None:
+            await self._refresh(user)
+
+
 def seconds_text(s: Optional[float]) -> str:
     """A span for people: 45 s, 3 min, 2.5 h."""
     if s is None:
@@ -120,7 +143,7 @@ def _read(user: User) -> dict[str, Any]:
     return out
 
 
-class AdminState(rx.State):
+class AdminState(AdminPage, rx.State):
     backends: list[BackendRow] = []
     counts: list[CountRow] = []
     stuck: list[StuckRow] = []
@@ -146,19 +169,6 @@ class AdminState(rx.State):
             self.backends, self.stuck = got["backends"], got["stuck"]
         self.loaded = True
 
-    @rx.event
-    async def load(self):
-        user, instead = await admin_viewer(self)
-        if user is None:
-            return instead
-        await self._refresh(user)
-
-    @rx.event
-    async def tick(self, _now: str = ""):
-        """The page's timer: read again while the page is open."""
-        user, _ = await admin_viewer(self)
-        if user is not None:
-            await self._refresh(user)
 
     @rx.event
     async def wake(self, name: str):

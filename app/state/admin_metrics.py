@@ -11,7 +11,7 @@ from typing import Any
 import reflex as rx
 
 from app import dashboard
-from app.state.admin import REDIS_DOWN, admin_viewer, seconds_text
+from app.state.admin import AdminPage, REDIS_DOWN, seconds_text
 
 STATUS_COLORS = {"SUCCEEDED": "var(--green-9)", "FAILED": "var(--red-9)", "CRASHED": "var(--orange-9)",
                  "CANCELLED": "var(--gray-9)"}
@@ -41,7 +41,7 @@ def _read(user) -> dict[str, Any]:
             "at": d.at.strftime("%H:%M:%S UTC")}
 
 
-class AdminMetricsState(rx.State):
+class AdminMetricsState(AdminPage, rx.State):
     last_hour: list[dict[str, Any]] = []
     last_day: list[dict[str, Any]] = []
     queue_depth: list[dict[str, Any]] = []
@@ -67,15 +67,3 @@ class AdminMetricsState(rx.State):
         self.finished, self.read_at, self.error = got["finished"], got["at"], got["error"]
         self.loaded = True
 
-    @rx.event
-    async def load(self):
-        user, instead = await admin_viewer(self)
-        if user is None:
-            return instead
-        await self._refresh(user)
-
-    @rx.event
-    async def tick(self, _now: str = ""):
-        user, _ = await admin_viewer(self)
-        if user is not None:
-            await self._refresh(user)

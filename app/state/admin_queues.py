@@ -13,7 +13,7 @@ import reflex as rx
 from app import backends, queue_admin, queues
 from app.db import utcnow
 from app.errors import JobdeckError
-from app.state.admin import REDIS_DOWN, admin_viewer, seconds_text
+from app.state.admin import AdminPage, REDIS_DOWN, admin_viewer, seconds_text
 from app.state.views import exact
 
 PAGE = 25
@@ -50,7 +50,7 @@ def _read(user, backend: str, offset: int) -> dict[str, Any]:
             "total": page.total, "paused": page.backend.paused, "max_workers": page.backend.max_workers}
 
 
-class AdminQueuesState(rx.State):
+class AdminQueuesState(AdminPage, rx.State):
     backend_names: list[str] = []
     backend: str = ""
     rows: list[QueueRow] = []
@@ -79,18 +79,6 @@ class AdminQueuesState(rx.State):
             self.paused, self.max_workers = got["paused"], got["max_workers"]
         self.loaded = True
 
-    @rx.event
-    async def load(self):
-        user, instead = await admin_viewer(self)
-        if user is None:
-            return instead
-        await self._refresh(user)
-
-    @rx.event
-    async def tick(self, _now: str = ""):
-        user, _ = await admin_viewer(self)
-        if user is not None:
-            await self._refresh(user)
 
     @rx.event
     async def select(self, name: str):

@@ -13,7 +13,7 @@ import reflex as rx
 from app import users as accounts
 from app.auth import ROLES
 from app.errors import InvalidInput, JobdeckError
-from app.state.admin import admin_viewer
+from app.state.admin import AdminPage, admin_viewer
 from app.state.views import exact, iso
 
 
@@ -47,7 +47,7 @@ def _row(u: accounts.UserSummary) -> UserRow:
                    last_seen_exact=exact(u.last_seen_at), created=iso(u.created_at), created_exact=exact(u.created_at))
 
 
-class AdminUsersState(rx.State):
+class AdminUsersState(AdminPage, rx.State):
     rows: list[UserRow] = []
     loaded: bool = False
     roles: list[str] = list(ROLES)
@@ -66,12 +66,6 @@ class AdminUsersState(rx.State):
         self.rows = [_row(u) for u in await asyncio.to_thread(accounts.list_users, actor=user)]
         self.loaded = True
 
-    @rx.event
-    async def load(self):
-        user, instead = await admin_viewer(self)
-        if user is None:
-            return instead
-        await self._refresh(user)
 
     async def _act(self, fn, done: str, **kw):
         user, instead = await admin_viewer(self)

@@ -11,7 +11,7 @@ from typing import Any, Optional
 import reflex as rx
 
 from app import queues, workers
-from app.state.admin import REDIS_DOWN, admin_viewer, seconds_text
+from app.state.admin import AdminPage, REDIS_DOWN, seconds_text
 from app.state.views import exact
 
 STATE_COLORS = {"busy": "blue", "idle": "green", "starting": "cyan", "stopping": "amber", "stopped": "gray",
@@ -76,7 +76,7 @@ def _read() -> dict[str, Any]:
                       for p in pools]}
 
 
-class AdminWorkersState(rx.State):
+class AdminWorkersState(AdminPage, rx.State):
     workers: list[WorkerRow] = []
     pools: list[PoolRow] = []
     show_gone: bool = True
@@ -96,25 +96,13 @@ class AdminWorkersState(rx.State):
         return (f"{len(alive)} live workers: {busy} busy, {idle} idle" + (f", {other} starting or stopping" if other
                                                                           else "") + f"; {len(self.pools)} pool{'' if len(self.pools) == 1 else 's'}")
 
-    async def _refresh(self) -> None:
+    async def _refresh(self, _user) -> None:
         got = await asyncio.to_thread(_read)
         self.error = got["error"]
         if not got["error"]:
             self.workers, self.pools = got["workers"], got["pools"]
         self.loaded = True
 
-    @rx.event
-    async def load(self):
-        user, instead = await admin_viewer(self)
-        if user is None:
-            return instead
-        await self._refresh()
-
-    @rx.event
-    async def tick(self, _now: str = ""):
-        user, _ = await admin_viewer(self)
-        if user is not None:
-            await self._refresh()
 
     @rx.event
     def set_show_gone(self, value: bool):

@@ -250,6 +250,23 @@ def new_user(console: Console, prefix: str) -> tuple[str, str]:
 
 
 @pytest.fixture
+def tab(browser):
+    """Opens tabs, each in a browser context of its own (each person signed in apart)."""
+    contexts = []
+
+    def open_tab():
+        ctx = browser.new_context()
+        contexts.append(ctx)
+        page = ctx.new_page()
+        page.set_default_timeout(20_000)
+        return page
+
+    yield open_tab
+    for ctx in contexts:
+        ctx.close()
+
+
+@pytest.fixture
 def alice_page(page, console):
     page.set_default_timeout(15_000)
     sign_in(page, console, "alice")

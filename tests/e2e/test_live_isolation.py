@@ -13,23 +13,6 @@ from tests.e2e.test_jobs import _lodge_noops
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture
-def tab(browser):
-    """A tab in a browser context of its own (each person signed in apart)."""
-    contexts = []
-
-    def open_tab():
-        ctx = browser.new_context()
-        contexts.append(ctx)
-        page = ctx.new_page()
-        page.set_default_timeout(20_000)
-        return page
-
-    yield open_tab
-    for ctx in contexts:
-        ctx.close()
-
-
 def _row(page, job_id: str):
     return page.locator(f".job-row[data-job-id='{job_id}']")
 

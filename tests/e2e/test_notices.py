@@ -15,22 +15,6 @@ pytestmark = pytest.mark.e2e
 SLOW_S = 5.5  # past JOBDECK_NOTICE_AFTER_S (5 by default)
 
 
-@pytest.fixture
-def tab(browser):
-    contexts = []
-
-    def open_tab():
-        ctx = browser.new_context()
-        contexts.append(ctx)
-        page = ctx.new_page()
-        page.set_default_timeout(20_000)
-        return page
-
-    yield open_tab
-    for ctx in contexts:
-        ctx.close()
-
-
 def _lodge_batch(console, owner: str, n: int, label: str) -> str:
     from app import auth, launch
 
