@@ -134,8 +134,10 @@ def _filters() -> rx.Component:
         ),
         rx.form(
             rx.hstack(
+                # keyed by the search: the box shows the address's search after back or a link
                 rx.input(rx.input.slot(rx.icon("search", size=14)), name="q", placeholder="Session id or batch id",
-                         default_value=JobsState.search, width=["100%", "20em"], aria_label="Search"),
+                         default_value=JobsState.search, width=["100%", "20em"], aria_label="Search",
+                         key=JobsState.search),
                 rx.button("Find", type="submit", variant="soft"),
                 spacing="2",
             ),
@@ -161,7 +163,7 @@ def _admin_scope() -> rx.Component:
                     as_="label", size="2", class_name="all-users"),  # the words toggle the switch too
             rx.form(
                 rx.hstack(rx.input(name="owner", placeholder="Username", default_value=JobsState.owner_filter,
-                                   width="12em", aria_label="Username filter"),
+                                   width="12em", aria_label="Username filter", key=JobsState.owner_filter),
                           rx.input(type="hidden", name="q", value=JobsState.search),
                           rx.button("Show user", type="submit", variant="soft", size="2"), spacing="2"),
                 on_submit=JobsState.apply_search,
@@ -289,6 +291,10 @@ def jobs_page() -> rx.Component:
         _admin_scope(),
         status_counts(active_status=JobsState.status_filter),
         _filters(),
+        rx.cond(JobsState.link_problem != "",
+                rx.callout(rx.text("Some of this link's filters are no filters, so they were left out: ",
+                                   JobsState.link_problem, "."),
+                           icon="link-2-off", color_scheme="amber", size="1", width="100%", class_name="link-problem")),
         _bulk_bar(),
         jobs_list(),
         title="Jobs",

@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import dataclasses
 from typing import Any, Optional
+from urllib.parse import urlencode
 
 import reflex as rx
 
-from app import paging, queries, runs
+from app import paging, queries, routes, runs
 from app.counts import read as read_counts
 from app.errors import JobdeckError
 from app.jobtypes import SPECS
 from app.models import Job, User
 from app.queries import JobFilter
+from app.shapes import text_problem
 from app.state import live
 from app.state.base import sign_in_redirect, viewer
 from app.state.views import STATUSES, ListRow, RowLive, list_row, row_live, run_live, sort_key
@@ -177,11 +179,18 @@ class JobsListState(rx.State):
 
 
 class JobsState(rx.State):
+    """The jobs panel's filters. They live in the page's address (`/jobs?status=FAILED&
+    type=PIPELINE&q=…&owner=…&all=1`): a change of filter goes to that address, and the
+    page's load reads what it shows from there, so a bookmark, the back button and a
+    link sent to a colleague all show the same list. A value in the address that is no
+    filter's is left out, and the page says which."""
+
     status_filter: str = ANY
     type_filter: str = ANY
     search: str = ""
     all_users: bool = False
     owner_filter: str = ""
+    link_problem: str = ""  # what of the address was not a filter, and so not applied
 
     @rx.var
     def filtered(self) -> bool:
@@ -242,12 +251,32 @@ class JobsState(rx.State):
         except JobdeckError as exc:
             return rx.toast.error(exc.message)
 
+    def _from_address(self) -> None:
+        """The filters the address names; what is not a filter's value is dropped, and said."""
+        params = self.router.url.query_parameters  # type: ignore[attr-defined]
+        got, problems = filters_of(dict(params))
+        self.status_filter, self.type_filter = got["status"], got["type"]
+        self.search, self.owner_filter, self.all_users = got["q"], got["owner"], got["all"]
+        self.link_problem = "; ".join(problems)
+
+    def _address(self) -> str:
+        return address_of(status=self.status_filter, job_type=self.type_filter, q=self.search.strip(),
+                          owner=self.owner_filter.strip(), everyone=self.all_users)
+
+    async def _go(self):
+        """Show the filters now set: at their address (a history entry of its own, whose
+        load reads the list), or read again when the address is the one shown."""
+        shown, _ = filters_of(dict(self.router.url.query_parameters))  # type: ignore[attr-defined]
+        owner = self.owner_filter.strip()
+        wanted = {"status": self.status_filter, "type": self.type_filter, "q": self.search.strip(), "owner": owner,
+                  "all": self.all_users and not owner}
+        if wanted == shown:
+            return await self._reload()
+        return rx.redirect(self._address())
+
     @rx.event
     async def load(self):
-        # An admin's link to one user's jobs: /jobs?owner=NAME
-        owner = self.router.url.query_parameters.get("owner", "")  # type: ignore[attr-defined]
-        if owner:
-            self.owner_filter = owner
+        self._from_address()
         return await self._reload()
 
     @rx.event
@@ -270,39 +299,75 @@ class JobsState(rx.State):
     @rx.event
     async def set_status_filter(self, value: str):
         self.status_filter = value if value in STATUSES else ANY
-        return await self._reload()
+        return await self._go()
 
     @rx.event
     async def set_type_filter(self, value: str):
         self.type_filter = value if value in dict(TYPE_OPTIONS) else ANY
-        return await self._reload()
+        return await self._go()
 
     @rx.event
     async def apply_search(self, form: dict[str, Any]):
-        self.search = str(form.get("q", "")).strip()
+        self.search = str(form.get("q", "")).strip()[:MAX_SEARCH]
         if "owner" in form:
-            self.owner_filter = str(form.get("owner", "")).strip()
-        return await self._reload()
+            self.owner_filter = str(form.get("owner", "")).strip()[:MAX_SEARCH]
+        return await self._go()
 
     @rx.event
     async def clear_filters(self):
         self.search = ""
         self.status_filter = ANY
         self.type_filter = ANY
-        return await self._reload()
+        return await self._go()
 
     @rx.event
     async def set_all_users(self, value: bool):
         self.all_users = bool(value)
         if value:
             self.owner_filter = ""
-        return await self._reload()
+        return await self._go()
 
     @rx.event
     async def clear_owner(self):
         self.owner_filter = ""
         self.all_users = False  # the button says "Only my jobs"
-        return await self._reload()
+        return await self._go()
+
+
+MAX_SEARCH = 200  # characters of a search or a username in the address
+
+
+def filters_of(params: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """The jobs panel's filters from its address, and what of it was not a filter's
+    value (each left out: the view shows every status, say, instead of nothing)."""
+    problems: list[str] = []
+
+    def text(name: str, what: str) -> str:
+        value = str(params.get(name) or "").strip()
+        if len(value) > MAX_SEARCH or text_problem(value):
+            problems.append(f"the {what} is no text a search can take")
+            return ""
+        return value
+
+    status = str(params.get("status") or ANY)
+    if status != ANY and status not in STATUSES:
+        problems.append(f"{status[:40]!r} is no status (one of {', '.join(STATUSES)})")
+        status = ANY
+    job_type = str(params.get("type") or ANY)
+    if job_type != ANY and job_type not in dict(TYPE_OPTIONS):
+        problems.append(f"{job_type[:40]!r} is no job type")
+        job_type = ANY
+    everyone = str(params.get("all") or "") in ("1", "true")
+    return {"status": status, "type": job_type, "q": text("q", "search"), "owner": text("owner", "username"),
+            "all": everyone}, problems
+
+
+def address_of(*, status: str = ANY, job_type: str = ANY, q: str = "", owner: str = "", everyone: bool = False) -> str:
+    """The jobs panel's address showing these filters (only those set)."""
+    params = [("status", status if status != ANY else ""), ("type", job_type if job_type != ANY else ""),
+              ("q", q), ("owner", owner), ("all", "1" if everyone and not owner else "")]
+    query = urlencode([(k, v) for k, v in params if v])
+    return routes.JOBS + (f"?{query}" if query else "")
 
 
 def _rows_of(jobs: list[Job], markers=None) -> tuple[list[ListRow], dict[str, RowLive], dict[str, str]]:
