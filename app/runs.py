@@ -205,3 +205,17 @@ def past_runs(*, actor: Any, pipeline_id: int, cursor: Optional[str] = None,
     states = run_states([r.id for r in roots])
     return [PastRun(id=r.id, owner=r.owner, name=run_name(r.payload) or r.subject, created_at=r.created_at,
                     state=states.get(r.id)) for r in roots], nxt
+
+
+LIVE_COUNT_CAP = 100
+
+
+def live_runs(pipeline_id: int, cap: int = LIVE_COUNT_CAP) -> int:
+    """How many runs of a pipeline are under way, counted up to `cap` (cap + 1 reads
+    "more than cap"): the run roots of the pipeline (ix_job_pipeline_created) that are
+    live, read at most cap + 1 of them."""
+    live = (JobStatus.PENDING.value, JobStatus.DEQUEUED.value, JobStatus.IN_PROGRESS.value)
+    inner = (sa.select(Job.id).where(Job.pipeline_id == pipeline_id, Job.pipeline_id.is_not(None),
+                                     Job.status.in_(live)).limit(cap + 1).subquery())
+    with session() as s:
+        return int(s.exec(sa.select(sa.func.count()).select_from(inner)).one()[0])

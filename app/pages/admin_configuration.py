@@ -1,5 +1,6 @@
 """Configuration (/admin/configuration): backends, tasks and pipelines as configured (each
-empty table says what it is for); the whole configuration downloaded as one YAML
+empty table says what it is for), tasks and pipelines created, edited, duplicated and
+deleted in forms (app.pages.admin_config_forms); the whole configuration downloaded as one YAML
 document, and one uploaded, checked (what it would create, change and remove) and
 applied."""
 
@@ -10,8 +11,10 @@ import reflex as rx
 from app import routes
 from app.components.common import empty_state, section, when
 from app.pages.admin import admin_page
+from app.pages.admin_config_forms import delete_dialog, pipeline_actions, pipeline_dialog, task_actions, task_dialog
 from app.state.admin_configuration import IMPORT_UPLOAD_ID, BackendConfigRow, ChangeRow, PipelineRow, TaskRow
 from app.state.admin_configuration import AdminConfigurationState as C
+from app.state.admin_config_edit import ConfigEditState as E
 
 
 def _table(headers: list[str], rows, render, name: str) -> rx.Component:
@@ -48,6 +51,7 @@ def _task(t: TaskRow) -> rx.Component:
                                 rx.hstack(rx.text("out", size="1", color_scheme="gray"), _code(t.outputs)),
                                 spacing="1")),
         rx.table.cell(_small(t.ok_exit_codes)), rx.table.cell(_small(t.timeout)),
+        rx.table.cell(task_actions(t.name)),
         custom_attrs={"data-task": t.name}, class_name="config-task-row")
 
 
@@ -64,6 +68,7 @@ def _pipeline(p: PipelineRow) -> rx.Component:
         rx.table.cell(_small(rx.cond(p.steps != "", p.steps, "no steps yet"))),
         rx.table.cell(_small(p.fair_use), class_name="config-fair-use"),
         rx.table.cell(_small(rx.cond(p.validators != "", p.validators, "none")), class_name="config-validators"),
+        rx.table.cell(pipeline_actions(p.name)),
         custom_attrs={"data-pipeline": p.name}, class_name="config-pipeline-row")
 
 
@@ -117,6 +122,11 @@ def _import() -> rx.Component:
     )
 
 
+def _new(label: str, on_click, name: str) -> rx.Component:
+    return rx.button(rx.icon("plus", size=14), label, size="2", variant="soft", on_click=on_click,
+                     class_name=name, align_self="flex-start")
+
+
 def admin_configuration_page() -> rx.Component:
     return admin_page(
         rx.cond(
@@ -132,25 +142,26 @@ def admin_configuration_page() -> rx.Component:
                                 "each job type's backend runs with the defaults; change one on the overview.",
                                 rx.link(rx.button("Go to the overview", variant="soft"), href=routes.ADMIN)),
                 )),
-                section("Tasks", rx.cond(
+                section("Tasks", _new("New task", E.new_task, "task-new"), rx.cond(
                     C.tasks.length() > 0,  # type: ignore[attr-defined]
                     _table(["Task", "Backend", "Runs", "Parameters", "Input / output files", "OK exit codes",
-                            "Time limit"], C.tasks, _task, "config-tasks"),
+                            "Time limit", ""], C.tasks, _task, "config-tasks"),
                     empty_state("terminal", "No tasks yet",
                                 "A task is one executable step a pipeline can run: a command template (e.g. "
                                 "wc -l {input}) or a registered Python handler, with its parameters, the files it "
                                 "reads and writes, and the exit codes that count as success, bound to a backend."),
                 )),
-                section("Pipelines", rx.cond(
+                section("Pipelines", _new("New pipeline", E.new_pipeline, "pipeline-new"), rx.cond(
                     C.pipelines.length() > 0,  # type: ignore[attr-defined]
                     _table(["Pipeline", "Steps (equal order runs in parallel)", "Fair use (live submissions)",
-                            "Input validators"], C.pipelines, _pipeline,
+                            "Input validators", ""], C.pipelines, _pipeline,
                            "config-pipelines"),
                     empty_state("workflow", "No pipelines yet",
                                 "A pipeline is a recipe of ordered task steps; running it lodges a workflow whose "
                                 "steps of equal order run in parallel, each order after the one before succeeds."),
                 )),
                 _import(),
+                task_dialog(), pipeline_dialog(), delete_dialog(),
                 spacing="4",
                 width="100%",
             ),

@@ -1,0 +1,265 @@
+"""The configuration page's forms: a task's (its parameters a row each), a pipeline's (its
+steps a row each and a preview of the lanes they run in), and the confirmation of a
+deletion. Each refusal is shown at the field it names (data-field on the message)."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from app.pipelines.checks import PLACEHOLDERS
+from app.state.admin_config_edit import PARAM_TYPES, LaneRow, ParamRow, StepRow
+from app.state.admin_config_edit import ConfigEditState as E
+
+
+def _refusal(shown, message, field) -> rx.Component:
+    return rx.cond(shown, rx.text(message, size="1", color_scheme="red", class_name="field-error",
+                                  custom_attrs={"data-field": field}))
+
+
+def _field(label: str, hint: str, control: rx.Component, error_field: str, form: str = "task") -> rx.Component:
+    field, message = (E.t_field, E.t_error) if form == "task" else (E.p_field, E.p_error)
+    return rx.vstack(
+        rx.text(label, size="2", weight="medium"),
+        control,
+        rx.cond(hint != "", rx.text(hint, size="1", color_scheme="gray")),
+        _refusal(field == error_field, message, error_field),
+        spacing="1", width="100%", class_name=f"field-{error_field}")
+
+
+def _input(value, on_change, name: str, **props) -> rx.Component:
+    return rx.input(value=value, on_change=on_change, name=name, width="100%", **props)
+
+
+def _general(field, message) -> rx.Component:
+    """A refusal that names no field the form shows (e.g. a name already taken)."""
+    return rx.cond((message != "") & (field == ""),
+                   rx.callout(message, icon="triangle-alert", color_scheme="red", class_name="form-error"))
+
+
+# --- a task ------------------------------------------------------------------------------------
+
+
+def _param(p: ParamRow, i) -> rx.Component:
+    return rx.vstack(
+        rx.hstack(
+            rx.input(value=p.name, placeholder="name", on_change=lambda v: E.set_param(i, "name", v),
+                     width="9em", class_name="param-name"),
+            rx.input(value=p.flag, placeholder="flag, e.g. --lines", on_change=lambda v: E.set_param(i, "flag", v),
+                     width="10em", class_name="param-flag"),
+            rx.input(value=p.default, placeholder="default", on_change=lambda v: E.set_param(i, "default", v),
+                     width="8em", class_name="param-default"),
+            rx.select(PARAM_TYPES, value=p.type, on_change=lambda v: E.set_param(i, "type", v), size="2",
+                      class_name="param-type"),
+            rx.cond(p.type == "choice",
+                    rx.input(value=p.choices, placeholder="allowed: a, b, c",
+                             on_change=lambda v: E.set_param(i, "choices", v), width="10em",
+                             class_name="param-choices")),
+            rx.cond((p.type == "integer") | (p.type == "number"), rx.hstack(
+                rx.input(value=p.minimum, placeholder="min", on_change=lambda v: E.set_param(i, "minimum", v),
+                         width="5em", class_name="param-minimum"),
+                rx.input(value=p.maximum, placeholder="max", on_change=lambda v: E.set_param(i, "maximum", v),
+                         width="5em", class_name="param-maximum"), spacing="1")),
+            rx.checkbox("required", checked=p.required, on_change=lambda v: E.set_param(i, "required", v),
+                        class_name="param-required"),
+            rx.checkbox("switch (flag alone)", checked=p.bool_valued,
+                        on_change=lambda v: E.set_param(i, "bool_valued", v), class_name="param-switch"),
+            rx.icon_button(rx.icon("x", size=14), variant="ghost", color_scheme="gray", type="button",
+                           on_click=E.remove_param(i), aria_label="Remove this parameter",
+                           class_name="param-remove"),
+            spacing="2", align="center", wrap="wrap"),
+        _refusal(p.error != "", p.error, p.error_field),
+        spacing="1", width="100%", class_name="param-row")
+
+
+def _parameters() -> rx.Component:
+    return rx.vstack(
+        rx.text("Parameters", size="2", weight="medium"),
+        rx.text("What a run may set. A parameter reaches the command as {name} where the template says so, or "
+                "as its flag and value added at the end (a switch: its flag alone when true).",
+                size="1", color_scheme="gray"),
+        rx.foreach(E.t_params, _param),
+        rx.button(rx.icon("plus", size=14), "Add a parameter", variant="soft", size="1", type="button",
+                  on_click=E.add_param, class_name="param-add"),
+        spacing="2", width="100%", class_name="task-parameters")
+
+
+_PLACEHOLDERS = "; ".join(f"{{{k}}}: {v}" for k, v in PLACEHOLDERS.items())
+
+
+def task_dialog() -> rx.Component:
+    runs = rx.cond(
+        E.t_kind == "command",
+        _field("Command template", f"Placeholders: {_PLACEHOLDERS}; and {{name}} of a parameter.",
+               rx.text_area(value=E.t_command, on_change=E.set_t_command, name="command", rows="2",
+                            width="100%", font_family="monospace"), "command"),
+        _field("Handler", "A registered Python handler.",
+               rx.select(E.handler_names, value=E.t_handler, on_change=E.set_t_handler, name="handler",
+                         placeholder="Choose a handler"), "handler"))
+    return rx.dialog.root(rx.dialog.content(
+        rx.dialog.title(rx.cond(E.task_id != 0, "Edit the task", "New task")),
+        rx.dialog.description(
+            rx.cond(E.task_id != 0,
+                    "Steps not yet started run the task as you save it; steps already running keep what they "
+                    "started with.",
+                    "A task is one step a pipeline can run: a command or a handler, on a backend."),
+            size="2", color_scheme="gray"),
+        rx.vstack(
+            _general(E.t_field, E.t_error),
+            _field("Name", "", _input(E.t_name, E.set_t_name, "name"), "name"),
+            _field("Description", "", _input(E.t_description, E.set_t_description, "description"), "description"),
+            rx.hstack(
+                _field("Backend", "The queue and pool of workers it runs on.",
+                       _input(E.t_backend, E.set_t_backend, "backend"), "backend"),
+                _field("Runs", "", rx.select(["command", "handler"], value=E.t_kind, on_change=E.set_t_kind,
+                                             name="kind"), "kind"),
+                spacing="3", width="100%"),
+            runs,
+            _parameters(),
+            rx.hstack(
+                _field("Input files (glob)", "Which of the step's files it reads, e.g. *.txt.",
+                       _input(E.t_inputs, E.set_t_inputs, "input_glob"), "input_glob"),
+                _field("Output files (glob)", "Which files it writes are kept.",
+                       _input(E.t_outputs, E.set_t_outputs, "output_glob"), "output_glob"),
+                spacing="3", width="100%"),
+            rx.hstack(
+                _field("Exit codes that succeed", "e.g. 0 or 0,1", _input(E.t_codes, E.set_t_codes,
+                                                                          "ok_exit_codes"), "ok_exit_codes"),
+                _field("Time limit (seconds)", "A step running longer is stopped.",
+                       _input(E.t_timeout, E.set_t_timeout, "timeout_s"), "timeout_s"),
+                spacing="3", width="100%"),
+            rx.text("A task has no environment variables, retries or version of its own: a failed step is retried "
+                    "from its run, and the software it runs is what the backend's workers have.",
+                    size="1", color_scheme="gray"),
+            rx.flex(
+                rx.dialog.close(rx.button("Cancel", variant="soft", color_scheme="gray", type="button")),
+                rx.button(rx.cond(E.task_id != 0, "Save the task", "Create the task"), on_click=E.save_task,
+                          class_name="task-save"),
+                spacing="3", justify="end", width="100%"),
+            spacing="3", width="100%", margin_top="1em"),
+        max_width="56em", class_name="task-form"),
+        open=E.task_open, on_open_change=E.set_task_open)
+
+
+# --- a pipeline --------------------------------------------------------------------------------
+
+
+def _step(st: StepRow, i) -> rx.Component:
+    return rx.vstack(
+        rx.hstack(
+            rx.input(value=st.order, on_change=lambda v: E.set_step(i, "order", v), width="5em",
+                     aria_label="Order", class_name="step-order"),
+            rx.select(E.task_names, value=st.task, on_change=lambda v: E.set_step(i, "task", v),
+                      placeholder="Choose a task", class_name="step-task"),
+            rx.icon_button(rx.icon("x", size=14), variant="ghost", color_scheme="gray", type="button",
+                           on_click=E.remove_step(i), aria_label="Remove this step", class_name="step-remove"),
+            spacing="2", align="center"),
+        _refusal(st.error != "", st.error, st.error_field),
+        spacing="1", class_name="step-row")
+
+
+def _lane(lane: LaneRow) -> rx.Component:
+    return rx.hstack(
+        rx.badge(lane.order, variant="solid", color_scheme="gray", size="2"),
+        rx.hstack(rx.foreach(lane.tasks, lambda t: rx.badge(t, variant="surface", size="2")), spacing="2",
+                  wrap="wrap"),
+        rx.text(lane.words, size="1", color_scheme="gray"),
+        spacing="3", align="center", class_name="preview-lane", custom_attrs={"data-order": lane.order})
+
+
+def _preview() -> rx.Component:
+    return rx.vstack(
+        rx.text("Preview: how a run goes", size="2", weight="medium"),
+        rx.cond(E.lanes.length() > 0,  # type: ignore[attr-defined]
+                rx.vstack(rx.foreach(E.lanes, _lane), spacing="2"),
+                rx.text("Choose a task for a step to see the run's lanes.", size="1", color_scheme="gray")),
+        spacing="2", width="100%", padding="0.75em", border="1px solid var(--gray-a5)",
+        border_radius="var(--radius-3)", class_name="pipeline-preview")
+
+
+def pipeline_dialog() -> rx.Component:
+    return rx.dialog.root(rx.dialog.content(
+        rx.dialog.title(rx.cond(E.pipeline_id != 0, "Edit the pipeline", "New pipeline")),
+        rx.dialog.description(
+            rx.cond(E.pipeline_id != 0,
+                    rx.text("A run under way keeps the pipeline it started with; runs started after you save "
+                            "follow the new one. ", rx.text.strong(E.p_live, class_name="pipeline-live")),
+                    "A pipeline is a recipe of task steps; a run of it goes order by order."),
+            size="2", color_scheme="gray"),
+        rx.vstack(
+            _general(E.p_field, E.p_error),
+            _field("Name", "", _input(E.p_name, E.set_p_name, "name"), "name", "pipeline"),
+            _field("Description", "", _input(E.p_description, E.set_p_description, "description"), "description",
+                   "pipeline"),
+            rx.vstack(
+                rx.text("Steps", size="2", weight="medium"),
+                rx.text("Each step is an order number and a task. Steps of equal number run side by side; a "
+                        "higher number runs once every step before it has succeeded. Change a number to reorder.",
+                        size="1", color_scheme="gray"),
+                rx.foreach(E.p_steps, _step),
+                rx.button(rx.icon("plus", size=14), "Add a step", variant="soft", size="1", type="button",
+                          on_click=E.add_step, class_name="step-add"),
+                _refusal(E.p_field == "steps", E.p_error, "steps"),
+                spacing="2", width="100%", class_name="pipeline-steps"),
+            _preview(),
+            rx.hstack(
+                rx.checkbox("Runnable (unchecked: shown, submissions refused)", checked=E.p_runnable,
+                            on_change=E.set_p_runnable, class_name="pipeline-runnable"),
+                rx.checkbox("Public (anyone may run it without signing in)", checked=E.p_public,
+                            on_change=E.set_p_public, class_name="pipeline-public-box"),
+                spacing="4", wrap="wrap"),
+            rx.hstack(
+                _field("Lower priority from (live runs)", "Empty: the global setting; 0: off.",
+                       _input(E.p_hog, E.set_p_hog, "queue_hog_size"), "queue_hog_size", "pipeline"),
+                _field("Refused at (live runs)", "Empty: the global setting; 0: off.",
+                       _input(E.p_hard, E.set_p_hard, "queue_hard_limit"), "queue_hard_limit", "pipeline"),
+                spacing="3", width="100%"),
+            _field("Input validators", "Checks every upload must pass, comma separated.",
+                   _input(E.p_validators, E.set_p_validators, "validators"), "validators", "pipeline"),
+            rx.flex(
+                rx.dialog.close(rx.button("Cancel", variant="soft", color_scheme="gray", type="button")),
+                rx.button(rx.cond(E.pipeline_id != 0, "Save the pipeline", "Create the pipeline"),
+                          on_click=E.save_pipeline, class_name="pipeline-save"),
+                spacing="3", justify="end", width="100%"),
+            spacing="3", width="100%", margin_top="1em"),
+        max_width="52em", class_name="pipeline-form"),
+        open=E.pipeline_open, on_open_change=E.set_pipeline_open)
+
+
+# --- deleting ----------------------------------------------------------------------------------
+
+
+def delete_dialog() -> rx.Component:
+    return rx.alert_dialog.root(
+        rx.alert_dialog.content(
+            rx.alert_dialog.title(rx.cond(E.del_kind == "task", "Delete this task?", "Delete this pipeline?")),
+            rx.alert_dialog.description(
+                rx.text.strong(E.del_name),
+                rx.cond(E.del_kind == "task",
+                        " is removed with its parameters. A task that is a step of a pipeline is not deleted.",
+                        " is removed with its steps; runs under way finish the steps they started with.")),
+            rx.cond(E.del_error != "", rx.callout(E.del_error, icon="triangle-alert", color_scheme="red",
+                                                  class_name="delete-error", margin_top="1em")),
+            rx.flex(
+                rx.alert_dialog.cancel(rx.button("Keep it", variant="soft", color_scheme="gray",
+                                                 on_click=E.cancel_delete)),
+                rx.button("Delete", color_scheme="red", on_click=E.confirm_delete, class_name="confirm-delete"),
+                spacing="3", justify="end", margin_top="1em"),
+            max_width="34em"),
+        open=E.del_kind != "",
+        on_open_change=lambda _open: E.cancel_delete())
+
+
+def task_actions(name) -> rx.Component:
+    return _actions(E.edit_task(name), E.copy_task(name), E.ask_delete("task", name))
+
+
+def pipeline_actions(name) -> rx.Component:
+    return _actions(E.edit_pipeline(name), E.copy_pipeline(name), E.ask_delete("pipeline", name))
+
+
+def _actions(edit, copy, delete) -> rx.Component:
+    return rx.hstack(
+        rx.button("Edit", size="1", variant="soft", on_click=edit, class_name="row-edit"),
+        rx.button("Duplicate", size="1", variant="soft", color_scheme="gray", on_click=copy, class_name="row-copy"),
+        rx.button("Delete", size="1", variant="soft", color_scheme="red", on_click=delete, class_name="row-delete"),
+        spacing="1")

@@ -1,0 +1,481 @@
+"""State of the configuration page's editing (/admin/configuration): a task's form (its
+parameters a row each) and a pipeline's form (its steps a row each, and the lanes they
+make), created, changed, copied and deleted through app.pipelines.config, which checks
+everything; a refusal is shown at the field it names."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import reflex as rx
+
+from app import parameters as rules, runs
+from app.errors import JobdeckError
+from app.pipelines import config
+from app.pipelines.handlers import HANDLERS
+from app.state.admin import admin_viewer
+from app.state.admin_configuration import AdminConfigurationState
+
+PARAM_TYPES = list(rules.TYPES)
+
+
+@dataclasses.dataclass
+class ParamRow:
+    name: str = ""
+    flag: str = ""
+    default: str = ""
+    required: bool = False
+    type: str = "text"
+    choices: str = ""  # "a, b, c" (type choice)
+    minimum: str = ""
+    maximum: str = ""
+    bool_valued: bool = False
+    error: str = ""  # a refusal naming this row
+    error_field: str = ""
+
+
+@dataclasses.dataclass
+class StepRow:
+    order: str = "1"
+    task: str = ""
+    error: str = ""
+    error_field: str = ""
+
+
+@dataclasses.dataclass
+class LaneRow:
+    order: str = ""
+    tasks: list[str] = dataclasses.field(default_factory=list)
+    words: str = ""  # "runs a and b side by side, after order 1"
+
+
+# Fields shown in the task's form: a refusal naming another one is shown above the form.
+TASK_FIELDS = {"name", "description", "backend", "kind", "command", "handler", "input_glob", "output_glob",
+               "ok_exit_codes", "timeout_s"}
+PIPELINE_FIELDS = {"name", "description", "steps", "queue_hog_size", "queue_hard_limit", "validators"}
+
+
+def _num(text: str):
+    """A form's number as the domain takes it: "" is None, a whole number an int, else the text
+    (the domain refuses it, naming the field)."""
+    text = (text or "").strip()
+    if text == "":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        try:
+            return float(text)
+        except ValueError:
+            return text
+
+
+def _bound_text(x) -> str:
+    return "" if x is None else (f"{int(x)}" if float(x).is_integer() else f"{x:g}")
+
+
+def _param_row(p) -> ParamRow:
+    return ParamRow(name=p.name, flag=p.flag, default=p.default, required=p.required, type=p.type,
+                    choices=", ".join(p.choices), minimum=_bound_text(p.minimum), maximum=_bound_text(p.maximum),
+                    bool_valued=p.bool_valued)
+
+
+def _param_value(r: ParamRow) -> dict:
+    out = {"name": r.name, "flag": r.flag, "default": r.default, "required": r.required, "type": r.type,
+           "bool_valued": r.bool_valued}
+    if r.choices.strip():
+        out["choices"] = [c.strip() for c in r.choices.split(",")]
+    if r.minimum.strip():
+        out["minimum"] = _num(r.minimum)
+    if r.maximum.strip():
+        out["maximum"] = _num(r.maximum)
+    return out
+
+
+def _copy_name(name: str, taken: set[str]) -> str:
+    out, n = f"Copy of {name}", 2
+    while out in taken:
+        out, n = f"Copy of {name} ({n})", n + 1
+    return out
+
+
+class ConfigEditState(rx.State):
+    task_names: list[str] = []
+    handler_names: list[str] = sorted(HANDLERS)
+    # The task form: task_id 0 is a new task.
+    task_open: bool = False
+    task_id: int = 0
+    t_name: str = ""
+    t_description: str = ""
+    t_backend: str = "default"
+    t_kind: str = "command"
+    t_command: str = ""
+    t_handler: str = ""
+    t_inputs: str = ""
+    t_outputs: str = ""
+    t_codes: str = "0"
+    t_timeout: str = "600"
+    t_params: list[ParamRow] = []
+    t_error: str = ""
+    t_field: str = ""  # the field the refusal names when the form shows it; "" above the form
+    # The pipeline form: pipeline_id 0 is a new pipeline.
+    pipeline_open: bool = False
+    pipeline_id: int = 0
+    p_name: str = ""
+    p_description: str = ""
+    p_steps: list[StepRow] = []
+    p_public: bool = False
+    p_runnable: bool = True
+    p_hog: str = ""
+    p_hard: str = ""
+    p_validators: str = ""
+    p_live: str = ""  # "2 runs under way use it" when editing
+    p_error: str = ""
+    p_field: str = ""
+    # The deletion asked for: its kind (task | pipeline), its id and name; a refusal.
+    del_kind: str = ""
+    del_id: int = 0
+    del_name: str = ""
+    del_error: str = ""
+
+    # --- the forms' fields, as typed (checked only when saved) ------------------------------
+
+    @rx.event
+    def set_t_name(self, value: str):
+        self.t_name = str(value)[:4000]
+
+    @rx.event
+    def set_t_description(self, value: str):
+        self.t_description = str(value)[:4000]
+
+    @rx.event
+    def set_t_backend(self, value: str):
+        self.t_backend = str(value)[:4000]
+
+    @rx.event
+    def set_t_kind(self, value: str):
+        self.t_kind = str(value)[:4000]
+
+    @rx.event
+    def set_t_command(self, value: str):
+        self.t_command = str(value)[:4000]
+
+    @rx.event
+    def set_t_handler(self, value: str):
+        self.t_handler = str(value)[:4000]
+
+    @rx.event
+    def set_t_inputs(self, value: str):
+        self.t_inputs = str(value)[:4000]
+
+    @rx.event
+    def set_t_outputs(self, value: str):
+        self.t_outputs = str(value)[:4000]
+
+    @rx.event
+    def set_t_codes(self, value: str):
+        self.t_codes = str(value)[:4000]
+
+    @rx.event
+    def set_t_timeout(self, value: str):
+        self.t_timeout = str(value)[:4000]
+
+    @rx.event
+    def set_p_name(self, value: str):
+        self.p_name = str(value)[:4000]
+
+    @rx.event
+    def set_p_description(self, value: str):
+        self.p_description = str(value)[:4000]
+
+    @rx.event
+    def set_p_hog(self, value: str):
+        self.p_hog = str(value)[:4000]
+
+    @rx.event
+    def set_p_hard(self, value: str):
+        self.p_hard = str(value)[:4000]
+
+    @rx.event
+    def set_p_validators(self, value: str):
+        self.p_validators = str(value)[:4000]
+
+    @rx.event
+    def set_p_public(self, value: bool):
+        self.p_public = bool(value)
+
+    @rx.event
+    def set_p_runnable(self, value: bool):
+        self.p_runnable = bool(value)
+
+    # --- tasks -----------------------------------------------------------------------------
+
+    def _task_form(self, t, *, task_id: int, name: str) -> None:
+        self.task_id, self.t_name = task_id, name
+        self.t_description, self.t_backend, self.t_kind = t.description, t.backend, t.kind
+        self.t_command, self.t_handler = t.command, t.handler
+        self.t_inputs, self.t_outputs = t.input_glob, t.output_glob
+        self.t_codes, self.t_timeout = t.ok_exit_codes, str(t.timeout_s)
+        self.t_params = [_param_row(p) for p in t.parameters]
+        self.t_error = self.t_field = ""
+        self.task_open = True
+
+    def _find_task(self, user, name: str):
+        return next((t for t in config.list_tasks(actor=user) if t.name == name), None)
+
+    @rx.event
+    async def new_task(self):
+        user, instead = await admin_viewer(self)
+        if user is None:
+            return instead
+        self.task_id = 0
+        self.t_name = self.t_description = self.t_command = self.t_handler = self.t_inputs = self.t_outputs = ""
+        self.t_backend, self.t_kind, self.t_codes, self.t_timeout = "default", "command", "0", "600"
+        self.t_params, self.t_error, self.t_field = [], "", ""
+        self.task_open = True
+
+    @rx.event
+    async def edit_task(self, name: str):
+        user, instead = await admin_viewer(self)
+        if user is None:
+            return instead
+        t = self._find_task(user, name)
+        if t is None:
+            return rx.toast.error(f"No task {name} any more.")
+        self._task_form(t, task_id=t.id, name=t.name)
+
+    @rx.event
+    async def copy_task(self, name: str):
+        user, instead = await admin_viewer(self)
+        if user is None:
+            return instead
+        tasks = config.list_tasks(actor=user)
+        t = next((t for t in tasks if t.name == name), None)
+        if t is None:
+            return rx.toast.error(f"No task {name} any more.")
+        self._task_form(t, task_id=0, name=_copy_name(t.name, {x.name for x in tasks}))
+
+    @rx.event
+    def set_task_open(self, value: bool):
+        self.task_open = value
+
+    @rx.event
+    def set_param(self, i: int, key: str, value):
+        rows = list(self.t_params)
+        if 0 <= i < len(rows):
+            setattr(rows[i], key, value)
+            self.t_params = rows
+
+    @rx.event
+    def add_param(self):
+        self.t_params = [*self.t_params, ParamRow()]
+
+    @rx.event
+    def remove_param(self, i: int):
+        self.t_params = [r for j, r in enumerate(self.t_params) if j != i]
+
+    def _task_refused(self, exc: JobdeckError) -> None:
+        field = getattr(exc, "field", None) or ""
+        rows = [dataclasses.replace(r, error="", error_field="") for r in self.t_params]
+        self.t_error, self.t_field = exc.message, ""
+        if field.startswith("parameters."):
+            part = field.split(".")
+            if len(part) > 1 and part[1].isdigit() and int(part[1]) < len(rows):
+                rows[int(part[1])].error, rows[int(part[1])].error_field = exc.message, field
+                self.t_field = field
+        elif field in TASK_FIELDS:
+            self.t_field = field
+        self.t_params = rows
+
+    @rx.event
+    async def save_task(self):
+        user, instead = await admin_viewer(self)
+        if user is None:
+            return instead
+        values = dict(name=self.t_name, description=self.t_description, backend=self.t_backend.strip() or "default",
+                      kind=self.t_kind, command=self.t_command, handler=self.t_handler, input_glob=self.t_inputs,
+                      output_glob=self.t_outputs, ok_exit_codes=self.t_codes, timeout_s=_num(self.t_timeout),
+                      parameters=[_param_value(r) for r in self.t_params])
+        try:
+            if self.task_id:
+                done = config.update_task(actor=user, task_id=self.task_id, **values)
+            else:
+                done = config.create_task(actor=user, **values)
+        except JobdeckError as exc:
+            self._task_refused(exc)
+            return
+        self.task_open = False
+        await self._reread(user)
+        return rx.toast.success(f"Task {done.name} {'saved' if self.task_id else 'created'}.")
+
+    # --- pipelines -------------------------------------------------------------------------
+
+    def _pipeline_form(self, p, *, pipeline_id: int, name: str) -> None:
+        self.pipeline_id, self.p_name, self.p_description = pipeline_id, name, p.description
+        self.p_steps = [StepRow(order=str(st.order), task=st.task) for st in p.steps]
+        self.p_public, self.p_runnable = p.public, p.runnable
+        self.p_hog = "" if p.queue_hog_size is None else str(p.queue_hog_size)
+        self.p_hard = "" if p.queue_hard_limit is None else str(p.queue_hard_limit)
+        self.p_validators = ", ".join(p.validators)
+        self.p_live, self.p_error, self.p_field = "", "", ""
+        if pipeline_id:
+            n = runs.live_runs(pipeline_id)
+            self.p_live = ("No run under way uses it." if n == 0 else
+                           f"{'More than ' + str(runs.LIVE_COUNT_CAP) if n > runs.LIVE_COUNT_CAP else n} "
+                           f"run{'s' if n != 1 else ''} under way use{'s' if n == 1 else ''} it.")
+        self.pipeline_open = True
+
+    @rx.event
+    async def new_pipeline(self):
+        user, instead = await admin_viewer(self)
+        if user is None:
+            return instead
+        self.task_names = [t.name for t in config.list_tasks(actor=user)]
+        self.pipeline_id, self.p_name, self.p_description = 0, "", ""
+        self.p_steps = [StepRow(order="1", task="")]
+        self.p_public, self.p_runnable, self.p_hog, self.p_hard, self.p_validators = False, True, "", "", ""
+        self.p_live, self.p_error, self.p_field = "", "", ""
+        self.pipeline_open = True
+
+    @rx.event
+    async def edit_pipeline(self, name: str):
+        user, instead = await admin_viewer(self)
+        if user is None:
+            return instead
+        try:
+            p = config.get_pipeline(actor=user, pipeline=name)
+        except JobdeckError as exc:
+            return rx.toast.error(exc.message)
+        self.task_names = [t.name for t in config.list_tasks(actor=user)]
+        self._pipeline_form(p, pipeline_id=p.id, name=p.name)
+
+    @rx.event
+    async def copy_pipeline(self, name: str):
+        user, instead = await admin_viewer(self)
+        if user is None:
+            return instead
+        try:
+            p = config.get_pipeline(actor=user, pipeline=name)
+        except JobdeckError as exc:
+            return rx.toast.error(exc.message)
+        self.task_names = [t.name for t in config.list_tasks(actor=user)]
+        taken = {x.name for x in config.list_pipelines(actor=user)}
+        self._pipeline_form(p, pipeline_id=0, name=_copy_name(p.name, taken))
+
+    @rx.event
+    def set_pipeline_open(self, value: bool):
+        self.pipeline_open = value
+
+    @rx.event
+    def set_step(self, i: int, key: str, value: str):
+        rows = list(self.p_steps)
+        if 0 <= i < len(rows):
+            setattr(rows[i], key, value)
+            self.p_steps = rows
+
+    @rx.event
+    def add_step(self):
+        orders = [int(r.order) for r in self.p_steps if r.order.strip().isdigit()]
+        self.p_steps = [*self.p_steps, StepRow(order=str(max(orders, default=0) + 1), task="")]
+
+    @rx.event
+    def remove_step(self, i: int):
+        self.p_steps = [r for j, r in enumerate(self.p_steps) if j != i]
+
+    @rx.var
+    def lanes(self) -> list[LaneRow]:
+        """The steps as they would run: a lane per order number, in order; a step whose
+        number is no whole number is left out (saving names it)."""
+        by: dict[int, list[str]] = {}
+        for r in self.p_steps:
+            if r.order.strip().isdigit() and r.task:
+                by.setdefault(int(r.order.strip()), []).append(r.task)
+        out, before = [], None
+        for o in sorted(by):
+            names = by[o]
+            words = (f"{names[0]} runs" if len(names) == 1 else
+                     f"{', '.join(names[:-1])} and {names[-1]} run side by side")
+            words += " first" if before is None else f", once order {before} has succeeded"
+            out.append(LaneRow(order=str(o), tasks=names, words=words))
+            before = o
+        return out
+
+    def _pipeline_refused(self, exc: JobdeckError) -> None:
+        field = getattr(exc, "field", None) or ""
+        rows = [dataclasses.replace(r, error="", error_field="") for r in self.p_steps]
+        self.p_error, self.p_field = exc.message, ""
+        if field.startswith("steps."):
+            part = field.split(".")
+            if part[1].isdigit() and int(part[1]) < len(rows):
+                rows[int(part[1])].error, rows[int(part[1])].error_field = exc.message, field
+                self.p_field = field
+        elif field in PIPELINE_FIELDS:
+            self.p_field = field
+        self.p_steps = rows
+
+    @rx.event
+    async def save_pipeline(self):
+        user, instead = await admin_viewer(self)
+        if user is None:
+            return instead
+        steps = [{"order": _num(r.order), "task": r.task} for r in self.p_steps]
+        values = dict(name=self.p_name, description=self.p_description, steps=steps,
+                      queue_hog_size=_num(self.p_hog), queue_hard_limit=_num(self.p_hard),
+                      runnable=self.p_runnable, public=self.p_public,
+                      validators=[v.strip() for v in self.p_validators.split(",") if v.strip()])
+        try:
+            if self.pipeline_id:
+                done = config.update_pipeline(actor=user, pipeline_id=self.pipeline_id, **values)
+            else:
+                done = config.create_pipeline(actor=user, **values)
+        except JobdeckError as exc:
+            self._pipeline_refused(exc)
+            return
+        self.pipeline_open = False
+        await self._reread(user)
+        return rx.toast.success(f"Pipeline {done.name} {'saved' if self.pipeline_id else 'created'}.")
+
+    # --- deleting --------------------------------------------------------------------------
+
+    @rx.event
+    async def ask_delete(self, kind: str, name: str):
+        user, instead = await admin_viewer(self)
+        if user is None:
+            return instead
+        try:
+            if kind == "task":
+                found = self._find_task(user, name)
+                the_id = found.id if found is not None else 0
+            else:
+                the_id = config.get_pipeline(actor=user, pipeline=name).id
+        except JobdeckError as exc:
+            return rx.toast.error(exc.message)
+        if not the_id:
+            return rx.toast.error(f"No {kind} {name} any more.")
+        self.del_kind, self.del_id, self.del_name, self.del_error = kind, the_id, name, ""
+
+    @rx.event
+    def cancel_delete(self):
+        self.del_kind, self.del_id, self.del_name, self.del_error = "", 0, "", ""
+
+    @rx.event
+    async def confirm_delete(self):
+        user, instead = await admin_viewer(self)
+        if user is None:
+            return instead
+        try:
+            if self.del_kind == "task":
+                config.delete_task(actor=user, task_id=self.del_id)
+            else:
+                config.delete_pipeline(actor=user, pipeline_id=self.del_id)
+        except JobdeckError as exc:
+            self.del_error = exc.message
+            return
+        kind, name = self.del_kind, self.del_name
+        self.cancel_delete()
+        await self._reread(user)
+        return rx.toast.success(f"{kind.capitalize()} {name} deleted.")
+
+    async def _reread(self, user) -> None:
+        page = await self.get_state(AdminConfigurationState)
+        page._read(user)
