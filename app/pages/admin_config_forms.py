@@ -109,7 +109,8 @@ def task_dialog() -> rx.Component:
             _field("Description", "", _input(E.t_description, E.set_t_description, "description"), "description"),
             rx.hstack(
                 _field("Backend", "The queue and pool of workers it runs on.",
-                       _input(E.t_backend, E.set_t_backend, "backend"), "backend"),
+                       rx.select(E.backend_names, value=E.t_backend, on_change=E.set_t_backend, name="backend"),
+                       "backend"),
                 _field("Runs", "", rx.select(["command", "handler"], value=E.t_kind, on_change=E.set_t_kind,
                                              name="kind"), "kind"),
                 spacing="3", width="100%"),

@@ -12,6 +12,7 @@ import reflex as rx
 from app import parameters as rules, runs
 from app.errors import JobdeckError
 from app.pipelines import config
+from app.pipelines.checks import DEFAULT_BACKEND
 from app.pipelines.handlers import HANDLERS
 from app.state.admin import admin_viewer
 from app.state.admin_configuration import AdminConfigurationState
@@ -102,12 +103,13 @@ def _copy_name(name: str, taken: set[str]) -> str:
 class ConfigEditState(rx.State):
     task_names: list[str] = []
     handler_names: list[str] = sorted(HANDLERS)
+    backend_names: list[str] = []
     # The task form: task_id 0 is a new task.
     task_open: bool = False
     task_id: int = 0
     t_name: str = ""
     t_description: str = ""
-    t_backend: str = "default"
+    t_backend: str = DEFAULT_BACKEND
     t_kind: str = "command"
     t_command: str = ""
     t_handler: str = ""
@@ -217,8 +219,14 @@ class ConfigEditState(rx.State):
         self.t_inputs, self.t_outputs = t.input_glob, t.output_glob
         self.t_codes, self.t_timeout = t.ok_exit_codes, str(t.timeout_s)
         self.t_params = [_param_row(p) for p in t.parameters]
+        self._read_backends()
         self.t_error = self.t_field = ""
         self.task_open = True
+
+    def _read_backends(self) -> None:
+        from app.backends import backend_configs
+
+        self.backend_names = sorted(backend_configs(refresh=True))
 
     def _find_task(self, user, name: str):
         return next((t for t in config.list_tasks(actor=user) if t.name == name), None)
@@ -230,7 +238,8 @@ class ConfigEditState(rx.State):
             return instead
         self.task_id = 0
         self.t_name = self.t_description = self.t_command = self.t_handler = self.t_inputs = self.t_outputs = ""
-        self.t_backend, self.t_kind, self.t_codes, self.t_timeout = "default", "command", "0", "600"
+        self.t_backend, self.t_kind, self.t_codes, self.t_timeout = DEFAULT_BACKEND, "command", "0", "600"
+        self._read_backends()
         self.t_params, self.t_error, self.t_field = [], "", ""
         self.task_open = True
 
@@ -292,7 +301,7 @@ class ConfigEditState(rx.State):
         user, instead = await admin_viewer(self)
         if user is None:
             return instead
-        values = dict(name=self.t_name, description=self.t_description, backend=self.t_backend.strip() or "default",
+        values = dict(name=self.t_name, description=self.t_description, backend=self.t_backend,
                       kind=self.t_kind, command=self.t_command, handler=self.t_handler, input_glob=self.t_inputs,
                       output_glob=self.t_outputs, ok_exit_codes=self.t_codes, timeout_s=_num(self.t_timeout),
                       parameters=[_param_value(r) for r in self.t_params])
