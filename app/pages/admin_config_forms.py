@@ -7,6 +7,7 @@ from __future__ import annotations
 import reflex as rx
 
 from app.pipelines.checks import PLACEHOLDERS
+from app.validators import VALIDATORS
 from app.state.admin_config_edit import PARAM_TYPES, LaneRow, ParamRow, StepRow
 from app.state.admin_config_edit import ConfigEditState as E
 
@@ -214,7 +215,7 @@ def pipeline_dialog() -> rx.Component:
                 _field("Refused at (live runs)", "Empty: the global setting; 0: off.",
                        _input(E.p_hard, E.set_p_hard, "queue_hard_limit"), "queue_hard_limit", "pipeline"),
                 spacing="3", width="100%"),
-            _field("Input validators", "Checks every upload must pass, comma separated.",
+            _field("Input validators", "Checks every upload must pass, comma separated; known: " + ", ".join(sorted(VALIDATORS)) + ".",
                    _input(E.p_validators, E.set_p_validators, "validators"), "validators", "pipeline"),
             rx.flex(
                 rx.dialog.close(rx.button("Cancel", variant="soft", color_scheme="gray", type="button")),
