@@ -145,62 +145,77 @@ class ConfigEditState(rx.State):
     @rx.event
     def set_t_name(self, value: str):
         self.t_name = str(value)[:4000]
+        self._edited("t", "name")
 
     @rx.event
     def set_t_description(self, value: str):
         self.t_description = str(value)[:4000]
+        self._edited("t", "description")
 
     @rx.event
     def set_t_backend(self, value: str):
         self.t_backend = str(value)[:4000]
+        self._edited("t", "backend")
 
     @rx.event
     def set_t_kind(self, value: str):
         self.t_kind = str(value)[:4000]
+        self._edited("t", "kind")
 
     @rx.event
     def set_t_command(self, value: str):
         self.t_command = str(value)[:4000]
+        self._edited("t", "command")
 
     @rx.event
     def set_t_handler(self, value: str):
         self.t_handler = str(value)[:4000]
+        self._edited("t", "handler")
 
     @rx.event
     def set_t_inputs(self, value: str):
         self.t_inputs = str(value)[:4000]
+        self._edited("t", "input_glob")
 
     @rx.event
     def set_t_outputs(self, value: str):
         self.t_outputs = str(value)[:4000]
+        self._edited("t", "output_glob")
 
     @rx.event
     def set_t_codes(self, value: str):
         self.t_codes = str(value)[:4000]
+        self._edited("t", "ok_exit_codes")
 
     @rx.event
     def set_t_timeout(self, value: str):
         self.t_timeout = str(value)[:4000]
+        self._edited("t", "timeout_s")
 
     @rx.event
     def set_p_name(self, value: str):
         self.p_name = str(value)[:4000]
+        self._edited("p", "name")
 
     @rx.event
     def set_p_description(self, value: str):
         self.p_description = str(value)[:4000]
+        self._edited("p", "description")
 
     @rx.event
     def set_p_hog(self, value: str):
         self.p_hog = str(value)[:4000]
+        self._edited("p", "queue_hog_size")
 
     @rx.event
     def set_p_hard(self, value: str):
         self.p_hard = str(value)[:4000]
+        self._edited("p", "queue_hard_limit")
 
     @rx.event
     def set_p_validators(self, value: str):
         self.p_validators = str(value)[:4000]
+        self._edited("p", "validators")
 
     @rx.event
     def set_p_public(self, value: bool):
@@ -209,6 +224,13 @@ class ConfigEditState(rx.State):
     @rx.event
     def set_p_runnable(self, value: bool):
         self.p_runnable = bool(value)
+
+    def _edited(self, form: str, field: str) -> None:
+        """A refusal at a field goes once the field is changed (saving checks it again)."""
+        if form == "t" and self.t_field == field:
+            self.t_error = self.t_field = ""
+        elif form == "p" and self.p_field == field:
+            self.p_error = self.p_field = ""
 
     # --- tasks -----------------------------------------------------------------------------
 

@@ -60,6 +60,7 @@ def test_admin_creates_edits_copies_and_deletes_tasks_and_pipelines(page, consol
     expect(form.locator(".field-error[data-field=command]")).to_contain_text("Unknown placeholder {count}")
     expect(row.locator(".field-error")).to_have_count(0)
     form.locator("textarea[name=command]").fill("head -n {lines} {input}")
+    expect(form.locator(".field-error[data-field=command]")).to_have_count(0)  # gone once the field changes
     _pick(page, row, "integer")
     row.locator(".param-minimum input").fill("1")
     shot(page, "admin-config-task-form")
