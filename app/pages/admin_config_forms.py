@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from app.components.flow import run_graph
 from app.pipelines.checks import PLACEHOLDERS
 from app.validators import VALIDATORS
 from app.state.admin_config_edit import PARAM_TYPES, LaneRow, ParamRow, StepRow
@@ -172,7 +173,8 @@ def _preview() -> rx.Component:
     return rx.vstack(
         rx.text("Preview: how a run goes", size="2", weight="medium"),
         rx.cond(E.lanes.length() > 0,  # type: ignore[attr-defined]
-                rx.vstack(rx.foreach(E.lanes, _lane), spacing="2"),
+                rx.vstack(run_graph(E.preview_nodes, E.preview_edges, E.preview_height),
+                          rx.foreach(E.lanes, _lane), spacing="2", width="100%"),
                 rx.text("Choose a task for a step to see the run's lanes.", size="1", color_scheme="gray")),
         spacing="2", width="100%", padding="0.75em", border="1px solid var(--gray-a5)",
         border_radius="var(--radius-3)", class_name="pipeline-preview")

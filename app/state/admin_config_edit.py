@@ -6,6 +6,7 @@ everything; a refusal is shown at the field it names."""
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import reflex as rx
 
@@ -16,6 +17,7 @@ from app.pipelines.checks import DEFAULT_BACKEND
 from app.pipelines.handlers import HANDLERS
 from app.state.admin import admin_viewer
 from app.state.admin_configuration import AdminConfigurationState
+from app.state.runview import plan_graph
 
 PARAM_TYPES = list(rules.TYPES)
 
@@ -430,6 +432,23 @@ class ConfigEditState(rx.State):
             out.append(LaneRow(order=str(o), tasks=names, words=words))
             before = o
         return out
+
+    def _plan(self) -> tuple[list[dict], list[dict], int]:
+        return plan_graph([(int(r.order.strip()), r.task) for r in self.p_steps
+                           if r.order.strip().isdigit() and r.task])
+
+    @rx.var
+    def preview_nodes(self) -> list[dict[str, Any]]:
+        """The run graph's nodes of the steps as typed (the run view's component draws them)."""
+        return self._plan()[0]
+
+    @rx.var
+    def preview_edges(self) -> list[dict[str, Any]]:
+        return self._plan()[1]
+
+    @rx.var
+    def preview_height(self) -> str:
+        return f"{self._plan()[2]}px"
 
     def _pipeline_refused(self, exc: JobdeckError) -> None:
         field = getattr(exc, "field", None) or ""

@@ -48,7 +48,20 @@ def _lanes(steps: list[Job]) -> dict[int, list[dict[str, Any]]]:
 
 def graph_of(steps: list[Job], current_id: str = "") -> tuple[list[dict], list[dict], int]:
     """React Flow nodes and edges of a run, and the height (px) that shows it whole."""
-    orders = _lanes(steps)
+    return _graph(_lanes(steps), current_id)
+
+
+def plan_graph(steps: list[tuple[int, str]]) -> tuple[list[dict], list[dict], int]:
+    """The graph a run of (order, task name) steps would start with, every step planned
+    (the configuration page's preview of a pipeline before it is saved)."""
+    orders: dict[int, list[dict[str, Any]]] = {}
+    for order, task in sorted(steps, key=lambda st: st[0]):
+        lanes = orders.setdefault(order, [])
+        lanes.append({"order": order, "lane": len(lanes), "task": task, "job": None})
+    return _graph(orders, "")
+
+
+def _graph(orders: dict[int, list[dict[str, Any]]], current_id: str) -> tuple[list[dict], list[dict], int]:
     nodes, edges, widest = [], [], 1
     keys: list[list[tuple[str, str]]] = []  # per order: (node id, status)
     for row, (order, lanes) in enumerate(orders.items()):

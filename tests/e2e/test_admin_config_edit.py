@@ -104,6 +104,9 @@ def test_admin_creates_edits_copies_and_deletes_tasks_and_pipelines(page, consol
         f"{TASK} and line count run side by side first")
     expect(preview.locator(".preview-lane[data-order='2']")).to_contain_text(
         f"Copy of {TASK} runs, once order 1 has succeeded")
+    graph = preview.locator(".run-graph")  # the run view's graph, every step planned
+    expect(graph.locator(".run-node-body[data-order='1']")).to_have_count(2)
+    expect(graph.locator(f".run-node-body[data-order='2'][data-task='Copy of {TASK}']")).to_have_count(1)
     shot(page, "admin-config-pipeline-form")
     pform.get_by_role("button", name="Create the pipeline").click()
     expect(page.get_by_text(f"Pipeline {PIPELINE} created.")).to_be_visible()
