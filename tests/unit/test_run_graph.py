@@ -1,7 +1,7 @@
 """A pipeline run's graph as the job page draws it: an order per row, its parallel
 steps side by side as lanes, the join (every step of an order to every step of the
 next), steps not lodged yet drawn as planned from the run's plan, each lodged step a
-link to its page; and the names of a run's files in its zip."""
+link to its page; a plan drawn before it is saved; and the names of a run's files in its zip."""
 
 from __future__ import annotations
 
@@ -62,3 +62,16 @@ def test_step_folders_in_the_zip_are_plain_names():
     assert step_folder(1, "line count") == "1-line-count"
     assert step_folder(2, "../../etc/passwd") == "2-etc-passwd"
     assert step_folder(3, "...") == "3-step"
+
+
+def test_a_plan_drawn_before_it_is_saved():
+    """The configuration page's preview: steps as typed (orders out of turn), all planned."""
+    from app.state.runview import plan_graph
+
+    nodes, edges, height = plan_graph([(2, "join"), (1, "sort"), (1, "count"), (5, "report")])
+    assert [(n["data"]["order"], n["data"]["lane"], n["data"]["task"]) for n in nodes] == [
+        (1, 1, "sort"), (1, 2, "count"), (2, 1, "join"), (5, 1, "report")]
+    assert {n["data"]["status"] for n in nodes} == {"PLANNED"} and not any(n["data"]["href"] for n in nodes)
+    assert sorted((e["source"], e["target"]) for e in edges) == [
+        ("planned/1/0", "planned/2/0"), ("planned/1/1", "planned/2/0"), ("planned/2/0", "planned/5/0")]
+    assert plan_graph([])[:2] == ([], [])
