@@ -278,3 +278,17 @@ def test_the_past_runs_page_reads_its_index_in_order(live, users):
                 plan = " ".join(r[0] for r in cur.fetchall())
                 raw.rollback()
                 assert index in plan and "Sort" not in plan, plan
+
+
+def test_live_runs_counts_a_pipelines_runs_under_way_up_to_its_cap(live, users):
+    """What the configuration page's pipeline form says: runs of the pipeline under way
+    (their roots, not their steps), none once they ended; more than the cap reads cap + 1."""
+    from app import runs
+
+    pid = _pipeline_id("fan")
+    assert runs.live_runs(pid) == 0
+    _run("alice"), _run("bob"), _run("alice", "open fan")
+    assert runs.live_runs(pid) == 2
+    assert runs.live_runs(pid, cap=1) == 2 and runs.live_runs(_pipeline_id("open fan")) == 1
+    run_workers()
+    assert runs.live_runs(pid) == 0
