@@ -212,8 +212,9 @@ LIVE_COUNT_CAP = 100
 
 def live_runs(pipeline_id: int, cap: int = LIVE_COUNT_CAP) -> int:
     """How many runs of a pipeline are under way, counted up to `cap` (cap + 1 reads
-    "more than cap"): the run roots of the pipeline (ix_job_pipeline_created) that are
-    live, read at most cap + 1 of them."""
+    "more than cap"): its live run roots, found through the pipeline's runs
+    (ix_job_pipeline_created, partial on pipeline_id, which only roots carry) or the live
+    jobs (ix_job_status_created_id), and no more than cap + 1 of them counted."""
     live = (JobStatus.PENDING.value, JobStatus.DEQUEUED.value, JobStatus.IN_PROGRESS.value)
     inner = (sa.select(Job.id).where(Job.pipeline_id == pipeline_id, Job.pipeline_id.is_not(None),
                                      Job.status.in_(live)).limit(cap + 1).subquery())

@@ -9,7 +9,7 @@ import reflex as rx
 from app.components.flow import run_graph
 from app.pipelines.checks import PLACEHOLDERS
 from app.validators import VALIDATORS
-from app.state.admin_config_edit import PARAM_TYPES, LaneRow, ParamRow, StepRow
+from app.state.admin_config_rows import PARAM_TYPES, LaneRow, ParamRow, StepRow
 from app.state.admin_config_edit import ConfigEditState as E
 
 

@@ -10,97 +10,16 @@ from typing import Any
 
 import reflex as rx
 
-from app import parameters as rules, runs
+from app import runs
 from app.errors import JobdeckError
 from app.pipelines import config
 from app.pipelines.checks import DEFAULT_BACKEND
 from app.pipelines.handlers import HANDLERS
 from app.state.admin import admin_viewer
 from app.state.admin_configuration import AdminConfigurationState
+from app.state.admin_config_rows import (PIPELINE_FIELDS, TASK_FIELDS, LaneRow, ParamRow, StepRow, copy_name,
+                                         form_number, param_row, param_value)
 from app.state.runview import plan_graph
-
-PARAM_TYPES = list(rules.TYPES)
-
-
-@dataclasses.dataclass
-class ParamRow:
-    name: str = ""
-    flag: str = ""
-    default: str = ""
-    required: bool = False
-    type: str = "text"
-    choices: str = ""  # "a, b, c" (type choice)
-    minimum: str = ""
-    maximum: str = ""
-    bool_valued: bool = False
-    error: str = ""  # a refusal naming this row
-    error_field: str = ""
-
-
-@dataclasses.dataclass
-class StepRow:
-    order: str = "1"
-    task: str = ""
-    error: str = ""
-    error_field: str = ""
-
-
-@dataclasses.dataclass
-class LaneRow:
-    order: str = ""
-    tasks: list[str] = dataclasses.field(default_factory=list)
-    words: str = ""  # "runs a and b side by side, after order 1"
-
-
-# Fields shown in the task's form: a refusal naming another one is shown above the form.
-TASK_FIELDS = {"name", "description", "backend", "kind", "command", "handler", "input_glob", "output_glob",
-               "ok_exit_codes", "timeout_s"}
-PIPELINE_FIELDS = {"name", "description", "steps", "queue_hog_size", "queue_hard_limit", "validators"}
-
-
-def _num(text: str):
-    """A form's number as the domain takes it: "" is None, a whole number an int, else the text
-    (the domain refuses it, naming the field)."""
-    text = (text or "").strip()
-    if text == "":
-        return None
-    try:
-        return int(text)
-    except ValueError:
-        try:
-            return float(text)
-        except ValueError:
-            return text
-
-
-def _bound_text(x) -> str:
-    return "" if x is None else (f"{int(x)}" if float(x).is_integer() else f"{x:g}")
-
-
-def _param_row(p) -> ParamRow:
-    return ParamRow(name=p.name, flag=p.flag, default=p.default, required=p.required, type=p.type,
-                    choices=", ".join(p.choices), minimum=_bound_text(p.minimum), maximum=_bound_text(p.maximum),
-                    bool_valued=p.bool_valued)
-
-
-def _param_value(r: ParamRow) -> dict:
-    out = {"name": r.name, "flag": r.flag, "default": r.default, "required": r.required, "type": r.type,
-           "bool_valued": r.bool_valued}
-    if r.choices.strip():
-        out["choices"] = [c.strip() for c in r.choices.split(",")]
-    if r.minimum.strip():
-        out["minimum"] = _num(r.minimum)
-    if r.maximum.strip():
-        out["maximum"] = _num(r.maximum)
-    return out
-
-
-def _copy_name(name: str, taken: set[str]) -> str:
-    out, n = f"Copy of {name}", 2
-    while out in taken:
-        out, n = f"Copy of {name} ({n})", n + 1
-    return out
-
 
 class ConfigEditState(rx.State):
     task_names: list[str] = []
@@ -242,7 +161,7 @@ class ConfigEditState(rx.State):
         self.t_command, self.t_handler = t.command, t.handler
         self.t_inputs, self.t_outputs = t.input_glob, t.output_glob
         self.t_codes, self.t_timeout = t.ok_exit_codes, str(t.timeout_s)
-        self.t_params = [_param_row(p) for p in t.parameters]
+        self.t_params = [param_row(p) for p in t.parameters]
         self._read_backends()
         self.t_error = self.t_field = ""
         self.task_open = True
@@ -286,7 +205,7 @@ class ConfigEditState(rx.State):
         t = next((t for t in tasks if t.name == name), None)
         if t is None:
             return rx.toast.error(f"No task {name} any more.")
-        self._task_form(t, task_id=0, name=_copy_name(t.name, {x.name for x in tasks}))
+        self._task_form(t, task_id=0, name=copy_name(t.name, {x.name for x in tasks}))
 
     @rx.event
     def set_task_open(self, value: bool):
@@ -327,8 +246,8 @@ class ConfigEditState(rx.State):
             return instead
         values = dict(name=self.t_name, description=self.t_description, backend=self.t_backend,
                       kind=self.t_kind, command=self.t_command, handler=self.t_handler, input_glob=self.t_inputs,
-                      output_glob=self.t_outputs, ok_exit_codes=self.t_codes, timeout_s=_num(self.t_timeout),
-                      parameters=[_param_value(r) for r in self.t_params])
+                      output_glob=self.t_outputs, ok_exit_codes=self.t_codes, timeout_s=form_number(self.t_timeout),
+                      parameters=[param_value(r) for r in self.t_params])
         try:
             if self.task_id:
                 done = config.update_task(actor=user, task_id=self.task_id, **values)
@@ -393,7 +312,7 @@ class ConfigEditState(rx.State):
             return rx.toast.error(exc.message)
         self.task_names = [t.name for t in config.list_tasks(actor=user)]
         taken = {x.name for x in config.list_pipelines(actor=user)}
-        self._pipeline_form(p, pipeline_id=0, name=_copy_name(p.name, taken))
+        self._pipeline_form(p, pipeline_id=0, name=copy_name(p.name, taken))
 
     @rx.event
     def set_pipeline_open(self, value: bool):
@@ -468,9 +387,9 @@ class ConfigEditState(rx.State):
         user, instead = await admin_viewer(self)
         if user is None:
             return instead
-        steps = [{"order": _num(r.order), "task": r.task} for r in self.p_steps]
+        steps = [{"order": form_number(r.order), "task": r.task} for r in self.p_steps]
         values = dict(name=self.p_name, description=self.p_description, steps=steps,
-                      queue_hog_size=_num(self.p_hog), queue_hard_limit=_num(self.p_hard),
+                      queue_hog_size=form_number(self.p_hog), queue_hard_limit=form_number(self.p_hard),
                       runnable=self.p_runnable, public=self.p_public,
                       validators=[v.strip() for v in self.p_validators.split(",") if v.strip()])
         try:

@@ -1,0 +1,91 @@
+"""The configuration page's form rows (a task's parameter, a pipeline's step, a lane of
+the preview) and how a form's text becomes what app.pipelines.config takes: nothing is
+checked here, the domain checks it and names the field."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from app import parameters as rules
+
+PARAM_TYPES = list(rules.TYPES)
+
+
+@dataclasses.dataclass
+class ParamRow:
+    name: str = ""
+    flag: str = ""
+    default: str = ""
+    required: bool = False
+    type: str = "text"
+    choices: str = ""  # "a, b, c" (type choice)
+    minimum: str = ""
+    maximum: str = ""
+    bool_valued: bool = False
+    error: str = ""  # a refusal naming this row
+    error_field: str = ""
+
+
+@dataclasses.dataclass
+class StepRow:
+    order: str = "1"
+    task: str = ""
+    error: str = ""
+    error_field: str = ""
+
+
+@dataclasses.dataclass
+class LaneRow:
+    order: str = ""
+    tasks: list[str] = dataclasses.field(default_factory=list)
+    words: str = ""  # "runs a and b side by side, after order 1"
+
+
+# Fields shown in the task's form: a refusal naming another one is shown above the form.
+TASK_FIELDS = {"name", "description", "backend", "kind", "command", "handler", "input_glob", "output_glob",
+               "ok_exit_codes", "timeout_s"}
+PIPELINE_FIELDS = {"name", "description", "steps", "queue_hog_size", "queue_hard_limit", "validators"}
+
+
+def form_number(text: str):
+    """A form's number as the domain takes it: "" is None, a whole number an int, else the text
+    (the domain refuses it, naming the field)."""
+    text = (text or "").strip()
+    if text == "":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        try:
+            return float(text)
+        except ValueError:
+            return text
+
+
+def bound_text(x) -> str:
+    return "" if x is None else (f"{int(x)}" if float(x).is_integer() else f"{x:g}")
+
+
+def param_row(p) -> ParamRow:
+    return ParamRow(name=p.name, flag=p.flag, default=p.default, required=p.required, type=p.type,
+                    choices=", ".join(p.choices), minimum=bound_text(p.minimum), maximum=bound_text(p.maximum),
+                    bool_valued=p.bool_valued)
+
+
+def param_value(r: ParamRow) -> dict:
+    out = {"name": r.name, "flag": r.flag, "default": r.default, "required": r.required, "type": r.type,
+           "bool_valued": r.bool_valued}
+    if r.choices.strip():
+        out["choices"] = [c.strip() for c in r.choices.split(",")]
+    if r.minimum.strip():
+        out["minimum"] = form_number(r.minimum)
+    if r.maximum.strip():
+        out["maximum"] = form_number(r.maximum)
+    return out
+
+
+def copy_name(name: str, taken: set[str]) -> str:
+    out, n = f"Copy of {name}", 2
+    while out in taken:
+        out, n = f"Copy of {name} ({n})", n + 1
+    return out
