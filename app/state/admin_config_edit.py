@@ -21,6 +21,11 @@ from app.state.admin_config_rows import (PIPELINE_FIELDS, TASK_FIELDS, LaneRow, 
                                          form_number, param_row, param_value)
 from app.state.runview import plan_graph
 
+MAX_ROWS = 100  # parameter rows and step rows a form holds (the domain takes fewer steps)
+# What a row's change may set (the page names the field; nothing else of a row is set).
+_PARAM_KEYS = {"name", "flag", "default", "required", "type", "choices", "minimum", "maximum", "bool_valued"}
+
+
 class ConfigEditState(rx.State):
     task_names: list[str] = []
     handler_names: list[str] = sorted(HANDLERS)
@@ -213,14 +218,19 @@ class ConfigEditState(rx.State):
 
     @rx.event
     def set_param(self, i: int, key: str, value):
+        """A parameter row's field as typed; only the row's own fields (a page sends the key)."""
         rows = list(self.t_params)
-        if 0 <= i < len(rows):
+        if isinstance(i, int) and 0 <= i < len(rows) and key in _PARAM_KEYS:
+            value = bool(value) if key in ("required", "bool_valued") else str(value)[:4000]
             setattr(rows[i], key, value)
+            if rows[i].error_field.endswith("." + key):
+                rows[i].error = rows[i].error_field = ""
             self.t_params = rows
 
     @rx.event
     def add_param(self):
-        self.t_params = [*self.t_params, ParamRow()]
+        if len(self.t_params) < MAX_ROWS:  # the domain says how many it takes; this bounds the form
+            self.t_params = [*self.t_params, ParamRow()]
 
     @rx.event
     def remove_param(self, i: int):
@@ -321,12 +331,16 @@ class ConfigEditState(rx.State):
     @rx.event
     def set_step(self, i: int, key: str, value: str):
         rows = list(self.p_steps)
-        if 0 <= i < len(rows):
-            setattr(rows[i], key, value)
+        if isinstance(i, int) and 0 <= i < len(rows) and key in ("order", "task"):
+            setattr(rows[i], key, str(value)[:200])
+            if rows[i].error_field.endswith("." + key):
+                rows[i].error = rows[i].error_field = ""
             self.p_steps = rows
 
     @rx.event
     def add_step(self):
+        if len(self.p_steps) >= MAX_ROWS:
+            return
         orders = [int(r.order) for r in self.p_steps if r.order.strip().isdigit()]
         self.p_steps = [*self.p_steps, StepRow(order=str(max(orders, default=0) + 1), task="")]
 
