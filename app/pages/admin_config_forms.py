@@ -45,22 +45,22 @@ def _param(p: ParamRow, i) -> rx.Component:
     return rx.vstack(
         rx.hstack(
             rx.input(value=p.name, placeholder="name", on_change=lambda v: E.set_param(i, "name", v),
-                     width="9em", class_name="param-name"),
+                     width="9em", class_name="param-name", aria_label="Parameter name"),
             rx.input(value=p.flag, placeholder="flag, e.g. --lines", on_change=lambda v: E.set_param(i, "flag", v),
-                     width="10em", class_name="param-flag"),
+                     width="10em", class_name="param-flag", aria_label="Flag"),
             rx.input(value=p.default, placeholder="default", on_change=lambda v: E.set_param(i, "default", v),
-                     width="8em", class_name="param-default"),
+                     width="8em", class_name="param-default", aria_label="Default"),
             rx.select(PARAM_TYPES, value=p.type, on_change=lambda v: E.set_param(i, "type", v), size="2",
                       class_name="param-type"),
             rx.cond(p.type == "choice",
                     rx.input(value=p.choices, placeholder="allowed: a, b, c",
                              on_change=lambda v: E.set_param(i, "choices", v), width="10em",
-                             class_name="param-choices")),
+                             class_name="param-choices", aria_label="Allowed values")),
             rx.cond((p.type == "integer") | (p.type == "number"), rx.hstack(
                 rx.input(value=p.minimum, placeholder="min", on_change=lambda v: E.set_param(i, "minimum", v),
-                         width="5em", class_name="param-minimum"),
+                         width="5em", class_name="param-minimum", aria_label="Minimum"),
                 rx.input(value=p.maximum, placeholder="max", on_change=lambda v: E.set_param(i, "maximum", v),
-                         width="5em", class_name="param-maximum"), spacing="1")),
+                         width="5em", class_name="param-maximum", aria_label="Maximum"), spacing="1")),
             rx.checkbox("required", checked=p.required, on_change=lambda v: E.set_param(i, "required", v),
                         class_name="param-required"),
             rx.checkbox("switch (flag alone)", checked=p.bool_valued,
@@ -79,6 +79,10 @@ def _parameters() -> rx.Component:
         rx.text("What a run may set. A parameter reaches the command as {name} where the template says so, or "
                 "as its flag and value added at the end (a switch: its flag alone when true).",
                 size="1", color_scheme="gray"),
+        rx.cond(E.t_params.length() > 0, rx.hstack(  # type: ignore[attr-defined]
+            *[rx.text(h, size="1", weight="medium", color_scheme="gray", width=w)
+              for h, w in (("Name", "126px"), ("Flag", "140px"), ("Default", "112px"), ("Type, rule", "auto"))],
+            spacing="2")),
         rx.foreach(E.t_params, _param),
         rx.button(rx.icon("plus", size=14), "Add a parameter", variant="soft", size="1", type="button",
                   on_click=E.add_param, class_name="param-add"),
