@@ -133,10 +133,15 @@ def present(rq_ids: list[str]) -> list[bool]:
 
 def remove(job_id: str, attempt: int, backend: str) -> None:
     """Take a job's RQ entry out of its queue (cancel of a job not yet started): out of
-    each of its backend's queues, so the caller need not know its priority."""
+    each of its backend's queues, so the caller need not know its priority.
+
+    LREM from the tail (count -1): a queue is in lodging order, and what is cancelled
+    is mostly what was lodged last (a bulk cancel walks newest first), so the entry is
+    found near the end and the rest of a long queue is not read; a count of 0 read the
+    whole queue for every cancel, 10,000 cancels of a 10,000-job queue 10^8 entries."""
     rq_id = keys.rq_job_id(job_id, attempt)
     with redis_conn().pipeline(transaction=False) as pipe:
         for name in keys.queue_names(backend):
-            pipe.lrem(f"rq:queue:{name}", 0, rq_id)
+            pipe.lrem(f"rq:queue:{name}", -1, rq_id)
         pipe.delete(f"rq:job:{rq_id}")
         pipe.execute()
