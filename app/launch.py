@@ -337,7 +337,7 @@ def reconcile_pending(*, grace_s: Optional[float] = None, chunk: int = 1000) -> 
         if not rows:
             return requeued
         after = (rows[-1].created_at, rows[-1].id)
-        there = queues.present([rq_job_id(r.id, r.attempt) for r in rows])
+        there = queues.present([rq_job_id(r.id, r.attempt) for r in rows], [r.queue for r in rows])
         missing = [r for r, ok in zip(rows, there) if not ok]
         if missing:
             lodged = []

@@ -120,15 +120,32 @@ def enqueue(jobs: Iterable[Sequence]) -> int:
     return n
 
 
-def present(rq_ids: list[str]) -> list[bool]:
-    """For each RQ id: is it still queued or running (not lost in a flush or a crash)?"""
+def present(rq_ids: list[str], backends: Optional[list[str]] = None) -> list[bool]:
+    """For each RQ id: is it still queued or running (not lost in a flush or a crash)?
+
+    With each id's backend given, an entry whose record says "queued" while every queue
+    of its backend (and the lists workers take from) is empty is lost too: a queued job
+    is on one of those lists, so with all of them empty it is on none (a worker killed
+    between taking it and a Redis restart can leave such a record). One LLEN per list,
+    whatever the number of jobs."""
     if not rq_ids:
         return []
-    with redis_conn().pipeline(transaction=False) as pipe:
+    conn = redis_conn()
+    with conn.pipeline(transaction=False) as pipe:
         for rq_id in rq_ids:
             pipe.hget(f"rq:job:{rq_id}", "status")
         states = pipe.execute()
-    return [s in (b"queued", b"started", b"scheduled", b"deferred") for s in states]
+    found = [s in (b"queued", b"started", b"scheduled", b"deferred") for s in states]
+    if backends is None:
+        return found
+    empty: dict[str, bool] = {}
+    for b in sorted({b for b, s in zip(backends, states) if s == b"queued"}):
+        with conn.pipeline(transaction=False) as pipe:
+            for q in backend_queues(b):
+                pipe.llen(q.key)
+                pipe.llen(q.intermediate_queue_key)
+            empty[b] = not any(pipe.execute())
+    return [ok and not (s == b"queued" and empty.get(b, False)) for ok, s, b in zip(found, states, backends)]
 
 
 def remove(job_id: str, attempt: int, backend: str) -> None:

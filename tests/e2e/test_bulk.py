@@ -134,7 +134,7 @@ def test_a_batch_with_failures_says_so_and_retries_them(alice_page, console):
         from tests.conftest import model_run_record  # noqa: F401
         alice = auth.get_user("alice")
         _, [example] = _rows_from_template(bulk.template_csv(), 1)
-        good, problems = bulk._record_of(example)
+        good, problems, _ = bulk._record_of(example)
         assert problems == []
         bad = {**good, "display_name": "Run with a missing modeller",
                "associations": {"modeller_id": "no-such-person"}}

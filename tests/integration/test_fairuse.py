@@ -303,6 +303,13 @@ def test_reconciler_reaper_and_retry_queue_a_job_again_at_its_priority(users):
     assert high.count == 0
     assert launch.reconcile_pending(grace_s=0) == 1
     assert high.count == 1 and _depths("system") == {"high": 1, "normal": 0, "low": 0}
+    # off its queue while its record still says queued (a worker killed between taking it and
+    # a Redis restart): with every list of its backend empty it is on none, so lost too
+    conn.lrem(high.key, 0, rq_job_id(lost.id, 1))
+    assert conn.hget(f"rq:job:{rq_job_id(lost.id, 1)}", "status") == b"queued"
+    assert launch.reconcile_pending(grace_s=0) == 1
+    assert high.count == 1
+    assert launch.reconcile_pending(grace_s=0) == 0  # on its queue now: left alone
     # popped by a worker that died before starting it: the reaper puts it back where it was
     conn.lmove(high.key, high.intermediate_queue_key)
     assert high.count == 0
