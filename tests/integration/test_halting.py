@@ -50,7 +50,9 @@ def test_cancel_of_a_job_its_worker_has_taken_but_not_started(users, pools, monk
     (w,) = live_workers("system")
     assert w.name == worker.name and w.jobs_done == 0 and w.jobs_failed == 0
     q = queues.queue("system")
-    assert queues.redis_conn().llen(q.intermediate_queue_key) == 0 and q.started_job_registry.count == 0
+    # RQ clears its started registry as the worker finishes the take, a moment after it reads idle.
+    wait_for(lambda: queues.redis_conn().llen(q.intermediate_queue_key) == 0 and q.started_job_registry.count == 0,
+             message="RQ's lists let go of the job")
     # ... and takes the next job.
     nxt = launch.launch_job(actor=root, job_type="SYSTEM", job_subtype="NOOP", payload={})
     wait_for(lambda: status(nxt.id) == "SUCCEEDED")
