@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import statistics
 import subprocess
 import tempfile
 import time
@@ -61,3 +62,13 @@ def fresh_environment(redis_url: str, database_url: str | None = None) -> Path:
     reload_settings()
     migrate()
     return data
+
+
+def median_ms(fn, repeat: int = 5) -> float:
+    """The median time of `repeat` calls of fn, in milliseconds."""
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t0) * 1000)
+    return statistics.median(times)

@@ -9,7 +9,6 @@ full count of the same rows is shown for comparison.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import time
 import uuid
@@ -18,16 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import fresh_environment, private_redis  # noqa: E402
-
-
-def _ms(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t0) * 1000)
-    return statistics.median(times)
+from bench.common import fresh_environment, median_ms as _ms, private_redis  # noqa: E402
 
 
 def main() -> None:

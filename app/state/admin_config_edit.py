@@ -5,7 +5,6 @@ everything; a refusal is shown at the field it names."""
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import reflex as rx
@@ -18,7 +17,7 @@ from app.pipelines.handlers import HANDLERS
 from app.state.admin import admin_viewer
 from app.state.admin_configuration import AdminConfigurationState
 from app.state.admin_config_rows import (PIPELINE_FIELDS, TASK_FIELDS, LaneRow, ParamRow, StepRow, copy_name,
-                                         form_number, param_row, param_value)
+                                         form_number, param_row, param_value, place_refusal)
 from app.state.runview import plan_graph
 
 MAX_ROWS = 100  # parameter rows and step rows a form holds (the domain takes fewer steps)
@@ -237,17 +236,8 @@ class ConfigEditState(rx.State):
         self.t_params = [r for j, r in enumerate(self.t_params) if j != i]
 
     def _task_refused(self, exc: JobdeckError) -> None:
-        field = getattr(exc, "field", None) or ""
-        rows = [dataclasses.replace(r, error="", error_field="") for r in self.t_params]
-        self.t_error, self.t_field = exc.message, ""
-        if field.startswith("parameters."):
-            part = field.split(".")
-            if len(part) > 1 and part[1].isdigit() and int(part[1]) < len(rows):
-                rows[int(part[1])].error, rows[int(part[1])].error_field = exc.message, field
-                self.t_field = field
-        elif field in TASK_FIELDS:
-            self.t_field = field
-        self.t_params = rows
+        self.t_error = exc.message
+        self.t_params, self.t_field = place_refusal(self.t_params, exc, "parameters", TASK_FIELDS)
 
     @rx.event
     async def save_task(self):
@@ -384,17 +374,8 @@ class ConfigEditState(rx.State):
         return f"{self._plan()[2]}px"
 
     def _pipeline_refused(self, exc: JobdeckError) -> None:
-        field = getattr(exc, "field", None) or ""
-        rows = [dataclasses.replace(r, error="", error_field="") for r in self.p_steps]
-        self.p_error, self.p_field = exc.message, ""
-        if field.startswith("steps."):
-            part = field.split(".")
-            if part[1].isdigit() and int(part[1]) < len(rows):
-                rows[int(part[1])].error, rows[int(part[1])].error_field = exc.message, field
-                self.p_field = field
-        elif field in PIPELINE_FIELDS:
-            self.p_field = field
-        self.p_steps = rows
+        self.p_error = exc.message
+        self.p_steps, self.p_field = place_refusal(self.p_steps, exc, "steps", PIPELINE_FIELDS)
 
     @rx.event
     async def save_pipeline(self):

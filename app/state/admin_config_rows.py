@@ -89,3 +89,18 @@ def copy_name(name: str, taken: set[str]) -> str:
     while out in taken:
         out, n = f"Copy of {name} ({n})", n + 1
     return out
+
+
+def place_refusal(rows: list, exc, prefix: str, fields) -> tuple[list, str]:
+    """A domain refusal placed where it belongs: on the row it names (`<prefix>.N.…`,
+    the rows' earlier refusals cleared), or on a field of the form; returns the rows
+    and the field shown ("" when the refusal names neither: it shows above the form)."""
+    field = getattr(exc, "field", None) or ""
+    rows = [dataclasses.replace(r, error="", error_field="") for r in rows]
+    if field.startswith(prefix + "."):
+        part = field.split(".")
+        if len(part) > 1 and part[1].isdigit() and int(part[1]) < len(rows):
+            rows[int(part[1])].error, rows[int(part[1])].error_field = exc.message, field
+            return rows, field
+        return rows, ""
+    return rows, field if field in fields else ""

@@ -20,6 +20,7 @@ from ProvenaInterfaces.RegistryModels import ItemModelRun, ItemPerson, SeededIte
 from app import registry
 from app.db import session
 from app.models import Item, Job
+from tests.plans import assert_reads_index
 from tests.conftest import run_workers
 from tests.integration.test_provena import connect, run, server_url  # noqa: F401 (fixtures)
 
@@ -521,23 +522,5 @@ def test_a_registry_list_page_reads_its_index_in_order(reg, users):
     assert len(seen) == 3
     # complete items or seeds only: the index of kind and record type, so seeds are never read past
     wanted = ["ix_item_subtype_rtype_created", "ix_item_subtype_rtype_created", "ix_item_subtype_created"]
-    with engine.connect() as conn:
-        raw = conn.connection.driver_connection
-        for (statement, parameters), index in zip(seen, wanted):
-            if engine.dialect.name == "sqlite":
-                plan = " ".join(str(r[-1]) for r in raw.execute("EXPLAIN QUERY PLAN " + statement, parameters))
-                assert f"USING INDEX {index} " in plan + " " and "TEMP B-TREE" not in plan, plan
-            else:
-                # A tiny table's costs tie among the item indexes: with every other one gone
-                # (in a transaction, rolled back), the page's own index must serve alone.
-                cur = raw.cursor()
-                cur.execute("SET enable_seqscan = off")
-                cur.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'item' AND indexname LIKE 'ix_%%'")
-                for (other,) in cur.fetchall():
-                    if other != index:
-                        cur.execute(f"DROP INDEX {other}")
-                cur.execute("EXPLAIN " + statement, parameters)
-                plan = " ".join(r[0] for r in cur.fetchall())
-                raw.rollback()
-                # What must hold is that index read in the page's order: never a scan, never a sort.
-                assert index in plan and "Seq Scan" not in plan and "Sort" not in plan, plan
+    for (statement, parameters), index in zip(seen, wanted):
+        assert_reads_index(engine, statement, parameters, index, "item", no_scan=True)

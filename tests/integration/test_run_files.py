@@ -14,6 +14,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
+from tests.plans import assert_reads_index
 from tests.conftest import run_workers
 from tests.integration.api_live import LiveServer, token_for
 
@@ -259,25 +260,8 @@ def test_the_past_runs_page_reads_its_index_in_order(live, users):
         sa.event.remove(engine, "before_cursor_execute", grab)
     assert len(seen) == 2
     wanted = ["ix_job_pipeline_owner_created", "ix_job_pipeline_created"]
-    with engine.connect() as conn:
-        raw = conn.connection.driver_connection
-        for (statement, parameters), index in zip(seen, wanted):
-            if engine.dialect.name == "sqlite":
-                plan = " ".join(str(r[-1]) for r in raw.execute("EXPLAIN QUERY PLAN " + statement, parameters))
-                assert f"USING INDEX {index} " in plan + " " and "TEMP B-TREE" not in plan, plan
-            else:
-                # A tiny table's costs tie among the job indexes: with every other one gone
-                # (in a transaction, rolled back), the page's own index must serve alone.
-                cur = raw.cursor()
-                cur.execute("SET enable_seqscan = off")
-                cur.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'job' AND indexname LIKE 'ix_%%'")
-                for (other,) in cur.fetchall():
-                    if other != index:
-                        cur.execute(f"DROP INDEX {other}")
-                cur.execute("EXPLAIN " + statement, parameters)
-                plan = " ".join(r[0] for r in cur.fetchall())
-                raw.rollback()
-                assert index in plan and "Sort" not in plan, plan
+    for (statement, parameters), index in zip(seen, wanted):
+        assert_reads_index(engine, statement, parameters, index, "job")
 
 
 def test_live_runs_counts_a_pipelines_runs_under_way_up_to_its_cap(live, users):
