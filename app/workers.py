@@ -282,11 +282,16 @@ def stuck_jobs(*, limit: int = 100, viewer: Optional[User] = None) -> list[Stuck
     first, each with its reason (for the admin view)."""
     check_viewer(viewer)
     cutoff = utcnow() - timedelta(seconds=get_settings().stuck_after_s)
-    # Per backend, the oldest waiting jobs through ix_job_status_queue_created: a long
-    # queue of PENDING jobs (a backlog, a paused backend) is never read in full.
-    waiting = (select(Job).where(Job.status == JobStatus.PENDING.value, Job.created_at < cutoff,
-                                    Job.updated_at < cutoff).order_by(Job.created_at, Job.id))
-    jobs: list[Job] = []
+    # Per backend, the keys of the oldest waiting jobs through ix_job_status_queue_created
+    # (a long queue of PENDING jobs, a backlog or a paused backend, is never read in
+    # full), then only the oldest LIMIT of them all read whole: with many backends
+    # stalled at once the page builds LIMIT rows, not LIMIT per backend. Ordered by
+    # created_at alone: with the id as well, the planner prefers the status index that
+    # has it and filters every waiting job of every backend.
+    waiting = (select(Job.created_at, Job.id, Job.queue)
+               .where(Job.status == JobStatus.PENDING.value, Job.created_at < cutoff, Job.updated_at < cutoff)
+               .order_by(Job.created_at))
+    keys: list = []
     reasons: dict[str, str] = {}
     with session() as s:
         for b in sorted(backend_configs()):
@@ -295,8 +300,10 @@ def stuck_jobs(*, limit: int = 100, viewer: Optional[User] = None) -> list[Stuck
             found = list(s.exec(waiting.where(Job.queue == b).limit(limit)))
             if found:
                 reasons[b] = r
-                jobs += found
-    jobs = sorted(jobs, key=lambda j: (j.created_at, j.id))[:limit]
+                keys += found
+        oldest = [k.id for k in sorted(keys, key=lambda k: (k.created_at, k.id))[:limit]]
+        jobs = sorted(s.exec(select(Job).where(Job.id.in_(oldest))), key=lambda j: (j.created_at, j.id)) \
+            if oldest else []
     now = utcnow()
     return [StuckJob(j, reasons[j.queue], (now - stuck_since(j)).total_seconds()) for j in jobs]
 

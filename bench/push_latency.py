@@ -1,6 +1,7 @@
 """Live push latency: from a worker's commit to the browser's DOM, over many open tabs.
 
     python -m bench.push_latency [--tabs 20] [--jobs 30] [--every 0.3] [--console URL] [--state-redis]
+                                 [--database-url URL]
 
 Starts the real console (`reflex run --env prod --single-port`) on a free port with its
 own redis-server, a fresh SQLite database, the demo users and the worker pool; opens
@@ -19,6 +20,12 @@ where the machine's CPU went while the jobs ran, per job (and per tab for the br
 With --state-redis the console it starts keeps its tabs' states in Redis (database 1
 of its redis-server, JOBDECK_STATE_REDIS_URL), as several web backends do: each push
 then reads and writes the tab's state there.
+
+With --database-url URL (a database `python -m bench.scale` seeded, e.g. with a million
+jobs, 95% of them alice's) it measures twice in the same run: first on a fresh database
+(the baseline), then with the console and workers on that one (its migrations applied,
+the admin's and alice's demo sign-ins set), and prints the ratio of the two p95s: the
+goal is the same p95 on a million jobs as on an empty database.
 
 With --console URL it measures a console already running there (the end-to-end tests'
 smoke run uses theirs, so nothing is built twice), with the demo sign-ins, on the
@@ -131,8 +138,10 @@ def _stop(proc: subprocess.Popen) -> None:
 
 
 @contextlib.contextmanager
-def console(redis_url: str, state_redis: bool = False):
-    """The console, the worker pool and a seeded database; yields (base URL, env)."""
+def console(redis_url: str, state_redis: bool = False, database_url: Optional[str] = None):
+    """The console, the worker pool and a seeded database (a fresh SQLite one, or the
+    database at DATABASE_URL with the two sign-ins the measurement uses); yields
+    (base URL, env)."""
     work = Path(tempfile.mkdtemp(prefix="jobdeck-push-"))
     port = free_port()
     tools = ROOT / ".tools"
@@ -144,8 +153,14 @@ def console(redis_url: str, state_redis: bool = False):
            "JOBDECK_REDIS_URL": redis_url, "JOBDECK_PORT": str(port), "JOBDECK_SECRET_KEY": secrets.token_urlsafe(32)}
     if state_redis:
         env["JOBDECK_STATE_REDIS_URL"] = redis_url.rsplit("/", 1)[0] + "/1"
+    if database_url:
+        env["JOBDECK_DATABASE_URL"] = database_url
     py = sys.executable
-    subprocess.run([py, "-m", "app.manage", "setup"], cwd=ROOT, env=env, check=True, capture_output=True)
+    if database_url:  # a large database seeded by bench.scale: no demo data, the two sign-ins only
+        subprocess.run([py, "-m", "bench.push_latency", "--adopt"], cwd=ROOT, env=env, check=True,
+                       capture_output=True)
+    else:
+        subprocess.run([py, "-m", "app.manage", "setup"], cwd=ROOT, env=env, check=True, capture_output=True)
     with web_build_lock(), _serving(py, env, work, port) as base:
         yield base, env
 
@@ -173,19 +188,38 @@ def _serving(py: str, env: dict, work: Path, port: int):
 
 
 @contextlib.contextmanager
-def _console_at(url: Optional[str], state_redis: bool = False):
+def _console_at(url: Optional[str], state_redis: bool = False, database_url: Optional[str] = None):
     """(base URL, Redis URL) of the console measured: the one at URL, or one of our own
     (and this process's settings pointed at its database and Redis)."""
+    from app.db import dispose_engines
     from app.settings import reload_settings
 
     if url:
         yield url.rstrip("/"), reload_settings().redis_url
         return
-    with private_redis() as redis_url, console(redis_url, state_redis) as (base, env):
+    with private_redis() as redis_url, console(redis_url, state_redis, database_url) as (base, env):
+        dispose_engines()
         for k in ("JOBDECK_DATA_DIR", "JOBDECK_DATABASE_URL", "JOBDECK_REDIS_URL", "JOBDECK_SECRET_KEY"):
             os.environ[k] = env[k]
         reload_settings()
         yield base, redis_url
+
+
+def adopt() -> None:
+    """Make the database JOBDECK_DATABASE_URL names (one bench.scale seeded) measurable:
+    its migrations applied, the backends, and the admin and alice with the demo sign-ins."""
+    from app import auth, demo
+    from app.db import migrate
+
+    migrate()
+    demo.seed_backends()
+    for username, password, display, role in demo.DEMO_USERS:
+        if username not in ("admin", "alice"):
+            continue
+        if auth.find_user(username) is None:
+            auth.create_user(username=username, password=password, display_name=display, role=role)
+        else:
+            auth.set_password(username=username, password=password)
 
 
 def _listen(redis_url: str, channel: str, commits: dict, stop: threading.Event) -> None:
@@ -279,12 +313,34 @@ def main() -> None:
                     help="measure the console running at URL (settings from JOBDECK_*) instead of starting one")
     ap.add_argument("--state-redis", action="store_true",
                     help="the console started keeps its tabs' states in Redis (as several web backends do)")
+    ap.add_argument("--database-url", default=None,
+                    help="measure on this database (one `python -m bench.scale` seeded), after the same "
+                         "measurement on an empty database in the same run; prints the ratio of the two p95s")
+    ap.add_argument("--adopt", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.adopt:
+        adopt()
+        return
+    if args.database_url and args.console:
+        ap.error("--database-url starts a console of its own: not with --console")
+    if not args.database_url:
+        measure(args, None)
+        return
+    print("== an empty database (the baseline)")
+    empty = measure(args, None)
+    print(f"\n== {args.database_url.split('@')[-1]}")
+    large = measure(args, args.database_url)
+    print(f"\np95 on that database / p95 on an empty one = {large / empty:.2f} (goal: about 1)")
+
+
+def measure(args: argparse.Namespace, database_url: Optional[str]) -> float:
+    """One measurement (a console of its own on DATABASE_URL, or on a fresh database);
+    prints its figures, returns its p95 in ms."""
     from playwright.sync_api import sync_playwright
 
     load_before = os.getloadavg()[0]
 
-    with _console_at(args.console, args.state_redis) as (base, redis_url):
+    with _console_at(args.console, args.state_redis, database_url) as (base, redis_url):
         from app import auth, keys, launch
 
         commits: dict = {}
@@ -388,6 +444,7 @@ def main() -> None:
     for peer, interval in PEERS_MS.items():
         print(f"  {peer}: a change waits up to {interval} ms (mean {interval / 2:.0f} ms); "
               f"p95 here is {interval / p95:.0f}x shorter than that wait")
+    return p95
 
 
 if __name__ == "__main__":

@@ -213,3 +213,40 @@ def test_worker_status_is_for_admins_and_services(users):
             read(users["alice"])
         assert isinstance(read(users["root"]), list) and isinstance(read(service), list)
     assert {b.name for b in workers.backend_status(viewer=users["root"])} >= {"prov", "registry", "system"}
+
+
+def test_stuck_jobs_read_each_backends_oldest_through_its_queue_index(users, monkeypatch):
+    """The admin overview's stuck jobs: per stalled backend, the oldest waiting jobs'
+    keys through ix_job_status_queue_created (no scan of every waiting job, no sort),
+    and the oldest of them all returned, oldest first."""
+    from tests.plans import assert_reads_index
+
+    from datetime import datetime, timedelta, timezone
+
+    from app.models import Job
+
+    root = users["root"]
+    monkeypatch.setattr(workers, "backend_unavailable", lambda backend: f"no worker serves {backend}")
+    ids = [launch.launch_job(actor=root, job_type="SYSTEM", job_subtype="NOOP", payload={}, owner="alice").id
+           for _ in range(3)]
+    long_ago = datetime(2020, 1, 1, tzinfo=timezone.utc)
+    with session(write=True) as s:  # waiting for years, oldest first
+        for i, j in enumerate(ids):
+            job = s.get(Job, j)
+            job.created_at = job.updated_at = long_ago + timedelta(seconds=i)
+    engine = get_engine()
+    seen: list = []
+
+    def grab(conn, cursor, statement, parameters, context, executemany):
+        if "FROM job" in statement and "ORDER BY" in statement and "queue" in statement:
+            seen.append((statement, parameters))
+
+    sa.event.listen(engine, "before_cursor_execute", grab)
+    try:
+        stuck = workers.stuck_jobs(viewer=root, limit=2)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", grab)
+    assert [s.job.id for s in stuck] == ids[:2] and "no worker serves system" in stuck[0].reason
+    assert seen, "no per-backend read seen"
+    for statement, parameters in seen:
+        assert_reads_index(engine, statement, parameters, "ix_job_status_queue_created", "job")
