@@ -115,9 +115,9 @@ def _workers() -> rx.Component:
     return section(
         "Workers busy and idle, last hour (mean per minute, every backend)",
         workers_chart(S.workers),
-        rx.text("Now: ", S.workers_now, ". Sampled from the workers' heartbeats every 10 s; a gap is a minute "
-                "without a sample (no housekeeper running).", size="1", color_scheme="gray",
-                class_name="workers-now"),
+        rx.text("Last sampled minute: ", S.workers_now, ". Sampled from the workers' heartbeats every 10 s; "
+                "a gap is a minute without a sample (no pool's housekeeper was running).", size="1",
+                color_scheme="gray", class_name="workers-now"),
         custom_attrs={"data-chart": "workers"},
     )
 

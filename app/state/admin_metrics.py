@@ -66,7 +66,7 @@ class AdminMetricsState(AdminPage, rx.State):
         """The last sampled minute's busy and idle workers, in words."""
         for m in reversed(self.workers):
             if m.get("busy") is not None:
-                return f"{m['busy']:g} busy, {m['idle']:g} idle"
+                return f"at {m.get('label', '')}, {m['busy']:.1f} busy and {m['idle']:.1f} idle on average"
         return "no sample yet"
 
     @rx.var
