@@ -446,7 +446,9 @@ owner_job_minute = sa.Table(
     sa.Column("ran", sa.Integer(), nullable=False, server_default="0"),
     sa.Column("run_s", sa.Float(), nullable=False, server_default="0"),
     *(sa.Column(b, sa.Integer(), nullable=False, server_default="0") for b in RUN_BUCKETS),
+    sa.Index("ix_ownerjobminute_minute", "minute"),  # the housekeeper's prune by minute, past every owner
 )
+
 
 class JobMessage(SQLModel, table=True):
     """One line of a job's history; every transition adds one."""

@@ -153,3 +153,22 @@ def test_chart_reads_use_the_primary_keys(live, users):  # noqa: F811
         assert_reads_index(engine, statement, parameters, index, table, no_scan=True)
         checked.add(table)
     assert checked == set(tables)
+
+    # The housekeeper's prune of a user's minutes finds them by minute, past every owner.
+    from app import minutes
+    from app.db import utcnow
+
+    seen.clear()
+
+    def grab_prune(conn, cursor, statement, parameters, context, executemany):
+        if "ownerjobminute" in statement and "minute" in statement:
+            seen.append((statement, parameters))
+
+    sa.event.listen(engine, "before_cursor_execute", grab_prune)
+    try:
+        minutes.prune(now=utcnow() + timedelta(days=3))
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", grab_prune)
+    assert [s.split()[0] for s, _ in seen] == ["SELECT", "DELETE", "SELECT"]  # an hour of minutes, then none left
+    for statement, parameters in seen:
+        assert_reads_index(engine, statement, parameters, "ix_ownerjobminute_minute", "ownerjobminute")

@@ -65,6 +65,7 @@ def upgrade() -> None:
         *_buckets(),
         sa.PrimaryKeyConstraint('owner', 'minute', 'job_type'),
     )
+    op.create_index('ix_ownerjobminute_minute', 'ownerjobminute', ['minute'])
     # Jobs that started or ended before these tables existed are not counted.
 
 
