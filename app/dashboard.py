@@ -2,8 +2,9 @@
 per minute by status over the last hour (and per 10 minutes over the last day), queue
 depth and queue wait p50/p95 per backend (the last hour), run time p50/p95 per job type
 and failures by type and by worker over the last day, workers busy and idle per minute
-over the last hour, and jobs per status now. All from kept aggregates (app.metrics, app.waits, app.worker_metrics, app.counts) and
-one Redis round trip; a read costs the same at a thousand jobs or a million."""
+over the last hour, and jobs per status now. All from kept aggregates (app.metrics,
+app.waits, app.worker_metrics, app.counts) and one Redis round trip; a read costs the
+same at a thousand jobs or a million."""
 
 from __future__ import annotations
 
@@ -29,9 +30,12 @@ class Dashboard:
     run_times: list[dict]  # per job type {"job_type", "ran", "mean_s", "p50_s", "p95_s"}, the last day
     failures: list[dict]  # per type and subtype {"job_type", "job_subtype", "FAILED", "CRASHED"}, the last day
     jobs: dict[str, int] = field(default_factory=dict)  # per status now
-    waits: list[dict] = field(default_factory=list)  # per backend {"backend", "started", "mean_s", "p50_s", "p95_s"}, the last hour
-    worker_failures: list[dict] = field(default_factory=list)  # {"worker", "backend", "FAILED", "CRASHED", "total"}, the last day
-    workers: list[dict] = field(default_factory=list)  # per minute {"minute", "busy", "idle", "other"} (means), the last hour
+    # per backend {"backend", "started", "mean_s", "p50_s", "p95_s"}, the last hour
+    waits: list[dict] = field(default_factory=list)
+    # the workers with most failures {"worker", "backend", "FAILED", "CRASHED", "total"}, the last day
+    worker_failures: list[dict] = field(default_factory=list)
+    # per minute {"minute", "busy", "idle", "other"} (means of the samples), the last hour
+    workers: list[dict] = field(default_factory=list)
     finished_last_hour: dict[str, int] = field(default_factory=dict)  # per final status
 
 

@@ -25,22 +25,24 @@ def span_text(s) -> str:
     return seconds_text(s) if s >= 1 else f"{s * 1000:.0f} ms"
 
 
+def quantile_row(r: dict, name: str, count: str) -> dict[str, Any]:
+    """A p50/p95 chart's bar pair and its words, from a series' row."""
+    return {name: r[name], count: r[count], "p50": round(r["p50_s"] or 0.0, 3), "p95": round(r["p95_s"] or 0.0, 3),
+            "p50_text": span_text(r["p50_s"]), "p95_text": span_text(r["p95_s"])}
+
+
 def _read(user) -> dict[str, Any]:
     d = dashboard.read(viewer=user)
     hour = [{**m, "label": minute_label(m["minute"])} for m in d.last_hour]
     day = [{**m, "label": minute_label(m["minute"])} for m in d.last_day]
-    runs = [{"job_type": r["job_type"], "ran": r["ran"], "p50": round(r["p50_s"] or 0.0, 3),
-             "p95": round(r["p95_s"] or 0.0, 3), "p50_text": span_text(r["p50_s"]), "p95_text": span_text(r["p95_s"])}
-            for r in d.run_times]
+    runs = [quantile_row(r, "job_type", "ran") for r in d.run_times]
     fails = [{**f, "name": f"{f['job_type']} / {f['job_subtype']}", "total": f["FAILED"] + f["CRASHED"]}
              for f in d.failures]
-    waits = [{"backend": w["backend"], "started": w["started"], "p50": round(w["p50_s"] or 0.0, 3),
-              "p95": round(w["p95_s"] or 0.0, 3), "p50_text": span_text(w["p50_s"]), "p95_text": span_text(w["p95_s"])}
-             for w in d.waits]
+    waits = [quantile_row(w, "backend", "started") for w in d.waits]
     workers = [{**m, "label": minute_label(m["minute"])} for m in d.workers]
-    return {"hour": hour, "day": day, "waits": waits, "worker_failures": d.worker_failures, "workers": workers, "depth": d.queue_depth or [], "error": "" if d.queue_depth is not None
-            else REDIS_DOWN, "runs": runs, "failures": fails, "finished": d.finished_last_hour,
-            "at": d.at.strftime("%H:%M:%S UTC")}
+    return {"hour": hour, "day": day, "waits": waits, "worker_failures": d.worker_failures, "workers": workers,
+            "depth": d.queue_depth or [], "error": "" if d.queue_depth is not None else REDIS_DOWN, "runs": runs,
+            "failures": fails, "finished": d.finished_last_hour, "at": d.at.strftime("%H:%M:%S UTC")}
 
 
 class AdminMetricsState(AdminPage, rx.State):

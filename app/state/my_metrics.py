@@ -10,15 +10,13 @@ from typing import Any
 import reflex as rx
 
 from app import my_metrics
-from app.state.admin_metrics import minute_label, span_text
+from app.state.admin_metrics import minute_label, quantile_row
 from app.state.base import sign_in_redirect, viewer
 
 
 def _read(user) -> dict[str, Any]:
     m = my_metrics.read(viewer=user)
-    runs = [{"job_type": r["job_type"], "ran": r["ran"], "p50": round(r["p50_s"] or 0.0, 3),
-             "p95": round(r["p95_s"] or 0.0, 3), "p50_text": span_text(r["p50_s"]), "p95_text": span_text(r["p95_s"])}
-            for r in m.run_times]
+    runs = [quantile_row(r, "job_type", "ran") for r in m.run_times]
     return {"hour": [{**x, "label": minute_label(x["minute"])} for x in m.last_hour],
             "day": [{**x, "label": minute_label(x["minute"])} for x in m.last_day],
             "runs": runs, "failures": [{**f, "total": f["FAILED"] + f["CRASHED"]} for f in m.failures],
