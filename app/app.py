@@ -7,6 +7,7 @@ from app.api import build_api
 from app.pages.admin import admin_overview_page
 from app.pages.admin_configuration import admin_configuration_page
 from app.pages.admin_metrics import admin_metrics_page
+from app.pages.my_metrics import my_metrics_page
 from app.pages.admin_queues import admin_queues_page
 from app.pages.admin_users import admin_users_page
 from app.pages.admin_audit import admin_audit_page
@@ -29,6 +30,7 @@ from app.state import live
 from app.state.admin import AdminState
 from app.state.admin_configuration import AdminConfigurationState
 from app.state.admin_metrics import AdminMetricsState
+from app.state.my_metrics import MyMetricsState
 from app.state.admin_queues import AdminQueuesState
 from app.state.admin_users import AdminUsersState
 from app.state.admin_audit import AdminAuditState
@@ -69,6 +71,7 @@ app.add_page(batch_page, route=routes.BATCH, title="Batch · Jobdeck", on_load=B
 app.add_page(model_runs_page, route=routes.MODEL_RUNS_NEW, title="Register model runs · Jobdeck",
              on_load=BulkState.load)
 app.add_page(profile_page, route=routes.PROFILE, title="Profile · Jobdeck", on_load=ProfileState.load)
+app.add_page(my_metrics_page, route=routes.MY_METRICS, title="Your metrics · Jobdeck", on_load=MyMetricsState.load)
 app.add_page(admin_overview_page, route=routes.ADMIN, title="Admin · Jobdeck", on_load=AdminState.load)
 app.add_page(admin_metrics_page, route=routes.ADMIN_METRICS, title="Metrics · Admin · Jobdeck",
              on_load=AdminMetricsState.load)

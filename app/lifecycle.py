@@ -3,8 +3,9 @@
 Every status change in Jobdeck goes through `transition()`. It is a compare-and-set in
 SQL (`UPDATE … WHERE id=? AND status IN (allowed) [AND attempt=?]`, row count checked),
 so a late or duplicate write can never move a job backwards; in the same transaction it
-appends the history message, keeps the batch and owner counts current (and, for a job that
-ends, the per-minute metrics of app.metrics) and stamps the times, and
+appends the history message, keeps the batch and owner counts current (and the per-minute
+metrics: a start's queue wait, app.waits; an end's app.metrics, the owner's
+app.my_metrics and a failure's worker, app.worker_metrics) and stamps the times, and
 after commit it publishes the event the console and the API streams listen to.
 """
 
@@ -18,7 +19,7 @@ from typing import Any, Callable, Optional
 
 import sqlalchemy as sa
 
-from app import counts, events, metrics
+from app import counts, events, metrics, my_metrics, waits, worker_metrics
 from app.db import utcnow, write_conn
 from app.errors import NotFound, TransitionRejected
 from app.models import Batch, Job, JobMessage
@@ -108,6 +109,8 @@ class Transitioned:
     payload: dict[str, Any] = field(default_factory=dict, repr=False)
     backend: str = field(default="", repr=False)  # its queue
     started_at: Optional[datetime] = field(default=None, repr=False)
+    lodged_at: Optional[datetime] = field(default=None, repr=False)  # this attempt's
+    worker: Optional[str] = field(default=None, repr=False)
 
     def event(self) -> dict[str, Any]:
         return {
@@ -184,9 +187,14 @@ def transition_steps(
             counts.moved(conn, job_id=job_id, owner=last.owner, old=first.prev_status.value,
                          new=last.status.value)
         for d in done:
-            if d.status in FINAL:
+            if d.status is S.IN_PROGRESS:
+                waits.started(conn, job_id=job_id, backend=d.backend, lodged_at=d.lodged_at, at=d.at_dt)
+            elif d.status in FINAL:
                 metrics.finished(conn, job_id=job_id, job_type=d.job_type, job_subtype=d.job_subtype,
                                  backend=d.backend, status=d.status.value, at=d.at_dt, started_at=d.started_at)
+                my_metrics.finished(conn, owner=d.owner, job_type=d.job_type, status=d.status.value, at=d.at_dt,
+                                    started_at=d.started_at)
+                worker_metrics.failed(conn, worker=d.worker, backend=d.backend, status=d.status.value, at=d.at_dt)
         if also is not None:
             also(conn, last)
         after = []
@@ -223,7 +231,7 @@ def ended_hooks() -> list[Callable]:
 # the memoized cache key, which is most of a transition's cost on SQLite.
 _RETURNING = (_job.c.prev_status, _job.c.attempt, _job.c.owner, _job.c.batch_id, _job.c.workflow_id,
               _job.c.entity_id, _job.c.job_type, _job.c.job_subtype, _job.c.payload, _job.c.queue,
-              _job.c.started_at)
+              _job.c.started_at, _job.c.lodged_at, _job.c.created_at, _job.c.worker)
 _INSERT_MESSAGE = sa.insert(_msg)
 _RETRY_RESET = ("result", "info", "error_detail", "progress", "worker", "dequeued_at", "started_at",
                 "finished_at")
@@ -289,6 +297,7 @@ def _move(conn: sa.Connection, job_id: str, move: Move, attempt: Optional[int]) 
         entity_id=values.get("entity_id", row.entity_id), job_type=row.job_type,
         job_subtype=row.job_subtype, message=move.message, at=now.isoformat(), at_dt=now,
         payload=row.payload or {}, backend=row.queue, started_at=row.started_at,
+        lodged_at=row.lodged_at or row.created_at, worker=row.worker,
     )
 
 

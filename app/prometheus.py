@@ -1,6 +1,7 @@
 """Jobdeck's metrics in Prometheus' text format, read from what is kept, never from a
 scan of the jobs: finished jobs and their run times from the running totals of
-app.metrics, jobs per status from app.counts, queue depths from Redis (one round trip),
+app.metrics, queue waits per backend (app.waits), failures by worker
+(app.worker_metrics), jobs per status from app.counts, queue depths from Redis (one round trip),
 workers from their heartbeats. A custom collector reads them afresh at each scrape.
 
 When Redis does not answer, the queue and worker families are left out and
@@ -16,7 +17,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from app import counts, keys, metrics, queues
+from app import counts, keys, metrics, queues, waits, worker_metrics
 from app.backends import backend_configs
 from app.models import RUN_BOUNDS
 from app.settings import get_settings
@@ -36,6 +37,8 @@ class JobdeckCollector:
 
     def collect(self) -> Iterator[Metric]:
         yield from self._finished()
+        yield from self._waits()
+        yield from self._worker_failures()
         jobs = GaugeMetricFamily("jobdeck_jobs", "Jobs in each status now (kept counts)", labels=["status"])
         for status, n in counts.read().items():
             jobs.add_metric([status], n)
@@ -54,12 +57,23 @@ class JobdeckCollector:
             by_type[t.job_type] = ([a + b for a, b in zip(buckets, t.buckets)], total + t.run_s)
         yield done
         for job_type, (buckets, total) in sorted(by_type.items()):
-            cumulative, seen = [], 0
-            for bound, n in zip((*(repr(b) for b in RUN_BOUNDS), "+Inf"), buckets):
-                seen += n
-                cumulative.append((bound, seen))
-            runs.add_metric([job_type], cumulative, sum_value=total)
+            runs.add_metric([job_type], _cumulative(buckets), sum_value=total)
         yield runs
+
+    def _waits(self) -> Iterator[Metric]:
+        wait = HistogramMetricFamily("jobdeck_job_wait_seconds", "Queue wait of started jobs, from lodging (this "
+                                     "attempt's) to start, by backend", labels=["backend"])
+        for backend, (buckets, total, _n) in sorted(waits.totals().items()):
+            wait.add_metric([backend], _cumulative(buckets), sum_value=total)
+        yield wait
+
+    def _worker_failures(self) -> Iterator[Metric]:
+        fails = CounterMetricFamily("jobdeck_worker_failures", "Jobs that ended FAILED or CRASHED, by the worker "
+                                    "that ran them (a worker's series ends once its minutes are pruned)",
+                                    labels=["worker", "backend", "status"])
+        for worker, backend, status, n in sorted(worker_metrics.failure_totals()):
+            fails.add_metric([worker, backend, status], n)
+        yield fails
 
     def _redis(self) -> Iterator[Metric]:
         from app.workers import list_workers
@@ -89,6 +103,15 @@ class JobdeckCollector:
         for (b, s), n in sorted(tally.items()):
             workers.add_metric([b, s], n)
         yield workers
+
+
+def _cumulative(buckets: list[int]) -> list[tuple[str, int]]:
+    """A histogram's buckets (each its own) as Prometheus' cumulative ones up to +Inf."""
+    out, seen = [], 0
+    for bound, n in zip((*(repr(b) for b in RUN_BOUNDS), "+Inf"), buckets):
+        seen += n
+        out.append((bound, seen))
+    return out
 
 
 def exposition() -> bytes:

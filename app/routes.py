@@ -15,6 +15,7 @@ BATCH = "/batches/[batch_id]"
 MODEL_RUNS_NEW = "/model-runs/new"
 ADMIN = "/admin"
 PROFILE = "/profile"
+MY_METRICS = "/profile/metrics"
 
 
 def job(job_id: str) -> str:

@@ -31,7 +31,7 @@
 | JOBDECK_SMTP_USER, JOBDECK_SMTP_PASSWORD | its login, when it asks for one | none |
 | JOBDECK_SMTP_FROM | the sender of those emails | jobdeck@localhost |
 | JOBDECK_SMTP_STARTTLS | 1 to switch to TLS (STARTTLS) before logging in and sending | 0 |
-| JOBDECK_METRICS_KEEP_DAYS | days the per-minute metrics of finished jobs are kept for the admin charts (the running totals are kept always); 0 keeps them forever | 2 |
+| JOBDECK_METRICS_KEEP_DAYS | days the per-minute metrics (finished jobs, queue waits, failures by worker, workers busy and idle, each owner's jobs) are kept for the charts (the running totals are kept always, a gone worker's with its last minute); 0 keeps them forever | 2 |
 | JOBDECK_METRICS_TOKEN | a bearer token Prometheus may read GET /metrics with (admins' API tokens may always); empty: admins' tokens only | (empty) |
 | JOBDECK_BULK_CHUNK | jobs a bulk action over a filter reads and acts on per chunk (app.bulk_actions) | 500 |
 | JOBDECK_PUBLIC_URL | the console's address as people reach it, the base of the links in emails | http://localhost:<JOBDECK_PORT> |

@@ -1,12 +1,15 @@
 """What the live metrics cost: a job's transitions (taken and started in one commit,
-then SUCCEEDED) with the per-minute aggregate kept and without it, and a Prometheus
-scrape and the admin page's read once the jobs have ended.
+then SUCCEEDED) with every per-minute aggregate kept, with the finished jobs' alone,
+and without any, and a Prometheus scrape and the admin page's read once the jobs have
+ended.
 
     python -m bench.metrics [--jobs 2000] [--rounds 5] [--database-url URL]
 
-Without the aggregate, `app.metrics.finished` is replaced by a no-op for the run: the
-transition is otherwise the same. The ratio with/without is the aggregate's price on
-the hot path (an upsert of two rows before the commit of each job's final move).
+Without an aggregate, its keeper (`app.metrics.finished`; `app.waits.started`,
+`app.my_metrics.finished`, `app.worker_metrics.failed`) is replaced by a no-op for the
+run: the transition is otherwise the same. The ratio with/without is the aggregates'
+price on the hot path (upserts before the commit of the start and of the final move);
+all/finished is the part of the queue wait and the owner's aggregates.
 """
 
 from __future__ import annotations
@@ -57,27 +60,34 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     with private_redis() as redis_url:
         fresh_environment(redis_url, args.database_url)
-        from app import auth, dashboard, metrics, prometheus
+        from app import auth, dashboard, metrics, my_metrics, prometheus, waits, worker_metrics
         from app.db import get_engine
 
         # Rounds alternate (and which goes first), so that the database's growth and the machine's load weigh
         # on both alike; the median round of each is printed.
         rounds = max(1, args.rounds)
-        size = max(1, args.jobs // (2 * rounds))
+        size = max(1, args.jobs // (3 * rounds))
         run(lodge(20))  # warm the statement caches
-        real = metrics.finished
-        times: dict[str, list[float]] = {"with": [], "without": []}
+        keepers = [(metrics, "finished"), (waits, "started"), (my_metrics, "finished"), (worker_metrics, "failed")]
+        real = [getattr(m, name) for m, name in keepers]
+        kept_in = {"with": len(keepers), "finished": 1, "without": 0}  # how many keepers each mode keeps
+        times: dict[str, list[float]] = {mode: [] for mode in kept_in}
+        modes = list(kept_in)
         for r in range(rounds):
-            for kept in ((True, False) if r % 2 == 0 else (False, True)):
-                metrics.finished = real if kept else (lambda *a, **k: None)
+            for mode in (modes if r % 2 == 0 else modes[::-1]):
+                for i, (m, name) in enumerate(keepers):
+                    setattr(m, name, real[i] if i < kept_in[mode] else (lambda *a, **k: None))
                 try:
-                    times["with" if kept else "without"].append(run(lodge(size)))
+                    times[mode].append(run(lodge(size)))
                 finally:
-                    metrics.finished = real
-        with_, without = statistics.median(times["with"]), statistics.median(times["without"])
-        print(f"jobs={2 * rounds * size} rounds={rounds} database={get_engine().dialect.name}")
+                    for (m, name), fn in zip(keepers, real):
+                        setattr(m, name, fn)
+        with_, finished, without = (statistics.median(times[m]) for m in modes)
+        print(f"jobs={len(modes) * rounds * size} rounds={rounds} database={get_engine().dialect.name}")
         print(f"transitions without the aggregate : {without:.3f} ms per job")
         print(f"transitions with the aggregate    : {with_:.3f} ms per job; ratio with/without {with_ / without:.2f}")
+        print(f"transitions with finished only    : {finished:.3f} ms per job; ratio all/finished "
+              f"{with_ / finished:.2f}")
         prometheus.exposition()  # the first scrape also builds the collector's statements
         t0 = time.perf_counter()
         text = prometheus.exposition()

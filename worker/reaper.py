@@ -253,6 +253,21 @@ def flag_stuck(*, limit: int = 500) -> int:
     return n
 
 
+def sample_workers(*, at=None) -> dict[str, dict[str, int]]:
+    """Count the live workers of every backend by state from their heartbeats (one read
+    of each) and keep the sample in its minute (app.worker_metrics): the admin metrics
+    page's busy and idle over time."""
+    from app import worker_metrics
+    from app.workers import list_workers
+
+    tally = {b: {"busy": 0, "idle": 0, "other": 0} for b in backend_configs()}
+    for w in list_workers(include_gone=False):
+        t = tally.setdefault(w.backend, {"busy": 0, "idle": 0, "other": 0})
+        t[w.state if w.state in ("busy", "idle") else "other"] += 1
+    worker_metrics.sampled(tally, at=at)
+    return tally
+
+
 # --- the housekeeper process of a pool -------------------------------------------------------
 
 RENEW_LUA = """
@@ -268,7 +283,8 @@ class Housekeeper:
 
     DUTIES: list[tuple[str, float]] = [("release_due", 0.5), ("reap", 1.0), ("reconcile", 2.0),
                                        ("recover", 2.0), ("stuck", 5.0), ("sweep", 10.0), ("schedules", 1.0),
-                                       ("retention", 60.0), ("optimize", 600.0)]
+                                       ("retention", 60.0), ("optimize", 600.0),
+                                       ("sample_workers", 10.0)]
 
     def __init__(self, owner: str, *, lease_ms: int = 5000):
         self.owner = owner
@@ -343,8 +359,13 @@ class Housekeeper:
         elif name == "retention":
             from app import metrics, retention
 
+            from app import minutes
+
             retention.prune()
             metrics.prune()  # minutes past JOBDECK_METRICS_KEEP_DAYS, an hour of them at a time
+            minutes.prune()  # the same for waits, workers and owners' minutes
+        elif name == "sample_workers":
+            sample_workers()
         elif name == "optimize":
             from app.db import optimize
 

@@ -42,6 +42,8 @@ def _user_menu() -> rx.Component:
             rx.menu.separator(),
             rx.menu.item(rx.hstack(rx.icon("key-round", size=14), rx.text("Profile and API tokens")),
                          on_click=rx.redirect(routes.PROFILE)),
+            rx.menu.item(rx.hstack(rx.icon("chart-column", size=14), rx.text("Your metrics")),
+                         on_click=rx.redirect(routes.MY_METRICS), class_name="my-metrics-link"),
             rx.menu.item(rx.hstack(rx.icon("log-out", size=14), rx.text("Sign out")),
                          on_click=AuthState.sign_out, class_name="sign-out"),
         ),

@@ -1,5 +1,6 @@
 """The notices of a tab (app.state.notices): small cards at the bottom right, each a link
-to what ended and a button to dismiss it."""
+to what ended and a button to dismiss it; and, when this browser was asked to, the same
+as a system notification while the tab is hidden (assets/browser_notices.jsx)."""
 
 from __future__ import annotations
 
@@ -27,8 +28,30 @@ def _notice(n: NoticeRow) -> rx.Component:
     )
 
 
+class BrowserNotifier(rx.Component):
+    """Shows each new notice as a system notification while the tab is hidden, when this
+    browser was asked to (assets/browser_notices.jsx)."""
+
+    library = "$/public/browser_notices.jsx"
+    tag = "BrowserNotifier"
+
+    notices: rx.Var[list]
+
+
+class BrowserNoticesToggle(rx.Component):
+    """The toggle of browser notifications, remembered by this browser (localStorage),
+    asking for the browser's permission when turned on."""
+
+    library = "$/public/browser_notices.jsx"
+    tag = "BrowserNoticesToggle"
+
+
+browser_notices_toggle = BrowserNoticesToggle.create
+
+
 def notices() -> rx.Component:
     return rx.box(
+        BrowserNotifier.create(notices=NoticeState.notices),
         rx.foreach(NoticeState.notices, _notice),
         position="fixed", bottom="1em", right="1em", z_index="30", width="min(24em, calc(100vw - 2em))",
         display="flex", flex_direction="column", gap="0.5em", class_name="notices",

@@ -1,16 +1,17 @@
 """The admin metrics page (/admin/metrics): jobs finished per minute by status over the
-last hour and day, queue depth per backend, run time p50/p95 per job type, failures by
-type; Recharts charts read again every 5 s."""
+last hour and day, queue depth and queue wait p50/p95 per backend, run time p50/p95 per
+job type, workers busy and idle over the hour, failures by type and by worker; Recharts
+charts read again every 5 s."""
 
 from __future__ import annotations
 
 import reflex as rx
 
+from app.components.charts import (CHART_HEIGHT, STATUS_COLORS, failures_chart, finished_chart, quantiles_chart,
+                                   workers_chart)
 from app.components.common import empty_state, section
 from app.pages.admin import admin_page
-from app.state.admin_metrics import PRIORITY_COLORS, STATUS_COLORS, AdminMetricsState as S
-
-CHART_HEIGHT = 240
+from app.state.admin_metrics import PRIORITY_COLORS, AdminMetricsState as S
 
 
 def _stat(label: str, value, key: str) -> rx.Component:
@@ -19,24 +20,11 @@ def _stat(label: str, value, key: str) -> rx.Component:
                      spacing="0", min_width="7em")
 
 
-def _finished_chart(data, key: str, x_interval: int) -> rx.Component:
-    return rx.recharts.bar_chart(
-        rx.recharts.cartesian_grid(stroke_dasharray="3 3", vertical=False),
-        *[rx.recharts.bar(data_key=s, stack_id="status", fill=c, name=s.capitalize(), is_animation_active=False)
-          for s, c in STATUS_COLORS.items()],
-        rx.recharts.x_axis(data_key="label", interval=x_interval, tick_size=4),
-        rx.recharts.y_axis(allow_decimals=False, width=40),
-        rx.recharts.graphing_tooltip(),
-        rx.recharts.legend(),
-        data=data, width="100%", height=CHART_HEIGHT, class_name=f"metrics-chart chart-{key}",
-    )
-
-
 def _finished() -> rx.Component:
     return rx.grid(
-        section("Jobs finished per minute, last hour (UTC)", _finished_chart(S.last_hour, "hour", 9),
+        section("Jobs finished per minute, last hour (UTC)", finished_chart(S.last_hour, "hour", 9),
                 custom_attrs={"data-chart": "finished-hour"}),
-        section("Jobs finished per 10 minutes, last day (UTC)", _finished_chart(S.last_day, "day", 23),
+        section("Jobs finished per 10 minutes, last day (UTC)", finished_chart(S.last_day, "day", 23),
                 custom_attrs={"data-chart": "finished-day"}),
         columns=rx.breakpoints(initial="1", lg="2"), spacing="4", width="100%",
     )
@@ -69,16 +57,7 @@ def _run_times() -> rx.Component:
         rx.cond(
             S.run_times.length() > 0,  # type: ignore[attr-defined]
             rx.vstack(
-                rx.recharts.bar_chart(
-                    rx.recharts.cartesian_grid(stroke_dasharray="3 3", vertical=False),
-                    rx.recharts.bar(data_key="p50", fill="var(--indigo-9)", name="p50", is_animation_active=False),
-                    rx.recharts.bar(data_key="p95", fill="var(--indigo-6)", name="p95", is_animation_active=False),
-                    rx.recharts.x_axis(data_key="job_type"),
-                    rx.recharts.y_axis(width=50),
-                    rx.recharts.graphing_tooltip(),
-                    rx.recharts.legend(),
-                    data=S.run_times, width="100%", height=CHART_HEIGHT, class_name="metrics-chart chart-runs",
-                ),
+                quantiles_chart(S.run_times, "job_type", "runs"),
                 rx.hstack(rx.foreach(S.run_times, lambda r: rx.text(
                     rx.text.strong(r["job_type"]), ": p50 ", r["p50_text"], ", p95 ", r["p95_text"], " (",
                     r["ran"], " runs)", size="1", color_scheme="gray",
@@ -98,19 +77,7 @@ def _failures() -> rx.Component:
         rx.cond(
             S.failures.length() > 0,  # type: ignore[attr-defined]
             rx.vstack(
-                rx.recharts.bar_chart(
-                    rx.recharts.cartesian_grid(stroke_dasharray="3 3", horizontal=False),
-                    rx.recharts.bar(data_key="FAILED", stack_id="f", fill=STATUS_COLORS["FAILED"], name="Failed",
-                                    is_animation_active=False),
-                    rx.recharts.bar(data_key="CRASHED", stack_id="f", fill=STATUS_COLORS["CRASHED"], name="Crashed",
-                                    is_animation_active=False),
-                    rx.recharts.x_axis(type_="number", allow_decimals=False),
-                    rx.recharts.y_axis(data_key="name", type_="category", width=220),
-                    rx.recharts.graphing_tooltip(),
-                    rx.recharts.legend(),
-                    data=S.failures, layout="vertical", width="100%", height=CHART_HEIGHT,
-                    class_name="metrics-chart chart-failures",
-                ),
+                failures_chart(S.failures, "name", "failures"),
                 rx.hstack(rx.foreach(S.failures, lambda f: rx.badge(
                     f["name"], ": ", f["FAILED"], " failed, ", f["CRASHED"], " crashed", color_scheme="red",
                     variant="soft", custom_attrs={"data-failed-type": f["name"], "data-failed": f["FAILED"],
@@ -121,6 +88,57 @@ def _failures() -> rx.Component:
             empty_state("circle-check", "No failures", "No job failed or crashed in the last day."),
         ),
         custom_attrs={"data-chart": "failures"},
+    )
+
+
+def _waits() -> rx.Component:
+    return section(
+        "Queue wait per backend, last hour (lodged to started; p50 and p95, seconds)",
+        rx.cond(
+            S.waits.length() > 0,  # type: ignore[attr-defined]
+            rx.vstack(
+                quantiles_chart(S.waits, "backend", "waits"),
+                rx.hstack(rx.foreach(S.waits, lambda w: rx.text(
+                    rx.text.strong(w["backend"]), ": p50 ", w["p50_text"], ", p95 ", w["p95_text"], " (",
+                    w["started"], " started)", size="1", color_scheme="gray",
+                    custom_attrs={"data-backend": w["backend"], "data-started": w["started"]}, class_name="wait-time")),
+                    wrap="wrap", spacing="3"),
+                width="100%",
+            ),
+            rx.text("No job started in the last hour.", size="2", color_scheme="gray"),
+        ),
+        custom_attrs={"data-chart": "waits"},
+    )
+
+
+def _workers() -> rx.Component:
+    return section(
+        "Workers busy and idle, last hour (mean per minute, every backend)",
+        workers_chart(S.workers),
+        rx.text("Last sampled minute: ", S.workers_now, ". Sampled from the workers' heartbeats every 10 s; "
+                "a gap is a minute without a sample (no pool's housekeeper was running).", size="1",
+                color_scheme="gray", class_name="workers-now"),
+        custom_attrs={"data-chart": "workers"},
+    )
+
+
+def _worker_failures() -> rx.Component:
+    return section(
+        "Failures by worker, last day (the 12 with most)",
+        rx.cond(
+            S.worker_failures.length() > 0,  # type: ignore[attr-defined]
+            rx.vstack(
+                failures_chart(S.worker_failures, "worker", "worker-failures", name_width=260),
+                rx.hstack(rx.foreach(S.worker_failures, lambda f: rx.badge(
+                    f["worker"], ": ", f["FAILED"], " failed, ", f["CRASHED"], " crashed", color_scheme="red",
+                    variant="soft", custom_attrs={"data-worker": f["worker"], "data-failed": f["FAILED"],
+                                                  "data-crashed": f["CRASHED"]}, class_name="worker-failure-count")),
+                    wrap="wrap", spacing="2"),
+                width="100%",
+            ),
+            empty_state("circle-check", "No failures", "No worker had a job fail or crash in the last day."),
+        ),
+        custom_attrs={"data-chart": "worker-failures"},
     )
 
 
@@ -136,9 +154,8 @@ def admin_metrics_page() -> rx.Component:
                     _stat("Waiting in queues", S.queued_total, "queued"),
                     spacing="5", wrap="wrap"), width="100%"),
                 _finished(),
-                rx.grid(_queues(), _run_times(), columns=rx.breakpoints(initial="1", lg="2"), spacing="4",
-                        width="100%"),
-                _failures(),
+                rx.grid(_queues(), _waits(), _run_times(), _workers(), _failures(), _worker_failures(),
+                        columns=rx.breakpoints(initial="1", lg="2"), spacing="4", width="100%"),
                 rx.text("Prometheus reads the same figures at /metrics (docs/operating.md).", size="1",
                         color_scheme="gray"),
                 spacing="4", width="100%",

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import reflex as rx
 
+from app import routes
+
 from app.components.common import empty_state, section, when
 from app.components.layout import page
+from app.components.notices import browser_notices_toggle
 from app.state.base import AuthState
 from app.state.profile import ProfileState, TokenRow
 
@@ -168,5 +171,17 @@ def _password() -> rx.Component:
     )
 
 
+def _browser_notices() -> rx.Component:
+    return section(
+        "Notices",
+        rx.text("When a job, batch or run of yours that took a while ends while you are elsewhere in the console, "
+                "a notice says so at the bottom right.", size="2", color_scheme="gray"),
+        browser_notices_toggle(),
+        custom_attrs={"data-section": "browser-notices"},
+    )
+
+
 def profile_page() -> rx.Component:
-    return page(_who(), _password(), _tokens(), _confirm_revoke(), title="Profile")
+    return page(_who(), _password(), _browser_notices(), _tokens(), _confirm_revoke(), title="Profile",
+                actions=[rx.link(rx.button(rx.icon("chart-column", size=16), "Your metrics", variant="soft"),
+                                 href=routes.MY_METRICS, class_name="profile-metrics-link")])

@@ -60,3 +60,66 @@ def test_a_slow_job_and_batch_ending_elsewhere_are_noticed_with_a_link(tab, cons
     elsewhere.locator(".notice-link").click()
     elsewhere.wait_for_url("**/batches/**")
     expect(stranger.locator(".notice")).to_have_count(0)
+
+
+# The page's Notification is recorded instead of shown (the permission stays the
+# browser's: granted by the context), and the test says when the tab is hidden.
+_NOTIFICATIONS = """
+(() => {
+  const Real = window.Notification;
+  window.__shown = [];
+  window.__hidden = false;
+  Object.defineProperty(document, "hidden", { configurable: true, get: () => window.__hidden });
+  class Recorded {
+    static get permission() { return Real.permission; }
+    static requestPermission() { return Real.requestPermission(); }
+    constructor(title, options) { window.__shown.push({ title, ...options }); }
+    close() {}
+  }
+  window.Notification = Recorded;
+})();
+"""
+
+
+def test_browser_notifications_when_asked_and_the_tab_is_hidden(browser, console):
+    user, pw = new_user(console, "pinged")
+    ctx = browser.new_context(permissions=["notifications"])
+    try:
+        ctx.add_init_script(_NOTIFICATIONS)
+        page = ctx.new_page()
+        page.set_default_timeout(20_000)
+        sign_in(page, console, user, path="/profile", password=pw)
+        toggle = page.locator(".browser-notices")
+        expect(toggle).to_have_attribute("data-state", "off")  # off by default
+        page.locator(".browser-notices-toggle").check()
+        expect(toggle).to_have_attribute("data-state", "on")
+        shot(page, "browser-notices-toggle")
+        page.reload()
+        expect(page.locator(".browser-notices")).to_have_attribute("data-state", "on")  # remembered
+
+        # Visible: the toast only.
+        _lodge_noops(console, user, 1, sleep_s=SLOW_S)
+        expect(page.locator(".notice")).to_have_count(1, timeout=30_000)
+        assert page.evaluate("window.__shown") == []
+        page.locator(".notice-dismiss").click()
+
+        # Hidden: the toast and a system notification, its tag the notice's key.
+        page.evaluate("window.__hidden = true")
+        [job_id] = _lodge_noops(console, user, 1, sleep_s=SLOW_S)
+        expect(page.locator(".notice")).to_have_count(1, timeout=30_000)
+        page.wait_for_function("window.__shown.length === 1")
+        [shown] = page.evaluate("window.__shown")
+        assert shown["title"] == "Jobdeck" and shown["body"] == "Diagnostic no-op succeeded."
+        assert shown["tag"] == f"job:{job_id}:1"
+        page.locator(".notice-dismiss").click()
+
+        # Turned off: hidden or not, the toast only.
+        page.evaluate("window.__hidden = false")
+        page.locator(".browser-notices-toggle").uncheck()
+        expect(page.locator(".browser-notices")).to_have_attribute("data-state", "off")
+        page.evaluate("window.__hidden = true")
+        _lodge_noops(console, user, 1, sleep_s=SLOW_S)
+        expect(page.locator(".notice")).to_have_count(1, timeout=30_000)
+        assert page.evaluate("window.__shown.length") == 1
+    finally:
+        ctx.close()

@@ -75,10 +75,11 @@ SMOKE = {
         rf"runs=20,000 pipelines=2: one estimate {NUM} ms \(kept {NUM} ms\), jobtimes {NUM} ms",
         rf"ratio N/10k: one estimate {NUM}, kept {NUM}, jobtimes {NUM}",
     ]),
-    "metrics": (["--jobs", "40", "--rounds", "2"], {}, [
-        r"jobs=40 rounds=2 database=sqlite",
+    "metrics": (["--jobs", "60", "--rounds", "2"], {}, [
+        r"jobs=60 rounds=2 database=sqlite",
         rf"transitions without the aggregate : {NUM} ms per job",
         rf"transitions with the aggregate +: {NUM} ms per job; ratio with/without {NUM}",
+        rf"transitions with finished only +: {NUM} ms per job; ratio all/finished {NUM}",
         rf"scrape of /metrics {NUM} ms \([\d,]+ bytes\); admin page's series {NUM} ms",
     ]),
     "chain": (["--steps", "20"], {}, [
