@@ -2,7 +2,7 @@
 idle per minute and backend, and each owner's jobs finished per minute and type (kept by
 the transitions and the housekeeper; app.waits, app.worker_metrics, app.my_metrics)
 
-Revision ID: 0100_metricsplus
+Revision ID: 0023
 Revises: 0022
 """
 from typing import Sequence, Union
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from app.db import UTCDateTime
 
-revision: str = '0100_metricsplus'
+revision: str = '0023'
 down_revision: Union[str, None] = '0022'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
