@@ -31,13 +31,14 @@ import logging
 import re
 from contextlib import contextmanager
 from contextvars import ContextVar, Token
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterator, Optional, Union
 
 import sqlalchemy as sa
 
-from app.db import get_engine, insert_ignore, session, utcnow, write_conn
+from app import refusals
+from app.db import get_engine, insert_ignore, last_before_commit, session, utcnow, write_conn
 from app.errors import InvalidCursor, InvalidInput, JobdeckError, PermissionDenied
 from app.models import AuditEntry, AuditHead
 from app.paging import MAX_LIMIT, decode_cursor, encode_cursor
@@ -129,23 +130,34 @@ def _lock_head(conn: sa.Connection) -> tuple[int, str]:
     return row.seq, row.hash
 
 
+def _values(*, action: str, target: Any = "", outcome: str = "ok", message: str = "",
+            actor: Optional[str] = None, ctx: Optional[Context] = None) -> dict[str, Any]:
+    ctx = ctx or _context.get()
+    who = actor or ctx.actor or (OPERATOR_NAME if ctx.via == "operator" else "")
+    return {"created_at": utcnow(), "actor": _clean(who, 64), "address": _clean(ctx.address, 64),
+            "via": _clean(ctx.via, 16), "action": _clean(action, 64), "target": _clean(target, 256),
+            "outcome": _clean(outcome, 16), "message": _clean(message, 1024)}
+
+
+def _append(conn: sa.Connection, values: dict[str, Any]) -> int:
+    """Append one entry in `conn`'s transaction: the head locked, the entry inserted
+    with the next id, the head moved (the lock held until that transaction ends)."""
+    entries, head = AuditEntry.__table__, AuditHead.__table__
+    seq, prev = _lock_head(conn)
+    values = dict(values, id=seq + 1, prev_hash=prev)
+    values["hash"] = chain_hash(prev, values)
+    conn.execute(entries.insert().values(**values))
+    conn.execute(sa.update(head).where(head.c.id == 1).values(seq=values["id"], hash=values["hash"]))
+    return values["id"]
+
+
 def record(*, action: str, target: str = "", outcome: str = "ok", message: str = "",
            actor: Optional[str] = None) -> int:
-    """Append one entry (who, from where and via what from the context) and return its id."""
-    ctx = _context.get()
-    who = actor or ctx.actor or (OPERATOR_NAME if ctx.via == "operator" else "")
-    values = {"created_at": utcnow(), "actor": _clean(who, 64), "address": _clean(ctx.address, 64),
-              "via": _clean(ctx.via, 16), "action": _clean(action, 64), "target": _clean(target, 256),
-              "outcome": _clean(outcome, 16), "message": _clean(message, 1024)}
-    entries, head = AuditEntry.__table__, AuditHead.__table__
+    """Append one entry in a transaction of its own (who, from where and via what from
+    the context) and return its id."""
+    values = _values(action=action, target=target, outcome=outcome, message=message, actor=actor)
     with write_conn() as conn:
-        seq, prev = _lock_head(conn)
-        values["id"] = seq + 1
-        values["prev_hash"] = prev
-        values["hash"] = chain_hash(prev, values)
-        conn.execute(entries.insert().values(**values))
-        conn.execute(sa.update(head).where(head.c.id == 1).values(seq=values["id"], hash=values["hash"]))
-    return values["id"]
+        return _append(conn, values)
 
 
 def _record_quietly(**kw: Any) -> None:
@@ -155,6 +167,93 @@ def _record_quietly(**kw: Any) -> None:
         record(**kw)
     except Exception:
         log.exception("audit entry %s could not be written", kw)
+
+
+def record_refusal(*, action: str, target: Any = "", message: str = "", actor: Optional[str] = None) -> None:
+    """A refusal's entry, unless the same refusal from the same address was recorded
+    within the flood window (app.refusals: then it is only counted, and the count is
+    said on the next entry of that refusal)."""
+    values = _values(action=action, target=target, outcome="refused", message=message, actor=actor)
+    from_before = refusals.admit(values)
+    if from_before is None:
+        return
+    if from_before:
+        values["message"] = _clean(f"{values['message']} ({from_before})", 1024)
+    try:
+        with write_conn() as conn:
+            _append(conn, values)
+    except Exception:
+        log.exception("audit entry %s could not be written", values)
+
+
+# --- the entry of the change under way ------------------------------------------------
+
+
+@dataclass
+class _Pending:
+    """The "ok" entry of an audited call, appended by the first write transaction the
+    call commits (app.db.last_before_commit): the change and its entry commit together.
+    When what it says needs the call's result, the domain function gives it with `note`
+    before its transaction commits; otherwise it is written after the call (below)."""
+
+    action: str
+    args: dict[str, Any]
+    who: Any
+    target: Pick
+    actor: Pick
+    message: Pick
+    ctx: Context
+    noted: dict[str, Any] = field(default_factory=dict)
+    entry_id: Optional[int] = None  # once its transaction has committed
+
+    def values_now(self) -> Optional[dict[str, Any]]:
+        target = self.noted.get("target")
+        if target is None:
+            if callable(self.target):
+                return None
+            target = _pick(self.target, self.args, None)
+        who = self.noted.get("actor") or self.who
+        if who is None and self.actor is not None:
+            if callable(self.actor):
+                return None
+            who = _pick(self.actor, self.args, None)
+        said = self.noted.get("message")
+        if said is None:
+            if self.message is not None:
+                return None
+            said = ""
+        return _values(action=self.action, target=_clean(target, 256), outcome="ok", message=_clean(said, 1024),
+                       actor=_name_of(who), ctx=self.ctx)
+
+
+_pending: ContextVar[Optional[_Pending]] = ContextVar("jobdeck_audit_pending", default=None)
+
+
+def note(*, target: Any = None, message: Any = None, actor: Any = None) -> None:
+    """What the entry of the audited call under way says, known before its transaction
+    commits (a lodged job's id): lets the entry be written in that transaction."""
+    p = _pending.get()
+    if p is None:
+        return
+    for k, v in (("target", target), ("message", message), ("actor", actor)):
+        if v is not None:
+            p.noted[k] = v
+
+
+@last_before_commit
+def _append_pending(conn: sa.Connection) -> Optional[Callable[[], None]]:
+    p = _pending.get()
+    if p is None or p.entry_id is not None:
+        return None
+    values = p.values_now()
+    if values is None:
+        return None
+    entry_id = _append(conn, values)
+
+    def committed() -> None:
+        p.entry_id = entry_id
+
+    return committed
 
 
 def _name_of(actor: Any) -> Optional[str]:
@@ -200,17 +299,28 @@ def audited(action: str, *, target: Pick = None, actor: Pick = None, message: Pi
                 args = dict(kw)
             who = _pick(actor, args, None) if actor is not None else (args.get("actor") or args.get("viewer"))
             flag = _inside.set(True)
+            pending = _Pending(action=action, args=args, who=who, target=target, actor=actor, message=message,
+                               ctx=_context.get())
+            mark = _pending.set(pending)
             try:
                 result = fn(*a, **kw)
             except JobdeckError as exc:
                 _inside.reset(flag)
-                _record_quietly(action=action, target=_clean(_pick(target, args, None), 256), outcome="refused",
-                                message=exc.message, actor=_name_of(who))
+                _pending.reset(mark)
+                record_refusal(action=action, target=_clean(_pick(target, args, None), 256), message=exc.message,
+                               actor=_name_of(who))
+                exc.audited = True  # the API's refusal handler records it no second time
                 raise
             except BaseException:
                 _inside.reset(flag)
+                _pending.reset(mark)
                 raise
             _inside.reset(flag)
+            _pending.reset(mark)
+            if pending.entry_id is not None:
+                return result  # its entry committed with the change
+            # Not an SQL change (Redis only), or one whose entry needs the result: the
+            # entry follows the change, in its own transaction (docs/audit.md).
             if actor is not None and who is None:
                 who = _pick(actor, args, result)
             said = _pick(message, args, result) if message is not None else ""

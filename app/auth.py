@@ -18,6 +18,7 @@ from pwdlib import PasswordHash
 from sqlmodel import select
 
 from app import ratelimit
+from app import audit
 from app.audit import audited
 from app.db import session, utcnow, write_conn
 from app.errors import AuthenticationFailed, Conflict, InvalidInput, NotFound, PermissionDenied
@@ -144,6 +145,7 @@ def create_token(*, owner: str, name: str = "") -> tuple[str, ApiToken]:
         s.add(tok)
         s.flush()
         s.refresh(tok)
+        audit.note(target=f"{owner}/{tok.id}")  # so its entry commits with the token
     return plain, tok
 
 
