@@ -211,12 +211,12 @@ class _Pending:
     def values_now(self) -> Optional[dict[str, Any]]:
         target = self.noted.get("target")
         if target is None:
-            if callable(self.target):
+            if _needs_result(self.target):
                 return None
             target = _pick(self.target, self.args, None)
         who = self.noted.get("actor") or self.who
         if who is None and self.actor is not None:
-            if callable(self.actor):
+            if _needs_result(self.actor):
                 return None
             who = _pick(self.actor, self.args, None)
         said = self.noted.get("message")
@@ -264,12 +264,28 @@ def _name_of(actor: Any) -> Optional[str]:
     return getattr(actor, "username", None) or str(actor)
 
 
-Pick = Union[str, Callable[[dict[str, Any], Any], Any], None]
+@dataclass(frozen=True)
+class from_args:
+    """A pick made from the call's arguments alone: known before the change commits."""
+
+    fn: Callable[[dict[str, Any]], Any]
+
+
+Pick = Union[str, from_args, Callable[[dict[str, Any], Any], Any], None]
+
+
+def _needs_result(how: Pick) -> bool:
+    return callable(how) and not isinstance(how, from_args)
 
 
 def _pick(how: Pick, args: dict[str, Any], result: Any) -> Any:
     if how is None:
         return None
+    if isinstance(how, from_args):
+        try:
+            return how.fn(args)
+        except Exception:
+            return None
     if callable(how):
         try:
             return how(args, result)
@@ -281,7 +297,8 @@ def _pick(how: Pick, args: dict[str, Any], result: Any) -> Any:
 def audited(action: str, *, target: Pick = None, actor: Pick = None, message: Pick = None) -> Callable:
     """Record every call of the decorated domain function as `action`: "ok" when it
     returns, "refused" with the message when it raises a JobdeckError. `target` and
-    `actor` are an argument's name or a function of (arguments, result or None); the
+    `actor` are an argument's name, `from_args(fn)` or a function of (arguments, result
+    or None); the
     actor defaults to the `actor` or `viewer` argument, else the context's. `message`,
     picked the same way, is what an "ok" entry says (a bulk action's summary). A call
     made inside another audited call is part of it and not recorded again."""

@@ -189,7 +189,7 @@ def list_tokens(owner: str) -> list[ApiToken]:
                            .order_by(ApiToken.created_at.desc())))
 
 
-@audited("token.revoke", target=lambda a, r: f"{a['owner']}/{a['token_id']}", actor="owner")
+@audited("token.revoke", target=audit.from_args(lambda a: f"{a['owner']}/{a['token_id']}"), actor="owner")
 def revoke_token(*, owner: str, token_id: int) -> None:
     with session(write=True) as s:
         tok = s.get(ApiToken, token_id)

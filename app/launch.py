@@ -196,6 +196,7 @@ def launch_batch(*, actor: User, job_type: str, job_subtype: str, payloads: list
             errors = [{**e, "field": f"payloads.{i}.{e['field']}"} for e in exc.errors]
             raise InvalidInput(f"Item {i}: {exc.message}", field=field, errors=errors) from None
     batch_id = new_id()
+    audit.note(target=batch_id)  # its entry commits with the first chunk
     now = utcnow()
     text = f"Lodged in a batch by {actor.username}"
 
