@@ -4,8 +4,12 @@ Every domain function that changes something (lodging, cancelling, retrying and
 deleting jobs and submissions, configuring backends, tasks and pipelines, managing
 users and tokens, signing in and out) is wrapped in `audited`, so the console, the
 REST API and the operator's commands are all recorded the same way: one entry when the
-action is done ("ok") and one when it is refused ("refused", with the refusal's
-message: a JobdeckError such as PermissionDenied or InvalidInput).
+action is done ("ok"), appended in the first write transaction it commits so the change
+and its entry commit together (app.db's last hook before commit), and one when it is
+refused ("refused", with the refusal's message: a JobdeckError such as
+PermissionDenied or InvalidInput; the same refusal again and again is written once a
+window, app.refusals). A changing API request refused before the domain is recorded by
+app.api.auditctx.
 
 Who, from where and via what come from a context variable: the REST API sets it per
 request (app.api.auditctx), the console per event (app.state.base), and it defaults
@@ -15,8 +19,9 @@ The chain: each entry's hash is sha256 over the previous entry's hash and the en
 canonical content (its id, time, actor, address, via, action, target, outcome and
 message as sorted JSON). The one-row head table holds the last id and hash; a writer
 locks it (FOR UPDATE on PostgreSQL; SQLite's BEGIN IMMEDIATE serializes writers) in
-the transaction that inserts the entry, so ids are gapless and every entry names its
-true predecessor even with many processes writing. A write costs one read of the head,
+the transaction that inserts the entry (the change's, where it is an SQL write), so
+ids are gapless and every entry names its true predecessor even with many processes
+writing. A write costs one read of the head,
 one insert and one update, whatever the log's size. `verify` walks the log in order
 and names the first entry that was altered, inserted, reordered or removed.
 """
@@ -133,8 +138,8 @@ def _lock_head(conn: sa.Connection) -> tuple[int, str]:
 
 
 def _values(*, action: str, target: Any = "", outcome: str = "ok", message: str = "",
-            actor: Optional[str] = None, ctx: Optional[Context] = None) -> dict[str, Any]:
-    ctx = ctx or _context.get()
+            actor: Optional[str] = None) -> dict[str, Any]:
+    ctx = _context.get()
     who = actor or ctx.actor or (OPERATOR_NAME if ctx.via == "operator" else "")
     return {"created_at": utcnow(), "actor": _clean(who, 64), "address": _clean(ctx.address, 64),
             "via": _clean(ctx.via, 16), "action": _clean(action, 64), "target": _clean(target, 256),
@@ -204,7 +209,6 @@ class _Pending:
     target: Pick
     actor: Pick
     message: Pick
-    ctx: Context
     noted: dict[str, Any] = field(default_factory=dict)
     entry_id: Optional[int] = None  # once its transaction has committed
 
@@ -225,7 +229,7 @@ class _Pending:
                 return None
             said = ""
         return _values(action=self.action, target=_clean(target, 256), outcome="ok", message=_clean(said, 1024),
-                       actor=_name_of(who), ctx=self.ctx)
+                       actor=_name_of(who))
 
 
 _pending: ContextVar[Optional[_Pending]] = ContextVar("jobdeck_audit_pending", default=None)
@@ -298,8 +302,8 @@ def audited(action: str, *, target: Pick = None, actor: Pick = None, message: Pi
     """Record every call of the decorated domain function as `action`: "ok" when it
     returns, "refused" with the message when it raises a JobdeckError. `target` and
     `actor` are an argument's name, `from_args(fn)` or a function of (arguments, result
-    or None); the
-    actor defaults to the `actor` or `viewer` argument, else the context's. `message`,
+    or None); the actor defaults to the `actor` or `viewer` argument, else the
+    context's. `message`,
     picked the same way, is what an "ok" entry says (a bulk action's summary). A call
     made inside another audited call is part of it and not recorded again."""
 
@@ -318,8 +322,7 @@ def audited(action: str, *, target: Pick = None, actor: Pick = None, message: Pi
                 args = dict(kw)
             who = _pick(actor, args, None) if actor is not None else (args.get("actor") or args.get("viewer"))
             flag = _inside.set(True)
-            pending = _Pending(action=action, args=args, who=who, target=target, actor=actor, message=message,
-                               ctx=_context.get())
+            pending = _Pending(action=action, args=args, who=who, target=target, actor=actor, message=message)
             mark = _pending.set(pending)
             try:
                 result = fn(*a, **kw)
