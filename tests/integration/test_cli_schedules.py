@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 
+from tests.integration.test_audit import _log
 from tests.integration.test_cli import cli, live  # noqa: F401 (fixtures)
 from tests.integration.test_cli_config import _configure
 from tests.integration.test_cli_more import in_pty
@@ -60,6 +61,16 @@ def test_schedules_through_the_command(cli, live, tmp_path):
     assert "--job" in cli("schedules", "add", "x", "--cron", "* * * * *", check=2).stderr
     assert "--file" in cli("schedules", "add", "x", "--pipeline", "Count", "--cron", "* * * * *", check=2).stderr
 
+    # Each change is in the audit log, the refusals too; a user's attempt refused before the domain.
+    made_entries = [(e.target, e.outcome, e.via) for e in _log(action="schedule.create")]
+    assert made_entries == [("never", "refused", "api"), ("nightly noop", "refused", "api"),
+                            ("hourly count", "ok", "api"), ("nightly noop", "ok", "api")], made_entries
+    assert [e.outcome for e in _log(action="schedule.delete")] == ["ok"]
+
     cli.login("alice")
     r = cli("schedules", "list", check=1)
     assert r.stderr.startswith("Forbidden (403)"), r.stderr
+    r = cli("schedules", "pause", "1", check=1)
+    assert r.stderr.startswith("Forbidden (403)"), r.stderr
+    e = _log(action="request", actor="alice")
+    assert [(x.target, x.outcome) for x in e] == [("POST /api/admin/schedules/1/pause", "refused")]
