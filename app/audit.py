@@ -4,8 +4,12 @@ Every domain function that changes something (lodging, cancelling, retrying and
 deleting jobs and submissions, configuring backends, tasks and pipelines, managing
 users and tokens, signing in and out) is wrapped in `audited`, so the console, the
 REST API and the operator's commands are all recorded the same way: one entry when the
-action is done ("ok") and one when it is refused ("refused", with the refusal's
-message: a JobdeckError such as PermissionDenied or InvalidInput).
+action is done ("ok"), appended in the first write transaction it commits so the change
+and its entry commit together (app.db's last hook before commit), and one when it is
+refused ("refused", with the refusal's message: a JobdeckError such as
+PermissionDenied or InvalidInput; the same refusal again and again is written once a
+window, app.refusals). A changing API request refused before the domain is recorded by
+app.api.auditctx.
 
 Who, from where and via what come from a context variable: the REST API sets it per
 request (app.api.auditctx), the console per event (app.state.base), and it defaults
@@ -15,8 +19,9 @@ The chain: each entry's hash is sha256 over the previous entry's hash and the en
 canonical content (its id, time, actor, address, via, action, target, outcome and
 message as sorted JSON). The one-row head table holds the last id and hash; a writer
 locks it (FOR UPDATE on PostgreSQL; SQLite's BEGIN IMMEDIATE serializes writers) in
-the transaction that inserts the entry, so ids are gapless and every entry names its
-true predecessor even with many processes writing. A write costs one read of the head,
+the transaction that inserts the entry (the change's, where it is an SQL write), so
+ids are gapless and every entry names its true predecessor even with many processes
+writing. A write costs one read of the head,
 one insert and one update, whatever the log's size. `verify` walks the log in order
 and names the first entry that was altered, inserted, reordered or removed.
 """
@@ -31,13 +36,14 @@ import logging
 import re
 from contextlib import contextmanager
 from contextvars import ContextVar, Token
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterator, Optional, Union
 
 import sqlalchemy as sa
 
-from app.db import get_engine, insert_ignore, session, utcnow, write_conn
+from app import refusals
+from app.db import get_engine, insert_ignore, last_before_commit, session, utcnow, write_conn
 from app.errors import InvalidCursor, InvalidInput, JobdeckError, PermissionDenied
 from app.models import AuditEntry, AuditHead
 from app.paging import MAX_LIMIT, decode_cursor, encode_cursor
@@ -58,7 +64,9 @@ ACTIONS = (
     "user.add", "user.disable", "user.enable", "user.password-reset", "user.end-sign-ins", "user.token-revoke",
     "token.create", "token.revoke",
     "password.change", "sign-in", "sign-out", "schedule.create", "schedule.pause_or_resume", "schedule.delete",
+    "request",
 )
+REQUEST = "request"  # a changing API request refused before it reached the domain (app.api.auditctx)
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -129,23 +137,34 @@ def _lock_head(conn: sa.Connection) -> tuple[int, str]:
     return row.seq, row.hash
 
 
-def record(*, action: str, target: str = "", outcome: str = "ok", message: str = "",
-           actor: Optional[str] = None) -> int:
-    """Append one entry (who, from where and via what from the context) and return its id."""
+def _values(*, action: str, target: Any = "", outcome: str = "ok", message: str = "",
+            actor: Optional[str] = None) -> dict[str, Any]:
     ctx = _context.get()
     who = actor or ctx.actor or (OPERATOR_NAME if ctx.via == "operator" else "")
-    values = {"created_at": utcnow(), "actor": _clean(who, 64), "address": _clean(ctx.address, 64),
-              "via": _clean(ctx.via, 16), "action": _clean(action, 64), "target": _clean(target, 256),
-              "outcome": _clean(outcome, 16), "message": _clean(message, 1024)}
+    return {"created_at": utcnow(), "actor": _clean(who, 64), "address": _clean(ctx.address, 64),
+            "via": _clean(ctx.via, 16), "action": _clean(action, 64), "target": _clean(target, 256),
+            "outcome": _clean(outcome, 16), "message": _clean(message, 1024)}
+
+
+def _append(conn: sa.Connection, values: dict[str, Any]) -> int:
+    """Append one entry in `conn`'s transaction: the head locked, the entry inserted
+    with the next id, the head moved (the lock held until that transaction ends)."""
     entries, head = AuditEntry.__table__, AuditHead.__table__
-    with write_conn() as conn:
-        seq, prev = _lock_head(conn)
-        values["id"] = seq + 1
-        values["prev_hash"] = prev
-        values["hash"] = chain_hash(prev, values)
-        conn.execute(entries.insert().values(**values))
-        conn.execute(sa.update(head).where(head.c.id == 1).values(seq=values["id"], hash=values["hash"]))
+    seq, prev = _lock_head(conn)
+    values = dict(values, id=seq + 1, prev_hash=prev)
+    values["hash"] = chain_hash(prev, values)
+    conn.execute(entries.insert().values(**values))
+    conn.execute(sa.update(head).where(head.c.id == 1).values(seq=values["id"], hash=values["hash"]))
     return values["id"]
+
+
+def record(*, action: str, target: str = "", outcome: str = "ok", message: str = "",
+           actor: Optional[str] = None) -> int:
+    """Append one entry in a transaction of its own (who, from where and via what from
+    the context) and return its id."""
+    values = _values(action=action, target=target, outcome=outcome, message=message, actor=actor)
+    with write_conn() as conn:
+        return _append(conn, values)
 
 
 def _record_quietly(**kw: Any) -> None:
@@ -157,18 +176,120 @@ def _record_quietly(**kw: Any) -> None:
         log.exception("audit entry %s could not be written", kw)
 
 
+def record_refusal(*, action: str, target: Any = "", message: str = "", actor: Optional[str] = None) -> None:
+    """A refusal's entry, unless the same refusal from the same address was recorded
+    within the flood window (app.refusals: then it is only counted, and the count is
+    said on the next entry of that refusal)."""
+    values = _values(action=action, target=target, outcome="refused", message=message, actor=actor)
+    from_before = refusals.admit(values)
+    if from_before is None:
+        return
+    if from_before:
+        values["message"] = _clean(f"{values['message']} ({from_before})", 1024)
+    try:
+        with write_conn() as conn:
+            _append(conn, values)
+    except Exception:
+        log.exception("audit entry %s could not be written", values)
+
+
+# --- the entry of the change under way ------------------------------------------------
+
+
+@dataclass
+class _Pending:
+    """The "ok" entry of an audited call, appended by the first write transaction the
+    call commits (app.db.last_before_commit): the change and its entry commit together.
+    When what it says needs the call's result, the domain function gives it with `note`
+    before its transaction commits; otherwise it is written after the call (below)."""
+
+    action: str
+    args: dict[str, Any]
+    who: Any
+    target: Pick
+    actor: Pick
+    message: Pick
+    noted: dict[str, Any] = field(default_factory=dict)
+    entry_id: Optional[int] = None  # once its transaction has committed
+
+    def values_now(self) -> Optional[dict[str, Any]]:
+        target = self.noted.get("target")
+        if target is None:
+            if _needs_result(self.target):
+                return None
+            target = _pick(self.target, self.args, None)
+        who = self.noted.get("actor") or self.who
+        if who is None and self.actor is not None:
+            if _needs_result(self.actor):
+                return None
+            who = _pick(self.actor, self.args, None)
+        said = self.noted.get("message")
+        if said is None:
+            if self.message is not None:
+                return None
+            said = ""
+        return _values(action=self.action, target=_clean(target, 256), outcome="ok", message=_clean(said, 1024),
+                       actor=_name_of(who))
+
+
+_pending: ContextVar[Optional[_Pending]] = ContextVar("jobdeck_audit_pending", default=None)
+
+
+def note(*, target: Any = None, message: Any = None, actor: Any = None) -> None:
+    """What the entry of the audited call under way says, known before its transaction
+    commits (a lodged job's id): lets the entry be written in that transaction."""
+    p = _pending.get()
+    if p is None:
+        return
+    for k, v in (("target", target), ("message", message), ("actor", actor)):
+        if v is not None:
+            p.noted[k] = v
+
+
+@last_before_commit
+def _append_pending(conn: sa.Connection) -> Optional[Callable[[], None]]:
+    p = _pending.get()
+    if p is None or p.entry_id is not None:
+        return None
+    values = p.values_now()
+    if values is None:
+        return None
+    entry_id = _append(conn, values)
+
+    def committed() -> None:
+        p.entry_id = entry_id
+
+    return committed
+
+
 def _name_of(actor: Any) -> Optional[str]:
     if actor is None:
         return None
     return getattr(actor, "username", None) or str(actor)
 
 
-Pick = Union[str, Callable[[dict[str, Any], Any], Any], None]
+@dataclass(frozen=True)
+class from_args:
+    """A pick made from the call's arguments alone: known before the change commits."""
+
+    fn: Callable[[dict[str, Any]], Any]
+
+
+Pick = Union[str, from_args, Callable[[dict[str, Any], Any], Any], None]
+
+
+def _needs_result(how: Pick) -> bool:
+    return callable(how) and not isinstance(how, from_args)
 
 
 def _pick(how: Pick, args: dict[str, Any], result: Any) -> Any:
     if how is None:
         return None
+    if isinstance(how, from_args):
+        try:
+            return how.fn(args)
+        except Exception:
+            return None
     if callable(how):
         try:
             return how(args, result)
@@ -180,8 +301,9 @@ def _pick(how: Pick, args: dict[str, Any], result: Any) -> Any:
 def audited(action: str, *, target: Pick = None, actor: Pick = None, message: Pick = None) -> Callable:
     """Record every call of the decorated domain function as `action`: "ok" when it
     returns, "refused" with the message when it raises a JobdeckError. `target` and
-    `actor` are an argument's name or a function of (arguments, result or None); the
-    actor defaults to the `actor` or `viewer` argument, else the context's. `message`,
+    `actor` are an argument's name, `from_args(fn)` or a function of (arguments, result
+    or None); the actor defaults to the `actor` or `viewer` argument, else the
+    context's. `message`,
     picked the same way, is what an "ok" entry says (a bulk action's summary). A call
     made inside another audited call is part of it and not recorded again."""
 
@@ -200,17 +322,27 @@ def audited(action: str, *, target: Pick = None, actor: Pick = None, message: Pi
                 args = dict(kw)
             who = _pick(actor, args, None) if actor is not None else (args.get("actor") or args.get("viewer"))
             flag = _inside.set(True)
+            pending = _Pending(action=action, args=args, who=who, target=target, actor=actor, message=message)
+            mark = _pending.set(pending)
             try:
                 result = fn(*a, **kw)
             except JobdeckError as exc:
                 _inside.reset(flag)
-                _record_quietly(action=action, target=_clean(_pick(target, args, None), 256), outcome="refused",
-                                message=exc.message, actor=_name_of(who))
+                _pending.reset(mark)
+                record_refusal(action=action, target=_clean(_pick(target, args, None), 256), message=exc.message,
+                               actor=_name_of(who))
+                exc.audited = True  # the API's refusal handler records it no second time
                 raise
             except BaseException:
                 _inside.reset(flag)
+                _pending.reset(mark)
                 raise
             _inside.reset(flag)
+            _pending.reset(mark)
+            if pending.entry_id is not None:
+                return result  # its entry committed with the change
+            # Not an SQL change (Redis only), or one whose entry needs the result: the
+            # entry follows the change, in its own transaction (docs/audit.md).
             if actor is not None and who is None:
                 who = _pick(actor, args, result)
             said = _pick(message, args, result) if message is not None else ""

@@ -18,8 +18,9 @@ from pwdlib import PasswordHash
 from sqlmodel import select
 
 from app import ratelimit
+from app import audit
 from app.audit import audited
-from app.db import session, utcnow, write_conn
+from app.db import get_engine, session, utcnow, write_conn
 from app.errors import AuthenticationFailed, Conflict, InvalidInput, NotFound, PermissionDenied
 from app.models import ApiToken, SignIn, User
 from app.shapes import text_problem
@@ -144,7 +145,18 @@ def create_token(*, owner: str, name: str = "") -> tuple[str, ApiToken]:
         s.add(tok)
         s.flush()
         s.refresh(tok)
+        audit.note(target=f"{owner}/{tok.id}")  # so its entry commits with the token
     return plain, tok
+
+
+def token_owner(token: str) -> Optional[str]:
+    """Whose token this is, revoked or not (None when unknown): who a refused request
+    claims to be, for the audit log. Reads only."""
+    if not token.startswith(TOKEN_PREFIX):
+        return None
+    t = ApiToken.__table__
+    with get_engine().connect() as conn:
+        return conn.execute(sa.select(t.c.owner).where(t.c.token_hash == _token_hash(token))).scalar()
 
 
 def user_for_token(token: str) -> User:
@@ -177,7 +189,7 @@ def list_tokens(owner: str) -> list[ApiToken]:
                            .order_by(ApiToken.created_at.desc())))
 
 
-@audited("token.revoke", target=lambda a, r: f"{a['owner']}/{a['token_id']}", actor="owner")
+@audited("token.revoke", target=audit.from_args(lambda a: f"{a['owner']}/{a['token_id']}"), actor="owner")
 def revoke_token(*, owner: str, token_id: int) -> None:
     with session(write=True) as s:
         tok = s.get(ApiToken, token_id)

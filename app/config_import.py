@@ -28,6 +28,7 @@ from sqlmodel import select
 from app import backends as backend_settings
 from app import config_document as document
 from app import config_yaml
+from app import audit
 from app.audit import audited
 from app.config_document import Change, Checked
 from app.db import session
@@ -205,6 +206,8 @@ def import_configuration(*, actor: User, content: Union[str, bytes]) -> ImportRe
         with session(write=True) as s:
             changes, unchanged, task_ids, pipeline_ids = _plan(s, doc)
             _apply(s, doc, changes, task_ids, pipeline_ids)
+            # Its entry commits with what it changed.
+            audit.note(target="configuration: " + ImportResult(changes, unchanged, applied=True).summary)
     except sa.exc.IntegrityError:
         raise Conflict("The configuration changed while the document was imported; import it again.") from None
     if any(c.kind == "backend" for c in changes):

@@ -112,13 +112,18 @@ def dispose_engines() -> None:
 @contextmanager
 def session(*, write: bool = False) -> Iterator[Session]:
     """A session that commits on success and rolls back on error."""
+    done: list = []
     with Session(write_engine() if write else get_engine(), expire_on_commit=False) as s:
         try:
             yield s
+            if write and s.in_transaction():
+                s.flush()
+                done = [fn(s.connection()) for fn in _LAST_BEFORE_COMMIT]
             s.commit()
         except BaseException:
             s.rollback()
             raise
+    _committed(done)
 
 
 # Run with each write_conn transaction's connection just before it commits (app.counts
@@ -127,26 +132,47 @@ _BEFORE_COMMIT: list = []
 WRITE_SCRATCH = "jobdeck_write"  # conn.info key: what a write transaction keeps until its commit
 
 
+# Run after every other hook, in write_conn and write sessions alike: app.audit appends
+# the entry of the change under way there, so the change and its entry commit together
+# (the chain's head is the last lock taken). Each returns what to call once the
+# transaction has committed (or None); nothing is called when it rolls back.
+_LAST_BEFORE_COMMIT: list = []
+
+
 def before_commit(fn):
     _BEFORE_COMMIT.append(fn)
     return fn
 
 
+def last_before_commit(fn):
+    _LAST_BEFORE_COMMIT.append(fn)
+    return fn
+
+
+def _committed(done: list) -> None:
+    for fn in done:
+        if fn is not None:
+            fn()
+
+
 @contextmanager
 def write_conn() -> Iterator[sa.Connection]:
     """A Core connection in one write transaction, for the hot paths."""
+    done: list = []
     with write_engine().begin() as conn:
         conn.info[WRITE_SCRATCH] = {}
         try:
             yield conn
             for fn in _BEFORE_COMMIT:
                 fn(conn)
+            done = [fn(conn) for fn in _LAST_BEFORE_COMMIT]
         finally:
             # An invalidated connection (the database went away) cannot be touched before
             # its rollback, and its info goes with it: popping there would replace the
             # database's error (a 503) with SQLAlchemy's PendingRollbackError (a 500).
             if not conn.invalidated:
                 conn.info.pop(WRITE_SCRATCH, None)
+    _committed(done)
 
 
 def insert_ignore(table: sa.Table, dialect_name: str):

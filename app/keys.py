@@ -59,6 +59,17 @@ def rate(kind: str, ident: str) -> str:
     return f"{_p()}:rate:{kind}:{ident}"
 
 
+def refusal_window(ident: str) -> str:
+    """Set while a refusal (`ident`: its digest) was written to the audit log in the
+    flood window (app.refusals)."""
+    return f"{_p()}:audit:refused:{ident}"
+
+
+def refusal_count(ident: str) -> str:
+    """How many times that refusal came again since its last entry (app.refusals)."""
+    return f"{_p()}:audit:refused-again:{ident}"
+
+
 def rq_job_id(job_id: str, attempt: int) -> str:
     """RQ's id for one attempt of a Jobdeck job: a retry must not collide with the
     hash an earlier attempt left behind."""

@@ -18,6 +18,7 @@ from sqlmodel import select
 from app import lifecycle, queues
 from app.auth import find_user
 from app.keys import NORMAL, PRIORITIES, rq_job_id
+from app import audit
 from app.audit import audited
 from app.db import insert_ignore, session, utcnow, write_conn
 from app.errors import Conflict, InvalidInput, NotFound, PermissionDenied, TransitionRejected
@@ -83,6 +84,7 @@ def launch_job(*, actor: User, job_type: str, job_subtype: str, payload: Any,
         if found is not None:
             return _same_request(found, spec, model)
     job_id = new_id()
+    audit.note(target=job_id)  # so its entry commits with the row
     row = _row(job_id=job_id, owner=owner, spec=spec, payload=model, batch_id=batch_id,
                workflow_id=job_id, entity_id=entity_id, idempotency_key=idempotency_key,
                lodged_by=actor.username) | {"priority": priority}
@@ -194,6 +196,7 @@ def launch_batch(*, actor: User, job_type: str, job_subtype: str, payloads: list
             errors = [{**e, "field": f"payloads.{i}.{e['field']}"} for e in exc.errors]
             raise InvalidInput(f"Item {i}: {exc.message}", field=field, errors=errors) from None
     batch_id = new_id()
+    audit.note(target=batch_id)  # its entry commits with the first chunk
     now = utcnow()
     text = f"Lodged in a batch by {actor.username}"
 

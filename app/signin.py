@@ -31,7 +31,7 @@ import sqlalchemy as sa
 from sqlmodel import select
 
 from app import auth
-from app.audit import audited
+from app.audit import audited, from_args
 from app.db import session, utcnow, write_conn
 from app.errors import AuthenticationFailed
 from app.models import SignIn, User
@@ -164,12 +164,12 @@ def user_for(value: str, *, now: float | None = None) -> User:
     return user
 
 
-def _signed_out(args: dict, _result) -> str:
+def _signed_out(args: dict) -> str:
     """Whose sign-in a sign-out ends (the value's claims; '' for a forged one)."""
     return (_claims(args.get("value") or "") or {}).get("u", "")
 
 
-@audited("sign-out", target=_signed_out, actor=_signed_out)
+@audited("sign-out", target=from_args(_signed_out), actor=from_args(_signed_out))
 def sign_out(value: str) -> bool:
     """End the sign-in this value stands for (the browser's sign-out). True when an
     open sign-in was ended; a value that is altered, or ended already, ends nothing."""

@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from sqlmodel import select
 
 from app import auth, events, signin
-from app.audit import audited
+from app.audit import audited, from_args
 from app.db import session, utcnow
 from app.errors import InvalidInput, NotFound, PermissionDenied
 from app.models import ApiToken, SignIn, User
@@ -224,7 +224,7 @@ def user_tokens(*, actor: Actor, username: str) -> list[ApiToken]:
     return auth.list_tokens(name)
 
 
-@audited("user.token-revoke", target=lambda a, r: f"{a['username']}/{a['token_id']}")
+@audited("user.token-revoke", target=from_args(lambda a: f"{a['username']}/{a['token_id']}"))
 def revoke_user_token(*, actor: Actor, username: str, token_id: int) -> None:
     """Revoke one of a user's API tokens (admins): refused from the next request on.
     NotFound when the token is not that user's or is revoked already."""

@@ -1,10 +1,18 @@
 """Who acts through the REST API, for the audit log: every request runs with the audit
 context "api" and the caller's address (app.clientaddr: a trusted proxy's forwarding
-honoured), so each domain function it reaches records where it came from."""
+honoured), so each domain function it reaches records where it came from. A changing
+request refused before any domain function (401, 403, 422) is recorded here, in the one
+place every error handler passes through, as the action "request"."""
 
 from __future__ import annotations
 
-from app import audit, clientaddr
+from typing import Optional
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+
+from app import audit, auth, clientaddr
+from app.audit import REQUEST
 
 
 class AuditContext:
@@ -24,3 +32,36 @@ class AuditContext:
             await self.app(scope, receive, send)
         finally:
             audit.reset_context(token)
+
+
+# --- refusals before the domain ----------------------------------------------------------
+
+CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+REFUSALS = {401: "not signed in", 403: "not allowed", 422: "invalid input"}
+ANONYMOUS = "anonymous"
+
+
+def _claimed(request: Request) -> str:
+    """Who the request says it is: its token's owner (even a revoked token's), else
+    anonymous. Read only: a refusal writes nothing but its entry."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return ANONYMOUS
+    try:
+        return auth.token_owner(token.strip()) or ANONYMOUS
+    except Exception:  # the database away: the refusal is still recorded
+        return ANONYMOUS
+
+
+def _record(request: Request, status: int, message: str) -> None:
+    audit.record_refusal(action=REQUEST, target=f"{request.method} {request.url.path}", actor=_claimed(request),
+                         message=f"{status} {REFUSALS[status]}: {message}")
+
+
+async def refused(request: Request, status: int, message: str, exc: Optional[BaseException] = None) -> None:
+    """Record a changing request refused with 401, 403 or 422 (called by every error
+    handler of the API, app.api.deps), unless the domain function it reached recorded
+    it already (audit.audited marks the error). Reads are not recorded."""
+    if request.method not in CHANGING or status not in REFUSALS or getattr(exc, "audited", False):
+        return
+    await run_in_threadpool(_record, request, status, message)

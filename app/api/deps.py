@@ -14,6 +14,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app import auth, clientaddr
+from app.api import auditctx
 from app import ratelimit
 from app.errors import AuthenticationFailed, JobdeckError, PermissionDenied
 from app.models import User
@@ -44,7 +45,8 @@ def problem(status: int, detail: str, *, title: Optional[str] = None, headers: O
 
 def install_error_handlers(api: FastAPI) -> None:
     @api.exception_handler(JobdeckError)
-    async def _jobdeck_error(_req: Request, exc: JobdeckError):
+    async def _jobdeck_error(req: Request, exc: JobdeckError):
+        await auditctx.refused(req, exc.status_code, exc.message, exc)
         headers = None
         retry_after = getattr(exc, "retry_after", None)
         if retry_after is not None:
@@ -55,16 +57,18 @@ def install_error_handlers(api: FastAPI) -> None:
         return problem(exc.status_code, exc.message, headers=headers, **detail)
 
     @api.exception_handler(RequestValidationError)
-    async def _validation_error(_req: Request, exc: RequestValidationError):
+    async def _validation_error(req: Request, exc: RequestValidationError):
         errors = [{"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()]
         first = errors[0] if errors else {"field": "", "message": "invalid"}
         if exc.errors() and exc.errors()[0].get("type") == "json_invalid":
             return problem(400, f"The request body is not valid JSON: {first['message']}.", field="body")
+        await auditctx.refused(req, 422, f"{first['field']}: {first['message']}")
         return problem(422, f"{first['field']}: {first['message']}", field=first["field"], errors=errors)
 
     @api.exception_handler(StarletteHTTPException)
-    async def _http_error(_req: Request, exc: StarletteHTTPException):
+    async def _http_error(req: Request, exc: StarletteHTTPException):
         detail = exc.detail if isinstance(exc.detail, str) else TITLES.get(exc.status_code, "Error")
+        await auditctx.refused(req, exc.status_code, detail)
         return problem(exc.status_code, detail, headers=getattr(exc, "headers", None))
 
     @api.exception_handler(sa.exc.OperationalError)

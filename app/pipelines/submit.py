@@ -18,6 +18,7 @@ from sqlmodel import select
 from app import fairuse
 from app import parameters as rules
 from app import runs
+from app import audit
 from app.audit import audited
 from app.db import session, write_conn
 from app.errors import Conflict, InvalidInput, PayloadTooLarge, PermissionDenied
@@ -189,6 +190,8 @@ def run_pipeline(*, actor: User, pipeline: Union[int, str], file_name: str, cont
     admitted = fairuse.admit(pipeline=info, owner=owner, client_addr=client_addr)
     plan = [PlanStep(order=s.order, task=s.task, task_id=s.task_id) for s in info.steps]
     root = new_id()
+    if into is None:
+        audit.note(target=root)  # so its entry commits with the run's first rows
     folder = runs_dir() / root / "upload"
     folder.mkdir(parents=True, exist_ok=True)
     stored = folder / name

@@ -26,6 +26,13 @@ SMOKE = {
         rf"submissions of alice \(\d+\): first page {NUM} ms",
         rf"overview refresh: status counts {NUM} ms, stuck jobs {NUM} ms, backend status {NUM} ms",
     ]),
+    "audit": (["--jobs", "20", "--threads", "2", "--refusals", "30"], {}, [
+        r"jobs=20 threads=2 database=sqlite",
+        rf"lodge, entry in its transaction : {NUM} ms per job",
+        rf"lodge, entry after, on its own  : {NUM} ms per job; ratio together/apart {NUM}",
+        rf"flood of 30 identical refusals: 1 entries written, {NUM} ms per refusal",
+        rf"verify: \d+ entries intact in {NUM} ms",
+    ]),
     "api": (["--requests", "20", "--streams", "2", "--jobs", "5"], {}, [
         rf"POST /api/jobs +{NUM} +{NUM} +\d+",
         rf"GET /api/jobs/\{{id\}} +{NUM} +{NUM} +\d+",
