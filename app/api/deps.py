@@ -14,7 +14,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app import auth, clientaddr
-from app.api import auditctx
+import app.api.auditctx as auditctx
 from app import ratelimit
 from app.errors import AuthenticationFailed, JobdeckError, PermissionDenied
 from app.models import User
