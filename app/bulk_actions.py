@@ -250,6 +250,27 @@ def act_on_submission(*, actor: User, action: str, submission_id: str) -> Summar
     return Summary("delete", looked_at=gone.jobs_deleted, acted=gone.jobs_deleted, cancelled_first=gone.cancelled)
 
 
+MAX_SUBMISSIONS = 100  # submissions acted on at once (each is one unit, a few jobs or a big batch)
+
+
+def act_on_submissions(*, actor: User, action: str, submission_ids: Any) -> Summary:
+    """Cancel or delete each of these submissions as one unit (`act_on_submission`): the
+    admin submissions page's rows ticked. One that is not there (or not the actor's)
+    counts not yours; the jobs of the rest are summed."""
+    ids = check_ids(submission_ids)
+    if len(ids) > MAX_SUBMISSIONS:
+        raise InvalidInput(f"At most {MAX_SUBMISSIONS} submissions at once; these are {len(ids)}.", field="ids")
+    _check_submission(actor, action, ids[0])
+    out = Summary(action)
+    for sid in ids:
+        try:
+            out.add(act_on_submission(actor=actor, action=action, submission_id=sid))
+        except NotFound:
+            out.looked_at += 1
+            out.count("not_yours")
+    return out
+
+
 # --- on a filter: the bulk job ---------------------------------------------------------
 
 
