@@ -197,3 +197,22 @@ def test_a_set_bigger_than_one_statement_is_refused_before_anything_moves(users,
                                  message="too many")
     assert [status(j) for j in ids] == ["PENDING", "PENDING"]
     assert lifecycle.transition_set([], S.CANCELLED, message="none") == lifecycle.SetMoved([], {})
+
+
+def test_submissions_ticked_are_each_cancelled_whole_and_others_read_as_not_yours(users, way):
+    root, alice = users["root"], users["alice"]
+    mine = launch.launch_batch(actor=root, job_type="SYSTEM", job_subtype="NOOP", payloads=[{}] * 3, owner="alice")
+    lone = noops(root, 1, owner="alice")[0]
+    bobs = launch.launch_batch(actor=root, job_type="SYSTEM", job_subtype="NOOP", payloads=[{}] * 2, owner="bob")
+    out = bulk_actions.act_on_submissions(actor=alice, action="cancel", submission_ids=[mine.id, lone, bobs.id, "nope"])
+    assert (out.acted, out.already_final, out.not_yours, out.looked_at) == (4, 0, 2, 6)
+    assert status(lone) == "CANCELLED"
+    with session() as s:
+        left = dict(s.connection().execute(sa.select(_job.c.owner, sa.func.count()).where(_job.c.status == "PENDING")
+                                           .group_by(_job.c.owner)).all())
+    assert left == {"bob": 2}
+    exact()
+    with pytest.raises(Exception, match="for admins"):
+        bulk_actions.act_on_submissions(actor=alice, action="delete", submission_ids=[mine.id])
+    with pytest.raises(Exception, match="retry its jobs with a filter"):
+        bulk_actions.act_on_submissions(actor=root, action="retry", submission_ids=[mine.id])
