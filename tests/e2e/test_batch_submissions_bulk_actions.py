@@ -24,12 +24,12 @@ def _batch(console, owner: str, n: int) -> tuple[str, list[str]]:
         return b.id, [j.id for j in page.jobs]
 
 
-def _lodge(console, owner: str, n: int) -> list[str]:
+def _lodge(console, owner: str, n: int, **payload) -> list[str]:
     from app import auth, launch
 
     with console.domain():
         admin = auth.get_user("admin")
-        return [launch.launch_job(actor=admin, job_type="SYSTEM", job_subtype="NOOP", payload={},
+        return [launch.launch_job(actor=admin, job_type="SYSTEM", job_subtype="NOOP", payload=payload,
                                   owner=owner, priority="low").id for _ in range(n)]
 
 
@@ -105,7 +105,8 @@ def test_all_jobs_of_the_submissions_a_filter_shows_by_a_bulk_job(page, console)
     page.set_default_timeout(30_000)
     username, _ = new_user(console, "suball")
     with console.paused("system"):
-        ids = _lodge(console, username, 27)  # more than a page of submissions (25)
+        # more than a page of submissions (25); a worker that takes one first is halted by the cancel
+        ids = _lodge(console, username, 27, sleep_s=30)
         sign_in(page, console, "admin", path=f"/admin/submissions?owner={username}")
         expect(page.locator(".submission-row")).to_have_count(25)
         page.get_by_label("Select this page").click()
