@@ -305,6 +305,7 @@ def main() -> None:
             browser = pw.chromium.launch(executable_path=_chromium(args.browser_nice), args=CHROMIUM_ARGS)
             ctx = browser.new_context(viewport={"width": 1280, "height": 800})
             ctx.add_init_script(WS_TAP)
+            ctx.set_default_timeout(90_000)  # a first page load on a busy machine
             first = ctx.new_page()
             first.goto(base + "/sign-in?next=/jobs")
             first.get_by_label("Username").fill("alice")
