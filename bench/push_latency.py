@@ -319,6 +319,7 @@ def main() -> None:
                       for _ in range(args.tabs - 1)]
             for c in others:
                 c.add_init_script(WS_TAP)
+                c.set_default_timeout(90_000)
             tabs = [first] + [c.new_page() for c in others]
             for t in tabs[1:]:
                 t.goto(base + "/jobs")
@@ -442,7 +443,8 @@ def _during_bulk_cancel(args, tabs, commits: dict) -> tuple[set, float, str]:
     bulk_id, t0 = lodged.job.id, time.monotonic()
     started = ended = None
     lodged_at: dict[str, float] = {}
-    for i in range(4 * args.jobs):  # until the bulk job has ended, and a few after
+    i = 0
+    while time.monotonic() - t0 < 600:  # until the bulk job has ended, and a little after
         with session() as s:
             job = s.get(Job, bulk_id)
         if started is None and job.status != "PENDING":
@@ -453,7 +455,8 @@ def _during_bulk_cancel(args, tabs, commits: dict) -> tuple[set, float, str]:
                 break
         lodged_at[launch.launch_job(actor=admin, job_type="SYSTEM", job_subtype="NOOP", payload={"sleep_s": 0.1},
                                     owner="alice").id] = time.monotonic()
-        time.sleep(max(0.0, t0 + (i + 1) * args.every - time.monotonic()))
+        i += 1
+        time.sleep(max(0.0, t0 + i * args.every - time.monotonic()))
     if ended is None:
         raise SystemExit(f"the bulk job {bulk_id} did not end while measured")
     deadline = time.monotonic() + 30
