@@ -10,9 +10,10 @@ Three forms, one set of rules:
 - a submission (a batch or pipeline run as one unit): app.submissions' cancel and
   delete, offered to its owner as well.
 
-Every job is acted on through the functions that act on one: cancel and retry are
-app.launch's `cancel_job` and `retry_job` (the guarded transition, the job's own
-permission check: a user acts only on their own jobs, an admin on any), and delete
+Cancel is set-based: app.launch's `cancel_set`, the guarded transition of
+app.lifecycle for a whole chunk in one statement and one transaction, a user's only
+on their own jobs, an admin's on any. Retry is app.launch's `retry_job` per job (the
+guarded transition, the job's own permission check), and delete
 cancels a live job first, waits for its worker to let go, then removes it as
 retention does (app.retention.remove_final). Delete is for admins. Each call (each
 chunk of a filter) is one audit entry whose message is its summary.
@@ -127,18 +128,24 @@ def _by(actor: User, bulk_job_id: Optional[str]) -> str:
 
 @audited("jobs.cancel", target=_target, message=_said)
 def cancel_jobs(*, actor: User, job_ids: list[str], bulk_job_id: Optional[str] = None) -> Summary:
-    """Cancel each of these jobs that has not ended (each as `launch.cancel_job` would)."""
+    """Cancel each of these jobs that has not ended, as `launch.cancel_job` would, but
+    set-based (`launch.cancel_set`): one guarded statement and one transaction per
+    lifecycle.MAX_SET ids, one round trip to Redis after it. A job that ended meanwhile
+    is skipped and counted already final; one that is not the actor's, not yours."""
+    from app.lifecycle import MAX_SET
+
     job_ids = _ids(job_ids, bulk_job_id)
     out = Summary("cancel", looked_at=len(job_ids))
     note = f"Cancelled {_by(actor, bulk_job_id)}"
-    for jid in job_ids:
-        try:
-            launch.cancel_job(actor=actor, job_id=jid, message=note)
-            out.count("acted", jid)
-        except NotFound:
-            out.count("not_yours", jid)
-        except TransitionRejected:
-            out.count("already_final", jid)
+    for i in range(0, len(job_ids), MAX_SET):
+        part = job_ids[i:i + MAX_SET]
+        moved = launch.cancel_set(actor=actor, job_ids=part, message=note)
+        acted = {d.job_id for d in moved.done}
+        for jid in part:
+            if jid in acted:
+                out.count("acted", jid)
+            else:
+                out.count("not_yours" if moved.skipped.get(jid) is None else "already_final", jid)
     return out
 
 
@@ -241,6 +248,27 @@ def act_on_submission(*, actor: User, action: str, submission_id: str) -> Summar
         return out
     gone = submissions.delete_submission(actor=actor, submission_id=submission_id)
     return Summary("delete", looked_at=gone.jobs_deleted, acted=gone.jobs_deleted, cancelled_first=gone.cancelled)
+
+
+MAX_SUBMISSIONS = 100  # submissions acted on at once (each is one unit, a few jobs or a big batch)
+
+
+def act_on_submissions(*, actor: User, action: str, submission_ids: Any) -> Summary:
+    """Cancel or delete each of these submissions as one unit (`act_on_submission`): the
+    admin submissions page's rows ticked. One that is not there (or not the actor's)
+    counts not yours; the jobs of the rest are summed."""
+    ids = check_ids(submission_ids)
+    if len(ids) > MAX_SUBMISSIONS:
+        raise InvalidInput(f"At most {MAX_SUBMISSIONS} submissions at once; these are {len(ids)}.", field="ids")
+    _check_submission(actor, action, ids[0])
+    out = Summary(action)
+    for sid in ids:
+        try:
+            out.add(act_on_submission(actor=actor, action=action, submission_id=sid))
+        except NotFound:
+            out.looked_at += 1
+            out.count("not_yours")
+    return out
 
 
 # --- on a filter: the bulk job ---------------------------------------------------------

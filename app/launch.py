@@ -304,6 +304,30 @@ def stop_cancelled(done: Transitioned, *, backend: str) -> None:
         pass  # the runner refuses a cancelled job, and a worker reads its job's row too
 
 
+def cancel_set(*, actor: User, job_ids: list[str], message: str) -> lifecycle.SetMoved:
+    """Cancel the live jobs among these ids (at most lifecycle.MAX_SET) that the actor may
+    act on (a user: their own; an admin: any) in one transaction, then in one round trip
+    take the waiting ones out of Redis and tell the workers of the running ones to halt,
+    as `cancel_job` does for one. Not audited here: its callers record the whole action
+    (a bulk action's chunk, a submission's cancel)."""
+    owner = None if actor.role in ("admin", "service") else actor.username
+    moved = lifecycle.transition_set(job_ids, JobStatus.CANCELLED, level="warning", message=message, owner=owner)
+    stop_cancelled_set(moved.done)
+    return moved
+
+
+def stop_cancelled_set(done: list[Transitioned]) -> None:
+    """After jobs moved to CANCELLED together: `stop_cancelled` for each, in one round trip."""
+    waiting = [(d.job_id, d.attempt, d.backend) for d in done if d.prev_status is JobStatus.PENDING]
+    halting = [(d.job_id, d.attempt) for d in done if d.prev_status is not JobStatus.PENDING]
+    if not (waiting or halting):
+        return
+    try:
+        queues.take_out(waiting, halting)
+    except queues.REDIS_ERRORS:
+        pass  # the runner refuses a cancelled job, and a worker reads its job's row too
+
+
 @audited("job.retry", target="job_id")
 def retry_job(*, actor: User, job_id: str) -> Transitioned:
     job = job_for(actor, job_id)

@@ -7,14 +7,18 @@ appends the history message, keeps the batch and owner counts current (and the p
 metrics: a start's queue wait, app.waits; an end's app.metrics, the owner's
 app.my_metrics and a failure's worker, app.worker_metrics) and stamps the times, and
 after commit it publishes the event the console and the API streams listen to.
+`transition_set()` is the same guarded move for a set of jobs in one statement (a bulk
+action's chunk), from the same table of allowed moves.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
 from functools import lru_cache
+from types import SimpleNamespace
 from typing import Any, Callable, Optional
 
 import sqlalchemy as sa
@@ -210,6 +214,98 @@ def transition_steps(
     return done
 
 
+@dataclass
+class SetMoved:
+    """What `transition_set` did: the jobs it moved (in the order their ids were given),
+    and each id it did not move with its job's status now (None: no such job, or not
+    the owner's, so ids reveal nothing)."""
+
+    done: list[Transitioned]
+    skipped: dict[str, Optional[str]]
+
+
+MAX_SET = 1000  # ids of one set-based move: one statement's parameters on every database
+
+
+def transition_set(
+    job_ids: list[str],
+    to: JobStatus,
+    *,
+    message: str,
+    level: str = "info",
+    owner: Optional[str] = None,
+    publish: bool = True,
+) -> SetMoved:
+    """The guarded transition for a set of jobs at once (a bulk action's chunk): one
+    `UPDATE … WHERE id IN (…) AND status IN (ALLOWED_FROM[to]) [AND owner=?] RETURNING`
+    in one transaction that writes what `transition` writes for each job it moved (its
+    history line, last message and times; the batch, owner and everyone's counts; the
+    per-minute metrics of a job that ends; the ended hooks), then publishes their events
+    in one round trip after commit. A job that moved meanwhile to where `to` cannot be
+    reached from is left as it is and reported in `skipped`, as `transition` refuses it.
+    With `owner`, only that owner's jobs are moved (a user's bulk action)."""
+    to = JobStatus(to)
+    ids = list(dict.fromkeys(job_ids))
+    if len(ids) > MAX_SET:
+        raise ValueError(f"at most {MAX_SET} jobs are moved at once, not {len(ids)}")
+    if not ids:
+        return SetMoved([], {})
+    with write_conn() as conn:
+        now = utcnow()
+        rows = _move_set(conn, ids, to, owner, now, message)
+        by_id = {r.id: r for r in rows}
+        done = [Transitioned(
+            job_id=r.id, status=to, prev_status=JobStatus(r.prev_status), attempt=r.attempt, owner=r.owner,
+            batch_id=r.batch_id, workflow_id=r.workflow_id, entity_id=r.entity_id, job_type=r.job_type,
+            job_subtype=r.job_subtype, message=message, at=now.isoformat(), at_dt=now, payload=r.payload or {},
+            backend=r.queue, started_at=r.started_at) for r in (by_id[i] for i in ids if i in by_id)]
+        skipped: dict[str, Optional[str]] = {}
+        missed = [i for i in ids if i not in by_id]
+        if missed:
+            cond = [_job.c.id.in_(missed)] + ([_job.c.owner == owner] if owner is not None else [])
+            found = dict(conn.execute(sa.select(_job.c.id, _job.c.status).where(*cond)).all())
+            skipped = {i: found.get(i) for i in missed}
+        if done:
+            conn.execute(_INSERT_MESSAGE, [
+                {"job_id": d.job_id, "at": now, "level": level, "status": to.value, "attempt": d.attempt,
+                 "text": message} for d in done])
+        # Each batch's counts in one statement per status left, in id order (the lock order).
+        moves: dict[tuple[str, JobStatus], int] = {}
+        deltas: Counter = Counter()
+        for d in done:
+            if d.batch_id:
+                moves[(d.batch_id, d.prev_status)] = moves.get((d.batch_id, d.prev_status), 0) + 1
+            h = counts.shard_of(d.job_id)
+            deltas[(d.owner, d.prev_status.value, h)] -= 1
+            deltas[(d.owner, to.value, h)] += 1
+            if to in FINAL:
+                metrics.finished(conn, job_id=d.job_id, job_type=d.job_type, job_subtype=d.job_subtype,
+                                 backend=d.backend, status=to.value, at=now, started_at=d.started_at)
+        batch_rows: dict[str, Any] = {}
+        for (batch_id, old), k in sorted(moves.items(), key=lambda kv: (kv[0][0], kv[0][1].value)):
+            batch_rows[batch_id] = conn.execute(_batch_set_stmt(old, to), {"_batch_id": batch_id, "_k": k}).first()
+        counts.apply(conn, deltas)
+        after = []
+        if to in FINAL:
+            told: set[str] = set()
+            for d in done:
+                # A batch's row after every move of the set goes to one of its jobs' hooks:
+                # what the set ended is told once, as the move that ends it tells it.
+                batch = None
+                if d.batch_id and d.batch_id not in told:
+                    told.add(d.batch_id)
+                    batch = batch_rows.get(d.batch_id)
+                for hook in _WHEN_ENDED:
+                    then = hook(conn, d, batch)
+                    if then is not None:
+                        after.append(then)
+    if publish and done:
+        events.publish_many([d.event() for d in done])
+    for then in after:
+        then()
+    return SetMoved(done, skipped)
+
+
 # Run in the transaction of every move to a final status, with the batch's count row
 # after the move (or None): what may have ended with it (a run, a batch) is told there,
 # so the end and what it lodges commit together. A hook returns what to do after commit
@@ -239,6 +335,15 @@ _RETRY_RESET = ("result", "info", "error_detail", "progress", "worker", "dequeue
 
 @lru_cache(maxsize=None)
 def _update_stmt(to: JobStatus, with_attempt: bool, extra: tuple[str, ...]) -> sa.Update:
+    cond = [_job.c.id == sa.bindparam("_id", type_=_job.c.id.type),
+            _job.c.status.in_([s.value for s in ALLOWED_FROM[to]])]
+    if with_attempt:
+        cond.append(_job.c.attempt == sa.bindparam("_attempt", type_=sa.Integer()))
+    return sa.update(_job).where(*cond).values(_set_values(to, extra)).returning(*_RETURNING)
+
+
+def _set_values(to: JobStatus, extra: tuple[str, ...] = ()) -> dict[str, Any]:
+    """What a move to `to` writes in the job's row (one job or a set of them alike)."""
     now = sa.bindparam("_now", type_=_job.c.updated_at.type)
     vals: dict[str, Any] = {
         "prev_status": _job.c.status,  # SET uses the old row: this keeps the status we left
@@ -256,11 +361,7 @@ def _update_stmt(to: JobStatus, with_attempt: bool, extra: tuple[str, ...]) -> s
         vals.update({c: None for c in _RETRY_RESET})
     for k in extra:
         vals[k] = sa.bindparam(f"v_{k}", type_=_job.c[k].type)
-    cond = [_job.c.id == sa.bindparam("_id", type_=_job.c.id.type),
-            _job.c.status.in_([s.value for s in ALLOWED_FROM[to]])]
-    if with_attempt:
-        cond.append(_job.c.attempt == sa.bindparam("_attempt", type_=sa.Integer()))
-    return sa.update(_job).where(*cond).values(vals).returning(*_RETURNING)
+    return vals
 
 
 @lru_cache(maxsize=None)
@@ -270,6 +371,49 @@ def _batch_count_stmt(old: JobStatus, new: JobStatus) -> sa.Update:
     # its last live job ends (app.notify), without another read.
     return (sa.update(_batch).where(_batch.c.id == sa.bindparam("_batch_id"))
             .values({o: _batch.c[o] - 1, n: _batch.c[n] + 1})
+            .returning(_batch.c.email, _batch.c.label, _batch.c.total,
+                       *(_batch.c[c] for c in _BATCH_COUNT.values())))
+
+
+@lru_cache(maxsize=None)
+def _set_stmt(to: JobStatus, with_owner: bool, returning: bool) -> sa.Update:
+    cond = [_job.c.id.in_(sa.bindparam("_ids", expanding=True)),
+            _job.c.status.in_([s.value for s in ALLOWED_FROM[to]])]
+    if with_owner:
+        cond.append(_job.c.owner == sa.bindparam("_owner", type_=_job.c.owner.type))
+    stmt = sa.update(_job).where(*cond).values(_set_values(to))
+    return stmt.returning(_job.c.id, *_RETURNING) if returning else stmt
+
+
+def _move_set(conn: sa.Connection, ids: list[str], to: JobStatus, owner: Optional[str], now: datetime,
+              message: str) -> list[Any]:
+    """Move the jobs among `ids` that may move to `to`: the rows as they are after it
+    (prev_status the status each left). Without UPDATE … RETURNING (SQLite before 3.35),
+    the rows are read first under the write lock (FOR UPDATE on a server database), then
+    moved by the same guarded statement: what was read is what moves."""
+    params: dict[str, Any] = {"_ids": ids, "_now": now, "_message": message}
+    if owner is not None:
+        params["_owner"] = owner
+    if conn.dialect.update_returning:
+        return conn.execute(_set_stmt(to, owner is not None, True), params).all()
+    cond = [_job.c.id.in_(ids), _job.c.status.in_([s.value for s in ALLOWED_FROM[to]])]
+    if owner is not None:
+        cond.append(_job.c.owner == owner)
+    cols = [c for c in _RETURNING if c.name != "prev_status"]
+    before = conn.execute(sa.select(_job.c.id, _job.c.status.label("prev_status"), *cols)
+                          .where(*cond).with_for_update()).all()
+    if before:
+        conn.execute(_set_stmt(to, owner is not None, False), {**params, "_ids": [r.id for r in before]})
+    bump = 1 if to is S.PENDING else 0  # a retry's new attempt, as RETURNING would show it
+    return [SimpleNamespace(**{**r._asdict(), "attempt": r.attempt + bump}) for r in before]
+
+
+@lru_cache(maxsize=None)
+def _batch_set_stmt(old: JobStatus, new: JobStatus) -> sa.Update:
+    o, n = _BATCH_COUNT[old], _BATCH_COUNT[new]
+    k = sa.bindparam("_k", type_=sa.Integer())
+    return (sa.update(_batch).where(_batch.c.id == sa.bindparam("_batch_id"))
+            .values({o: _batch.c[o] - k, n: _batch.c[n] + k})
             .returning(_batch.c.email, _batch.c.label, _batch.c.total,
                        *(_batch.c[c] for c in _BATCH_COUNT.values())))
 

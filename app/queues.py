@@ -162,3 +162,26 @@ def remove(job_id: str, attempt: int, backend: str) -> None:
             pipe.lrem(f"rq:queue:{name}", -1, rq_id)
         pipe.delete(f"rq:job:{rq_id}")
         pipe.execute()
+
+
+def take_out(waiting: Iterable[tuple[str, int, str]], halting: Iterable[tuple[str, int]] = ()) -> None:
+    """After a set of jobs was cancelled (a bulk action's chunk), in one round trip: each
+    waiting job (id, attempt, backend) out of its backend's queues, its RQ hash and its
+    retry schedule, as `remove` and app.retries.unschedule do one job at a time; each
+    job a worker holds (id, attempt) gets the halt flag its worker's heartbeat reads."""
+    from rq.registry import ScheduledJobRegistry
+
+    scheduled: dict[str, list[str]] = {}
+    with redis_conn().pipeline(transaction=False) as pipe:
+        for job_id, attempt, backend in waiting:
+            rq_id = keys.rq_job_id(job_id, attempt)
+            if backend not in scheduled:
+                scheduled[backend] = [ScheduledJobRegistry(queue=q).key for q in backend_queues(backend)]
+            for name in keys.queue_names(backend):
+                pipe.lrem(f"rq:queue:{name}", -1, rq_id)
+            pipe.delete(f"rq:job:{rq_id}")
+            for key in scheduled[backend]:
+                pipe.zrem(key, rq_id)
+        for job_id, attempt in halting:
+            pipe.set(keys.halt_key(job_id), f"{attempt}:cancelled", ex=3600)
+        pipe.execute()

@@ -17,8 +17,8 @@ import sqlalchemy as sa
 from app import counts, events, lifecycle, queues, runs
 from app.audit import audited
 from app.db import session, write_conn
-from app.errors import InvalidInput, NotFound, PermissionDenied, TransitionRejected
-from app.launch import stop_cancelled
+from app.errors import InvalidInput, NotFound, PermissionDenied
+from app.launch import stop_cancelled_set
 from app.lifecycle import JobStatus, overall_status  # noqa: F401  (a submission's status, as callers read it)
 from app.models import Batch, Job, JobFile, JobMessage, User
 
@@ -125,22 +125,22 @@ def check_may(actor: User, sub: Submission, *, admin_only: bool) -> None:
 
 
 def _cancel_live(sub: Submission, text: str) -> CancelSummary:
+    """Its live jobs cancelled set-based, 500 a transaction (who may was checked on the
+    submission as a whole); one that finished meanwhile is left as it is."""
     out = CancelSummary(sub)
     with session() as s:
         conn = s.connection()
         live = []
         for chunk in _chunks(sub.job_ids):
-            live += conn.execute(sa.select(_job.c.id, _job.c.queue).where(
-                _job.c.id.in_(chunk), _job.c.status.in_(LIVE))).all()
-    for r in live:
-        try:
-            done = lifecycle.transition(r.id, JobStatus.CANCELLED, level="warning", message=text)
-        except (TransitionRejected, NotFound):
-            continue  # finished meanwhile
-        stop_cancelled(done, backend=r.queue)
-        out.cancelled.append(r.id)
-        if done.prev_status.value in IN_FLIGHT:
-            out.halting.append(r.id)
+            live += conn.execute(sa.select(_job.c.id).where(
+                _job.c.id.in_(chunk), _job.c.status.in_(LIVE))).scalars().all()
+    for chunk in _chunks(live):
+        done = lifecycle.transition_set(chunk, JobStatus.CANCELLED, level="warning", message=text).done
+        stop_cancelled_set(done)
+        for d in done:
+            out.cancelled.append(d.job_id)
+            if d.prev_status.value in IN_FLIGHT:
+                out.halting.append(d.job_id)
     return out
 
 

@@ -1,9 +1,13 @@
 """Bulk actions at scale: a user with many live jobs among many finished ones. The
 count a filter states comes from the kept counts (or a bounded read of its index), a
-chunk of the walk costs the same at any depth (keyset), and a bulk cancel costs about
-what the same cancels one by one do (it is them, without a request each).
+chunk of the walk costs the same at any depth (keyset), and a bulk cancel's chunk is
+set-based (one guarded statement and one transaction a chunk), against the same
+cancels one by one. Then BY_FILTER queued jobs cancelled by a filter end to end (the
+bulk job lodged, run by a worker, ended), set-based against the per-job path of before
+in the same run, with the ratio.
 
-    python -m bench.bulk_actions [--live 20000] [--finished 20000] [--act 500] [--chunk 500] [--database-url URL]
+    python -m bench.bulk_actions [--live 20000] [--finished 20000] [--act 500] [--chunk 500]
+                                 [--by-filter 10000] [--database-url URL]
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ def main() -> None:
     ap.add_argument("--finished", type=int, default=20_000, help="SUCCEEDED jobs of the user")
     ap.add_argument("--act", type=int, default=500, help="jobs cancelled each way (bulk, one by one)")
     ap.add_argument("--chunk", type=int, default=500)
+    ap.add_argument("--by-filter", type=int, default=10_000,
+                    help="queued jobs cancelled by a filter end to end, each way (0: not measured)")
     ap.add_argument("--database-url", default=None)
     args = ap.parse_args()
     with private_redis() as url:
@@ -106,6 +112,8 @@ def main() -> None:
         assert counts.read("alice")["CANCELLED"] - done_before == summary.acted == act
         print(f"cancel {act} jobs: one by one {single:.2f} ms per job, bulk in chunks of {args.chunk} "
               f"{bulk:.2f} ms per job ({summary.text}); ratio bulk/single {bulk / max(single, 1e-6):.2f}")
+        if args.by_filter:
+            _by_filter(args.by_filter, args.chunk)
 
 
 def _cancel_newest(bulk_actions, bulk_filter, actor, n: int, chunk: int):
@@ -118,6 +126,77 @@ def _cancel_newest(bulk_actions, bulk_filter, actor, n: int, chunk: int):
             break
         total.add(bulk_actions.cancel_jobs(actor=actor, job_ids=[r.id for r in rows], bulk_job_id="bench"))
     return total
+
+
+def _by_filter(n: int, chunk: int) -> None:
+    """`n` queued jobs of carol and `n` of dave (each user's on a backend of its own, in
+    lodging order: the newest at each queue's tail, as lodged), each cancelled by the
+    filter "all my jobs" through the bulk job, run by a worker to its end: carol's by the
+    per-job path of before (`launch.cancel_job` per job, one audit entry a chunk), dave's
+    set-based. Seconds end to end each, and the ratio."""
+    import sqlalchemy as sa
+
+    from app import auth, bulk_actions, counts, launch, queues
+    from app.audit import audited
+    from app.db import get_engine, session, utcnow, write_conn
+    from app.models import Job
+    from worker.pool import work
+
+    _job = Job.__table__
+    now = utcnow()
+    who = {}
+    for name, backend in (("carol", "bench-a"), ("dave", "bench-b")):
+        who[name] = auth.create_user(username=name, password=f"{name}-password")
+        rows = [dict(id=str(uuid.uuid4()), owner=name, job_type="SYSTEM", job_subtype="NOOP", status="PENDING",
+                     attempt=1, payload={}, queue=backend, subject="", priority="normal",
+                     created_at=now + timedelta(milliseconds=i), updated_at=now) for i in range(n)]
+        for i in range(0, n, 5000):
+            with write_conn() as conn:
+                conn.execute(sa.insert(_job), rows[i:i + 5000])
+        queues.enqueue([(r["id"], 1, backend, 60) for r in rows])
+    counts.rebuild()
+    if get_engine().dialect.name == "postgresql":
+        with get_engine().connect() as conn:
+            conn.execute(sa.text("ANALYZE job"))
+            conn.commit()
+
+    @audited("jobs.cancel", target=lambda a, _r: a.get("bulk_job_id") or "", message=lambda _a, r: r.text if r else "")
+    def per_job(*, actor, job_ids, bulk_job_id=None):
+        """The bulk cancel's chunk as it was: each job through launch.cancel_job."""
+        out = bulk_actions.Summary("cancel", looked_at=len(job_ids))
+        for jid in job_ids:
+            try:
+                launch.cancel_job(actor=actor, job_id=jid, message=f"Cancelled by {actor.username} (bulk action)")
+                out.count("acted")
+            except Exception:
+                out.count("already_final")
+        return out
+
+    def end_to_end(actor) -> tuple[float, str]:
+        t0 = time.perf_counter()
+        lodged = bulk_actions.lodge_bulk(actor=actor, action="cancel", filters={}, chunk=chunk)
+        work(burst=True, backends=["system"])  # the bulk job's backend; the jobs' own are not served
+        took = time.perf_counter() - t0
+        with session() as s:
+            job = s.get(Job, lodged.job.id)
+        assert job.status == "SUCCEEDED", (job.status, job.last_message)
+        return took, (job.result or {}).get("summary", "")
+
+    saved = bulk_actions._ON_IDS["cancel"]
+    bulk_actions._ON_IDS["cancel"] = per_job
+    try:
+        old_s, old_said = end_to_end(who["carol"])
+    finally:
+        bulk_actions._ON_IDS["cancel"] = saved
+    new_s, new_said = end_to_end(who["dave"])
+    left = [queues.queue(b).count for b in ("bench-a", "bench-b")]
+    kept = {name: counts.read(name)["CANCELLED"] for name in who}
+    assert kept == {"carol": n, "dave": n} and left == [0, 0], (kept, left)
+    with get_engine().connect() as conn:
+        assert counts.kept(conn) == counts.recount(conn)
+    print(f"cancel {n:,} queued jobs by a filter, end to end (bulk job lodged, run, ended; chunks of {chunk}): "
+          f"per job {old_s:.2f} s ({old_said}), set-based {new_s:.2f} s ({new_said}); "
+          f"ratio per-job/set-based {old_s / max(new_s, 1e-6):.1f}")
 
 
 if __name__ == "__main__":

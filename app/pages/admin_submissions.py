@@ -1,15 +1,17 @@
 """Submissions (/admin/submissions): what every user asked for, newest first, live, with
-cancel and delete behind a confirmation."""
+cancel and delete behind a confirmation, and the selection bar of bulk actions."""
 
 from __future__ import annotations
 
 import reflex as rx
 
+from app.components.bulk_bar import bulk_bar, page_tick, tick
 from app.components.common import empty_state, when
 from app.components.status import status_badge
 from app.pages.admin import admin_page
 from app.state.admin_submissions import AdminSubmissionsState as S
 from app.state.admin_submissions import SubmissionRow
+from app.state.admin_submissions import SubmissionsSelectionState as Sel
 
 
 def _action(icon: str, label: str, color: str, **props) -> rx.Component:
@@ -20,6 +22,7 @@ def _action(icon: str, label: str, color: str, **props) -> rx.Component:
 
 def _row(r: SubmissionRow) -> rx.Component:
     return rx.table.row(
+        rx.table.cell(tick(Sel.selected.contains(r.id), Sel.toggle, r.id, what="submission"), class_name="col-select"),
         rx.table.cell(rx.vstack(
             rx.link(rx.text(r.label, weight="medium"), href=r.href, underline="hover", class_name="submission-link"),
             rx.cond(r.subject != "", rx.text(r.subject, size="2")),
@@ -97,6 +100,7 @@ def _table() -> rx.Component:
     return rx.box(
         rx.table.root(
             rx.table.header(rx.table.row(
+                rx.table.column_header_cell(page_tick(Sel), class_name="col-select"),
                 rx.table.column_header_cell("Submission"),
                 rx.table.column_header_cell("Owner", display=["none", "table-cell"]),
                 rx.table.column_header_cell("Status"),
@@ -122,6 +126,8 @@ def admin_submissions_page() -> rx.Component:
         rx.cond(
             S.rows.length() > 0,  # type: ignore[attr-defined]
             rx.vstack(
+                bulk_bar(Sel, more=S.next_cursor != "", shown=S.rows.length(),  # type: ignore[attr-defined]
+                         actions=("cancel", "delete"), every_words="jobs of the submissions this filter shows"),
                 _table(),
                 rx.cond(S.next_cursor != "",
                         rx.center(rx.button("Load more", variant="soft", on_click=S.load_more, class_name="load-more"),

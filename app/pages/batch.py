@@ -1,4 +1,5 @@
-"""A batch (/batches/[batch_id]): its progress, its jobs, retry the failed ones, CSV."""
+"""A batch (/batches/[batch_id]): its progress, its jobs (selected for bulk actions, or the whole
+batch cancelled at once), retry the failed ones, CSV."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ import reflex as rx
 from app import routes
 from app.components import plain
 from app.components.batch import SUMMARY, count_chips, progress_bar
+from app.components.bulk_bar import bulk_bar, page_tick, tick
 from app.components.common import copy_id, empty_state, not_found, when
 from app.components.layout import page
-from app.state.batches import BatchState
+from app.state.batches import BatchSelectionState, BatchState
 from app.state.views import ListRow
 
 
@@ -65,7 +67,7 @@ def _progress() -> rx.Component:
 
 @rx.memo
 def batch_job_row(job_id: rx.Var[str], name: rx.Var[str], status: rx.Var[str], message: rx.Var[str],
-                  attempt: rx.Var[int], info: rx.Var[str]) -> rx.Component:
+                  attempt: rx.Var[int], info: rx.Var[str], selected: rx.Var[bool]) -> rx.Component:
     """One job of the batch; plain-value props, so a push re-renders only its own row,
     and plain elements (components.plain) but for a failure's popover."""
     why = rx.popover.root(
@@ -78,6 +80,7 @@ def batch_job_row(job_id: rx.Var[str], name: rx.Var[str], status: rx.Var[str], m
         ),
     )
     return rx.el.tr(
+        plain.td(tick(selected, BatchSelectionState.toggle, job_id), class_name="col-select"),
         plain.td(plain.link(name, to=routes.job(job_id), class_name="job-link")),
         plain.td(rx.el.div(plain.status_badge(status), rx.cond(info != "", why),
                            class_name="rt-Flex rt-r-ai-center rt-r-gap-2")),
@@ -91,7 +94,8 @@ def batch_job_row(job_id: rx.Var[str], name: rx.Var[str], status: rx.Var[str], m
 def _row(row: ListRow) -> rx.Component:
     live = BatchState.live[row.id]
     return batch_job_row(job_id=row.id, name=rx.cond(row.title != "", row.title, row.label), status=live.status,
-                         message=live.message, attempt=live.attempt, info=live.info, key=row.id)
+                         message=live.message, attempt=live.attempt, info=live.info,
+                         selected=BatchSelectionState.selected.contains(row.id), key=row.id)
 
 
 @rx.memo
@@ -101,7 +105,9 @@ def batch_jobs_table() -> rx.Component:
     return rx.cond(
         BatchState.jobs.length() > 0,  # type: ignore[attr-defined]
         rx.el.div(
-            plain.table([plain.th("Job", "col-job"), plain.th("Status", "col-status"),
+            plain.table([rx.el.th(page_tick(BatchSelectionState), scope="col",
+                                  class_name="rt-TableCell rt-TableColumnHeaderCell col-select"),
+                         plain.th("Job", "col-job"), plain.th("Status", "col-status"),
                          plain.th("Attempt", "col-attempt"), plain.th("Last message", "col-message")],
                         rx.foreach(BatchState.jobs, _row), class_name="batch-jobs-table"),
             class_name="table-scroll",
@@ -110,6 +116,14 @@ def batch_jobs_table() -> rx.Component:
                 empty_state("circle-check", "No failures", "No job of this batch failed or crashed."),
                 empty_state("layers", "No jobs", "This batch holds no jobs.")),
     )
+
+
+def _bulk_bar() -> rx.Component:
+    c = BatchState.batch.counts
+    live = c["PENDING"].to(int) + c["DEQUEUED"].to(int) + c["IN_PROGRESS"].to(int)
+    return bulk_bar(BatchSelectionState, more=BatchState.next_cursor != "",
+                    shown=BatchState.jobs.length(),  # type: ignore[attr-defined]
+                    every_words="jobs of this batch", whole=live > 0)
 
 
 def _jobs() -> rx.Component:
@@ -131,6 +145,7 @@ def _jobs() -> rx.Component:
             ),
             justify="between", align="center", width="100%", wrap="wrap", spacing="2",
         ),
+        _bulk_bar(),
         batch_jobs_table(),
         rx.cond(BatchState.next_cursor != "",
                 rx.center(rx.button("Load more", variant="soft", on_click=BatchState.load_more), width="100%")),

@@ -6,6 +6,7 @@ import reflex as rx
 
 from app import routes
 from app.components import plain
+from app.components.bulk_bar import bulk_bar, page_tick, tick
 from app.components.common import empty_state, relative_time
 from app.components.layout import page
 from app.components.status import COLORS, LABELS
@@ -69,7 +70,7 @@ def job_list_row(job_id: rx.Var[str], label: rx.Var[str], subject: rx.Var[str], 
     how long it ran sits where the progress bar of a running job does: the row keeps
     its height."""
     return rx.el.tr(
-        plain.td(_tick(selected, JobsSelectionState.toggle, job_id), class_name="col-select"),
+        plain.td(tick(selected, JobsSelectionState.toggle, job_id), class_name="col-select"),
         plain.td(
             plain.link(plain.text(label,
                                   rx.cond(subject != "", rx.el.span(" · ", subject, class_name="job-subject",
@@ -91,16 +92,6 @@ def job_list_row(job_id: rx.Var[str], label: rx.Var[str], subject: rx.Var[str], 
         plain.td(plain.text(message, gray=True, class_name="last-message", title=message), class_name="col-message"),
         custom_attrs={"data-job-id": job_id, "data-status": status, "data-marker": marker},
         class_name="rt-TableRow job-row",
-    )
-
-
-def _tick(selected: rx.Var, toggle, job_id: rx.Var) -> rx.Component:
-    """A row's checkbox: a click ticks it, a shift-click the rows from the last one clicked."""
-    return rx.el.button(
-        rx.cond(selected, rx.icon("square-check", size=16), rx.icon("square", size=16)),
-        type="button", role="checkbox", class_name="row-tick",
-        on_click=lambda e: toggle(job_id, e["shift_key"]),
-        custom_attrs={"aria-checked": rx.cond(selected, "true", "false"), "aria-label": "Select this job"},
     )
 
 
@@ -186,10 +177,8 @@ def _admin_scope() -> rx.Component:
 def _table() -> rx.Component:
     return rx.el.div(
         plain.table(
-            [rx.el.th(rx.el.button(rx.icon("list-checks", size=16), type="button", class_name="row-tick",
-                                   on_click=JobsSelectionState.select_page, title="Select this page",
-                                   custom_attrs={"aria-label": "Select this page"}),
-                      scope="col", class_name="rt-TableCell rt-TableColumnHeaderCell col-select"),
+            [rx.el.th(page_tick(JobsSelectionState), scope="col",
+                      class_name="rt-TableCell rt-TableColumnHeaderCell col-select"),
              plain.th("Job", "col-job"), plain.th("Status", "col-status"), plain.th("Created", "col-created"),
              plain.th("Kind", "col-kind"), plain.th("Owner", "col-owner"), plain.th("Last message", "col-message")],
             rx.foreach(JobsListState.rows, _row),
@@ -200,51 +189,8 @@ def _table() -> rx.Component:
 
 
 def _bulk_bar() -> rx.Component:
-    """What is selected and what can be done to it: cancel, retry, delete (admins); the
-    offer of every job matching the filter; a bulk job under way; the last summary."""
-    sel = JobsSelectionState
-    chosen = rx.cond(sel.every, rx.text("All ", rx.el.strong(sel.matching_text), " jobs matching this filter",
-                                        size="2"),
-                     rx.text(rx.el.strong(sel.count), " selected", size="2"))
-    offer = rx.cond(~sel.every & (sel.count > 0) & (JobsListState.next_cursor != "")
-                    & (sel.count >= JobsListState.rows.length()),  # type: ignore[attr-defined]
-                    rx.button("Select all ", sel.matching_text, " matching this filter", variant="ghost",
-                              size="1", on_click=sel.select_every, class_name="select-every"))
-    return rx.vstack(
-        rx.cond(sel.every | (sel.count > 0), rx.flex(
-            chosen, offer,
-            rx.button(rx.icon("circle-stop", size=14), "Cancel", size="1", color_scheme="orange",
-                      on_click=sel.ask("cancel"), class_name="bulk-cancel"),
-            rx.button(rx.icon("rotate-ccw", size=14), "Retry", size="1", on_click=sel.ask("retry"),
-                      class_name="bulk-retry"),
-            rx.cond(AuthState.is_admin, rx.button(rx.icon("trash-2", size=14), "Delete", size="1",
-                                                  color_scheme="red", on_click=sel.ask("delete"),
-                                                  class_name="bulk-delete")),
-            rx.button("Clear selection", variant="ghost", size="1", on_click=sel.clear),
-            spacing="3", align="center", wrap="wrap", class_name="bulk-bar",
-        )),
-        rx.cond(sel.bulk_job_id != "", rx.callout(
-            rx.flex(rx.text("Bulk job ", rx.link(sel.bulk_job_id, href="/jobs/" + sel.bulk_job_id), " under way: ",
-                            sel.report), rx.spinner(size="1"), spacing="2", align="center"),
-            icon="loader", class_name="bulk-running", width="100%")),
-        rx.cond(sel.summary != "", rx.callout(
-            rx.flex(rx.text(sel.summary, class_name="bulk-summary"),
-                    rx.icon_button(rx.icon("x", size=14), variant="ghost", size="1", on_click=sel.dismiss,
-                                   aria_label="Dismiss"), justify="between", align="center", width="100%"),
-            icon="check", color_scheme="green", width="100%")),
-        rx.alert_dialog.root(
-            rx.alert_dialog.content(
-                rx.alert_dialog.title("Bulk action"),
-                rx.alert_dialog.description(sel.question, class_name="bulk-question"),
-                rx.flex(rx.alert_dialog.cancel(rx.button("Keep them", variant="soft", on_click=sel.keep)),
-                        rx.alert_dialog.action(rx.button("Yes, do it", on_click=sel.confirm,
-                                                         class_name="bulk-confirm")),
-                        spacing="3", justify="end", margin_top="1em"),
-            ),
-            open=sel.asking != "",
-        ),
-        width="100%", spacing="2",
-    )
+    return bulk_bar(JobsSelectionState, more=JobsListState.next_cursor != "",
+                    shown=JobsListState.rows.length())  # type: ignore[attr-defined]
 
 
 def _empty() -> rx.Component:

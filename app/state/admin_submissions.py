@@ -1,21 +1,23 @@
 """State of the submissions page (/admin/submissions): every user's submissions newest
 first (keyset "load more"), a username filter, cancel and delete behind a confirmation,
-live: rows follow their jobs' events and new submissions appear on top."""
+rows selected for bulk actions (the selection of app.state.bulk_select), live: rows
+follow their jobs' events and new submissions appear on top."""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
-from typing import Any
+from typing import Any, ClassVar, Optional
 
 import reflex as rx
 
-from app import queries, routes, runs, submissions
+from app import bulk_actions, queries, routes, runs, submissions
 from app.errors import JobdeckError
 from app.lifecycle import JobStatus
 from app.models import User
 from app.state import live
 from app.state.admin import admin_viewer
+from app.state.bulk_select import BulkSelection
 from app.state.views import describe, exact, iso, label_of
 
 PAGE_SIZE = 25
@@ -95,6 +97,8 @@ class AdminSubmissionsState(rx.State):
         self.rows = submission_rows(page.submissions)
         self.next_cursor = page.next_cursor or ""
         self.loaded = True
+        picked = await self.get_state(SubmissionsSelectionState)
+        picked._shown({r.id for r in self.rows})
 
     @rx.event
     async def load(self):
@@ -253,3 +257,29 @@ class AdminSubmissionsState(rx.State):
         w = live.current_watch()
         if w is not None and w.admin:
             await self._reload(User(username=w.username, display_name="", role="admin", password_hash=""))
+
+
+class SubmissionsSelectionState(BulkSelection, rx.State):
+    """The submissions page's selection (app.state.bulk_select): the rows ticked are
+    cancelled or deleted each as one unit; "all matching" is every job of the
+    submissions the username filter shows (that user's, or everyone's), by a bulk job."""
+
+    NOUN: ClassVar[str] = "submission"
+
+    async def _rows(self) -> list[str]:
+        page = await self.get_state(AdminSubmissionsState)
+        return [r.id for r in page.rows]
+
+    async def _filters(self) -> tuple[Optional[dict[str, Any]], Optional[str]]:
+        page = await self.get_state(AdminSubmissionsState)
+        return ({"owner": page.owner_filter} if page.owner_filter else {"all_users": True}), None
+
+    async def _act_on_rows(self, user: User, action: str, ids: list[str]) -> bulk_actions.Summary:
+        return await asyncio.to_thread(bulk_actions.act_on_submissions, actor=user, action=action,
+                                       submission_ids=ids)
+
+    async def _reread(self) -> None:
+        user, _ = await admin_viewer(self)
+        if user is not None:
+            page = await self.get_state(AdminSubmissionsState)
+            await page._reload(user)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 import reflex as rx
 
@@ -12,6 +12,7 @@ from app.lifecycle import JobStatus
 from app.models import Batch, Job, User
 from app.state import live
 from app.state.base import sign_in_redirect, viewer
+from app.state.bulk_select import BulkSelection
 from app.state.views import BatchRow, ListRow, RowLive, batch_row, list_row, row_live
 
 PAGE_SIZE = 25
@@ -118,6 +119,8 @@ class BatchState(rx.State):
     async def load(self):
         self.loaded = False
         self.failures_only = False
+        picked = await self.get_state(BatchSelectionState)
+        picked.selected, picked.every, picked.summary = [], False, ""  # another batch's were for it
         return await self._reload()
 
     @rx.event
@@ -136,7 +139,10 @@ class BatchState(rx.State):
     @rx.event
     async def set_failures_only(self, value: bool):
         self.failures_only = bool(value)
-        return await self._reload()
+        done = await self._reload()
+        picked = await self.get_state(BatchSelectionState)
+        picked._shown({r.id for r in self.jobs})
+        return done
 
     def _all_jobs(self, user: User, failures_only: bool = False) -> list[Job]:
         out, cursor = [], None
@@ -219,3 +225,29 @@ class BatchState(rx.State):
 
     async def _live_resync(self) -> None:
         await self._reload()
+
+
+class BatchSelectionState(BulkSelection, rx.State):
+    """A batch's view's selection (app.state.bulk_select): its rows; every job matching
+    is the batch's (its failures only when the view shows those); the whole batch
+    cancelled in one action."""
+
+    async def _rows(self) -> list[str]:
+        page = await self.get_state(BatchState)
+        return [r.id for r in page.jobs]
+
+    async def _filters(self) -> tuple[Optional[dict[str, Any]], Optional[str]]:
+        page = await self.get_state(BatchState)
+        f: dict[str, Any] = {"batch_id": page._batch_id()}
+        if page.failures_only:
+            f["status"] = sorted(FAILED)
+        return f, None
+
+    async def _reread(self) -> None:
+        page = await self.get_state(BatchState)
+        await page._reload()
+        self._shown({r.id for r in page.jobs})
+
+    async def _submission(self) -> str:
+        page = await self.get_state(BatchState)
+        return page._batch_id() if page.found else ""

@@ -1,12 +1,16 @@
-"""State of the jobs panel's selection and its bulk actions (app.bulk_actions): rows
-ticked one by one, a shift-click range, the page, or "all N matching this filter";
-a confirmation stating the count; the summary when it is done. A filter's bulk job is
-followed until it ends, its reports shown as they come."""
+"""The selection of a list of jobs (or of submissions) and its bulk actions
+(app.bulk_actions): rows ticked one by one, a shift-click range, the page, or "all N
+matching this filter"; a confirmation stating the count; the summary when it is done.
+A filter's bulk job is followed until it ends, its reports shown as they come.
+
+`BulkSelection` is written once, as a mixin; each list's state says what its rows and
+its filter are (the jobs panel here, a batch's view in app.state.batches, the admin
+submissions in app.state.admin_submissions) and the bar is app.components.bulk_bar."""
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Optional
+from typing import Any, ClassVar, Optional
 
 import reflex as rx
 
@@ -14,14 +18,22 @@ from app import bulk_actions, bulk_filter
 from app.errors import JobdeckError
 from app.launch import job_for
 from app.lifecycle import JobStatus
+from app.models import User
 from app.state.base import sign_in_redirect, viewer
 from app.state.jobs import ANY, JobsListState, JobsState, after_read
 
 VERB = {"cancel": "Cancel", "retry": "Retry", "delete": "Delete"}
 FOLLOW_S = 0.5  # how often a followed bulk job is read
+WHOLE = "cancel_submission"  # the action "cancel the whole batch" (the submission the list is)
 
 
-class JobsSelectionState(rx.State):
+class BulkSelection(rx.State, mixin=True):
+    """A list's selection and its bulk actions. A list's state (a subclass) gives its
+    rows (`_rows`), its filter as a bulk filter (`_filters`) and reads itself again
+    (`_reread`); a list of submissions acts on the rows ticked as submissions
+    (`_act_on_rows`), a batch's view may cancel the whole batch (`_submission`)."""
+
+    NOUN: ClassVar[str] = "job"
     selected: list[str] = []
     every: bool = False  # "all N matching this filter" rather than the rows ticked
     matching: int = 0  # jobs the filter matches, for the "select all" offer
@@ -42,8 +54,23 @@ class JobsSelectionState(rx.State):
         return f"{self.matching:,}" if self.matching_exact else f"at least {self.matching:,}"
 
     async def _rows(self) -> list[str]:
-        lst = await self.get_state(JobsListState)
-        return [r.id for r in lst.rows]
+        """The ids of the rows the list shows."""
+        raise NotImplementedError
+
+    async def _filters(self) -> tuple[Optional[dict[str, Any]], Optional[str]]:
+        """The list's filter as a bulk filter, or (None, job id) when it shows one job."""
+        raise NotImplementedError
+
+    async def _reread(self) -> None:
+        """Read the list again after an action."""
+        raise NotImplementedError
+
+    async def _submission(self) -> str:
+        """The batch (or run) the list is, as a submission: "" when it is none."""
+        return ""
+
+    async def _act_on_rows(self, user: User, action: str, ids: list[str]) -> bulk_actions.Summary:
+        return await asyncio.to_thread(bulk_actions.act_on_ids, actor=user, action=action, job_ids=ids)
 
     async def _matching(self) -> None:
         """How many jobs the panel's filter matches, in any status (as its count says)."""
@@ -58,31 +85,6 @@ class JobsSelectionState(rx.State):
             self.matching, self.matching_exact = 0, True
             return
         self.matching, self.matching_exact = got.n, got.exact
-
-    async def _filters(self) -> tuple[Optional[dict[str, Any]], Optional[str]]:
-        """The panel's filter as a bulk filter, or (None, job id) when it shows one job."""
-        page, lst = await self.get_state(JobsState), await self.get_state(JobsListState)
-        user = await viewer(self)
-        f: dict[str, Any] = {}
-        if page.status_filter != ANY:
-            f["status"] = page.status_filter
-        if page.type_filter != ANY:
-            t, _, s = page.type_filter.partition("/")
-            f["job_type"] = t
-            if s:
-                f["job_subtype"] = s
-        if user is not None:
-            owner, everyone = page._scope(user)
-            if owner:
-                f["owner"] = owner
-            elif everyone:
-                f["all_users"] = True
-        text = page.search.strip()
-        if text and lst.search_kind == "job":
-            return None, text
-        if text and lst.search_kind == "batch":
-            f["batch_id"] = text
-        return f, None
 
     def _shown(self, ids: set[str]) -> None:
         """The list was read again (a filter changed, a refresh): only rows still shown stay
@@ -131,16 +133,33 @@ class JobsSelectionState(rx.State):
     def keep(self):
         self.asking = ""
 
+    def _noun(self, n: int) -> str:
+        return f"{self.NOUN}{'s' if n != 1 else ''}"
+
     @rx.event
     async def ask(self, action: str):
         user = await viewer(self)
         if user is None:
             return await sign_in_redirect(self)
+        if action == WHOLE:
+            sid = await self._submission()
+            if not sid:
+                return
+            try:
+                n = await asyncio.to_thread(bulk_actions.count_submission, actor=user, action="cancel",
+                                            submission_id=sid)
+            except JobdeckError as exc:
+                return rx.toast.error(exc.message)
+            if n == 0:
+                return rx.toast.info("Nothing to cancel: every job of it has finished.")
+            self.question = f"Cancel the whole batch: its {n:,} job{'s' if n != 1 else ''} that have not finished?"
+            self.asking = action
+            return
         if action not in VERB:
             return
         if not self.every:
             n = len(self.selected)
-            self.question = f"{VERB[action]} the {n} selected job{'s' if n != 1 else ''}?"
+            self.question = f"{VERB[action]} the {n} selected {self._noun(n)}?"
             self.asking = action
             return
         filters, one = await self._filters()
@@ -166,15 +185,17 @@ class JobsSelectionState(rx.State):
         action, self.asking = self.asking, ""
         if not action:
             return
-        page = await self.get_state(JobsState)
-        if not self.every:
+        if action == WHOLE or not self.every:
             try:
-                done = await asyncio.to_thread(bulk_actions.act_on_ids, actor=user, action=action,
-                                               job_ids=list(self.selected))
+                if action == WHOLE:
+                    done = await asyncio.to_thread(bulk_actions.act_on_submission, actor=user, action="cancel",
+                                                   submission_id=await self._submission())
+                else:
+                    done = await self._act_on_rows(user, action, list(self.selected))
             except JobdeckError as exc:
                 return rx.toast.error(exc.message)
             self.summary, self.selected, self.every = done.text, [], False
-            await page._reload()
+            await self._reread()
             return rx.toast.success(done.text)
         filters, _ = await self._filters()
         try:
@@ -185,7 +206,7 @@ class JobsSelectionState(rx.State):
         if lodged.job is None:
             return rx.toast.info("No jobs match this filter any more.")
         self.bulk_job_id, self.report, self.summary = lodged.job.id, "Waiting for a worker…", ""
-        return JobsSelectionState.follow
+        return type(self).follow
 
     @rx.event(background=True)
     async def follow(self):
@@ -210,12 +231,48 @@ class JobsSelectionState(rx.State):
                     said = job.info or job.last_message or ""
                     self.summary = said if job.status == "SUCCEEDED" else f"The bulk job ended {job.status}: {said}"
                     self.bulk_job_id, self.report = "", ""
-                    page = await self.get_state(JobsState)
-                    await page._reload()
+                    await self._reread()
                     return rx.toast.success(self.summary) if job.status == "SUCCEEDED" \
                         else rx.toast.error(self.summary)
                 self.report = job.last_message or ""
             await asyncio.sleep(FOLLOW_S)
+
+
+class JobsSelectionState(BulkSelection, rx.State):
+    """The jobs panel's selection: its rows, its filters and scope, its search."""
+
+    async def _rows(self) -> list[str]:
+        lst = await self.get_state(JobsListState)
+        return [r.id for r in lst.rows]
+
+    async def _filters(self) -> tuple[Optional[dict[str, Any]], Optional[str]]:
+        """The panel's filter as a bulk filter, or (None, job id) when it shows one job."""
+        page, lst = await self.get_state(JobsState), await self.get_state(JobsListState)
+        user = await viewer(self)
+        f: dict[str, Any] = {}
+        if page.status_filter != ANY:
+            f["status"] = page.status_filter
+        if page.type_filter != ANY:
+            t, _, s = page.type_filter.partition("/")
+            f["job_type"] = t
+            if s:
+                f["job_subtype"] = s
+        if user is not None:
+            owner, everyone = page._scope(user)
+            if owner:
+                f["owner"] = owner
+            elif everyone:
+                f["all_users"] = True
+        text = page.search.strip()
+        if text and lst.search_kind == "job":
+            return None, text
+        if text and lst.search_kind == "batch":
+            f["batch_id"] = text
+        return f, None
+
+    async def _reread(self) -> None:
+        page = await self.get_state(JobsState)
+        await page._reload()
 
 
 @after_read

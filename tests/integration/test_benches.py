@@ -102,12 +102,14 @@ SMOKE = {
         rf"batch of NOOP jobs \(big\) +200 jobs",
         rf"peak memory of the process +{NUM} MB before, {NUM} MB after",
     ]),
-    "bulk_actions": (["--live", "300", "--finished", "300", "--act", "20", "--chunk", "10"], {}, [
+    "bulk_actions": (["--live", "300", "--finished", "300", "--act", "20", "--chunk", "10", "--by-filter", "40"], {}, [
         r"seeded 600 jobs in",
         rf"count of a filter: kept counts {NUM} ms \(300\), index read up to 10,000 {NUM} ms",
         rf"a chunk of 10 PENDING jobs: first {NUM} ms, at 90 % {NUM} ms, ratio deep/first {NUM}",
         rf"cancel 20 jobs: one by one {NUM} ms per job, bulk in chunks of 10 {NUM} ms per job \(20 cancelled\); "
         rf"ratio bulk/single {NUM}",
+        rf"cancel 40 queued jobs by a filter, end to end \(bulk job lodged, run, ended; chunks of 10\): "
+        rf"per job {NUM} s \(40 cancelled\), set-based {NUM} s \(40 cancelled\); ratio per-job/set-based {NUM}",
     ]),
     "records": (["--steps", "20"], {}, [
         r"steps=20 database=sqlite, one worker",

@@ -383,3 +383,30 @@ def test_what_each_status_means():
         ("PENDING", "SUBMITTED"), ("DEQUEUED", "RUNNING"), ("IN_PROGRESS", "RUNNING"), ("SUCCEEDED", "COMPLETE"),
         ("FAILED", "ERROR"), ("CRASHED", "CRASH"), ("CANCELLED", "CANCELLED")]
     assert all(s.description.endswith(".") for s in JobStatus)
+
+
+@pytest.mark.parametrize("dst", TO)
+def test_a_set_moves_exactly_what_the_table_allows(jobdeck, dst):
+    """transition_set on a job in each of the seven statuses (and an id of no job):
+    those the table lets become `dst` move, each written as one transition writes it;
+    the rest keep their row, batch and history, and are skipped with their status."""
+    jobs = {src: _job_in_batch(src) for src in TO}
+    before = {src: (_row(Job.__table__, j), _row(Batch.__table__, b)) for src, (j, b) in jobs.items()}
+    seen = Events()
+    moved = lifecycle.transition_set([j for j, _b in jobs.values()] + ["no-such-job"], dst, message=f"to {dst}")
+    may = {src for src in TO if TABLE[src][TO.index(dst)]}
+    assert [d.job_id for d in moved.done] == [jobs[src][0] for src in TO if src in may]  # in the order given
+    assert moved.skipped == {**{jobs[src][0]: src for src in TO if src not in may}, "no-such-job": None}
+    for src, (job_id, batch_id) in jobs.items():
+        job, batch = _row(Job.__table__, job_id), _row(Batch.__table__, batch_id)
+        if src not in may:
+            assert (job, batch) == before[src] and _messages(job_id) == []
+            continue
+        attempt = 2 if dst == "PENDING" else 1
+        assert (job["status"], job["prev_status"], job["last_message"], job["attempt"]) == (dst, src, f"to {dst}",
+                                                                                         attempt)
+        assert [(m.status, m.text, m.attempt) for m in _messages(job_id)] == [(dst, f"to {dst}", attempt)]
+        assert {s.lower(): batch[s.lower()] for s in TO} == {s.lower(): int(s == dst) for s in TO}
+    got = seen.since()
+    assert [(e["job_id"], e["prev_status"], e["status"]) for e in got] == [
+        (jobs[src][0], src, dst) for src in TO if src in may]
