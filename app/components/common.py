@@ -18,6 +18,18 @@ class RelativeTime(rx.Component):
 relative_time = RelativeTime.create
 
 
+class RunningFor(rx.Component):
+    """How long something has run so far ("running for 3 minutes"), on the same clock."""
+
+    library = "$/public/relative_time.jsx"
+    tag = "RunningFor"
+
+    since: rx.Var[str]
+
+
+running_for = RunningFor.create
+
+
 def when(ts, exact=None) -> rx.Component:
     """A time shown relative ("3 minutes ago"), exact on hover."""
     return rx.cond(
