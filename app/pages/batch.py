@@ -7,7 +7,7 @@ import reflex as rx
 from app import routes
 from app.components import plain
 from app.components.batch import SUMMARY, count_chips, progress_bar
-from app.components.common import copy_id, empty_state, not_found, when
+from app.components.common import copy_id, empty_state, link_problem, not_found, when
 from app.components.layout import page
 from app.state.batches import BatchState
 from app.state.views import ListRow
@@ -131,6 +131,7 @@ def _jobs() -> rx.Component:
             ),
             justify="between", align="center", width="100%", wrap="wrap", spacing="2",
         ),
+        link_problem(BatchState.link_problem),
         batch_jobs_table(),
         rx.cond(BatchState.next_cursor != "",
                 rx.center(rx.button("Load more", variant="soft", on_click=BatchState.load_more), width="100%")),

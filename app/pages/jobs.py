@@ -6,7 +6,7 @@ import reflex as rx
 
 from app import routes
 from app.components import plain
-from app.components.common import empty_state, relative_time, running_for
+from app.components.common import empty_state, link_problem, relative_time, running_for
 from app.components.layout import page
 from app.components.status import COLORS, LABELS
 from app.state.base import AuthState
@@ -336,10 +336,7 @@ def jobs_page() -> rx.Component:
         _admin_scope(),
         status_counts(active_status=JobsState.status_filter),
         _filters(),
-        rx.cond(JobsState.link_problem != "",
-                rx.callout(rx.text("Some of this link's filters are no filters, so they were left out: ",
-                                   JobsState.link_problem, "."),
-                           icon="link-2-off", color_scheme="amber", size="1", width="100%", class_name="link-problem")),
+        link_problem(JobsState.link_problem),
         _bulk_bar(),
         jobs_list(),
         title="Jobs",

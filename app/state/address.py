@@ -21,8 +21,8 @@ MAX_TEXT = 200  # characters of a search or a username in an address
 @dataclass(frozen=True)
 class Param:
     """One filter of an address. `key` is its name in the query string and in the values
-    read; `kind` is text, choice (one of `choices`, else `default`), flag (1 or nothing)
-    or date (YYYY-MM-DD); `what` names it in a problem, `hint` follows a refused choice."""
+    read; `kind` is text, choice (one of `choices`, else `default`), flag (1 or nothing;
+    the default is False) or date (YYYY-MM-DD); `what` names it in a problem, `hint` follows a refused choice."""
 
     key: str
     kind: str = "text"
@@ -32,9 +32,11 @@ class Param:
     hint: str = ""
 
     def read(self, raw: Any, problems: list[str]) -> Any:
-        if self.kind == "flag":
-            return str(raw or "") in ("1", "true")
         value = str(raw or "").strip()
+        if self.kind == "flag":
+            if value and value not in ("1", "true"):
+                problems.append(f"{value[:40]!r} is not 1 for {self.what}")
+            return value in ("1", "true")
         if not value:
             return self.default
         if self.kind == "text":
@@ -77,6 +79,15 @@ def form(route: str, spec: tuple[Param, ...], values: Mapping[str, Any]) -> str:
 def shown(spec: tuple[Param, ...], params: Mapping[str, Any]) -> dict[str, Any]:
     """The filters of the address shown now, as `parse` reads them (problems aside)."""
     return parse(spec, params)[0]
+
+
+def moved(route: str, spec: tuple[Param, ...], params: Mapping[str, Any],
+          wanted: Mapping[str, Any]) -> Optional[str]:
+    """Where a change of filters goes: the address of `wanted`, or None when the address
+    shown (`params`) names those filters already (the page reads its list again)."""
+    if shown(spec, params) == {p.key: wanted.get(p.key, p.default) for p in spec}:
+        return None
+    return form(route, spec, wanted)
 
 
 def said(problems: list[str]) -> str:

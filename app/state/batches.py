@@ -10,7 +10,7 @@ from app import bulk, launch, queries, routes
 from app.errors import JobdeckError, NotFound
 from app.lifecycle import JobStatus
 from app.models import Batch, Job, User
-from app.state import live
+from app.state import address, live
 from app.state.base import sign_in_redirect, viewer
 from app.state.views import BatchRow, ListRow, RowLive, batch_row, list_row, row_live
 
@@ -78,6 +78,10 @@ class BatchesState(rx.State):
         await self._reload()
 
 
+# What the batch view's address may hold: only its failed and crashed jobs.
+BATCH_ADDRESS = (address.Param("failures", "flag", False, what="failures only"),)
+
+
 class BatchState(rx.State):
     found: bool = False
     loaded: bool = False
@@ -87,6 +91,7 @@ class BatchState(rx.State):
     next_cursor: str = ""
     failures_only: bool = False
     retrying: bool = False
+    link_problem: str = ""  # what of the address was no filter's value (app.state.address)
 
     def _batch_id(self) -> str:
         return routes.id_in(self.router.url.path)
@@ -117,7 +122,8 @@ class BatchState(rx.State):
     @rx.event
     async def load(self):
         self.loaded = False
-        self.failures_only = False
+        got, problems = address.parse(BATCH_ADDRESS, self.router.url.query_parameters)  # type: ignore[attr-defined]
+        self.failures_only, self.link_problem = got["failures"], address.said(problems)
         return await self._reload()
 
     @rx.event
@@ -135,8 +141,11 @@ class BatchState(rx.State):
 
     @rx.event
     async def set_failures_only(self, value: bool):
+        """At its own address (`/batches/<id>?failures=1`): back shows every job again."""
         self.failures_only = bool(value)
-        return await self._reload()
+        to = address.moved(routes.batch(self._batch_id()), BATCH_ADDRESS,
+                           self.router.url.query_parameters, {"failures": self.failures_only})  # type: ignore[attr-defined]
+        return rx.redirect(to) if to else await self._reload()
 
     def _all_jobs(self, user: User, failures_only: bool = False) -> list[Job]:
         out, cursor = [], None

@@ -384,7 +384,7 @@ JOBS_ADDRESS = (
     address.Param("type", "choice", ANY, dict(TYPE_OPTIONS), "job type"),
     address.Param("q", what="search"),
     address.Param("owner", what="username"),
-    address.Param("all", "flag", False),
+    address.Param("all", "flag", False, what="all users"),
     address.Param("from", "date", what="the range's first day"),
     address.Param("to", "date", what="the range's last day"),
     address.Param("sort", "choice", "created", SORTS, "sort", f" (one of {', '.join(SORTS)})"),

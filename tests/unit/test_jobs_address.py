@@ -36,7 +36,7 @@ def test_what_is_no_filter_is_left_out_and_named():
     assert got == NONE
     assert problems[0].startswith("'failed' is no status (one of PENDING")
     assert problems[1:] == ["'NOPE' is no job type", "the search is no text a search can take",
-                            "the username is no text a search can take"]
+                            "the username is no text a search can take", "'yes' is not 1 for all users"]
 
 
 def test_a_bad_day_a_backwards_range_or_an_unknown_sort_is_left_out_and_named():
