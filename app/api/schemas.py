@@ -152,6 +152,9 @@ class JobPageOut(BaseModel):
 class JobAdminPageOut(BaseModel):
     jobs: list[JobAdminOut]
     next_cursor: Optional[str] = None
+    search: Optional[str] = Field(None, description="What a `q` found (as GET /api/jobs says)")
+    bounded: bool = Field(False, description="This page stopped after looking through as many jobs as one page "
+                                             "may: the next cursor looks further")
 
 
 class JobMessageOut(BaseModel):

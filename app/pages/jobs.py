@@ -241,6 +241,7 @@ def _bulk_bar() -> rx.Component:
                                         size="2"),
                      rx.text(rx.el.strong(sel.count), " selected", size="2"))
     offer = rx.cond(~sel.every & (sel.count > 0) & (JobsListState.next_cursor != "")
+                    & JobsListState.takes_every
                     & (sel.count >= JobsListState.rows.length()),  # type: ignore[attr-defined]
                     rx.button("Select all ", sel.matching_text, " matching this filter", variant="ghost",
                               size="1", on_click=sel.select_every, class_name="select-every"))

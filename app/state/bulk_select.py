@@ -15,7 +15,7 @@ from app.errors import JobdeckError
 from app.launch import job_for
 from app.lifecycle import JobStatus
 from app.state.base import sign_in_redirect, viewer
-from app.state.jobs import ANY, JobsListState, JobsState, after_read
+from app.state.jobs import ANY, JobsListState, JobsState, after_read, created_range
 
 VERB = {"cancel": "Cancel", "retry": "Retry", "delete": "Delete"}
 FOLLOW_S = 0.5  # how often a followed bulk job is read
@@ -77,11 +77,19 @@ class JobsSelectionState(rx.State):
                 f["owner"] = owner
             elif everyone:
                 f["all_users"] = True
+        since, until = created_range(page.date_from, page.date_to)
+        if since:
+            f["since"] = since.isoformat()
+        if until:
+            f["until"] = until.isoformat()
         text = page.search.strip()
         if text and lst.search_kind == "job":
             return None, text
         if text and lst.search_kind == "batch":
             f["batch_id"] = text
+        if text and lst.search_kind not in ("job", "batch"):
+            # an id prefix or words of a subject are no bulk filter: never act on more than shown
+            return None, None
         return f, None
 
     def _shown(self, ids: set[str]) -> None:
@@ -145,7 +153,7 @@ class JobsSelectionState(rx.State):
             return
         filters, one = await self._filters()
         if filters is None:
-            self.every, self.selected = False, [one]
+            self.every, self.selected = False, [one] if one else self.selected
             return await self.ask(action)
         try:
             found = await asyncio.to_thread(bulk_actions.count_matching, actor=user, action=action, filters=filters)
@@ -177,6 +185,8 @@ class JobsSelectionState(rx.State):
             await page._reload()
             return rx.toast.success(done.text)
         filters, _ = await self._filters()
+        if filters is None:
+            return rx.toast.error("This search is no filter a bulk action takes: tick the rows instead.")
         try:
             lodged = await asyncio.to_thread(bulk_actions.lodge_bulk, actor=user, action=action, filters=filters)
         except JobdeckError as exc:

@@ -78,6 +78,12 @@ class JobsListState(rx.State):
                               or (job_subtype and job.job_subtype != job_subtype))
 
     @rx.var
+    def takes_every(self) -> bool:
+        """Can "all matching this filter" be offered: not for an id prefix or words of a
+        subject, which no bulk filter names."""
+        return self.search_kind in ("", "job", "batch")
+
+    @rx.var
     def total(self) -> int:
         return sum(self.counts.values())
 

@@ -269,3 +269,15 @@ def test_an_id_prefix_reads_the_primary_key(users):
     everyone = "sqlite_autoindex_job_1" if engine.dialect.name == "sqlite" else "job_pkey"
     for (statement, parameters), index in zip(seen, ["ix_job_owner_id", everyone]):
         assert_reads_index(engine, statement, parameters, index, "job")
+
+
+def test_an_admin_lists_everyones_jobs_by_run_time_and_words(api, users):
+    a = _noops(users, "alice", 1)[0]
+    b = _noops(users, "bob", 1)[0]
+    _times(a.id, started_s=3, ran_ms=10)
+    _times(b.id, started_s=3, ran_ms=20)
+    got = api.get("/api/admin/jobs", params={"sort": "duration"}, headers=api.as_("root")).json()
+    assert [j["id"] for j in got["jobs"]] == [b.id, a.id]
+    bobs = api.get("/api/admin/jobs", params={"sort": "duration", "username": "bob"}, headers=api.as_("root")).json()
+    assert [j["id"] for j in bobs["jobs"]] == [b.id]
+    assert api.get("/api/admin/jobs", params={"sort": "slowest"}, headers=api.as_("root")).status_code == 422
