@@ -173,7 +173,7 @@ def _range() -> rx.Component:
     """The created-time range: two days (UTC), either may be left open."""
     return rx.form(
         rx.hstack(
-            rx.text("Created", size="2", color_scheme="gray"),
+            rx.text("Created (UTC)", size="2", color_scheme="gray"),
             rx.input(type="date", name="from", default_value=JobsState.date_from, aria_label="Created from",
                      key="from-" + JobsState.date_from, width="9.5em"),
             rx.text("to", size="2", color_scheme="gray"),
