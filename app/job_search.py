@@ -33,7 +33,7 @@ from app import queries
 from app.db import session
 from app.errors import InvalidCursor, InvalidInput
 from app.models import Job, User
-from app.paging import MAX_LIMIT
+from app.paging import MAX_LIMIT, decode_cursor, encode_cursor
 from app.shapes import text_problem
 
 SORTS = ("created", "started", "duration")
@@ -82,6 +82,7 @@ def find_jobs(*, viewer: User, owner: Optional[str] = None, all_users: bool = Fa
     q = check_query(q)
     scope = _scope_owner(viewer, owner, all_users)
     if q:
+        # An exact id first (its cursors are created's); a prefix's or words' cursor skips it.
         kind, page = queries.search_jobs(viewer=viewer, text=q, filters=f, cursor=cursor, limit=limit) \
             if not (cursor or "").startswith(_B64_PREFIXES) else (None, None)
         if kind:
@@ -115,6 +116,7 @@ def _filtered(f: queries.JobFilter) -> bool:
 
 # --- cursors of each order ---------------------------------------------------------------
 
+# How the cursors of the other orders begin once encoded (a created cursor begins with a year).
 _B64_PREFIXES = tuple(base64.urlsafe_b64encode(p.encode()).decode()[:4] for p in ("started:", "ran:", "id:"))
 
 
@@ -165,7 +167,6 @@ def _ordered(stmt, sort: str, cursor: Optional[str]):
     if sort == "created":
         stmt = stmt.order_by(Job.created_at.desc(), Job.id.desc())
         if cursor:
-            from app.paging import decode_cursor
             stmt = stmt.where(sa.tuple_(Job.created_at, Job.id) < decode_cursor(cursor))
         return stmt
     column, kind = _ORDER[sort]
@@ -178,7 +179,6 @@ def _ordered(stmt, sort: str, cursor: Optional[str]):
 
 def cursor_of(job: Job, sort: str) -> str:
     if sort == "created":
-        from app.paging import encode_cursor
         return encode_cursor(job.created_at, job.id)
     column, kind = _ORDER[sort]
     return encode(kind, getattr(job, column), job.id)

@@ -21,7 +21,6 @@ from app.errors import JobdeckError
 from app.jobtypes import SPECS
 from app.models import Job, User
 from app.queries import JobFilter
-from app.shapes import text_problem
 from app.state import address, live
 from app.state.base import sign_in_redirect, viewer
 from app.state.views import STATUSES, ListRow, RowLive, list_row, row_live, run_live, sort_key
