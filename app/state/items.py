@@ -9,6 +9,7 @@ import reflex as rx
 from app import item_kinds, queries, registry, routes
 from app.errors import InvalidInput, JobdeckError
 from app.jobtypes import ITEM_SUBTYPES
+from app.shapes import check_text
 from app.state import address, live
 from app.state.base import sign_in_redirect, viewer
 from app.state.views import ItemRow, item_row
@@ -99,15 +100,14 @@ class ItemsState(rx.State):
     @rx.event
     async def apply_query(self, form: dict[str, Any]):
         query = str(form.get("q", "")).strip()
-        _, problems = address.parse(ITEMS_ADDRESS, {"q": query})
-        if problems:  # e.g. a control character pasted into the search
-            return rx.toast.error(f"Search: {address.said(problems)}.")
-        self.query = query
-        try:
-            return await self._go()
+        try:  # refused here, as the registry would (e.g. a control character pasted in)
+            check_text(query, "q")
         except InvalidInput as exc:
-            self.query = ""
             return rx.toast.error(f"Search: {exc.message}")
+        if len(query) > address.MAX_TEXT:
+            return rx.toast.error(f"Search: at most {address.MAX_TEXT} characters.")
+        self.query = query
+        return await self._go()
 
     @rx.event
     def set_form_open(self, value: bool):
