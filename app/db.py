@@ -16,6 +16,7 @@ from typing import Iterator
 
 import sqlalchemy as sa
 from sqlalchemy import event
+from sqlalchemy.ext.compiler import compiles
 from sqlmodel import Session
 
 from app.settings import get_settings
@@ -59,6 +60,27 @@ class UTCDateTime(sa.types.TypeDecorator):
         if value is None:
             return None
         return value.replace(tzinfo=timezone.utc)
+
+
+class ms_between(sa.sql.functions.FunctionElement):
+    """Milliseconds from one timestamp to a later one, as SQL on either database (a
+    job's run time, written by the statement that ends it); NULL when either is."""
+
+    type = sa.BigInteger()
+    inherit_cache = True
+    name = "ms_between"
+
+
+@compiles(ms_between, "sqlite")
+def _ms_sqlite(element, compiler, **kw):
+    start, end = (compiler.process(c, **kw) for c in element.clauses)
+    return f"CAST(ROUND((julianday({end}) - julianday({start})) * 86400000.0) AS INTEGER)"
+
+
+@compiles(ms_between, "postgresql")
+def _ms_postgresql(element, compiler, **kw):
+    start, end = (compiler.process(c, **kw) for c in element.clauses)
+    return f"CAST(ROUND(EXTRACT(EPOCH FROM ({end} - {start})) * 1000) AS BIGINT)"
 
 
 def _make_engine(url: str) -> sa.Engine:

@@ -24,7 +24,7 @@ from typing import Any, Callable, Optional
 import sqlalchemy as sa
 
 from app import counts, events, metrics, my_metrics, waits, worker_metrics
-from app.db import utcnow, write_conn
+from app.db import ms_between, utcnow, write_conn
 from app.errors import NotFound, TransitionRejected
 from app.models import Batch, Job, JobMessage
 
@@ -330,7 +330,7 @@ _RETURNING = (_job.c.prev_status, _job.c.attempt, _job.c.owner, _job.c.batch_id,
               _job.c.started_at, _job.c.lodged_at, _job.c.created_at, _job.c.worker)
 _INSERT_MESSAGE = sa.insert(_msg)
 _RETRY_RESET = ("result", "info", "error_detail", "progress", "worker", "dequeued_at", "started_at",
-                "finished_at")
+                "finished_at", "ran_ms")
 
 
 @lru_cache(maxsize=None)
@@ -355,6 +355,7 @@ def _set_values(to: JobStatus, extra: tuple[str, ...] = ()) -> dict[str, Any]:
         vals[_STAMP[to]] = now
     if to in FINAL:
         vals["finished_at"] = now
+        vals["ran_ms"] = ms_between(_job.c.started_at, now)  # NULL when it never started
     if to is S.PENDING:  # a retry: a new attempt with a clean slate, history kept
         vals["attempt"] = _job.c.attempt + 1
         vals["lodged_at"] = now  # the new attempt is timed from here

@@ -306,6 +306,15 @@ class Job(SQLModel, table=True):
         sa.Index("ix_job_pipeline_owner_created", "pipeline_id", "owner", "created_at", "id",
                  **_where("pipeline_id IS NOT NULL")),
         sa.Index("ix_job_pipeline_created", "pipeline_id", "created_at", "id", **_where("pipeline_id IS NOT NULL")),
+        # The jobs panel sorted by when a job started, or by how long it ran (longest
+        # first): of one owner, and everyone's. Only the jobs that started (that ran) have
+        # a place in these orders, so each index holds only them.
+        sa.Index("ix_job_owner_started", "owner", "started_at", "id", **_where("started_at IS NOT NULL")),
+        sa.Index("ix_job_started", "started_at", "id", **_where("started_at IS NOT NULL")),
+        sa.Index("ix_job_owner_ran", "owner", "ran_ms", "id", **_where("ran_ms IS NOT NULL")),
+        sa.Index("ix_job_ran", "ran_ms", "id", **_where("ran_ms IS NOT NULL")),
+        # A search by id prefix: one owner's ids in order (everyone's: the primary key).
+        sa.Index("ix_job_owner_id", "owner", "id"),
         # A workflow step is lodged once however often its parent's handler runs.
         sa.UniqueConstraint("lineage_key", name="uq_job_lineage"),
         sa.UniqueConstraint("owner", "idempotency_key", name="uq_job_idempotency"),
@@ -354,6 +363,9 @@ class Job(SQLModel, table=True):
     dequeued_at: Optional[datetime] = _ts(nullable=True)
     started_at: Optional[datetime] = _ts(nullable=True)
     finished_at: Optional[datetime] = _ts(nullable=True)
+    # How long the attempt ran (started to finished, in milliseconds), written by the
+    # move to a final status: the jobs panel sorts by it through its index.
+    ran_ms: Optional[int] = Field(default=None, sa_type=sa.BigInteger)
     updated_at: datetime = _created()
 
 

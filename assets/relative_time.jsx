@@ -57,3 +57,22 @@ export function RelativeTime({ date, ...props }) {
     </time>
   );
 }
+
+// How long something has been running ("running for 3 minutes"), on the same clock.
+export function runningText(then, now) {
+  const s = Math.max(0, (now - then) / 1000);
+  const m = s / 60, h = m / 60;
+  if (s < 45) return "running for a few seconds";
+  if (s < 90) return "running for a minute";
+  if (m < 45) return `running for ${Math.round(m)} minutes`;
+  if (m < 90) return "running for an hour";
+  if (h < 36) return `running for ${Math.round(h)} hours`;
+  return `running for ${Math.round(h / 24)} days`;
+}
+
+export function RunningFor({ since, ...props }) {
+  useSyncExternalStore(subscribe, snapshot, snapshot);
+  const then = Date.parse(since);
+  if (Number.isNaN(then)) return null;
+  return <span {...props}>{runningText(then, Date.now())}</span>;
+}

@@ -188,7 +188,13 @@ class Seeder:
                     n = self.rows_in[row["batch_id"]] = self.rows_in.get(row["batch_id"], 0) + 1
                     row["batch_row"] = n
                 row.setdefault("batch_row", None)
-                row.update(lodged_at=at, lodged_by=owner)
+                row.update(lodged_at=at, lodged_by=owner, subject=f"{row['job_type'].lower()} {self.n}",
+                           ran_ms=None)
+                if status in ("SUCCEEDED", "FAILED", "CRASHED", "IN_PROGRESS"):  # it ran (and ended)
+                    ran = self.rng.randint(5, 600_000)
+                    row["started_at"] = at + timedelta(seconds=1)
+                    if status != "IN_PROGRESS":
+                        row.update(finished_at=row["started_at"] + timedelta(milliseconds=ran), ran_ms=ran)
                 jobs.append(row)
                 msgs.append(dict(job_id=jid, at=at, level="info", status=status, attempt=1, text="Lodged"))
                 self.sample_ids.setdefault(row["job_type"], jid)
@@ -301,6 +307,32 @@ def reads(seeder: Seeder) -> dict[str, Callable[[], Any]]:
         deep = base64.urlsafe_b64encode(f"row:{at}|".encode()).decode()
         out[f"the large batch in file order: page {DEEP}"] = lambda: queries.batch_jobs_in_order(
             viewer=admin, batch_id=seeder.big_batch, cursor=deep, limit=PAGE)
+    # The jobs panel's sorts and searches (app.job_search): each order's index, a
+    # created-time range, an id prefix; the bounded reads (words of a subject, a filter
+    # with another sort) look through job_search.WINDOW jobs at most whatever N is.
+    from app import job_search
+
+    def sorted_lists(name: str, **kw) -> None:
+        out[f"{name}: first page"] = lambda: job_search.find_jobs(limit=PAGE, **kw)
+        cur, n = None, 0
+        while n < DEEP - 1:  # the cursor of page DEEP, found by paging (not timed)
+            page = job_search.find_jobs(limit=PAGE, cursor=cur, **kw)
+            if not page.next_cursor:
+                return
+            cur, n = page.next_cursor, n + 1
+        out[f"{name}: page {DEEP}"] = lambda: job_search.find_jobs(limit=PAGE, cursor=cur, **kw)
+
+    sorted_lists("jobs by started", viewer=alice, sort="started")
+    sorted_lists("jobs by run time", viewer=alice, sort="duration")
+    sorted_lists("all users by run time (admin)", viewer=admin, all_users=True, sort="duration")
+    day = seeder.t0 + timedelta(seconds=3 * seeder.n // 2)
+    sorted_lists("jobs created in one day", viewer=alice, filters=JobFilter(since=day, until=day + timedelta(days=1)))
+    prefix = seeder.sample_ids["REGISTRY"][:6]
+    out["search by id prefix: first page"] = lambda: job_search.find_jobs(viewer=alice, q=prefix, limit=PAGE)
+    out[f"words of a subject, bounded ({job_search.WINDOW:,} looked at)"] = lambda: job_search.find_jobs(
+        viewer=alice, q="pipeline 77", limit=PAGE)
+    out[f"status FAILED by run time, bounded ({job_search.WINDOW:,} looked at)"] = lambda: job_search.find_jobs(
+        viewer=alice, filters=JobFilter(status="FAILED"), sort="duration", limit=PAGE)
     sample = seeder.sample_ids["REGISTRY"]
     out["search by session id"] = lambda: queries.search_jobs(viewer=alice, text=sample, limit=PAGE)
     out["search by batch id"] = lambda: queries.search_jobs(viewer=admin, text=seeder.big_batch, limit=PAGE)

@@ -13,9 +13,9 @@ from typing import Callable, Optional, TypeVar
 
 from fastapi import APIRouter, Depends, Path, Query
 
-from app import backends, configuration, launch, queries, queue_admin, queues, submissions, workers
+from app import backends, configuration, job_search, launch, queries, queue_admin, queues, submissions, workers
 from app.api.deps import AUTH_RESPONSES, admin_user
-from app.api.jobs import Cursor, JobId, Limit, _p, filters
+from app.api.jobs import Cursor, JobId, Limit, Search, Sort, _p, filters
 from app.api.schemas import (
     BackendLiveOut, BackendOut, BackendPatch, JobAdminOut, JobAdminPageOut, JobOut, PoolOut, StatusCountsOut,
     PurgeIn, PurgedOut, QueuePageOut, StuckJobOut, SubmissionCancelOut, SubmissionDeleteOut, SubmissionOut,
@@ -47,13 +47,14 @@ def _from_redis(read: Callable[[], T]) -> T:
 
 
 @router.get("/jobs", response_model=JobAdminPageOut, summary="Every user's jobs, newest first",
-            responses=_p(422))
+            responses=_p(400, 422, d400="A cursor this server did not give out for this sort and search"))
 def list_all_jobs(username: Optional[str] = Query(None, max_length=64, description="Only this user's jobs"),
                   cursor: Optional[str] = Cursor, limit: int = Limit, f: queries.JobFilter = Depends(filters),
-                  admin: User = Depends(admin_user)) -> JobAdminPageOut:
-    page = queries.list_jobs(viewer=admin, owner=username or None, all_users=True, filters=f,
-                             cursor=cursor, limit=limit)
-    return JobAdminPageOut(jobs=JobAdminOut.many(page.jobs), next_cursor=page.next_cursor)
+                  sort: str = Sort, q: Optional[str] = Search, admin: User = Depends(admin_user)) -> JobAdminPageOut:
+    page = job_search.find_jobs(viewer=admin, owner=username or None, all_users=True, filters=f, sort=sort,
+                                q=q or "", cursor=cursor, limit=limit)
+    return JobAdminPageOut(jobs=JobAdminOut.many(page.jobs), next_cursor=page.next_cursor,
+                           search=page.kind or None, bounded=page.bounded)
 
 
 @router.get("/jobs/{job_id}", response_model=JobAdminOut, summary="Any job by session id",

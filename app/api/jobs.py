@@ -13,7 +13,7 @@ from typing import Optional
 from fastapi import APIRouter, Depends, Header, Path, Query, Response
 from fastapi.responses import FileResponse
 
-from app import files, launch, queries
+from app import files, job_search, launch, queries
 from app.api.deps import AUTH_RESPONSES, current_user
 from app.api.schemas import (
     BatchLodge, BatchOut, BatchPageOut, JobFileOut, JobLodge, JobMessageOut, JobOut, JobPageOut, JobTypeOut,
@@ -88,12 +88,22 @@ def lodge_job(body: JobLodge, response: Response, user: User = Depends(current_u
     return JobOut.many([job])[0]
 
 
+Sort = Query("created", description="created (newest first, the default), started (newest first: only "
+                                    "jobs that started) or duration (longest run first: only jobs that ran "
+                                    "and ended)", max_length=16)
+Search = Query(None, max_length=job_search.MAX_QUERY,
+               description="A job id, a batch id, an id prefix (4 characters or more), or words of what a job "
+                           "is about (a batch's label, an item's name, a pipeline's name; any case), looked for "
+                           f"among the next {job_search.WINDOW} jobs of the order per page")
+
+
 @router.get("/jobs", response_model=JobPageOut, tags=["jobs"], summary="List your jobs, newest first",
-            responses=_p(422))
+            responses=_p(400, 422, d400="A cursor this server did not give out for this sort and search"))
 def list_jobs(cursor: Optional[str] = Cursor, limit: int = Limit, f: queries.JobFilter = Depends(filters),
-              user: User = Depends(current_user)) -> JobPageOut:
-    page = queries.list_jobs(viewer=user, filters=f, cursor=cursor, limit=limit)
-    return JobPageOut(jobs=JobOut.many(page.jobs), next_cursor=page.next_cursor)
+              sort: str = Sort, q: Optional[str] = Search, user: User = Depends(current_user)) -> JobPageOut:
+    page = job_search.find_jobs(viewer=user, filters=f, sort=sort, q=q or "", cursor=cursor, limit=limit)
+    return JobPageOut(jobs=JobOut.many(page.jobs), next_cursor=page.next_cursor,
+                      search=page.kind or None, bounded=page.bounded)
 
 
 @router.get("/jobs/{job_id}", response_model=JobOut, tags=["jobs"], summary="Fetch a job by session id",

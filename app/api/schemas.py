@@ -141,11 +141,20 @@ class JobAdminOut(JobOut):
 class JobPageOut(BaseModel):
     jobs: list[JobOut]
     next_cursor: Optional[str] = Field(None, description="Pass as `cursor` for the next page; null on the last.")
+    search: Optional[str] = Field(None, description="What a `q` found: job, batch, prefix (jobs whose id starts "
+                                                    "so, in id order), subject (words of what they are about), "
+                                                    "none")
+    bounded: bool = Field(False, description="This page stopped after looking through as many jobs as one page "
+                                             "may (a search of words, or a filter with another sort than "
+                                             "created): the next cursor looks further")
 
 
 class JobAdminPageOut(BaseModel):
     jobs: list[JobAdminOut]
     next_cursor: Optional[str] = None
+    search: Optional[str] = Field(None, description="What a `q` found (as GET /api/jobs says)")
+    bounded: bool = Field(False, description="This page stopped after looking through as many jobs as one page "
+                                             "may: the next cursor looks further")
 
 
 class JobMessageOut(BaseModel):

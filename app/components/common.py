@@ -18,6 +18,18 @@ class RelativeTime(rx.Component):
 relative_time = RelativeTime.create
 
 
+class RunningFor(rx.Component):
+    """How long something has run so far ("running for 3 minutes"), on the same clock."""
+
+    library = "$/public/relative_time.jsx"
+    tag = "RunningFor"
+
+    since: rx.Var[str]
+
+
+running_for = RunningFor.create
+
+
 def when(ts, exact=None) -> rx.Component:
     """A time shown relative ("3 minutes ago"), exact on hover."""
     return rx.cond(
@@ -78,3 +90,12 @@ def not_found(title: str, hint: str, back_href: str, back_label: str) -> rx.Comp
         width="100%",
         class_name="not-found",
     )
+
+
+def link_problem(problem) -> rx.Component:
+    """What of a page's address was no filter's value, and so left out (app.state.address)."""
+    return rx.cond(problem != "",
+                   rx.callout(rx.text("Some of this link's filters are no filters, so they were left out: ",
+                                      problem, "."),
+                              icon="link-2-off", color_scheme="amber", size="1", width="100%",
+                              class_name="link-problem"))

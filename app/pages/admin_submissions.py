@@ -6,7 +6,7 @@ from __future__ import annotations
 import reflex as rx
 
 from app.components.bulk_bar import bulk_bar, page_tick, tick
-from app.components.common import empty_state, when
+from app.components.common import empty_state, link_problem, when
 from app.components.status import status_badge
 from app.pages.admin import admin_page
 from app.state.admin_submissions import AdminSubmissionsState as S
@@ -83,7 +83,8 @@ def _filter() -> rx.Component:
     return rx.flex(
         rx.form(
             rx.hstack(rx.input(rx.input.slot(rx.icon("user", size=14)), name="owner", placeholder="Username",
-                               default_value=S.owner_filter, width=["100%", "14em"], aria_label="Username filter"),
+                               default_value=S.owner_filter, width=["100%", "14em"], aria_label="Username filter",
+                               key=S.owner_filter),
                       rx.button("Show user", type="submit", variant="soft"), spacing="2"),
             on_submit=S.apply_owner, reset_on_submit=False, width="auto",
         ),
@@ -123,6 +124,7 @@ def admin_submissions_page() -> rx.Component:
                 "fanned out), or a batch lodged at once. Its status is that of all its jobs together.",
                 size="2", color_scheme="gray"),
         _filter(),
+        link_problem(S.link_problem),
         rx.cond(
             S.rows.length() > 0,  # type: ignore[attr-defined]
             rx.vstack(

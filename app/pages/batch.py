@@ -9,7 +9,7 @@ from app import routes
 from app.components import plain
 from app.components.batch import SUMMARY, count_chips, progress_bar
 from app.components.bulk_bar import bulk_bar, page_tick, tick
-from app.components.common import copy_id, empty_state, not_found, when
+from app.components.common import copy_id, empty_state, link_problem, not_found, when
 from app.components.layout import page
 from app.state.batches import BatchSelectionState, BatchState
 from app.state.views import ListRow
@@ -145,6 +145,7 @@ def _jobs() -> rx.Component:
             ),
             justify="between", align="center", width="100%", wrap="wrap", spacing="2",
         ),
+        link_problem(BatchState.link_problem),
         _bulk_bar(),
         batch_jobs_table(),
         rx.cond(BatchState.next_cursor != "",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from app import item_kinds, routes
-from app.components.common import empty_state, when
+from app.components.common import empty_state, link_problem, when
 from app.components.layout import page
 from app.jobtypes import ITEM_SUBTYPES
 from app.state.items import ANY, ItemsState
@@ -124,7 +124,8 @@ def _filters() -> rx.Component:
             on_change=ItemsState.set_subtype_filter,
         ),
         rx.form(rx.hstack(rx.input(rx.input.slot(rx.icon("search", size=14)), name="q", placeholder="Name or id",
-                                   default_value=ItemsState.query, aria_label="Find items", width=["100%", "18em"]),
+                                   default_value=ItemsState.query, aria_label="Find items", width=["100%", "18em"],
+                                   key=ItemsState.query),
                           rx.button("Find", type="submit", variant="soft"), spacing="2"),
                 on_submit=ItemsState.apply_query, reset_on_submit=False, width="auto"),
         rx.hstack(rx.switch(checked=ItemsState.mine_only, on_change=ItemsState.set_mine_only, aria_label="Only mine"),
@@ -139,6 +140,7 @@ def _filters() -> rx.Component:
 def items_page() -> rx.Component:
     return page(
         _filters(),
+        link_problem(ItemsState.link_problem),
         rx.cond(
             ItemsState.rows.length() > 0,  # type: ignore[attr-defined]
             rx.vstack(

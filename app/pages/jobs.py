@@ -7,12 +7,13 @@ import reflex as rx
 from app import routes
 from app.components import plain
 from app.components.bulk_bar import bulk_bar, page_tick, tick
-from app.components.common import empty_state, relative_time
+from app.components.common import empty_state, link_problem, relative_time, running_for
 from app.components.layout import page
 from app.components.status import COLORS, LABELS
 from app.state.base import AuthState
 from app.state.bulk_select import JobsSelectionState
-from app.state.jobs import ANY, TYPE_OPTIONS, JobsListState, JobsState
+from app.job_search import WINDOW
+from app.state.jobs import ANY, SORTS, TYPE_OPTIONS, JobsListState, JobsState
 from app.state.views import STATUSES, ListRow
 
 
@@ -62,13 +63,13 @@ def job_list_row(job_id: rx.Var[str], label: rx.Var[str], subject: rx.Var[str], 
                  job_subtype: rx.Var[str], created: rx.Var[str], created_exact: rx.Var[str], marker: rx.Var[str],
                  batch_id: rx.Var[str], batch_total: rx.Var[int], owner: rx.Var[str], status: rx.Var[str],
                  message: rx.Var[str], progress: rx.Var[int], duration: rx.Var[str],
-                 selected: rx.Var[bool]) -> rx.Component:
+                 running_since: rx.Var[str], selected: rx.Var[bool]) -> rx.Component:
     """One row. Its props are plain values, so a push re-renders only the rows whose
     values changed (React.memo), not the whole table; and it is plain elements
     (components.plain), so that render is cheap: this is what keeps many open tabs
-    cheap for the browser. What it is about (its subject) shares the label's line, and
-    how long it ran sits where the progress bar of a running job does: the row keeps
-    its height."""
+    cheap for the browser. What it is about (its subject) shares the label's line; how
+    long it ran has a column of its own ("running for …" on the page's one clock while
+    it runs)."""
     return rx.el.tr(
         plain.td(tick(selected, JobsSelectionState.toggle, job_id), class_name="col-select"),
         plain.td(
@@ -83,9 +84,13 @@ def job_list_row(job_id: rx.Var[str], label: rx.Var[str], subject: rx.Var[str], 
         plain.td(
             plain.status_badge(status),
             rx.cond((status == "IN_PROGRESS") & (progress >= 0), plain.progress(progress)),
-            rx.cond(duration != "", plain.text(duration, size="1", gray=True, class_name="job-duration")),
             class_name="status-cell",
         ),
+        plain.td(rx.cond(duration != "", plain.text(duration, size="2", class_name="job-duration"),
+                         rx.cond(running_since != "",
+                                 plain.text(running_for(since=running_since), size="2", gray=True,
+                                            class_name="job-running-for"))),
+                 class_name="col-duration"),
         plain.td(_when(created, created_exact), class_name="col-created"),
         plain.td(_marker(marker, batch_id, batch_total), class_name="col-kind"),
         plain.td(plain.text(owner), class_name="col-owner"),
@@ -103,7 +108,7 @@ def _row(row: ListRow) -> rx.Component:
         job_subtype=row.job_subtype, created=row.created, created_exact=row.created_exact, marker=row.marker,
         batch_id=row.batch_id, batch_total=row.batch_total, owner=rx.cond(JobsListState.show_owner, row.owner, ""),
         status=live.status, message=live.message, progress=live.progress, duration=live.duration,
-        selected=JobsSelectionState.selected.contains(row.id), key=row.id,
+        running_since=live.running_since, selected=JobsSelectionState.selected.contains(row.id), key=row.id,
     )
 
 
@@ -126,21 +131,49 @@ def _filters() -> rx.Component:
         rx.form(
             rx.hstack(
                 # keyed by the search: the box shows the address's search after back or a link
-                rx.input(rx.input.slot(rx.icon("search", size=14)), name="q", placeholder="Session id or batch id",
-                         default_value=JobsState.search, width=["100%", "20em"], aria_label="Search",
-                         key=JobsState.search),
+                rx.input(rx.input.slot(rx.icon("search", size=14)), name="q",
+                         placeholder="Id, id prefix, or words of a label, item or pipeline",
+                         default_value=JobsState.search, width=["100%", "24em"], aria_label="Search",
+                         key=JobsState.search,
+                         title=f"An id or batch id; 4 or more first characters of an id; or words of what a job is "
+                               f"about (a batch's label, an item's name, a pipeline's name, any case), looked for "
+                               f"among the next {WINDOW:,} jobs at a time"),
                 rx.button("Find", type="submit", variant="soft"),
                 spacing="2",
             ),
             on_submit=JobsState.apply_search,
             reset_on_submit=False, width="auto",
         ),
+        rx.select.root(
+            rx.select.trigger(placeholder="Sort", aria_label="Sort"),
+            rx.select.content(*[rx.select.item(label, value=v) for v, label in SORTS.items()]),
+            value=JobsState.sort,
+            on_change=JobsState.set_sort,
+        ),
+        _range(),
         rx.cond(JobsState.filtered, rx.button(rx.icon("x", size=14), "Clear filters", variant="ghost",
                                               on_click=JobsState.clear_filters)),
         spacing="2",
         wrap="wrap",
         align="center",
         width="100%",
+    )
+
+
+def _range() -> rx.Component:
+    """The created-time range: two days (UTC), either may be left open."""
+    return rx.form(
+        rx.hstack(
+            rx.text("Created (UTC)", size="2", color_scheme="gray"),
+            rx.input(type="date", name="from", default_value=JobsState.date_from, aria_label="Created from",
+                     key="from-" + JobsState.date_from, width="9.5em"),
+            rx.text("to", size="2", color_scheme="gray"),
+            rx.input(type="date", name="to", default_value=JobsState.date_to, aria_label="Created to",
+                     key="to-" + JobsState.date_to, width="9.5em"),
+            rx.button("Apply", type="submit", variant="soft", class_name="apply-range"),
+            spacing="2", align="center",
+        ),
+        on_submit=JobsState.apply_range, reset_on_submit=False, width="auto", class_name="created-range",
     )
 
 
@@ -179,7 +212,8 @@ def _table() -> rx.Component:
         plain.table(
             [rx.el.th(page_tick(JobsSelectionState), scope="col",
                       class_name="rt-TableCell rt-TableColumnHeaderCell col-select"),
-             plain.th("Job", "col-job"), plain.th("Status", "col-status"), plain.th("Created", "col-created"),
+             plain.th("Job", "col-job"), plain.th("Status", "col-status"), plain.th("Duration", "col-duration"),
+             plain.th("Created", "col-created"),
              plain.th("Kind", "col-kind"), plain.th("Owner", "col-owner"), plain.th("Last message", "col-message")],
             rx.foreach(JobsListState.rows, _row),
             class_name=rx.cond(JobsListState.show_owner, "jobs-table with-owner", "jobs-table"),
@@ -189,15 +223,18 @@ def _table() -> rx.Component:
 
 
 def _bulk_bar() -> rx.Component:
-    return bulk_bar(JobsSelectionState, more=JobsListState.next_cursor != "",
+    # "all matching" only where the search is a filter a bulk action takes (not an id
+    # prefix or words of a subject): never act on more than is shown
+    return bulk_bar(JobsSelectionState, more=(JobsListState.next_cursor != "") & JobsListState.takes_every,
                     shown=JobsListState.rows.length())  # type: ignore[attr-defined]
 
 
 def _empty() -> rx.Component:
     return rx.cond(
         JobsListState.search_kind == "none",
-        empty_state("search-x", "No job or batch with that id",
-                    "Check the session id or batch id; you can only find your own jobs.",
+        empty_state("search-x", "No job or batch with that id, nor a job about those words",
+                    "No job or batch has that id, no id starts so, and no job's label, item or pipeline has "
+                    "those words; you can only find your own jobs.",
                     rx.button("Clear the search", variant="soft", on_click=JobsState.clear_filters)),
         rx.cond(
             JobsListState.filtered,
@@ -221,6 +258,9 @@ def jobs_list() -> rx.Component:
         JobsListState.rows.length() > 0,  # type: ignore[attr-defined]
         rx.vstack(
             _table(),
+            rx.cond(JobsListState.bounded,
+                    rx.text(f"Looked through the next {WINDOW:,} jobs in this order; Load more looks further.",
+                            size="2", color_scheme="gray", class_name="bounded-note")),
             rx.cond(JobsListState.next_cursor != "",
                     rx.center(rx.button("Load more", variant="soft", on_click=JobsState.load_more,
                                         class_name="load-more"), width="100%"),
@@ -228,7 +268,14 @@ def jobs_list() -> rx.Component:
             width="100%",
             spacing="3",
         ),
-        rx.cond(JobsListState.loaded, _empty(), rx.center(rx.spinner(), padding="3em", width="100%")),
+        rx.cond(JobsListState.loaded,
+                rx.cond(JobsListState.next_cursor != "",  # a bounded read found none yet: it may look further
+                        rx.vstack(rx.text(f"None among the next {WINDOW:,} jobs in this order.", size="2",
+                                          class_name="bounded-note"),
+                                  rx.button("Look further", variant="soft", on_click=JobsState.load_more,
+                                            class_name="load-more"), align="center", width="100%"),
+                        _empty()),
+                rx.center(rx.spinner(), padding="3em", width="100%")),
     )
 
 
@@ -237,10 +284,7 @@ def jobs_page() -> rx.Component:
         _admin_scope(),
         status_counts(active_status=JobsState.status_filter),
         _filters(),
-        rx.cond(JobsState.link_problem != "",
-                rx.callout(rx.text("Some of this link's filters are no filters, so they were left out: ",
-                                   JobsState.link_problem, "."),
-                           icon="link-2-off", color_scheme="amber", size="1", width="100%", class_name="link-problem")),
+        link_problem(JobsState.link_problem),
         _bulk_bar(),
         jobs_list(),
         title="Jobs",

@@ -15,7 +15,7 @@ from app import bulk_actions, queries, routes, runs, submissions
 from app.errors import JobdeckError
 from app.lifecycle import JobStatus
 from app.models import User
-from app.state import live
+from app.state import address, live
 from app.state.admin import admin_viewer
 from app.state.bulk_select import BulkSelection
 from app.state.views import describe, exact, iso, label_of
@@ -75,10 +75,17 @@ def _plural(n: int, word: str, words: str = "") -> str:
     return f"{n} {word if n == 1 else (words or word + 's')}"
 
 
+# What the submissions page's address may hold (app.state.address): `?owner=alice`.
+SUBMISSIONS_ADDRESS = (address.Param("owner", what="username"),)
+
+
 class AdminSubmissionsState(rx.State):
+    """Every user's submissions; the username shown lives in the page's address."""
+
     rows: list[SubmissionRow] = []
     next_cursor: str = ""
     owner_filter: str = ""
+    link_problem: str = ""  # what of the address was no filter's value, and so not applied
     loaded: bool = False
     # the action waiting for confirmation: "cancel" | "delete" | ""
     confirm_kind: str = ""
@@ -105,7 +112,8 @@ class AdminSubmissionsState(rx.State):
         user, instead = await admin_viewer(self)
         if user is None:
             return instead
-        self.owner_filter = self.router.url.query_parameters.get("owner", "").strip()  # type: ignore[attr-defined]
+        got, problems = address.parse(SUBMISSIONS_ADDRESS, self.router.url.query_parameters)  # type: ignore[attr-defined]
+        self.owner_filter, self.link_problem = got["owner"], address.said(problems)
         self.confirm_kind = ""
         await self._reload(user)
 
@@ -139,8 +147,12 @@ class AdminSubmissionsState(rx.State):
         user, instead = await admin_viewer(self)
         if user is None:
             return instead
-        self.owner_filter = str(form.get("owner", "")).strip()
-        await self._reload(user)
+        owner = str(form.get("owner", "")).strip()
+        _, problems = address.parse(SUBMISSIONS_ADDRESS, {"owner": owner})
+        if problems:
+            return rx.toast.error(f"Username: {address.said(problems)}.")
+        self.owner_filter = owner
+        return await self._go(user)
 
     @rx.event
     async def clear_owner(self):
@@ -148,6 +160,14 @@ class AdminSubmissionsState(rx.State):
         if user is None:
             return instead
         self.owner_filter = ""
+        return await self._go(user)
+
+    async def _go(self, user: User):
+        """The username shown at its own address (back returns to the one before)."""
+        to = address.moved(routes.ADMIN_SUBMISSIONS, SUBMISSIONS_ADDRESS,
+                           self.router.url.query_parameters, {"owner": self.owner_filter})  # type: ignore[attr-defined]
+        if to:
+            return rx.redirect(to)
         await self._reload(user)
 
     # --- cancel and delete -------------------------------------------------------------

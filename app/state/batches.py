@@ -10,7 +10,7 @@ from app import bulk, launch, queries, routes
 from app.errors import JobdeckError, NotFound
 from app.lifecycle import JobStatus
 from app.models import Batch, Job, User
-from app.state import live
+from app.state import address, live
 from app.state.base import sign_in_redirect, viewer
 from app.state.bulk_select import BulkSelection
 from app.state.views import BatchRow, ListRow, RowLive, batch_row, list_row, row_live
@@ -79,6 +79,10 @@ class BatchesState(rx.State):
         await self._reload()
 
 
+# What the batch view's address may hold: only its failed and crashed jobs.
+BATCH_ADDRESS = (address.Param("failures", "flag", False, what="failures only"),)
+
+
 class BatchState(rx.State):
     found: bool = False
     loaded: bool = False
@@ -88,6 +92,7 @@ class BatchState(rx.State):
     next_cursor: str = ""
     failures_only: bool = False
     retrying: bool = False
+    link_problem: str = ""  # what of the address was no filter's value (app.state.address)
 
     def _batch_id(self) -> str:
         return routes.id_in(self.router.url.path)
@@ -118,7 +123,8 @@ class BatchState(rx.State):
     @rx.event
     async def load(self):
         self.loaded = False
-        self.failures_only = False
+        got, problems = address.parse(BATCH_ADDRESS, self.router.url.query_parameters)  # type: ignore[attr-defined]
+        self.failures_only, self.link_problem = got["failures"], address.said(problems)
         picked = await self.get_state(BatchSelectionState)
         picked.selected, picked.every, picked.summary = [], False, ""  # another batch's were for it
         return await self._reload()
@@ -138,7 +144,12 @@ class BatchState(rx.State):
 
     @rx.event
     async def set_failures_only(self, value: bool):
+        """At its own address (`/batches/<id>?failures=1`): back shows every job again."""
         self.failures_only = bool(value)
+        to = address.moved(routes.batch(self._batch_id()), BATCH_ADDRESS,
+                           self.router.url.query_parameters, {"failures": self.failures_only})  # type: ignore[attr-defined]
+        if to:
+            return rx.redirect(to)
         done = await self._reload()
         picked = await self.get_state(BatchSelectionState)
         picked._shown({r.id for r in self.jobs})

@@ -20,7 +20,7 @@ from app.launch import job_for
 from app.lifecycle import JobStatus
 from app.models import User
 from app.state.base import sign_in_redirect, viewer
-from app.state.jobs import ANY, JobsListState, JobsState, after_read
+from app.state.jobs import ANY, JobsListState, JobsState, after_read, created_range
 
 VERB = {"cancel": "Cancel", "retry": "Retry", "delete": "Delete"}
 FOLLOW_S = 0.5  # how often a followed bulk job is read
@@ -164,7 +164,7 @@ class BulkSelection(rx.State, mixin=True):
             return
         filters, one = await self._filters()
         if filters is None:
-            self.every, self.selected = False, [one]
+            self.every, self.selected = False, [one] if one else self.selected
             return await self.ask(action)
         try:
             found = await asyncio.to_thread(bulk_actions.count_matching, actor=user, action=action, filters=filters)
@@ -198,6 +198,8 @@ class BulkSelection(rx.State, mixin=True):
             await self._reread()
             return rx.toast.success(done.text)
         filters, _ = await self._filters()
+        if filters is None:
+            return rx.toast.error("This search is no filter a bulk action takes: tick the rows instead.")
         try:
             lodged = await asyncio.to_thread(bulk_actions.lodge_bulk, actor=user, action=action, filters=filters)
         except JobdeckError as exc:
@@ -263,11 +265,19 @@ class JobsSelectionState(BulkSelection, rx.State):
                 f["owner"] = owner
             elif everyone:
                 f["all_users"] = True
+        since, until = created_range(page.date_from, page.date_to)
+        if since:
+            f["since"] = since.isoformat()
+        if until:
+            f["until"] = until.isoformat()
         text = page.search.strip()
         if text and lst.search_kind == "job":
             return None, text
         if text and lst.search_kind == "batch":
             f["batch_id"] = text
+        if text and lst.search_kind not in ("job", "batch"):
+            # an id prefix or words of a subject are no bulk filter: never act on more than shown
+            return None, None
         return f, None
 
     async def _reread(self) -> None:

@@ -9,7 +9,8 @@ import reflex as rx
 from app import item_kinds, queries, registry, routes
 from app.errors import InvalidInput, JobdeckError
 from app.jobtypes import ITEM_SUBTYPES
-from app.state import live
+from app.shapes import check_text
+from app.state import address, live
 from app.state.base import sign_in_redirect, viewer
 from app.state.views import ItemRow, item_row
 
@@ -17,13 +18,24 @@ PAGE_SIZE = 25
 ANY = "all"
 
 
+# What the items page's address may hold (app.state.address): `/items?kind=MODEL&q=soil&mine=1`.
+ITEMS_ADDRESS = (
+    address.Param("kind", "choice", ANY, ITEM_SUBTYPES, "kind of item", f" (one of {', '.join(ITEM_SUBTYPES)})"),
+    address.Param("q", what="search"),
+    address.Param("mine", "flag", False, what="only mine"),
+)
+
+
 class ItemsState(rx.State):
+    """The items page; its filters live in its address, as the jobs panel's do."""
+
     rows: list[ItemRow] = []
     next_cursor: str = ""
     subtype_filter: str = ANY
     query: str = ""
     mine_only: bool = False
     loaded: bool = False
+    link_problem: str = ""  # what of the address was no filter's value, and so not applied
     # the create form
     form_open: bool = False
     form_subtype: str = "DATASET"
@@ -49,7 +61,21 @@ class ItemsState(rx.State):
     @rx.event
     async def load(self):
         self.form_error = ""
-        return await self._reload()
+        got, problems = address.parse(ITEMS_ADDRESS, self.router.url.query_parameters)  # type: ignore[attr-defined]
+        self.subtype_filter, self.query, self.mine_only = got["kind"], got["q"], got["mine"]
+        self.link_problem = address.said(problems)
+        try:
+            return await self._reload()
+        except InvalidInput as exc:  # a search the registry refuses: the list unfiltered, and why
+            self.query, self.link_problem = "", address.said([*problems, f"the search: {exc.message}"])
+            return await self._reload()
+
+    async def _go(self):
+        """The filters now set, at their own address (a history entry: back returns to
+        the filters before); read again when it is the address shown."""
+        to = address.moved(routes.ITEMS, ITEMS_ADDRESS, self.router.url.query_parameters,  # type: ignore[attr-defined]
+                           {"kind": self.subtype_filter, "q": self.query, "mine": self.mine_only})
+        return rx.redirect(to) if to else await self._reload()
 
     @rx.event
     async def load_more(self):
@@ -64,21 +90,24 @@ class ItemsState(rx.State):
     @rx.event
     async def set_subtype_filter(self, value: str):
         self.subtype_filter = value if value in ITEM_SUBTYPES else ANY
-        return await self._reload()
+        return await self._go()
 
     @rx.event
     async def set_mine_only(self, value: bool):
         self.mine_only = bool(value)
-        return await self._reload()
+        return await self._go()
 
     @rx.event
     async def apply_query(self, form: dict[str, Any]):
-        self.query = str(form.get("q", "")).strip()
-        try:
-            return await self._reload()
-        except InvalidInput as exc:  # e.g. a control character pasted into the search
-            self.query = ""
+        query = str(form.get("q", "")).strip()
+        try:  # refused here, as the registry would (e.g. a control character pasted in)
+            check_text(query, "q")
+        except InvalidInput as exc:
             return rx.toast.error(f"Search: {exc.message}")
+        if len(query) > address.MAX_TEXT:
+            return rx.toast.error(f"Search: at most {address.MAX_TEXT} characters.")
+        self.query = query
+        return await self._go()
 
     @rx.event
     def set_form_open(self, value: bool):

@@ -10,19 +10,18 @@ browser.
 from __future__ import annotations
 
 import dataclasses
+from datetime import date, datetime, time, timedelta, timezone
 from typing import Any, Optional
-from urllib.parse import urlencode
 
 import reflex as rx
 
-from app import paging, queries, routes, runs
+from app import job_search, paging, queries, routes, runs
 from app.counts import read as read_counts
 from app.errors import JobdeckError
 from app.jobtypes import SPECS
 from app.models import Job, User
 from app.queries import JobFilter
-from app.shapes import text_problem
-from app.state import live
+from app.state import address, live
 from app.state.base import sign_in_redirect, viewer
 from app.state.views import STATUSES, ListRow, RowLive, list_row, row_live, run_live, sort_key
 
@@ -47,7 +46,9 @@ class JobsListState(rx.State):
     counts: dict[str, int] = {}
     next_cursor: str = ""
     loaded: bool = False
-    search_kind: str = ""  # "job" | "batch" | "none" while a search is applied
+    search_kind: str = ""  # "job" | "batch" | "prefix" | "subject" | "none" while a search is applied
+    bounded: bool = False  # the last page read stopped after looking through job_search.WINDOW jobs
+    sort: str = "created"
     filtered: bool = False
     show_owner: bool = False
     # created_at|id of each row shown, to place a new job where the keyset puts it
@@ -55,14 +56,31 @@ class JobsListState(rx.State):
     _limit: int = PAGE_SIZE  # how many rows the person asked to see
     # what a changed job must match to be in the list: (search text, status, type, subtype)
     _match: tuple[str, str, str, str] = ("", "", "", "")
+    _search_kind: str = ""
+    # New jobs are placed in the list only where the keyset puts them: newest created
+    # first, with no end to the range (a range that ended, another order: rows shown
+    # still follow their jobs, new ones wait for a refresh).
+    _takes_new: bool = True
 
     def _matches(self, job: Job, user_scope: set[str]) -> bool:
         """Does a changed job belong in this list (scope, search, filters)?"""
         if live.EVERYONE not in user_scope and job.owner not in user_scope:
             return False
         text, status, job_type, job_subtype = self._match
-        return not ((text and job.id != text and job.batch_id != text) or (status and job.status != status)
-                    or (job_type and job.job_type != job_type) or (job_subtype and job.job_subtype != job_subtype))
+        if text and self._search_kind == "prefix":
+            found = job.id.startswith(text)
+        elif text and self._search_kind == "subject":
+            found = all(w in (job.subject or "").casefold() for w in text.casefold().split())
+        else:
+            found = not text or job.id == text or job.batch_id == text
+        return found and not ((status and job.status != status) or (job_type and job.job_type != job_type)
+                              or (job_subtype and job.job_subtype != job_subtype))
+
+    @rx.var
+    def takes_every(self) -> bool:
+        """Can "all matching this filter" be offered: not for an id prefix or words of a
+        subject, which no bulk filter names."""
+        return self.search_kind in ("", "job", "batch")
 
     @rx.var
     def total(self) -> int:
@@ -120,7 +138,7 @@ class JobsListState(rx.State):
                         changed[jid] = burst.memo(("row_live", jid), lambda: row_live(job))
                     else:
                         gone.add(jid)  # left the filter (a status filter, say)
-                elif self._matches(job, scope) and (not oldest or sort_key(job) > oldest) \
+                elif self._takes_new and self._matches(job, scope) and (not oldest or sort_key(job) > oldest) \
                         and all(f.id != jid for f in fresh):
                     fresh.append(job)
         for root in run_roots - gone:
@@ -178,23 +196,31 @@ class JobsListState(rx.State):
         await page._reload()
 
 
+SORTS = {"created": "Newest created", "started": "Newest started", "duration": "Longest run"}
+
+
 class JobsState(rx.State):
     """The jobs panel's filters. They live in the page's address (`/jobs?status=FAILED&
-    type=PIPELINE&q=…&owner=…&all=1`): a change of filter goes to that address, and the
-    page's load reads what it shows from there, so a bookmark, the back button and a
-    link sent to a colleague all show the same list. A value in the address that is no
-    filter's is left out, and the page says which."""
+    type=PIPELINE&q=…&from=2026-12-01&to=2026-12-02&sort=duration&owner=…&all=1`, see
+    app.state.address): a change of filter goes to that address, and the page's load
+    reads what it shows from there, so a bookmark, the back button and a link sent to a
+    colleague all show the same list. A value in the address that is no filter's is left
+    out, and the page says which."""
 
     status_filter: str = ANY
     type_filter: str = ANY
     search: str = ""
     all_users: bool = False
     owner_filter: str = ""
+    date_from: str = ""  # YYYY-MM-DD: created on or after that day (UTC)
+    date_to: str = ""  # YYYY-MM-DD: created on or before that day (UTC)
+    sort: str = "created"
     link_problem: str = ""  # what of the address was not a filter, and so not applied
 
     @rx.var
     def filtered(self) -> bool:
-        return self.status_filter != ANY or self.type_filter != ANY or self.search != ""
+        return self.status_filter != ANY or self.type_filter != ANY or self.search != "" \
+            or self.date_from != "" or self.date_to != ""
 
     def _filter(self) -> JobFilter:
         f = JobFilter()
@@ -203,6 +229,7 @@ class JobsState(rx.State):
         if self.type_filter != ANY:
             t, _, s = self.type_filter.partition("/")
             f.job_type, f.job_subtype = t, s or None
+        f.since, f.until = created_range(self.date_from, self.date_to)
         return f
 
     def _scope(self, user: User) -> tuple[Optional[str], bool]:
@@ -211,15 +238,10 @@ class JobsState(rx.State):
             return None, False
         return (self.owner_filter.strip() or None), self.all_users and not self.owner_filter.strip()
 
-    def _page(self, user: User, cursor: Optional[str] = None) -> tuple[Optional[str], queries.JobPage]:
+    def _page(self, user: User, cursor: Optional[str] = None) -> job_search.SearchPage:
         owner, everyone = self._scope(user)
-        text = self.search.strip()
-        if text:
-            kind, page = queries.search_jobs(viewer=user, text=text, filters=self._filter(), cursor=cursor,
-                                             limit=PAGE_SIZE)
-            return kind or "none", page
-        return "", queries.list_jobs(viewer=user, owner=owner, all_users=everyone, filters=self._filter(),
-                                     cursor=cursor, limit=PAGE_SIZE)
+        return job_search.find_jobs(viewer=user, owner=owner, all_users=everyone, filters=self._filter(),
+                                    sort=self.sort, q=self.search.strip(), cursor=cursor, limit=PAGE_SIZE)
 
     async def _read(self, user: User) -> None:
         lst = await self.get_state(JobsListState)
@@ -230,14 +252,19 @@ class JobsState(rx.State):
         live.watch(lst, username=user.username, admin=user.is_admin, owners=frozenset(owners),
                    job_ids=frozenset([text]) if text else frozenset(),
                    batch_ids=frozenset([text]) if text else frozenset())
-        lst.search_kind, page = self._page(user)
+        page = self._page(user)
+        lst.search_kind = page.kind if text else ""
+        lst._search_kind = lst.search_kind
         lst._show(page.jobs)
         lst.next_cursor = page.next_cursor or ""
+        lst.bounded = page.bounded
+        lst.sort = self.sort
         lst.counts = queries.status_counts(viewer=user, owner=owner, all_users=everyone)
-        lst.filtered = self.status_filter != ANY or self.type_filter != ANY or text != ""
+        lst.filtered = self.filtered
         lst.show_owner = user.is_admin and (everyone or bool(owner))
         f = self._filter()
         lst._match = (text, f.status or "", f.job_type or "", f.job_subtype or "")
+        lst._takes_new = self.sort == "created" and not self.date_to
         lst.loaded = True
         for fn in _AFTER_READ:  # e.g. the selection keeps only the rows still shown
             await fn(self, {r.id for r in lst.rows})
@@ -257,22 +284,22 @@ class JobsState(rx.State):
         got, problems = filters_of(dict(params))
         self.status_filter, self.type_filter = got["status"], got["type"]
         self.search, self.owner_filter, self.all_users = got["q"], got["owner"], got["all"]
-        self.link_problem = "; ".join(problems)
+        self.date_from, self.date_to, self.sort = got["from"], got["to"], got["sort"]
+        self.link_problem = address.said(problems)
 
-    def _address(self) -> str:
-        return address_of(status=self.status_filter, job_type=self.type_filter, q=self.search.strip(),
-                          owner=self.owner_filter.strip(), everyone=self.all_users)
+    def _wanted(self) -> dict[str, Any]:
+        owner = self.owner_filter.strip()
+        return {"status": self.status_filter, "type": self.type_filter, "q": self.search.strip(), "owner": owner,
+                "all": self.all_users and not owner, "from": self.date_from, "to": self.date_to, "sort": self.sort}
 
     async def _go(self):
         """Show the filters now set: at their address (a history entry of its own, whose
         load reads the list), or read again when the address is the one shown."""
         shown, _ = filters_of(dict(self.router.url.query_parameters))  # type: ignore[attr-defined]
-        owner = self.owner_filter.strip()
-        wanted = {"status": self.status_filter, "type": self.type_filter, "q": self.search.strip(), "owner": owner,
-                  "all": self.all_users and not owner}
+        wanted = self._wanted()
         if wanted == shown:
             return await self._reload()
-        return rx.redirect(self._address())
+        return rx.redirect(address.form(routes.JOBS, JOBS_ADDRESS, wanted))
 
     @rx.event
     async def load(self):
@@ -292,9 +319,13 @@ class JobsState(rx.State):
         lst = await self.get_state(JobsListState)
         if not lst.next_cursor:
             return
-        _, page = self._page(user, lst.next_cursor)
+        try:
+            page = self._page(user, lst.next_cursor)
+        except JobdeckError as exc:
+            return rx.toast.error(exc.message)
         lst._show(page.jobs, append=True)
         lst.next_cursor = page.next_cursor or ""
+        lst.bounded = page.bounded
 
     @rx.event
     async def set_status_filter(self, value: str):
@@ -304,6 +335,21 @@ class JobsState(rx.State):
     @rx.event
     async def set_type_filter(self, value: str):
         self.type_filter = value if value in dict(TYPE_OPTIONS) else ANY
+        return await self._go()
+
+    @rx.event
+    async def set_sort(self, value: str):
+        self.sort = value if value in SORTS else "created"
+        return await self._go()
+
+    @rx.event
+    async def apply_range(self, form: dict[str, Any]):
+        got, problems = address.parse(JOBS_ADDRESS, {"from": form.get("from"), "to": form.get("to")})
+        if not problems and got["from"] and got["to"] and got["from"] > got["to"]:
+            problems.append("the range ends before it begins")
+        if problems:
+            return rx.toast.error("Created: " + address.said(problems) + ".")
+        self.date_from, self.date_to = got["from"], got["to"]
         return await self._go()
 
     @rx.event
@@ -318,6 +364,7 @@ class JobsState(rx.State):
         self.search = ""
         self.status_filter = ANY
         self.type_filter = ANY
+        self.date_from = self.date_to = ""
         return await self._go()
 
     @rx.event
@@ -334,40 +381,47 @@ class JobsState(rx.State):
         return await self._go()
 
 
-MAX_SEARCH = 200  # characters of a search or a username in the address
+MAX_SEARCH = address.MAX_TEXT  # characters of a search or a username in the address
+
+# What the jobs panel's address may hold (app.state.address), in the order it is written.
+JOBS_ADDRESS = (
+    address.Param("status", "choice", ANY, STATUSES, "status", f" (one of {', '.join(STATUSES)})"),
+    address.Param("type", "choice", ANY, dict(TYPE_OPTIONS), "job type"),
+    address.Param("q", what="search"),
+    address.Param("owner", what="username"),
+    address.Param("all", "flag", False, what="all users"),
+    address.Param("from", "date", what="the range's first day"),
+    address.Param("to", "date", what="the range's last day"),
+    address.Param("sort", "choice", "created", SORTS, "sort", f" (one of {', '.join(SORTS)})"),
+)
 
 
 def filters_of(params: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     """The jobs panel's filters from its address, and what of it was not a filter's
     value (each left out: the view shows every status, say, instead of nothing)."""
-    problems: list[str] = []
-
-    def text(name: str, what: str) -> str:
-        value = str(params.get(name) or "").strip()
-        if len(value) > MAX_SEARCH or text_problem(value):
-            problems.append(f"the {what} is no text a search can take")
-            return ""
-        return value
-
-    status = str(params.get("status") or ANY)
-    if status != ANY and status not in STATUSES:
-        problems.append(f"{status[:40]!r} is no status (one of {', '.join(STATUSES)})")
-        status = ANY
-    job_type = str(params.get("type") or ANY)
-    if job_type != ANY and job_type not in dict(TYPE_OPTIONS):
-        problems.append(f"{job_type[:40]!r} is no job type")
-        job_type = ANY
-    everyone = str(params.get("all") or "") in ("1", "true")
-    return {"status": status, "type": job_type, "q": text("q", "search"), "owner": text("owner", "username"),
-            "all": everyone}, problems
+    got, problems = address.parse(JOBS_ADDRESS, params)
+    if got["from"] and got["to"] and got["from"] > got["to"]:
+        problems.append(f"the range {got['from']} to {got['to']} ends before it begins")
+        got["from"] = got["to"] = ""
+    if got["owner"]:
+        got["all"] = False  # one user's jobs, not everyone's
+    return got, problems
 
 
-def address_of(*, status: str = ANY, job_type: str = ANY, q: str = "", owner: str = "", everyone: bool = False) -> str:
+def address_of(*, status: str = ANY, job_type: str = ANY, q: str = "", owner: str = "", everyone: bool = False,
+               date_from: str = "", date_to: str = "", sort: str = "created") -> str:
     """The jobs panel's address showing these filters (only those set)."""
-    params = [("status", status if status != ANY else ""), ("type", job_type if job_type != ANY else ""),
-              ("q", q), ("owner", owner), ("all", "1" if everyone and not owner else "")]
-    query = urlencode([(k, v) for k, v in params if v])
-    return routes.JOBS + (f"?{query}" if query else "")
+    return address.form(routes.JOBS, JOBS_ADDRESS, {"status": status, "type": job_type, "q": q, "owner": owner,
+                                                    "all": everyone and not owner, "from": date_from,
+                                                    "to": date_to, "sort": sort})
+
+
+def created_range(first: str, last: str) -> tuple[Optional[datetime], Optional[datetime]]:
+    """The created-time range of two days (YYYY-MM-DD, UTC; either may be empty): from
+    the first day's start to the end of the last."""
+    def start(day: str) -> datetime:
+        return datetime.combine(date.fromisoformat(day), time(), tzinfo=timezone.utc)
+    return (start(first) if first else None), (start(last) + timedelta(days=1) if last else None)
 
 
 def _rows_of(jobs: list[Job], markers=None) -> tuple[list[ListRow], dict[str, RowLive], dict[str, str]]:

@@ -153,6 +153,7 @@ class RowLive:
     attempt: int = 1
     info: str = ""
     duration: str = ""  # how long it ran, once it finished
+    running_since: str = ""  # when it started, while it runs: the list says "running for …" live
 
 
 def list_row(job: Job, *, batch_total: int = 0, has_children: bool = False) -> ListRow:
@@ -177,14 +178,14 @@ def row_live(job: Job, run: Optional[runs.RunState] = None) -> RowLive:
                    progress=-1 if job.progress is None else int(round(job.progress * 100)), attempt=job.attempt,
                    info=(job.info or "") if job.status in ("FAILED", "CRASHED") else "",
                    duration=f"ran {duration(job.started_at, job.finished_at)}" if job.finished_at and job.started_at
-                   else "")
+                   else "", running_since=iso(job.started_at) if job.started_at and not job.finished_at else "")
 
 
 def run_live(run: runs.RunState, *, attempt: int = 1) -> RowLive:
     return RowLive(status=run.status, message=_short(run.last_message), progress=-1, attempt=attempt,
                    info=run.summary if run.failed else "",
                    duration=f"ran {duration(run.started_at, run.finished_at)}" if run.finished_at and run.started_at
-                   else "")
+                   else "", running_since=iso(run.started_at) if run.started_at and not run.finished_at else "")
 
 
 def sort_key(job: Job) -> str:

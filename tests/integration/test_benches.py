@@ -69,6 +69,8 @@ SMOKE = {
         r"seeded 10,000 jobs in",
         rf"status counts, one user +{NUM}ms +{NUM}ms +{NUM}ms +{NUM}ms +{NUM}",
         rf"listener, one burst \(10 jobs, 20 owners\) +{NUM}ms",
+        rf"jobs by run time: first page +{NUM}ms",
+        rf"words of a subject, bounded \(2,000 looked at\) +{NUM}ms",
         rf"N = 10,000: worst ratio N/10k {NUM} \(goal <= 1.5\); slowest first page {NUM} ms",
     ]),
     "lineage": (["--edges", "20000", "--repeat", "1"], {}, [
