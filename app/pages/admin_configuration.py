@@ -1,6 +1,6 @@
 """Configuration (/admin/configuration): backends, tasks and pipelines as configured (each
-empty table says what it is for), tasks and pipelines created, edited, duplicated and
-deleted in forms (app.pages.admin_config_forms); the whole configuration downloaded as one YAML
+empty table says what it is for), backends, tasks and pipelines created, edited,
+duplicated and deleted in forms (app.pages.admin_config_backends, app.pages.admin_config_forms); the whole configuration downloaded as one YAML
 document, and one uploaded, checked (what it would create, change and remove) and
 applied."""
 
