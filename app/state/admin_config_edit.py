@@ -9,16 +9,14 @@ from typing import Any
 
 import reflex as rx
 
-from app import runs
 from app.errors import JobdeckError
 from app.pipelines import config
 from app.pipelines.checks import DEFAULT_BACKEND
 from app.pipelines.handlers import HANDLERS
 from app.state.admin import admin_viewer
 from app.state.admin_configuration import AdminConfigurationState
-from app import routes
 from app.state.admin_config_rows import (PIPELINE_FIELDS, TASK_FIELDS, EnvRow, LaneRow, LiveRunRow, ParamRow, StepRow,
-                                         copy_name, env_rows, env_value, form_number, live_runs_text, param_row,
+                                         copy_name, env_rows, env_value, form_number, live_rows, param_row,
                                          param_value, place_env_refusal, place_refusal)
 from app.state.runview import plan_graph
 
@@ -211,16 +209,8 @@ class ConfigEditState(rx.State):
 
     def _live(self, *, task_id: int = 0, pipeline_id: int = 0) -> None:
         """The runs under way that use the task or pipeline edited (nothing for a new one)."""
-        self.live_runs, self.live_more, self.t_live, self.p_live = [], "", "", ""
-        if not (task_id or pipeline_id):
-            return
-        found, n = runs.live_run_list(task_id=task_id or None, pipeline_id=pipeline_id or None)
-        self.live_runs = [LiveRunRow(id=r.id, name=r.name, href=routes.job(r.id)) for r in found]
-        head, self.live_more = live_runs_text(n, runs.LIVE_COUNT_CAP, len(found), "it")
-        if task_id:
-            self.t_live = head
-        else:
-            self.p_live = head
+        self.live_runs, head, self.live_more = live_rows(task_id=task_id, pipeline_id=pipeline_id)
+        self.t_live, self.p_live = (head, "") if task_id else ("", head)
 
     def _read_backends(self) -> None:
         from app.backends import backend_configs

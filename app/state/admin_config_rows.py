@@ -165,3 +165,16 @@ def live_runs_text(total: int, cap: int, shown: int, what: str) -> tuple[str, st
     head = f"{n} run{'s' if total != 1 else ''} under way use{'s' if total == 1 else ''} {what}."
     rest = min(total, cap) - shown
     return head, ("" if rest <= 0 else f"and {rest}{'+' if total > cap else ''} more")
+
+
+def live_rows(*, task_id: int = 0, pipeline_id: int = 0) -> tuple[list[LiveRunRow], str, str]:
+    """The runs under way that use a task or a pipeline edited, as its form lists them:
+    the newest few (links to their pages), what is said of them, and of the rest. A new
+    one (no id) has none, and says nothing."""
+    from app import routes, runs
+
+    if not (task_id or pipeline_id):
+        return [], "", ""
+    found, n = runs.live_run_list(task_id=task_id or None, pipeline_id=pipeline_id or None)
+    head, more = live_runs_text(n, runs.LIVE_COUNT_CAP, len(found), "it")
+    return [LiveRunRow(id=r.id, name=r.name, href=routes.job(r.id)) for r in found], head, more
