@@ -5,6 +5,9 @@ a change is announced: every change sets a new token in Redis (`keys.backends_ve
 after its commit, and a reader that sees the token change reads the table again. So a
 worker that asks just after an admin's save gets the new settings, at the cost of one
 Redis GET per ask. When Redis does not answer, what was read is kept at most CACHE_S.
+
+Backends are those job types name (built in, never deleted) and those admins create;
+an admin's backend is deleted only when no task runs on it and no job waits on it.
 """
 
 from __future__ import annotations
