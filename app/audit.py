@@ -59,7 +59,7 @@ OPERATOR_NAME = "the operator"
 ACTIONS = (
     "job.lodge", "batch.lodge", "pipeline.run", "pipeline.run-again", "job.cancel", "job.retry", "submission.cancel",
     "jobs.bulk", "jobs.cancel", "jobs.retry", "jobs.delete",
-    "submission.delete", "backend.update", "backend.pause", "backend.resume", "backend.purge", "task.create",
+    "submission.delete", "backend.create", "backend.update", "backend.delete", "backend.pause", "backend.resume", "backend.purge", "task.create",
     "task.update", "task.delete", "pipeline.create", "pipeline.update", "pipeline.delete", "config.import",
     "user.add", "user.disable", "user.enable", "user.password-reset", "user.end-sign-ins", "user.token-revoke",
     "token.create", "token.revoke",

@@ -5,26 +5,33 @@ a change is announced: every change sets a new token in Redis (`keys.backends_ve
 after its commit, and a reader that sees the token change reads the table again. So a
 worker that asks just after an admin's save gets the new settings, at the cost of one
 Redis GET per ask. When Redis does not answer, what was read is kept at most CACHE_S.
+
+Backends are those job types name (built in, never deleted) and those admins create;
+an admin's backend is deleted only when no task runs on it and no job waits on it.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 import threading
 import time
 from dataclasses import dataclass
 from typing import Iterable, Optional
 
+import sqlalchemy as sa
 from sqlmodel import select
 
 from app import keys, queues
 from app.audit import audited
 from app.db import session
-from app.errors import InvalidInput, NotFound, PermissionDenied
+from app.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from app.jobtypes import BACKENDS, spec_for
-from app.models import Backend, User
+from app.lifecycle import FINAL, JobStatus
+from app.models import Backend, Job, Task, User
 from app.settings import get_settings
+from app.shapes import check_text
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +44,7 @@ UNKNOWN = object()  # the token could not be read (Redis away)
 _lock = threading.Lock()
 _cache: tuple[float, str, object, dict[str, "BackendConfig"]] = (0.0, "", UNKNOWN, {})
 _redis_failed_at = -REDIS_RETRY_S
+LIVE = frozenset(s.value for s in JobStatus if s not in FINAL)
 
 
 @dataclass(frozen=True)
@@ -187,9 +195,104 @@ def write_backend(s, name: str, values: dict[str, int]) -> None:
     s.add(row)
 
 
+# A backend's name is its queues' names too (keys.queue_name adds "/<priority>"): plain.
+_BACKEND_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+MAX_DESCRIPTION = 500
+
+
+def check_name(value) -> str:
+    name = str(value if value is not None else "").strip()
+    if not _BACKEND_NAME_RE.match(name):
+        raise InvalidInput(f"A backend's name is 1-64 lower-case letters, digits, - and _, starting with a letter "
+                           f"or digit (it names its queues); {name[:80]!r} is not.", field="name")
+    return name
+
+
+def check_description(value) -> str:
+    text = str(value if value is not None else "")
+    if len(text) > MAX_DESCRIPTION:
+        raise InvalidInput(f"description is longer than {MAX_DESCRIPTION} characters.", field="description")
+    return check_text(text, "description")
+
+
+@audited("backend.create", target="name")
+def create_backend(*, actor: User, name: str, description: str = "", max_workers=None, idle_timeout_s=None,
+                   job_timeout_s=None) -> BackendConfig:
+    """A new backend (admins): its queues exist from its first job, and every pool serves
+    it from its next look at the settings. Settings left None take the defaults
+    (JOBDECK_WORKERS workers, 120 s idle, each job's own time limit). Everything is
+    checked before anything is written; InvalidInput names the field, Conflict a name
+    in use."""
+    if actor.role != "admin":
+        raise PermissionDenied("Creating a backend is for admins.")
+    name = check_name(name)
+    description = check_description(description)
+    values = check_settings({"max_workers": max_workers, "idle_timeout_s": idle_timeout_s,
+                             "job_timeout_s": job_timeout_s})
+    if name in backend_configs(refresh=True):
+        raise Conflict(f"A backend named {name!r} exists already.", field="name")
+    start = default_config(name)
+    row = Backend(name=name, description=description, max_workers=values.get("max_workers", start.max_workers),
+                  idle_timeout_s=values.get("idle_timeout_s", start.idle_timeout_s),
+                  job_timeout_s=values.get("job_timeout_s", 0))
+    try:
+        with session(write=True) as s:
+            s.add(row)
+    except sa.exc.IntegrityError:
+        raise Conflict(f"A backend named {name!r} exists already.", field="name") from None
+    announce_change()
+    log.warning("backend %s created by %s", name, actor.username)
+    return backend_configs(refresh=True)[name]
+
+
+def description_of(name: str) -> str:
+    """A backend's description ("" for a built-in one without a row)."""
+    with session() as s:
+        row = s.exec(select(Backend).where(Backend.name == name)).first()
+    return row.description if row is not None else ""
+
+
+def backend_users(s, name: str) -> tuple[list[str], int]:
+    """What still needs a backend: the tasks bound to it (by name), and how many live jobs
+    wait or run on its queues (read through the status index: live jobs only)."""
+    tasks = sorted(s.exec(select(Task.name).where(Task.backend == name)))
+    live = s.exec(select(sa.func.count()).select_from(Job)
+                  .where(Job.status.in_(list(LIVE)), Job.queue == name)).one()
+    return tasks, int(live or 0)
+
+
+@audited("backend.delete", target="name")
+def delete_backend(*, actor: User, name: str) -> None:
+    """Remove a backend an admin created (admins). Refused (Conflict, naming them) while
+    a task is bound to it or a job waits or runs on it; a backend that job types name is
+    built in and stays."""
+    if actor.role != "admin":
+        raise PermissionDenied("Deleting a backend is for admins.")
+    name = (name or "").strip()
+    if name in BACKENDS:
+        raise Conflict(f"Backend {name!r} is built in: job types run on it. Pause it instead (0 max workers).",
+                       field="name")
+    with session(write=True) as s:
+        row = s.exec(select(Backend).where(Backend.name == name)).first()
+        if row is None:
+            raise NotFound(f"No backend {name!r}; backends: {', '.join(sorted(backend_configs()))}.")
+        tasks, live = backend_users(s, name)
+        if tasks:
+            shown = ", ".join(tasks[:10]) + (f" and {len(tasks) - 10} more" if len(tasks) > 10 else "")
+            raise Conflict(f"Backend {name!r} runs task{'s' if len(tasks) != 1 else ''} {shown}; move "
+                           f"{'it' if len(tasks) == 1 else 'them'} to another backend first.", field="name")
+        if live:
+            raise Conflict(f"Backend {name!r} has {live} job{'s' if live != 1 else ''} waiting or running; let "
+                           f"{'it' if live == 1 else 'them'} finish or cancel {'it' if live == 1 else 'them'} first.",
+                           field="name")
+        s.delete(row)
+    announce_change()
+    log.warning("backend %s deleted by %s", name, actor.username)
+
+
 @audited("backend.update", target="name")
 def update_backend(*, actor: User, name: str, max_workers=None, idle_timeout_s=None,
-                   job_timeout_s=None) -> BackendConfig:
+                   job_timeout_s=None, description=None) -> BackendConfig:
     """Change a backend's settings (admins only); fields left None keep their value.
     A backend that job types name but that has no row yet gets one. Every value is
     checked before anything is written (InvalidInput names the field). The change is
@@ -197,7 +300,9 @@ def update_backend(*, actor: User, name: str, max_workers=None, idle_timeout_s=N
     if actor.role != "admin":
         raise PermissionDenied("Changing a backend is for admins.")
     given = {"max_workers": max_workers, "idle_timeout_s": idle_timeout_s, "job_timeout_s": job_timeout_s}
-    values = check_settings(given)
+    values: dict = check_settings(given)
+    if description is not None:
+        values["description"] = check_description(description)
     name = (name or "").strip()
     with session(write=True) as s:
         write_backend(s, name, values)

@@ -33,12 +33,14 @@ SECTIONS = ("backends", "tasks", "pipelines")
 MAX_ITEMS = 1000  # backends, tasks or pipelines in one document
 MAX_PARAMETERS = 50
 MAX_VALIDATORS = 20
+MAX_ENVIRONMENT = 50  # variables of a task
 
 # Each kind's fields in the order a document writes them, with their defaults (left out
 # of an export); None as a default: always written.
 BACKEND_FIELDS = {"name": None, "max_workers": None, "idle_timeout_s": None, "job_timeout_s": None}
 TASK_FIELDS = {"name": None, "description": "", "backend": None, "kind": None, "command": "", "handler": "",
-               "input_glob": "", "output_glob": "", "ok_exit_codes": "0", "timeout_s": 600, "parameters": []}
+               "input_glob": "", "output_glob": "", "ok_exit_codes": "0", "timeout_s": 600, "retries": 0,
+               "software_version": "", "environment": {}, "parameters": []}
 PARAMETER_FIELDS = {"name": None, "flag": "", "default": "", "required": False, "type": "text", "choices": [],
                     "minimum": None, "maximum": None, "bool_valued": False}
 PIPELINE_FIELDS = {"name": None, "description": "", "steps": None, "queue_hog_size": None,
@@ -238,8 +240,14 @@ def _task(value: Any, path: str) -> tuple[dict[str, Any], list[ParameterInfo]]:
     given: dict[str, Any] = {}
     for k, v in t.items():
         at = f"{path}.{k}"
-        if k == "timeout_s":
+        if k in ("timeout_s", "retries"):
             given[k] = _whole(v, at)
+        elif k == "environment":
+            if not isinstance(v, dict):
+                raise _bad(at, f"must be a mapping of variable names to values, not {_kind(v)}")
+            if len(v) > MAX_ENVIRONMENT:
+                raise _bad(at, f"has {len(v)} variables; at most {MAX_ENVIRONMENT} are read")
+            given[k] = {name: _text(x, f"{at}.{name}", numbers=True) for name, x in v.items()}
         elif k == "parameters":
             given[k] = [_parameter_in(p, f"{at}[{j}]")
                         for j, p in enumerate(_list(v, at, "parameters", MAX_PARAMETERS))]

@@ -233,6 +233,9 @@ class RunTask(Payload):
     inputs: list[FileRef] = Field(default_factory=list, max_length=1000)
     parameters: dict[str, str] = Field(default_factory=dict)
     email: Optional[str] = Field(default=None, max_length=254)  # told when the run ends (app.notify)
+    # Automatic retries of this step after FAILED or CRASHED: its task's, as the step was
+    # lodged (the retry policy of its job, see `retry_policy_of`).
+    retries: int = Field(default=0, ge=0, le=10)
 
 
 class KeptFile(Result):
@@ -347,10 +350,25 @@ class JobTypeSpec:
     user_may_launch: bool = False
     provena: bool = True
     retry: RetryPolicy = RETRY_CRASHES
+    # The payload's `retries` (a pipeline step's: its task's) replaces `retry` when above 0.
+    retries_in_payload: bool = False
 
     @property
     def key(self) -> tuple[str, str]:
         return (self.job_type, self.job_subtype)
+
+
+def retry_policy_of(spec: JobTypeSpec, payload: Optional[dict[str, Any]] = None) -> RetryPolicy:
+    """The retry policy of one job: its type's, or for a type whose payload says how many
+    retries (a pipeline step: an admin set them on its task) FAILED and CRASHED both
+    retried that many times, 2 s apart then doubling."""
+    if not spec.retries_in_payload:
+        return spec.retry
+    n = (payload or {}).get("retries")
+    if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
+        return spec.retry
+    return RetryPolicy(max_attempts=1 + min(n, 10), backoff_s=2.0, backoff_factor=2.0, max_backoff_s=300.0,
+                       on=frozenset({"FAILED", "CRASHED"}))
 
 
 _T = "worker.tasks."
@@ -382,9 +400,9 @@ SPECS: dict[tuple[str, str], JobTypeSpec] = {s.key: s for s in [
                 "Wake up system workers", timeout_s=30, provena=False, retry=NO_RETRY),
     # Lodged by app.pipelines, on the backend of its task; the task's own timeout_s
     # limits each run, this is only the ceiling. A command may not be idempotent: no
-    # automatic retry (a person retries a step by hand).
+    # automatic retry (a person retries a step by hand) unless its task asks for some.
     JobTypeSpec("PIPELINE", "RUN_TASK", RunTask, RunTaskResult, _T + "run_task", "pipeline",
-                "Pipeline step", timeout_s=86_400, provena=False, retry=NO_RETRY),
+                "Pipeline step", timeout_s=86_400, provena=False, retry=NO_RETRY, retries_in_payload=True),
     JobTypeSpec("PIPELINE", "PIPELINE_WAKE_UP", WakeUp, WakeUpResult, _T + "wake_up", "pipeline",
                 "Wake up pipeline workers", timeout_s=30, provena=False, retry=NO_RETRY),
     # Lodged by app.notify when a run or batch ends (Provena's EMAIL / SEND_EMAIL). A mail

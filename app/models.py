@@ -182,6 +182,12 @@ class Task(SQLModel, table=True):
     ok_exit_codes: str = "0"  # comma separated
     timeout_s: int = 600
     created_at: datetime = _created()
+    # Variables added to its command's environment (name -> value), never through a shell.
+    environment: dict[str, str] = Field(default_factory=dict, sa_type=sa.JSON)
+    # Automatic retries of a step that ended FAILED or CRASHED (app.retries), 0: none.
+    retries: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    # The software version or configuration each step's provenance record names (free text).
+    software_version: str = Field(default="", sa_column_kwargs={"server_default": ""})
 
 
 class TaskParameter(SQLModel, table=True):

@@ -149,6 +149,14 @@ def _task_config(conn: sa.Connection, task_id: Any) -> dict[str, Any]:
     cfg = {"task_id": t.id, "name": t.name, "kind": t.kind, "command": t.command, "handler": t.handler,
            "input_glob": t.input_glob, "output_glob": t.output_glob, "ok_exit_codes": t.ok_exit_codes,
            "timeout_s": t.timeout_s, "parameters": [list(p) for p in params]}
+    # Written only when set, so the configuration (and its sha256) of a task without them
+    # reads as it did before tasks had them.
+    if t.software_version:
+        cfg["software_version"] = t.software_version
+    if t.environment:
+        cfg["environment"] = dict(sorted(t.environment.items()))
+    if t.retries:
+        cfg["retries"] = t.retries
     if t.kind == "handler" and t.handler:
         code = fingerprint.code_version(t.handler)
         cfg["handler_package"], cfg["handler_version"] = code["package"], code["version"]

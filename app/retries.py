@@ -1,5 +1,6 @@
 """Automatic retries. A job that ends FAILED or CRASHED gets another attempt when the
-retry policy of its type says so (app.jobtypes.RetryPolicy): a transition to PENDING
+retry policy of its type says so (app.jobtypes.RetryPolicy; a pipeline step's is its
+task's `retries`, carried in its payload): a transition to PENDING
 (attempt + 1, history kept) through app.lifecycle, then a delayed enqueue.
 
 The delay is kept by RQ's scheduled registry of the backend's queue; the pool moves due
@@ -20,7 +21,7 @@ import sqlalchemy as sa
 from app import lifecycle, queues
 from app.db import session, utcnow
 from app.errors import NotFound, TransitionRejected
-from app.jobtypes import SPECS, spec_for
+from app.jobtypes import SPECS, retry_policy_of, spec_for
 from app.keys import NORMAL, rq_job_id
 from app.lifecycle import JobStatus, Transitioned
 from app.models import Job
@@ -42,6 +43,10 @@ def retry_if_due(*, job_id: str, job_type: str, job_subtype: str, status: str,
                  attempt: int) -> Optional[Transitioned]:
     spec = spec_for(job_type, job_subtype)
     policy = spec.retry
+    if spec.retries_in_payload:  # a pipeline step: the retries its task asked for when it was lodged
+        with session() as s:
+            payload = s.connection().execute(sa.select(_job.c.payload).where(_job.c.id == job_id)).scalar()
+        policy = retry_policy_of(spec, payload)
     if not policy.retries(status, attempt):
         return None
     nxt = attempt + 1
@@ -145,7 +150,10 @@ def sweep_missed(*, older_than_s: float = 10.0, window_s: float = 3600.0, limit:
     conds = []
     for spec in SPECS.values():
         p = spec.retry
-        if p.max_attempts > 1 and p.on:
+        if spec.retries_in_payload:  # attempt <= retries: another attempt is due (FAILED and CRASHED alike)
+            conds.append(sa.and_(_job.c.job_type == spec.job_type, _job.c.job_subtype == spec.job_subtype,
+                                 _job.c.attempt <= _job.c.payload["retries"].as_integer()))
+        elif p.max_attempts > 1 and p.on:
             conds.append(sa.and_(_job.c.job_type == spec.job_type, _job.c.job_subtype == spec.job_subtype,
                                  _job.c.status.in_(sorted(p.on)), _job.c.attempt < p.max_attempts))
     if not conds:

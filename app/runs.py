@@ -230,3 +230,43 @@ def live_runs(pipeline_id: int, cap: int = LIVE_COUNT_CAP, read: int = 10_000) -
             if n > cap:
                 break
     return min(n, cap + 1)
+
+
+@dataclass
+class LiveRun:
+    id: str  # the run's root: its page is that job's
+    name: str  # "<pipeline> on <upload>"
+
+
+def live_run_list(*, pipeline_id: Optional[int] = None, task_id: Optional[int] = None, first: int = 10,
+                  cap: int = LIVE_COUNT_CAP, read: int = 10_000) -> tuple[list[LiveRun], int]:
+    """The runs under way of a pipeline, or whose plan has a task as a step: the newest
+    `first` of them, and how many there are, counted up to `cap` (cap + 1 reads "more
+    than cap"). Read as `live_runs` reads them: the live jobs (at most `read`), then
+    their runs' roots by id, never a pipeline's or a task's history."""
+    live = (JobStatus.PENDING.value, JobStatus.DEQUEUED.value, JobStatus.IN_PROGRESS.value)
+    cols = [_job.c.id, _job.c.workflow_id, _job.c.job_type, _job.c.job_subtype]
+    with session() as s:
+        conn = s.connection()
+        rows = conn.execute(sa.select(*cols, *([_job.c.payload] if task_id is not None else []))
+                            .where(_job.c.status.in_(live)).limit(read)).all()
+        roots: set[str] = set()
+        for r in rows:
+            if r.job_type != JOB_TYPE or r.job_subtype != RUN_SUBTYPE:
+                continue
+            if task_id is not None:
+                plan = (r.payload or {}).get("plan") or []
+                if not any(isinstance(st, dict) and st.get("task_id") == task_id for st in plan):
+                    continue
+            roots.add(r.workflow_id or r.id)
+        found: list[tuple[Any, str, dict]] = []
+        ordered = sorted(roots)
+        for i in range(0, len(ordered), 500):
+            q = sa.select(_job.c.created_at, _job.c.id, _job.c.payload).where(_job.c.id.in_(ordered[i:i + 500]))
+            if pipeline_id is not None:
+                q = q.where(_job.c.pipeline_id == pipeline_id)
+            found += [tuple(r) for r in conn.execute(q)]
+            if len(found) > cap:
+                break
+    found.sort(key=lambda r: (r[0], r[1]), reverse=True)  # newest first
+    return [LiveRun(r[1], run_name(r[2]) or r[1]) for r in found[:first]], min(len(found), cap + 1)

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from typing import Callable, Optional, TypeVar
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Response
 
 from app import backends, configuration, job_search, launch, queries, queue_admin, queues, submissions, workers
 from app.api.deps import AUTH_RESPONSES, admin_user
 from app.api.jobs import Cursor, JobId, Limit, Search, Sort, _p, filters
 from app.api.schemas import (
-    BackendLiveOut, BackendOut, BackendPatch, JobAdminOut, JobAdminPageOut, JobOut, PoolOut, StatusCountsOut,
+    BackendIn, BackendLiveOut, BackendOut, BackendPatch, JobAdminOut, JobAdminPageOut, JobOut, PoolOut, StatusCountsOut,
     PurgeIn, PurgedOut, QueuePageOut, StuckJobOut, SubmissionCancelOut, SubmissionDeleteOut, SubmissionOut,
     SubmissionPageOut, WaitingJobOut, WakeOut, WorkerOut,
 )
@@ -104,6 +104,25 @@ def _backends(admin: User, only: Optional[str] = None) -> list[BackendOut]:
             summary="Every backend: its settings, and its workers and queue now")
 def list_backends(admin: User = Depends(admin_user)) -> list[BackendOut]:
     return _backends(admin)
+
+
+@router.post("/backends", status_code=201, response_model=BackendOut,
+             summary="Create a backend (admins); pools serve it within seconds",
+             responses=_p(409, 422, d403="Not allowed for this caller (services may not create backends)",
+                          d409="A backend of that name exists"))
+def create_backend(body: BackendIn, response: Response, admin: User = Depends(admin_user)) -> BackendOut:
+    done = backends.create_backend(actor=admin, **body.model_dump())
+    response.headers["Location"] = f"/api/admin/backends/{done.name}"
+    return _backends(admin, only=done.name)[0]
+
+
+@router.delete("/backends/{name}", status_code=204, response_class=Response,
+               summary="Delete a backend an admin created; refused while a task runs on it or a job waits on it",
+               responses=_p(404, 409, d403="Not allowed for this caller (services may not delete backends)",
+                            d409="A task runs on it, a job waits on it, or it is built in"))
+def delete_backend(name: str = BackendName, admin: User = Depends(admin_user)) -> Response:
+    backends.delete_backend(actor=admin, name=name)
+    return Response(status_code=204)
 
 
 @router.patch("/backends/{name}", response_model=BackendOut,

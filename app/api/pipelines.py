@@ -75,6 +75,14 @@ class TaskIn(BaseModel):
     ok_exit_codes: Line = Field(default="0", max_length=200, examples=["0,1"])
     timeout_s: int = Field(default=600, description="Seconds a run of the task may take (1-86400)")
     parameters: list[ParameterIn] = Field(default_factory=list, max_length=50)
+    environment: dict[str, str] = Field(default_factory=dict, max_length=50,
+                                        description="Variables added to the command's environment, name to value "
+                                                    "(names as a shell writes them; values up to 4000 characters)",
+                                        examples=[{"LC_ALL": "C"}])
+    retries: int = Field(default=0, description="Automatic retries of a step that ended FAILED or CRASHED (0-10)")
+    software_version: Line = Field(default="", max_length=500,
+                                   description="The software version or configuration each step's provenance "
+                                               "record names, e.g. wc (GNU coreutils) 9.1")
 
 
 class TaskOut(TaskIn):
@@ -85,7 +93,8 @@ class TaskOut(TaskIn):
         return cls(id=t.id, name=t.name, description=t.description, backend=t.backend, kind=t.kind,
                    command=t.command, handler=t.handler, input_glob=t.input_glob, output_glob=t.output_glob,
                    ok_exit_codes=t.ok_exit_codes, timeout_s=t.timeout_s,
-                   parameters=[ParameterIn(**vars(p)) for p in t.parameters])
+                   parameters=[ParameterIn(**vars(p)) for p in t.parameters], environment=t.environment,
+                   retries=t.retries, software_version=t.software_version)
 
 
 class StepIn(BaseModel):

@@ -305,10 +305,27 @@ class ModelRunsIn(BaseModel):
 # --- admin: backends, workers, pools, submissions -------------------------------------
 
 
+class BackendIn(BaseModel):
+    """A new backend (admins); a setting left out or null takes its default."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(max_length=200, description="Lower-case letters, digits, - and _ (it names its queues)",
+                      examples=["gpu"])
+    description: str = Field("", max_length=2000, examples=["The machines with a GPU"])
+    max_workers: Optional[StrictInt] = Field(None, description="0-100; 0 creates it paused", examples=[2])
+    idle_timeout_s: Optional[StrictInt] = Field(None, description="Seconds an idle worker waits before it "
+                                                                   "stops (1-86400; default 120)")
+    job_timeout_s: Optional[StrictInt] = Field(None, description="Seconds its jobs may run (0-86400); 0 lets "
+                                                                  "each job's own limit apply")
+
+
 class BackendPatch(BaseModel):
     """Change a backend (admins); a field left out or null keeps its value."""
 
     model_config = ConfigDict(extra="forbid")
+
+    description: Optional[str] = Field(None, max_length=2000)
 
     max_workers: Optional[StrictInt] = Field(None, description="0-100; 0 pauses the backend", examples=[4])
     idle_timeout_s: Optional[StrictInt] = Field(None, description="Seconds an idle worker waits before it "

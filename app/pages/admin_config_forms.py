@@ -9,7 +9,7 @@ import reflex as rx
 from app.components.flow import run_graph
 from app.pipelines.checks import PLACEHOLDERS
 from app.validators import VALIDATORS
-from app.state.admin_config_rows import PARAM_TYPES, LaneRow, ParamRow, StepRow
+from app.state.admin_config_rows import PARAM_TYPES, EnvRow, LaneRow, LiveRunRow, ParamRow, StepRow
 from app.state.admin_config_edit import ConfigEditState as E
 
 
@@ -89,6 +89,46 @@ def _parameters() -> rx.Component:
         spacing="2", width="100%", class_name="task-parameters")
 
 
+def _env(r: EnvRow, i) -> rx.Component:
+    return rx.vstack(
+        rx.hstack(
+            rx.input(value=r.name, placeholder="NAME, e.g. LC_ALL", on_change=lambda v: E.set_env(i, "name", v),
+                     width="14em", class_name="env-name", aria_label="Variable name", font_family="monospace"),
+            rx.text("=", color_scheme="gray"),
+            rx.input(value=r.value, placeholder="value", on_change=lambda v: E.set_env(i, "value", v),
+                     width="22em", class_name="env-value", aria_label="Value", font_family="monospace"),
+            rx.icon_button(rx.icon("x", size=14), variant="ghost", color_scheme="gray", type="button",
+                           on_click=E.remove_env(i), aria_label="Remove this variable", class_name="env-remove"),
+            spacing="2", align="center"),
+        _refusal(r.error != "", r.error, r.error_field),
+        spacing="1", width="100%", class_name="env-row", custom_attrs={"data-name": r.name})
+
+
+def _environment() -> rx.Component:
+    return rx.vstack(
+        rx.text("Environment variables", size="2", weight="medium"),
+        rx.text("Set for the command when a step runs (never through a shell), on top of PATH, LANG and LC_ALL; "
+                "HOME and TMPDIR are the step's own. Names are letters, digits and _. Values appear in each "
+                "step's provenance record: keep secrets out.", size="1", color_scheme="gray"),
+        rx.foreach(E.t_env, _env),
+        rx.button(rx.icon("plus", size=14), "Add a variable", variant="soft", size="1", type="button",
+                  on_click=E.add_env, class_name="env-add"),
+        _refusal(E.t_field == "environment", E.t_error, "environment"),
+        spacing="2", width="100%", class_name="task-environment")
+
+
+def _live_run(r: LiveRunRow) -> rx.Component:
+    return rx.el.li(rx.link(r.name, href=r.href, class_name="live-run", custom_attrs={"data-run": r.id}))
+
+
+def live_runs_list() -> rx.Component:
+    """The runs under way that use what the open form edits: the newest few, then how many more."""
+    return rx.cond(E.live_runs.length() > 0, rx.box(  # type: ignore[attr-defined]
+        rx.el.ul(rx.foreach(E.live_runs, _live_run), style={"margin": "0.25em 0 0 1.25em", "font-size": "0.85em"}),
+        rx.cond(E.live_more != "", rx.text(E.live_more, size="1", color_scheme="gray", class_name="live-more")),
+        class_name="live-runs"))
+
+
 _PLACEHOLDERS = "; ".join(f"{{{k}}}: {v}" for k, v in PLACEHOLDERS.items())
 
 
@@ -105,11 +145,13 @@ def task_dialog() -> rx.Component:
         rx.dialog.title(rx.cond(E.task_id != 0, "Edit the task", "New task")),
         rx.dialog.description(
             rx.cond(E.task_id != 0,
-                    "Steps not yet started run the task as you save it; steps already running keep what they "
-                    "started with.",
+                    rx.text("Steps not yet started run the task as you save it; steps already running keep what "
+                            "they started with, and each step's record names the definition it ran. ",
+                            rx.text.strong(E.t_live, class_name="task-live")),
                     "A task is one step a pipeline can run: a command or a handler, on a backend."),
             size="2", color_scheme="gray"),
         rx.vstack(
+            live_runs_list(),
             _general(E.t_field, E.t_error),
             _field("Name", "", _input(E.t_name, E.set_t_name, "name"), "name"),
             _field("Description", "", _input(E.t_description, E.set_t_description, "description"), "description"),
@@ -134,9 +176,15 @@ def task_dialog() -> rx.Component:
                 _field("Time limit (seconds)", "A step running longer is stopped.",
                        _input(E.t_timeout, E.set_t_timeout, "timeout_s"), "timeout_s"),
                 spacing="3", width="100%"),
-            rx.text("A task has no environment variables, retries or version of its own: a failed step is retried "
-                    "from its run, and the software it runs is what the backend's workers have.",
-                    size="1", color_scheme="gray"),
+            _environment(),
+            rx.hstack(
+                _field("Automatic retries", "A step that fails or crashes is tried again this many times "
+                       "(0-10; 2 s apart, then doubling). 0: a person retries it.",
+                       _input(E.t_retries, E.set_t_retries, "retries"), "retries"),
+                _field("Software version", "What each step's provenance record names as the software it ran, "
+                       "e.g. wc (GNU coreutils) 9.1.", _input(E.t_version, E.set_t_version, "software_version"),
+                       "software_version"),
+                spacing="3", width="100%"),
             rx.flex(
                 rx.dialog.close(rx.button("Cancel", variant="soft", color_scheme="gray", type="button")),
                 rx.button(rx.cond(E.task_id != 0, "Save the task", "Create the task"), on_click=E.save_task,
@@ -194,6 +242,7 @@ def pipeline_dialog() -> rx.Component:
                     "A pipeline is a recipe of task steps; a run of it goes order by order."),
             size="2", color_scheme="gray"),
         rx.vstack(
+            live_runs_list(),
             _general(E.p_field, E.p_error),
             _field("Name", "", _input(E.p_name, E.set_p_name, "name"), "name", "pipeline"),
             _field("Description", "", _input(E.p_description, E.set_p_description, "description"), "description",

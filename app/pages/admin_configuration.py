@@ -1,6 +1,6 @@
 """Configuration (/admin/configuration): backends, tasks and pipelines as configured (each
-empty table says what it is for), tasks and pipelines created, edited, duplicated and
-deleted in forms (app.pages.admin_config_forms); the whole configuration downloaded as one YAML
+empty table says what it is for), backends, tasks and pipelines created, edited,
+duplicated and deleted in forms (app.pages.admin_config_backends, app.pages.admin_config_forms); the whole configuration downloaded as one YAML
 document, and one uploaded, checked (what it would create, change and remove) and
 applied."""
 
@@ -11,9 +11,11 @@ import reflex as rx
 from app import routes
 from app.components.common import empty_state, section, when
 from app.pages.admin import admin_page
+from app.pages.admin_config_backends import backend_actions, backend_delete_dialog, backend_dialog
 from app.pages.admin_config_forms import delete_dialog, pipeline_actions, pipeline_dialog, task_actions, task_dialog
 from app.state.admin_configuration import IMPORT_UPLOAD_ID, BackendConfigRow, ChangeRow, PipelineRow, TaskRow
 from app.state.admin_configuration import AdminConfigurationState as C
+from app.state.admin_config_backends import BackendEditState as B
 from app.state.admin_config_edit import ConfigEditState as E
 
 
@@ -37,6 +39,7 @@ def _backend(b: BackendConfigRow) -> rx.Component:
         rx.table.cell(rx.text(b.name, weight="medium")), rx.table.cell(_small(b.description)),
         rx.table.cell(_small(b.max_workers)), rx.table.cell(_small(b.idle_timeout)),
         rx.table.cell(_small(b.job_timeout)), rx.table.cell(when(b.created, b.created_exact)),
+        rx.table.cell(backend_actions(b.name, b.built_in)),
         custom_attrs={"data-backend": b.name}, class_name="config-backend-row")
 
 
@@ -50,7 +53,16 @@ def _task(t: TaskRow) -> rx.Component:
         rx.table.cell(rx.vstack(rx.hstack(rx.text("in", size="1", color_scheme="gray"), _code(t.inputs)),
                                 rx.hstack(rx.text("out", size="1", color_scheme="gray"), _code(t.outputs)),
                                 spacing="1")),
-        rx.table.cell(_small(t.ok_exit_codes)), rx.table.cell(_small(t.timeout)),
+        rx.table.cell(rx.vstack(
+            _small(t.ok_exit_codes),
+            rx.cond(t.retries > 0, rx.text(t.retries, " retries", size="1", color_scheme="gray",
+                                           class_name="task-retries")), spacing="0")),
+        rx.table.cell(_small(t.timeout)),
+        rx.table.cell(rx.vstack(
+            rx.cond(t.environment != "", _code(t.environment), rx.text("—", color_scheme="gray")),
+            rx.cond(t.software_version != "", rx.text(t.software_version, size="1", color_scheme="gray",
+                                                      class_name="task-version")),
+            spacing="1"), class_name="task-env"),
         rx.table.cell(task_actions(t.name)),
         custom_attrs={"data-task": t.name}, class_name="config-task-row")
 
@@ -132,9 +144,9 @@ def admin_configuration_page() -> rx.Component:
         rx.cond(
             C.loaded,
             rx.vstack(
-                section("Backends", rx.cond(
+                section("Backends", _new("New backend", B.new_backend, "backend-new"), rx.cond(
                     C.backends.length() > 0,  # type: ignore[attr-defined]
-                    _table(["Name", "Description", "Max workers", "Idle timeout", "Job time limit", "Configured"],
+                    _table(["Name", "Description", "Max workers", "Idle timeout", "Job time limit", "Configured", ""],
                            C.backends, _backend, "config-backends"),
                     empty_state("server", "No backend configured",
                                 "A backend is where tasks run: a queue with its own pool of workers (how many at "
@@ -145,7 +157,7 @@ def admin_configuration_page() -> rx.Component:
                 section("Tasks", _new("New task", E.new_task, "task-new"), rx.cond(
                     C.tasks.length() > 0,  # type: ignore[attr-defined]
                     _table(["Task", "Backend", "Runs", "Parameters", "Input / output files", "OK exit codes",
-                            "Time limit", ""], C.tasks, _task, "config-tasks"),
+                            "Time limit", "Environment, version", ""], C.tasks, _task, "config-tasks"),
                     empty_state("terminal", "No tasks yet",
                                 "A task is one executable step a pipeline can run: a command template (e.g. "
                                 "wc -l {input}) or a registered Python handler, with its parameters, the files it "
@@ -161,7 +173,7 @@ def admin_configuration_page() -> rx.Component:
                                 "steps of equal order run in parallel, each order after the one before succeeds."),
                 )),
                 _import(),
-                task_dialog(), pipeline_dialog(), delete_dialog(),
+                task_dialog(), pipeline_dialog(), delete_dialog(), backend_dialog(), backend_delete_dialog(),
                 spacing="4",
                 width="100%",
             ),

@@ -9,6 +9,9 @@ Placeholders: {input} (the step's first input file), {inputs} (all of them, as
 separate arguments; only as a whole argument), {upload} (the file the user uploaded),
 {output_dir} (where the step writes the files it keeps) and {<parameter name>}.
 A parameter not named in the template but given a flag is passed as `flag value`.
+A task's environment variables are added to its command's process environment (never
+through a shell); its retries are the retry policy of its steps (app.retries), and its
+software version is named in each step's provenance record (app.records).
 
 A pipeline is ordered steps of tasks; steps of equal order run in parallel. Running it
 stores the upload and lodges the first order's steps as one workflow: the first step is

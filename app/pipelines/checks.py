@@ -23,7 +23,6 @@ from app.pipelines.handlers import HANDLERS
 from app.shapes import check_text
 
 JOB_TYPE, JOB_SUBTYPE = "PIPELINE", "RUN_TASK"
-JOB_TYPE, JOB_SUBTYPE = "PIPELINE", "RUN_TASK"
 DEFAULT_BACKEND = "pipeline"
 KINDS = ("command", "handler")
 PLACEHOLDERS = {
@@ -38,6 +37,14 @@ HISTORY_CHARS = 4000  # of a command's stdout and stderr, in its history and res
 TIMEOUT_GRACE_S = 2.0  # a worker's own watch halts a step this long after the task's limit
 
 _NAME_RE = re.compile(r"^[^\x00-\x1f/\\]{1,64}$")
+_ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")  # a shell variable's name
+MAX_ENV_VARS = 50
+MAX_ENV_VALUE = 4000  # characters of one value
+# Set by the runner for every step (its own directories, its locale); JOBDECK_* are the
+# worker's settings, never a command's.
+RESERVED_ENV = ("HOME", "TMPDIR")
+MAX_RETRIES = 10
+MAX_VERSION = 500
 _FILE_RE = re.compile(r"^\w[\w.\- ()+,]{0,199}$")
 
 
@@ -98,6 +105,52 @@ def _timeout(value: Any) -> int:
         raise InvalidInput(f"timeout_s must be from 1 to {MAX_TIMEOUT_S} seconds; {n} is out of range.",
                            field="timeout_s")
     return n
+
+
+def _environment(value: Any) -> dict[str, str]:
+    """Variables added to a command's environment: names as a shell writes them
+    (letters, digits, _; not starting with a digit), values one line of text."""
+    if value is None or value == "":
+        return {}
+    if not isinstance(value, dict):
+        raise InvalidInput("environment must be a mapping of variable names to values, e.g. {LC_ALL: C}.",
+                           field="environment")
+    if len(value) > MAX_ENV_VARS:
+        raise InvalidInput(f"environment has {len(value)} variables; at most {MAX_ENV_VARS}.", field="environment")
+    out: dict[str, str] = {}
+    for name, v in value.items():
+        if not isinstance(name, str) or not _ENV_NAME_RE.match(name):
+            raise InvalidInput(f"environment: {str(name)[:80]!r} is not a variable name: letters, digits and _, "
+                               f"not starting with a digit, at most 64 characters.", field="environment")
+        at = f"environment.{name}"
+        if name in RESERVED_ENV or name.upper().startswith("JOBDECK_"):
+            raise InvalidInput(f"environment: {name} is set by the worker for every step "
+                               f"({', '.join(RESERVED_ENV)}, JOBDECK_*); choose another name.", field=at)
+        if isinstance(v, bool) or not isinstance(v, (str, int, float)):
+            raise InvalidInput(f"environment: the value of {name} must be text.", field=at)
+        text = str(v)
+        if len(text) > MAX_ENV_VALUE:
+            raise InvalidInput(f"environment: the value of {name} is {len(text)} characters; at most "
+                               f"{MAX_ENV_VALUE}.", field=at)
+        out[name] = check_text(text, at)
+    return dict(sorted(out.items()))
+
+
+def _retries(value: Any) -> int:
+    if isinstance(value, bool) or not (isinstance(value, int) or (isinstance(value, str) and value.strip().isdigit())):
+        raise InvalidInput(f"retries must be a whole number from 0 to {MAX_RETRIES}, not {value!r}.",
+                           field="retries")
+    n = int(value)
+    if not 0 <= n <= MAX_RETRIES:
+        raise InvalidInput(f"retries must be from 0 to {MAX_RETRIES}; {n} is out of range.", field="retries")
+    return n
+
+
+def _version(value: Any) -> str:
+    text = str(value if value is not None else "").strip()
+    if len(text) > MAX_VERSION:
+        raise InvalidInput(f"software_version is longer than {MAX_VERSION} characters.", field="software_version")
+    return check_text(text, "software_version")
 
 
 def _backend(value: Any) -> str:
@@ -163,7 +216,8 @@ def check_command(command: str, parameters: list[ParameterInfo]) -> list[str]:
 
 
 def _task_values(*, name, description, backend, kind, command, handler, input_glob, output_glob,
-                 ok_exit_codes, timeout_s, parameters) -> tuple[dict[str, Any], list[ParameterInfo]]:
+                 ok_exit_codes, timeout_s, parameters, environment=None, retries=0,
+                 software_version="") -> tuple[dict[str, Any], list[ParameterInfo]]:
     values: dict[str, Any] = {"name": _name(name, "task"), "description": _text(description, "description", 2000)}
     if kind not in KINDS:
         raise InvalidInput(f"kind must be one of {', '.join(KINDS)}, not {kind!r}.", field="kind")
@@ -186,7 +240,9 @@ def _task_values(*, name, description, backend, kind, command, handler, input_gl
         command = ""
     values.update(kind=kind, command=command, handler=handler, backend=_backend(backend),
                   input_glob=_globs(input_glob, "input_glob"), output_glob=_globs(output_glob, "output_glob"),
-                  ok_exit_codes=_exit_codes(ok_exit_codes), timeout_s=_timeout(timeout_s))
+                  ok_exit_codes=_exit_codes(ok_exit_codes), timeout_s=_timeout(timeout_s),
+                  environment=_environment(environment), retries=_retries(retries),
+                  software_version=_version(software_version))
     return values, params
 
 

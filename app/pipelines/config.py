@@ -49,6 +49,9 @@ class TaskInfo:
     ok_exit_codes: str
     timeout_s: int
     parameters: list[ParameterInfo] = field(default_factory=list)
+    environment: dict[str, str] = field(default_factory=dict)  # added to its command's environment
+    retries: int = 0  # automatic retries of a step that ended FAILED or CRASHED
+    software_version: str = ""  # what each step's provenance record names as the software it ran
 
 
 @dataclass
@@ -89,7 +92,8 @@ def _task_info(t: Task, params: Iterable[TaskParameter]) -> TaskInfo:
     return TaskInfo(t.id, t.name, t.description, t.backend, t.kind, t.command, t.handler, t.input_glob,
                     t.output_glob, t.ok_exit_codes, t.timeout_s,
                     [ParameterInfo(p.name, p.flag, p.default, p.required, p.type or "text", list(p.choices or []),
-                                   p.minimum, p.maximum, bool(p.bool_valued)) for p in params])
+                                   p.minimum, p.maximum, bool(p.bool_valued)) for p in params],
+                    dict(t.environment or {}), int(t.retries or 0), t.software_version or "")
 
 
 def _tasks_by_id(s, ids: Optional[Iterable[int]] = None) -> dict[int, TaskInfo]:
@@ -212,14 +216,16 @@ def remove_task(s, task_id: int) -> None:
 def create_task(*, actor: User, name: str, description: str = "", backend: str = DEFAULT_BACKEND,
                 kind: str = "command", command: str = "", handler: str = "", input_glob: str = "",
                 output_glob: str = "", ok_exit_codes: str = "0", timeout_s: int = 600,
-                parameters: Iterable[Any] = ()) -> TaskInfo:
+                parameters: Iterable[Any] = (), environment: Optional[dict[str, str]] = None, retries: int = 0,
+                software_version: str = "") -> TaskInfo:
     """Configure a task (admins). Everything is checked before anything is written;
     InvalidInput names the field."""
     _admin(actor)
     values, params = _task_values(name=name, description=description, backend=backend, kind=kind,
                                   command=command, handler=handler, input_glob=input_glob,
                                   output_glob=output_glob, ok_exit_codes=ok_exit_codes, timeout_s=timeout_s,
-                                  parameters=parameters)
+                                  parameters=parameters, environment=environment, retries=retries,
+                                  software_version=software_version)
     try:
         with session(write=True) as s:
             task_id = write_task(s, None, values, params)
@@ -233,14 +239,16 @@ def create_task(*, actor: User, name: str, description: str = "", backend: str =
 def update_task(*, actor: User, task_id: int, name: str, description: str = "", backend: str = DEFAULT_BACKEND,
                 kind: str = "command", command: str = "", handler: str = "", input_glob: str = "",
                 output_glob: str = "", ok_exit_codes: str = "0", timeout_s: int = 600,
-                parameters: Iterable[Any] = ()) -> TaskInfo:
+                parameters: Iterable[Any] = (), environment: Optional[dict[str, str]] = None, retries: int = 0,
+                software_version: str = "") -> TaskInfo:
     """Replace a task's configuration (admins). Steps not yet started use the new one,
     so fixing a task and retrying its failed step carries a run on."""
     _admin(actor)
     values, params = _task_values(name=name, description=description, backend=backend, kind=kind,
                                   command=command, handler=handler, input_glob=input_glob,
                                   output_glob=output_glob, ok_exit_codes=ok_exit_codes, timeout_s=timeout_s,
-                                  parameters=parameters)
+                                  parameters=parameters, environment=environment, retries=retries,
+                                  software_version=software_version)
     try:
         with session(write=True) as s:
             write_task(s, task_id, values, params)

@@ -184,12 +184,14 @@ def _kill_group(proc: subprocess.Popen) -> None:
         pass
 
 
-def _run_command(argv: list[str], *, cwd: Path, log_dir: Path, limit_s: float) -> tuple[int, Path, Path]:
+def _run_command(argv: list[str], *, cwd: Path, log_dir: Path, limit_s: float,
+                 environment: Optional[dict[str, str]] = None) -> tuple[int, Path, Path]:
     """Run without a shell, in its own process group (a timeout or a halt stops its
     children too), with a small environment: the worker's settings are not the
-    command's business."""
+    command's business. The task's own variables come on top (a PATH or a locale of its
+    own); HOME and TMPDIR stay the step's, which the task's checks keep them from naming."""
     env = {"PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"), "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
-           "HOME": str(log_dir), "TMPDIR": str(log_dir / "tmp")}
+           **(environment or {}), "HOME": str(log_dir), "TMPDIR": str(log_dir / "tmp")}
     (log_dir / "tmp").mkdir(exist_ok=True)
     out_path, err_path = log_dir / "stdout.txt", log_dir / "stderr.txt"
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
@@ -252,7 +254,10 @@ def execute_step(*, payload: RunTask, task: TaskInfo, job_id: str, attempt: int,
     values = {"input": str(inputs[0]), "upload": str(upload), "output_dir": str(out_dir), **params}
     argv = _argv(task, values, inputs, params)
     note(shown(f"Running: {shlex.join(argv)} (time limit {limit} s)"))
-    code, out_path, err_path = _run_command(argv, cwd=out_dir, log_dir=work, limit_s=limit)
+    if task.environment:
+        note(f"Environment: {', '.join(sorted(task.environment))} set by the task")
+    code, out_path, err_path = _run_command(argv, cwd=out_dir, log_dir=work, limit_s=limit,
+                                            environment=task.environment)
     stdout, stderr = shown(_excerpt(out_path)), shown(_excerpt(err_path))
     accepted = code in ok_codes(task)
     if stdout:
@@ -312,18 +317,21 @@ def finish_step(conn: sa.Connection, done: Transitioned, *, payload: RunTask, fi
               for f in sorted(kept, key=lambda f: (rank[f.job_id], f.name))]
     if not inputs:  # an order that keeps nothing (a check, a count) passes its own inputs on
         inputs = payload.inputs
-    backends = dict(conn.execute(sa.select(Task.__table__.c.id, Task.__table__.c.backend)
-                                 .where(Task.__table__.c.id.in_([s.task_id for s in steps]))).all())
+    _t = Task.__table__
+    configured = {r.id: r for r in conn.execute(sa.select(_t.c.id, _t.c.backend, _t.c.retries)
+                                                .where(_t.c.id.in_([s.task_id for s in steps])))}
     spec = spec_for(JOB_TYPE, JOB_SUBTYPE)
     rows = []
     for i, st in enumerate(steps):
         p = RunTask(pipeline_id=payload.pipeline_id, pipeline=payload.pipeline, order=nxt, index=i, task=st.task,
                     task_id=st.task_id, plan=payload.plan, upload=payload.upload, inputs=inputs,
-                    parameters=payload.parameters, email=payload.email)
+                    parameters=payload.parameters, email=payload.email,
+                    retries=getattr(configured.get(st.task_id), "retries", 0) or 0)
         rows.append(_row(job_id=step_job_id(root, nxt, i, first_order=first), owner=done.owner, spec=spec,
                          payload=p, workflow_id=root, parent_job_id=done.job_id, step=nxt,
                          lineage_key=_lineage(root, nxt, i), now=now,
-                         queue=backends.get(st.task_id) or DEFAULT_BACKEND, subject=runs.run_name(p.model_dump()))
+                         queue=getattr(configured.get(st.task_id), "backend", None) or DEFAULT_BACKEND,
+                         subject=runs.run_name(p.model_dump()))
                     | ({"priority": admitted.priority, "client_addr": admitted.client_addr} if admitted else {}))
     lodged = _insert(conn, rows, text=f"Lodged by job {done.job_id}, the last step of order {payload.order} "
                                       f"to succeed", ignore=True)

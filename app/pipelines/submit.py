@@ -207,7 +207,7 @@ def run_pipeline(*, actor: User, pipeline: Union[int, str], file_name: str, cont
     for i, st in enumerate(first):
         payload = RunTask(pipeline_id=info.id, pipeline=info.name, order=st.order, index=i, task=st.task,
                           task_id=st.task_id, plan=plan, upload=upload, inputs=[upload], parameters=params,
-                          email=address)
+                          email=address, retries=info.tasks[st.task_id].retries)
         jid = step_job_id(root, st.order, i, first_order=st.order)
         rows.append(_row(job_id=jid, owner=owner, spec=spec, payload=payload, workflow_id=root,
                          parent_job_id=None if jid == root else root, step=st.order,

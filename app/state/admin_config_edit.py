@@ -9,15 +9,15 @@ from typing import Any
 
 import reflex as rx
 
-from app import runs
 from app.errors import JobdeckError
 from app.pipelines import config
 from app.pipelines.checks import DEFAULT_BACKEND
 from app.pipelines.handlers import HANDLERS
 from app.state.admin import admin_viewer
 from app.state.admin_configuration import AdminConfigurationState
-from app.state.admin_config_rows import (PIPELINE_FIELDS, TASK_FIELDS, LaneRow, ParamRow, StepRow, copy_name,
-                                         form_number, param_row, param_value, place_refusal)
+from app.state.admin_config_rows import (PIPELINE_FIELDS, TASK_FIELDS, EnvRow, LaneRow, LiveRunRow, ParamRow, StepRow,
+                                         copy_name, env_rows, env_value, form_number, live_rows, param_row,
+                                         param_value, place_env_refusal, place_refusal)
 from app.state.runview import plan_graph
 
 MAX_ROWS = 100  # parameter rows and step rows a form holds (the domain takes fewer steps)
@@ -43,6 +43,9 @@ class ConfigEditState(rx.State):
     t_codes: str = "0"
     t_timeout: str = "600"
     t_params: list[ParamRow] = []
+    t_env: list[EnvRow] = []
+    t_retries: str = "0"
+    t_version: str = ""
     t_error: str = ""
     t_field: str = ""  # the field the refusal names when the form shows it; "" above the form
     # The pipeline form: pipeline_id 0 is a new pipeline.
@@ -57,6 +60,10 @@ class ConfigEditState(rx.State):
     p_hard: str = ""
     p_validators: str = ""
     p_live: str = ""  # "2 runs under way use it" when editing
+    # The runs under way that use what a form edits (the newest few, links to their pages).
+    live_runs: list[LiveRunRow] = []
+    live_more: str = ""  # "and 5 more"
+    t_live: str = ""
     p_error: str = ""
     p_field: str = ""
     # The deletion asked for: its kind (task | pipeline), its id and name; a refusal.
@@ -118,6 +125,34 @@ class ConfigEditState(rx.State):
         self._edited("t", "timeout_s")
 
     @rx.event
+    def set_t_retries(self, value: str):
+        self.t_retries = str(value)[:4000]
+        self._edited("t", "retries")
+
+    @rx.event
+    def set_t_version(self, value: str):
+        self.t_version = str(value)[:4000]
+        self._edited("t", "software_version")
+
+    @rx.event
+    def set_env(self, i: int, key: str, value: str):
+        rows = list(self.t_env)
+        if isinstance(i, int) and 0 <= i < len(rows) and key in ("name", "value"):
+            setattr(rows[i], key, str(value)[:5000])
+            rows[i].error = rows[i].error_field = ""
+            self.t_env = rows
+            self._edited("t", "environment")
+
+    @rx.event
+    def add_env(self):
+        if len(self.t_env) < MAX_ROWS:
+            self.t_env = [*self.t_env, EnvRow()]
+
+    @rx.event
+    def remove_env(self, i: int):
+        self.t_env = [r for j, r in enumerate(self.t_env) if j != i]
+
+    @rx.event
     def set_p_name(self, value: str):
         self.p_name = str(value)[:4000]
         self._edited("p", "name")
@@ -166,9 +201,16 @@ class ConfigEditState(rx.State):
         self.t_inputs, self.t_outputs = t.input_glob, t.output_glob
         self.t_codes, self.t_timeout = t.ok_exit_codes, str(t.timeout_s)
         self.t_params = [param_row(p) for p in t.parameters]
+        self.t_env, self.t_retries, self.t_version = env_rows(t.environment), str(t.retries), t.software_version
         self._read_backends()
         self.t_error = self.t_field = ""
+        self._live(task_id=task_id)
         self.task_open = True
+
+    def _live(self, *, task_id: int = 0, pipeline_id: int = 0) -> None:
+        """The runs under way that use the task or pipeline edited (nothing for a new one)."""
+        self.live_runs, head, self.live_more = live_rows(task_id=task_id, pipeline_id=pipeline_id)
+        self.t_live, self.p_live = (head, "") if task_id else ("", head)
 
     def _read_backends(self) -> None:
         from app.backends import backend_configs
@@ -188,6 +230,8 @@ class ConfigEditState(rx.State):
         self.t_backend, self.t_kind, self.t_codes, self.t_timeout = DEFAULT_BACKEND, "command", "0", "600"
         self._read_backends()
         self.t_params, self.t_error, self.t_field = [], "", ""
+        self.t_env, self.t_retries, self.t_version = [], "0", ""
+        self._live()
         self.task_open = True
 
     @rx.event
@@ -238,6 +282,9 @@ class ConfigEditState(rx.State):
     def _task_refused(self, exc: JobdeckError) -> None:
         self.t_error = exc.message
         self.t_params, self.t_field = place_refusal(self.t_params, exc, "parameters", TASK_FIELDS)
+        self.t_env, on_row = place_env_refusal(self.t_env, exc)
+        if (exc.field or "").startswith("environment"):  # on its row, or under the variables
+            self.t_field = exc.field if on_row else "environment"
 
     @rx.event
     async def save_task(self):
@@ -247,7 +294,12 @@ class ConfigEditState(rx.State):
         values = dict(name=self.t_name, description=self.t_description, backend=self.t_backend,
                       kind=self.t_kind, command=self.t_command, handler=self.t_handler, input_glob=self.t_inputs,
                       output_glob=self.t_outputs, ok_exit_codes=self.t_codes, timeout_s=form_number(self.t_timeout),
-                      parameters=[param_value(r) for r in self.t_params])
+                      parameters=[param_value(r) for r in self.t_params], retries=form_number(self.t_retries),
+                      software_version=self.t_version)
+        values["environment"], self.t_env = env_value(self.t_env)
+        if any(r.error for r in self.t_env):
+            self.t_error, self.t_field = "A variable of the environment is refused (see its row).", "environment.rows"
+            return
         try:
             if self.task_id:
                 done = config.update_task(actor=user, task_id=self.task_id, **values)
@@ -269,12 +321,8 @@ class ConfigEditState(rx.State):
         self.p_hog = "" if p.queue_hog_size is None else str(p.queue_hog_size)
         self.p_hard = "" if p.queue_hard_limit is None else str(p.queue_hard_limit)
         self.p_validators = ", ".join(p.validators)
-        self.p_live, self.p_error, self.p_field = "", "", ""
-        if pipeline_id:
-            n = runs.live_runs(pipeline_id)
-            self.p_live = ("No run under way uses it." if n == 0 else
-                           f"{'More than ' + str(runs.LIVE_COUNT_CAP) if n > runs.LIVE_COUNT_CAP else n} "
-                           f"run{'s' if n != 1 else ''} under way use{'s' if n == 1 else ''} it.")
+        self.p_error, self.p_field = "", ""
+        self._live(pipeline_id=pipeline_id)
         self.pipeline_open = True
 
     @rx.event
@@ -286,7 +334,8 @@ class ConfigEditState(rx.State):
         self.pipeline_id, self.p_name, self.p_description = 0, "", ""
         self.p_steps = [StepRow(order="1", task="")]
         self.p_public, self.p_runnable, self.p_hog, self.p_hard, self.p_validators = False, True, "", "", ""
-        self.p_live, self.p_error, self.p_field = "", "", ""
+        self.p_error, self.p_field = "", ""
+        self._live()
         self.pipeline_open = True
 
     @rx.event

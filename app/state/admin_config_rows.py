@@ -35,6 +35,21 @@ class StepRow:
 
 
 @dataclasses.dataclass
+class EnvRow:
+    name: str = ""
+    value: str = ""
+    error: str = ""
+    error_field: str = ""
+
+
+@dataclasses.dataclass
+class LiveRunRow:
+    id: str = ""
+    name: str = ""
+    href: str = ""
+
+
+@dataclasses.dataclass
 class LaneRow:
     order: str = ""
     tasks: list[str] = dataclasses.field(default_factory=list)
@@ -43,7 +58,7 @@ class LaneRow:
 
 # Fields shown in the task's form: a refusal naming another one is shown above the form.
 TASK_FIELDS = {"name", "description", "backend", "kind", "command", "handler", "input_glob", "output_glob",
-               "ok_exit_codes", "timeout_s"}
+               "ok_exit_codes", "timeout_s", "retries", "software_version", "environment"}
 PIPELINE_FIELDS = {"name", "description", "steps", "queue_hog_size", "queue_hard_limit", "validators"}
 
 
@@ -104,3 +119,62 @@ def place_refusal(rows: list, exc, prefix: str, fields) -> tuple[list, str]:
             return rows, field
         return rows, ""
     return rows, field if field in fields else ""
+
+
+def env_rows(environment: dict) -> list[EnvRow]:
+    return [EnvRow(name=k, value=v) for k, v in sorted((environment or {}).items())]
+
+
+def env_value(rows: list[EnvRow]) -> tuple[dict, list[EnvRow]]:
+    """The rows as the mapping the domain checks; a row without a name or named twice is
+    refused on its row here (a mapping cannot say so). Rows left empty are dropped."""
+    out: dict = {}
+    rows = [dataclasses.replace(r, error="", error_field="") for r in rows]
+    for i, r in enumerate(rows):
+        name = r.name.strip()
+        if not name and not r.value:
+            continue
+        if not name:
+            r.error, r.error_field = "A variable needs a name, e.g. LC_ALL.", f"environment.{i}.name"
+        elif name in out:
+            r.error, r.error_field = f"{name} is set twice.", f"environment.{i}.name"
+        out[name] = r.value
+    return out, rows
+
+
+def place_env_refusal(rows: list[EnvRow], exc) -> tuple[list[EnvRow], bool]:
+    """A refusal naming one variable (environment.NAME) on that variable's row; True
+    when it was placed there."""
+    field = getattr(exc, "field", None) or ""
+    rows = [dataclasses.replace(r, error="", error_field="") for r in rows]
+    if field.startswith("environment."):
+        name = field.split(".", 1)[1]
+        for r in rows:
+            if r.name.strip() == name:
+                r.error, r.error_field = exc.message, field
+                return rows, True
+    return rows, False
+
+
+def live_runs_text(total: int, cap: int, shown: int, what: str) -> tuple[str, str]:
+    """What a form says of the runs under way that use what it edits ("2 runs under way
+    use it."), and of those it does not list ("and 5 more")."""
+    if total == 0:
+        return "No run under way uses it.", ""
+    n = f"More than {cap}" if total > cap else str(total)
+    head = f"{n} run{'s' if total != 1 else ''} under way use{'s' if total == 1 else ''} {what}."
+    rest = min(total, cap) - shown
+    return head, ("" if rest <= 0 else f"and {rest}{'+' if total > cap else ''} more")
+
+
+def live_rows(*, task_id: int = 0, pipeline_id: int = 0) -> tuple[list[LiveRunRow], str, str]:
+    """The runs under way that use a task or a pipeline edited, as its form lists them:
+    the newest few (links to their pages), what is said of them, and of the rest. A new
+    one (no id) has none, and says nothing."""
+    from app import routes, runs
+
+    if not (task_id or pipeline_id):
+        return [], "", ""
+    found, n = runs.live_run_list(task_id=task_id or None, pipeline_id=pipeline_id or None)
+    head, more = live_runs_text(n, runs.LIVE_COUNT_CAP, len(found), "it")
+    return [LiveRunRow(id=r.id, name=r.name, href=routes.job(r.id)) for r in found], head, more

@@ -25,6 +25,8 @@ class BackendConfigRow:
     job_timeout: str = ""
     created: str = ""
     created_exact: str = ""
+    built_in: bool = False  # job types run on it: never deleted
+    paused: bool = False
 
 
 @dataclasses.dataclass
@@ -39,6 +41,9 @@ class TaskRow:
     ok_exit_codes: str = ""
     timeout: str = ""
     parameters: str = ""
+    environment: str = ""  # "LC_ALL=C, TZ=UTC"
+    retries: int = 0
+    software_version: str = ""
 
 
 @dataclasses.dataclass
@@ -191,17 +196,27 @@ class AdminConfigurationState(rx.State):
                         for c in done.changes]
 
     def _read(self, user) -> None:
+        from app.backends import backend_configs
+        from app.jobtypes import BACKENDS
+
         conf = configuration.read_configuration(actor=user)
+        rows = {b.name: b for b in conf.backends}
+        # Every backend, a built-in one without a row too (with the settings that apply to it).
         self.backends = [BackendConfigRow(
-            name=b.name, description=b.description, max_workers=b.max_workers,
-            idle_timeout=seconds_text(b.idle_timeout_s),
-            job_timeout=seconds_text(b.job_timeout_s) if b.job_timeout_s else "each job type's own",
-            created=iso(b.created_at), created_exact=exact(b.created_at)) for b in conf.backends]
+            name=name, description=rows[name].description if name in rows else "", max_workers=c.max_workers,
+            idle_timeout=seconds_text(c.idle_timeout_s),
+            job_timeout=seconds_text(c.job_timeout_s) if c.job_timeout_s else "each job type's own",
+            created=iso(rows[name].created_at) if name in rows else "",
+            created_exact=exact(rows[name].created_at) if name in rows else "",
+            built_in=name in BACKENDS, paused=c.paused)
+            for name, c in sorted(backend_configs(refresh=True).items())]
         self.tasks = [TaskRow(
             name=t.name, description=t.description, backend=t.backend, kind=t.kind,
             runs=t.command if t.kind == "command" else t.handler, inputs=t.input_glob, outputs=t.output_glob,
             ok_exit_codes=t.ok_exit_codes, timeout=seconds_text(t.timeout_s),
-            parameters=", ".join(_param(p) for p in t.parameters)) for t in conf.tasks]
+            parameters=", ".join(_param(p) for p in t.parameters),
+            environment=", ".join(f"{k}={v[:40]}" for k, v in sorted(t.environment.items())), retries=t.retries,
+            software_version=t.software_version) for t in conf.tasks]
         self.pipelines = [PipelineRow(name=p.name, description=p.description, steps=_steps(p),
                                       step_count=len(p.steps), fair_use=_fair_use(p), runnable=p.runnable,
                                       public=p.public, validators=", ".join(p.validators))

@@ -19,7 +19,8 @@ from tests.integration.api_live import LiveServer, token_for
 TASKS = [
     {"name": "line count", "command": "wc -l {input}"},
     {"name": "sort lines", "command": "sort {input} -o {output_dir}/sorted.txt", "output_glob": "sorted.txt",
-     "description": "Sorts the lines.\nKeeps sorted.txt."},
+     "description": "Sorts the lines.\nKeeps sorted.txt.", "retries": 1, "software_version": "sort (GNU coreutils) 9.1",
+     "environment": {"LC_ALL": "C", "SORT_NOTE": "1.5", "EMPTY": ""}},
     {"name": "word frequencies", "kind": "handler", "handler": "app.pipelines.word_frequencies",
      "output_glob": "*.csv", "parameters": [{"name": "top", "default": "20", "type": "integer", "minimum": 1,
                                              "maximum": 100000}]},
@@ -96,6 +97,12 @@ def test_export_is_the_whole_configuration_in_canonical_form(live):
     assert doc["tasks"][2]["parameters"] == [{"name": "top", "default": "20", "type": "integer", "minimum": 1,
                                               "maximum": 100000}]
     assert "description: |-\n    Sorts the lines.\n    Keeps sorted.txt.\n" in text
+    # A task's retries, version and variables (by name) follow its time limit; text that reads as a number stays text.
+    sort = doc["tasks"][1]
+    assert list(sort)[-3:] == ["retries", "software_version", "environment"]
+    assert (sort["retries"], sort["software_version"]) == (1, "sort (GNU coreutils) 9.1")
+    assert sort["environment"] == {"EMPTY": "", "LC_ALL": "C", "SORT_NOTE": "1.5"}
+    assert "    SORT_NOTE: '1.5'\n" in text
     assert doc["pipelines"] == [{"name": "Text summary", "steps": STEPS, "queue_hard_limit": 5,
                                  "validators": ["none"]}]
     # Services read it too; the same configuration gives the same bytes.
@@ -211,6 +218,14 @@ REFUSALS = [
     (("backends", 0, "name"), "nowhere", 422, "backends[0].name"),
     (("version",), 2, 422, "version"),
     (("tasks",), {"line count": {}}, 422, "tasks"),
+    (("tasks", 1, "environment", "LC_ALL"), "x" * 4001, 422, "tasks[1].environment.LC_ALL"),
+    (("tasks", 1, "environment", "LC_ALL"), ["C"], 422, "tasks[1].environment.LC_ALL"),
+    (("tasks", 1, "environment"), {"1X": "a"}, 422, "tasks[1].environment"),
+    (("tasks", 1, "environment"), ["LC_ALL=C"], 422, "tasks[1].environment"),
+    (("tasks", 1, "environment"), {"HOME": "/"}, 422, "tasks[1].environment.HOME"),
+    (("tasks", 1, "retries"), -1, 422, "tasks[1].retries"),
+    (("tasks", 1, "retries"), "two", 422, "tasks[1].retries"),
+    (("tasks", 1, "software_version"), ["9.1"], 422, "tasks[1].software_version"),
 ]
 
 

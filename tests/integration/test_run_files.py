@@ -276,3 +276,24 @@ def test_live_runs_counts_a_pipelines_runs_under_way_up_to_its_cap(live, users):
     assert runs.live_runs(pid, cap=1) == 2 and runs.live_runs(_pipeline_id("open fan")) == 1
     run_workers()
     assert runs.live_runs(pid) == 0
+
+
+def test_live_run_list_names_a_pipelines_or_a_tasks_runs_under_way_newest_first(live, users):
+    """What the configuration page's forms list: the runs under way of a pipeline, or
+    whose plan has a task (a step not yet lodged counts), newest first, `first` of them
+    and the count."""
+    from app import pipelines, runs
+
+    pid = _pipeline_id("fan")
+    tasks = {t.name: t.id for t in pipelines.list_tasks(actor=users["root"])}
+    assert runs.live_run_list(pipeline_id=pid) == ([], 0)
+    a, b, c = _run("alice"), _run("bob"), _run("alice", "open fan")
+    shown, n = runs.live_run_list(pipeline_id=pid, first=1)
+    assert n == 2 and [r.id for r in shown] == [b] and shown[0].name == "fan on fruit.txt"
+    assert [r.id for r in runs.live_run_list(pipeline_id=pid)[0]] == [b, a]
+    # "head" is order 2 of fan: not lodged yet, but in the runs' plans.
+    assert sorted(r.id for r in runs.live_run_list(task_id=tasks["head"])[0]) == sorted([a, b])
+    assert runs.live_run_list(task_id=tasks["sort"])[1] == 3 and c
+    assert runs.live_run_list(task_id=tasks["sort"], cap=1)[1] == 2
+    run_workers()
+    assert runs.live_run_list(task_id=tasks["sort"]) == ([], 0)

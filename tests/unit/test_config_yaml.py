@@ -73,3 +73,11 @@ def test_paths():
     assert config_yaml.join("tasks[2]", "parameters.0.flag") == "tasks[2].parameters[0].flag"
     assert config_yaml.join("pipelines[0]", "steps.10") == "pipelines[0].steps[10]"
     assert config_yaml.join("backends[1]", "") == "backends[1]"
+
+
+@pytest.mark.parametrize("text", TRICKY)
+def test_a_tasks_environment_comes_back_as_it_was(text):
+    data = {"tasks": [{"name": "t", "retries": 2, "software_version": text, "environment": {"LC_ALL": "C", "V": text}}]}
+    out = config_yaml.dump(data)
+    assert config_yaml.load(out) == data
+    assert config_yaml.dump(config_yaml.load(out)) == out
