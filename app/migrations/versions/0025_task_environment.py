@@ -1,8 +1,8 @@
 """a task's environment variables, its automatic retries and the software version its
 steps' records name
 
-Revision ID: 0100_cfgdomain
-Revises: 0022
+Revision ID: 0025
+Revises: 0024
 """
 from typing import Sequence, Union
 
@@ -10,8 +10,8 @@ from alembic import op
 import sqlalchemy as sa
 import sqlmodel
 
-revision: str = '0100_cfgdomain'
-down_revision: Union[str, None] = '0022'
+revision: str = '0025'
+down_revision: Union[str, None] = '0024'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
