@@ -98,8 +98,17 @@ def get_engine(url: str | None = None) -> sa.Engine:
 
 
 def write_engine() -> sa.Engine:
-    """The engine whose transactions take the write lock up front on SQLite."""
-    return get_engine().execution_options(jobdeck_write=True)
+    """The engine whose transactions take the write lock up front on SQLite (made once
+    per engine: every transition asks for it)."""
+    engine = get_engine()
+    writer = _writers.get(engine)
+    if writer is None:
+        with _lock:
+            writer = _writers[engine] = engine.execution_options(jobdeck_write=True)
+    return writer
+
+
+_writers: dict[sa.Engine, sa.Engine] = {}
 
 
 def dispose_engines() -> None:
@@ -107,6 +116,7 @@ def dispose_engines() -> None:
         for engine in _engines.values():
             engine.dispose()
         _engines.clear()
+        _writers.clear()
 
 
 @contextmanager
