@@ -23,6 +23,7 @@ from typing import Iterator, Optional
 
 import redis
 
+from app import events as job_events
 from app import keys
 from app.settings import get_settings
 
@@ -218,8 +219,6 @@ class Life:
         transition, committed) go out in the same round trip."""
         try:
             if events:
-                from app import events as job_events
-
                 with self.redis.pipeline(transaction=False) as pipe:
                     job_events.add_to(pipe, list(events))
                     pipe.hset(keys.worker_key(self.name), mapping=fields)
