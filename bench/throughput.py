@@ -141,8 +141,8 @@ def main() -> None:
     jd_cpu = statistics.median(j[2] for j in jds) / n * 1000
     print("medians:")
     print(f"bare RQ      : {bare_s:7.2f} s  {n / bare_s:8.1f} jobs/s  {bare_cpu:.2f} ms CPU per job")
-    print(f"Jobdeck      : {jd_s:7.2f} s  {n / jd_s:8.1f} jobs/s  {jd_cpu:.2f} ms CPU per job  "
-          f"(lodging {n} took {lodged:.2f} s)")
+    print(f"Jobdeck      : {jd_s:7.2f} s  {n / jd_s:8.1f} jobs/s  (lodging {n} took {lodged:.2f} s)  "
+          f"{jd_cpu:.2f} ms CPU per job")
     print(f"ratio Jobdeck/bare = {statistics.median(ratios):.2f}  (median of {len(ratios)} rounds; target >= 0.8); "
           f"CPU per job bare/Jobdeck = {bare_cpu / jd_cpu:.2f}")
 
