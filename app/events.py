@@ -24,14 +24,20 @@ def publish(event: dict[str, Any]) -> bool:
         return False
 
 
+def add_to(pipe, batch: list[dict[str, Any]]) -> None:
+    """Queue the publishes of `batch` on a caller's Redis pipeline, sent with whatever
+    else it holds in one round trip (a worker's report that it finished the job)."""
+    for event in batch:
+        pipe.publish(keys.events_channel(), json.dumps(event, default=str))
+
+
 def publish_many(batch: list[dict[str, Any]]) -> bool:
     """Publish several events in one round trip, in order."""
     if len(batch) == 1:
         return publish(batch[0])
     try:
         with queues.redis_conn().pipeline(transaction=False) as pipe:
-            for event in batch:
-                pipe.publish(keys.events_channel(), json.dumps(event, default=str))
+            add_to(pipe, batch)
             pipe.execute()
         return True
     except queues.REDIS_ERRORS as exc:

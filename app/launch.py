@@ -189,6 +189,9 @@ def launch_batch(*, actor: User, job_type: str, job_subtype: str, payloads: list
                            field="payloads")
     models = []
     for i, p in enumerate(payloads):
+        if isinstance(p, spec.payload):  # a payload its caller built, checked when it was
+            models.append(p)
+            continue
         try:
             models.append(validate_payload(spec, p))
         except InvalidInput as exc:  # name the position in the batch too

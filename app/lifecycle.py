@@ -175,10 +175,12 @@ def transition_steps(
     event: a worker takes and starts a job (DEQUEUED, IN_PROGRESS) in one commit, since
     on SQLite every commit is a turn at the single write lock."""
     with write_conn() as conn:
-        done: list[Transitioned] = []
-        for m in moves:
-            done.append(_move(conn, job_id, m, attempt))
-            attempt = done[-1].attempt
+        done = _fold(conn, job_id, moves, attempt) if _foldable(tuple(JobStatus(m.to) for m in moves)) else None
+        if done is None:
+            done = []
+            for m in moves:
+                done.append(_move(conn, job_id, m, attempt))
+                attempt = done[-1].attempt
         conn.execute(_INSERT_MESSAGE, [
             {"job_id": job_id, "at": d.at_dt, "level": m.level, "status": d.status.value,
              "attempt": d.attempt, "text": m.message} for d, m in zip(done, moves)])
@@ -444,6 +446,72 @@ def _move(conn: sa.Connection, job_id: str, move: Move, attempt: Optional[int]) 
         payload=row.payload or {}, backend=row.queue, started_at=row.started_at,
         lodged_at=row.lodged_at or row.created_at, worker=row.worker,
     )
+
+
+@lru_cache(maxsize=None)
+def _foldable(tos: tuple[JobStatus, ...]) -> bool:
+    """Whether moves through `tos` can be one guarded UPDATE: each step allowed from the
+    one before it, and the first reached from exactly one status (so the status left is
+    known without reading it) and never a retry (which counts the attempt up)."""
+    if len(tos) < 2 or S.PENDING in tos or len(ALLOWED_FROM[tos[0]]) != 1:
+        return False
+    return all(a in ALLOWED_FROM[b] for a, b in zip(tos, tos[1:]))
+
+
+@lru_cache(maxsize=None)
+def _fold_stmt(tos: tuple[JobStatus, ...], with_attempt: bool, extra: tuple[str, ...]) -> sa.Update:
+    """The UPDATE of a foldable chain: guarded as its first move (status IN the first
+    move's sources), it lands on the last status with every step's stamps, and keeps as
+    prev_status the status the last step left."""
+    now = sa.bindparam("_now", type_=_job.c.updated_at.type)
+    vals: dict[str, Any] = {
+        "prev_status": tos[-2].value,
+        "status": tos[-1].value,
+        "last_message": sa.bindparam("_message", type_=sa.Text()),
+        "updated_at": now,
+    }
+    for to in tos:
+        if to in _STAMP:
+            vals[_STAMP[to]] = now
+        if to in FINAL:
+            vals["finished_at"] = now
+    for k in extra:
+        vals[k] = sa.bindparam(f"v_{k}", type_=_job.c[k].type)
+    cond = [_job.c.id == sa.bindparam("_id", type_=_job.c.id.type),
+            _job.c.status.in_([s.value for s in ALLOWED_FROM[tos[0]]])]
+    if with_attempt:
+        cond.append(_job.c.attempt == sa.bindparam("_attempt", type_=sa.Integer()))
+    return sa.update(_job).where(*cond).values(vals).returning(*_RETURNING)
+
+
+def _fold(conn: sa.Connection, job_id: str, moves: list[Move], attempt: Optional[int]) -> Optional[list[Transitioned]]:
+    """A foldable chain of moves as one statement: the same guard, history lines and
+    events as the moves one by one, one write instead of several. None when the guard
+    refuses: the moves are then tried one by one, which names the reason."""
+    tos = tuple(JobStatus(m.to) for m in moves)
+    values: dict[str, Any] = {}
+    for m in moves:
+        values.update(m.values or {})
+    now = utcnow()
+    params = {"_id": job_id, "_now": now, "_message": moves[-1].message,
+              **{f"v_{k}": v for k, v in values.items()}}
+    if attempt is not None:
+        params["_attempt"] = attempt
+    row = conn.execute(_fold_stmt(tos, attempt is not None, tuple(sorted(values))), params).first()
+    if row is None:
+        return None
+    (source,) = ALLOWED_FROM[tos[0]]
+    out, prev, seen = [], source, {}
+    for to, m in zip(tos, moves):
+        seen.update(m.values or {})
+        out.append(Transitioned(
+            job_id=job_id, status=to, prev_status=prev, attempt=row.attempt, owner=row.owner,
+            batch_id=row.batch_id, workflow_id=row.workflow_id,
+            entity_id=seen.get("entity_id", row.entity_id), job_type=row.job_type,
+            job_subtype=row.job_subtype, message=m.message, at=now.isoformat(), at_dt=now,
+            payload=row.payload or {}, backend=row.queue, started_at=row.started_at))
+        prev = to
+    return out
 
 
 def add_message(job_id: str, text: str, *, level: str = "info", conn: Optional[sa.Connection] = None) -> None:

@@ -131,9 +131,19 @@ def _iso(t: Optional[datetime]) -> Optional[str]:
     return t.isoformat() if t else None
 
 
+# Per engine, the fingerprints found committed in its database: rows that are never
+# removed, so once seen a worker's next records need not look again (one read a job less).
+_known_envs: dict[Any, set[str]] = {}
+
+
 def _keep_environment(conn: sa.Connection, env: fingerprint.Environment) -> None:
+    seen = _known_envs.setdefault(conn.engine, set())
+    if env.fingerprint in seen:
+        return
     known = conn.execute(_SELECT_ENV, {"_fp": env.fingerprint}).first()
-    if known is None:
+    if known is not None:
+        seen.add(env.fingerprint)  # committed before this transaction: it stays
+    else:
         conn.execute(insert_ignore(_env, conn.dialect.name).values(
             fingerprint=env.fingerprint, python=env.python, implementation=env.implementation,
             packages=[list(p) for p in env.packages], created_at=utcnow()))

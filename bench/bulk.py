@@ -1,6 +1,6 @@
 """Bulk at scale: how long the REST API takes to accept big batches.
 
-    python -m bench.bulk [--jobs 10000] [--runs 10000] [--big 100000] [--database-url URL]
+    python -m bench.bulk [--jobs 10000] [--runs 10000] [--big 100000] [--rounds 3] [--database-url URL]
 
 Each request goes through the whole API in process (FastAPI's TestClient over
 build_api(): body parsing, validation, the rows committed, every job enqueued) on a fresh
@@ -10,7 +10,10 @@ database (SQLite unless --database-url) and a Redis of the bench's own:
     (POST /api/model-runs/bulk);
   - a batch of BIG jobs, with the process's peak memory before and after.
 Baseline in the same run: the same number of bare RQ enqueues (enqueue_many, pipelined)
-on the same Redis. Prints seconds, jobs/s and the ratio to the baseline.
+on the same Redis. Prints seconds, jobs/s and the ratio to the baseline: the medians of
+--rounds rounds (the big batch once), each round with its own baseline, and the CPU
+seconds the process spent on each request (steadier than the wall clock on a machine
+shared with other work).
 """
 
 from __future__ import annotations
@@ -19,9 +22,11 @@ import argparse
 import csv
 import io
 import resource
+import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -61,6 +66,9 @@ def _world(admin) -> dict:
     return {k: v.id for k, v in made.items()}
 
 
+_CPU: list[float] = []  # CPU seconds of each timed request, in order
+
+
 def _record(ids: dict[str, str], i: int) -> dict:
     return {"workflow_template_id": ids["wf"], "display_name": f"bulk run {i}", "description": "bulk bench",
             "inputs": [{"dataset_template_id": ids["template"], "dataset_id": ids["rain"]}],
@@ -70,9 +78,10 @@ def _record(ids: dict[str, str], i: int) -> dict:
 
 
 def _timed(client, path: str, *, expect_jobs: int, **kw) -> float:
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     r = client.post(path, **kw)
     took = time.perf_counter() - t0
+    _CPU.append(time.process_time() - c0)
     if r.status_code != 201:
         raise SystemExit(f"POST {path} answered {r.status_code}: {r.text[:300]}")
     total = r.json().get("total")
@@ -81,7 +90,7 @@ def _timed(client, path: str, *, expect_jobs: int, **kw) -> float:
     return took
 
 
-def run(*, jobs: int, runs: int, big: int, database_url: str | None = None) -> list[str]:
+def run(*, jobs: int, runs: int, big: int, rounds: int = 3, database_url: str | None = None) -> list[str]:
     import os
 
     from fastapi.testclient import TestClient
@@ -105,30 +114,38 @@ def run(*, jobs: int, runs: int, big: int, database_url: str | None = None) -> l
         client = TestClient(build_api())
         ids = _world(admin)
         lines = []
+        got: dict[str, list[tuple[float, float, float]]] = {}
 
-        def row(what: str, n: int, took: float, base: float) -> None:
+        def timed(what: str, n: int, base: float, *args, **kw) -> None:
+            took = _timed(client, *args, expect_jobs=n, **kw)
+            got.setdefault(what, []).append((took, base, _CPU[-1]))
+
+        def row(what: str, n: int, took: float, base: float, cpu: Optional[float] = None) -> None:
             lines.append(f"{what:<34} {n:>7} jobs  {took:7.2f} s  {n / took:9.0f} jobs/s  "
-                         f"bare RQ {base:6.2f} s  ratio {took / base:5.1f}x")
-
-        base = _bare_rq(redis_url, jobs)
-        took = _timed(client, "/api/batches", expect_jobs=jobs, headers=headers,
-                      json={"job_type": "SYSTEM", "job_subtype": "NOOP", "payloads": [{}] * jobs})
-        row("batch of NOOP jobs", jobs, took, base)
+                         f"bare RQ {base:6.2f} s  ratio {took / base:5.1f}x"
+                         + (f"  CPU {cpu:5.2f} s" if cpu is not None else ""))
 
         records = [_record(ids, i) for i in range(runs)]
-        base = _bare_rq(redis_url, runs)
-        took = _timed(client, "/api/model-runs/bulk", expect_jobs=runs, headers=headers,
-                      json={"records": records, "label": "bulk JSON"})
-        row("model runs from JSON", runs, took, base)
-
         buf = io.StringIO()
         rows = [bulk.record_row(r) for r in records]
         w = csv.DictWriter(buf, fieldnames=list(rows[0]))
         w.writeheader()
         w.writerows(rows)
-        took = _timed(client, "/api/model-runs/bulk?label=bulk%20CSV", expect_jobs=runs,
-                      headers={**headers, "Content-Type": "text/csv"}, content=buf.getvalue().encode())
-        row("model runs from CSV", runs, took, base)
+        body = buf.getvalue().encode()
+        for _ in range(rounds):
+            timed("batch of NOOP jobs", jobs, _bare_rq(redis_url, jobs), "/api/batches", headers=headers,
+                  json={"job_type": "SYSTEM", "job_subtype": "NOOP", "payloads": [{}] * jobs})
+            base = _bare_rq(redis_url, runs)
+            timed("model runs from JSON", runs, base, "/api/model-runs/bulk", headers=headers,
+                  json={"records": records, "label": "bulk JSON"})
+            timed("model runs from CSV", runs, base, "/api/model-runs/bulk?label=bulk%20CSV",
+                  headers={**headers, "Content-Type": "text/csv"}, content=body)
+        for what, runs_of in got.items():
+            n = jobs if what.startswith("batch") else runs
+            row(what, n, statistics.median(t for t, _, _ in runs_of), statistics.median(b for _, b, _ in runs_of),
+                statistics.median(c for _, _, c in runs_of))
+            if len(runs_of) > 1:
+                lines.append(f"{'  each round':<34} " + ", ".join(f"{t:.2f} s (CPU {c:.2f} s)" for t, _, c in runs_of))
 
         if big:
             before = _peak_mb()
@@ -145,9 +162,11 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=10_000)
     ap.add_argument("--runs", type=int, default=10_000)
     ap.add_argument("--big", type=int, default=100_000, help="jobs of the big batch (0: none)")
+    ap.add_argument("--rounds", type=int, default=3, help="rounds of the 10,000s; medians printed")
     ap.add_argument("--database-url", default=None)
     args = ap.parse_args()
-    print("\n".join(run(jobs=args.jobs, runs=args.runs, big=args.big, database_url=args.database_url)))
+    print("\n".join(run(jobs=args.jobs, runs=args.runs, big=args.big, rounds=args.rounds,
+                         database_url=args.database_url)))
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from typing import Iterator, Optional
 
 import redis
 
+from app import events as job_events
 from app import keys
 from app.settings import get_settings
 
@@ -212,11 +213,18 @@ class Life:
                         args=args)
         return bool(ok)
 
-    def _push(self, **fields: str) -> None:
+    def _push(self, *, events: list = (), **fields: str) -> None:
         """Write a change at once (not at the next beat): the reaper must see which job
-        this worker holds before the job's row says so."""
+        this worker holds before the job's row says so. `events` (a job's last
+        transition, committed) go out in the same round trip."""
         try:
-            self.redis.hset(keys.worker_key(self.name), mapping=fields)
+            if events:
+                with self.redis.pipeline(transaction=False) as pipe:
+                    job_events.add_to(pipe, list(events))
+                    pipe.hset(keys.worker_key(self.name), mapping=fields)
+                    pipe.execute()
+            else:
+                self.redis.hset(keys.worker_key(self.name), mapping=fields)
         except redis.RedisError as exc:
             log.warning("worker %s: could not report %s: %s", self.name, fields, exc)
 
@@ -250,7 +258,8 @@ class Life:
             self.phase = "recording"
             self.deadline = None
 
-    def finished(self, outcome: str) -> None:
+    def finished(self, outcome: str, events: list = ()) -> None:
+        """The job in hand is done; `events` are its last transition's, not yet published."""
         self.last_active = time.monotonic()
         self.handled += 1
         if outcome == "succeeded":
@@ -262,7 +271,7 @@ class Life:
         self.state = "stopping" if self.stop_asked else "idle"
         self._set_cell(self.state)
         self._push(state=self.state, job="", attempt="", job_since="", done=str(self.done),
-                   failed=str(self.failed))
+                   failed=str(self.failed), events=events)
 
     # --- halting ------------------------------------------------------------------
 

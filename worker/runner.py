@@ -58,17 +58,18 @@ def run_job(job_id: str) -> str:
     backend = keys.backend_of_queue(rq_job.origin) if rq_job and rq_job.origin else None
     life = heartbeat.current()
     outcome = "skipped"
+    later: list[dict] = []  # the success's events, sent with the worker's report that it is free
     if life is not None:
         life.taking(job_id, attempt)
     try:
-        outcome = _run(job_id, attempt, life, backend)
+        outcome = _run(job_id, attempt, life, backend, later)
     finally:
         if life is not None:
-            life.finished(outcome)
+            life.finished(outcome, later)
     return outcome
 
 
-def _run(job_id: str, attempt: Optional[int], life, backend: Optional[str]) -> str:
+def _run(job_id: str, attempt: Optional[int], life, backend: Optional[str], later: list[dict]) -> str:
     worker = _worker_name()
     try:
         # Taken and started in one commit: two history lines, one turn at the write lock.
@@ -125,8 +126,15 @@ def _run(job_id: str, attempt: Optional[int], life, backend: Optional[str]) -> s
     if outcome.entity_id:
         values["entity_id"] = outcome.entity_id
     msg = "Succeeded" + (f": {outcome.info}" if outcome.info else "")
-    if finish(job_id, JobStatus.SUCCEEDED, attempt, message=msg, values=values,
-               also=_lodge if outcome.next_jobs or outcome.also else None):
+    lodges = bool(outcome.next_jobs or outcome.also)
+    # A success that lodges nothing is the job's last event: it goes out with the worker's
+    # report (one round trip, not two). One that lodges is published before its next steps.
+    quiet = life is not None and not lodges
+    done = finish(job_id, JobStatus.SUCCEEDED, attempt, message=msg, values=values,
+                  also=_lodge if lodges else None, publish=not quiet)
+    if done:
+        if quiet:
+            later.append(done.event())
         enqueue(lodged)
     return "succeeded"
 

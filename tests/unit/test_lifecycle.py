@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 import pytest
 import sqlalchemy as sa
 
-from app import events, keys, lifecycle, queues
+from app import counts, events, keys, lifecycle, queues
 from app.db import session, write_conn
 from app.errors import NotFound, TransitionRejected
 from app.lifecycle import ALLOWED_FROM, FINAL, RETRYABLE, JobStatus
@@ -303,6 +303,38 @@ def test_several_moves_commit_together_each_with_its_history_and_event(jobdeck):
                                                                        ("DEQUEUED", "IN_PROGRESS")]
     batch = _row(Batch.__table__, batch_id)
     assert (batch["pending"], batch["dequeued"], batch["in_progress"]) == (0, 0, 1)
+
+
+def test_a_take_and_start_in_one_statement_leave_the_row_as_two_moves_would(jobdeck):
+    """The worker's take and start are folded into one guarded UPDATE: the row ends as
+    the two moves one by one leave it (prev_status the status the last step left, both
+    stamps, the take's values), the owner counts follow."""
+    job_id, _ = _job_in_batch("PENDING")
+    before = counts.read("alice")
+    lifecycle.transition_steps(job_id, [lifecycle.Move(JobStatus.DEQUEUED, "taken", values={"worker": "w1"}),
+                                        lifecycle.Move(JobStatus.IN_PROGRESS, "started")], attempt=1)
+    row = _row(Job.__table__, job_id)
+    assert (row["status"], row["prev_status"], row["worker"], row["last_message"]) == (
+        "IN_PROGRESS", "DEQUEUED", "w1", "started")
+    assert row["dequeued_at"] == row["started_at"] == row["updated_at"] > T0  # stamped anew, in one statement
+    assert row["finished_at"] == T0  # a move that does not end the job leaves it as it was
+    after = counts.read("alice")
+    assert (after["PENDING"], after["IN_PROGRESS"]) == (before["PENDING"] - 1, before["IN_PROGRESS"] + 1)
+
+
+@pytest.mark.parametrize("status, attempt, why", [
+    ("CANCELLED", 1, "a CANCELLED job cannot become DEQUEUED"),
+    ("PENDING", 2, "attempt 2 is stale"),
+])
+def test_a_folded_take_refused_names_why_and_writes_nothing(jobdeck, status, attempt, why):
+    job_id, batch_id = _job_in_batch(status)
+    job_before, batch_before = _row(Job.__table__, job_id), _row(Batch.__table__, batch_id)
+    seen = Events()
+    with pytest.raises(TransitionRejected, match=why):
+        lifecycle.transition_steps(job_id, [lifecycle.Move(JobStatus.DEQUEUED, "taken", values={"worker": "w"}),
+                                            lifecycle.Move(JobStatus.IN_PROGRESS, "started")], attempt=attempt)
+    assert _row(Job.__table__, job_id) == job_before and _row(Batch.__table__, batch_id) == batch_before
+    assert _messages(job_id) == [] and seen.since() == []
 
 
 def test_moves_that_come_back_to_the_status_they_left_keep_the_batch_counts(jobdeck):
