@@ -509,7 +509,8 @@ def _fold(conn: sa.Connection, job_id: str, moves: list[Move], attempt: Optional
             batch_id=row.batch_id, workflow_id=row.workflow_id,
             entity_id=seen.get("entity_id", row.entity_id), job_type=row.job_type,
             job_subtype=row.job_subtype, message=m.message, at=now.isoformat(), at_dt=now,
-            payload=row.payload or {}, backend=row.queue, started_at=row.started_at))
+            payload=row.payload or {}, backend=row.queue, started_at=row.started_at,
+            lodged_at=row.lodged_at or row.created_at, worker=seen.get("worker", row.worker)))
         prev = to
     return out
 
