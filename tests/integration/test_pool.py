@@ -158,8 +158,11 @@ def test_a_pause_holds_every_job_lodged_after_it_and_a_resume_reaches_the_pool_a
     held = [_noop(root) for _ in range(3)]  # lodged the moment Save returned
     wait_for(lambda: not live_workers("system"), message="the idle worker stopped")
     print(f"paused: the idle worker stopped {time.monotonic() - t0:.2f} s after Save")
-    (gone,) = list_workers(backend="system")
-    assert gone.name == idle.name and gone.exit_reason == "backend system is paused (max workers 0)"
+    # the idle worker stopped for the pause; on a loaded machine the pool may have
+    # started a second one for the first job meanwhile, which stops for the same reason
+    gone = {w.name: w for w in list_workers(backend="system")}
+    assert idle.name in gone and len(gone) <= 2
+    assert {w.exit_reason for w in gone.values()} == {"backend system is paused (max workers 0)"}
     assert [status(j.id) for j in held] == ["PENDING"] * 3
     assert [m[0] for j in held for m in messages(j.id)] == ["PENDING"] * 3  # never taken
     rq_ids = [i.decode() for i in queues.redis_conn().lrange(queues.queue("system").key, 0, -1)]
