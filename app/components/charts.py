@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import reflex as rx
 
+from app.components.common import section
+
 CHART_HEIGHT = 240
 STATUS_COLORS = {"SUCCEEDED": "var(--green-9)", "FAILED": "var(--red-9)", "CRASHED": "var(--orange-9)",
                  "CANCELLED": "var(--gray-9)"}
@@ -70,4 +72,29 @@ def workers_chart(data) -> rx.Component:
         rx.recharts.graphing_tooltip(),
         rx.recharts.legend(),
         data=data, width="100%", height=CHART_HEIGHT, class_name="metrics-chart chart-workers",
+    )
+
+
+def quantiles_section(title: str, rows, *, name: str, count: str, count_words: str, chart: str, row_class: str,
+                      empty: str) -> rx.Component:
+    """A p50/p95 chart per name with a line of figures under it (`rows`: dicts of
+    `name`, p50_text, p95_text and `count`, e.g. run times per job type, waits per
+    backend); each figure carries data-<name> and data-<count> for tests and scripts."""
+    return section(
+        title,
+        rx.cond(
+            rows.length() > 0,  # type: ignore[attr-defined]
+            rx.vstack(
+                quantiles_chart(rows, name, chart),
+                rx.hstack(rx.foreach(rows, lambda r: rx.text(
+                    rx.text.strong(r[name]), ": p50 ", r["p50_text"], ", p95 ", r["p95_text"], " (",
+                    r[count], f" {count_words})", size="1", color_scheme="gray",
+                    custom_attrs={f"data-{name.replace('_', '-')}": r[name], f"data-{count}": r[count]},
+                    class_name=row_class)),
+                    wrap="wrap", spacing="3"),
+                width="100%",
+            ),
+            rx.text(empty, size="2", color_scheme="gray"),
+        ),
+        custom_attrs={"data-chart": chart},
     )

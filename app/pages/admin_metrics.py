@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from app.components.charts import (CHART_HEIGHT, STATUS_COLORS, failures_chart, finished_chart, quantiles_chart,
+from app.components.charts import (CHART_HEIGHT, STATUS_COLORS, failures_chart, finished_chart, quantiles_section,
                                    workers_chart)
 from app.components.common import empty_state, section
 from app.pages.admin import admin_page
@@ -52,23 +52,9 @@ def _queues() -> rx.Component:
 
 
 def _run_times() -> rx.Component:
-    return section(
-        "Run time per job type, last day (p50 and p95, seconds)",
-        rx.cond(
-            S.run_times.length() > 0,  # type: ignore[attr-defined]
-            rx.vstack(
-                quantiles_chart(S.run_times, "job_type", "runs"),
-                rx.hstack(rx.foreach(S.run_times, lambda r: rx.text(
-                    rx.text.strong(r["job_type"]), ": p50 ", r["p50_text"], ", p95 ", r["p95_text"], " (",
-                    r["ran"], " runs)", size="1", color_scheme="gray",
-                    custom_attrs={"data-job-type": r["job_type"], "data-ran": r["ran"]}, class_name="run-time")),
-                    wrap="wrap", spacing="3"),
-                width="100%",
-            ),
-            rx.text("No job ran to its end in the last day.", size="2", color_scheme="gray"),
-        ),
-        custom_attrs={"data-chart": "runs"},
-    )
+    return quantiles_section("Run time per job type, last day (p50 and p95, seconds)", S.run_times,
+                             name="job_type", count="ran", count_words="runs", chart="runs", row_class="run-time",
+                             empty="No job ran to its end in the last day.")
 
 
 def _failures() -> rx.Component:
@@ -92,23 +78,9 @@ def _failures() -> rx.Component:
 
 
 def _waits() -> rx.Component:
-    return section(
-        "Queue wait per backend, last hour (lodged to started; p50 and p95, seconds)",
-        rx.cond(
-            S.waits.length() > 0,  # type: ignore[attr-defined]
-            rx.vstack(
-                quantiles_chart(S.waits, "backend", "waits"),
-                rx.hstack(rx.foreach(S.waits, lambda w: rx.text(
-                    rx.text.strong(w["backend"]), ": p50 ", w["p50_text"], ", p95 ", w["p95_text"], " (",
-                    w["started"], " started)", size="1", color_scheme="gray",
-                    custom_attrs={"data-backend": w["backend"], "data-started": w["started"]}, class_name="wait-time")),
-                    wrap="wrap", spacing="3"),
-                width="100%",
-            ),
-            rx.text("No job started in the last hour.", size="2", color_scheme="gray"),
-        ),
-        custom_attrs={"data-chart": "waits"},
-    )
+    return quantiles_section("Queue wait per backend, last hour (lodged to started; p50 and p95, seconds)", S.waits,
+                             name="backend", count="started", count_words="started", chart="waits",
+                             row_class="wait-time", empty="No job started in the last hour.")
 
 
 def _workers() -> rx.Component:

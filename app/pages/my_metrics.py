@@ -7,7 +7,7 @@ from __future__ import annotations
 import reflex as rx
 
 from app import routes
-from app.components.charts import STATUS_COLORS, failures_chart, finished_chart, quantiles_chart
+from app.components.charts import STATUS_COLORS, failures_chart, finished_chart, quantiles_section
 from app.components.common import empty_state, section
 from app.components.layout import page
 from app.state.my_metrics import MyMetricsState as S
@@ -20,23 +20,9 @@ def _stat(label: str, value, key: str) -> rx.Component:
 
 
 def _run_times() -> rx.Component:
-    return section(
-        "Run time of your jobs per type, last day (p50 and p95, seconds)",
-        rx.cond(
-            S.run_times.length() > 0,  # type: ignore[attr-defined]
-            rx.vstack(
-                quantiles_chart(S.run_times, "job_type", "my-runs"),
-                rx.hstack(rx.foreach(S.run_times, lambda r: rx.text(
-                    rx.text.strong(r["job_type"]), ": p50 ", r["p50_text"], ", p95 ", r["p95_text"], " (",
-                    r["ran"], " runs)", size="1", color_scheme="gray",
-                    custom_attrs={"data-job-type": r["job_type"], "data-ran": r["ran"]}, class_name="my-run-time")),
-                    wrap="wrap", spacing="3"),
-                width="100%",
-            ),
-            rx.text("None of your jobs ran to its end in the last day.", size="2", color_scheme="gray"),
-        ),
-        custom_attrs={"data-chart": "my-runs"},
-    )
+    return quantiles_section("Run time of your jobs per type, last day (p50 and p95, seconds)", S.run_times,
+                             name="job_type", count="ran", count_words="runs", chart="my-runs",
+                             row_class="my-run-time", empty="None of your jobs ran to its end in the last day.")
 
 
 def _failures() -> rx.Component:
