@@ -5,6 +5,7 @@ enqueued by dotted path, so callers never import the worker."""
 from __future__ import annotations
 
 import threading
+import time
 import zlib
 from typing import Iterable, Optional, Sequence
 
@@ -78,6 +79,7 @@ end
 return (#ARGV - 2 - nshared * 2) / 3
 """
 _CHUNK = 500
+SETTLE_S = 1.0
 
 
 def _shared_fields(q: Queue, timeout: int) -> dict[str, object]:
@@ -145,7 +147,19 @@ def present(rq_ids: list[str], backends: Optional[list[str]] = None) -> list[boo
                 pipe.llen(q.key)
                 pipe.llen(q.intermediate_queue_key)
             empty[b] = not any(pipe.execute())
-    return [ok and not (s == b"queued" and empty.get(b, False)) for ok, s, b in zip(found, states, backends)]
+    lost = [i for i, (s, b) in enumerate(zip(states, backends)) if s == b"queued" and empty.get(b, False)]
+    if lost:
+        # A worker's pop (BLPOP over a backend's priority lists) leaves the entry "queued"
+        # on no list until RQ marks it started a moment later: looked at again after that
+        # moment, such an entry has moved on and is not lost.
+        time.sleep(SETTLE_S)
+        with conn.pipeline(transaction=False) as pipe:
+            for i in lost:
+                pipe.hget(f"rq:job:{rq_ids[i]}", "status")
+            again = pipe.execute()
+        for i, s in zip(lost, again):
+            found[i] = s != b"queued"  # started, or already past it
+    return found
 
 
 def remove(job_id: str, attempt: int, backend: str) -> None:

@@ -163,15 +163,15 @@ def _filters() -> rx.Component:
 def _range() -> rx.Component:
     """The created-time range: two days (UTC), either may be left open."""
     return rx.form(
-        rx.hstack(
-            rx.text("Created (UTC)", size="2", color_scheme="gray"),
+        rx.flex(  # wraps on a phone rather than widening the page
+            rx.text("Created (UTC)", size="2", color_scheme="gray", white_space="nowrap"),
             rx.input(type="date", name="from", default_value=JobsState.date_from, aria_label="Created from",
                      key="from-" + JobsState.date_from, width="9.5em"),
             rx.text("to", size="2", color_scheme="gray"),
             rx.input(type="date", name="to", default_value=JobsState.date_to, aria_label="Created to",
                      key="to-" + JobsState.date_to, width="9.5em"),
             rx.button("Apply", type="submit", variant="soft", class_name="apply-range"),
-            spacing="2", align="center",
+            spacing="2", align="center", wrap="wrap",
         ),
         on_submit=JobsState.apply_range, reset_on_submit=False, width="auto", class_name="created-range",
     )

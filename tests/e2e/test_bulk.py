@@ -156,7 +156,7 @@ def test_a_batch_with_failures_says_so_and_retries_them(alice_page, console):
     # They fail again (the modeller still does not exist), on their second attempt.
     expect(page.locator(".job-row[data-status=FAILED]")).to_have_count(2, timeout=30_000)
     page.get_by_role("switch", name="Failures only").click()
-    expect(page.locator(".job-row", has_text="Run with a missing modeller").first.locator("td").nth(2)).to_have_text("2")
+    expect(page.locator(".job-row", has_text="Run with a missing modeller").first.locator("td.col-attempt")).to_have_text("2")
     # A job lodged into the batch later (POST /api/jobs with its batch_id) is its last row, live.
     with console.domain():
         from app import launch
