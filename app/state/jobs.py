@@ -118,36 +118,34 @@ class JobsListState(rx.State):
     async def _live(self, events: list[dict[str, Any]], burst: live.Burst) -> None:
         w = live.current_watch()
         scope = set(w.owners) if w else set()
+        # The burst's jobs indexed once for every tab; here only what meets this tab's
+        # rows (set intersections) and the jobs newer than its last row are looked at.
+        ch = burst.changed()
         changed: dict[str, RowLive] = {}
         gone: set[str] = set()
         fresh: list[Job] = []
-        run_roots: set[str] = set()  # runs shown whose steps changed
         # plain values, not Reflex's change-tracking proxies: this runs for every tab
         keys, shown_live = self.get_value("_keys"), self.get_value("live")
         oldest = min(keys.values()) if keys and self.next_cursor else ""
-        for ev in events:
-            for jid in live.job_ids_of(ev):
-                job = burst.job(jid)
-                if job is None:
-                    continue
-                root = runs.root_of(job)
-                if root and root in keys:
-                    run_roots.add(root)
-                if jid in keys:
-                    if self._matches(job, scope):
-                        changed[jid] = burst.memo(("row_live", jid), lambda: row_live(job))
-                    else:
-                        gone.add(jid)  # left the filter (a status filter, say)
-                elif self._takes_new and self._matches(job, scope) and (not oldest or sort_key(job) > oldest) \
-                        and all(f.id != jid for f in fresh):
-                    fresh.append(job)
-        for root in run_roots - gone:
+        for jid in ch.ids.intersection(keys):
+            job = ch.jobs[jid]
+            if self._matches(job, scope):
+                changed[jid] = burst.memo(("row_live", jid), lambda: row_live(job))
+            else:
+                gone.add(jid)  # left the filter (a status filter, say)
+        if self._takes_new:
+            for key, jid in ch.newest:
+                if oldest and key <= oldest:
+                    break  # older than every row a full page shows: not placed
+                if jid not in keys and self._matches(ch.jobs[jid], scope):
+                    fresh.append(ch.jobs[jid])
+        for root in ch.roots.keys() & keys.keys() - gone:
             # a run's root shows the state of the whole run: read once per burst for every tab
             run = burst.memo(("run", root), lambda: runs.run_states([root]).get(root))
             if run is not None:
                 shown = changed.get(root) or shown_live.get(root)
                 changed[root] = run_live(run, attempt=shown.attempt if shown else 1)
-        self._follow_markers(events, burst)
+        self._follow_markers(ch)
         # Only what changed is sent: the live part of rows already shown ...
         updates = {k: v for k, v in changed.items() if k not in gone and shown_live.get(k) != v}
         if updates:
@@ -166,23 +164,16 @@ class JobsListState(rx.State):
             if counts != self.counts:
                 self.counts = counts
 
-    def _follow_markers(self, events: list[dict[str, Any]], burst: live.Burst) -> None:
+    def _follow_markers(self, ch: live.Changed) -> None:
         """The rarely changing part of rows shown: a job that lodged its next step is a
         workflow now, a batch that took more jobs has a new count."""
-        parents: set[str] = set()
-        totals: dict[str, int] = {}
-        for ev in events:
-            for jid in live.job_ids_of(ev):
-                job = burst.job(jid)
-                if job is not None and job.parent_job_id in self._keys:
-                    parents.add(job.parent_job_id)
-            batch = burst.batch(ev.get("batch_id") or "")
-            if batch is not None:
-                totals[batch.id] = batch.total
+        keys = self.get_value("_keys")
+        parents = ch.parents.intersection(keys)
+        totals = ch.batch_totals
         if not parents and not totals:
             return
         rows, touched = [], False
-        for r in self.rows:
+        for r in self.get_value("rows"):
             if r.id in parents and r.marker == "standalone":
                 r, touched = dataclasses.replace(r, marker="workflow"), True
             elif r.batch_id in totals and r.batch_total != totals[r.batch_id]:

@@ -26,7 +26,7 @@ from typing import Any, Callable, Optional
 import redis.asyncio as aioredis
 import reflex as rx
 
-from app import keys, notices, queries, runs
+from app import keys, notices, paging, queries, runs
 from app.db import utcnow
 from app.lifecycle import FINAL, JobStatus
 from app.models import Batch, Job
@@ -75,6 +75,20 @@ class Watch:
                 or ev.get("workflow_id") in self.workflow_ids or ev.get("entity_id") in self.entity_ids
                 or bool(self.job_ids.intersection(ev.get("job_ids") or ())))
 
+    def wanted(self, events: list[dict[str, Any]], by_owner: dict[Any, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+        """The events of a burst this tab wants (as `wants` picks them), in their order;
+        a list of some owners' jobs, what most tabs show, takes its owners' events from
+        the burst's grouping rather than testing each event."""
+        if self.admin and EVERYONE in self.owners:
+            return events
+        if not (self.job_ids or self.batch_ids or self.workflow_ids or self.entity_ids):
+            owners = (self.owners if self.admin
+                      else {self.username} if EVERYONE in self.owners else self.owners & {self.username})
+            if len(owners) == 1:
+                return by_owner.get(next(iter(owners)), [])
+            return [ev for ev in events if ev.get("owner") in owners]
+        return [ev for ev in events if self.wants(ev)]
+
 
 # The watch of the tab being updated, for its state's _live (set per tab, per push).
 _current: contextvars.ContextVar[Optional["Watch"]] = contextvars.ContextVar("jobdeck_watch", default=None)
@@ -116,6 +130,11 @@ class Burst:
     def batch(self, batch_id: str) -> Optional[Batch]:
         return self._batches.get(batch_id)
 
+    def changed(self) -> "Changed":
+        """The burst's jobs indexed once for every tab (a bulk action's burst holds
+        hundreds, and twenty tabs each looping over them cost more than the reads)."""
+        return self.memo(Changed, lambda: Changed.of(self))
+
     def memo(self, key: Any, fn: Callable[[], Any]) -> Any:
         """Read something once per burst however many tabs need it (a workflow graph,
         status counts). These are indexed reads of a millisecond or two: run inline, as
@@ -123,6 +142,43 @@ class Burst:
         if key not in self._memo:
             self._memo[key] = fn()
         return self._memo[key]
+
+
+@dataclasses.dataclass(frozen=True)
+class Changed:
+    """A burst's jobs, read from it once: a tab intersects these with what it shows
+    (set operations, not a loop over every event per tab)."""
+
+    jobs: dict[str, Job]  # id -> job, in the order the events name them
+    ids: frozenset[str]
+    newest: tuple[tuple[str, str], ...]  # (keyset key, id), newest first
+    roots: dict[str, frozenset[str]]  # a run's root -> its steps in the burst
+    parents: frozenset[str]  # the jobs that lodged one of these (a workflow now)
+    batch_totals: dict[str, int]  # batch id -> its job count now
+
+    @staticmethod
+    def of(burst: "Burst") -> "Changed":
+        jobs: dict[str, Job] = {}
+        totals: dict[str, int] = {}
+        for ev in burst.events:
+            for jid in job_ids_of(ev):
+                if jid not in jobs:
+                    job = burst.job(jid)
+                    if job is not None:
+                        jobs[jid] = job
+            batch = burst.batch(ev.get("batch_id") or "")
+            if batch is not None:
+                totals[batch.id] = batch.total
+        roots: dict[str, set[str]] = {}
+        for jid, job in jobs.items():
+            root = runs.root_of(job)
+            if root:
+                roots.setdefault(root, set()).add(jid)
+        newest = tuple(sorted(((paging.sort_key(j.created_at, jid), jid) for jid, j in jobs.items()), reverse=True))
+        return Changed(jobs=jobs, ids=frozenset(jobs), newest=newest,
+                       roots={r: frozenset(v) for r, v in roots.items()},
+                       parents=frozenset(j.parent_job_id for j in jobs.values() if j.parent_job_id),
+                       batch_totals=totals)
 
 
 class Hub:
@@ -245,11 +301,14 @@ class Hub:
                 for token in [t for t, u in self.tabs.items() if u in ended]:
                     del self.tabs[token]
         targets: list[tuple[str, Watch, Optional[list[dict[str, Any]]]]] = []
+        by_owner: dict[Any, list[dict[str, Any]]] = {}
+        for ev in events or ():
+            by_owner.setdefault(ev.get("owner"), []).append(ev)
         for token, w in list(self.watches.items()):
             if events is None:
                 targets.append((token, w, None))
             else:
-                mine = [ev for ev in events if w.wants(ev)]
+                mine = w.wanted(events, by_owner)
                 if mine:
                     targets.append((token, w, mine))
         # The final transitions of users with a tab here: what ended may be news elsewhere.
