@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from app.errors import InvalidInput, UnknownJobType
 from app.shapes import FREE_FORM, Line, Text, check_json, json_problem
@@ -220,7 +220,10 @@ class PlanStep(Payload):
 
 class RunTask(Payload):
     """One step of a pipeline run. `plan` is the pipeline's steps as they were when the
-    run started, so editing a pipeline never changes a run under way."""
+    run started, and `tasks` the definition of each task it names as it was then
+    (app.pipelines.snapshot), so editing a pipeline or a task never changes a run under
+    way. A run lodged before runs kept their tasks has no `tasks`: its steps read them
+    as configured when they start."""
 
     pipeline_id: int
     pipeline: str = Field(min_length=1, max_length=64)
@@ -236,6 +239,18 @@ class RunTask(Payload):
     # Automatic retries of this step after FAILED or CRASHED: its task's, as the step was
     # lodged (the retry policy of its job, see `retry_policy_of`).
     retries: int = Field(default=0, ge=0, le=10)
+    # Task id (as text) -> its definition when the run was lodged; written by the run only.
+    tasks: dict[str, dict[str, Any]] = Field(default_factory=dict, max_length=200)
+
+    @field_validator("tasks")
+    @classmethod
+    def _tasks_from_the_run(cls, value: dict[str, dict[str, Any]], info: ValidationInfo) -> dict[str, dict[str, Any]]:
+        # A step runs the command its snapshot holds: one sent by a caller lodging a step
+        # directly (a service may lodge any job type) would run a command no admin wrote.
+        if value and (info.context or {}).get("from_caller"):
+            raise ValueError("is written by a pipeline run when it is lodged; a step lodged directly runs its "
+                             "task as configured")
+        return value
 
 
 class KeptFile(Result):
@@ -431,11 +446,13 @@ def spec_for(job_type: str, job_subtype: str) -> JobTypeSpec:
 
 
 def validate_payload(spec: JobTypeSpec, payload: Any) -> Payload:
-    """Parse a payload, or raise InvalidInput naming the first offending field."""
+    """Parse a payload a caller sent (a direct launch, a batch, a schedule), or raise
+    InvalidInput naming the first offending field. The workers parse stored payloads
+    without this: what only the system writes (a run's task snapshots) is refused here."""
     check_json(payload, "payload")  # walked here, naming the place; not again inside
     token = _SHAPE_CHECKED.set(True)
     try:
-        return spec.payload.model_validate(payload)
+        return spec.payload.model_validate(payload, context={"from_caller": True})
     except ValidationError as exc:
         raise invalid_input(exc, prefix="payload", what=f"{spec.job_type}/{spec.job_subtype} payload") from None
     finally:
