@@ -6,12 +6,15 @@ task's form listed as under way are exactly those; a run lodged after the save r
 the new one; a step retried after its task was fixed runs the run's version again and
 says so; a step whose payload carries no version (a run lodged before runs kept them)
 runs its task as saved, its record's sha256 that of the same definition kept by a
-run; a version whose backend was deleted since waits on its task's backend now."""
+run; a version whose backend was deleted since waits on its task's backend now; a
+schedule's firing and Run again take the version saved when each is lodged; a step
+lodged directly may not bring a version of its own."""
 
 from __future__ import annotations
 
 import signal
 
+import pytest
 import sqlalchemy as sa
 from sqlmodel import select
 
@@ -190,3 +193,53 @@ def test_a_version_whose_backend_was_deleted_waits_on_its_task_s_backend_now(use
     assert second.queue == "pipeline" and second.status == "SUCCEEDED"
     assert second.payload["tasks"][str(greet.id)]["backend"] == LATER  # the run's version itself is kept whole
     assert second.result["stdout"] == "hello v1\n"
+
+
+def test_a_schedule_s_firing_and_run_again_take_the_version_saved_when_each_is_lodged(users):
+    from datetime import timedelta
+
+    from app import schedules
+    from app.db import utcnow
+    from app.models import Schedule, ScheduleFiring
+
+    root, alice = users["root"], users["alice"]
+    info, greet = _two_steps(root)
+    made = schedules.create_schedule(actor=root, name="greet nightly", pipeline="Greeting", parameters={},
+                                     file_name="a.txt", content=TEXT, cron="0 3 * * *", owner="alice")
+    due = utcnow().replace(microsecond=0) + timedelta(seconds=30)
+    with write_conn() as conn:
+        t = Schedule.__table__
+        conn.execute(sa.update(t).where(t.c.id == made.id).values(next_at=due))
+    schedules.fire_due(now=due + timedelta(milliseconds=200))
+    with session() as s:
+        fired = s.exec(select(ScheduleFiring).where(ScheduleFiring.schedule_id == made.id)).one()
+    assert fired.outcome == "lodged"
+    _edit_greet(root, greet)  # after the firing lodged its run, before any of its steps ran
+    run_workers()
+    _run_backend(LATER)
+    assert pipelines.run_steps(fired.job_id)[1].result["stdout"] == "hello v1\n"
+
+    again = compare.run_again(actor=alice, job_id=fired.job_id)
+    run_workers()
+    _run_backend(LATER)
+    assert pipelines.run_steps(again.id)[1].result["stdout"] == "bye v2\n"
+
+
+def test_a_step_lodged_directly_may_not_carry_a_version_of_its_task(users):
+    """A service may lodge any job type: a version it sent would run a command no admin saved."""
+    from app import auth
+    from app.errors import InvalidInput
+
+    root = users["root"]
+    info, greet = _two_steps(root)
+    svc = auth.create_user(username="svc", password="svc-password", role="service")
+    run = pipelines.run_pipeline(actor=root, pipeline=info.id, file_name="a.txt", content=TEXT, parameters={})
+    forged = {**run.payload, "tasks": {str(t): {**v, "command": "touch /tmp/jobdeck-forged"}
+                                       for t, v in run.payload["tasks"].items()}}
+    with pytest.raises(InvalidInput) as err:
+        launch.launch_job(actor=svc, job_type="PIPELINE", job_subtype="RUN_TASK", payload=forged)
+    assert err.value.field == "payload.tasks", err.value.message
+    # Without one it is lodged as before, and runs the task as saved.
+    plain = launch.launch_job(actor=svc, job_type="PIPELINE", job_subtype="RUN_TASK",
+                              payload={k: v for k, v in run.payload.items() if k != "tasks"})
+    assert not plain.payload.get("tasks")
