@@ -219,11 +219,9 @@ class PlanStep(Payload):
 
 
 class RunTask(Payload):
-    """One step of a pipeline run. `plan` is the pipeline's steps as they were when the
-    run started, and `tasks` the definition of each task it names as it was then
-    (app.pipelines.snapshot), so editing a pipeline or a task never changes a run under
-    way. A run lodged before runs kept their tasks has no `tasks`: its steps read them
-    as configured when they start."""
+    """One step of a pipeline run. `plan` is the pipeline's steps and `tasks` its tasks'
+    definitions (app.pipelines.snapshot; none in a run lodged before runs kept them) as
+    they were when the run started, so editing either never changes a run under way."""
 
     pipeline_id: int
     pipeline: str = Field(min_length=1, max_length=64)
@@ -244,7 +242,7 @@ class RunTask(Payload):
 
     @field_validator("tasks")
     @classmethod
-    def _tasks_from_the_run(cls, value: dict[str, dict[str, Any]], info: ValidationInfo) -> dict[str, dict[str, Any]]:
+    def _tasks_from_the_run(cls, value: dict, info: ValidationInfo) -> dict:
         # A step runs the command its snapshot holds: one sent by a caller lodging a step
         # directly (a service may lodge any job type) would run a command no admin wrote.
         if value and (info.context or {}).get("from_caller"):
@@ -446,9 +444,8 @@ def spec_for(job_type: str, job_subtype: str) -> JobTypeSpec:
 
 
 def validate_payload(spec: JobTypeSpec, payload: Any) -> Payload:
-    """Parse a payload a caller sent (a direct launch, a batch, a schedule), or raise
-    InvalidInput naming the first offending field. The workers parse stored payloads
-    without this: what only the system writes (a run's task snapshots) is refused here."""
+    """Parse a payload a caller sent (a launch, a batch, a schedule), or raise InvalidInput
+    naming the first offending field; what only a run writes (RunTask.tasks) is refused."""
     check_json(payload, "payload")  # walked here, naming the place; not again inside
     token = _SHAPE_CHECKED.set(True)
     try:
