@@ -3,9 +3,9 @@ ends on a worker, the job's record says what it used and what it made (each by
 sha256), the code it ran (its distribution's version and commit, and for a pipeline
 step the definition of its task it ran: its run's version of it), the worker's host
 and environment fingerprint (the list of distributions kept once per fingerprint), its
-parameters, who lodged it and its times. It is written in the transaction that ends the attempt, so an outcome is never
-recorded without its record, and it is self-contained, so it outlives the job:
-retention removes jobs, never records.
+parameters, who lodged it and its times. It is written in the transaction that ends
+the attempt, so an outcome is never recorded without its record, and it is
+self-contained, so it outlives the job: retention removes jobs, never records.
 
 A record reads back as W3C PROV-JSON, for one job or for a whole workflow (a pipeline
 run): an activity per job with its times, entities for its inputs and outputs with
