@@ -10,9 +10,9 @@ under way (a live PIPELINE job) uses it: then the whole import is refused (409) 
 it. A section left out changes nothing, and backends are never created or removed (an
 import sets the settings of the backends it lists; the others stay as they are).
 
-Runs under way keep the steps their pipeline had when they started (each step carries
-its run's plan); a step not yet started runs its task as configured when it starts, as
-after a change made on the console. A dry run does every check the import does and
+Runs under way keep the steps their pipeline had and the definitions its tasks had when
+they were lodged (each step carries its run's plan and version of its tasks,
+app.pipelines.snapshot), as after a change made on the console. A dry run does every check the import does and
 says what it would create, change and remove, writing nothing.
 """
 

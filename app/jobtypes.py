@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from app.errors import InvalidInput, UnknownJobType
 from app.shapes import FREE_FORM, Line, Text, check_json, json_problem
@@ -219,8 +219,9 @@ class PlanStep(Payload):
 
 
 class RunTask(Payload):
-    """One step of a pipeline run. `plan` is the pipeline's steps as they were when the
-    run started, so editing a pipeline never changes a run under way."""
+    """One step of a pipeline run. `plan` is the pipeline's steps and `tasks` its tasks'
+    definitions (app.pipelines.snapshot; none in a run lodged before runs kept them) as
+    they were when the run started, so editing either never changes a run under way."""
 
     pipeline_id: int
     pipeline: str = Field(min_length=1, max_length=64)
@@ -236,6 +237,18 @@ class RunTask(Payload):
     # Automatic retries of this step after FAILED or CRASHED: its task's, as the step was
     # lodged (the retry policy of its job, see `retry_policy_of`).
     retries: int = Field(default=0, ge=0, le=10)
+    # Task id (as text) -> its definition when the run was lodged; written by the run only.
+    tasks: dict[str, dict[str, Any]] = Field(default_factory=dict, max_length=200)
+
+    @field_validator("tasks")
+    @classmethod
+    def _tasks_from_the_run(cls, value: dict, info: ValidationInfo) -> dict:
+        # A step runs the command its snapshot holds: one sent by a caller lodging a step
+        # directly (a service may lodge any job type) would run a command no admin wrote.
+        if value and (info.context or {}).get("from_caller"):
+            raise ValueError("is written by a pipeline run when it is lodged; a step lodged directly runs its "
+                             "task as configured")
+        return value
 
 
 class KeptFile(Result):
@@ -431,11 +444,12 @@ def spec_for(job_type: str, job_subtype: str) -> JobTypeSpec:
 
 
 def validate_payload(spec: JobTypeSpec, payload: Any) -> Payload:
-    """Parse a payload, or raise InvalidInput naming the first offending field."""
+    """Parse a payload a caller sent (a launch, a batch, a schedule), or raise InvalidInput
+    naming the first offending field; what only a run writes (RunTask.tasks) is refused."""
     check_json(payload, "payload")  # walked here, naming the place; not again inside
     token = _SHAPE_CHECKED.set(True)
     try:
-        return spec.payload.model_validate(payload)
+        return spec.payload.model_validate(payload, context={"from_caller": True})
     except ValidationError as exc:
         raise invalid_input(exc, prefix="payload", what=f"{spec.job_type}/{spec.job_subtype} payload") from None
     finally:

@@ -1,11 +1,11 @@
 """Provenance records of job runs: what no job system keeps. For every attempt that
 ends on a worker, the job's record says what it used and what it made (each by
 sha256), the code it ran (its distribution's version and commit, and for a pipeline
-step its task as configured), the worker's host and environment fingerprint (the list
-of distributions kept once per fingerprint), its parameters, who lodged it and its
-times. It is written in the transaction that ends the attempt, so an outcome is never
-recorded without its record, and it is self-contained, so it outlives the job:
-retention removes jobs, never records.
+step the definition of its task it ran: its run's version of it), the worker's host
+and environment fingerprint (the list of distributions kept once per fingerprint), its
+parameters, who lodged it and its times. It is written in the transaction that ends
+the attempt, so an outcome is never recorded without its record, and it is
+self-contained, so it outlives the job: retention removes jobs, never records.
 
 A record reads back as W3C PROV-JSON, for one job or for a whole workflow (a pipeline
 run): an activity per job with its times, entities for its inputs and outputs with
@@ -103,7 +103,7 @@ def write_record(conn: sa.Connection, job_id: str, *, host: Optional[str] = None
     spec = SPECS.get((job.job_type, job.job_subtype))
     code = fingerprint.code_version(spec.handler if spec else f"{job.job_type}.{job.job_subtype}")
     if step:
-        code["task"] = _task_config(conn, payload.get("task_id"))
+        code["task"] = _task_config(conn, payload)
     env = fingerprint.environment()
     _keep_environment(conn, env)
     this = {"attempt": job.attempt, "status": job.status, "worker": job.worker or "",
@@ -149,26 +149,39 @@ def _keep_environment(conn: sa.Connection, env: fingerprint.Environment) -> None
             packages=[list(p) for p in env.packages], created_at=utcnow()))
 
 
-def _task_config(conn: sa.Connection, task_id: Any) -> dict[str, Any]:
-    """A pipeline step's task as it was configured when the step ran, with its sha256."""
+def _task_config(conn: sa.Connection, payload: dict[str, Any]) -> dict[str, Any]:
+    """A pipeline step's task as it ran, with its sha256: its run's version of it (the
+    snapshot the step ran from, app.pipelines.snapshot), or for a step whose payload
+    carries none (a run lodged before runs kept them) the task as configured now."""
+    task_id = payload.get("task_id")
+    kept = (payload.get("tasks") or {}).get(str(task_id))
+    if isinstance(kept, dict):
+        return _config(kept, [[p.get("name"), p.get("flag", ""), p.get("default", ""), bool(p.get("required")),
+                               p.get("type") or "text"] for p in kept.get("parameters") or []])
     t = conn.execute(sa.select(_task).where(_task.c.id == task_id)).first() if isinstance(task_id, int) else None
     if t is None:
         return {"task_id": task_id, "missing": True}
     params = conn.execute(sa.select(_param.c.name, _param.c.flag, _param.c.default, _param.c.required,
                                     _param.c.type).where(_param.c.task_id == t.id).order_by(_param.c.id)).all()
-    cfg = {"task_id": t.id, "name": t.name, "kind": t.kind, "command": t.command, "handler": t.handler,
-           "input_glob": t.input_glob, "output_glob": t.output_glob, "ok_exit_codes": t.ok_exit_codes,
-           "timeout_s": t.timeout_s, "parameters": [list(p) for p in params]}
+    return _config({"task_id": t.id, **t._mapping}, [list(p) for p in params])
+
+
+def _config(t: dict[str, Any], params: list[list[Any]]) -> dict[str, Any]:
+    """The record's `code.task` of a task's fields (a snapshot's or a row's): the same
+    definition gives the same configuration and sha256 whichever it was read from."""
+    cfg = {"task_id": t["task_id"], "name": t["name"], "kind": t["kind"], "command": t["command"],
+           "handler": t["handler"], "input_glob": t["input_glob"], "output_glob": t["output_glob"],
+           "ok_exit_codes": t["ok_exit_codes"], "timeout_s": t["timeout_s"], "parameters": params}
     # Written only when set, so the configuration (and its sha256) of a task without them
     # reads as it did before tasks had them.
-    if t.software_version:
-        cfg["software_version"] = t.software_version
-    if t.environment:
-        cfg["environment"] = dict(sorted(t.environment.items()))
-    if t.retries:
-        cfg["retries"] = t.retries
-    if t.kind == "handler" and t.handler:
-        code = fingerprint.code_version(t.handler)
+    if t.get("software_version"):
+        cfg["software_version"] = t["software_version"]
+    if t.get("environment"):
+        cfg["environment"] = dict(sorted(t["environment"].items()))
+    if t.get("retries"):
+        cfg["retries"] = t["retries"]
+    if t["kind"] == "handler" and t["handler"]:
+        code = fingerprint.code_version(t["handler"])
         cfg["handler_package"], cfg["handler_version"] = code["package"], code["version"]
     return {**cfg, "sha256": sha256_json(cfg)}
 

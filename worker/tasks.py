@@ -159,16 +159,19 @@ def wake_up(ctx: JobContext, p: WakeUp) -> Outcome:
 
 
 def run_task(ctx: JobContext, p: RunTask) -> Outcome:
-    """One step of a pipeline run (app.pipelines): run its task's command or handler
-    within the task's time limit. Its kept files, and the next order when it is the last
+    """One step of a pipeline run (app.pipelines): run its task's command or handler, as
+    its run keeps the task (app.pipelines.snapshot), within the task's time limit. Its kept files, and the next order when it is the last
     of its order to succeed, are written in the transaction that records its success;
     a cancelled step's outcome is dropped, so nothing is kept or lodged."""
     from app import pipelines
     from worker import heartbeat
     from worker.heartbeat import JobHalted
 
-    task = pipelines.task_for_step(p)
+    task = pipelines.task_for_step(p)  # its run's version of the task, whatever was saved since
     limit = pipelines.time_limit_of(task)
+    changed = pipelines.changed_since(p)
+    if changed:
+        ctx.message(changed)
     life = heartbeat.current()
     if life is not None and life.phase == "running":
         # The worker's watch also stops a step (a Python handler) past its task's limit.

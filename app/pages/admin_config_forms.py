@@ -145,8 +145,9 @@ def task_dialog() -> rx.Component:
         rx.dialog.title(rx.cond(E.task_id != 0, "Edit the task", "New task")),
         rx.dialog.description(
             rx.cond(E.task_id != 0,
-                    rx.text("Steps not yet started run the task as you save it; steps already running keep what "
-                            "they started with, and each step's record names the definition it ran. ",
+                    rx.text("A run under way keeps the task as it was when the run started (its steps not yet "
+                            "started and its retries too); runs started after you save use the new one. Each "
+                            "step's record names the definition it ran. ",
                             rx.text.strong(E.t_live, class_name="task-live")),
                     "A task is one step a pipeline can run: a command or a handler, on a backend."),
             size="2", color_scheme="gray"),

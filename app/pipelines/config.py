@@ -241,8 +241,9 @@ def update_task(*, actor: User, task_id: int, name: str, description: str = "", 
                 output_glob: str = "", ok_exit_codes: str = "0", timeout_s: int = 600,
                 parameters: Iterable[Any] = (), environment: Optional[dict[str, str]] = None, retries: int = 0,
                 software_version: str = "") -> TaskInfo:
-    """Replace a task's configuration (admins). Steps not yet started use the new one,
-    so fixing a task and retrying its failed step carries a run on."""
+    """Replace a task's configuration (admins). Runs lodged after it run the new one;
+    a run under way keeps the version it was lodged with (app.pipelines.snapshot), its
+    steps not yet started and its retries too."""
     _admin(actor)
     values, params = _task_values(name=name, description=description, backend=backend, kind=kind,
                                   command=command, handler=handler, input_glob=input_glob,

@@ -22,11 +22,11 @@ import sqlalchemy as sa
 from app import lifecycle, runs
 from app.db import session, utcnow
 from app.errors import JobFailed
-from app.jobtypes import FileRef, RunTask, spec_for
+from app.jobtypes import BACKENDS, FileRef, RunTask, spec_for
 from app.launch import Lodged, _insert, _row
 from app.lifecycle import JobStatus, Transitioned
 from app.parameters import FALSE
-from app.models import Job, JobFile, Task
+from app.models import Backend, Job, JobFile, Task
 from app.pipelines.checks import (
     DEFAULT_BACKEND,
     JOB_SUBTYPE,
@@ -36,6 +36,7 @@ from app.pipelines.checks import (
 )
 from app.pipelines.config import TaskInfo, _tasks_by_id, ok_codes
 from app.pipelines.handlers import HANDLERS
+from app.pipelines.snapshot import snapshot_of, task_from_snapshot, task_snapshot
 from app.pipelines.submit import _lineage, step_job_id
 from app.runs import runs_dir
 from app.settings import get_settings
@@ -77,12 +78,36 @@ class StepRun:
 
 
 def task_for_step(p: RunTask) -> TaskInfo:
-    """The task a step runs, as configured now (JobFailed when it was removed)."""
+    """The task a step runs: its run's version of it (app.pipelines.snapshot), whatever
+    was saved since; for a step whose payload carries none (a run lodged before runs kept
+    them, a step lodged directly) the task as configured now (JobFailed when removed)."""
+    kept = snapshot_of(p.tasks, p.task_id)
+    if kept is not None:
+        return task_from_snapshot(kept)
     with session() as s:
         found = _tasks_by_id(s, [p.task_id])
     if p.task_id not in found:
         raise JobFailed(f"Task {p.task!r} no longer exists; an admin removed it.")
     return found[p.task_id]
+
+
+def changed_since(p: RunTask) -> Optional[str]:
+    """What a step's history says when its run's version of its task is no longer the
+    task as saved (changed or removed since the run was lodged), or None. A person who
+    retries a failed step after an admin fixed its task learns here why it runs as
+    before; a description changed alone runs nothing differently and is not told."""
+    kept = snapshot_of(p.tasks, p.task_id)
+    if kept is None:
+        return None  # the step reads the task as saved: nothing to tell
+    with session() as s:
+        found = _tasks_by_id(s, [p.task_id])
+    keep = "the step runs the version this run was lodged with (run the pipeline again for the new one)"
+    if p.task_id not in found:
+        return f"Task {kept['name']} was removed since this run was lodged; {keep}."
+    now = task_snapshot(found[p.task_id])
+    if {**now, "description": ""} == {**kept, "description": ""}:
+        return None
+    return f"Task {kept['name']} was changed since this run was lodged; {keep}."
 
 
 def time_limit_of(task: TaskInfo) -> int:
@@ -283,6 +308,7 @@ def finish_step(conn: sa.Connection, done: Transitioned, *, payload: RunTask, fi
     the second waits until the first commits, then reads its success. SQLite runs one
     write transaction at a time (BEGIN IMMEDIATE), where FOR UPDATE is not needed and
     not emitted. The next steps' ids derive from the root, so a repeat lodges nothing.
+    They carry the run's plan and its version of its tasks on, as every step does.
     """
     now = utcnow()
     conn.execute(sa.delete(_file).where(_file.c.job_id == done.job_id))
@@ -317,20 +343,17 @@ def finish_step(conn: sa.Connection, done: Transitioned, *, payload: RunTask, fi
               for f in sorted(kept, key=lambda f: (rank[f.job_id], f.name))]
     if not inputs:  # an order that keeps nothing (a check, a count) passes its own inputs on
         inputs = payload.inputs
-    _t = Task.__table__
-    configured = {r.id: r for r in conn.execute(sa.select(_t.c.id, _t.c.backend, _t.c.retries)
-                                                .where(_t.c.id.in_([s.task_id for s in steps])))}
+    placed = _placement(conn, payload, [s.task_id for s in steps])
     spec = spec_for(JOB_TYPE, JOB_SUBTYPE)
     rows = []
     for i, st in enumerate(steps):
+        backend, retries = placed[st.task_id]
         p = RunTask(pipeline_id=payload.pipeline_id, pipeline=payload.pipeline, order=nxt, index=i, task=st.task,
                     task_id=st.task_id, plan=payload.plan, upload=payload.upload, inputs=inputs,
-                    parameters=payload.parameters, email=payload.email,
-                    retries=getattr(configured.get(st.task_id), "retries", 0) or 0)
+                    parameters=payload.parameters, email=payload.email, retries=retries, tasks=payload.tasks)
         rows.append(_row(job_id=step_job_id(root, nxt, i, first_order=first), owner=done.owner, spec=spec,
                          payload=p, workflow_id=root, parent_job_id=done.job_id, step=nxt,
-                         lineage_key=_lineage(root, nxt, i), now=now,
-                         queue=getattr(configured.get(st.task_id), "backend", None) or DEFAULT_BACKEND,
+                         lineage_key=_lineage(root, nxt, i), now=now, queue=backend,
                          subject=runs.run_name(p.model_dump()))
                     | ({"priority": admitted.priority, "client_addr": admitted.client_addr} if admitted else {}))
     lodged = _insert(conn, rows, text=f"Lodged by job {done.job_id}, the last step of order {payload.order} "
@@ -339,3 +362,27 @@ def finish_step(conn: sa.Connection, done: Transitioned, *, payload: RunTask, fi
         lifecycle.add_message(done.job_id, f"Last of order {payload.order} to succeed: lodged order {nxt} "
                                            f"({', '.join(s.task for s in steps)}).", conn=conn)
     return lodged
+
+
+def _placement(conn: sa.Connection, payload: RunTask, task_ids: list[int]) -> dict[int, tuple[str, int]]:
+    """(backend, retries) of each task of the next order: the run's version's. A task its
+    run kept no version of (a run lodged before runs kept them) is read as configured
+    now, and so is the backend of a version whose backend was deleted since (its task
+    was moved first: a deletion is refused while a task runs there), so the step waits
+    on a queue a pool serves rather than on one nobody serves any more."""
+    kept = {tid: snapshot_of(payload.tasks, tid) for tid in task_ids}
+    _t, _b = Task.__table__, Backend.__table__
+    live = {r.id: r for r in conn.execute(sa.select(_t.c.id, _t.c.backend, _t.c.retries)
+                                          .where(_t.c.id.in_(task_ids)))}
+    named = {k["backend"] for k in kept.values() if k is not None} - set(BACKENDS)
+    known = set(BACKENDS) | (set(conn.execute(sa.select(_b.c.name).where(_b.c.name.in_(named))).scalars())
+                             if named else set())
+    out = {}
+    for tid in task_ids:
+        k, configured = kept[tid], live.get(tid)
+        configured_backend = getattr(configured, "backend", None) or DEFAULT_BACKEND
+        if k is None:
+            out[tid] = (configured_backend, int(getattr(configured, "retries", 0) or 0))
+        else:
+            out[tid] = (k["backend"] if k["backend"] in known else configured_backend, int(k.get("retries") or 0))
+    return out

@@ -25,7 +25,7 @@ from app.errors import Conflict, InvalidInput, PayloadTooLarge, PermissionDenied
 from app.jobtypes import FileRef, PlanStep, RunTask, child_job_id, spec_for
 from app.auth import find_user
 from app.launch import _by_idempotency_key, _insert, _row, enqueue, get_job
-from app.models import Job, JobFile, Task, User, new_id
+from app.models import Job, JobFile, User, new_id
 from app.pipelines.checks import (
     _FILE_RE,
     DEFAULT_BACKEND,
@@ -34,6 +34,7 @@ from app.pipelines.checks import (
     _matches,
 )
 from app.pipelines.config import PipelineInfo, _step_parameters, get_pipeline
+from app.pipelines.snapshot import run_snapshot
 from app.runs import runs_dir
 from app.settings import get_settings
 from app.notify import check_address
@@ -189,6 +190,8 @@ def run_pipeline(*, actor: User, pipeline: Union[int, str], file_name: str, cont
     # Last of the checks, just before the first write: the count is as fresh as it can be.
     admitted = fairuse.admit(pipeline=info, owner=owner, client_addr=client_addr)
     plan = [PlanStep(order=s.order, task=s.task, task_id=s.task_id) for s in info.steps]
+    # The run's version of its tasks: those its parameters were just checked against.
+    tasks = run_snapshot(info.tasks[tid] for tid in dict.fromkeys(s.task_id for s in info.steps))
     root = new_id()
     if into is None:
         audit.note(target=root)  # so its entry commits with the run's first rows
@@ -201,17 +204,16 @@ def run_pipeline(*, actor: User, pipeline: Union[int, str], file_name: str, cont
     # Paths of a run's files are relative to the run: what its steps' inputs show.
     upload = FileRef(name=name, path=f"upload/{name}", size=len(content), sha256=hashlib.sha256(content).hexdigest())
     spec = spec_for(JOB_TYPE, JOB_SUBTYPE)
-    with session() as s:
-        backends = dict(s.exec(select(Task.id, Task.backend).where(Task.id.in_([st.task_id for st in first]))).all())
     rows = []
     for i, st in enumerate(first):
+        task = tasks[str(st.task_id)]
         payload = RunTask(pipeline_id=info.id, pipeline=info.name, order=st.order, index=i, task=st.task,
                           task_id=st.task_id, plan=plan, upload=upload, inputs=[upload], parameters=params,
-                          email=address, retries=info.tasks[st.task_id].retries)
+                          email=address, retries=task["retries"], tasks=tasks)
         jid = step_job_id(root, st.order, i, first_order=st.order)
         rows.append(_row(job_id=jid, owner=owner, spec=spec, payload=payload, workflow_id=root,
                          parent_job_id=None if jid == root else root, step=st.order,
-                         lineage_key=_lineage(root, st.order, i), queue=backends.get(st.task_id) or DEFAULT_BACKEND,
+                         lineage_key=_lineage(root, st.order, i), queue=task["backend"] or DEFAULT_BACKEND,
                          subject=runs.run_name(payload.model_dump()), lodged_by=actor.username,
                          idempotency_key=idempotency_key if jid == root else None)
                     | {"client_addr": client_addr, "priority": admitted.priority,

@@ -2,9 +2,10 @@
 workers: a backend created (a bad max workers refused at its field), a task on it with a
 parameter and an environment variable (a bad name refused at the variables), a pipeline
 of it run on the Pipelines page; a second run waits on the paused backend, and the
-task's form lists it; the task changed (its variable and version), the waiting run runs
-the new definition while the first run's record keeps the old one; the backend, still
-the task's, is not deleted (the dialog names the task)."""
+task's form lists it; the task changed (its variable and version), the waiting run still
+runs the definition it was lodged with (its history says the task was changed since)
+and a run lodged after the save runs the new one, each record naming what it ran; the
+backend, still the task's, is not deleted (the dialog names the task)."""
 
 from __future__ import annotations
 
@@ -147,11 +148,19 @@ def test_an_admin_creates_a_backend_task_and_pipeline_runs_it_and_changes_the_ta
         expect(page.get_by_text(f"Task {TASK} saved.")).to_be_visible()
         expect(trow).to_contain_text("GREETING=hello from v2")
 
-    # Resumed: the waiting run runs the new definition; the first run's record keeps the old one.
+    # Resumed: the waiting run keeps the version it was lodged with, and says the task changed since.
     page.goto(console.url(f"/jobs/{second}"))
     expect(page.locator(".pipeline-run .run-status")).to_have_attribute("data-status", "SUCCEEDED", timeout=60_000)
+    expect(page.get_by_text("hello from v1").first).to_be_visible()
+    expect(page.get_by_text(f"Task {TASK} was changed since this run was lodged").first).to_be_visible()
+    told = _record_task(console, second)
+    assert (told["software_version"], told["environment"]) == ("greeter v1", {"GREETING": "hello from v1"})
+    # A run lodged after the save runs the new definition; the first run's record keeps the old one.
+    third = _run_on_the_pipelines_page(page, console)
+    expect(page.locator(".pipeline-run .run-status")).to_have_attribute("data-status", "SUCCEEDED", timeout=60_000)
     expect(page.get_by_text("hello from v2").first).to_be_visible()
-    assert _record_task(console, second)["software_version"] == "greeter v2"
+    told = _record_task(console, third)
+    assert (told["software_version"], told["environment"]) == ("greeter v2", {"GREETING": "hello from v2"})
     told = _record_task(console, first)
     assert (told["software_version"], told["environment"]) == ("greeter v1", {"GREETING": "hello from v1"})
 

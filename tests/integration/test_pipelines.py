@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import select
 
-from app import files, launch, lifecycle, pipelines, submissions
+from app import compare, files, launch, lifecycle, pipelines, submissions
 from app.db import get_engine, session, write_conn
 from app.demo import DEMO_PIPELINES, DEMO_TASKS
 from app.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge, PermissionDenied
@@ -115,7 +115,8 @@ def test_text_summary_runs_two_steps_in_parallel_then_the_join(users):
     assert not (pipelines.runs_dir() / job.id).exists()
 
 
-def test_a_refused_exit_code_fails_the_step_naming_it_and_a_fixed_retry_carries_on(users):
+def test_a_refused_exit_code_fails_the_step_naming_it_a_retry_keeps_the_run_s_version_and_running_again_fixes_it(
+        users):
     root, alice = users["root"], users["alice"]
     info = _pipeline(root, "Broken then fixed",
                      [{"name": "flaky tool", "command": "sh -c 'echo partial; echo broken >&2; exit 3'"},
@@ -135,15 +136,26 @@ def test_a_refused_exit_code_fails_the_step_naming_it_and_a_fixed_retry_carries_
     assert grep.status == "SUCCEEDED" and grep.result["exit_code"] == 1 and grep.result["stdout"] == "0\n"
     assert len(_steps(job.id)) == 2  # the failed step holds the next order back
 
-    # an admin fixes the task; retrying the failed step carries the run on
+    # an admin fixes the task; a retry of the failed step runs the run's version again
+    # (a run is one version from start to end), and says why
     task = next(t for t in pipelines.list_tasks(actor=root) if t.name == "flaky tool")
     pipelines.update_task(actor=root, task_id=task.id, name="flaky tool", command="true")
     launch.retry_job(actor=alice, job_id=flaky.id)
     run_workers()
-    steps = _steps(job.id)
+    again = launch.get_job(flaky.id)
+    assert (again.status, again.attempt) == ("FAILED", 2)
+    assert again.info == "flaky tool: sh exited with code 3; accepted: 0."
+    assert ("Task flaky tool was changed since this run was lodged; the step runs the version this run was "
+            "lodged with (run the pipeline again for the new one).") in _history(flaky.id)
+    assert len(_steps(job.id)) == 2
+
+    # running the pipeline again takes the fixed task, and that run carries on to the end
+    new = compare.run_again(actor=alice, job_id=flaky.id)
+    run_workers()
+    steps = _steps(new.id)
     assert [(j.payload["task"], j.status, j.attempt) for j in steps] == [
-        ("flaky tool", "SUCCEEDED", 2), ("grep zebra", "SUCCEEDED", 1), ("after", "SUCCEEDED", 1)]
-    assert steps[2].parent_job_id == flaky.id
+        ("flaky tool", "SUCCEEDED", 1), ("grep zebra", "SUCCEEDED", 1), ("after", "SUCCEEDED", 1)]
+    assert steps[2].parent_job_id in (steps[0].id, steps[1].id)
 
 
 def test_a_step_past_its_time_limit_is_stopped_with_its_children(users):
