@@ -164,7 +164,8 @@ def config_import(file: str = typer.Argument(..., help="The YAML document (- for
                                                                         "write nothing"),
                   as_json: bool = typer.Option(False, "--json", help="Print the answer as JSON")):
     """Import a configuration document: checked whole, then written all at once (admins).
-    Tasks and pipelines it leaves out of a section it has are removed."""
+    Backends (not built-in ones), tasks and pipelines it leaves out of a section it has
+    are removed."""
     def body():
         try:
             data = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
