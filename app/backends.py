@@ -6,7 +6,8 @@ after its commit, and a reader that sees the token change reads the table again.
 worker that asks just after an admin's save gets the new settings, at the cost of one
 Redis GET per ask. When Redis does not answer, what was read is kept at most CACHE_S.
 
-Backends are those job types name (built in, never deleted) and those admins create;
+Backends are those job types name (built in, never deleted) and those admins create
+(on the console, through the API or by importing the configuration, app.config_import);
 an admin's backend is deleted only when no task runs on it and no job waits on it.
 """
 
@@ -215,6 +216,20 @@ def check_description(value) -> str:
     return check_text(text, "description")
 
 
+def new_settings(name: str) -> dict[str, int]:
+    """The settings a new backend starts with where none are given: JOBDECK_WORKERS
+    workers, 120 s idle, each job's own time limit (0)."""
+    start = default_config(name)
+    return {"max_workers": start.max_workers, "idle_timeout_s": start.idle_timeout_s, "job_timeout_s": 0}
+
+
+def add_backend(s, name: str, description: str, values: dict[str, int]) -> None:
+    """A new backend's row in the caller's transaction, from a name, description and
+    settings already checked (check_name, check_description, check_settings); a setting
+    left out takes new_settings'. The caller announces the change after its commit."""
+    s.add(Backend(name=name, description=description, **{**new_settings(name), **values}))
+
+
 @audited("backend.create", target="name")
 def create_backend(*, actor: User, name: str, description: str = "", max_workers=None, idle_timeout_s=None,
                    job_timeout_s=None) -> BackendConfig:
@@ -231,13 +246,9 @@ def create_backend(*, actor: User, name: str, description: str = "", max_workers
                              "job_timeout_s": job_timeout_s})
     if name in backend_configs(refresh=True):
         raise Conflict(f"A backend named {name!r} exists already.", field="name")
-    start = default_config(name)
-    row = Backend(name=name, description=description, max_workers=values.get("max_workers", start.max_workers),
-                  idle_timeout_s=values.get("idle_timeout_s", start.idle_timeout_s),
-                  job_timeout_s=values.get("job_timeout_s", 0))
     try:
         with session(write=True) as s:
-            s.add(row)
+            add_backend(s, name, description, values)
     except sa.exc.IntegrityError:
         raise Conflict(f"A backend named {name!r} exists already.", field="name") from None
     announce_change()
@@ -252,13 +263,39 @@ def description_of(name: str) -> str:
     return row.description if row is not None else ""
 
 
-def backend_users(s, name: str) -> tuple[list[str], int]:
-    """What still needs a backend: the tasks bound to it (by name), and how many live jobs
-    wait or run on its queues (read through the status index: live jobs only)."""
-    tasks = sorted(s.exec(select(Task.name).where(Task.backend == name)))
+def live_jobs(s, name: str) -> int:
+    """How many live jobs wait or run on a backend's queues (read through the status
+    index: live jobs only)."""
     live = s.exec(select(sa.func.count()).select_from(Job)
                   .where(Job.status.in_(list(LIVE)), Job.queue == name)).one()
-    return tasks, int(live or 0)
+    return int(live or 0)
+
+
+def backend_users(s, name: str) -> tuple[list[str], int]:
+    """What still needs a backend: the tasks bound to it (by name), and how many live jobs
+    wait or run on its queues."""
+    tasks = sorted(s.exec(select(Task.name).where(Task.backend == name)))
+    return tasks, live_jobs(s, name)
+
+
+def in_use(tasks: list[str], live: int) -> Optional[str]:
+    """Why a backend may not be deleted now (None: it may): it "runs task a, b" (the
+    first 10 named) or "has 3 jobs waiting or running". The delete and an import's
+    removal both refuse with it, each adding its own advice."""
+    if tasks:
+        shown = ", ".join(tasks[:10]) + (f" and {len(tasks) - 10} more" if len(tasks) > 10 else "")
+        return f"runs task{'s' if len(tasks) != 1 else ''} {shown}"
+    if live:
+        return f"has {live} job{'s' if live != 1 else ''} waiting or running"
+    return None
+
+
+def remove_backend(s, name: str) -> None:
+    """Delete a backend's row in the caller's transaction, which has checked in_use; the
+    caller announces the change after its commit."""
+    row = s.exec(select(Backend).where(Backend.name == name)).first()
+    if row is not None:
+        s.delete(row)
 
 
 @audited("backend.delete", target="name")
@@ -277,14 +314,11 @@ def delete_backend(*, actor: User, name: str) -> None:
         if row is None:
             raise NotFound(f"No backend {name!r}; backends: {', '.join(sorted(backend_configs()))}.")
         tasks, live = backend_users(s, name)
-        if tasks:
-            shown = ", ".join(tasks[:10]) + (f" and {len(tasks) - 10} more" if len(tasks) > 10 else "")
-            raise Conflict(f"Backend {name!r} runs task{'s' if len(tasks) != 1 else ''} {shown}; move "
-                           f"{'it' if len(tasks) == 1 else 'them'} to another backend first.", field="name")
-        if live:
-            raise Conflict(f"Backend {name!r} has {live} job{'s' if live != 1 else ''} waiting or running; let "
-                           f"{'it' if live == 1 else 'them'} finish or cancel {'it' if live == 1 else 'them'} first.",
-                           field="name")
+        why = in_use(tasks, live)
+        if why:
+            them = "it" if (len(tasks) if tasks else live) == 1 else "them"
+            advice = f"move {them} to another backend first" if tasks else f"let {them} finish or cancel {them} first"
+            raise Conflict(f"Backend {name!r} {why}; {advice}.", field="name")
         s.delete(row)
     announce_change()
     log.warning("backend %s deleted by %s", name, actor.username)

@@ -37,7 +37,8 @@ MAX_ENVIRONMENT = 50  # variables of a task
 
 # Each kind's fields in the order a document writes them, with their defaults (left out
 # of an export); None as a default: always written.
-BACKEND_FIELDS = {"name": None, "max_workers": None, "idle_timeout_s": None, "job_timeout_s": None}
+BACKEND_FIELDS = {"name": None, "description": "", "max_workers": None, "idle_timeout_s": None,
+                  "job_timeout_s": None}
 TASK_FIELDS = {"name": None, "description": "", "backend": None, "kind": None, "command": "", "handler": "",
                "input_glob": "", "output_glob": "", "ok_exit_codes": "0", "timeout_s": 600, "retries": 0,
                "software_version": "", "environment": {}, "parameters": []}
@@ -45,6 +46,7 @@ PARAMETER_FIELDS = {"name": None, "flag": "", "default": "", "required": False, 
                     "minimum": None, "maximum": None, "bool_valued": False}
 PIPELINE_FIELDS = {"name": None, "description": "", "steps": None, "queue_hog_size": None,
                    "queue_hard_limit": None, "runnable": True, "public": False, "validators": []}
+FIELDS = {"backend": BACKEND_FIELDS, "task": TASK_FIELDS, "pipeline": PIPELINE_FIELDS}
 _ALWAYS_NONE_OK = {"minimum", "maximum", "queue_hog_size", "queue_hard_limit"}  # None is their default
 
 
@@ -83,10 +85,10 @@ def current(s) -> dict[str, list[dict[str, Any]]]:
     for name in sorted(set(BACKENDS) | set(rows)):
         r = rows.get(name)
         cfg = backend_settings.default_config(name) if r is None else None
-        backends.append({"name": name,
-                         "max_workers": max(0, r.max_workers) if r else cfg.max_workers,
-                         "idle_timeout_s": max(1, r.idle_timeout_s) if r else cfg.idle_timeout_s,
-                         "job_timeout_s": max(0, r.job_timeout_s or 0) if r else 0})
+        backends.append(_compact({"name": name, "description": r.description if r else "",
+                                  "max_workers": max(0, r.max_workers) if r else cfg.max_workers,
+                                  "idle_timeout_s": max(1, r.idle_timeout_s) if r else cfg.idle_timeout_s,
+                                  "job_timeout_s": max(0, r.job_timeout_s or 0) if r else 0}, BACKEND_FIELDS))
     tasks = _tasks_by_id(s)
     names = {t.id: t.name for t in tasks.values()}
     task_docs = [_compact({**{k: getattr(t, k) for k in TASK_FIELDS if k != "parameters"},
@@ -197,19 +199,24 @@ def _checked(fn, path: str):
 
 
 def _backend(value: Any, path: str, known: set[str]) -> dict[str, Any]:
+    """A backend as the document gives it: its name and the fields it writes (a field
+    left out is filled in by backend_records, where what is there now is known)."""
     b = _mapping(value, path, BACKEND_FIELDS, "backend")
     if "name" not in b:
         raise _bad(path, "a backend needs its name")
     name = _text(b["name"], f"{path}.name").strip()
     if name not in known:
-        raise _bad(f"{path}.name", f"no backend {name!r}; an import changes the settings of known backends "
-                                   f"({', '.join(sorted(known))}), it creates none")
-    given = {k: _whole(b[k], f"{path}.{k}", none=k == "job_timeout_s") for k in BACKEND_FIELDS
-             if k != "name" and k in b}
+        # A new backend: its name is its queues' names too, so it is checked as the console's.
+        name = _checked(lambda: backend_settings.check_name(name), path)
+    out: dict[str, Any] = {"name": name}
+    if "description" in b:
+        text = "" if b["description"] is None else _text(b["description"], f"{path}.description")
+        out["description"] = _checked(lambda: backend_settings.check_description(text), path)
+    given = {k: _whole(b[k], f"{path}.{k}", none=k == "job_timeout_s") for k in backend_settings.EDITABLE
+             if k in b}
     if given.get("job_timeout_s", 0) is None:
         given["job_timeout_s"] = 0  # null: each job type's own limit, as 0 says
-    values = _checked(lambda: backend_settings.check_settings(given), path)
-    return {"name": name, **values}
+    return {**out, **_checked(lambda: backend_settings.check_settings(given), path)}
 
 
 def _parameter_in(value: Any, path: str) -> dict[str, Any]:
@@ -233,7 +240,7 @@ def _parameter_in(value: Any, path: str) -> dict[str, Any]:
     return out
 
 
-def _task(value: Any, path: str) -> tuple[dict[str, Any], list[ParameterInfo]]:
+def _task(value: Any, path: str, backends: set[str]) -> tuple[dict[str, Any], list[ParameterInfo]]:
     t = _mapping(value, path, TASK_FIELDS, "task")
     if "name" not in t:
         raise _bad(path, "a task needs its name")
@@ -256,7 +263,7 @@ def _task(value: Any, path: str) -> tuple[dict[str, Any], list[ParameterInfo]]:
     args = {k: given.get(k, d) for k, d in TASK_FIELDS.items()}
     args["backend"] = given.get("backend", DEFAULT_BACKEND)
     args["kind"] = given.get("kind", "command")
-    return _checked(lambda: _task_values(**args), path)
+    return _checked(lambda: _task_values(**args, backends=backends), path)
 
 
 def _task_doc(values: dict[str, Any], params: list[ParameterInfo]) -> dict[str, Any]:
@@ -320,15 +327,18 @@ def check(data: Any, *, task_names_now: set[str]) -> Checked:
         raise InvalidInput(f"The document has none of {', '.join(SECTIONS)}: nothing to import.",
                            field="document")
     out = Checked()
+    known = set(backend_settings.backend_configs(refresh=True))
     if "backends" in root:
-        known = set(backend_settings.backend_configs(refresh=True))
         items = _list(root["backends"], "backends", "backends", MAX_ITEMS)
         out.backends = [_backend(b, f"backends[{i}]", known) for i, b in enumerate(items)]
         _names_once(out.backends, "backends")
         out.backends.sort(key=lambda b: b["name"])
     if "tasks" in root:
         items = _list(root["tasks"], "tasks", "tasks", MAX_ITEMS)
-        checked = [_task(t, f"tasks[{i}]") for i, t in enumerate(items)]
+        # A task may run on a backend the document creates. One it removes passes here: the
+        # import refuses that removal (409, app.config_import) as deleting it is refused.
+        backends = known | {b["name"] for b in out.backends or []}
+        checked = [_task(t, f"tasks[{i}]", backends) for i, t in enumerate(items)]
         docs = [_task_doc(v, params) for v, params in checked]
         _names_once(docs, "tasks")
         out.task_values = {v["name"]: (v, params) for v, params in checked}
@@ -358,10 +368,22 @@ class Change:
     fields: list[str] = field(default_factory=list)  # what changes (a change)
 
 
+def backend_records(now: dict[str, list[dict[str, Any]]], given: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Each backend the document lists, by name, as an import leaves it (canonical form):
+    a field it leaves out keeps its value, or for a new backend takes the default a
+    backend created on the console has (app.backends.new_settings, no description)."""
+    before = {b["name"]: b for b in now["backends"]}
+    out = {}
+    for b in given:
+        start = before.get(b["name"]) or {"name": b["name"], **backend_settings.new_settings(b["name"])}
+        out[b["name"]] = _compact({"description": "", **start, **b}, BACKEND_FIELDS)
+    return out
+
+
 def differences(now: dict[str, list[dict[str, Any]]], doc: Checked) -> tuple[list[Change], int]:
     """What an import of `doc` does to `now`: the changes (each kind by name), and how
-    many items stay as they are. A section the document leaves out changes nothing;
-    a backend left out of its section stays as it is (backends are never removed)."""
+    many items stay as they are. A section the document leaves out changes nothing; a
+    built-in backend left out of its section stays as it is (job types run on it)."""
     changes: list[Change] = []
     unchanged = 0
     for section, kind in (("backends", "backend"), ("tasks", "task"), ("pipelines", "pipeline")):
@@ -370,21 +392,20 @@ def differences(now: dict[str, list[dict[str, Any]]], doc: Checked) -> tuple[lis
             unchanged += len(now[section])
             continue
         before = {x["name"]: x for x in now[section]}
-        after = {x["name"]: x for x in given}
+        after = backend_records(now, given) if kind == "backend" else {x["name"]: x for x in given}
         for name, x in after.items():
             old = before.get(name)
-            if kind == "backend" and old is not None:
-                x = {**old, **x}  # a setting left out keeps its value
             if old is None:
                 changes.append(Change(kind, name, "create"))
             elif old != x:
-                keys = [k for k in dict.fromkeys([*old, *x]) if old.get(k) != x.get(k)]
+                # In the document's order: a field only one side writes (at its default on the other) too.
+                keys = [k for k in FIELDS[kind] if old.get(k) != x.get(k)]
                 changes.append(Change(kind, name, "change", keys))
             else:
                 unchanged += 1
         for name in before:
             if name not in after:
-                if kind == "backend":
+                if kind == "backend" and name in BACKENDS:
                     unchanged += 1
                 else:
                     changes.append(Change(kind, name, "remove"))

@@ -5,10 +5,13 @@ anything is written, then written in one transaction: all of it or none of it.
 What an import means: each section the document has (backends, tasks, pipelines) is the
 whole of that kind afterwards. Items are matched by name: one in the document and not
 configured is created; one whose fields differ is changed in place (it keeps its id);
-a task or pipeline configured but absent from its section is removed, unless a run
-under way (a live PIPELINE job) uses it: then the whole import is refused (409) naming
-it. A section left out changes nothing, and backends are never created or removed (an
-import sets the settings of the backends it lists; the others stay as they are).
+one configured but absent from its section is removed, unless a run under way (a live
+PIPELINE job) uses a task or pipeline, or a backend still runs a task (as the import
+leaves the tasks) or has live jobs on its queues (app.backends' rules for deleting
+one): then the whole import is refused (409) naming it and why. A section left out
+changes nothing. A backend's setting left out keeps its value (a new backend's takes
+its default), and a built-in backend (one job types run on) left out stays as it is:
+it is never removed.
 
 Runs under way keep the steps their pipeline had and the definitions its tasks had when
 they were lodged (each step carries its run's plan and version of its tasks,
@@ -133,7 +136,36 @@ def _kept_pipelines_name_kept_tasks(now: dict[str, Any], doc: Checked) -> None:
                                    f"a step.", field="tasks")
 
 
-def _plan(s, doc: Checked) -> tuple[list[Change], int, dict[str, int], dict[str, int]]:
+def _refuse_backend_removals(s, now: dict[str, Any], doc: Checked, changes: list[Change]) -> None:
+    """A backend is removed only as app.backends.delete_backend would delete it: no task
+    runs on it (the tasks as the import leaves them: the document's when it has them,
+    else those configured now, so moving a task off a backend and removing the backend
+    is one import) and no job waits or runs on its queues."""
+    removed = [c.name for c in changes if c.kind == "backend" and c.action == "remove"]
+    tasks = doc.tasks if doc.tasks is not None else now["tasks"]
+    for name in removed:
+        on = sorted(t["name"] for t in tasks if t["backend"] == name)
+        live = backend_settings.live_jobs(s, name)
+        why = backend_settings.in_use(on, live)
+        if why:
+            if on:
+                advice = f"keep it in the document, or move the task{'s' if len(on) != 1 else ''} to another backend"
+            else:
+                it = "it" if live == 1 else "them"
+                advice = f"keep it in the document until {'it ends' if live == 1 else 'they end'}, or cancel {it} first"
+            raise Conflict(f"backends: backend {name!r} would be removed, but it {why}; {advice}.", field="backends")
+
+
+@dataclass
+class _Plan:
+    now: dict[str, Any]  # the configuration before the import, in canonical form
+    changes: list[Change]
+    unchanged: int
+    task_ids: dict[str, int]
+    pipeline_ids: dict[str, int]
+
+
+def _plan(s, doc: Checked) -> _Plan:
     now = document.current(s)
     if doc.tasks is None and doc.pipelines is not None:
         # Checked against the tasks configured when it was read: still so?
@@ -148,7 +180,8 @@ def _plan(s, doc: Checked) -> tuple[list[Change], int, dict[str, int], dict[str,
     task_ids = dict(s.exec(select(Task.name, Task.id)).all())
     pipeline_ids = dict(s.exec(select(Pipeline.name, Pipeline.id)).all())
     _refuse_in_use(s, changes, task_ids, pipeline_ids)
-    return changes, unchanged, task_ids, pipeline_ids
+    _refuse_backend_removals(s, now, doc, changes)
+    return _Plan(now, changes, unchanged, task_ids, pipeline_ids)
 
 
 def check_import(*, actor: User, content: Union[str, bytes]) -> ImportResult:
@@ -157,16 +190,23 @@ def check_import(*, actor: User, content: Union[str, bytes]) -> ImportResult:
     _admin(actor)
     doc = _read(content)
     with session() as s:
-        changes, unchanged, _t, _p = _plan(s, doc)
-    return ImportResult(changes, unchanged, applied=False)
+        plan = _plan(s, doc)
+    return ImportResult(plan.changes, plan.unchanged, applied=False)
 
 
-def _apply(s, doc: Checked, changes: list[Change], task_ids: dict[str, int], pipeline_ids: dict[str, int]) -> None:
+def _apply(s, doc: Checked, plan: _Plan) -> None:
+    changes, task_ids, pipeline_ids = plan.changes, plan.task_ids, plan.pipeline_ids
     todo = {(c.kind, c.name): c for c in changes}
-    for b in doc.backends or []:
-        if ("backend", b["name"]) in todo:
-            backend_settings.write_backend(s, b["name"], {k: v for k, v in b.items() if k != "name"})
-    # Tasks first (a new pipeline may name a new task), then pipelines, then the tasks
+    # Backends first (a task may run on a new one), written whole as the document leaves
+    # them, so a built-in backend's first row has the document's description.
+    for name, b in document.backend_records(plan.now, doc.backends or []).items():
+        c = todo.get(("backend", name))
+        values = {"description": b.get("description", ""), **{k: b[k] for k in backend_settings.EDITABLE}}
+        if c is not None and c.action == "create":
+            backend_settings.add_backend(s, name, values.pop("description"), values)
+        elif c is not None:
+            backend_settings.write_backend(s, name, values)
+    # Tasks next (a new pipeline may name a new task), then pipelines, then the tasks
     # no pipeline names any more.
     for name, (values, params) in doc.task_values.items():
         c = todo.get(("task", name))
@@ -186,6 +226,10 @@ def _apply(s, doc: Checked, changes: list[Change], task_ids: dict[str, int], pip
     for c in changes:
         if c.kind == "task" and c.action == "remove":
             remove_task(s, task_ids[c.name])
+    # Backends last: the tasks that ran on them have moved or gone by now.
+    for c in changes:
+        if c.kind == "backend" and c.action == "remove":
+            backend_settings.remove_backend(s, c.name)
 
 
 def _target(args: dict[str, Any], result: Any) -> str:
@@ -199,19 +243,20 @@ def import_configuration(*, actor: User, content: Union[str, bytes]) -> ImportRe
     """Make the configuration what the document says (admins): checked whole, then
     written in one transaction; InvalidInput (422) or DocumentNotReadable (400) name the
     path of the first bad value, PayloadTooLarge (413) a document too big, Conflict
-    (409) a removal a run under way forbids. Nothing is written unless all of it is."""
+    (409) a removal a run under way forbids, or one of a backend a task runs on or a job
+    waits on. Nothing is written unless all of it is."""
     _admin(actor)
     doc = _read(content)
     try:
         with session(write=True) as s:
-            changes, unchanged, task_ids, pipeline_ids = _plan(s, doc)
-            _apply(s, doc, changes, task_ids, pipeline_ids)
+            plan = _plan(s, doc)
+            _apply(s, doc, plan)
             # Its entry commits with what it changed.
-            audit.note(target="configuration: " + ImportResult(changes, unchanged, applied=True).summary)
+            audit.note(target="configuration: " + ImportResult(plan.changes, plan.unchanged, applied=True).summary)
     except sa.exc.IntegrityError:
         raise Conflict("The configuration changed while the document was imported; import it again.") from None
-    if any(c.kind == "backend" for c in changes):
-        backend_settings.announce_change()
-    result = ImportResult(changes, unchanged, applied=True)
+    if any(c.kind == "backend" for c in plan.changes):
+        backend_settings.announce_change()  # after the commit: pools serve new backends, stop removed ones
+    result = ImportResult(plan.changes, plan.unchanged, applied=True)
     log.warning("configuration imported by %s: %s", actor.username, result.summary)
     return result

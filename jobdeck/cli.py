@@ -17,7 +17,7 @@ from rich.markup import escape
 
 from jobdeck import config
 from jobdeck.base import INTERRUPTED, USAGE
-from jobdeck.commands import admin, bulk, jobs, pipelines, registry, schedules, session
+from jobdeck.commands import admin, backends, bulk, jobs, pipelines, registry, schedules, session
 from jobdeck.render import err
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
@@ -38,6 +38,7 @@ app.add_typer(session.profiles_app, name="profiles")
 app.add_typer(admin.config_app, name="config")
 app.add_typer(bulk.app, name="bulk")
 app.add_typer(schedules.app, name="schedules")
+app.add_typer(backends.app, name="backends")
 
 
 def main() -> None:

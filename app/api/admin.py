@@ -22,6 +22,7 @@ from app.api.schemas import (
     SubmissionPageOut, WaitingJobOut, WakeOut, WorkerOut,
 )
 from app.errors import NotFound, QueueUnavailable
+from app.jobtypes import BACKENDS
 from app.models import User
 
 router = APIRouter(prefix="/api/admin", tags=["admin"], responses={**AUTH_RESPONSES, **_p(403)})
@@ -90,6 +91,7 @@ def _backends(admin: User, only: Optional[str] = None) -> list[BackendOut]:
         row, st = rows.get(name), (live or {}).get(name)
         out.append(BackendOut(
             name=name, description=row.description if row else "", configured=cfg.configured,
+            built_in=name in BACKENDS,
             created_at=row.created_at if row else None, max_workers=cfg.max_workers,
             idle_timeout_s=cfg.idle_timeout_s, job_timeout_s=cfg.job_timeout_s, paused=cfg.paused,
             resume_workers=cfg.resume_workers,
@@ -104,6 +106,15 @@ def _backends(admin: User, only: Optional[str] = None) -> list[BackendOut]:
             summary="Every backend: its settings, and its workers and queue now")
 def list_backends(admin: User = Depends(admin_user)) -> list[BackendOut]:
     return _backends(admin)
+
+
+@router.get("/backends/{name}", response_model=BackendOut,
+            summary="One backend: its settings, and its workers and queue now", responses=_p(404))
+def get_backend(name: str = BackendName, admin: User = Depends(admin_user)) -> BackendOut:
+    found = _backends(admin, only=name.strip())
+    if not found:
+        raise NotFound(f"No backend {name!r}; backends: {', '.join(sorted(backends.backend_configs()))}.")
+    return found[0]
 
 
 @router.post("/backends", status_code=201, response_model=BackendOut,

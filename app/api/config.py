@@ -69,7 +69,8 @@ def export_config(admin: User = Depends(admin_user)) -> Response:
             responses=_p(400, 409, 413, 415, 422,
                          d400="The document is not readable YAML, or uses what a configuration may not (aliases, "
                               "tags, duplicate keys, deep nesting); the detail names the path and line",
-                         d409="A task or pipeline it would remove is used by a run under way",
+                         d409="A task or pipeline it would remove is used by a run under way, or a backend it would "
+                              "remove runs a task or has jobs waiting or running",
                          d413=f"The document is larger than {MAX_BYTES} bytes",
                          d422="A value is refused; `field` names its path, e.g. tasks[2].parameters[0].flag",
                          d403="Not allowed for this caller (services may export, not import)"))

@@ -354,6 +354,7 @@ class BackendOut(BaseModel):
     name: str
     description: str
     configured: bool = Field(description="False: no configuration row, the defaults apply")
+    built_in: bool = Field(False, description="True: job types run on it; it is edited, never deleted")
     created_at: Optional[datetime] = None
     max_workers: int
     idle_timeout_s: int

@@ -100,8 +100,9 @@ def _import() -> rx.Component:
     return section(
         "Import a configuration",
         rx.text("A YAML document as Download YAML writes it. Each of its sections (backends, tasks, pipelines) "
-                "becomes the whole of that kind: what it lists is created or changed, tasks and pipelines it leaves "
-                "out are removed (not while a run under way uses them); a section left out changes nothing. "
+                "becomes the whole of that kind: what it lists is created or changed, what it leaves out is "
+                "removed (not a task or pipeline a run under way uses, nor a backend a task runs on or a job waits "
+                "on; a built-in backend always stays); a section left out changes nothing. "
                 "Check says what it would do; nothing is written until you apply it, and then all of it or none.",
                 size="2", color_scheme="gray"),
         rx.upload(

@@ -11,7 +11,7 @@ import re
 import shlex
 import string
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Collection, Optional
 
 from sqlmodel import select
 
@@ -153,11 +153,14 @@ def _version(value: Any) -> str:
     return check_text(text, "software_version")
 
 
-def _backend(value: Any) -> str:
+def _backend(value: Any, known: Optional[Collection[str]] = None) -> str:
+    """A backend's name, one of `known` (default: the backends there are now; an import
+    of the configuration passes those there will be once it is written)."""
     from app.backends import backend_configs
 
     name = str(value or "").strip() or DEFAULT_BACKEND
-    known = backend_configs(refresh=True)
+    if known is None:
+        known = backend_configs(refresh=True)
     if name not in known:
         raise InvalidInput(f"No backend {name!r}; backends: {', '.join(sorted(known))}.", field="backend")
     return name
@@ -217,7 +220,8 @@ def check_command(command: str, parameters: list[ParameterInfo]) -> list[str]:
 
 def _task_values(*, name, description, backend, kind, command, handler, input_glob, output_glob,
                  ok_exit_codes, timeout_s, parameters, environment=None, retries=0,
-                 software_version="") -> tuple[dict[str, Any], list[ParameterInfo]]:
+                 software_version="", backends: Optional[Collection[str]] = None
+                 ) -> tuple[dict[str, Any], list[ParameterInfo]]:
     values: dict[str, Any] = {"name": _name(name, "task"), "description": _text(description, "description", 2000)}
     if kind not in KINDS:
         raise InvalidInput(f"kind must be one of {', '.join(KINDS)}, not {kind!r}.", field="kind")
@@ -238,7 +242,7 @@ def _task_values(*, name, description, backend, kind, command, handler, input_gl
             raise InvalidInput(f"No registered handler {handler!r}; handlers: {', '.join(sorted(HANDLERS))}.",
                                field="handler")
         command = ""
-    values.update(kind=kind, command=command, handler=handler, backend=_backend(backend),
+    values.update(kind=kind, command=command, handler=handler, backend=_backend(backend, backends),
                   input_glob=_globs(input_glob, "input_glob"), output_glob=_globs(output_glob, "output_glob"),
                   ok_exit_codes=_exit_codes(ok_exit_codes), timeout_s=_timeout(timeout_s),
                   environment=_environment(environment), retries=_retries(retries),

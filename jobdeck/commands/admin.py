@@ -1,5 +1,6 @@
-"""Admin: workers, backends, and pausing, resuming and waking a backend; the whole
-configuration exported and imported as one YAML document (`jobdeck config ...`)."""
+"""Admin: workers, and pausing, resuming and waking a backend (the backends themselves:
+jobdeck.commands.backends); the whole configuration exported and imported as one YAML
+document (`jobdeck config ...`)."""
 
 from __future__ import annotations
 
@@ -44,33 +45,6 @@ def workers(backend: Optional[str] = typer.Option(None, help="Only this backend'
                 Column("beat (UTC)", lambda w: short_time(w.get("last_heartbeat"))),
                 Column("job", lambda w: w.get("current_job_id") or "", flex=True)]
         print_table(table(found, cols, wide=wide), wide=wide)
-    run(body)
-
-
-def _live(b: dict) -> str:
-    st = b.get("status")
-    if st is None:
-        return "queue server away"
-    text = f"{st['workers']} workers ({st['busy']} busy), {st['queued']} queued"
-    return text + (f"; {st['unavailable']}" if st.get("unavailable") else "")
-
-
-@app.command()
-def backends(as_json: bool = typer.Option(False, "--json", help="Print them as JSON")):
-    """Every backend: its settings, workers and queue now (admins)."""
-    def body():
-        with client() as c:
-            found = c.get("/api/admin/backends")
-        if as_json:
-            print_json(found)
-            return
-        cols = [Column("backend", lambda b: b["name"], keep=True),
-                Column("max workers", lambda b: str(b["max_workers"]) + (" (paused)" if b["max_workers"] == 0 else ""),
-                       keep=True),
-                Column("idle timeout", lambda b: f"{b['idle_timeout_s']} s"),
-                Column("job limit", lambda b: f"{b['job_timeout_s']} s" if b.get("job_timeout_s") else "per type"),
-                Column("now", _live, flex=True)]
-        print_table(table(found, cols))
     run(body)
 
 
@@ -164,7 +138,8 @@ def config_import(file: str = typer.Argument(..., help="The YAML document (- for
                                                                         "write nothing"),
                   as_json: bool = typer.Option(False, "--json", help="Print the answer as JSON")):
     """Import a configuration document: checked whole, then written all at once (admins).
-    Tasks and pipelines it leaves out of a section it has are removed."""
+    Backends (not built-in ones), tasks and pipelines it leaves out of a section it has
+    are removed."""
     def body():
         try:
             data = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()

@@ -50,6 +50,10 @@ def test_admins_create_change_and_delete_a_backend(api):
     assert (got["name"], got["description"], got["max_workers"], got["idle_timeout_s"], got["job_timeout_s"],
             got["configured"]) == ("gpu", "The GPU hosts", 3, 30, None, True)
     assert "gpu" in backends.served()  # every pool serves it from its next look
+    one = api.get("/api/admin/backends/gpu", headers=root)
+    assert one.status_code == 200 and one.json() == {**got, "status": one.json()["status"]}, one.text
+    assert (got["built_in"], api.get("/api/admin/backends/system", headers=root).json()["built_in"]) == (False, True)
+    assert problem_of(api.get("/api/admin/backends/nope", headers=root), 404)["detail"].startswith("No backend 'nope'")
     assert problem_of(api.post("/api/admin/backends", json={"name": "gpu"}, headers=root), 409)["field"] == "name"
     assert problem_of(api.post("/api/admin/backends", json={"name": "pipeline"}, headers=root), 409)
 

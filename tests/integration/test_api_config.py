@@ -215,7 +215,16 @@ REFUSALS = [
     (("pipelines", 0, "runnable"), "yes please", 422, "pipelines[0].runnable"),
     (("pipelines", 0, "queue_hard_limit"), -1, 422, "pipelines[0].queue_hard_limit"),
     (("backends", 0, "max_workers"), 1000, 422, "backends[0].max_workers"),
-    (("backends", 0, "name"), "nowhere", 422, "backends[0].name"),
+    (("backends", 0, "name"), "No Where", 422, "backends[0].name"),  # a new backend's name names its queues
+    (("backends", 1, "name"), "a/b", 422, "backends[1].name"),
+    (("backends", 1, "max_workers"), -1, 422, "backends[1].max_workers"),
+    (("backends", 2, "idle_timeout_s"), "soon", 422, "backends[2].idle_timeout_s"),
+    (("backends", 2, "job_timeout_s"), 86_401, 422, "backends[2].job_timeout_s"),
+    (("backends", 3, "description"), "x" * 501, 422, "backends[3].description"),
+    (("backends", 3, "description"), "bell\x07", 422, "backends[3].description"),
+    (("backends", 3, "description"), ["a", "list"], 422, "backends[3].description"),
+    (("backends", 3, "queue"), "x", 422, "backends[3].queue"),  # an unknown key
+    (("backends", 3, "name"), "pipeline", 422, "backends[3].name"),  # named twice
     (("version",), 2, 422, "version"),
     (("tasks",), {"line count": {}}, 422, "tasks"),
     (("tasks", 1, "environment", "LC_ALL"), "x" * 4001, 422, "tasks[1].environment.LC_ALL"),
