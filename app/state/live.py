@@ -42,6 +42,13 @@ BURST = 500  # events applied together at most
 COALESCE_S = 0.02
 # a lodged job in these has not been taken and started yet
 WAITING = (JobStatus.PENDING.value, JobStatus.DEQUEUED.value)
+# A burst this large means more follow (a bulk action's chunks of 500, a big batch's
+# lodging): until the storm passes the listener gathers what arrives for STORM_GAP_S
+# before the next push, so a tab gets a few pushes a second, not one per chunk (each
+# push re-renders the tab's counts and rows: twenty a second kept a browser busy).
+STORM_EVENTS = 200
+STORM_GAP_S = 0.5
+STORM_BURST = 5000
 PUSH_LANES = 4  # tabs updated at once
 PRUNE_EVERY_S = 2.0  # how often closed tabs are dropped (a push to one is a no-op meanwhile)
 EVERYONE = "*"
@@ -250,6 +257,7 @@ class Hub:
                     pass
 
     async def _listen(self, ps: Any) -> None:
+        calm_at = 0.0  # during a storm: the next push leaves no earlier than this
         while True:
             msg = await ps.get_message(timeout=30.0)
             if msg is None:
@@ -257,6 +265,10 @@ class Hub:
             events: list[dict[str, Any]] = []
             until = None  # set once the burst holds a lodging: wait briefly for its take
             untaken: set[str] = set()  # lodged in this burst, not yet seen started
+            cap = BURST
+            if time.monotonic() < calm_at:
+                until, cap = calm_at, STORM_BURST
+                untaken.add("")  # wait the whole gap: nothing here ends the wait early
             while msg is not None:
                 try:
                     ev = json.loads(msg["data"])
@@ -269,12 +281,13 @@ class Hub:
                         untaken.discard(ev.get("job_id"))
                 except (ValueError, TypeError):
                     log.warning("ignored a malformed event: %r", msg.get("data"))
-                if len(events) >= BURST:
+                if len(events) >= cap:
                     break
                 # Every job lodged here is running already: no reason to wait longer.
                 wait = max(0.0, until - time.monotonic()) if until is not None and untaken else 0
                 msg = await ps.get_message(timeout=wait)
             if events:
+                calm_at = time.monotonic() + STORM_GAP_S if len(events) >= STORM_EVENTS else 0.0
                 try:
                     await self._dispatch(events)
                 except Exception:
