@@ -3,7 +3,7 @@
 Every move to a final status (SUCCEEDED, FAILED, CRASHED, CANCELLED) adds one to the
 minute it happened in, per job type and subtype, backend and status, with its run time
 (start to end; a job cancelled before it started did not run) in a histogram with
-fixed bounds (`app.models.RUN_BOUNDS`). The same delta goes to the key's running total,
+fixed bounds (`app.minute_tables.RUN_BOUNDS`). The same delta goes to the key's running total,
 the row of minute 1970-01-01, which Prometheus' counters read. Like the status counts
 (app.counts) the deltas are gathered in the transaction and written just before its
 commit, one statement, rows in sorted order, each key split over shards by job id, so
@@ -24,7 +24,7 @@ import sqlalchemy as sa
 
 from app import counts  # imported first: its flush runs before ours, the same lock order everywhere
 from app.db import WRITE_SCRATCH, before_commit, get_engine, utcnow, write_conn
-from app.models import RUN_BOUNDS, RUN_BUCKETS, job_minute
+from app.minute_tables import RUN_BOUNDS, RUN_BUCKETS, job_minute
 from app.settings import get_settings
 
 log = logging.getLogger("jobdeck.metrics")

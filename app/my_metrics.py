@@ -21,7 +21,8 @@ from app import minutes
 from app.db import get_engine, utcnow
 from app.errors import PermissionDenied
 from app.metrics import FINAL, bucket_of, minute_of, quantile
-from app.models import RUN_BUCKETS, User, owner_job_minute
+from app.minute_tables import RUN_BUCKETS, owner_job_minute
+from app.models import User
 
 _t = owner_job_minute
 _STATUS_COLS = tuple(s.lower() for s in FINAL)

@@ -19,7 +19,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from app import counts, keys, metrics, queues, waits, worker_metrics
 from app.backends import backend_configs
-from app.models import RUN_BOUNDS
+from app.minute_tables import RUN_BOUNDS
 from app.settings import get_settings
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST

@@ -1,6 +1,6 @@
 """Queue wait per backend: how long each job waited from its lodging (this attempt's)
 to its start, kept as it starts (in the transaction of its move to IN_PROGRESS) per
-minute and backend, as a count, a sum and a histogram with app.models.RUN_BOUNDS; the
+minute and backend, as a count, a sum and a histogram with app.minute_tables.RUN_BOUNDS; the
 running totals (minute 1970-01-01) are what Prometheus' jobdeck_job_wait_seconds
 reads. A job cancelled before it started never waited to its end and is not observed;
 a delayed retry's wait includes its delay."""
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from app import counts, minutes
 from app.db import get_engine
 from app.metrics import TOTAL, bucket_of, minute_of, quantile
-from app.models import RUN_BUCKETS, job_wait_minute
+from app.minute_tables import RUN_BUCKETS, job_wait_minute
 
 _t = job_wait_minute
 KEPT = minutes.kept(_t, ("minute", "backend", "shard"), ("n", "wait_s", *RUN_BUCKETS))

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from app import minutes
 from app.db import get_engine, utcnow, write_conn
 from app.metrics import FAILURES, TOTAL, minute_of
-from app.models import worker_busy_minute, worker_failure_minute
+from app.minute_tables import worker_busy_minute, worker_failure_minute
 
 NO_WORKER = "(no worker)"  # a job that crashed before any worker took it
 _f, _b = worker_failure_minute, worker_busy_minute

@@ -16,11 +16,11 @@ from fastapi import APIRouter, Depends, Path, Query, Response
 from app import backends, configuration, job_search, launch, queries, queue_admin, queues, submissions, workers
 from app.api.deps import AUTH_RESPONSES, admin_user
 from app.api.jobs import Cursor, JobId, Limit, Search, Sort, _p, filters
-from app.api.schemas import (
-    BackendIn, BackendLiveOut, BackendOut, BackendPatch, JobAdminOut, JobAdminPageOut, JobOut, PoolOut, StatusCountsOut,
-    PurgeIn, PurgedOut, QueuePageOut, StuckJobOut, SubmissionCancelOut, SubmissionDeleteOut, SubmissionOut,
-    SubmissionPageOut, WaitingJobOut, WakeOut, WorkerOut,
+from app.api.admin_schemas import (
+    BackendIn, BackendLiveOut, BackendOut, BackendPatch, PoolOut, PurgeIn, PurgedOut, QueuePageOut, StuckJobOut,
+    SubmissionCancelOut, SubmissionDeleteOut, SubmissionOut, SubmissionPageOut, WaitingJobOut, WakeOut, WorkerOut,
 )
+from app.api.schemas import JobAdminOut, JobAdminPageOut, JobOut, StatusCountsOut
 from app.errors import NotFound, QueueUnavailable
 from app.jobtypes import BACKENDS
 from app.models import User

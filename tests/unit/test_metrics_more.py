@@ -38,7 +38,7 @@ def test_one_transactions_deltas_are_one_row_a_key_written_at_commit(db):
     from app import waits
     from app.db import write_conn
     from app.metrics import TOTAL
-    from app.models import job_wait_minute
+    from app.minute_tables import job_wait_minute
 
     with write_conn() as conn:
         waits.started(conn, job_id="a", backend="system", lodged_at=T0 - timedelta(seconds=2), at=T0)
@@ -79,7 +79,7 @@ def test_failures_are_kept_by_worker_and_only_for_failed_and_crashed(db):
     from app import worker_metrics
     from app.db import write_conn
     from app.metrics import TOTAL
-    from app.models import worker_failure_minute
+    from app.minute_tables import worker_failure_minute
 
     with write_conn() as conn:
         for status, worker in (("FAILED", "w1"), ("FAILED", "w1"), ("CRASHED", "w1"), ("SUCCEEDED", "w1"),
@@ -105,7 +105,8 @@ def test_an_owners_row_per_minute_and_type_and_their_series(db):
     from app import my_metrics
     from app.db import write_conn
     from app.errors import PermissionDenied
-    from app.models import User, owner_job_minute
+    from app.minute_tables import owner_job_minute
+    from app.models import User
 
     with write_conn() as conn:
         for i, status in enumerate(("SUCCEEDED", "SUCCEEDED", "FAILED", "CRASHED")):
