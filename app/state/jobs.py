@@ -87,7 +87,7 @@ class JobsListState(rx.State):
         return sum(self.counts.values())
 
     def _show(self, jobs: list[Job], *, append: bool = False, markers=None) -> None:
-        new, fresh_live, keys = _rows_of(jobs, markers)
+        new, fresh_live, keys = _rows_of(jobs, markers, self.sort)
         if append:
             have = set(self._keys)
             self.rows = self.rows + [r for r in new if r.id not in have]
@@ -112,7 +112,7 @@ class JobsListState(rx.State):
             gone = {r.id for r in dropped}
             order = {k: v for k, v in order.items() if k not in gone}
             lives = {k: v for k, v in lives.items() if k not in gone}
-            self.next_cursor = paging.cursor_of_key(order[rows[-1].id])
+            self.next_cursor = cursor_of_order_key(order[rows[-1].id], self.sort)
         self.rows, self.live, self._keys = rows, lives, order
 
     async def _live(self, events: list[dict[str, Any]], burst: live.Burst) -> None:
@@ -127,17 +127,22 @@ class JobsListState(rx.State):
         # plain values, not Reflex's change-tracking proxies: this runs for every tab
         keys, shown_live = self.get_value("_keys"), self.get_value("live")
         oldest = min(keys.values()) if keys and self.next_cursor else ""
+        sort = self.sort
+        ordered = ch.newest if sort == "created" else burst.memo(("order", sort), lambda: _in_order(ch, sort))
+        placed = dict((jid, key) for key, jid in ordered) if sort != "created" else {}
         for jid in ch.ids.intersection(keys):
             job = ch.jobs[jid]
-            if self._matches(job, scope):
-                changed[jid] = burst.memo(("row_live", jid), lambda: row_live(job))
+            if not self._matches(job, scope) or (sort != "created" and jid not in placed):
+                gone.add(jid)  # left the filter (a status filter, say), or the order (a retry)
+            elif sort != "created" and placed[jid] != keys[jid] and self._takes_new:
+                gone.add(jid)  # its place changed (started again, ran longer): placed anew below
             else:
-                gone.add(jid)  # left the filter (a status filter, say)
+                changed[jid] = burst.memo(("row_live", jid), lambda: row_live(job))
         if self._takes_new:
-            for key, jid in ch.newest:
+            for key, jid in ordered:
                 if oldest and key <= oldest:
-                    break  # older than every row a full page shows: not placed
-                if jid not in keys and self._matches(ch.jobs[jid], scope):
+                    break  # past every row a full page shows: not placed
+                if (jid not in keys or jid in gone) and self._matches(ch.jobs[jid], scope):
                     fresh.append(ch.jobs[jid])
         for root in ch.roots.keys() & keys.keys() - gone:
             # a run's root shows the state of the whole run: read once per burst for every tab
@@ -157,7 +162,7 @@ class JobsListState(rx.State):
         if fresh:
             # The same new rows for every tab: built once per burst.
             ids = tuple(sorted(j.id for j in fresh))
-            self._insert(*burst.memo(("rows", ids), lambda: _rows_of(fresh)))
+            self._insert(*burst.memo(("rows", sort, ids), lambda: _rows_of(fresh, None, sort)))
         if scope:
             owner = None if live.EVERYONE in scope else next(iter(scope))
             counts = burst.memo(("counts", owner), lambda: _counts(owner))
@@ -246,16 +251,19 @@ class JobsState(rx.State):
         page = self._page(user)
         lst.search_kind = page.kind if text else ""
         lst._search_kind = lst.search_kind
+        lst.sort = self.sort
         lst._show(page.jobs)
         lst.next_cursor = page.next_cursor or ""
         lst.bounded = page.bounded
-        lst.sort = self.sort
         lst.counts = queries.status_counts(viewer=user, owner=owner, all_users=everyone)
         lst.filtered = self.filtered
         lst.show_owner = user.is_admin and (everyone or bool(owner))
         f = self._filter()
         lst._match = (text, f.status or "", f.job_type or "", f.job_subtype or "")
-        lst._takes_new = self.sort == "created" and not self.date_to
+        # A created range is not matched against a pushed job: newest created first takes
+        # new jobs while the range is open-ended (they are newer than its start); the other
+        # orders only with no range at all.
+        lst._takes_new = not self.date_to if self.sort == "created" else not (self.date_from or self.date_to)
         lst.loaded = True
         for fn in _AFTER_READ:  # e.g. the selection keeps only the rows still shown
             await fn(self, {r.id for r in lst.rows})
@@ -415,13 +423,41 @@ def created_range(first: str, last: str) -> tuple[Optional[datetime], Optional[d
     return (start(first) if first else None), (start(last) + timedelta(days=1) if last else None)
 
 
-def _rows_of(jobs: list[Job], markers=None) -> tuple[list[ListRow], dict[str, RowLive], dict[str, str]]:
+def _rows_of(jobs: list[Job], markers=None, sort: str = "created"
+             ) -> tuple[list[ListRow], dict[str, RowLive], dict[str, str]]:
     """The rows of some jobs: their fixed part, their live part (a run's root: the
-    run's), their keyset keys. Three indexed queries whatever the page."""
+    run's), their keys in the list's order. Three indexed queries whatever the page."""
     totals, parents = markers or queries.job_markers(jobs)
     rows = [list_row(j, batch_total=totals.get(j.batch_id or "", 0), has_children=j.id in parents) for j in jobs]
     states = runs.run_states(j.id for j in jobs if runs.is_root(j))
-    return rows, {j.id: row_live(j, states.get(j.id)) for j in jobs}, {j.id: sort_key(j) for j in jobs}
+    return (rows, {j.id: row_live(j, states.get(j.id)) for j in jobs},
+            {j.id: order_key(j, sort) or sort_key(j) for j in jobs})
+
+
+def order_key(job: Job, sort: str) -> Optional[str]:
+    """A job's place in a list of order `sort`, as a string that sorts the same way
+    (greatest first): None where the order leaves it out (not started, not run)."""
+    if sort == "started":
+        return paging.sort_key(job.started_at, job.id) if job.started_at else None
+    if sort == "duration":
+        return f"{job.ran_ms:019d}|{job.id}" if job.ran_ms is not None else None
+    return sort_key(job)
+
+
+def cursor_of_order_key(key: str, sort: str) -> str:
+    """The cursor after the row whose `order_key` this is (what job_search gives out)."""
+    if sort == "created":
+        return paging.cursor_of_key(key)
+    value, _, id_ = key.partition("|")
+    if sort == "started":
+        return job_search.encode("started", datetime.fromisoformat(value), id_)
+    return job_search.encode("ran", int(value), id_)
+
+
+def _in_order(ch: live.Changed, sort: str) -> tuple[tuple[str, str], ...]:
+    """A burst's jobs in a list's order (greatest first), those the order leaves out left out."""
+    keyed = ((order_key(j, sort), jid) for jid, j in ch.jobs.items())
+    return tuple(sorted(((k, jid) for k, jid in keyed if k is not None), reverse=True))
 
 
 def _counts(owner: Optional[str]) -> dict[str, int]:

@@ -135,3 +135,28 @@ def test_the_batch_views_failures_only_opens_the_same_in_a_new_context(tab, cons
     mine.goto(console.url(f"/batches/{batch_id}?failures=perhaps"))
     expect(mine.locator(".link-problem")).to_contain_text("'perhaps' is not 1 for failures only")
     expect(mine.locator(".job-row")).to_have_count(3)
+
+
+def test_lists_by_start_or_by_run_time_take_new_jobs_live_in_their_order(tab, console):
+    """Sorted newest started first, a job that starts goes on top while the tab is open;
+    longest run first, a job goes in by its run time once it has run (not while queued
+    or running), below a longer one and above shorter ones."""
+    user, pw = new_user(console, "orders")
+    short, longest = (_lodge_noops(console, user, 1, sleep_s=s)[0] for s in (0, 2.0))
+    page = tab()
+    sign_in(page, console, user, path="/jobs?sort=started", password=pw)
+    expect(page.locator(".job-row[data-status=SUCCEEDED]")).to_have_count(2, timeout=60_000)
+    assert _ids(page) == [longest, short]  # started last, on top
+    started = _lodge_noops(console, user, 1, sleep_s=0)[0]
+    expect(page.locator(".job-row").first).to_have_attribute("data-job-id", started, timeout=30_000)
+    expect(page.locator(".job-row")).to_have_count(3)
+
+    page.goto(console.url("/jobs?sort=duration"))
+    expect(page.locator(".job-row")).to_have_count(3)
+    assert _ids(page)[0] == longest
+    middle = _lodge_noops(console, user, 1, sleep_s=1.0)[0]
+    # Placed once it has run: second, below the 2 s run, above the instant ones.
+    expect(page.locator(".job-row").nth(1)).to_have_attribute("data-job-id", middle, timeout=30_000)
+    expect(page.locator(".job-row")).to_have_count(4)
+    assert _ids(page)[0] == longest
+    shot(page, "jobs-by-run-time-live")
