@@ -290,10 +290,22 @@ def in_use(tasks: list[str], live: int) -> Optional[str]:
     return None
 
 
+def lock_backend(s, name: str) -> Optional[Backend]:
+    """A backend's row (None: none), locked until the caller's transaction ends (FOR
+    UPDATE on PostgreSQL; SQLite's write transaction serialises writers already). A
+    delete and a task written on the backend both take it, so they take turns: the
+    delete then sees the task committed, or the task's write sees the row gone; never a
+    task on a deleted backend."""
+    q = select(Backend).where(Backend.name == name)
+    if s.connection().dialect.name == "postgresql":
+        q = q.with_for_update()
+    return s.exec(q).first()
+
+
 def remove_backend(s, name: str) -> None:
     """Delete a backend's row in the caller's transaction, which has checked in_use; the
     caller announces the change after its commit."""
-    row = s.exec(select(Backend).where(Backend.name == name)).first()
+    row = lock_backend(s, name)
     if row is not None:
         s.delete(row)
 
@@ -310,7 +322,7 @@ def delete_backend(*, actor: User, name: str) -> None:
         raise Conflict(f"Backend {name!r} is built in: job types run on it. Pause it instead (0 max workers).",
                        field="name")
     with session(write=True) as s:
-        row = s.exec(select(Backend).where(Backend.name == name)).first()
+        row = lock_backend(s, name)  # before the check: a task written meanwhile is seen
         if row is None:
             raise NotFound(f"No backend {name!r}; backends: {', '.join(sorted(backend_configs()))}.")
         tasks, live = backend_users(s, name)

@@ -25,6 +25,7 @@ from starlette.datastructures import UploadFile
 from app import aa_compat as aa
 from app import auth, estimates, pipelines, ratelimit
 from app.aa_compat import AARefused
+from app.api import auditctx
 from app.api.deps import client_address
 from app.errors import (Conflict, InputNotValid, InvalidInput, JobdeckError, ParameterRefused, PayloadTooLarge,
                         TooManyActive)
@@ -75,7 +76,14 @@ def _caller(request: Request) -> Optional[User]:
 
 
 def _refusal(exc: JobdeckError, job: str) -> AARefused:
-    """A refusal from inside run_pipeline, in A_A's words."""
+    """A refusal from inside run_pipeline, in A_A's words; one the domain recorded
+    stays marked so (the route records the others, once)."""
+    refusal = _in_aa_words(exc, job)
+    refusal.audited = getattr(exc, "audited", False)
+    return refusal
+
+
+def _in_aa_words(exc: JobdeckError, job: str) -> AARefused:
     if isinstance(exc, AARefused):
         return exc
     if isinstance(exc, TooManyActive):
@@ -161,6 +169,9 @@ async def _post_submission(request: Request) -> JSONResponse:
                                                          content=content))
     except JobdeckError as exc:
         refused = exc if isinstance(exc, AARefused) else AARefused(exc.status_code, exc.message)
+        refused.audited = getattr(exc, "audited", False)
+        # Answered here, past the API's error handlers: recorded as they record theirs.
+        await auditctx.refused(request, refused.status_code, refused.message, refused, kinds=auditctx.AA_REFUSALS)
         return _json({"error": refused.error}, refused.status_code)
     finally:
         await form.close()

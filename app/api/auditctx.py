@@ -2,7 +2,9 @@
 context "api" and the caller's address (app.clientaddr: a trusted proxy's forwarding
 honoured), so each domain function it reaches records where it came from. A changing
 request refused before any domain function (401, 403, 422) is recorded here, in the one
-place every error handler passes through, as the action "request"."""
+place every error handler passes through, as the action "request"; so is a submission
+Analytics Automated's routes refuse (app.api.aa answers those itself, in A_A's words,
+and its invalid input is a 400)."""
 
 from __future__ import annotations
 
@@ -38,6 +40,8 @@ class AuditContext:
 
 CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 REFUSALS = {401: "not signed in", 403: "not allowed", 422: "invalid input"}
+# A_A answers invalid input with 400 (its wire format): the same refusal in its words.
+AA_REFUSALS = {400: "invalid input", **REFUSALS}
 ANONYMOUS = "anonymous"
 
 
@@ -53,15 +57,17 @@ def _claimed(request: Request) -> str:
         return ANONYMOUS
 
 
-def _record(request: Request, status: int, message: str) -> None:
+def _record(request: Request, status: int, message: str, words: str) -> None:
     audit.record_refusal(action=REQUEST, target=f"{request.method} {request.url.path}", actor=_claimed(request),
-                         message=f"{status} {REFUSALS[status]}: {message}")
+                         message=f"{status} {words}: {message}")
 
 
-async def refused(request: Request, status: int, message: str, exc: Optional[BaseException] = None) -> None:
-    """Record a changing request refused with 401, 403 or 422 (called by every error
-    handler of the API, app.api.deps), unless the domain function it reached recorded
-    it already (audit.audited marks the error). Reads are not recorded."""
-    if request.method not in CHANGING or status not in REFUSALS or getattr(exc, "audited", False):
+async def refused(request: Request, status: int, message: str, exc: Optional[BaseException] = None, *,
+                  kinds: dict[int, str] = REFUSALS) -> None:
+    """Record a changing request refused with one of `kinds` (401, 403 or 422; called
+    by every error handler of the API, app.api.deps, and with AA_REFUSALS by A_A's
+    submission route), unless the domain function it reached recorded it already
+    (audit.audited marks the error). Reads are not recorded."""
+    if request.method not in CHANGING or status not in kinds or getattr(exc, "audited", False):
         return
-    await run_in_threadpool(_record, request, status, message)
+    await run_in_threadpool(_record, request, status, message, kinds[status])

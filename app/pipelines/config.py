@@ -13,7 +13,9 @@ from sqlmodel import select
 
 from app import parameters as rules
 from app.audit import audited
+from app.backends import lock_backend
 from app.db import session
+from app.jobtypes import BACKENDS
 from app.fairuse import check_limit
 from app.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from app.models import Pipeline, PipelineStep, Task, TaskParameter, User
@@ -187,6 +189,10 @@ def write_task(s, task_id: Optional[int], values: dict[str, Any], params: list[P
     """Write a task checked by `_task_values` in the caller's transaction: a new one
     (task_id None) or over task_id; its parameters replaced. The task's id."""
     _name_free(s, Task, values["name"], task_id, "task")
+    # Checked again here, its row locked until commit: a backend deleted since the
+    # check of _task_values (or being deleted now) is refused, never left under a task.
+    if values["backend"] not in BACKENDS and lock_backend(s, values["backend"]) is None:
+        raise InvalidInput(f"No backend {values['backend']!r}: it was deleted meanwhile.", field="backend")
     if task_id is None:
         task = Task(**values)
     else:

@@ -9,11 +9,12 @@ from typing import Any
 
 import reflex as rx
 
-from app.errors import JobdeckError
+from app.errors import InvalidInput, JobdeckError
 from app.pipelines import config
 from app.pipelines.checks import DEFAULT_BACKEND
 from app.pipelines.handlers import HANDLERS
 from app.state.admin import admin_viewer
+from app.state.base import refused
 from app.state.admin_configuration import AdminConfigurationState
 from app.state.admin_config_rows import (PIPELINE_FIELDS, TASK_FIELDS, EnvRow, LaneRow, LiveRunRow, ParamRow, StepRow,
                                          copy_name, env_rows, env_value, form_number, live_rows, param_row,
@@ -298,7 +299,8 @@ class ConfigEditState(rx.State):
                       software_version=self.t_version)
         values["environment"], self.t_env = env_value(self.t_env)
         if any(r.error for r in self.t_env):
-            self.t_error, self.t_field = "A variable of the environment is refused (see its row).", "environment.rows"
+            why = InvalidInput("A variable of the environment is refused (see its row).", field="environment.rows")
+            self.t_error, self.t_field = refused(why, "task.save"), why.field
             return
         try:
             if self.task_id:

@@ -15,8 +15,26 @@ from urllib.parse import quote
 import reflex as rx
 
 from app import audit, clientaddr, routes, signin
-from app.errors import AuthenticationFailed
+from app.errors import AuthenticationFailed, JobdeckError
 from app.models import User
+
+# Refusals an event records itself (refused): the console's counterpart of the REST
+# API's refusals before the domain (app.api.auditctx), 400 included since the
+# console has no 422 of its own (a form's value the domain's checks refuse is a 400).
+REFUSALS = {400: "invalid input", 401: "not signed in", 403: "not allowed", 422: "invalid input"}
+
+
+def refused(exc: JobdeckError, doing: str) -> str:
+    """Record a refusal a console event caught and shows, once: unless the domain
+    function that raised it recorded it already (audit.audited marks the error), it is
+    a "request" entry with target `console <doing>`, via console and the signed-in
+    user and tab's address (the context `AuthState._viewer` set for this event),
+    through the flood guard. Returns the message to show."""
+    if not getattr(exc, "audited", False) and exc.status_code in REFUSALS:
+        audit.record_refusal(action=audit.REQUEST, target=f"console {doing}",
+                             message=f"{exc.status_code} {REFUSALS[exc.status_code]}: {exc.message}")
+        exc.audited = True  # shown twice (a toast and a field), recorded once
+    return exc.message
 
 
 class AuthState(rx.State):

@@ -11,7 +11,7 @@ import reflex as rx
 from app import bulk, routes
 from app.errors import JobdeckError
 from app.state import live
-from app.state.base import sign_in_redirect, viewer
+from app.state.base import refused, sign_in_redirect, viewer
 
 UPLOAD_ID = "model-runs-csv"
 PREVIEW_ROWS = 20
@@ -160,7 +160,7 @@ class BulkState(rx.State):
         try:
             batch = bulk.register_model_runs(actor=user, records=self._records, label=label)
         except JobdeckError as exc:
-            return rx.toast.error(exc.message)
+            return rx.toast.error(refused(exc, "bulk.lodge"))
         n = len(self._records)
         self._clear()
         return [rx.redirect(routes.batch(batch.id)),

@@ -10,7 +10,7 @@ from app import item_kinds, queries, registry, routes
 from app.errors import InvalidInput, JobdeckError, NotFound
 from app.models import Item, User
 from app.state import live
-from app.state.base import sign_in_redirect, viewer
+from app.state.base import refused, sign_in_redirect, viewer
 from app.state.views import ItemRow, flow_elements, item_row, pretty_json
 
 
@@ -111,10 +111,10 @@ class ItemState(rx.State):
             item, _ = registry.version_item(actor=user, item_id=self._item_id(),
                                             reason=str(form.get("reason", "")))
         except InvalidInput as exc:
-            self.version_error = exc.message
+            self.version_error = refused(exc, "item.new_version")
             return
         except JobdeckError as exc:
-            self.version_error = exc.message
+            self.version_error = refused(exc, "item.new_version")
             return rx.toast.error(exc.message)
         self.version_open = False
         return [rx.redirect(routes.item(item.id)),

@@ -11,7 +11,7 @@ from app.errors import InvalidInput, JobdeckError
 from app.jobtypes import ITEM_SUBTYPES
 from app.shapes import check_text
 from app.state import address, live
-from app.state.base import sign_in_redirect, viewer
+from app.state.base import refused, sign_in_redirect, viewer
 from app.state.views import ItemRow, item_row
 
 PAGE_SIZE = 25
@@ -125,17 +125,18 @@ class ItemsState(rx.State):
             return await sign_in_redirect(self)
         name = str(form.get("display_name", "")).strip()
         if not name:
-            self.form_error, self.form_field = "Give the item a name.", "display_name"
+            self.form_error = refused(InvalidInput("Give the item a name.", field="display_name"), "items.create")
+            self.form_field = "display_name"
             return
         try:
             item, job = registry.create_item(actor=user, subtype=self.form_subtype, display_name=name,
                                              description=str(form.get("description", "")).strip(),
                                              record=item_kinds.record_from_form(self.form_subtype, form))
         except InvalidInput as exc:
-            self.form_error, self.form_field = exc.message, exc.field or ""
+            self.form_error, self.form_field = refused(exc, "items.create"), exc.field or ""
             return
         except JobdeckError as exc:
-            self.form_error = exc.message
+            self.form_error = refused(exc, "items.create")
             return
         self.form_open = False
         self.form_error = self.form_field = ""

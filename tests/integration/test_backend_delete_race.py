@@ -1,0 +1,120 @@
+"""A task written on a backend while the backend is being deleted, on PostgreSQL: two
+transactions at once, each in its own thread and connection. Both take the backend's
+row FOR UPDATE (app.backends.lock_backend), so one waits for the other: a delete that
+locked first commits and the task's write is refused (422, the backend named); a task
+that locked first commits and the delete is refused (409, naming the task). Either way
+no task runs on a backend that is gone. (SQLite's write transactions serialise the two
+already.)"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from sqlmodel import select
+
+from app import backends
+from app.db import session
+from app.errors import Conflict, InvalidInput
+from app.models import Backend, Task
+from app.pipelines import config
+
+pytestmark = pytest.mark.postgresql_only
+
+
+def _orphans() -> list[str]:
+    """Tasks whose backend is neither built in nor has a row."""
+    with session() as s:
+        rows = {b.name for b in s.exec(select(Backend))}
+        return [t.name for t in s.exec(select(Task)) if t.backend not in backends.BACKENDS and t.backend not in rows]
+
+
+def _in_thread(fn) -> tuple[threading.Thread, dict]:
+    out: dict = {}
+
+    def run():
+        try:
+            out["value"] = fn()
+        except Exception as exc:  # what the test checks
+            out["error"] = exc
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    return t, out
+
+
+def _held(monkeypatch, module, name: str) -> tuple[threading.Event, threading.Event]:
+    """Pause the first call of module.name after it ran (its transaction still open)."""
+    reached, go = threading.Event(), threading.Event()
+    original = getattr(module, name)
+
+    def paused(*a, **kw):
+        result = original(*a, **kw)
+        if not reached.is_set():
+            reached.set()
+            assert go.wait(30)
+        return result
+
+    monkeypatch.setattr(module, name, paused)
+    return reached, go
+
+
+def test_a_delete_that_locked_first_refuses_the_task_written_meanwhile(users, monkeypatch):
+    root = users["root"]
+    backends.create_backend(actor=root, name="gpu")
+    reached, go = _held(monkeypatch, backends, "backend_users")  # checked, not yet deleted
+    deleting, d_out = _in_thread(lambda: backends.delete_backend(actor=root, name="gpu"))
+    assert reached.wait(30)
+    creating, c_out = _in_thread(lambda: config.create_task(actor=root, name="late", backend="gpu", command="true"))
+    time.sleep(0.5)
+    assert creating.is_alive(), c_out  # waiting on the backend's row
+    go.set()
+    deleting.join(30)
+    creating.join(30)
+    assert "error" not in d_out, d_out
+    exc = c_out.get("error")
+    assert isinstance(exc, InvalidInput) and exc.status_code == 422 and exc.field == "backend", c_out
+    assert "'gpu'" in exc.message and "deleted" in exc.message
+    assert _orphans() == []
+    with session() as s:
+        assert s.exec(select(Task).where(Task.name == "late")).first() is None
+
+
+def test_a_task_that_locked_first_refuses_the_delete(users, monkeypatch):
+    root = users["root"]
+    backends.create_backend(actor=root, name="gpu")
+    reached, go = _held(monkeypatch, config, "_save_parameters")  # written, not yet committed
+    creating, c_out = _in_thread(lambda: config.create_task(actor=root, name="early", backend="gpu", command="true"))
+    assert reached.wait(30)
+    deleting, d_out = _in_thread(lambda: backends.delete_backend(actor=root, name="gpu"))
+    time.sleep(0.5)
+    assert deleting.is_alive(), d_out  # waiting on the backend's row
+    go.set()
+    creating.join(30)
+    deleting.join(30)
+    assert "error" not in c_out, c_out
+    exc = d_out.get("error")
+    assert isinstance(exc, Conflict) and exc.status_code == 409 and "early" in exc.message, d_out
+    assert _orphans() == []
+    assert "gpu" in backends.backend_configs(refresh=True)
+
+
+def test_an_edit_moving_a_task_onto_a_backend_being_deleted_is_refused(users, monkeypatch):
+    root = users["root"]
+    backends.create_backend(actor=root, name="gpu")
+    task = config.create_task(actor=root, name="mover", command="true")
+    reached, go = _held(monkeypatch, backends, "backend_users")
+    deleting, d_out = _in_thread(lambda: backends.delete_backend(actor=root, name="gpu"))
+    assert reached.wait(30)
+    editing, e_out = _in_thread(lambda: config.update_task(actor=root, task_id=task.id, name="mover", backend="gpu",
+                                                           command="true"))
+    time.sleep(0.5)
+    assert editing.is_alive(), e_out
+    go.set()
+    deleting.join(30)
+    editing.join(30)
+    assert "error" not in d_out, d_out
+    assert isinstance(e_out.get("error"), InvalidInput), e_out
+    assert _orphans() == []
+    assert config.get_task(actor=root, task_id=task.id).backend == task.backend  # where it was
