@@ -37,7 +37,7 @@ def create_item(body: ItemCreateIn, response: Response, user: User = Depends(cur
     return ItemLodged(item=ItemOut.of(item), session_id=job.id, job=JobOut.one(job))
 
 
-@router.get("/items", response_model=ItemPageOut, summary="Registry items, newest first", responses=_p(422))
+@router.get("/items", response_model=ItemPageOut, summary="Registry items, newest first", responses=_p(400, 422))
 def list_items(subtype: Optional[str] = Query(None, max_length=64), owner: Optional[str] = Query(None, max_length=64),
                q: Optional[str] = Query(None, max_length=256,
                                        description="Words of the name (looked for among 2,000 items a page), the "
