@@ -254,3 +254,24 @@ def optimize() -> None:
         stats = conn.exec_driver_sql("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'").first()
         # A database never analysed has no statistics to find stale: analyse it once.
         conn.exec_driver_sql("PRAGMA optimize" if stats else "ANALYZE")
+
+
+class name_key(sa.sql.functions.GenericFunction):
+    """A name folded for prefix search: `lower(name)`, compared byte by byte (PostgreSQL's
+    "C" collation; SQLite's default BINARY). The item-name index is built on this same
+    expression and a prefix is a range of it, so the prefix search reads only that range
+    in order, whatever the database's own collation would sort it by."""
+
+    type = sa.String()
+    inherit_cache = True
+    name = "name_key"
+
+
+@compiles(name_key)
+def _name_key_default(element, compiler, **kw):
+    return f"lower({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(name_key, "postgresql")
+def _name_key_postgresql(element, compiler, **kw):
+    return f'lower({compiler.process(element.clauses, **kw)}) COLLATE "C"'

@@ -13,7 +13,7 @@ from typing import Any, Optional
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from app.db import UTCDateTime, utcnow
+from app.db import UTCDateTime, name_key, utcnow
 
 
 def new_id() -> str:
@@ -125,6 +125,12 @@ class Item(SQLModel, table=True):
     version_workflow_id: Optional[str] = Field(default=None, max_length=64)
     created_at: datetime = _created()
     updated_at: datetime = _created()
+
+
+# Names by their folded key (app.db.name_key), then id: a search by the start of a name
+# (app.item_search) reads one range of it in order. An expression, so declared after the
+# table's columns exist.
+sa.Index("ix_item_name_key", name_key(Item.__table__.c.display_name), Item.__table__.c.id)
 
 
 class Activity(SQLModel, table=True):

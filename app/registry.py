@@ -5,17 +5,16 @@ INCOMPLETE → COMPLETE (activity recorded) → LODGED (provenance lodged).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Optional
 
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlmodel import select
 
-from app.db import LIKE_ESCAPE, contains_pattern, session, utcnow, write_conn
+from app.db import session, utcnow, write_conn
 from app.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from app.paging import MAX_LIMIT, decode_cursor, encode_cursor, newest_first  # noqa: F401 (cursor helpers re-exported)
-from app import item_kinds
+from app import item_kinds, item_search
+from app.item_search import ItemPage
 from app.jobtypes import ITEM_SUBTYPES, RegisterCreateActivity, RegisterVersionActivity, invalid_input, spec_for
 from app.launch import _insert, _row, enqueue
 from app.models import Item, Job, User, new_id
@@ -147,23 +146,9 @@ def item_versions(item_id: str) -> list[Item]:
     return chain
 
 
-@dataclass
-class ItemPage:
-    items: list[Item]
-    next_cursor: Optional[str]
-
-
 def list_items(*, subtype: Optional[str] = None, owner: Optional[str] = None, query: Optional[str] = None,
                cursor: Optional[str] = None, limit: int = 50) -> ItemPage:
-    """Items newest first, paged by keyset (created_at, id)."""
-    stmt = select(Item)
-    if subtype:
-        stmt = stmt.where(Item.subtype == subtype)
-    if owner:
-        stmt = stmt.where(Item.owner == owner)
-    if query:
-        check_text(query, "q")
-        # % and _ in a search are the characters themselves, not wildcards.
-        stmt = stmt.where(sa.or_(Item.display_name.ilike(contains_pattern(query), escape=LIKE_ESCAPE),
-                                 Item.id == query))
-    return ItemPage(*newest_first(stmt, Item, cursor=cursor, limit=max(1, min(limit, MAX_LIMIT))))
+    """Items newest first, paged by keyset (created_at, id); found by an id, words of the
+    name (a bounded look) or the start of the name (`soil*`, the name index): app.item_search."""
+    return item_search.find_items(subtype=subtype, owner=owner, query=query, cursor=cursor,
+                                  limit=max(1, min(limit, MAX_LIMIT)))

@@ -17,7 +17,7 @@ from rich.markup import escape
 
 from jobdeck import config
 from jobdeck.base import INTERRUPTED, USAGE
-from jobdeck.commands import admin, backends, bulk, jobs, pipelines, registry, schedules, session
+from jobdeck.commands import admin, backends, bulk, jobs, metrics, pipelines, registry, schedules, session
 from jobdeck.render import err
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
@@ -31,7 +31,7 @@ def _options(profile: Optional[str] = typer.Option(None, "--profile", "-p", envv
     config.chosen = profile
 
 
-for module in (session, jobs, registry, pipelines, admin):
+for module in (session, jobs, registry, pipelines, metrics, admin):
     for info in module.app.registered_commands:
         app.registered_commands.append(info)
 app.add_typer(session.profiles_app, name="profiles")

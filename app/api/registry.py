@@ -37,13 +37,16 @@ def create_item(body: ItemCreateIn, response: Response, user: User = Depends(cur
     return ItemLodged(item=ItemOut.of(item), session_id=job.id, job=JobOut.one(job))
 
 
-@router.get("/items", response_model=ItemPageOut, summary="Registry items, newest first", responses=_p(422))
+@router.get("/items", response_model=ItemPageOut, summary="Registry items, newest first", responses=_p(400, 422))
 def list_items(subtype: Optional[str] = Query(None, max_length=64), owner: Optional[str] = Query(None, max_length=64),
-               q: Optional[str] = Query(None, max_length=256, description="Part of the name, or an id"),
+               q: Optional[str] = Query(None, max_length=256,
+                                       description="Words of the name (looked for among 2,000 items a page), the "
+                                                   "start of a name ending in * (`soil*`), or an id"),
                cursor: Optional[str] = Query(None, max_length=512), limit: int = Query(50, ge=1, le=500),
                user: User = Depends(current_user)) -> ItemPageOut:
     page = registry.list_items(subtype=subtype, owner=owner, query=q, cursor=cursor, limit=limit)
-    return ItemPageOut(items=[ItemOut.of(i) for i in page.items], next_cursor=page.next_cursor)
+    return ItemPageOut(items=[ItemOut.of(i) for i in page.items], next_cursor=page.next_cursor, search=page.kind,
+                       bounded=page.bounded)
 
 
 @router.get("/items/{item_id}", response_model=ItemOut, summary="Fetch an item", responses=_p(404))

@@ -285,6 +285,10 @@ class ItemOut(BaseModel):
 class ItemPageOut(BaseModel):
     items: list[ItemOut]
     next_cursor: Optional[str] = None
+    search: str = Field("", description="How q was read: id, words, prefix (q ended in *), none (nothing found); "
+                                        "empty without q")
+    bounded: bool = Field(False, description="A words search stopped after looking through 2,000 items: "
+                                             "next_cursor looks further")
 
 
 class ItemLodged(BaseModel):

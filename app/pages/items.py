@@ -7,6 +7,7 @@ import reflex as rx
 from app import item_kinds, routes
 from app.components.common import empty_state, link_problem, when
 from app.components.layout import page
+from app.item_search import WINDOW
 from app.jobtypes import ITEM_SUBTYPES
 from app.state.items import ANY, ItemsState
 from app.state.views import ItemRow
@@ -123,7 +124,7 @@ def _filters() -> rx.Component:
             value=ItemsState.subtype_filter,
             on_change=ItemsState.set_subtype_filter,
         ),
-        rx.form(rx.hstack(rx.input(rx.input.slot(rx.icon("search", size=14)), name="q", placeholder="Name or id",
+        rx.form(rx.hstack(rx.input(rx.input.slot(rx.icon("search", size=14)), name="q", placeholder="Name words, start*, or id",
                                    default_value=ItemsState.query, aria_label="Find items", width=["100%", "18em"],
                                    key=ItemsState.query),
                           rx.button("Find", type="submit", variant="soft"), spacing="2"),
@@ -154,16 +155,24 @@ def items_page() -> rx.Component:
                     rx.table.body(rx.foreach(ItemsState.rows, _row)),
                     variant="surface", width="100%",
                 ), overflow_x="auto", width="100%"),
+                rx.cond(ItemsState.bounded,
+                        rx.text(f"Looked through the next {WINDOW:,} items, newest first; Load more looks further.",
+                                size="2", color_scheme="gray", class_name="bounded-note")),
                 rx.cond(ItemsState.next_cursor != "",
                         rx.center(rx.button("Load more", variant="soft", on_click=ItemsState.load_more), width="100%")),
                 width="100%",
             ),
+            rx.cond(ItemsState.loaded & (ItemsState.next_cursor != ""),  # a bounded look found none yet: look further
+                    rx.vstack(rx.text(f"None among the next {WINDOW:,} items, newest first.", size="2",
+                                      class_name="bounded-note"),
+                              rx.button("Load more", variant="soft", on_click=ItemsState.load_more),
+                              align="center", width="100%", padding="2em"),
             rx.cond(ItemsState.loaded,
                     empty_state("boxes", "No items here",
                                 "Create an item to register it; its create workflow runs in the background.",
                                 rx.button(rx.icon("plus", size=14), "New item",
                                           on_click=ItemsState.set_form_open(True))),
-                    rx.center(rx.spinner(), padding="3em", width="100%")),
+                    rx.center(rx.spinner(), padding="3em", width="100%"))),
         ),
         title="Items",
         actions=[

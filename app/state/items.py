@@ -36,6 +36,7 @@ class ItemsState(rx.State):
     mine_only: bool = False
     loaded: bool = False
     link_problem: str = ""  # what of the address was no filter's value, and so not applied
+    bounded: bool = False  # the words search stopped after WINDOW items: Load more looks further
     # the create form
     form_open: bool = False
     form_subtype: str = "DATASET"
@@ -56,6 +57,7 @@ class ItemsState(rx.State):
         page = self._list(user.username)
         self.rows = [item_row(i) for i in page.items]
         self.next_cursor = page.next_cursor or ""
+        self.bounded = page.bounded
         self.loaded = True
 
     @rx.event
@@ -86,6 +88,7 @@ class ItemsState(rx.State):
         have = {r.id for r in self.rows}
         self.rows = self.rows + [item_row(i) for i in page.items if i.id not in have]
         self.next_cursor = page.next_cursor or ""
+        self.bounded = page.bounded
 
     @rx.event
     async def set_subtype_filter(self, value: str):

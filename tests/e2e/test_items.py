@@ -107,6 +107,15 @@ def test_the_item_search_takes_percent_and_control_characters_as_they_are(alice_
     page.get_by_role("button", name="Find").click()
     expect(page.locator(".item-row")).to_have_count(1)
     expect(page.locator(".item-row")).to_contain_text("Runoff 100%")
+    for q, rows in (("runoff 2*", 0), ("100% RUNOFF", 1), ("100 runoffs", 0), ("runoff 1*", 1)):
+        # words of the name in any order and case; the start of the name, from the name index
+        search.fill(q)
+        page.get_by_role("button", name="Find").click()
+        expect(page.locator(".item-row")).to_have_count(rows)
+    search.fill("runoff 1*")
+    page.get_by_role("button", name="Find").click()
+    expect(page.locator(".item-row")).to_have_count(1)
+    expect(page.locator(".item-row")).to_contain_text("Runoff 100%")
     search.fill("rain\x01fall")
     page.get_by_role("button", name="Find").click()
     expect(page.get_by_text("Search: q must not contain the control character U+0001.")).to_be_visible()
