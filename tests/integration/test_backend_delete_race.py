@@ -60,18 +60,28 @@ def _held(monkeypatch, module, name: str) -> tuple[threading.Event, threading.Ev
     return reached, go
 
 
+def _race(monkeypatch, module, held: str, first, second) -> tuple[dict, dict]:
+    """`first` runs until it reaches `module.held` and waits there, holding what it
+    locked; `second` starts and must wait on the backend's row; then both finish.
+    Returns what each gave (its "error", if it raised)."""
+    reached, go = _held(monkeypatch, module, held)
+    one, one_out = _in_thread(first)
+    assert reached.wait(30)
+    two, two_out = _in_thread(second)
+    time.sleep(0.5)
+    assert two.is_alive(), two_out  # waiting on the backend's row
+    go.set()
+    one.join(30)
+    two.join(30)
+    return one_out, two_out
+
+
 def test_a_delete_that_locked_first_refuses_the_task_written_meanwhile(users, monkeypatch):
     root = users["root"]
     backends.create_backend(actor=root, name="gpu")
-    reached, go = _held(monkeypatch, backends, "backend_users")  # checked, not yet deleted
-    deleting, d_out = _in_thread(lambda: backends.delete_backend(actor=root, name="gpu"))
-    assert reached.wait(30)
-    creating, c_out = _in_thread(lambda: config.create_task(actor=root, name="late", backend="gpu", command="true"))
-    time.sleep(0.5)
-    assert creating.is_alive(), c_out  # waiting on the backend's row
-    go.set()
-    deleting.join(30)
-    creating.join(30)
+    d_out, c_out = _race(monkeypatch, backends, "backend_users",  # checked, not yet deleted
+                         lambda: backends.delete_backend(actor=root, name="gpu"),
+                         lambda: config.create_task(actor=root, name="late", backend="gpu", command="true"))
     assert "error" not in d_out, d_out
     exc = c_out.get("error")
     assert isinstance(exc, InvalidInput) and exc.status_code == 422 and exc.field == "backend", c_out
@@ -84,15 +94,9 @@ def test_a_delete_that_locked_first_refuses_the_task_written_meanwhile(users, mo
 def test_a_task_that_locked_first_refuses_the_delete(users, monkeypatch):
     root = users["root"]
     backends.create_backend(actor=root, name="gpu")
-    reached, go = _held(monkeypatch, config, "_save_parameters")  # written, not yet committed
-    creating, c_out = _in_thread(lambda: config.create_task(actor=root, name="early", backend="gpu", command="true"))
-    assert reached.wait(30)
-    deleting, d_out = _in_thread(lambda: backends.delete_backend(actor=root, name="gpu"))
-    time.sleep(0.5)
-    assert deleting.is_alive(), d_out  # waiting on the backend's row
-    go.set()
-    creating.join(30)
-    deleting.join(30)
+    c_out, d_out = _race(monkeypatch, config, "_save_parameters",  # written, not yet committed
+                         lambda: config.create_task(actor=root, name="early", backend="gpu", command="true"),
+                         lambda: backends.delete_backend(actor=root, name="gpu"))
     assert "error" not in c_out, c_out
     exc = d_out.get("error")
     assert isinstance(exc, Conflict) and exc.status_code == 409 and "early" in exc.message, d_out
@@ -104,16 +108,10 @@ def test_an_edit_moving_a_task_onto_a_backend_being_deleted_is_refused(users, mo
     root = users["root"]
     backends.create_backend(actor=root, name="gpu")
     task = config.create_task(actor=root, name="mover", command="true")
-    reached, go = _held(monkeypatch, backends, "backend_users")
-    deleting, d_out = _in_thread(lambda: backends.delete_backend(actor=root, name="gpu"))
-    assert reached.wait(30)
-    editing, e_out = _in_thread(lambda: config.update_task(actor=root, task_id=task.id, name="mover", backend="gpu",
-                                                           command="true"))
-    time.sleep(0.5)
-    assert editing.is_alive(), e_out
-    go.set()
-    deleting.join(30)
-    editing.join(30)
+    d_out, e_out = _race(monkeypatch, backends, "backend_users",
+                         lambda: backends.delete_backend(actor=root, name="gpu"),
+                         lambda: config.update_task(actor=root, task_id=task.id, name="mover", backend="gpu",
+                                                    command="true"))
     assert "error" not in d_out, d_out
     assert isinstance(e_out.get("error"), InvalidInput), e_out
     assert _orphans() == []
