@@ -130,9 +130,9 @@ def _by(actor: User, bulk_job_id: Optional[str]) -> str:
 def cancel_jobs(*, actor: User, job_ids: list[str], bulk_job_id: Optional[str] = None) -> Summary:
     """Cancel each of these jobs that has not ended, as `launch.cancel_job` would, but
     set-based (`launch.cancel_set`): one guarded statement and one transaction per
-    lifecycle.MAX_SET ids, one round trip to Redis after it. A job that ended meanwhile
-    is skipped and counted already final; one that is not the actor's, not yours."""
-    from app.lifecycle import MAX_SET
+    lifecycle_sets.MAX_SET ids, one round trip to Redis after it. A job that ended
+    meanwhile is skipped and counted already final; one that is not the actor's, not yours."""
+    from app.lifecycle_sets import MAX_SET
 
     job_ids = _ids(job_ids, bulk_job_id)
     out = Summary("cancel", looked_at=len(job_ids))

@@ -15,7 +15,7 @@ from typing import Any, Optional
 import sqlalchemy as sa
 from sqlmodel import select
 
-from app import lifecycle, queues
+from app import lifecycle, lifecycle_sets, queues
 from app.auth import find_user
 from app.keys import NORMAL, PRIORITIES, rq_job_id
 from app import audit
@@ -307,14 +307,20 @@ def stop_cancelled(done: Transitioned, *, backend: str) -> None:
         pass  # the runner refuses a cancelled job, and a worker reads its job's row too
 
 
-def cancel_set(*, actor: User, job_ids: list[str], message: str) -> lifecycle.SetMoved:
-    """Cancel the live jobs among these ids (at most lifecycle.MAX_SET) that the actor may
-    act on (a user: their own; an admin: any) in one transaction, then in one round trip
-    take the waiting ones out of Redis and tell the workers of the running ones to halt,
-    as `cancel_job` does for one. Not audited here: its callers record the whole action
-    (a bulk action's chunk, a submission's cancel)."""
-    owner = None if actor.role in ("admin", "service") else actor.username
-    moved = lifecycle.transition_set(job_ids, JobStatus.CANCELLED, level="warning", message=message, owner=owner)
+def _owner_of_set(actor: User) -> Optional[str]:
+    """Whose jobs a set-based action may move: a user's own (as `job_for` lets them see
+    only theirs), an admin's or a service's any."""
+    return None if actor.role in ("admin", "service") else actor.username
+
+
+def cancel_set(*, actor: User, job_ids: list[str], message: str) -> lifecycle_sets.SetMoved:
+    """Cancel the live jobs among these ids (at most lifecycle_sets.MAX_SET) that the actor
+    may act on (a user: their own; an admin: any) in one transaction, then in one round
+    trip take the waiting ones out of Redis and tell the workers of the running ones to
+    halt, as `cancel_job` does for one. Not audited here: its callers record the whole
+    action (a bulk action's chunk, a submission's cancel)."""
+    moved = lifecycle_sets.transition_set(job_ids, JobStatus.CANCELLED, level="warning", message=message,
+                                          owner=_owner_of_set(actor))
     stop_cancelled_set(moved.done)
     return moved
 

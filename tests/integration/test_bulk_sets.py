@@ -1,4 +1,4 @@
-"""The set-based cancel of a bulk action's chunk (app.lifecycle.transition_set through
+"""The set-based cancel of a bulk action's chunk (app.lifecycle_sets.transition_set through
 app.launch.cancel_set): mixed statuses, someone else's jobs and ids that name nothing,
 jobs moved by a worker while the chunk is cancelled; afterwards each job has exactly one
 CANCELLED line, the kept counts equal a recount, each batch's counts equal its jobs, the
@@ -14,7 +14,7 @@ import time
 import pytest
 import sqlalchemy as sa
 
-from app import bulk_actions, counts, keys, launch, lifecycle, metrics, queues, retries, submissions
+from app import bulk_actions, counts, keys, launch, lifecycle, lifecycle_sets, metrics, queues, retries, submissions
 from app.db import get_engine, session
 from app.errors import TransitionRejected
 from app.lifecycle import JobStatus
@@ -195,10 +195,10 @@ def test_a_batch_cancelled_as_a_submission_ends_once_and_tells_its_address_once(
 def test_a_set_bigger_than_one_statement_is_refused_before_anything_moves(users, way):
     ids = noops(users["root"], 2)
     with pytest.raises(ValueError, match="at most"):
-        lifecycle.transition_set(ids * 600 + [f"x{i}" for i in range(lifecycle.MAX_SET)], S.CANCELLED,
-                                 message="too many")
+        lifecycle_sets.transition_set(ids * 600 + [f"x{i}" for i in range(lifecycle_sets.MAX_SET)],
+                                      S.CANCELLED, message="too many")
     assert [status(j) for j in ids] == ["PENDING", "PENDING"]
-    assert lifecycle.transition_set([], S.CANCELLED, message="none") == lifecycle.SetMoved([], {})
+    assert lifecycle_sets.transition_set([], S.CANCELLED, message="none") == lifecycle_sets.SetMoved([], {})
 
 
 def test_submissions_ticked_are_each_cancelled_whole_and_others_read_as_not_yours(users, way):
