@@ -337,18 +337,38 @@ def stop_cancelled_set(done: list[Transitioned]) -> None:
         pass  # the runner refuses a cancelled job, and a worker reads its job's row too
 
 
+def _retry_note(actor: User, attempt: object) -> str:
+    return f"Retry requested by {actor.username}: attempt {attempt}"
+
+
+def _again(done: Transitioned) -> Lodged:
+    """A retried job's new attempt, for its queue: the queue it was lodged on, at the
+    priority it was lodged at."""
+    return Lodged(done.job_id, done.attempt, done.backend, spec_for(done.job_type, done.job_subtype).timeout_s,
+                  priority=done.priority or NORMAL)
+
+
 @audited("job.retry", target="job_id")
 def retry_job(*, actor: User, job_id: str) -> Transitioned:
     job = job_for(actor, job_id)
     if JobStatus(job.status) not in lifecycle.RETRYABLE:
         raise TransitionRejected(f"Job {job_id} is {job.status}; only FAILED, CRASHED or CANCELLED "
                                  f"jobs can be retried.")
-    done = lifecycle.transition(job_id, JobStatus.PENDING,
-                                message=f"Retry requested by {actor.username}: attempt {job.attempt + 1}")
-    spec = spec_for(done.job_type, done.job_subtype)
-    # the queue it was lodged on, at the priority it was lodged at
-    enqueue([Lodged(job_id, done.attempt, job.queue, spec.timeout_s, priority=job.priority or NORMAL)])
+    done = lifecycle.transition(job_id, JobStatus.PENDING, message=_retry_note(actor, job.attempt + 1))
+    enqueue([_again(done)])
     return done
+
+
+def retry_set(*, actor: User, job_ids: list[str]) -> lifecycle_sets.SetMoved:
+    """Retry the FAILED, CRASHED or CANCELLED jobs among these ids (at most
+    lifecycle_sets.MAX_SET) that the actor may act on, as `retry_job` does for one: each a
+    new attempt (its history line naming it) in one transaction, then all queued in one
+    round trip a backend and priority after commit (or, with Redis away, each told it
+    waits for the reconciler). Not audited here: its caller records the whole action."""
+    moved = lifecycle_sets.transition_set(job_ids, JobStatus.PENDING, owner=_owner_of_set(actor),
+                                          message=_retry_note(actor, lifecycle_sets.ATTEMPT))
+    enqueue([_again(d) for d in moved.done])
+    return moved
 
 
 # --- the reconciler --------------------------------------------------------------
