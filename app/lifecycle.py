@@ -185,6 +185,13 @@ def transition_steps(
             {"job_id": job_id, "at": d.at_dt, "level": m.level, "status": d.status.value,
              "attempt": d.attempt, "text": m.message} for d, m in zip(done, moves)])
         first, last = done[0], done[-1]
+        if also is not None:
+            also(conn, last)
+        # The batch's row is shared by all of its jobs' transitions, and on PostgreSQL its
+        # lock is held to the commit: it is taken after the job's own writes (its record,
+        # its next steps), leaving the end's hooks and the kept counts behind it (four
+        # workers on one batch spent most of their time waiting for that row while the rest
+        # of each transaction ran). The kept counts stay the last locks taken (app.db).
         batch = None
         if first.prev_status is not last.status:
             if last.batch_id:
@@ -197,8 +204,6 @@ def transition_steps(
                 waits.started(conn, job_id=job_id, backend=d.backend, lodged_at=d.lodged_at, at=d.at_dt)
             elif d.status in FINAL:
                 keep_ended(conn, d)
-        if also is not None:
-            also(conn, last)
         after = []
         if last.status in FINAL:
             for hook in _WHEN_ENDED:
