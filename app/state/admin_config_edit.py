@@ -289,7 +289,7 @@ class ConfigEditState(rx.State):
 
     @rx.event
     async def save_task(self):
-        user, instead = await admin_viewer(self)
+        user, instead = await admin_viewer(self, "task.save")
         if user is None:
             return instead
         values = dict(name=self.t_name, description=self.t_description, backend=self.t_backend,
@@ -430,7 +430,7 @@ class ConfigEditState(rx.State):
 
     @rx.event
     async def save_pipeline(self):
-        user, instead = await admin_viewer(self)
+        user, instead = await admin_viewer(self, "pipeline.save")
         if user is None:
             return instead
         steps = [{"order": form_number(r.order), "task": r.task} for r in self.p_steps]
@@ -475,7 +475,7 @@ class ConfigEditState(rx.State):
 
     @rx.event
     async def confirm_delete(self):
-        user, instead = await admin_viewer(self)
+        user, instead = await admin_viewer(self, f"{self.del_kind or 'config'}.delete")
         if user is None:
             return instead
         try:

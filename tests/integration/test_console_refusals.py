@@ -4,7 +4,9 @@ deleted while a task runs on it, a backend's invalid value) is not recorded agai
 the event's `refused`; what only the event (or a domain function without its own
 entry, such as an item's create) refuses is one "request" entry `console <event>`
 with the signed-in user and the tab's address; the same again and again is one entry,
-its repeats counted on the next; the chain verifies."""
+its repeats counted on the next; the chain verifies. An admin page's changing event
+fired by a signed-in non-admin (run on the tab's own Reflex states) is one such entry
+each, folded when repeated; its reads are none."""
 
 from __future__ import annotations
 
@@ -85,3 +87,123 @@ def test_an_exception_shown_twice_is_recorded_once_and_floods_are_folded(users):
         refused(InvalidInput("A variable of the environment is refused (see its row)."), "task.save")
     newest = _log(action="request")[0]
     assert newest.message.endswith("(and 9 more like it before)"), newest.message
+
+
+# --- an admin page's changing event fired by a signed-in non-admin -----------------------
+
+
+class _Tab:
+    """One browser tab's states, as Reflex keeps them for a client, signed in as `who`:
+    an admin page's event handler is run on them as the websocket's event would run it
+    (the handler itself, its `get_state` reaching the tab's other states)."""
+
+    def __init__(self, who: str, address: str = TAB):
+        from reflex.istate.data import RouterData, SessionData
+        from reflex.state import State
+
+        from app import signin
+        from app.state.base import AuthState
+
+        self.root = State(_reflex_internal_init=True)
+        auth = self.state(AuthState)
+        auth.router = RouterData(session=SessionData(client_ip=address))
+        auth.sign_in_value = signin.sign_in(who, f"{who}-password")[1]
+
+    def state(self, cls):
+        return self.root.get_substate(cls.get_full_name().split(".")[1:])
+
+    def fire(self, cls, handler: str, *args):
+        """What the handler gives back (every update of one that yields)."""
+        import asyncio
+        import inspect
+
+        fn = getattr(cls, handler).fn
+
+        async def run():
+            got = fn(self.state(cls), *args)
+            if inspect.isasyncgen(got):
+                return [x async for x in got]
+            return await got
+
+        return asyncio.run(run())
+
+
+def _admin_events():
+    from app.state.admin import AdminState
+    from app.state.admin_config_backends import BackendEditState
+    from app.state.admin_config_edit import ConfigEditState
+    from app.state.admin_configuration import AdminConfigurationState
+    from app.state.admin_queues import AdminQueuesState
+    from app.state.admin_schedules import AdminSchedulesState
+    from app.state.admin_submissions import AdminSubmissionsState
+    from app.state.admin_users import AdminUsersState
+
+    changing = [(AdminState, "wake", ("default",), "backend.wake"),
+                (AdminState, "save_edit", ({"max_workers": "9"},), "backend.save"),
+                (BackendEditState, "save_backend", (), "backend.save"),
+                (BackendEditState, "confirm_delete", (), "backend.delete"),
+                (ConfigEditState, "save_task", (), "task.save"),
+                (ConfigEditState, "save_pipeline", (), "pipeline.save"),
+                (ConfigEditState, "confirm_delete", (), "config.delete"),
+                (AdminConfigurationState, "apply", (), "config.import"),
+                (AdminQueuesState, "pause", (False,), "backend.pause"),
+                (AdminQueuesState, "pause", (True,), "backend.resume"),
+                (AdminQueuesState, "purge", (), "backend.purge"),
+                (AdminSchedulesState, "set_paused", (1, True), "schedule.pause"),
+                (AdminSchedulesState, "delete", (), "schedule.delete"),
+                (AdminSchedulesState, "create", ({"name": "x", "cron": "* * * * *"},), "schedule.create"),
+                (AdminSubmissionsState, "confirm", (), "submission.change"),
+                (AdminUsersState, "disable", ("bob",), "user.disable"),
+                (AdminUsersState, "enable", ("bob",), "user.enable"),
+                (AdminUsersState, "end_sign_ins", ("bob",), "user.end-sign-ins"),
+                (AdminUsersState, "add", ({"username": "mallory", "password": "x" * 12},), "user.add"),
+                (AdminUsersState, "save_password", ({"password": "y" * 12},), "user.password-reset"),
+                (AdminUsersState, "revoke", (1,), "user.token-revoke")]
+    reads = [(AdminState, "load", ()), (AdminState, "tick", ()), (ConfigEditState, "new_task", ()),
+             (ConfigEditState, "edit_task", ("t",)), (ConfigEditState, "ask_delete", ("task", "t")),
+             (BackendEditState, "edit_backend", ("default",)), (AdminConfigurationState, "load", ()),
+             (AdminConfigurationState, "download", ()), (AdminConfigurationState, "check", ()),
+             (AdminQueuesState, "select", ("default",)), (AdminSchedulesState, "show", (1,)),
+             (AdminUsersState, "show_tokens", ("bob",)), (AdminUsersState, "load", ())]
+    return changing, reads
+
+
+def test_a_non_admin_firing_an_admin_pages_changing_event_is_recorded_once_and_reads_are_not(users, capsys):
+    from app import users as accounts
+
+    changing, reads = _admin_events()
+    tab = _Tab("alice")
+    for cls, handler, args in reads:
+        tab.fire(cls, handler, *args)
+    assert _log(action="request") == [], "a read is no change tried"
+    for cls, handler, args, _ in changing:
+        tab.fire(cls, handler, *args)
+    got = [(e.target, e.actor, e.via, e.address, e.outcome, e.message) for e in reversed(_log(action="request"))]
+    # two events save a backend (the overview's and the editor's): the same refusal, folded
+    targets = list(dict.fromkeys(f"console {doing}" for *_, doing in changing))
+    assert got == [(t, "alice", "console", TAB, "refused", "403 not allowed: The admin console is for admins.")
+                   for t in targets], got
+    # the guard stood before the domain: nothing changed, no domain refusal either
+    assert not accounts.user_summary(actor=users["root"], username="bob").disabled
+    assert [e.action for e in _log(outcome="refused")] == ["request"] * len(targets)
+    assert manage.main(["verify-audit"]) == 0
+    assert "audit log intact" in capsys.readouterr().out
+
+
+def test_a_non_admins_repeated_admin_event_is_folded_and_an_admin_is_not_refused(users):
+    from app.state.admin_users import AdminUsersState
+
+    tab = _Tab("alice")
+    for _ in range(6):
+        tab.fire(AdminUsersState, "disable", "bob")
+    assert len(_log(action="request")) == 1
+    _forget_windows()
+    tab.fire(AdminUsersState, "disable", "bob")
+    newest = _log(action="request")[0]
+    assert newest.message.endswith("(and 5 more like it before)"), newest.message
+
+    # an admin's same event is done, and its entry is the domain's own "ok"
+    _Tab("root").fire(AdminUsersState, "disable", "bob")
+    assert [(e.action, e.actor, e.target, e.via) for e in _log(action="user.disable")] == [
+        ("user.disable", "root", "bob", "console")]
+    assert len(_log(action="request")) == 2
