@@ -64,7 +64,7 @@ ACTIONS = (
     "user.add", "user.disable", "user.enable", "user.password-reset", "user.end-sign-ins", "user.token-revoke",
     "token.create", "token.revoke",
     "password.change", "sign-in", "sign-out", "schedule.create", "schedule.pause_or_resume", "schedule.delete",
-    "request",
+    "item.create", "item.version", "request",
 )
 REQUEST = "request"  # a changing API request refused before it reached the domain (app.api.auditctx)
 

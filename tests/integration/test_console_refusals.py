@@ -2,7 +2,7 @@
 domain records itself (another user's job cancelled through a forged event, a backend
 deleted while a task runs on it, a backend's invalid value) is not recorded again by
 the event's `refused`; what only the event (or a domain function without its own
-entry, such as an item's create) refuses is one "request" entry `console <event>`
+entry, such as a model-run CSV's batch) refuses is one "request" entry `console <event>`
 with the signed-in user and the tab's address; the same again and again is one entry,
 its repeats counted on the next; the chain verifies. An admin page's changing event
 fired by a signed-in non-admin (run on the tab's own Reflex states) is one such entry
@@ -16,10 +16,10 @@ from app import audit, backends, launch, manage, registry
 from app.errors import InvalidInput, JobdeckError, NotFound
 from app.pipelines import config
 from app.state.base import refused
+from tests.integration.console_tab import TAB, Tab
 from tests.integration.test_audit import _log
 from tests.integration.test_audit_refusals import _forget_windows
 
-TAB = "198.51.100.7"
 NOOP = dict(job_type="SYSTEM", job_subtype="NOOP", payload={"sleep_s": 0})
 
 
@@ -60,15 +60,18 @@ def test_refusals_the_domain_records_are_recorded_once(users):
 def test_refusals_only_the_event_sees_are_one_request_entry_each(users, capsys):
     alice = users["alice"]
     with _as_console(alice):
-        shown = _event("items.create", lambda: registry.create_item(actor=alice, subtype="NO-SUCH-KIND",
-                                                                   display_name="rain"))
+        # the domain's own refusal (an item's create is audited): its entry, not a request
+        _event("items.create", lambda: registry.create_item(actor=alice, subtype="NO-SUCH-KIND", display_name="rain"))
         refused(InvalidInput("Give the item a name.", field="display_name"), "items.create")
+        refused(InvalidInput("The file has 3 problems; nothing was lodged."), "bulk.lodge")
         refused(NotFound("No such job."), "job.open")  # not a refusal of a change's input: not recorded
     got = [(e.action, e.target, e.actor, e.via, e.address, e.outcome) for e in _log(action="request")]
-    assert got == [("request", "console items.create", "alice", "console", TAB, "refused")] * 2, got
+    assert got == [("request", "console bulk.lodge", "alice", "console", TAB, "refused"),
+                   ("request", "console items.create", "alice", "console", TAB, "refused")], got
     newest, first = _log(action="request")
-    assert newest.message == "422 invalid input: Give the item a name."
-    assert first.message == f"422 invalid input: {shown}"
+    assert first.message == "422 invalid input: Give the item a name."
+    assert newest.message == "422 invalid input: The file has 3 problems; nothing was lodged."
+    assert [(e.target, e.via) for e in _log(action="item.create")] == [("NO-SUCH-KIND 'rain'", "console")]
     assert manage.main(["verify-audit"]) == 0
     assert "audit log intact" in capsys.readouterr().out
 
@@ -90,42 +93,6 @@ def test_an_exception_shown_twice_is_recorded_once_and_floods_are_folded(users):
 
 
 # --- an admin page's changing event fired by a signed-in non-admin -----------------------
-
-
-class _Tab:
-    """One browser tab's states, as Reflex keeps them for a client, signed in as `who`:
-    an admin page's event handler is run on them as the websocket's event would run it
-    (the handler itself, its `get_state` reaching the tab's other states)."""
-
-    def __init__(self, who: str, address: str = TAB):
-        from reflex.istate.data import RouterData, SessionData
-        from reflex.state import State
-
-        from app import signin
-        from app.state.base import AuthState
-
-        self.root = State(_reflex_internal_init=True)
-        auth = self.state(AuthState)
-        auth.router = RouterData(session=SessionData(client_ip=address))
-        auth.sign_in_value = signin.sign_in(who, f"{who}-password")[1]
-
-    def state(self, cls):
-        return self.root.get_substate(cls.get_full_name().split(".")[1:])
-
-    def fire(self, cls, handler: str, *args):
-        """What the handler gives back (every update of one that yields)."""
-        import asyncio
-        import inspect
-
-        fn = getattr(cls, handler).fn
-
-        async def run():
-            got = fn(self.state(cls), *args)
-            if inspect.isasyncgen(got):
-                return [x async for x in got]
-            return await got
-
-        return asyncio.run(run())
 
 
 def _admin_events():
@@ -172,7 +139,7 @@ def test_a_non_admin_firing_an_admin_pages_changing_event_is_recorded_once_and_r
     from app import users as accounts
 
     changing, reads = _admin_events()
-    tab = _Tab("alice")
+    tab = Tab("alice")
     for cls, handler, args in reads:
         tab.fire(cls, handler, *args)
     assert _log(action="request") == [], "a read is no change tried"
@@ -193,7 +160,7 @@ def test_a_non_admin_firing_an_admin_pages_changing_event_is_recorded_once_and_r
 def test_a_non_admins_repeated_admin_event_is_folded_and_an_admin_is_not_refused(users):
     from app.state.admin_users import AdminUsersState
 
-    tab = _Tab("alice")
+    tab = Tab("alice")
     for _ in range(6):
         tab.fire(AdminUsersState, "disable", "bob")
     assert len(_log(action="request")) == 1
@@ -203,7 +170,7 @@ def test_a_non_admins_repeated_admin_event_is_folded_and_an_admin_is_not_refused
     assert newest.message.endswith("(and 5 more like it before)"), newest.message
 
     # an admin's same event is done, and its entry is the domain's own "ok"
-    _Tab("root").fire(AdminUsersState, "disable", "bob")
+    Tab("root").fire(AdminUsersState, "disable", "bob")
     assert [(e.action, e.actor, e.target, e.via) for e in _log(action="user.disable")] == [
         ("user.disable", "root", "bob", "console")]
     assert len(_log(action="request")) == 2
