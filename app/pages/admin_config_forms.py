@@ -293,7 +293,8 @@ def delete_dialog() -> rx.Component:
             rx.alert_dialog.description(
                 rx.text.strong(E.del_name),
                 rx.cond(E.del_kind == "task",
-                        " is removed with its parameters. A task that is a step of a pipeline is not deleted.",
+                        " is removed with its parameters; runs under way keep their own version of it. A task "
+                        "that is a step of a pipeline is not deleted.",
                         " is removed with its steps; runs under way finish the steps they started with.")),
             rx.cond(E.del_error != "", rx.callout(E.del_error, icon="triangle-alert", color_scheme="red",
                                                   class_name="delete-error", margin_top="1em")),
