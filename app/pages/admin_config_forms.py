@@ -7,6 +7,7 @@ from __future__ import annotations
 import reflex as rx
 
 from app.components.flow import run_graph
+from app.components.step_drag import step_drag
 from app.pipelines.checks import PLACEHOLDERS
 from app.validators import VALIDATORS
 from app.state.admin_config_rows import PARAM_TYPES, EnvRow, LaneRow, LiveRunRow, ParamRow, StepRow
@@ -200,7 +201,7 @@ def task_dialog() -> rx.Component:
 
 
 def _step(st: StepRow, i) -> rx.Component:
-    return rx.vstack(
+    return step_drag(rx.vstack(
         rx.hstack(
             rx.input(value=st.order, on_change=lambda v: E.set_step(i, "order", v), width="5em",
                      aria_label="Order", class_name="step-order"),
@@ -210,7 +211,8 @@ def _step(st: StepRow, i) -> rx.Component:
                            on_click=E.remove_step(i), aria_label="Remove this step", class_name="step-remove"),
             spacing="2", align="center"),
         _refusal(st.error != "", st.error, st.error_field),
-        spacing="1", class_name="step-row")
+        spacing="1", class_name="step-row", custom_attrs={"data-task": st.task, "data-order": st.order}),
+        index=i, on_move=E.move_step)
 
 
 def _lane(lane: LaneRow) -> rx.Component:
@@ -251,7 +253,9 @@ def pipeline_dialog() -> rx.Component:
             rx.vstack(
                 rx.text("Steps", size="2", weight="medium"),
                 rx.text("Each step is an order number and a task. Steps of equal number run side by side; a "
-                        "higher number runs once every step before it has succeeded. Change a number to reorder.",
+                        "higher number runs once every step before it has succeeded. Change a number to reorder, "
+                        "or drag a step by its grip onto another: it takes that step's place (between two steps "
+                        "side by side it joins them), and the steps are numbered again.",
                         size="1", color_scheme="gray"),
                 rx.foreach(E.p_steps, _step),
                 rx.button(rx.icon("plus", size=14), "Add a step", variant="soft", size="1", type="button",

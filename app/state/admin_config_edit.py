@@ -17,8 +17,8 @@ from app.state.admin import admin_viewer
 from app.state.base import refused
 from app.state.admin_configuration import AdminConfigurationState
 from app.state.admin_config_rows import (PIPELINE_FIELDS, TASK_FIELDS, EnvRow, LaneRow, LiveRunRow, ParamRow, StepRow,
-                                         copy_name, env_rows, env_value, form_number, live_rows, param_row,
-                                         param_value, place_env_refusal, place_refusal)
+                                         copy_name, env_rows, env_value, form_number, live_rows, moved_steps,
+                                         param_row, param_value, place_env_refusal, place_refusal)
 from app.state.runview import plan_graph
 
 MAX_ROWS = 100  # parameter rows and step rows a form holds (the domain takes fewer steps)
@@ -388,6 +388,12 @@ class ConfigEditState(rx.State):
     @rx.event
     def remove_step(self, i: int):
         self.p_steps = [r for j, r in enumerate(self.p_steps) if j != i]
+
+    @rx.event
+    def move_step(self, source: int, target: int):
+        """A step dragged onto another's row: it takes that place, numbered again (moved_steps)."""
+        if isinstance(source, int) and isinstance(target, int):
+            self.p_steps = moved_steps(self.p_steps, source, target)
 
     @rx.var
     def lanes(self) -> list[LaneRow]:
