@@ -1,7 +1,9 @@
 """The configuration page's forms as an admin uses them: a task created with a parameter (a
 bad flag and an unknown placeholder each refused at its field), edited and duplicated; a
 pipeline of two steps side by side and one after, its preview read before saving, then
-seen on the Pipelines page ready to run; both deleted (a task that is a step refused)."""
+seen on the Pipelines page ready to run; both deleted (a task that is a step refused). A
+pipeline's steps reordered by dragging their grips (and by a number typed), saved in
+the order shown."""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
 """The configuration forms' rows as the domain takes them: environment variables as a
 mapping (a row without a name, or a name twice, refused at its row; empty rows
-dropped), a refusal naming a variable placed on its row, and what a form says of the
-runs under way it lists."""
+dropped), a refusal naming a variable placed on its row, what a form says of the
+runs under way it lists, and a pipeline's step dragged onto another's row (its place
+taken, lanes kept, numbered again in run order)."""
 
 from __future__ import annotations
 
