@@ -98,7 +98,9 @@ def test_an_exception_shown_twice_is_recorded_once_and_floods_are_folded(users):
 def _admin_events():
     from app.state.admin import AdminState
     from app.state.admin_config_backends import BackendEditState
-    from app.state.admin_config_edit import ConfigEditState
+    from app.state.admin_config_edit import ConfigDeleteState
+    from app.state.admin_pipeline_edit import PipelineEditState
+    from app.state.admin_task_edit import TaskEditState
     from app.state.admin_configuration import AdminConfigurationState
     from app.state.admin_queues import AdminQueuesState
     from app.state.admin_schedules import AdminSchedulesState
@@ -109,9 +111,9 @@ def _admin_events():
                 (AdminState, "save_edit", ({"max_workers": "9"},), "backend.save"),
                 (BackendEditState, "save_backend", (), "backend.save"),
                 (BackendEditState, "confirm_delete", (), "backend.delete"),
-                (ConfigEditState, "save_task", (), "task.save"),
-                (ConfigEditState, "save_pipeline", (), "pipeline.save"),
-                (ConfigEditState, "confirm_delete", (), "config.delete"),
+                (TaskEditState, "save_task", (), "task.save"),
+                (PipelineEditState, "save_pipeline", (), "pipeline.save"),
+                (ConfigDeleteState, "confirm_delete", (), "config.delete"),
                 (AdminConfigurationState, "apply", (), "config.import"),
                 (AdminQueuesState, "pause", (False,), "backend.pause"),
                 (AdminQueuesState, "pause", (True,), "backend.resume"),
@@ -126,8 +128,8 @@ def _admin_events():
                 (AdminUsersState, "add", ({"username": "mallory", "password": "x" * 12},), "user.add"),
                 (AdminUsersState, "save_password", ({"password": "y" * 12},), "user.password-reset"),
                 (AdminUsersState, "revoke", (1,), "user.token-revoke")]
-    reads = [(AdminState, "load", ()), (AdminState, "tick", ()), (ConfigEditState, "new_task", ()),
-             (ConfigEditState, "edit_task", ("t",)), (ConfigEditState, "ask_delete", ("task", "t")),
+    reads = [(AdminState, "load", ()), (AdminState, "tick", ()), (TaskEditState, "new_task", ()),
+             (TaskEditState, "edit_task", ("t",)), (ConfigDeleteState, "ask_delete", ("task", "t")),
              (BackendEditState, "edit_backend", ("default",)), (AdminConfigurationState, "load", ()),
              (AdminConfigurationState, "download", ()), (AdminConfigurationState, "check", ()),
              (AdminQueuesState, "select", ("default",)), (AdminSchedulesState, "show", (1,)),
