@@ -45,7 +45,7 @@ import sqlalchemy as sa
 from app import refusals
 from app.db import get_engine, insert_ignore, last_before_commit, session, utcnow, write_conn
 from app.errors import InvalidCursor, InvalidInput, JobdeckError, PermissionDenied
-from app.models import AuditEntry, AuditHead
+from app.audit_tables import AuditEntry, AuditHead
 from app.paging import MAX_LIMIT, decode_cursor, encode_cursor
 
 log = logging.getLogger(__name__)

@@ -21,9 +21,11 @@ from app.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from app.paging import MAX_LIMIT, decode_cursor, encode_cursor, newest_first  # noqa: F401 (cursor helpers re-exported)
 from app import item_kinds, item_search
 from app.item_search import ItemPage
-from app.jobtypes import ITEM_SUBTYPES, RegisterCreateActivity, RegisterVersionActivity, invalid_input, spec_for
+from app.jobtypes import spec_for
+from app.payloads import ITEM_SUBTYPES, RegisterCreateActivity, RegisterVersionActivity, invalid_input
 from app.launch import _insert, _row, enqueue
-from app.models import Item, Job, User, new_id
+from app.models import Item, Job, User
+from app.columns import new_id
 from app.shapes import RECORD, Line, RecordJSON, Text, check_json, check_text
 
 _item = Item.__table__

@@ -6,7 +6,7 @@ a refusal is one entry, never again as a request; the chain verifies."""
 from __future__ import annotations
 
 from app import manage
-from app.models import AuditEntry
+from app.audit_tables import AuditEntry
 from app.routes import item as item_page
 from app.state.item import ItemState
 from app.state.items import ItemsState
