@@ -10,13 +10,13 @@ Three forms, one set of rules:
 - a submission (a batch or pipeline run as one unit): app.submissions' cancel and
   delete, offered to its owner as well.
 
-Cancel is set-based: app.launch's `cancel_set`, the guarded transition of
-app.lifecycle for a whole chunk in one statement and one transaction, a user's only
-on their own jobs, an admin's on any. Retry is app.launch's `retry_job` per job (the
-guarded transition, the job's own permission check), and delete
-cancels a live job first, waits for its worker to let go, then removes it as
-retention does (app.retention.remove_final). Delete is for admins. Each call (each
-chunk of a filter) is one audit entry whose message is its summary.
+Each is set-based: app.launch's `cancel_set` and `retry_set`, the guarded transition
+for a whole chunk in one statement and one transaction (app.lifecycle_sets), a user's
+only on their own jobs, an admin's on any, then Redis in one round trip; the outcome of
+each job is what `cancel_job` or `retry_job` would have had for it. Delete (admins)
+cancels the live jobs first the same way, waits for their workers to let go, then
+removes them as retention does (app.retention.remove_final). Each call (each chunk of a
+filter) is one audit entry whose message is its summary.
 """
 
 from __future__ import annotations
@@ -27,11 +27,11 @@ from typing import Any, Callable, Optional
 
 import sqlalchemy as sa
 
-from app import bulk_filter, launch, retention, submissions
+from app import bulk_filter, launch, lifecycle_sets, retention, submissions
 from app.audit import acting, audited, current_context
 from app.bulk_filter import ACTIONS, BulkFilter, Count
 from app.db import session
-from app.errors import InvalidInput, JobFailed, JobdeckError, NotFound, PermissionDenied, TransitionRejected
+from app.errors import InvalidInput, JobFailed, JobdeckError, NotFound, PermissionDenied
 from app.models import Job, User
 from app.shapes import text_problem
 
@@ -126,69 +126,74 @@ def _by(actor: User, bulk_job_id: Optional[str]) -> str:
     return f"by {actor.username}" + (f" (bulk action {bulk_job_id})" if bulk_job_id else " (bulk action)")
 
 
+def _sets(job_ids: list[str]):
+    """The ids a set-based move at a time (a bulk job's chunk may be larger)."""
+    for i in range(0, len(job_ids), lifecycle_sets.MAX_SET):
+        yield job_ids[i:i + lifecycle_sets.MAX_SET]
+
+
+def _tally(out: Summary, part: list[str], moved: lifecycle_sets.SetMoved, refused: str) -> None:
+    """Each id's outcome: moved, `refused` (its job is in a status the move is not
+    allowed from, as the single action's TransitionRejected), or not yours (no job of
+    the actor's by that id, as the single action's NotFound)."""
+    acted = {d.job_id for d in moved.done}
+    for jid in part:
+        if jid in acted:
+            out.count("acted", jid)
+        else:
+            out.count("not_yours" if moved.skipped.get(jid) is None else refused, jid)
+
+
 @audited("jobs.cancel", target=_target, message=_said)
 def cancel_jobs(*, actor: User, job_ids: list[str], bulk_job_id: Optional[str] = None) -> Summary:
     """Cancel each of these jobs that has not ended, as `launch.cancel_job` would, but
     set-based (`launch.cancel_set`): one guarded statement and one transaction per
-    lifecycle.MAX_SET ids, one round trip to Redis after it. A job that ended meanwhile
-    is skipped and counted already final; one that is not the actor's, not yours."""
-    from app.lifecycle import MAX_SET
-
+    lifecycle_sets.MAX_SET ids, one round trip to Redis after it. A job that ended
+    meanwhile is skipped and counted already final; one that is not the actor's, not yours."""
     job_ids = _ids(job_ids, bulk_job_id)
     out = Summary("cancel", looked_at=len(job_ids))
     note = f"Cancelled {_by(actor, bulk_job_id)}"
-    for i in range(0, len(job_ids), MAX_SET):
-        part = job_ids[i:i + MAX_SET]
-        moved = launch.cancel_set(actor=actor, job_ids=part, message=note)
-        acted = {d.job_id for d in moved.done}
-        for jid in part:
-            if jid in acted:
-                out.count("acted", jid)
-            else:
-                out.count("not_yours" if moved.skipped.get(jid) is None else "already_final", jid)
+    for part in _sets(job_ids):
+        _tally(out, part, launch.cancel_set(actor=actor, job_ids=part, message=note), "already_final")
     return out
 
 
 @audited("jobs.retry", target=_target, message=_said)
 def retry_jobs(*, actor: User, job_ids: list[str], bulk_job_id: Optional[str] = None) -> Summary:
-    """Retry each of these jobs that is FAILED, CRASHED or CANCELLED (`launch.retry_job`)."""
+    """Retry each of these jobs that is FAILED, CRASHED or CANCELLED, as `launch.retry_job`
+    would, but set-based (`launch.retry_set`): one guarded statement and one transaction
+    per lifecycle_sets.MAX_SET ids, the new attempts queued in one round trip after it.
+    A job in another status is skipped and counted not retryable; one that is not the
+    actor's, not yours."""
     job_ids = _ids(job_ids, bulk_job_id)
     out = Summary("retry", looked_at=len(job_ids))
-    for jid in job_ids:
-        try:
-            launch.retry_job(actor=actor, job_id=jid)
-            out.count("acted", jid)
-        except NotFound:
-            out.count("not_yours", jid)
-        except TransitionRejected:
-            out.count("not_retryable", jid)
+    for part in _sets(job_ids):
+        _tally(out, part, launch.retry_set(actor=actor, job_ids=part), "not_retryable")
     return out
 
 
 @audited("jobs.delete", target=_target, message=_said)
 def delete_jobs(*, actor: User, job_ids: list[str], bulk_job_id: Optional[str] = None,
                 wait_s: float = WAIT_S) -> Summary:
-    """Delete these jobs (admins): a live one is cancelled first and its worker given
-    `wait_s` to let go, so nothing is written for it afterwards; then each is removed
-    with its history and files, as retention removes jobs."""
+    """Delete these jobs (admins): the live ones are cancelled first, set-based
+    (`launch.cancel_set`, as `cancel_job` would each), and their workers given `wait_s`
+    to let go, so nothing is written for them afterwards; then they are removed with
+    their history and files, as retention removes jobs."""
     _check_action(actor, "delete")
     job_ids = _ids(job_ids, bulk_job_id)
     out = Summary("delete", looked_at=len(job_ids))
     note = f"Cancelled {_by(actor, bulk_job_id)}: it is being deleted"
     with session() as s:
         found = set(s.connection().execute(sa.select(_job.c.id).where(_job.c.id.in_(job_ids))).scalars())
-    halting = []
     for jid in job_ids:
         if jid not in found:
             out.count("not_yours", jid)
-            continue
-        try:
-            done = launch.cancel_job(actor=actor, job_id=jid, message=note)
-        except (TransitionRejected, NotFound):
-            continue  # final already (or gone meanwhile: not removed below, counted there)
-        out.cancelled_first += 1
-        if done.prev_status.value in submissions.IN_FLIGHT:
-            halting.append(jid)
+    halting = []
+    # A final one is left to the removal below; one gone meanwhile is counted there.
+    for part in _sets([j for j in job_ids if j in found]):
+        moved = launch.cancel_set(actor=actor, job_ids=part, message=note)
+        out.cancelled_first += len(moved.done)
+        halting += [d.job_id for d in moved.done if d.prev_status.value in submissions.IN_FLIGHT]
     if halting:
         submissions.wait_let_go(halting, time.monotonic() + wait_s)
     gone = set(retention.remove_final([j for j in job_ids if j in found]))

@@ -15,7 +15,7 @@ from typing import Any, Optional
 import sqlalchemy as sa
 from sqlmodel import select
 
-from app import lifecycle, queues
+from app import lifecycle, lifecycle_sets, queues
 from app.auth import find_user
 from app.keys import NORMAL, PRIORITIES, rq_job_id
 from app import audit
@@ -309,14 +309,20 @@ def stop_cancelled(done: Transitioned, *, backend: str) -> None:
         pass  # the runner refuses a cancelled job, and a worker reads its job's row too
 
 
-def cancel_set(*, actor: User, job_ids: list[str], message: str) -> lifecycle.SetMoved:
-    """Cancel the live jobs among these ids (at most lifecycle.MAX_SET) that the actor may
-    act on (a user: their own; an admin: any) in one transaction, then in one round trip
-    take the waiting ones out of Redis and tell the workers of the running ones to halt,
-    as `cancel_job` does for one. Not audited here: its callers record the whole action
-    (a bulk action's chunk, a submission's cancel)."""
-    owner = None if actor.role in ("admin", "service") else actor.username
-    moved = lifecycle.transition_set(job_ids, JobStatus.CANCELLED, level="warning", message=message, owner=owner)
+def _owner_of_set(actor: User) -> Optional[str]:
+    """Whose jobs a set-based action may move: a user's own (as `job_for` lets them see
+    only theirs), an admin's or a service's any."""
+    return None if actor.role in ("admin", "service") else actor.username
+
+
+def cancel_set(*, actor: User, job_ids: list[str], message: str) -> lifecycle_sets.SetMoved:
+    """Cancel the live jobs among these ids (at most lifecycle_sets.MAX_SET) that the actor
+    may act on (a user: their own; an admin: any) in one transaction, then in one round
+    trip take the waiting ones out of Redis and tell the workers of the running ones to
+    halt, as `cancel_job` does for one. Not audited here: its callers record the whole
+    action (a bulk action's chunk, a submission's cancel)."""
+    moved = lifecycle_sets.transition_set(job_ids, JobStatus.CANCELLED, level="warning", message=message,
+                                          owner=_owner_of_set(actor))
     stop_cancelled_set(moved.done)
     return moved
 
@@ -333,18 +339,38 @@ def stop_cancelled_set(done: list[Transitioned]) -> None:
         pass  # the runner refuses a cancelled job, and a worker reads its job's row too
 
 
+def _retry_note(actor: User, attempt: object) -> str:
+    return f"Retry requested by {actor.username}: attempt {attempt}"
+
+
+def _again(done: Transitioned) -> Lodged:
+    """A retried job's new attempt, for its queue: the queue it was lodged on, at the
+    priority it was lodged at."""
+    return Lodged(done.job_id, done.attempt, done.backend, spec_for(done.job_type, done.job_subtype).timeout_s,
+                  priority=done.priority or NORMAL)
+
+
 @audited("job.retry", target="job_id")
 def retry_job(*, actor: User, job_id: str) -> Transitioned:
     job = job_for(actor, job_id)
     if JobStatus(job.status) not in lifecycle.RETRYABLE:
         raise TransitionRejected(f"Job {job_id} is {job.status}; only FAILED, CRASHED or CANCELLED "
                                  f"jobs can be retried.")
-    done = lifecycle.transition(job_id, JobStatus.PENDING,
-                                message=f"Retry requested by {actor.username}: attempt {job.attempt + 1}")
-    spec = spec_for(done.job_type, done.job_subtype)
-    # the queue it was lodged on, at the priority it was lodged at
-    enqueue([Lodged(job_id, done.attempt, job.queue, spec.timeout_s, priority=job.priority or NORMAL)])
+    done = lifecycle.transition(job_id, JobStatus.PENDING, message=_retry_note(actor, job.attempt + 1))
+    enqueue([_again(done)])
     return done
+
+
+def retry_set(*, actor: User, job_ids: list[str]) -> lifecycle_sets.SetMoved:
+    """Retry the FAILED, CRASHED or CANCELLED jobs among these ids (at most
+    lifecycle_sets.MAX_SET) that the actor may act on, as `retry_job` does for one: each a
+    new attempt (its history line naming it) in one transaction, then all queued in one
+    round trip a backend and priority after commit (or, with Redis away, each told it
+    waits for the reconciler). Not audited here: its caller records the whole action."""
+    moved = lifecycle_sets.transition_set(job_ids, JobStatus.PENDING, owner=_owner_of_set(actor),
+                                          message=_retry_note(actor, lifecycle_sets.ATTEMPT))
+    enqueue([_again(d) for d in moved.done])
+    return moved
 
 
 # --- the reconciler --------------------------------------------------------------

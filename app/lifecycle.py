@@ -7,18 +7,17 @@ appends the history message, keeps the batch and owner counts current (and the p
 metrics: a start's queue wait, app.waits; an end's app.metrics, the owner's
 app.my_metrics and a failure's worker, app.worker_metrics) and stamps the times, and
 after commit it publishes the event the console and the API streams listen to.
-`transition_set()` is the same guarded move for a set of jobs in one statement (a bulk
-action's chunk), from the same table of allowed moves.
+app.lifecycle_sets makes the same guarded move for a set of jobs in one statement (a
+bulk action's chunk), from this table of allowed moves and with what a move writes
+(`row_values`, `keep_ended`, the ended hooks) taken from here.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
 from functools import lru_cache
-from types import SimpleNamespace
 from typing import Any, Callable, Optional
 
 import sqlalchemy as sa
@@ -86,7 +85,7 @@ AA_NAMES = {
 }
 
 _STAMP = {S.DEQUEUED: "dequeued_at", S.IN_PROGRESS: "started_at"}
-_BATCH_COUNT = {s: s.value.lower() for s in JobStatus}
+BATCH_COLUMN = {s: s.value.lower() for s in JobStatus}  # the batch row's count of each status
 
 
 def can_move(src: JobStatus | str, dst: JobStatus | str) -> bool:
@@ -115,6 +114,7 @@ class Transitioned:
     started_at: Optional[datetime] = field(default=None, repr=False)
     lodged_at: Optional[datetime] = field(default=None, repr=False)  # this attempt's
     worker: Optional[str] = field(default=None, repr=False)
+    priority: str = field(default="normal", repr=False)  # of its backend's queues: a retry's is the same
 
     def event(self) -> dict[str, Any]:
         return {
@@ -181,7 +181,7 @@ def transition_steps(
             for m in moves:
                 done.append(_move(conn, job_id, m, attempt))
                 attempt = done[-1].attempt
-        conn.execute(_INSERT_MESSAGE, [
+        conn.execute(INSERT_MESSAGE, [
             {"job_id": job_id, "at": d.at_dt, "level": m.level, "status": d.status.value,
              "attempt": d.attempt, "text": m.message} for d, m in zip(done, moves)])
         first, last = done[0], done[-1]
@@ -196,11 +196,7 @@ def transition_steps(
             if d.status is S.IN_PROGRESS:
                 waits.started(conn, job_id=job_id, backend=d.backend, lodged_at=d.lodged_at, at=d.at_dt)
             elif d.status in FINAL:
-                metrics.finished(conn, job_id=job_id, job_type=d.job_type, job_subtype=d.job_subtype,
-                                 backend=d.backend, status=d.status.value, at=d.at_dt, started_at=d.started_at)
-                my_metrics.finished(conn, owner=d.owner, job_type=d.job_type, status=d.status.value, at=d.at_dt,
-                                    started_at=d.started_at)
-                worker_metrics.failed(conn, worker=d.worker, backend=d.backend, status=d.status.value, at=d.at_dt)
+                keep_ended(conn, d)
         if also is not None:
             also(conn, last)
         after = []
@@ -216,96 +212,14 @@ def transition_steps(
     return done
 
 
-@dataclass
-class SetMoved:
-    """What `transition_set` did: the jobs it moved (in the order their ids were given),
-    and each id it did not move with its job's status now (None: no such job, or not
-    the owner's, so ids reveal nothing)."""
-
-    done: list[Transitioned]
-    skipped: dict[str, Optional[str]]
-
-
-MAX_SET = 1000  # ids of one set-based move: one statement's parameters on every database
-
-
-def transition_set(
-    job_ids: list[str],
-    to: JobStatus,
-    *,
-    message: str,
-    level: str = "info",
-    owner: Optional[str] = None,
-    publish: bool = True,
-) -> SetMoved:
-    """The guarded transition for a set of jobs at once (a bulk action's chunk): one
-    `UPDATE … WHERE id IN (…) AND status IN (ALLOWED_FROM[to]) [AND owner=?] RETURNING`
-    in one transaction that writes what `transition` writes for each job it moved (its
-    history line, last message and times; the batch, owner and everyone's counts; the
-    per-minute metrics of a job that ends; the ended hooks), then publishes their events
-    in one round trip after commit. A job that moved meanwhile to where `to` cannot be
-    reached from is left as it is and reported in `skipped`, as `transition` refuses it.
-    With `owner`, only that owner's jobs are moved (a user's bulk action)."""
-    to = JobStatus(to)
-    ids = list(dict.fromkeys(job_ids))
-    if len(ids) > MAX_SET:
-        raise ValueError(f"at most {MAX_SET} jobs are moved at once, not {len(ids)}")
-    if not ids:
-        return SetMoved([], {})
-    with write_conn() as conn:
-        now = utcnow()
-        rows = _move_set(conn, ids, to, owner, now, message)
-        by_id = {r.id: r for r in rows}
-        done = [Transitioned(
-            job_id=r.id, status=to, prev_status=JobStatus(r.prev_status), attempt=r.attempt, owner=r.owner,
-            batch_id=r.batch_id, workflow_id=r.workflow_id, entity_id=r.entity_id, job_type=r.job_type,
-            job_subtype=r.job_subtype, message=message, at=now.isoformat(), at_dt=now, payload=r.payload or {},
-            backend=r.queue, started_at=r.started_at) for r in (by_id[i] for i in ids if i in by_id)]
-        skipped: dict[str, Optional[str]] = {}
-        missed = [i for i in ids if i not in by_id]
-        if missed:
-            cond = [_job.c.id.in_(missed)] + ([_job.c.owner == owner] if owner is not None else [])
-            found = dict(conn.execute(sa.select(_job.c.id, _job.c.status).where(*cond)).all())
-            skipped = {i: found.get(i) for i in missed}
-        if done:
-            conn.execute(_INSERT_MESSAGE, [
-                {"job_id": d.job_id, "at": now, "level": level, "status": to.value, "attempt": d.attempt,
-                 "text": message} for d in done])
-        # Each batch's counts in one statement per status left, in id order (the lock order).
-        moves: dict[tuple[str, JobStatus], int] = {}
-        deltas: Counter = Counter()
-        for d in done:
-            if d.batch_id:
-                moves[(d.batch_id, d.prev_status)] = moves.get((d.batch_id, d.prev_status), 0) + 1
-            h = counts.shard_of(d.job_id)
-            deltas[(d.owner, d.prev_status.value, h)] -= 1
-            deltas[(d.owner, to.value, h)] += 1
-            if to in FINAL:
-                metrics.finished(conn, job_id=d.job_id, job_type=d.job_type, job_subtype=d.job_subtype,
-                                 backend=d.backend, status=to.value, at=now, started_at=d.started_at)
-        batch_rows: dict[str, Any] = {}
-        for (batch_id, old), k in sorted(moves.items(), key=lambda kv: (kv[0][0], kv[0][1].value)):
-            batch_rows[batch_id] = conn.execute(_batch_set_stmt(old, to), {"_batch_id": batch_id, "_k": k}).first()
-        counts.apply(conn, deltas)
-        after = []
-        if to in FINAL:
-            told: set[str] = set()
-            for d in done:
-                # A batch's row after every move of the set goes to one of its jobs' hooks:
-                # what the set ended is told once, as the move that ends it tells it.
-                batch = None
-                if d.batch_id and d.batch_id not in told:
-                    told.add(d.batch_id)
-                    batch = batch_rows.get(d.batch_id)
-                for hook in _WHEN_ENDED:
-                    then = hook(conn, d, batch)
-                    if then is not None:
-                        after.append(then)
-    if publish and done:
-        events.publish_many([d.event() for d in done])
-    for then in after:
-        then()
-    return SetMoved(done, skipped)
+def keep_ended(conn: sa.Connection, d: Transitioned) -> None:
+    """What every move to a final status keeps in its transaction (one job's or a set's):
+    the per-minute metrics, the owner's own and a failure's worker."""
+    metrics.finished(conn, job_id=d.job_id, job_type=d.job_type, job_subtype=d.job_subtype,
+                     backend=d.backend, status=d.status.value, at=d.at_dt, started_at=d.started_at)
+    my_metrics.finished(conn, owner=d.owner, job_type=d.job_type, status=d.status.value, at=d.at_dt,
+                        started_at=d.started_at)
+    worker_metrics.failed(conn, worker=d.worker, backend=d.backend, status=d.status.value, at=d.at_dt)
 
 
 # Run in the transaction of every move to a final status, with the batch's count row
@@ -326,11 +240,12 @@ def ended_hooks() -> list[Callable]:
 
 
 # The hot path builds each statement once: SQLAlchemy then skips construction and reuses
-# the memoized cache key, which is most of a transition's cost on SQLite.
-_RETURNING = (_job.c.prev_status, _job.c.attempt, _job.c.owner, _job.c.batch_id, _job.c.workflow_id,
-              _job.c.entity_id, _job.c.job_type, _job.c.job_subtype, _job.c.payload, _job.c.queue,
-              _job.c.started_at, _job.c.lodged_at, _job.c.created_at, _job.c.worker)
-_INSERT_MESSAGE = sa.insert(_msg)
+# the memoized cache key, which is most of a transition's cost on SQLite. RETURNING is
+# what a moved row gives back (a set's moves too).
+RETURNING = (_job.c.prev_status, _job.c.attempt, _job.c.owner, _job.c.batch_id, _job.c.workflow_id,
+             _job.c.entity_id, _job.c.job_type, _job.c.job_subtype, _job.c.payload, _job.c.queue,
+             _job.c.started_at, _job.c.lodged_at, _job.c.created_at, _job.c.worker, _job.c.priority)
+INSERT_MESSAGE = sa.insert(_msg)
 _RETRY_RESET = ("result", "info", "error_detail", "progress", "worker", "dequeued_at", "started_at",
                 "finished_at", "ran_ms")
 
@@ -341,16 +256,18 @@ def _update_stmt(to: JobStatus, with_attempt: bool, extra: tuple[str, ...]) -> s
             _job.c.status.in_([s.value for s in ALLOWED_FROM[to]])]
     if with_attempt:
         cond.append(_job.c.attempt == sa.bindparam("_attempt", type_=sa.Integer()))
-    return sa.update(_job).where(*cond).values(_set_values(to, extra)).returning(*_RETURNING)
+    return sa.update(_job).where(*cond).values(row_values(to, extra)).returning(*RETURNING)
 
 
-def _set_values(to: JobStatus, extra: tuple[str, ...] = ()) -> dict[str, Any]:
-    """What a move to `to` writes in the job's row (one job or a set of them alike)."""
+def row_values(to: JobStatus, extra: tuple[str, ...] = (), message: Optional[Any] = None) -> dict[str, Any]:
+    """What a move to `to` writes in the job's row (one job or a set of them alike);
+    `message`, an SQL expression for its last message (a set's that names each job's
+    attempt), else the `_message` parameter."""
     now = sa.bindparam("_now", type_=_job.c.updated_at.type)
     vals: dict[str, Any] = {
         "prev_status": _job.c.status,  # SET uses the old row: this keeps the status we left
         "status": to.value,
-        "last_message": sa.bindparam("_message", type_=sa.Text()),
+        "last_message": message if message is not None else sa.bindparam("_message", type_=sa.Text()),
         "updated_at": now,
     }
     if to in _STAMP:
@@ -369,56 +286,13 @@ def _set_values(to: JobStatus, extra: tuple[str, ...] = ()) -> dict[str, Any]:
 
 @lru_cache(maxsize=None)
 def _batch_count_stmt(old: JobStatus, new: JobStatus) -> sa.Update:
-    o, n = _BATCH_COUNT[old], _BATCH_COUNT[new]
+    o, n = BATCH_COLUMN[old], BATCH_COLUMN[new]
     # The counts after the move come back: a batch that carries an email is told when
     # its last live job ends (app.notify), without another read.
     return (sa.update(_batch).where(_batch.c.id == sa.bindparam("_batch_id"))
             .values({o: _batch.c[o] - 1, n: _batch.c[n] + 1})
             .returning(_batch.c.email, _batch.c.label, _batch.c.total,
-                       *(_batch.c[c] for c in _BATCH_COUNT.values())))
-
-
-@lru_cache(maxsize=None)
-def _set_stmt(to: JobStatus, with_owner: bool, returning: bool) -> sa.Update:
-    cond = [_job.c.id.in_(sa.bindparam("_ids", expanding=True)),
-            _job.c.status.in_([s.value for s in ALLOWED_FROM[to]])]
-    if with_owner:
-        cond.append(_job.c.owner == sa.bindparam("_owner", type_=_job.c.owner.type))
-    stmt = sa.update(_job).where(*cond).values(_set_values(to))
-    return stmt.returning(_job.c.id, *_RETURNING) if returning else stmt
-
-
-def _move_set(conn: sa.Connection, ids: list[str], to: JobStatus, owner: Optional[str], now: datetime,
-              message: str) -> list[Any]:
-    """Move the jobs among `ids` that may move to `to`: the rows as they are after it
-    (prev_status the status each left). Without UPDATE … RETURNING (SQLite before 3.35),
-    the rows are read first under the write lock (FOR UPDATE on a server database), then
-    moved by the same guarded statement: what was read is what moves."""
-    params: dict[str, Any] = {"_ids": ids, "_now": now, "_message": message}
-    if owner is not None:
-        params["_owner"] = owner
-    if conn.dialect.update_returning:
-        return conn.execute(_set_stmt(to, owner is not None, True), params).all()
-    cond = [_job.c.id.in_(ids), _job.c.status.in_([s.value for s in ALLOWED_FROM[to]])]
-    if owner is not None:
-        cond.append(_job.c.owner == owner)
-    cols = [c for c in _RETURNING if c.name != "prev_status"]
-    before = conn.execute(sa.select(_job.c.id, _job.c.status.label("prev_status"), *cols)
-                          .where(*cond).with_for_update()).all()
-    if before:
-        conn.execute(_set_stmt(to, owner is not None, False), {**params, "_ids": [r.id for r in before]})
-    bump = 1 if to is S.PENDING else 0  # a retry's new attempt, as RETURNING would show it
-    return [SimpleNamespace(**{**r._asdict(), "attempt": r.attempt + bump}) for r in before]
-
-
-@lru_cache(maxsize=None)
-def _batch_set_stmt(old: JobStatus, new: JobStatus) -> sa.Update:
-    o, n = _BATCH_COUNT[old], _BATCH_COUNT[new]
-    k = sa.bindparam("_k", type_=sa.Integer())
-    return (sa.update(_batch).where(_batch.c.id == sa.bindparam("_batch_id"))
-            .values({o: _batch.c[o] - k, n: _batch.c[n] + k})
-            .returning(_batch.c.email, _batch.c.label, _batch.c.total,
-                       *(_batch.c[c] for c in _BATCH_COUNT.values())))
+                       *(_batch.c[c] for c in BATCH_COLUMN.values())))
 
 
 def _move(conn: sa.Connection, job_id: str, move: Move, attempt: Optional[int]) -> Transitioned:
@@ -444,7 +318,7 @@ def _move(conn: sa.Connection, job_id: str, move: Move, attempt: Optional[int]) 
         entity_id=values.get("entity_id", row.entity_id), job_type=row.job_type,
         job_subtype=row.job_subtype, message=move.message, at=now.isoformat(), at_dt=now,
         payload=row.payload or {}, backend=row.queue, started_at=row.started_at,
-        lodged_at=row.lodged_at or row.created_at, worker=row.worker,
+        lodged_at=row.lodged_at or row.created_at, worker=row.worker, priority=row.priority or "normal",
     )
 
 
@@ -481,7 +355,7 @@ def _fold_stmt(tos: tuple[JobStatus, ...], with_attempt: bool, extra: tuple[str,
             _job.c.status.in_([s.value for s in ALLOWED_FROM[tos[0]]])]
     if with_attempt:
         cond.append(_job.c.attempt == sa.bindparam("_attempt", type_=sa.Integer()))
-    return sa.update(_job).where(*cond).values(vals).returning(*_RETURNING)
+    return sa.update(_job).where(*cond).values(vals).returning(*RETURNING)
 
 
 def _fold(conn: sa.Connection, job_id: str, moves: list[Move], attempt: Optional[int]) -> Optional[list[Transitioned]]:
@@ -510,7 +384,8 @@ def _fold(conn: sa.Connection, job_id: str, moves: list[Move], attempt: Optional
             entity_id=seen.get("entity_id", row.entity_id), job_type=row.job_type,
             job_subtype=row.job_subtype, message=m.message, at=now.isoformat(), at_dt=now,
             payload=row.payload or {}, backend=row.queue, started_at=row.started_at,
-            lodged_at=row.lodged_at or row.created_at, worker=seen.get("worker", row.worker)))
+            lodged_at=row.lodged_at or row.created_at, worker=seen.get("worker", row.worker),
+            priority=row.priority or "normal"))
         prev = to
     return out
 

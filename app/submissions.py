@@ -14,7 +14,7 @@ from typing import Optional
 
 import sqlalchemy as sa
 
-from app import counts, events, lifecycle, queues, runs
+from app import counts, events, lifecycle_sets, queues, runs
 from app.audit import audited
 from app.db import session, write_conn
 from app.errors import InvalidInput, NotFound, PermissionDenied
@@ -135,7 +135,7 @@ def _cancel_live(sub: Submission, text: str) -> CancelSummary:
             live += conn.execute(sa.select(_job.c.id).where(
                 _job.c.id.in_(chunk), _job.c.status.in_(LIVE))).scalars().all()
     for chunk in _chunks(live):
-        done = lifecycle.transition_set(chunk, JobStatus.CANCELLED, level="warning", message=text).done
+        done = lifecycle_sets.transition_set(chunk, JobStatus.CANCELLED, level="warning", message=text).done
         stop_cancelled_set(done)
         for d in done:
             out.cancelled.append(d.job_id)

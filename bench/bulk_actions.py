@@ -1,10 +1,10 @@
 """Bulk actions at scale: a user with many live jobs among many finished ones. The
 count a filter states comes from the kept counts (or a bounded read of its index), a
-chunk of the walk costs the same at any depth (keyset), and a bulk cancel's chunk is
-set-based (one guarded statement and one transaction a chunk), against the same
-cancels one by one. Then BY_FILTER queued jobs cancelled by a filter end to end (the
-bulk job lodged, run by a worker, ended), set-based against the per-job path of before
-in the same run, with the ratio.
+chunk of the walk costs the same at any depth (keyset), and a bulk cancel's, retry's
+and delete's chunk is set-based (one guarded statement and one transaction a chunk),
+against the same jobs acted on one by one. Then BY_FILTER queued jobs cancelled, then
+retried, then deleted by a filter end to end (the bulk job lodged, run by a worker,
+ended), set-based against the per-job path of before in the same run, with the ratio.
 
     python -m bench.bulk_actions [--live 20000] [--finished 20000] [--act 500] [--chunk 500]
                                  [--by-filter 10000] [--database-url URL]
@@ -112,6 +112,31 @@ def main() -> None:
         assert counts.read("alice")["CANCELLED"] - done_before == summary.acted == act
         print(f"cancel {act} jobs: one by one {single:.2f} ms per job, bulk in chunks of {args.chunk} "
               f"{bulk:.2f} ms per job ({summary.text}); ratio bulk/single {bulk / max(single, 1e-6):.2f}")
+        # Retry the jobs just cancelled, then delete them (as an admin, while they wait
+        # again): the first half one by one, the other set-based in chunks.
+        root = auth.create_user(username="root", password="root-password", role="admin")
+        with session() as s:
+            ids = list(s.connection().execute(sa.select(_job.c.id).where(_job.c.status == "CANCELLED")
+                                               .order_by(_job.c.created_at, _job.c.id)).scalars())
+        half = len(ids) // 2
+        for action, actor, one in (("retry", alice, lambda j: launch.retry_job(actor=alice, job_id=j)),
+                                   ("delete", root, lambda j: _delete_one_by_one(actor=root, job_ids=[j]))):
+            t0 = time.perf_counter()
+            for jid in ids[:half]:
+                one(jid)
+            single = (time.perf_counter() - t0) * 1000 / max(half, 1)
+            t0 = time.perf_counter()
+            summary = bulk_actions.Summary(action)
+            for i in range(half, len(ids), args.chunk):
+                summary.add(bulk_actions._ON_IDS[action](actor=actor, job_ids=ids[i:i + args.chunk],
+                                                         bulk_job_id="bench"))
+            bulk = (time.perf_counter() - t0) * 1000 / max(summary.acted, 1)
+            assert summary.acted == len(ids) - half, summary.text
+            print(f"{action} {summary.acted} jobs: one by one {single:.2f} ms per job, bulk in chunks of "
+                  f"{args.chunk} {bulk:.2f} ms per job ({summary.text}); ratio bulk/single "
+                  f"{bulk / max(single, 1e-6):.2f}")
+        with get_engine().connect() as conn:
+            assert counts.kept(conn) == counts.recount(conn)
         if args.by_filter:
             _by_filter(args.by_filter, args.chunk)
 
@@ -128,16 +153,95 @@ def _cancel_newest(bulk_actions, bulk_filter, actor, n: int, chunk: int):
     return total
 
 
+# The bulk actions' chunks as they were before they were set-based, each job through the
+# single action (one transaction a job), with one audit entry a chunk as now.
+
+def _per_job(action: str):
+    from app.audit import audited
+
+    return audited(f"jobs.{action}", target=lambda a, _r: a.get("bulk_job_id") or "",
+                   message=lambda _a, r: r.text if r else "")
+
+
+def _cancel_one_by_one(*, actor, job_ids, bulk_job_id=None):
+    from app import bulk_actions, launch
+
+    out = bulk_actions.Summary("cancel", looked_at=len(job_ids))
+    for jid in job_ids:
+        try:
+            launch.cancel_job(actor=actor, job_id=jid, message=f"Cancelled by {actor.username} (bulk action)")
+            out.count("acted")
+        except Exception:
+            out.count("already_final")
+    return out
+
+
+def _retry_one_by_one(*, actor, job_ids, bulk_job_id=None):
+    from app import bulk_actions, launch
+    from app.errors import NotFound, TransitionRejected
+
+    out = bulk_actions.Summary("retry", looked_at=len(job_ids))
+    for jid in job_ids:
+        try:
+            launch.retry_job(actor=actor, job_id=jid)
+            out.count("acted")
+        except NotFound:
+            out.count("not_yours")
+        except TransitionRejected:
+            out.count("not_retryable")
+    return out
+
+
+def _delete_one_by_one(*, actor, job_ids, bulk_job_id=None):
+    import sqlalchemy as sa
+
+    from app import bulk_actions, launch, retention, submissions
+    from app.db import session
+    from app.errors import NotFound, TransitionRejected
+    from app.models import Job
+
+    _job = Job.__table__
+    out = bulk_actions.Summary("delete", looked_at=len(job_ids))
+    with session() as s:
+        found = set(s.connection().execute(sa.select(_job.c.id).where(_job.c.id.in_(job_ids))).scalars())
+    halting = []
+    for jid in job_ids:
+        if jid not in found:
+            out.count("not_yours")
+            continue
+        try:
+            done = launch.cancel_job(actor=actor, job_id=jid, message=f"Cancelled by {actor.username} (bulk "
+                                                                      f"action): it is being deleted")
+        except (TransitionRejected, NotFound):
+            continue
+        out.cancelled_first += 1
+        if done.prev_status.value in submissions.IN_FLIGHT:
+            halting.append(jid)
+    if halting:
+        submissions.wait_let_go(halting, time.monotonic() + 10)
+    gone = set(retention.remove_final([j for j in job_ids if j in found]))
+    for jid in job_ids:
+        if jid in gone:
+            out.count("acted")
+        elif jid in found:
+            out.count("changed")
+    return out
+
+
+_ONE_BY_ONE = {"cancel": _cancel_one_by_one, "retry": _retry_one_by_one, "delete": _delete_one_by_one}
+
+
 def _by_filter(n: int, chunk: int) -> None:
     """`n` queued jobs of carol and `n` of dave (each user's on a backend of its own, in
     lodging order: the newest at each queue's tail, as lodged), each cancelled by the
-    filter "all my jobs" through the bulk job, run by a worker to its end: carol's by the
-    per-job path of before (`launch.cancel_job` per job, one audit entry a chunk), dave's
-    set-based. Seconds end to end each, and the ratio."""
+    filter "all my jobs" through the bulk job, run by a worker to its end, then retried
+    the same way (their new attempts queued again), then deleted by an admin's filter
+    "all of this owner's jobs" (each cancelled first): carol's by the per-job path of
+    before (the single action per job, one audit entry a chunk), dave's set-based.
+    Seconds end to end each, and the ratio."""
     import sqlalchemy as sa
 
-    from app import auth, bulk_actions, counts, launch, queues
-    from app.audit import audited
+    from app import auth, bulk_actions, counts, queues
     from app.db import get_engine, session, utcnow, write_conn
     from app.models import Job
     from worker.pool import work
@@ -160,21 +264,11 @@ def _by_filter(n: int, chunk: int) -> None:
             conn.execute(sa.text("ANALYZE job"))
             conn.commit()
 
-    @audited("jobs.cancel", target=lambda a, _r: a.get("bulk_job_id") or "", message=lambda _a, r: r.text if r else "")
-    def per_job(*, actor, job_ids, bulk_job_id=None):
-        """The bulk cancel's chunk as it was: each job through launch.cancel_job."""
-        out = bulk_actions.Summary("cancel", looked_at=len(job_ids))
-        for jid in job_ids:
-            try:
-                launch.cancel_job(actor=actor, job_id=jid, message=f"Cancelled by {actor.username} (bulk action)")
-                out.count("acted")
-            except Exception:
-                out.count("already_final")
-        return out
+    root = auth.find_user("root")  # the admin who deletes (main made it)
 
-    def end_to_end(actor) -> tuple[float, str]:
+    def end_to_end(actor, action: str, filters: dict) -> tuple[float, str]:
         t0 = time.perf_counter()
-        lodged = bulk_actions.lodge_bulk(actor=actor, action="cancel", filters={}, chunk=chunk)
+        lodged = bulk_actions.lodge_bulk(actor=actor, action=action, filters=filters, chunk=chunk)
         work(burst=True, backends=["system"])  # the bulk job's backend; the jobs' own are not served
         took = time.perf_counter() - t0
         with session() as s:
@@ -182,21 +276,30 @@ def _by_filter(n: int, chunk: int) -> None:
         assert job.status == "SUCCEEDED", (job.status, job.last_message)
         return took, (job.result or {}).get("summary", "")
 
-    saved = bulk_actions._ON_IDS["cancel"]
-    bulk_actions._ON_IDS["cancel"] = per_job
-    try:
-        old_s, old_said = end_to_end(who["carol"])
-    finally:
-        bulk_actions._ON_IDS["cancel"] = saved
-    new_s, new_said = end_to_end(who["dave"])
-    left = [queues.queue(b).count for b in ("bench-a", "bench-b")]
-    kept = {name: counts.read(name)["CANCELLED"] for name in who}
-    assert kept == {"carol": n, "dave": n} and left == [0, 0], (kept, left)
-    with get_engine().connect() as conn:
-        assert counts.kept(conn) == counts.recount(conn)
-    print(f"cancel {n:,} queued jobs by a filter, end to end (bulk job lodged, run, ended; chunks of {chunk}): "
-          f"per job {old_s:.2f} s ({old_said}), set-based {new_s:.2f} s ({new_said}); "
-          f"ratio per-job/set-based {old_s / max(new_s, 1e-6):.1f}")
+    # Each action on carol's jobs by the per-job path of before, then on dave's set-based.
+    for action, left_as in (("cancel", "CANCELLED"), ("retry", "PENDING"), ("delete", None)):
+        took = {}
+        for name in ("carol", "dave"):
+            actor, filters = (root, {"owner": name}) if action == "delete" else (who[name], {})
+            saved = bulk_actions._ON_IDS[action]
+            if name == "carol":
+                bulk_actions._ON_IDS[action] = _per_job(action)(_ONE_BY_ONE[action])
+            try:
+                took[name] = end_to_end(actor, action, filters)
+            finally:
+                bulk_actions._ON_IDS[action] = saved
+        kept = {name: counts.read(name) for name in who}
+        for name in who:  # (the user's own bulk jobs SUCCEEDED, until the delete takes them too)
+            jobs = {s: k for s, k in kept[name].items() if k and (s != "SUCCEEDED" or left_as is None)}
+            assert jobs == ({left_as: n} if left_as else {}), (action, kept[name])
+        queued = [queues.queue(b).count for b in ("bench-a", "bench-b")]
+        assert queued == ([n, n] if action == "retry" else [0, 0]), (action, queued)
+        with get_engine().connect() as conn:
+            assert counts.kept(conn) == counts.recount(conn)
+        (old_s, old_said), (new_s, new_said) = took["carol"], took["dave"]
+        print(f"{action} {n:,} {'queued ' if action == 'cancel' else ''}jobs by a filter, end to end (bulk job "
+              f"lodged, run, ended; chunks of {chunk}): per job {old_s:.2f} s ({old_said}), set-based "
+              f"{new_s:.2f} s ({new_said}); ratio per-job/set-based {old_s / max(new_s, 1e-6):.1f}")
 
 
 if __name__ == "__main__":

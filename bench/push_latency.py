@@ -240,7 +240,7 @@ def adopt() -> None:
 def _end_seeded_live_jobs() -> int:
     import sqlalchemy as sa
 
-    from app import lifecycle
+    from app import lifecycle_sets
     from app.db import session
     from app.lifecycle import JobStatus
     from app.models import Job
@@ -250,12 +250,12 @@ def _end_seeded_live_jobs() -> int:
     while True:
         with session() as s:
             ids = list(s.connection().execute(sa.select(Job.id).where(Job.status.in_(live))
-                                              .limit(lifecycle.MAX_SET)).scalars())
+                                              .limit(lifecycle_sets.MAX_SET)).scalars())
         if not ids:
             return ended
-        ended += len(lifecycle.transition_set(ids, JobStatus.CANCELLED, publish=False,
-                                              message="Cancelled before a measurement: seeded as live, "
-                                                      "held by no queue or worker.").done)
+        ended += len(lifecycle_sets.transition_set(ids, JobStatus.CANCELLED, publish=False,
+                                                   message="Cancelled before a measurement: seeded as live, "
+                                                           "held by no queue or worker.").done)
 
 
 def _listen(redis_url: str, channel: str, commits: dict, stop: threading.Event) -> None:

@@ -22,10 +22,11 @@ import signal
 import time
 from typing import Optional
 
-from rq import Queue, SimpleWorker
+from rq import Queue
 from rq.timeouts import BaseDeathPenalty
 
 from app import keys
+from worker.bookkeeping import LeanBookkeeping
 from worker.heartbeat import HALT_SIGNAL, Life, redis_client
 
 log = logging.getLogger("jobdeck.worker")
@@ -68,7 +69,7 @@ class JobdeckQueue(Queue):
         return tuple(got) if got else None
 
 
-class JobdeckWorker(SimpleWorker):
+class JobdeckWorker(LeanBookkeeping):
     death_penalty_class = NoDeathPenalty
     queue_class = JobdeckQueue
 

@@ -57,10 +57,8 @@ class JobsListState(rx.State):
     # what a changed job must match to be in the list: (search text, status, type, subtype)
     _match: tuple[str, str, str, str] = ("", "", "", "")
     _search_kind: str = ""
-    # New jobs are placed in the list only where the keyset puts them: newest created
-    # first, with no end to the range (a range that ended, another order: rows shown
-    # still follow their jobs, new ones wait for a refresh).
-    _takes_new: bool = True
+    # the created-time range a changed job must fall in (epoch seconds; 0: no bound)
+    _created: tuple[float, float] = (0.0, 0.0)
 
     def _matches(self, job: Job, user_scope: set[str]) -> bool:
         """Does a changed job belong in this list (scope, search, filters)?"""
@@ -73,8 +71,14 @@ class JobsListState(rx.State):
             found = all(w in (job.subject or "").casefold() for w in text.casefold().split())
         else:
             found = not text or job.id == text or job.batch_id == text
-        return found and not ((status and job.status != status) or (job_type and job.job_type != job_type)
-                              or (job_subtype and job.job_subtype != job_subtype))
+        if not found or (status and job.status != status) or (job_type and job.job_type != job_type) \
+                or (job_subtype and job.job_subtype != job_subtype):
+            return False
+        since, until = self._created
+        if since or until:
+            t = job.created_at.timestamp()
+            return not ((since and t < since) or (until and t >= until))
+        return True
 
     @rx.var
     def takes_every(self) -> bool:
@@ -134,16 +138,15 @@ class JobsListState(rx.State):
             job = ch.jobs[jid]
             if not self._matches(job, scope) or (sort != "created" and jid not in placed):
                 gone.add(jid)  # left the filter (a status filter, say), or the order (a retry)
-            elif sort != "created" and placed[jid] != keys[jid] and self._takes_new:
+            elif sort != "created" and placed[jid] != keys[jid]:
                 gone.add(jid)  # its place changed (started again, ran longer): placed anew below
             else:
                 changed[jid] = burst.memo(("row_live", jid), lambda: row_live(job))
-        if self._takes_new:
-            for key, jid in ordered:
-                if oldest and key <= oldest:
-                    break  # past every row a full page shows: not placed
-                if (jid not in keys or jid in gone) and self._matches(ch.jobs[jid], scope):
-                    fresh.append(ch.jobs[jid])
+        for key, jid in ordered:
+            if oldest and key <= oldest:
+                break  # past every row a full page shows: not placed
+            if (jid not in keys or jid in gone) and self._matches(ch.jobs[jid], scope):
+                fresh.append(ch.jobs[jid])
         for root in ch.roots.keys() & keys.keys() - gone:
             # a run's root shows the state of the whole run: read once per burst for every tab
             run = burst.memo(("run", root), lambda: runs.run_states([root]).get(root))
@@ -260,10 +263,7 @@ class JobsState(rx.State):
         lst.show_owner = user.is_admin and (everyone or bool(owner))
         f = self._filter()
         lst._match = (text, f.status or "", f.job_type or "", f.job_subtype or "")
-        # A created range is not matched against a pushed job: newest created first takes
-        # new jobs while the range is open-ended (they are newer than its start); the other
-        # orders only with no range at all.
-        lst._takes_new = not self.date_to if self.sort == "created" else not (self.date_from or self.date_to)
+        lst._created = tuple(t.timestamp() if t else 0.0 for t in (f.since, f.until))
         lst.loaded = True
         for fn in _AFTER_READ:  # e.g. the selection keeps only the rows still shown
             await fn(self, {r.id for r in lst.rows})

@@ -160,3 +160,18 @@ def test_lists_by_start_or_by_run_time_take_new_jobs_live_in_their_order(tab, co
     expect(page.locator(".job-row")).to_have_count(4)
     assert _ids(page)[0] == longest
     shot(page, "jobs-by-run-time-live")
+
+    # Within a created-time range of today, a new job still comes in live in the list's
+    # order; a range that ended yesterday takes none.
+    today = datetime.now(timezone.utc).date()
+    ended = tab()
+    sign_in(ended, console, user, password=pw)
+    ended.goto(console.url(f"/jobs?sort=started&to={today - timedelta(days=1)}"))
+    expect(ended.get_by_text("No jobs match these filters")).to_be_visible()
+    page.goto(console.url(f"/jobs?sort=started&from={today}&to={today}"))
+    expect(page.locator(".job-row")).to_have_count(4)
+    fresh = _lodge_noops(console, user, 1, sleep_s=0)[0]
+    expect(page.locator(".job-row").first).to_have_attribute("data-job-id", fresh, timeout=30_000)
+    expect(page.locator(f".job-row[data-job-id='{fresh}'][data-status=SUCCEEDED]")).to_be_visible(timeout=30_000)
+    expect(page.locator(".job-row")).to_have_count(5)
+    expect(ended.locator(".job-row")).to_have_count(0)

@@ -110,8 +110,18 @@ SMOKE = {
         rf"a chunk of 10 PENDING jobs: first {NUM} ms, at 90 % {NUM} ms, ratio deep/first {NUM}",
         rf"cancel 20 jobs: one by one {NUM} ms per job, bulk in chunks of 10 {NUM} ms per job \(20 cancelled\); "
         rf"ratio bulk/single {NUM}",
+        rf"retry 20 jobs: one by one {NUM} ms per job, bulk in chunks of 10 {NUM} ms per job \(20 retried\); "
+        rf"ratio bulk/single {NUM}",
+        rf"delete 20 jobs: one by one {NUM} ms per job, bulk in chunks of 10 {NUM} ms per job \(20 deleted \(20 "
+        rf"cancelled first\)\); ratio bulk/single {NUM}",
         rf"cancel 40 queued jobs by a filter, end to end \(bulk job lodged, run, ended; chunks of 10\): "
         rf"per job {NUM} s \(40 cancelled\), set-based {NUM} s \(40 cancelled\); ratio per-job/set-based {NUM}",
+        rf"retry 40 jobs by a filter, end to end \(bulk job lodged, run, ended; chunks of 10\): "
+        rf"per job {NUM} s \(40 retried\), set-based {NUM} s \(40 retried\); ratio per-job/set-based {NUM}",
+        # the users' own two bulk jobs go with their jobs
+        rf"delete 40 jobs by a filter, end to end \(bulk job lodged, run, ended; chunks of 10\): per job {NUM} s "
+        rf"\(42 deleted \(40 cancelled first\)\), set-based {NUM} s \(42 deleted \(40 cancelled first\)\); "
+        rf"ratio per-job/set-based {NUM}",
     ]),
     "records": (["--steps", "20"], {}, [
         r"steps=20 database=sqlite, one worker",

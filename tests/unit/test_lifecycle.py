@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 import pytest
 import sqlalchemy as sa
 
-from app import counts, events, keys, lifecycle, queues
+from app import counts, events, keys, lifecycle, lifecycle_sets, queues
 from app.db import session, write_conn
 from app.errors import NotFound, TransitionRejected
 from app.lifecycle import ALLOWED_FROM, FINAL, RETRYABLE, JobStatus
@@ -425,7 +425,8 @@ def test_a_set_moves_exactly_what_the_table_allows(jobdeck, dst):
     jobs = {src: _job_in_batch(src) for src in TO}
     before = {src: (_row(Job.__table__, j), _row(Batch.__table__, b)) for src, (j, b) in jobs.items()}
     seen = Events()
-    moved = lifecycle.transition_set([j for j, _b in jobs.values()] + ["no-such-job"], dst, message=f"to {dst}")
+    moved = lifecycle_sets.transition_set([j for j, _b in jobs.values()] + ["no-such-job"], dst,
+                                          message=f"to {dst}")
     may = {src for src in TO if TABLE[src][TO.index(dst)]}
     assert [d.job_id for d in moved.done] == [jobs[src][0] for src in TO if src in may]  # in the order given
     assert moved.skipped == {**{jobs[src][0]: src for src in TO if src not in may}, "no-such-job": None}
