@@ -73,7 +73,7 @@ class ConfigDeleteState(rx.State):
 
     @rx.event
     async def confirm_delete(self):
-        user, instead = await admin_viewer(self, f"{self.del_kind or 'config'}.delete")
+        user, instead = await admin_viewer(self, "task.delete" if self.del_kind == "task" else "pipeline.delete")
         if user is None:
             return instead
         try:

@@ -113,7 +113,7 @@ def _admin_events():
                 (BackendEditState, "confirm_delete", (), "backend.delete"),
                 (TaskEditState, "save_task", (), "task.save"),
                 (PipelineEditState, "save_pipeline", (), "pipeline.save"),
-                (ConfigDeleteState, "confirm_delete", (), "config.delete"),
+                (ConfigDeleteState, "confirm_delete", (), "pipeline.delete"),
                 (AdminConfigurationState, "apply", (), "config.import"),
                 (AdminQueuesState, "pause", (False,), "backend.pause"),
                 (AdminQueuesState, "pause", (True,), "backend.resume"),
