@@ -45,7 +45,7 @@ import sqlalchemy as sa
 from app import refusals
 from app.db import get_engine, insert_ignore, last_before_commit, session, utcnow, write_conn
 from app.errors import InvalidCursor, InvalidInput, JobdeckError, PermissionDenied
-from app.models import AuditEntry, AuditHead
+from app.audit_tables import AuditEntry, AuditHead
 from app.paging import MAX_LIMIT, decode_cursor, encode_cursor
 
 log = logging.getLogger(__name__)
@@ -64,7 +64,7 @@ ACTIONS = (
     "user.add", "user.disable", "user.enable", "user.password-reset", "user.end-sign-ins", "user.token-revoke",
     "token.create", "token.revoke",
     "password.change", "sign-in", "sign-out", "schedule.create", "schedule.pause_or_resume", "schedule.delete",
-    "request",
+    "item.create", "item.version", "request",
 )
 REQUEST = "request"  # a changing API request refused before it reached the domain (app.api.auditctx)
 

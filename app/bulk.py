@@ -30,7 +30,7 @@ from app import csvcells
 from app.errors import InvalidInput
 from app.csvrows import (MAX_CELL_CHARS, MAX_RECORDS, RowProblem, problems_summary,  # noqa: F401  (callers read them here)
                          EPOCH as _EPOCH, read_time as _time)
-from app.jobtypes import MAX_TIME, ModelRunProvLodge, ModelRunRecord, error_message
+from app.payloads import MAX_TIME, ModelRunProvLodge, ModelRunRecord, error_message
 from app.launch import launch_batch
 from app.models import Batch, User
 

@@ -310,7 +310,7 @@ def lodge_bulk(*, actor: User, action: str, filters: Any, chunk: Optional[int] =
     """Lodge the bulk job that acts on every job matching `filters` (checked now, and
     again per job when it runs), with the count it will act on. Nothing is lodged when
     the count is exactly 0."""
-    from app.jobtypes import BulkAction
+    from app.payloads import BulkAction
     from app.settings import get_settings
 
     found = count_matching(actor=actor, action=action, filters=filters)

@@ -25,7 +25,8 @@ from app.audit import audited
 from app.db import session, write_conn
 from app.errors import Conflict, InvalidInput, NotFound
 from app.lifecycle import JobStatus
-from app.models import Job, JobRecord, JobReproduction, User, WorkerEnvironment
+from app.models import Job, User
+from app.record_tables import JobRecord, JobReproduction, WorkerEnvironment
 
 SCOPES = ("job", "workflow")
 _job, _repro = Job.__table__, JobReproduction.__table__
@@ -273,7 +274,7 @@ def _reproduce_run(actor: User, root: str, *, client_addr: Optional[str] = None)
 
     from app import pipelines
     from app.files import stored_file_path
-    from app.jobtypes import RunTask
+    from app.payloads import RunTask
 
     with session() as s:
         job = s.get(Job, root)

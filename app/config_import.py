@@ -6,7 +6,8 @@ What an import means: each section the document has (backends, tasks, pipelines)
 whole of that kind afterwards. Items are matched by name: one in the document and not
 configured is created; one whose fields differ is changed in place (it keeps its id);
 one configured but absent from its section is removed, unless a run under way (a live
-PIPELINE job) uses a task or pipeline, or a backend still runs a task (as the import
+PIPELINE job) uses a pipeline or still needs a task as configured (a run lodged before
+runs kept their tasks' definitions), or a backend still runs a task (as the import
 leaves the tasks) or has live jobs on its queues (app.backends' rules for deleting
 one): then the whole import is refused (409) naming it and why. A section left out
 changes nothing. A backend's setting left out keeps its value (a new backend's takes
@@ -30,7 +31,7 @@ from sqlmodel import select
 
 from app import backends as backend_settings
 from app import config_document as document
-from app import config_yaml
+from app import config_yaml, runs
 from app import audit
 from app.audit import audited
 from app.config_document import Change, Checked
@@ -88,38 +89,44 @@ def _read(content: Union[str, bytes]) -> Checked:
     return document.check(data, task_names_now=names)
 
 
-def _live_use(s) -> tuple[dict[int, set[str]], dict[int, set[str]]]:
-    """The runs under way (by root job) using each pipeline and each task, by id: every
-    task of a run's plan counts, started or not. Read through the status index: only
-    live jobs are read."""
+def _live_use(s) -> dict[int, set[str]]:
+    """The runs under way (by root job) of each pipeline, by id. Read through the status
+    index: only live jobs are read."""
     by_pipeline: dict[int, set[str]] = {}
-    by_task: dict[int, set[str]] = {}
     q = select(Job.id, Job.workflow_id, Job.payload).where(
         Job.status.in_(LIVE), Job.job_type == JOB_TYPE, Job.job_subtype == JOB_SUBTYPE)
     for job_id, workflow_id, payload in s.exec(q):
-        run = workflow_id or job_id
         payload = payload or {}
         if isinstance(payload.get("pipeline_id"), int):
-            by_pipeline.setdefault(payload["pipeline_id"], set()).add(run)
-        for st in [*(payload.get("plan") or []), payload]:
-            if isinstance(st, dict) and isinstance(st.get("task_id"), int):
-                by_task.setdefault(st["task_id"], set()).add(run)
-    return by_pipeline, by_task
+            by_pipeline.setdefault(payload["pipeline_id"], set()).add(workflow_id or job_id)
+    return by_pipeline
 
 
 def _refuse_in_use(s, changes: list[Change], task_ids: dict[str, int], pipeline_ids: dict[str, int]) -> None:
+    """A pipeline is not removed while a run of it is under way; a task only while a run
+    under way still needs it as configured (one lodged before runs kept their tasks: a
+    run that keeps its version of the task runs on without the row, as the API's delete
+    allows)."""
     removed = [c for c in changes if c.action == "remove"]
     if not removed:
         return
-    by_pipeline, by_task = _live_use(s)
+    tasks = [task_ids[c.name] for c in removed if c.kind == "task" and c.name in task_ids]
+    needing = runs.runs_needing_tasks(s.connection(), tasks)
+    by_pipeline = _live_use(s) if any(c.kind == "pipeline" for c in removed) else {}
     for c in removed:
-        ids, uses = (task_ids, by_task) if c.kind == "task" else (pipeline_ids, by_pipeline)
-        runs = sorted(uses.get(ids.get(c.name, -1), ()))
-        if runs:
-            section = "tasks" if c.kind == "task" else "pipelines"
-            raise Conflict(f"{section}: {c.kind} {c.name!r} would be removed, but runs under way use it "
-                           f"({len(runs)}, e.g. {runs[0]}); keep it in the document until they end, or cancel "
-                           f"them first.", field=section)
+        if c.kind == "task":
+            needed = needing.get(task_ids.get(c.name, -1))
+            if needed:
+                it = "it ends" if len(needed) == 1 else "they end"
+                raise Conflict(f"tasks: task {c.name!r} would be removed, but it is "
+                               f"{runs.needing_task_text(needed)}; keep it in the document until {it}, or cancel "
+                               f"{'it' if len(needed) == 1 else 'them'} first.", field="tasks", run_id=needed[0])
+            continue
+        live = sorted(by_pipeline.get(pipeline_ids.get(c.name, -1), ()))
+        if live:
+            raise Conflict(f"pipelines: pipeline {c.name!r} would be removed, but runs under way use it "
+                           f"({len(live)}, e.g. {live[0]}); keep it in the document until they end, or cancel "
+                           f"them first.", field="pipelines")
 
 
 def _kept_pipelines_name_kept_tasks(now: dict[str, Any], doc: Checked) -> None:

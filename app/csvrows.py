@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from app.jobtypes import MAX_TIME
+from app.payloads import MAX_TIME
 
 MAX_RECORDS = 10_000
 MAX_CELL_CHARS = 10_000  # a cell past this is refused before anything reads it

@@ -22,12 +22,14 @@ from app import audit
 from app.audit import audited
 from app.db import insert_ignore, session, utcnow, write_conn
 from app.errors import Conflict, InvalidInput, NotFound, PermissionDenied, TransitionRejected
-from app.jobtypes import NextJob, Payload, child_job_id, spec_for, validate_payload
+from app.jobtypes import NextJob, child_job_id, spec_for, validate_payload
+from app.payloads import Payload
 from app.lifecycle import JobStatus, Transitioned
 from app.notify import check_address
 from app.queueing import WAITING, Lodged, enqueue  # noqa: F401  (callers lodge and queue through launch)
 from app.lodging import insert as _insert, row as _row  # noqa: F401  (callers lodge rows through launch)
-from app.models import Batch, Job, JobMessage, User, new_id
+from app.models import Batch, Job, JobMessage, User
+from app.columns import new_id
 from app.settings import get_settings
 
 log = logging.getLogger(__name__)

@@ -13,7 +13,8 @@ import sqlalchemy as sa
 
 from app import counts
 from app.db import utcnow
-from app.jobtypes import Payload, spec_for
+from app.jobtypes import spec_for
+from app.payloads import Payload
 from app.keys import NORMAL
 from app.lifecycle import JobStatus
 from app.models import Batch, Job, JobMessage

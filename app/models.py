@@ -1,41 +1,22 @@
 """The tables. Names follow the vocabulary of the design: job, batch, workflow, item,
-activity, backend, task, pipeline.
+activity, backend, task, pipeline. The provenance records of job runs
+(app.record_tables), the audit log's (app.audit_tables) and the per-minute aggregates
+(app.minute_tables) have modules of their own, on the same metadata: importing this
+module registers every table (TABLES).
 
 Lists are paged by keyset `(created_at, id)`; each list has its index here.
 """
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from typing import Any, Optional
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from app.db import UTCDateTime, name_key, utcnow
-
-
-def new_id() -> str:
-    return str(uuid.uuid4())
-
-
-def _ts(nullable: bool = False, index: bool = False):
-    return Field(default=None if nullable else None, sa_type=UTCDateTime, nullable=nullable, index=index)
-
-
-def _created():
-    return Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
-
-
-def _json(nullable: bool = True):
-    return Field(default=None, sa_type=sa.JSON, nullable=nullable)
-
-
-def _where(condition: str) -> dict[str, Any]:
-    """A partial index's condition, on SQLite and PostgreSQL alike."""
-    return {"sqlite_where": sa.text(condition), "postgresql_where": sa.text(condition)}
-
+from app.columns import created as _created, json_column as _json, new_id, ts as _ts, where as _where
+from app.db import UTCDateTime, name_key
 
 # The condition of the fair-use indexes, written out as SQL: a query that reads them
 # names it word for word (SQLite and PostgreSQL use a partial index only for queries
@@ -457,104 +438,11 @@ class ScheduleFiring(SQLModel, table=True):
     job_id: Optional[str] = Field(default=None, max_length=64)
     note: str = Field(default="", max_length=1000)
     at: datetime = _created()
-# --- provenance records of job runs (app.records) -------------------------------
 
 
-class JobRecord(SQLModel, table=True):
-    """The provenance record of a job's run: what it used and made (by sha256), the code
-    and environment it ran with, its parameters, who lodged it and its times. Written by
-    the worker in the transaction that ends each attempt (the latest attempt's, with
-    every attempt listed); self-contained, so it outlives the job (retention keeps it)."""
-
-    __table_args__ = (sa.Index("ix_job_record_workflow", "workflow_id", "created_at"),
-                      sa.Index("ix_job_record_owner_created", "owner", "created_at"))
-
-    job_id: str = Field(primary_key=True, max_length=64)
-    owner: str = Field(max_length=64)
-    lodged_by: str = Field(default="", max_length=64)
-    job_type: str = Field(max_length=32)
-    job_subtype: str = Field(max_length=64)
-    workflow_id: Optional[str] = Field(default=None, max_length=64)
-    parent_job_id: Optional[str] = Field(default=None, max_length=64)
-    batch_id: Optional[str] = Field(default=None, max_length=64)
-    step_key: str = Field(default="", max_length=256)  # pairs a workflow's steps in a diff
-    status: str = Field(max_length=16)
-    attempt: int = 1
-    parameters: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
-    inputs: list[dict[str, Any]] = Field(default_factory=list, sa_type=sa.JSON)  # name, sha256, size, ...
-    outputs: list[dict[str, Any]] = Field(default_factory=list, sa_type=sa.JSON)
-    code: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)  # package, version, commit, handler, task
-    host: str = Field(default="", max_length=256)
-    worker: str = Field(default="", max_length=128)
-    environment: str = Field(default="", max_length=64)  # WorkerEnvironment.fingerprint
-    attempts: list[dict[str, Any]] = Field(default_factory=list, sa_type=sa.JSON)
-    created_at: datetime = _created()  # when the job was first lodged
-    lodged_at: Optional[datetime] = _ts(nullable=True)  # this attempt
-    dequeued_at: Optional[datetime] = _ts(nullable=True)
-    started_at: Optional[datetime] = _ts(nullable=True)
-    finished_at: Optional[datetime] = _ts(nullable=True)
-    recorded_at: datetime = _created()
-
-
-class WorkerEnvironment(SQLModel, table=True):
-    """A worker's Python and installed distributions, kept once per fingerprint (a
-    sha256 of them), however many jobs ran in it."""
-
-    fingerprint: str = Field(primary_key=True, max_length=64)
-    python: str = Field(max_length=64)
-    implementation: str = Field(default="", max_length=32)
-    packages: list[list[str]] = Field(default_factory=list, sa_type=sa.JSON)  # [name, version], sorted
-    created_at: datetime = _created()
-
-
-class JobReproduction(SQLModel, table=True):
-    """A job (or a workflow's root) lodged to reproduce another with the same inputs
-    and parameters; `scope` says whether one job or the whole workflow is compared."""
-
-    job_id: str = Field(primary_key=True, max_length=64)
-    of_job_id: str = Field(max_length=64, index=True)
-    scope: str = Field(default="job", max_length=16)  # job | workflow
-    lodged_by: str = Field(max_length=64)
-    created_at: datetime = _created()
-class AuditEntry(SQLModel, table=True):
-    """One action that changed something (or was refused), as app.audit records it:
-    append-only, each entry's hash covering its content and the previous entry's hash.
-    `id` is the entry's place in the chain (1, 2, …), given by app.audit, never reused.
-    Each filter of the audit page has its index, ending in id for keyset paging."""
-
-    __tablename__ = "auditentry"
-    __table_args__ = (sa.Index("ix_audit_actor", "actor", "id"),
-                      sa.Index("ix_audit_action", "action", "id"),
-                      sa.Index("ix_audit_target", "target", "id"),
-                      sa.Index("ix_audit_outcome", "outcome", "id"),
-                      sa.Index("ix_audit_created", "created_at", "id"))
-
-    id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
-    created_at: datetime = _created()
-    actor: str = Field(max_length=64)
-    address: str = Field(default="", max_length=64)
-    via: str = Field(max_length=16)  # api | console | operator
-    action: str = Field(max_length=64)
-    target: str = Field(default="", max_length=256)
-    outcome: str = Field(max_length=16)  # ok | refused
-    message: str = Field(default="", max_length=1024)
-    prev_hash: str = Field(max_length=64)
-    hash: str = Field(max_length=64)
-
-
-class AuditHead(SQLModel, table=True):
-    """The chain's head, one row: the last entry's id and hash. Writers lock it, so
-    entries get their ids and previous hashes one after another across processes; the
-    verify command checks the log ends where the head says (a removed last entry)."""
-
-    __tablename__ = "audithead"
-
-    id: int = Field(default=1, primary_key=True, sa_column_kwargs={"autoincrement": False})
-    seq: int = 0
-    hash: str = Field(max_length=64)
-
-
-# The per-minute aggregates live on the same metadata, in a module of their own.
+# The provenance records of job runs, the audit log and the per-minute aggregates live
+# on the same metadata, each in a module of its own (imported for their tables).
+from app import audit_tables, record_tables  # noqa: E402,F401
 from app.minute_tables import job_minute  # noqa: E402,F401  (registers every aggregate table)
 
 TABLES = SQLModel.metadata

@@ -24,7 +24,8 @@ import sqlalchemy as sa
 
 from app import lifecycle, routes
 from app.errors import EmailNotValid, JobFailed
-from app.jobtypes import SendEmail, child_job_id, spec_for
+from app.jobtypes import child_job_id, spec_for
+from app.payloads import SendEmail
 from app.lifecycle import JobStatus, Transitioned, overall_status
 from app.lodging import insert, row
 from app.models import Job

@@ -19,7 +19,8 @@ from sqlmodel import select
 from app import item_kinds, launch, modelrun_rules, queries, registry
 from app.db import session
 from app.errors import InvalidInput, JobdeckError, NotFound, PermissionDenied
-from app.jobtypes import SPECS, ITEM_SUBTYPES
+from app.jobtypes import SPECS
+from app.payloads import ITEM_SUBTYPES
 from app.lifecycle import JobStatus
 from app.models import Item, Job, ProvEdge, User
 from app.shapes import RECORD, check_json

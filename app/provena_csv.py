@@ -25,7 +25,7 @@ from pydantic import ValidationError
 from app import csvcells
 from app.csvrows import MAX_CELL_CHARS, MAX_RECORDS, RowProblem, read_time as _time
 from app.errors import InvalidInput
-from app.jobtypes import ModelRunRecord, error_message
+from app.payloads import ModelRunRecord, error_message
 from app.modelrun_rules import RecordRefused, load, unavailable
 
 WORKFLOW_HEADER = "_workflow template id "

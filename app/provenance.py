@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from app import modelrun_rules
 from app.db import insert_ignore, session, utcnow, write_conn
 from app.errors import JobFailed, NotFound
-from app.jobtypes import ModelRunRecord
+from app.payloads import ModelRunRecord
 from app.models import Activity, Item, ProvEdge
 from app.registry import set_record_status
 

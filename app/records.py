@@ -27,7 +27,8 @@ from app import fingerprint, runs
 from app.db import insert_ignore, session, utcnow
 from app.errors import Conflict, NotFound
 from app.jobtypes import SPECS
-from app.models import Job, JobFile, JobRecord, Task, TaskParameter, User, WorkerEnvironment
+from app.models import Job, JobFile, Task, TaskParameter, User
+from app.record_tables import JobRecord, WorkerEnvironment
 
 log = logging.getLogger(__name__)
 

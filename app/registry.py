@@ -1,6 +1,10 @@
 """Registry items and their versions. Creating or versioning an item lodges the
 workflow that records and lodges its provenance; the item moves
 INCOMPLETE → COMPLETE (activity recorded) → LODGED (provenance lodged).
+
+Each create and version is one audit entry (`item.create`, `item.version`) whose target
+is the item made, written in the transaction that writes the item and its workflow's
+job (the job's lodging is part of it, not an entry of its own).
 """
 
 from __future__ import annotations
@@ -10,14 +14,18 @@ from typing import Any, Optional
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from app import audit
+from app.audit import audited
 from app.db import session, utcnow, write_conn
 from app.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from app.paging import MAX_LIMIT, decode_cursor, encode_cursor, newest_first  # noqa: F401 (cursor helpers re-exported)
 from app import item_kinds, item_search
 from app.item_search import ItemPage
-from app.jobtypes import ITEM_SUBTYPES, RegisterCreateActivity, RegisterVersionActivity, invalid_input, spec_for
+from app.jobtypes import spec_for
+from app.payloads import ITEM_SUBTYPES, RegisterCreateActivity, RegisterVersionActivity, invalid_input
 from app.launch import _insert, _row, enqueue
-from app.models import Item, Job, User, new_id
+from app.models import Item, Job, User
+from app.columns import new_id
 from app.shapes import RECORD, Line, RecordJSON, Text, check_json, check_text
 
 _item = Item.__table__
@@ -51,6 +59,12 @@ def _validate_create(data: dict[str, Any]) -> ItemCreate:
     return spec
 
 
+def _create_target(args: dict[str, Any], made: Any) -> str:
+    # refused: what was asked for, as the item would have been named
+    return made[0].id if made else f"{args.get('subtype')} {args.get('display_name')!r}"
+
+
+@audited("item.create", target=_create_target)
 def create_item(*, actor: User, subtype: str, display_name: str, description: str = "",
                 record: Optional[dict[str, Any]] = None) -> tuple[Item, Job]:
     """Register a new item and lodge its create workflow (item and job commit together)."""
@@ -58,6 +72,7 @@ def create_item(*, actor: User, subtype: str, display_name: str, description: st
                                  description=description, record=record or {}))
     item_id, job_id, now = new_id(), new_id(), utcnow()
     spec = spec_for("REGISTRY", "REGISTER_CREATE_ACTIVITY")
+    audit.note(target=item_id, message=f"{data.subtype.lower()} {data.display_name!r}; workflow {job_id}")
     with write_conn() as conn:
         conn.execute(sa.insert(_item).values(
             id=item_id, subtype=data.subtype, display_name=data.display_name,
@@ -72,6 +87,7 @@ def create_item(*, actor: User, subtype: str, display_name: str, description: st
     return get_item(item_id), _job(job_id)
 
 
+@audited("item.version", target=lambda a, made: made[0].id if made else a.get("item_id"))
 def version_item(*, actor: User, item_id: str, reason: str) -> tuple[Item, Job]:
     """Make a new version of an item (a reason is required) and lodge its version
     workflow. Only the newest version can be versioned, by its owner or an admin."""
@@ -88,6 +104,7 @@ def version_item(*, actor: User, item_id: str, reason: str) -> tuple[Item, Job]:
     spec = spec_for("REGISTRY", "REGISTER_VERSION_ACTIVITY")
     payload = RegisterVersionActivity(from_item_id=item_id, to_item_id=new_item_id, reason=reason,
                                       version=old.version + 1)
+    audit.note(target=new_item_id, message=f"version {old.version + 1} of {item_id}; workflow {job_id}")
     with write_conn() as conn:
         # Claim the old version first: two concurrent versions of one item cannot both win.
         claimed = conn.execute(sa.update(_item).where(_item.c.id == item_id, _item.c.next_version_id.is_(None))

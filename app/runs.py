@@ -270,3 +270,37 @@ def live_run_list(*, pipeline_id: Optional[int] = None, task_id: Optional[int] =
                 break
     found.sort(key=lambda r: (r[0], r[1]), reverse=True)  # newest first
     return [LiveRun(r[1], run_name(r[2]) or r[1]) for r in found[:first]], min(len(found), cap + 1)
+
+
+def runs_needing_tasks(conn: sa.Connection, task_ids: Iterable[int]) -> dict[int, list[str]]:
+    """The runs under way (by root job, in id order) that still need each task as
+    configured, by task id: a run whose plan names the task and whose steps carry no
+    version of it (a run lodged before runs kept their tasks, app.pipelines.snapshot),
+    so a step of it yet to run reads the task row. A run that carries its version needs
+    nothing of the row: the task may be removed under it. Every live step is read (the
+    status index), never the history; the caller's connection, so a removal checks in
+    its own transaction."""
+    wanted = set(task_ids)
+    if not wanted:
+        return {}
+    out: dict[int, set[str]] = {}
+    q = (sa.select(_job.c.id, _job.c.workflow_id, _job.c.payload)
+         .where(_job.c.status.in_(sorted(LIVE)), _job.c.job_type == JOB_TYPE, _job.c.job_subtype == RUN_SUBTYPE))
+    for job_id, workflow_id, payload in conn.execute(q):
+        payload = payload if isinstance(payload, dict) else {}
+        kept = payload.get("tasks") if isinstance(payload.get("tasks"), dict) else {}
+        for st in payload.get("plan") or []:
+            tid = st.get("task_id") if isinstance(st, dict) else None
+            # the same test as snapshot.snapshot_of (not imported: it imports the config)
+            if tid in wanted and not isinstance(kept.get(str(tid)), dict):
+                out.setdefault(tid, set()).add(workflow_id or job_id)
+    return {tid: sorted(runs) for tid, runs in out.items()}
+
+
+def needing_task_text(runs: list[str]) -> str:
+    """Why a task may not be removed yet, after "it is": the runs that still need it,
+    the first named ("still needed by run R and 2 more, lodged before runs kept their
+    tasks' definitions: their steps read the task as configured")."""
+    more = f" and {len(runs) - 1} more" if len(runs) > 1 else ""
+    return (f"still needed by run {runs[0]}{more}, lodged before runs kept their tasks' definitions: "
+            f"{'its' if len(runs) == 1 else 'their'} steps read the task as configured")

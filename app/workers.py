@@ -330,10 +330,10 @@ def wake_backend(*, actor: User, backend: str) -> WakeResult:
     """Start a worker of a backend ahead of work (Provena wakes its workers when a
     person opens a page that will lodge jobs). Lodges the backend's WAKE_UP job unless a
     worker is idle there already or a wake-up is under way. Any signed-in user may."""
-    from app.jobtypes import WakeUp
+    from app.payloads import WakeUp
     from app.launch import _insert, _row, enqueue, get_job
     from app.db import write_conn
-    from app.models import new_id
+    from app.columns import new_id
 
     spec = wake_up_spec(backend)
     if spec is None:

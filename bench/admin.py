@@ -42,7 +42,8 @@ def seed(roots: int, batches: int, batch_size: int) -> int:
     import sqlalchemy as sa
 
     from app.db import utcnow, write_conn
-    from app.models import Batch, Job, new_id
+    from app.models import Batch, Job
+    from app.columns import new_id
 
     job, batch = Job.__table__, Batch.__table__
     t0 = utcnow() - timedelta(days=30)

@@ -27,9 +27,10 @@ from bench.common import fresh_environment, private_redis  # noqa: E402
 
 def lodge(n: int) -> list[str]:
     from app.db import write_conn
-    from app.jobtypes import Noop, spec_for
+    from app.jobtypes import spec_for
+    from app.payloads import Noop
     from app.launch import _insert, _row
-    from app.models import new_id
+    from app.columns import new_id
 
     spec = spec_for("SYSTEM", "NOOP")
     ids = [new_id() for _ in range(n)]

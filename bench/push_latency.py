@@ -511,7 +511,8 @@ def _during_bulk_cancel(args, tabs, commits: dict) -> tuple[set, float, str]:
 
     from app import auth, bulk_actions, launch, lodging, queues
     from app.db import session, utcnow, write_conn
-    from app.jobtypes import Noop, spec_for
+    from app.jobtypes import spec_for
+    from app.payloads import Noop
     from app.models import Job
 
     spec, now = spec_for("SYSTEM", "NOOP"), utcnow()

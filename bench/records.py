@@ -38,7 +38,8 @@ def main() -> None:
 
         from app import auth, compare, launch, records
         from app.db import session, write_conn
-        from app.models import Job, JobRecord
+        from app.models import Job
+        from app.record_tables import JobRecord
         from app.settings import get_settings
 
         root = auth.create_user(username="bench", password="bench-password", role="admin")

@@ -15,14 +15,12 @@ import time
 from app import provenance
 from app.db import session
 from app.errors import JobFailed
-from app.jobtypes import (
-    BatchSubmitResult, BulkAction, BulkActionResult, Flaky, FlakyResult, LodgeCreateActivity, LodgeResult, LodgeVersionActivity,
-    ModelRunBatchSubmit,
-    ModelRunLodgeResult, ModelRunProvLodge, ModelRunUpdate, ModelRunUpdateResult, NextJob, Noop,
-    NoopResult, Outcome, RegisterActivityResult, RegisterCreateActivity, RegisterVersionActivity,
-    WakeUp, WakeUpResult, child_job_id, spec_for,
-)
-from app.jobtypes import KeptFile, RunTask, RunTaskResult, SendEmail, SendEmailResult
+from app.jobtypes import NextJob, Outcome, child_job_id, spec_for
+from app.payloads import (BatchSubmitResult, BulkAction, BulkActionResult, Flaky, FlakyResult, KeptFile,
+                          LodgeCreateActivity, LodgeResult, LodgeVersionActivity, ModelRunBatchSubmit,
+                          ModelRunLodgeResult, ModelRunProvLodge, ModelRunUpdate, ModelRunUpdateResult, Noop,
+                          NoopResult, RegisterActivityResult, RegisterCreateActivity, RegisterVersionActivity, RunTask,
+                          RunTaskResult, SendEmail, SendEmailResult, WakeUp, WakeUpResult)
 from app.launch import _row, create_batch
 from app.models import Item
 from worker.context import JobContext

@@ -302,7 +302,8 @@ def update_task(body: TaskIn, task_id: int = TaskId, user: User = Depends(curren
 
 @router.delete("/tasks/{task_id}", status_code=204, response_class=Response,
                summary="Remove a task (admins); refused while a pipeline has it as a step",
-               responses=_p(403, 404, 409, d409="A pipeline has the task as a step"))
+               responses=_p(403, 404, 409, d409="A pipeline has the task as a step, or a run under way lodged "
+                                                "before runs kept their tasks still needs it (run_id)"))
 def delete_task(task_id: int = TaskId, user: User = Depends(current_user)) -> Response:
     pipelines.delete_task(actor=user, task_id=task_id)
     return Response(status_code=204)

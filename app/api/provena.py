@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from app import provena_compat as compat, provena_csv, provena_registry as reads
 from app.api.deps import admin_user, current_user
-from app.jobtypes import ModelRunRecord
+from app.payloads import ModelRunRecord
 from app.models import User
 from app.shapes import FreeJSON, Line, Text
 

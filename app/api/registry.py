@@ -20,7 +20,7 @@ from app.api.schemas import (
 )
 from app.db import utcnow
 from app.errors import InvalidInput, JobdeckError, UnsupportedMediaType
-from app.jobtypes import ModelRunRecord, invalid_input
+from app.payloads import ModelRunRecord, invalid_input
 from app.models import User
 
 router = APIRouter(prefix="/api", tags=["registry"], responses=AUTH_RESPONSES)

@@ -19,7 +19,7 @@ from app.api.deps import AUTH_RESPONSES, admin_user
 from app.api.jobs import _p
 from app.api.pipelines import _parameters
 from app.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
-from app.jobtypes import invalid_input
+from app.payloads import invalid_input
 from app.models import User
 from app.settings import get_settings
 from app.shapes import FreeJSON

@@ -8,7 +8,7 @@ from typing import Any, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from app.jobtypes import ModelRunRecord
+from app.payloads import ModelRunRecord
 from app.lifecycle import FINAL, JobStatus
 from app.models import Batch, Item, Job, JobFile, JobMessage
 from app.shapes import FreeJSON, Line, RecordJSON, Text

@@ -16,7 +16,8 @@ from app.pages.admin_config_forms import delete_dialog, pipeline_actions, pipeli
 from app.state.admin_configuration import IMPORT_UPLOAD_ID, BackendConfigRow, ChangeRow, PipelineRow, TaskRow
 from app.state.admin_configuration import AdminConfigurationState as C
 from app.state.admin_config_backends import BackendEditState as B
-from app.state.admin_config_edit import ConfigEditState as E
+from app.state.admin_pipeline_edit import PipelineEditState
+from app.state.admin_task_edit import TaskEditState
 
 
 def _table(headers: list[str], rows, render, name: str) -> rx.Component:
@@ -155,7 +156,7 @@ def admin_configuration_page() -> rx.Component:
                                 "each job type's backend runs with the defaults; change one on the overview.",
                                 rx.link(rx.button("Go to the overview", variant="soft"), href=routes.ADMIN)),
                 )),
-                section("Tasks", _new("New task", E.new_task, "task-new"), rx.cond(
+                section("Tasks", _new("New task", TaskEditState.new_task, "task-new"), rx.cond(
                     C.tasks.length() > 0,  # type: ignore[attr-defined]
                     _table(["Task", "Backend", "Runs", "Parameters", "Input / output files", "OK exit codes",
                             "Time limit", "Environment, version", ""], C.tasks, _task, "config-tasks"),
@@ -164,7 +165,7 @@ def admin_configuration_page() -> rx.Component:
                                 "wc -l {input}) or a registered Python handler, with its parameters, the files it "
                                 "reads and writes, and the exit codes that count as success, bound to a backend."),
                 )),
-                section("Pipelines", _new("New pipeline", E.new_pipeline, "pipeline-new"), rx.cond(
+                section("Pipelines", _new("New pipeline", PipelineEditState.new_pipeline, "pipeline-new"), rx.cond(
                     C.pipelines.length() > 0,  # type: ignore[attr-defined]
                     _table(["Pipeline", "Steps (equal order runs in parallel)", "Fair use (live submissions)",
                             "Input validators", ""], C.pipelines, _pipeline,

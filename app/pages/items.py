@@ -8,7 +8,7 @@ from app import item_kinds, routes
 from app.components.common import empty_state, link_problem, when
 from app.components.layout import page
 from app.item_search import WINDOW
-from app.jobtypes import ITEM_SUBTYPES
+from app.payloads import ITEM_SUBTYPES
 from app.state.items import ANY, ItemsState
 from app.state.views import ItemRow
 

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlmodel import select
 
 from app import parameters as rules
+from app import runs
 from app.audit import audited
 from app.backends import lock_backend
 from app.db import session
@@ -267,7 +268,9 @@ def update_task(*, actor: User, task_id: int, name: str, description: str = "", 
 
 @audited("task.delete", target="task_id")
 def delete_task(*, actor: User, task_id: int) -> None:
-    """Remove a task (admins); refused while a pipeline has it as a step."""
+    """Remove a task (admins); refused while a pipeline has it as a step, or while a run
+    under way lodged before runs kept their tasks still needs it (runs.runs_needing_tasks).
+    A run that keeps its version of the task (app.pipelines.snapshot) runs on without it."""
     _admin(actor)
     with session(write=True) as s:
         task = s.get(Task, task_id)
@@ -278,6 +281,11 @@ def delete_task(*, actor: User, task_id: int) -> None:
         if users:
             raise Conflict(f"Task {task.name!r} is a step of {', '.join(users)}; remove it from "
                            f"{'that pipeline' if len(users) == 1 else 'those pipelines'} first.")
+        needing = runs.runs_needing_tasks(s.connection(), [task_id]).get(task_id)
+        if needing:
+            it = "it ends" if len(needing) == 1 else "they end"
+            raise Conflict(f"Task {task.name!r} is {runs.needing_task_text(needing)}; delete it once {it}, or "
+                           f"cancel {'it' if len(needing) == 1 else 'them'} first.", run_id=needing[0])
         remove_task(s, task_id)
     log.warning("task %s deleted by %s", task_id, actor.username)
 

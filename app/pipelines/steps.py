@@ -22,7 +22,8 @@ import sqlalchemy as sa
 from app import lifecycle, runs
 from app.db import session, utcnow
 from app.errors import JobFailed
-from app.jobtypes import BACKENDS, FileRef, RunTask, spec_for
+from app.jobtypes import BACKENDS, spec_for
+from app.payloads import FileRef, RunTask
 from app.launch import Lodged, _insert, _row
 from app.lifecycle import JobStatus, Transitioned
 from app.parameters import FALSE

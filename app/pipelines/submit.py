@@ -22,10 +22,12 @@ from app import audit
 from app.audit import audited
 from app.db import session, write_conn
 from app.errors import Conflict, InvalidInput, PayloadTooLarge, PermissionDenied
-from app.jobtypes import FileRef, PlanStep, RunTask, child_job_id, spec_for
+from app.jobtypes import child_job_id, spec_for
+from app.payloads import FileRef, PlanStep, RunTask
 from app.auth import find_user
 from app.launch import _by_idempotency_key, _insert, _row, enqueue, get_job
-from app.models import Job, JobFile, User, new_id
+from app.models import Job, JobFile, User
+from app.columns import new_id
 from app.pipelines.checks import (
     _FILE_RE,
     DEFAULT_BACKEND,

@@ -15,10 +15,10 @@ from typing import Any, Optional
 import reflex as rx
 
 from app import backends, queries, queues, retention, workers
-from app.errors import InvalidInput, JobdeckError
+from app.errors import InvalidInput, JobdeckError, PermissionDenied
 from app.lifecycle import JobStatus
 from app.models import User
-from app.state.base import sign_in_redirect, viewer
+from app.state.base import refused, sign_in_redirect, viewer
 from app.state.views import label_of
 
 REDIS_DOWN = ("The queue server (Redis) does not answer: queues and workers cannot be read. Lodged jobs are "
@@ -26,13 +26,24 @@ REDIS_DOWN = ("The queue server (Redis) does not answer: queues and workers cann
 EDIT_FIELDS = list(backends.EDITABLE)
 
 
-async def admin_viewer(state: rx.State) -> tuple[Optional[User], Any]:
+ADMINS_ONLY = "The admin console is for admins."
+
+
+async def admin_viewer(state: rx.State, changing: str = "") -> tuple[Optional[User], Any]:
     """(the admin, None), or (None, what to do instead): send a signed-out person to
-    sign in; a signed-in user who is no admin gets nothing (the page says admins only)."""
+    sign in; a signed-in user who is no admin gets nothing (the page says admins only).
+
+    `changing` names an event that would change something (`backend.delete`): a
+    non-admin's try at it never reaches the domain function, whose own refusal would be
+    recorded, so it is recorded here, as the REST API records a 403 before the domain
+    (through `refused`: once, via console, folded when repeated). A read (a page load,
+    a form opened) passes no name: the page showing "admins only" is no change tried."""
     user = await viewer(state)
     if user is None:
         return None, await sign_in_redirect(state)
     if not user.is_admin:
+        if changing:
+            refused(PermissionDenied(ADMINS_ONLY), changing)
         return None, None
     return user, None
 
@@ -172,7 +183,7 @@ class AdminState(AdminPage, rx.State):
 
     @rx.event
     async def wake(self, name: str):
-        user, instead = await admin_viewer(self)
+        user, instead = await admin_viewer(self, "backend.wake")
         if user is None:
             return instead
         try:
@@ -202,7 +213,7 @@ class AdminState(AdminPage, rx.State):
 
     @rx.event
     async def save_edit(self, form: dict[str, Any]):
-        user, instead = await admin_viewer(self)
+        user, instead = await admin_viewer(self, "backend.save")
         if user is None:
             return instead
         name = self.editing

@@ -12,7 +12,8 @@ import reflex as rx
 
 from app import audit
 from app.errors import InvalidInput, JobdeckError
-from app.models import AuditEntry, User
+from app.models import User
+from app.audit_tables import AuditEntry
 from app.state.admin import admin_viewer
 from app.state.views import exact, iso
 

@@ -108,7 +108,7 @@ class BackendEditState(rx.State):
 
     @rx.event
     async def save_backend(self):
-        user, instead = await admin_viewer(self)
+        user, instead = await admin_viewer(self, "backend.save")
         if user is None:
             return instead
         values = dict(description=self.b_description, max_workers=form_number(self.b_workers),
@@ -140,7 +140,7 @@ class BackendEditState(rx.State):
 
     @rx.event
     async def confirm_delete(self):
-        user, instead = await admin_viewer(self)
+        user, instead = await admin_viewer(self, "backend.delete")
         if user is None:
             return instead
         try:

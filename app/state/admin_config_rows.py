@@ -121,6 +121,45 @@ def place_refusal(rows: list, exc, prefix: str, fields) -> tuple[list, str]:
     return rows, field if field in fields else ""
 
 
+def _order_of(row: StepRow) -> int | None:
+    text = row.order.strip()
+    return int(text) if text.isdigit() else None
+
+
+def moved_steps(rows: list[StepRow], source: int, target: int) -> list[StepRow]:
+    """The steps after one was dragged onto another's row, numbered again.
+
+    The rows are taken in run order first (by number, stable; a number that is no whole
+    number last), then the step dragged takes the place of the one it was dropped on
+    (before it when moved up, after it when moved down). Steps that ran side by side
+    still do; the step moved runs alone at its new place, unless it lands between two
+    steps that run side by side: then it joins them. The orders are then 1, 2, 3, … in
+    that sequence, so what the list shows is how the run goes (equal numbers side by
+    side). Out-of-range indexes, or a step dropped on itself, change nothing."""
+    n = len(rows)
+    if not (0 <= source < n and 0 <= target < n) or source == target:
+        return rows
+    # By index throughout: two rows may be equal, and a state's rows are proxies.
+    orders = [_order_of(r) for r in rows]
+    ranked = sorted(range(n), key=lambda k: (orders[k] is None, orders[k] or 0))  # stable
+    up = ranked.index(source) > ranked.index(target)
+    rest = [k for k in ranked if k != source]
+    at = rest.index(target) + (0 if up else 1)
+    before, after = (rest[at - 1] if at > 0 else None), (rest[at] if at < len(rest) else None)
+    joins = (before is not None and after is not None and orders[before] is not None
+             and orders[before] == orders[after])
+    out, number, lane = [], 0, None
+    for k in [*rest[:at], source, *rest[at:]]:
+        if k == source:
+            key = ("lane", orders[before]) if joins else ("alone", k)
+        else:
+            key = ("lane", orders[k]) if orders[k] is not None else ("alone", k)
+        if key != lane:
+            number, lane = number + 1, key
+        out.append(dataclasses.replace(rows[k], order=str(number), error="", error_field=""))
+    return out
+
+
 def env_rows(environment: dict) -> list[EnvRow]:
     return [EnvRow(name=k, value=v) for k, v in sorted((environment or {}).items())]
 

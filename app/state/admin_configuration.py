@@ -165,7 +165,7 @@ class AdminConfigurationState(rx.State):
 
     @rx.event
     async def apply(self):
-        user, instead = await admin_viewer(self)
+        user, instead = await admin_viewer(self, "config.import")
         if user is None:
             return instead
         if not self._document or not self.checked_ok:

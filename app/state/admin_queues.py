@@ -98,7 +98,7 @@ class AdminQueuesState(AdminPage, rx.State):
 
     @rx.event
     async def pause(self, resume: bool):
-        user, instead = await admin_viewer(self)
+        user, instead = await admin_viewer(self, "backend.resume" if resume else "backend.pause")
         if user is None:
             return instead
         change = backends.resume_backend if resume else backends.pause_backend
@@ -116,7 +116,7 @@ class AdminQueuesState(AdminPage, rx.State):
 
     @rx.event
     async def purge(self, job_id: str = ""):
-        user, instead = await admin_viewer(self)
+        user, instead = await admin_viewer(self, "backend.purge")
         if user is None:
             return instead
         self.confirm_purge = False

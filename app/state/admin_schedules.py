@@ -229,7 +229,7 @@ class AdminSchedulesState(rx.State):
 
     @rx.event
     async def set_paused(self, schedule_id: int, paused: bool):
-        admin, instead = await admin_viewer(self)
+        admin, instead = await admin_viewer(self, "schedule.pause" if paused else "schedule.resume")
         if admin is None:
             return instead
         try:
@@ -254,7 +254,7 @@ class AdminSchedulesState(rx.State):
 
     @rx.event
     async def delete(self):
-        admin, instead = await admin_viewer(self)
+        admin, instead = await admin_viewer(self, "schedule.delete")
         if admin is None:
             return instead
         target, name, self.confirm_delete = self.confirm_delete, self.deleting.name, 0
@@ -351,7 +351,7 @@ class AdminSchedulesState(rx.State):
 
     @rx.event
     async def create(self, form: dict[str, Any]):
-        admin, instead = await admin_viewer(self)
+        admin, instead = await admin_viewer(self, "schedule.create")
         if admin is None:
             yield instead
             return

@@ -192,7 +192,7 @@ class AdminSubmissionsState(rx.State):
 
     @rx.event
     async def confirm(self):
-        user, instead = await admin_viewer(self)
+        user, instead = await admin_viewer(self, f"submission.{self.confirm_kind or 'change'}")
         if user is None:
             yield instead
             return

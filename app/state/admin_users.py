@@ -67,8 +67,8 @@ class AdminUsersState(AdminPage, rx.State):
         self.loaded = True
 
 
-    async def _act(self, fn, done: str, **kw):
-        user, instead = await admin_viewer(self)
+    async def _act(self, fn, doing: str, done: str, **kw):
+        user, instead = await admin_viewer(self, doing)
         if user is None:
             return instead
         try:
@@ -80,18 +80,20 @@ class AdminUsersState(AdminPage, rx.State):
 
     @rx.event
     async def disable(self, username: str):
-        return await self._act(accounts.disable_user, f"{username} is disabled: their sign-ins ended and their "
-                                                      f"API tokens are refused until enabled.", username=username)
+        return await self._act(accounts.disable_user, "user.disable",
+                               f"{username} is disabled: their sign-ins ended and their API tokens are refused "
+                               f"until enabled.", username=username)
 
     @rx.event
     async def enable(self, username: str):
-        return await self._act(accounts.enable_user, f"{username} is enabled again: they may sign in, and "
-                                                     f"their API tokens work again.", username=username)
+        return await self._act(accounts.enable_user, "user.enable",
+                               f"{username} is enabled again: they may sign in, and their API tokens work again.",
+                               username=username)
 
     @rx.event
     async def end_sign_ins(self, username: str):
-        return await self._act(accounts.end_sign_ins, f"Every console sign-in of {username} has ended.",
-                               username=username)
+        return await self._act(accounts.end_sign_ins, "user.end-sign-ins",
+                               f"Every console sign-in of {username} has ended.", username=username)
 
     # --- adding ------------------------------------------------------------------------------
 
@@ -102,7 +104,7 @@ class AdminUsersState(AdminPage, rx.State):
 
     @rx.event
     async def add(self, form: dict[str, Any]):
-        user, instead = await admin_viewer(self)
+        user, instead = await admin_viewer(self, "user.add")
         if user is None:
             return instead
         values = {k: str(form.get(k, "")) for k in ("username", "display_name", "role", "password")}
@@ -134,7 +136,7 @@ class AdminUsersState(AdminPage, rx.State):
 
     @rx.event
     async def save_password(self, form: dict[str, Any]):
-        user, instead = await admin_viewer(self)
+        user, instead = await admin_viewer(self, "user.password-reset")
         if user is None:
             return instead
         name = self.resetting
@@ -173,7 +175,7 @@ class AdminUsersState(AdminPage, rx.State):
 
     @rx.event
     async def revoke(self, token_id: int):
-        user, instead = await admin_viewer(self)
+        user, instead = await admin_viewer(self, "user.token-revoke")
         if user is None:
             return instead
         name = self.tokens_of

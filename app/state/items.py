@@ -8,7 +8,7 @@ import reflex as rx
 
 from app import item_kinds, queries, registry, routes
 from app.errors import InvalidInput, JobdeckError
-from app.jobtypes import ITEM_SUBTYPES
+from app.payloads import ITEM_SUBTYPES
 from app.shapes import check_text
 from app.state import address, live
 from app.state.base import refused, sign_in_redirect, viewer

@@ -1,7 +1,9 @@
 """The configuration page's forms as an admin uses them: a task created with a parameter (a
 bad flag and an unknown placeholder each refused at its field), edited and duplicated; a
 pipeline of two steps side by side and one after, its preview read before saving, then
-seen on the Pipelines page ready to run; both deleted (a task that is a step refused)."""
+seen on the Pipelines page ready to run; both deleted (a task that is a step refused). A
+pipeline's steps reordered by dragging their grips (and by a number typed), saved in
+the order shown."""
 
 from __future__ import annotations
 
@@ -141,3 +143,82 @@ def test_admin_creates_edits_copies_and_deletes_tasks_and_pipelines(page, consol
         page.locator(".confirm-delete").click()
         expect(row).to_have_count(0)
     expect(page.locator(".config-task-row[data-task='line count']")).to_be_visible()
+
+
+DRAGGED = "Reordered by dragging"
+
+
+def test_admin_reorders_a_pipelines_steps_by_dragging_and_the_saved_order_is_the_one_shown(page, console, request):
+    """Steps dragged by their grip (the browser's own drag and drop) and renumbered, a
+    number typed still reorders, equal numbers side by side; what is saved is that order."""
+    page.set_default_timeout(15_000)
+    page.set_viewport_size({"width": 1280, "height": 900})
+    from app import auth, config_import
+    from app.pipelines import config
+
+    with console.domain():
+        original = config_import.export_configuration(actor=auth.get_user("admin"))
+
+    def restore():
+        with console.domain():
+            config_import.import_configuration(actor=auth.get_user("admin"), content=original)
+    request.addfinalizer(restore)
+
+    sign_in(page, console, "admin", "/admin/configuration")
+    page.get_by_role("button", name="New pipeline").click()
+    pform = page.locator(".pipeline-form")
+    pform.locator("input[name=name]").fill(DRAGGED)
+    rows = pform.locator(".step-drag")
+    for i, task in enumerate(("line count", "sort lines", "word frequencies")):
+        if i:
+            pform.get_by_role("button", name="Add a step").click()
+        expect(rows.nth(i).locator(".step-order input")).to_have_value(str(i + 1))
+        _pick(page, rows.nth(i), task)
+
+    def shown() -> list:
+        return [(r.get_attribute("data-order"), r.get_attribute("data-task")) for r in
+                pform.locator(".step-row").all()]
+
+    def expect_rows(*want) -> None:
+        for i, (order, task) in enumerate(want):
+            row = rows.nth(i).locator(".step-row")
+            expect(row).to_have_attribute("data-task", task)
+            expect(row.locator(".step-order input")).to_have_value(order)
+        expect(rows).to_have_count(len(want))
+
+    # word frequencies dragged onto line count: it takes its place (moved up: before it)
+    rows.nth(2).locator(".step-grip").drag_to(rows.nth(0))
+    expect_rows(("1", "word frequencies"), ("2", "line count"), ("3", "sort lines"))
+    preview = pform.locator(".pipeline-preview")
+    expect(preview.locator(".preview-lane[data-order='1']")).to_contain_text("word frequencies runs first")
+
+    # the number still reorders (the keyboard's way): sort lines beside line count
+    rows.nth(2).locator(".step-order input").fill("2")
+    expect(preview.locator(".preview-lane[data-order='2']")).to_contain_text(
+        "line count and sort lines run side by side")
+    # word frequencies dragged onto sort lines (moved down: after it), alone after the pair
+    rows.nth(0).locator(".step-grip").drag_to(rows.nth(2))
+    expect_rows(("1", "line count"), ("1", "sort lines"), ("2", "word frequencies"))
+    shot(page, "admin-config-pipeline-dragged")
+    assert shown() == [("1", "line count"), ("1", "sort lines"), ("2", "word frequencies")]
+
+    pform.get_by_role("button", name="Create the pipeline").click()
+    expect(page.get_by_text(f"Pipeline {DRAGGED} created.")).to_be_visible()
+    prow = page.locator(f".config-pipeline-row[data-pipeline='{DRAGGED}']")
+    expect(prow).to_contain_text("1. line count, sort lines (in parallel) → 2. word frequencies")
+    with console.domain():
+        saved = config.get_pipeline(actor=auth.get_user("admin"), pipeline=DRAGGED)
+    assert [(st.order, st.task) for st in saved.steps] == [(1, "line count"), (1, "sort lines"),
+                                                             (2, "word frequencies")]
+
+    # Editing it, a drag and a save: the saved order follows again.
+    prow.get_by_role("button", name="Edit").click()
+    expect_rows(("1", "line count"), ("1", "sort lines"), ("2", "word frequencies"))
+    rows.nth(2).locator(".step-grip").drag_to(rows.nth(1))  # up, between the pair: it joins them
+    expect_rows(("1", "line count"), ("1", "word frequencies"), ("1", "sort lines"))
+    pform.get_by_role("button", name="Save the pipeline").click()
+    expect(page.get_by_text(f"Pipeline {DRAGGED} saved.")).to_be_visible()
+    with console.domain():
+        saved = config.get_pipeline(actor=auth.get_user("admin"), pipeline=DRAGGED)
+    assert sorted((st.order, st.task) for st in saved.steps) == [(1, "line count"), (1, "sort lines"),
+                                                                   (1, "word frequencies")]

@@ -22,7 +22,8 @@ PIPELINE = "Count words for records"
 def _runs(console, username: str) -> tuple[str, str]:
     """Two finished runs of a deterministic pipeline, top=2 and top=3; their roots."""
     from app import auth, pipelines
-    from app.models import Job, JobRecord
+    from app.models import Job
+    from app.record_tables import JobRecord
     from app.db import session
 
     with console.domain():

@@ -291,12 +291,18 @@ def test_hostile_documents_are_refused_with_4xx(live):
     assert r.status_code == 200 and r.json()["changed"] == 0
 
 
-def test_a_removal_a_run_under_way_uses_is_refused_and_a_run_keeps_its_steps(live):
-    p = _configure(live)
-    r = live.post(f"/api/pipelines/{p['id']}/runs", headers=live.as_("alice"),
+def _lodge_run(live, pipeline_id: int) -> str:
+    r = live.post(f"/api/pipelines/{pipeline_id}/runs", headers=live.as_("alice"),
                   files={"file": ("a.txt", b"b\na\n", "text/plain")})
     assert r.status_code == 201, r.text
-    run = r.json()["session_id"]
+    return r.json()["session_id"]
+
+
+def test_a_removal_a_run_under_way_uses_is_refused_and_a_run_keeps_its_steps(live):
+    from tests.integration.test_run_versions import _without_versions
+
+    p = _configure(live)
+    run = _lodge_run(live, p["id"])
     before = export(live)
     doc = yaml.safe_load(before)
 
@@ -304,23 +310,31 @@ def test_a_removal_a_run_under_way_uses_is_refused_and_a_run_keeps_its_steps(liv
     body = problem_of(put(live, yaml.safe_dump(gone), dry_run=True), 409, "pipelines")
     assert "'Text summary' would be removed, but runs under way use it" in body["detail"] and run in body["detail"]
     problem_of(put(live, yaml.safe_dump(gone)), 409, "pipelines")
-    # A task of a step not yet started counts too.
-    body = problem_of(put(live, yaml.safe_dump(dict(
-        doc, tasks=[t for t in doc["tasks"] if t["name"] != "word frequencies"],
-        pipelines=[dict(doc["pipelines"][0], steps=STEPS[:2])]))), 409, "tasks")
-    assert "task 'word frequencies' would be removed" in body["detail"]
+
+    # A task a run lodged before runs kept their tasks still needs (a step not yet
+    # started reads it as configured): refused, naming that run, not the one that keeps it.
+    old = _lodge_run(live, p["id"])
+    _without_versions(old)
+    dropped = yaml.safe_dump(dict(doc, tasks=[t for t in doc["tasks"] if t["name"] != "word frequencies"],
+                                  pipelines=[dict(doc["pipelines"][0], steps=STEPS[:2])]))
+    body = problem_of(put(live, dropped, dry_run=True), 409, "tasks")
+    assert f"task 'word frequencies' would be removed, but it is still needed by run {old}" in body["detail"]
+    assert run not in body["detail"] and body["run_id"] == old
+    problem_of(put(live, dropped), 409, "tasks")
     assert export(live) == before
 
-    # Changing the pipeline is allowed: the run under way keeps the steps it started with.
-    changed = dict(doc, pipelines=[dict(doc["pipelines"][0], steps=[{"order": 1, "task": "line count"}])])
-    assert put(live, yaml.safe_dump(changed)).status_code == 200
+    # With the old run cancelled, the run under way keeps its version of the task: the
+    # task goes and the pipeline changes under it, and the run still runs its three steps.
+    assert live.post(f"/api/admin/submissions/{old}/cancel", headers=live.as_("root")).status_code == 200
+    r = put(live, dropped)
+    assert r.status_code == 200 and (r.json()["removed"], r.json()["changed"]) == (1, 1), r.text
     run_workers()
     jobs = live.get("/api/jobs", headers=live.as_("alice")).json()["jobs"]
     assert sorted((j["payload"]["task"], j["status"]) for j in jobs if j["workflow_id"] == run) == [
         ("line count", "SUCCEEDED"), ("sort lines", "SUCCEEDED"), ("word frequencies", "SUCCEEDED")]
     # Once it has ended, the pipeline and the tasks it no longer names may go.
     r = put(live, yaml.safe_dump(dict(doc, tasks=doc["tasks"][:1], pipelines=[])))
-    assert r.status_code == 200 and r.json()["removed"] == 3
+    assert r.status_code == 200 and r.json()["removed"] == 2
 
 
 def test_only_admins_import_and_only_admins_and_services_export(live):

@@ -185,3 +185,44 @@ def test_a_pipeline_is_runnable_or_public_and_a_parameter_a_switch(api):
     run = api.post(f"/api/pipelines/{r.json()['id']}/runs", headers=api.as_("alice"),
                    files={"file": ("a.txt", b"a", "text/plain")})
     assert "currently disabled" in problem_of(run, 403)["detail"]
+
+
+def test_a_task_a_run_under_way_keeps_may_be_removed_but_not_one_an_old_run_needs(api):
+    """A run keeps its version of its tasks: the task may go under it (no pipeline naming
+    it), and the run still runs it. A run lodged before runs kept them reads the task as
+    configured: the task stays until it ends, the refusal naming it."""
+    from tests.integration.test_run_versions import _without_versions
+
+    root, alice = api.as_("root"), api.as_("alice")
+    p = _configure(api)
+    tasks = {t["name"]: t["id"] for t in api.get("/api/tasks", headers=root).json()}
+    words = f"/api/tasks/{tasks['word frequencies']}"
+
+    def run() -> str:
+        r = api.post(f"/api/pipelines/{p['id']}/runs", headers=alice, files={"file": ("a.txt", TEXT, "text/plain")})
+        assert r.status_code == 201, r.text
+        return r.json()["session_id"]
+
+    def steps_of(run_id: str) -> list[tuple[str, str]]:
+        jobs = api.get("/api/jobs", headers=alice).json()["jobs"]
+        return sorted((j["payload"]["task"], j["status"]) for j in jobs if j["workflow_id"] == run_id)
+
+    kept, old = run(), run()
+    _without_versions(old)
+    # still a step of the pipeline: refused whatever the runs keep
+    assert "is a step of Text summary" in problem_of(api.delete(words, headers=root), 409)["detail"]
+    r = api.put(f"/api/pipelines/{p['id']}", headers=root, json={"name": "Text summary", "steps": STEPS[:2]})
+    assert r.status_code == 200, r.text
+    # the old run's second order reads the task row: refused, naming that run (not the one that keeps it)
+    body = problem_of(api.delete(words, headers=root), 409)
+    assert f"still needed by run {old}, lodged before runs kept" in body["detail"] and kept not in body["detail"]
+    assert body["run_id"] == old
+    assert api.get(words, headers=root).status_code == 200
+
+    # The old run cancelled, the one that keeps its version is all that uses the task: it goes.
+    assert api.post(f"/api/admin/submissions/{old}/cancel", headers=root).status_code == 200
+    assert api.delete(words, headers=root).status_code == 204
+    assert problem_of(api.get(words, headers=root), 404)
+    run_workers()  # the run's second order runs the task it kept
+    assert steps_of(kept) == [("line count", "SUCCEEDED"), ("sort lines", "SUCCEEDED"),
+                              ("word frequencies", "SUCCEEDED")]

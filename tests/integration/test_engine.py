@@ -171,7 +171,7 @@ def test_launch_batch_is_one_transaction_enqueued_in_bulk(users):
 
 def test_handlers_are_idempotent(users):
     """At-least-once execution: a lodge or a registration that runs again adds nothing."""
-    from app.jobtypes import LodgeCreateActivity, RegisterCreateActivity
+    from app.payloads import LodgeCreateActivity, RegisterCreateActivity
     from worker import tasks
     from worker.context import JobContext
 

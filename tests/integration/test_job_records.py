@@ -19,7 +19,8 @@ import sqlalchemy as sa
 
 from app import launch, pipelines, retention
 from app.db import session, utcnow
-from app.models import Job, JobRecord, WorkerEnvironment
+from app.models import Job
+from app.record_tables import JobRecord, WorkerEnvironment
 from tests.conftest import ROOT, run_workers
 
 POEM = b"the rain in spain\nfalls mainly\non the plain\nthe rain\n"
@@ -263,7 +264,7 @@ def test_retention_removes_the_jobs_and_keeps_their_records(api, users):
 
 def test_hostile_or_refused_requests_answer_4xx_and_write_nothing(api, users):
     from app import registry
-    from app.models import JobReproduction
+    from app.record_tables import JobReproduction
 
     item, job = registry.create_item(actor=users["alice"], subtype="DATASET", display_name="rain")
     # not run yet: no record, and the answer says why

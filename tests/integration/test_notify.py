@@ -198,7 +198,7 @@ def test_steps_that_end_a_run_at_once_lodge_exactly_one_email(users, outcomes):
     six workers commit at once): whichever ends the run lodges its email, once. Run on
     PostgreSQL, where the commits really overlap, to see the lock on the run's root."""
     from app import lifecycle, pipelines
-    from app.jobtypes import RunTask
+    from app.payloads import RunTask
     from app.lifecycle import JobStatus
 
     root_user, alice = users["root"], users["alice"]

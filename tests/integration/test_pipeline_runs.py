@@ -12,7 +12,7 @@ import pytest
 
 from app import pipelines
 from app.errors import InvalidInput
-from app.jobtypes import RunTask
+from app.payloads import RunTask
 from tests.conftest import run_workers
 from tests.pools import pools, set_backend, status, wait_for  # noqa: F401
 

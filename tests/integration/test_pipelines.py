@@ -17,7 +17,7 @@ from app import compare, files, launch, lifecycle, pipelines, submissions
 from app.db import get_engine, session, write_conn
 from app.demo import DEMO_PIPELINES, DEMO_TASKS
 from app.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge, PermissionDenied
-from app.jobtypes import RunTask
+from app.payloads import RunTask
 from app.lifecycle import JobStatus, Move
 from app.models import TABLES, Job, JobFile, JobMessage
 from app.settings import reload_settings

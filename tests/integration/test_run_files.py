@@ -216,7 +216,7 @@ def _pipeline_id(name: str) -> int:
 
 def test_run_again_lodges_a_new_run_of_the_same_upload_and_parameters(live, users):
     from app.launch import get_job
-    from app.models import JobReproduction
+    from app.record_tables import JobReproduction
     from app.db import session
 
     root = _run("alice")

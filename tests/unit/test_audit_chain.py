@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from app import audit
 from app.db import get_engine, write_conn
-from app.models import AuditEntry
+from app.audit_tables import AuditEntry
 
 
 def _sql(text: str, **params) -> None:

@@ -8,7 +8,8 @@ import pytest
 
 from app.config_document import PARAMETER_FIELDS, TASK_FIELDS
 from app.errors import InvalidInput
-from app.jobtypes import RunTask, spec_for, validate_payload
+from app.jobtypes import spec_for, validate_payload
+from app.payloads import RunTask
 from app.parameters import ParameterInfo
 from app.pipelines import TaskInfo, run_snapshot, task_from_snapshot, task_snapshot
 from app.pipelines import snapshot
