@@ -2,8 +2,8 @@
 objects that all live until it ends (10,000 model runs: the parsed body, each record as
 checked, each job's row). Every full collection walks every object the process holds,
 and the interpreter starts one each time the survivors grow by a quarter: such a request
-set off several, a third of its time. Reference counting still frees whatever each step
-lets go; only cycles made meanwhile wait, until the last holder ends (seconds).
+set off three, a fifth of its CPU. Reference counting still frees whatever each step lets
+go; only cycles made meanwhile wait, until the last holder ends (seconds).
 
 Held by a count, so requests that overlap hold it together and the collector resumes
 when the last ends; one that was off before (a caller's own choice) stays off.
