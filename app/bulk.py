@@ -26,7 +26,7 @@ from typing import Any, Iterator, Optional
 
 from pydantic import ValidationError
 
-from app import csvcells
+from app import csvcells, gcpause
 from app.errors import InvalidInput
 from app.csvrows import (MAX_CELL_CHARS, MAX_RECORDS, RowProblem, problems_summary,  # noqa: F401  (callers read them here)
                          EPOCH as _EPOCH, read_time as _time)
@@ -234,6 +234,7 @@ def _refuse(problems: list[RowProblem], *, capped: bool) -> None:
                                for p in problems])
 
 
+@gcpause.paused()  # the console's uploads too (the route holds it from reading the body on)
 def register_model_runs(*, actor: User, records: list[Any], label: str = "") -> Batch:
     """Lodge one MODEL_RUN_PROV_LODGE job per record, all in one batch. A record already
     checked (a ModelRunRecord, as a request's body or a CSV file's check made it) is not
@@ -280,6 +281,7 @@ def _column_of_rule(field: str) -> str:
     return field.removeprefix("associations.") if head == "associations" else head
 
 
+@gcpause.paused()
 def check_model_runs_csv(text: str, *, max_problems: int = 200) -> CsvCheck:
     """Every row checked, every problem of every row kept with its line and column (the
     first `max_problems`): the shape of each row, and the registry's rules for model

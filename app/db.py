@@ -56,6 +56,27 @@ class UTCDateTime(sa.types.TypeDecorator):
             raise ValueError("naive datetime given; use app.db.utcnow()")
         return value.astimezone(timezone.utc).replace(tzinfo=None)
 
+    def bind_processor(self, dialect):
+        # SQLAlchemy's own conversion (process_bind_param, then the driver type's),
+        # remembering the last value: a batch's rows share one timestamp object (created,
+        # lodged, updated), converted once rather than 30,000 times for 10,000 jobs, a
+        # tenth of lodging them. The pair is swapped whole, so a thread racing another
+        # reads a matching pair or converts again.
+        process = super().bind_processor(dialect)
+        if process is None:
+            return None
+        last = [(object(), None)]
+
+        def remembered(value):
+            seen, converted = last[0]
+            if value is seen:
+                return converted
+            converted = process(value)
+            last[0] = (value, converted)
+            return converted
+
+        return remembered
+
     def process_result_value(self, value, dialect):
         if value is None:
             return None

@@ -112,26 +112,88 @@ def _templates(workflow: Found, side: str) -> list[dict[str, Any]]:
     return [t for t in (workflow.record.get(side) or []) if isinstance(t, dict) and _text(t.get("template_id"))]
 
 
-def _second_round(record: dict[str, Any], found: dict[str, Found]) -> list[str]:
-    wf = found.get(_text(record.get("workflow_template_id")))
-    if wf is None or wf.subtype != "MODEL_RUN_WORKFLOW_TEMPLATE":
+def _second_round(workflow: Optional[Found]) -> list[str]:
+    if workflow is None or workflow.subtype != "MODEL_RUN_WORKFLOW_TEMPLATE":
         return []
-    return ([t["template_id"] for side in ("input_templates", "output_templates") for t in _templates(wf, side)]
-            + [_text(wf.record.get("software_id"))])
+    return ([t["template_id"] for side in ("input_templates", "output_templates") for t in _templates(workflow, side)]
+            + [_text(workflow.record.get("software_id"))])
 
 
-def _e(item_id: str, found: dict[str, Found], subtype: str) -> Optional[str]:
-    why = unavailable(item_id, found.get(item_id), subtype)
-    return None if why is None else f"Failed to retrieve item with details: {why}."
+@dataclass
+class _Workflow:
+    """What every record naming one (complete) workflow template is checked against."""
+
+    sides: dict[str, list[dict[str, Any]]]  # its input and output templates
+    problems: list[RuleProblem]  # rule 3: those that are no complete DATASET_TEMPLATE
+    known: dict[str, Found]  # those that are
+    required: dict[str, list[str]]  # rules 4 and 5: each side's templates that are not optional
+    model: Optional[RuleProblem]  # rule 8
+    annotations: list[str]  # rule 11: the annotation keys it requires
 
 
-def _dataset_problems(record: dict[str, Any], side: str, known: dict[str, Found],
-                      found: dict[str, Found]) -> list[RuleProblem]:
+class _Checks:
+    """The items a file's records name, and what each record's rules ask of them worked
+    out once per item, template and workflow rather than once per record: a file's rows
+    mostly name the same few (10,000 runs of one workflow)."""
+
+    def __init__(self, found: dict[str, Found]):
+        self.found = found
+        self._why: dict[tuple[str, str], Optional[str]] = {}
+        self._workflows: dict[str, _Workflow] = {}
+        self._resources: dict[str, tuple[set, set]] = {}
+
+    def e(self, item_id: str, subtype: str) -> Optional[str]:
+        key = (item_id, subtype)
+        if key not in self._why:
+            why = unavailable(item_id, self.found.get(item_id), subtype)
+            self._why[key] = None if why is None else f"Failed to retrieve item with details: {why}."
+        return self._why[key]
+
+    def workflow(self, wf_id: str) -> _Workflow:
+        """The workflow template `wf_id` (complete: rule 2 passed)."""
+        got = self._workflows.get(wf_id)
+        if got is None:
+            got = self._workflows[wf_id] = self._workflow(self.found[wf_id])
+        return got
+
+    def _workflow(self, wf: Found) -> _Workflow:
+        sides = {"inputs": _templates(wf, "input_templates"), "outputs": _templates(wf, "output_templates")}
+        problems, known = [], {}
+        for t in sides["inputs"] + sides["outputs"]:
+            tid = t["template_id"]
+            if (e := self.e(tid, "DATASET_TEMPLATE")):
+                problems.append(RuleProblem("3", "workflow_template_id", (
+                    f"Provided dataset template with id {tid} (associated with the workflow def.) was not a "
+                    f"valid id, error: {e}")))
+            else:
+                known[tid] = self.found[tid]
+        required = {side: [t["template_id"] for t in ts if not t.get("optional")] for side, ts in sides.items()}
+        model_id, model = _text(wf.record.get("software_id")), None
+        if (e := self.e(model_id, "MODEL")):
+            model = RuleProblem("8", "workflow_template_id", (
+                f"Model with id {model_id} (associated with workflow definition) was not a valid model, "
+                f"error: {e}."))
+        wanted = wf.record.get("annotations")
+        wanted = wanted if isinstance(wanted, dict) else {}
+        annotations = [k for k in (wanted.get("required") or []) if isinstance(k, str)]
+        return _Workflow(sides, problems, known, required, model, annotations)
+
+    def resource_keys(self, template: Found) -> tuple[set, set]:
+        """A dataset template's required and valid deferred resource keys."""
+        got = self._resources.get(template.id)
+        if got is None:
+            deferred = [r for r in (template.record.get("deferred_resources") or []) if isinstance(r, dict)]
+            got = self._resources[template.id] = ({r.get("key") for r in deferred if not r.get("optional")},
+                                                  {r.get("key") for r in deferred})
+        return got
+
+
+def _dataset_problems(datasets: list[dict[str, Any]], side: str, wf: _Workflow, checks: _Checks) -> list[RuleProblem]:
     word, rule = ("input", "6") if side == "inputs" else ("output", "7")
     out: list[RuleProblem] = []
-    for i, d in enumerate(_datasets(record, side)):
+    for i, d in enumerate(datasets):
         t, ds = _text(d.get("dataset_template_id")), _text(d.get("dataset_id"))
-        template = known.get(t)
+        template = wf.known.get(t)
         if template is None:
             out.append(RuleProblem(rule, f"{side}.{i}.dataset_template_id", (
                 f"An {word} template in the payload (id: {t}) does not exist in the workflow definition's list "
@@ -144,14 +206,12 @@ def _dataset_problems(record: dict[str, Any], side: str, known: dict[str, Found]
                 f"An {word} dataset validation process failed, type DatasetType.DATA_STORE, template id {t}, "
                 f"reason {reason}."))
 
-        e = _e(ds, found, "DATASET")
+        e = checks.e(ds, "DATASET")
         if e:
             # Provena's own words: "Input" for outputs too
             out.append(failed("dataset_id", f"Input dataset with id {ds} was not a valid id, error: {e}"))
             continue
-        deferred = [r for r in (template.record.get("deferred_resources") or []) if isinstance(r, dict)]
-        required = {r.get("key") for r in deferred if not r.get("optional")}
-        valid = {r.get("key") for r in deferred}
+        required, valid = checks.resource_keys(template)
         given = set((d.get("resources") or {}).keys()) if isinstance(d.get("resources"), dict) else set()
         missing, extra = sorted(required - given), sorted(given - valid)
         if missing:
@@ -165,61 +225,46 @@ def _dataset_problems(record: dict[str, Any], side: str, known: dict[str, Found]
     return out
 
 
-def _problems(record: dict[str, Any], found: dict[str, Found]) -> list[RuleProblem]:
+def _problems(record: dict[str, Any], checks: _Checks) -> list[RuleProblem]:
     out: list[RuleProblem] = []
     study = _text(record.get("study_id"))
-    if study and (e := _e(study, found, "STUDY")):
+    if study and (e := checks.e(study, "STUDY")):
         out.append(RuleProblem("1", "study_id", (
             f"Provided model run workflow definition with id {study} was not a valid id, error: {e}")))
     wf_id = _text(record.get("workflow_template_id"))
-    e = _e(wf_id, found, "MODEL_RUN_WORKFLOW_TEMPLATE")
+    e = checks.e(wf_id, "MODEL_RUN_WORKFLOW_TEMPLATE")
+    wf = None
     if e:
         out.append(RuleProblem("2", "workflow_template_id", (
             f"Provided model run workflow definition with id {wf_id} was not a valid id, error: {e}")))
     else:
-        wf = found[wf_id]
-        known: dict[str, Found] = {}
-        sides = {"inputs": _templates(wf, "input_templates"), "outputs": _templates(wf, "output_templates")}
-        templates_ok = True
-        for t in sides["inputs"] + sides["outputs"]:
-            tid = t["template_id"]
-            if (e := _e(tid, found, "DATASET_TEMPLATE")):
-                templates_ok = False
-                out.append(RuleProblem("3", "workflow_template_id", (
-                    f"Provided dataset template with id {tid} (associated with the workflow def.) was not a "
-                    f"valid id, error: {e}")))
-            else:
-                known[tid] = found[tid]
-        if templates_ok:  # Provena stops at a bad template: the rest is not checked against it
+        wf = checks.workflow(wf_id)
+        out += wf.problems
+        if not wf.problems:  # Provena stops at a bad template: the rest is not checked against it
+            datasets = {side: _datasets(record, side) for side in ("inputs", "outputs")}
             for side, rule in (("inputs", "4"), ("outputs", "5")):
-                given = {_text(d.get("dataset_template_id")) for d in _datasets(record, side)}
-                for t in sides[side]:
-                    if not t.get("optional") and t["template_id"] not in given:
+                given = {_text(d.get("dataset_template_id")) for d in datasets[side]}
+                for tid in wf.required[side]:
+                    if tid not in given:
                         out.append(RuleProblem(rule, side, (
-                            f"The workflow definition expects dataset with template ID {t['template_id']} but it "
+                            f"The workflow definition expects dataset with template ID {tid} but it "
                             f"was not present in the {side}.")))
-            out += _dataset_problems(record, "inputs", known, found)
-            out += _dataset_problems(record, "outputs", known, found)
-            model = _text(wf.record.get("software_id"))
-            if (e := _e(model, found, "MODEL")):
-                out.append(RuleProblem("8", "workflow_template_id", (
-                    f"Model with id {model} (associated with workflow definition) was not a valid model, "
-                    f"error: {e}.")))
+            out += _dataset_problems(datasets["inputs"], "inputs", wf, checks)
+            out += _dataset_problems(datasets["outputs"], "outputs", wf, checks)
+            if wf.model is not None:
+                out.append(wf.model)
     assoc = _assoc(record)
     modeller = _text(assoc.get("modeller_id"))
-    if (e := _e(modeller, found, "PERSON")):
+    if (e := checks.e(modeller, "PERSON")):
         out.append(RuleProblem("9", "associations.modeller_id",
                                f"Modeller with id {modeller} was not a valid person, error: {e}."))
     org = _text(assoc.get("requesting_organisation_id"))
-    if org and (e := _e(org, found, "ORGANISATION")):
+    if org and (e := checks.e(org, "ORGANISATION")):
         out.append(RuleProblem("10", "associations.requesting_organisation_id",
                                f"Organisation with id {org} was not a valid organisation, error: {e}."))
-    if wf_id in found and not _e(wf_id, found, "MODEL_RUN_WORKFLOW_TEMPLATE"):
-        wanted = found[wf_id].record.get("annotations")
-        wanted = wanted if isinstance(wanted, dict) else {}
-        required = [k for k in (wanted.get("required") or []) if isinstance(k, str)]
+    if wf is not None:
         given = record.get("annotations") if isinstance(record.get("annotations"), dict) else {}
-        missing = [k for k in required if k not in given]
+        missing = [k for k in wf.annotations if k not in given]
         if missing:
             out.append(RuleProblem("11", "annotations",
                                    f"Missing required annotations with keys: ({','.join(missing)})."))
@@ -232,9 +277,11 @@ def check_records(conn: sa.Connection, records: list[dict[str, Any]]) -> list[li
     the wrong type is skipped here (its shape is checked elsewhere)."""
     records = [r if isinstance(r, dict) else {} for r in records]
     found = load(conn, (i for r in records for i in _first_round(r)))
-    found.update(load(conn, (i for r in records for i in _second_round(r, found)
+    workflows = {_text(r.get("workflow_template_id")) for r in records}
+    found.update(load(conn, (i for wf in workflows for i in _second_round(found.get(wf))
                              if i and i not in found)))
-    return [_problems(r, found) for r in records]
+    checks = _Checks(found)
+    return [_problems(r, checks) for r in records]
 
 
 def check_record(conn: sa.Connection, record: dict[str, Any]) -> list[RuleProblem]:

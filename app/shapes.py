@@ -29,6 +29,7 @@ _TEXT_BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 # A string inside free-form JSON: anything JSON can carry and every database can store
 # (no NUL, no lone surrogate).
 _JSON_STRING_BAD = re.compile("[\x00\ud800-\udfff]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 _INT_LIMIT = 2**63 - 1  # what every database and the JSON readers we answer can hold
 
@@ -106,11 +107,65 @@ def _where(parent: str, key: Any) -> str:
     return parent if key is None else _at(parent, key)
 
 
+def _within(value: Any, limits: JsonLimits) -> bool:
+    """True when nothing in `value` is outside the limits (its size as JSON aside): the
+    walk of `json_problem` without keeping places, each leaf judged where its container
+    is read rather than pushed and popped. Anything it is not sure of (a type other than
+    JSON's own, a subclass) answers False, and the full walk judges it; so True means
+    the full walk finds nothing. Nearly every value sent is within the limits: 10,000
+    model runs are judged here in a third of the full walk's time."""
+    max_depth, max_entries, max_key = limits.max_depth, limits.max_entries, limits.max_key_chars
+    max_string, key_bad, surrogate = limits.max_string_chars, _LINE_BAD.search, _SURROGATE.search
+    isfinite = math.isfinite
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    pop, push = stack.pop, stack.append
+    while stack:
+        v, depth = pop()
+        kind = type(v)
+        if kind is dict or kind is list:
+            if depth >= max_depth or len(v) > max_entries:
+                return False
+            if kind is dict:
+                for k in v:
+                    if type(k) is not str or len(k) > max_key or key_bad(k):
+                        return False
+                v = v.values()
+        else:  # the top itself is a leaf
+            v = (v,)
+        for m in v:
+            t = type(m)
+            if t is str:
+                if len(m) > max_string or "\x00" in m or (not m.isascii() and surrogate(m)):
+                    return False
+            elif t is int:
+                if m > _INT_LIMIT or m < -_INT_LIMIT:
+                    return False
+            elif t is float:
+                if not isfinite(m):
+                    return False
+            elif t is dict or t is list:
+                push((m, depth + 1))
+            elif m is not None and t is not bool:
+                return False
+    return True
+
+
 def json_problem(value: Any, field: str, limits: JsonLimits = FREE_FORM) -> Optional[tuple[str, str]]:
     """(where, why) of the first thing in `value` outside the limits, or None. Walks
-    without recursion, so a value of any depth is judged, never a RecursionError. A
-    member's place is spelled out only for containers and for what is refused: 10,000
-    model runs hold hundreds of thousands of leaves, and naming each was most of the walk."""
+    without recursion, so a value of any depth is judged, never a RecursionError: a
+    quick pass first (`_within`), and only when it doubts, the walk that names the place
+    (`_first_problem`)."""
+    if not _within(value, limits):  # seldom: only then is the place of a problem looked for
+        found = _first_problem(value, field, limits)
+        if found:
+            return found
+    return _size_problem(value, field, limits)
+
+
+def _first_problem(value: Any, field: str, limits: JsonLimits) -> Optional[tuple[str, str]]:
+    """The first problem and its place, the size aside. A member's place is spelled out
+    only for containers and for what is refused: 10,000 model runs hold hundreds of
+    thousands of leaves, and naming each was most of the walk."""
     max_depth, max_entries, max_key = limits.max_depth, limits.max_entries, limits.max_key_chars
     max_string, string_bad, key_bad = limits.max_string_chars, _JSON_STRING_BAD.search, _LINE_BAD.search
     # (value, its parent's place, its key or index there or None for the top, its depth)
@@ -152,6 +207,10 @@ def json_problem(value: Any, field: str, limits: JsonLimits = FREE_FORM) -> Opti
                 return _where(parent, key), "is not a finite number (NaN and Infinity are not JSON)"
         else:
             return _where(parent, key), f"is not a JSON value ({type(v).__name__})"
+    return None
+
+
+def _size_problem(value: Any, field: str, limits: JsonLimits) -> Optional[tuple[str, str]]:
     if limits.max_bytes is not None:
         size = len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
         if size > limits.max_bytes:

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from app import bulk, launch, modelrun_rules, provenance, registry
+from app import bulk, gcpause, launch, modelrun_rules, provenance, registry
 from app.api.deps import AUTH_RESPONSES, current_user
 from app.api.jobs import IdemKey, _p
 from app.api.schemas import (
@@ -21,7 +21,7 @@ from app.api.schemas import (
 from app.db import utcnow
 from app.errors import InvalidInput, JobdeckError, UnsupportedMediaType
 from app.payloads import ModelRunRecord, invalid_input
-from app.models import User
+from app.models import Batch, User
 
 router = APIRouter(prefix="/api", tags=["registry"], responses=AUTH_RESPONSES)
 
@@ -117,6 +117,22 @@ async def register_model_runs(request: Request, response: Response,
                               user: User = Depends(current_user)) -> BatchOut:
     raw = await request.body()
     kind = content_type.split(";")[0].strip().lower()
+    if kind not in ("text/csv", "application/json", ""):
+        raise UnsupportedMediaType(f"Send the model runs as application/json or text/csv, not {kind!r}.")
+    # 10,000 records live as a body, as checked models and as rows until the batch is
+    # lodged: full collections meanwhile would walk them all again and again.
+    with gcpause.paused():
+        got = await _lodge_runs(raw, kind, label=label, dry_run=dry_run, user=user)
+    if dry_run and isinstance(got, int):
+        return JSONResponse({"rows": got, "lodged": False})
+    response.headers["Location"] = f"/api/batches/{got.id}"
+    return BatchOut.of(got)
+
+
+async def _lodge_runs(raw: bytes, kind: str, *, label: str, dry_run: bool, user: User) -> Batch | int:
+    """The batch lodged, or for a CSV dry run the number of rows checked. A function of its
+    own so that what it read is gone when the collector resumes: the collection that
+    follows would otherwise walk 10,000 live records once more (0.07 s)."""
     if kind == "text/csv":
         try:
             text = raw.decode("utf-8-sig")
@@ -124,8 +140,8 @@ async def register_model_runs(request: Request, response: Response,
             raise InvalidInput("The CSV file is not UTF-8 text.", field="body") from None
         records = await run_in_threadpool(bulk.checked_model_runs_csv, text)
         if dry_run:
-            return JSONResponse({"rows": len(records), "lodged": False})
-    elif kind in ("application/json", ""):
+            return len(records)
+    else:
         try:
             data = json.loads(raw or b"null")
         except ValueError as exc:
@@ -140,8 +156,4 @@ async def register_model_runs(request: Request, response: Response,
         await run_in_threadpool(modelrun_rules.refuse_all_now, [r.model_dump(mode="json") for r in body.records],
                                 prefix="records.")
         records = body.records  # as checked: lodged without a second walk
-    else:
-        raise UnsupportedMediaType(f"Send the model runs as application/json or text/csv, not {kind!r}.")
-    batch = await run_in_threadpool(lambda: bulk.register_model_runs(actor=user, records=records, label=label))
-    response.headers["Location"] = f"/api/batches/{batch.id}"
-    return BatchOut.of(batch)
+    return await run_in_threadpool(lambda: bulk.register_model_runs(actor=user, records=records, label=label))

@@ -334,6 +334,14 @@ def test_bulk_registration_from_csv_and_json(api, world):
     assert run["subtype"] == "MODEL_RUN" and run["record"]["annotations"] == {"scenario": "wet", "grid": "5km"}
 
 
+
+def test_a_csv_dry_run_answers_its_rows_and_lodges_nothing(api, world):
+    h = {**api.as_("alice"), "Content-Type": "text/csv"}
+    r = api.post("/api/model-runs/bulk", content=_csv_rows(world, 3), params={"dry_run": "true"}, headers=h)
+    assert (r.status_code, r.json()) == (200, {"rows": 3, "lodged": False})
+    assert "Location" not in r.headers
+    assert api.get("/api/batches", headers=api.as_("alice")).json()["batches"] == []
+
 BAD_CSV = [
     (CSV_HEADER.replace("modeller_id,", ""), "modeller_id", "lacks the column"),
     ("display_name,colour\nx,red\n", "colour", "Unknown CSV column"),

@@ -4,11 +4,13 @@ without control characters, and the sign-in page's `next=` guard and CORS origin
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
+from app import shapes
 from app.errors import InvalidInput
 from app.routes import safe_next
 from app.settings import parse_origins
-from app.shapes import FREE_FORM, PARAMETERS, RECORD, check_json, check_text, json_problem
+from app.shapes import FREE_FORM, PARAMETERS, RECORD, JsonLimits, check_json, check_text, json_problem
 
 
 def nested(depth: int) -> dict:
@@ -42,6 +44,34 @@ def test_free_form_json_outside_its_limits_is_refused_naming_where(value, where)
     with pytest.raises(InvalidInput) as err:
         check_json(value, "record")
     assert err.value.field == where
+
+
+# Small limits, so that generated values reach each of them; leaves near each edge.
+_TIGHT = JsonLimits(max_depth=3, max_entries=3, max_key_chars=3, max_string_chars=4)
+_LEAVES = (st.none() | st.booleans() | st.sampled_from([2**63 - 1, -(2**63 - 1), 2**63, -(2**63)])
+           | st.integers() | st.floats(allow_nan=True, allow_infinity=True)
+           | st.text(alphabet=st.sampled_from("ab\x00\x01\t\n\ud800é☂"), max_size=6))
+_KEYS = st.text(alphabet=st.sampled_from("ab\x00\x1f\x85\ud800é"), max_size=5)
+_VALUES = st.recursive(_LEAVES, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_KEYS, inner, max_size=4),
+                       max_leaves=25)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_VALUES)
+def test_the_quick_pass_says_within_exactly_when_the_full_walk_finds_nothing(value):
+    # json_problem trusts the quick pass's "within" without walking again: it must never
+    # pass what the full walk refuses, and should refuse only what the walk refuses.
+    assert shapes._within(value, _TIGHT) == (shapes._first_problem(value, "v", _TIGHT) is None)
+
+
+@pytest.mark.parametrize("value", [True, None, 3, "x", {"k": 1.5}])
+def test_what_the_quick_pass_is_not_sure_of_goes_to_the_full_walk(value):
+    class Text(str):
+        pass
+
+    odd = {"k": [Text("x"), value]}
+    assert not shapes._within(odd, FREE_FORM)
+    assert json_problem(odd, "v") is None  # the full walk judged it (and passed it)
 
 
 def test_a_record_has_a_byte_budget():
