@@ -270,7 +270,10 @@ def optimize() -> None:
     engine = get_engine()
     if engine.dialect.name != "sqlite":
         return
-    with engine.begin() as conn:  # committed: ANALYZE writes its statistics in a transaction
+    # A write transaction from its BEGIN: a deferred one read sqlite_master first, and its
+    # write then failed at once ("database is locked") whenever a worker had committed
+    # meanwhile, which a pool just started (its first jobs running) showed on every start.
+    with write_engine().begin() as conn:  # committed: ANALYZE writes its statistics
         conn.exec_driver_sql("PRAGMA analysis_limit=1000")
         stats = conn.exec_driver_sql("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'").first()
         # A database never analysed has no statistics to find stale: analyse it once.
