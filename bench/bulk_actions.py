@@ -41,6 +41,7 @@ def main() -> None:
         from app import auth, bulk_actions, bulk_filter, counts, launch
         from app.db import get_engine, utcnow, write_conn
         from app.models import Job
+        from bench import per_job
 
         _job = Job.__table__
         alice = auth.create_user(username="alice", password="alice-password")
@@ -120,7 +121,7 @@ def main() -> None:
                                                .order_by(_job.c.created_at, _job.c.id)).scalars())
         half = len(ids) // 2
         for action, actor, one in (("retry", alice, lambda j: launch.retry_job(actor=alice, job_id=j)),
-                                   ("delete", root, lambda j: _delete_one_by_one(actor=root, job_ids=[j]))):
+                                   ("delete", root, lambda j: per_job.delete_one_by_one(actor=root, job_ids=[j]))):
             t0 = time.perf_counter()
             for jid in ids[:half]:
                 one(jid)
@@ -156,81 +157,6 @@ def _cancel_newest(bulk_actions, bulk_filter, actor, n: int, chunk: int):
 # The bulk actions' chunks as they were before they were set-based, each job through the
 # single action (one transaction a job), with one audit entry a chunk as now.
 
-def _per_job(action: str):
-    from app.audit import audited
-
-    return audited(f"jobs.{action}", target=lambda a, _r: a.get("bulk_job_id") or "",
-                   message=lambda _a, r: r.text if r else "")
-
-
-def _cancel_one_by_one(*, actor, job_ids, bulk_job_id=None):
-    from app import bulk_actions, launch
-
-    out = bulk_actions.Summary("cancel", looked_at=len(job_ids))
-    for jid in job_ids:
-        try:
-            launch.cancel_job(actor=actor, job_id=jid, message=f"Cancelled by {actor.username} (bulk action)")
-            out.count("acted")
-        except Exception:
-            out.count("already_final")
-    return out
-
-
-def _retry_one_by_one(*, actor, job_ids, bulk_job_id=None):
-    from app import bulk_actions, launch
-    from app.errors import NotFound, TransitionRejected
-
-    out = bulk_actions.Summary("retry", looked_at=len(job_ids))
-    for jid in job_ids:
-        try:
-            launch.retry_job(actor=actor, job_id=jid)
-            out.count("acted")
-        except NotFound:
-            out.count("not_yours")
-        except TransitionRejected:
-            out.count("not_retryable")
-    return out
-
-
-def _delete_one_by_one(*, actor, job_ids, bulk_job_id=None):
-    import sqlalchemy as sa
-
-    from app import bulk_actions, launch, retention, submissions
-    from app.db import session
-    from app.errors import NotFound, TransitionRejected
-    from app.models import Job
-
-    _job = Job.__table__
-    out = bulk_actions.Summary("delete", looked_at=len(job_ids))
-    with session() as s:
-        found = set(s.connection().execute(sa.select(_job.c.id).where(_job.c.id.in_(job_ids))).scalars())
-    halting = []
-    for jid in job_ids:
-        if jid not in found:
-            out.count("not_yours")
-            continue
-        try:
-            done = launch.cancel_job(actor=actor, job_id=jid, message=f"Cancelled by {actor.username} (bulk "
-                                                                      f"action): it is being deleted")
-        except (TransitionRejected, NotFound):
-            continue
-        out.cancelled_first += 1
-        if done.prev_status.value in submissions.IN_FLIGHT:
-            halting.append(jid)
-    if halting:
-        submissions.wait_let_go(halting, time.monotonic() + 10)
-    gone = set(retention.remove_final([j for j in job_ids if j in found]))
-    for jid in job_ids:
-        if jid in gone:
-            out.count("acted")
-        elif jid in found:
-            out.count("changed")
-    return out
-
-
-_ONE_BY_ONE = {"cancel": _cancel_one_by_one, "retry": _retry_one_by_one, "delete": _delete_one_by_one}
-
-
 def _by_filter(n: int, chunk: int) -> None:
     """`n` queued jobs of carol and `n` of dave (each user's on a backend of its own, in
     lodging order: the newest at each queue's tail, as lodged), each cancelled by the
@@ -244,6 +170,7 @@ def _by_filter(n: int, chunk: int) -> None:
     from app import auth, bulk_actions, counts, queues
     from app.db import get_engine, session, utcnow, write_conn
     from app.models import Job
+    from bench import per_job
     from worker.pool import work
 
     _job = Job.__table__
@@ -283,7 +210,7 @@ def _by_filter(n: int, chunk: int) -> None:
             actor, filters = (root, {"owner": name}) if action == "delete" else (who[name], {})
             saved = bulk_actions._ON_IDS[action]
             if name == "carol":
-                bulk_actions._ON_IDS[action] = _per_job(action)(_ONE_BY_ONE[action])
+                bulk_actions._ON_IDS[action] = per_job.as_bulk_call(action, per_job.ONE_BY_ONE[action])
             try:
                 took[name] = end_to_end(actor, action, filters)
             finally:

@@ -16,14 +16,14 @@ import time
 import pytest
 import sqlalchemy as sa
 
-from app import (bulk_actions, counts, keys, launch, lifecycle, lifecycle_sets, metrics, queues, retention, retries,
+from app import (bulk_actions, counts, keys, launch, lifecycle, lifecycle_sets, metrics, queues, retries,
                  submissions)
-from app.audit import audited
 from app.db import get_engine, session
-from app.errors import NotFound, PermissionDenied, TransitionRejected
+from app.errors import PermissionDenied, TransitionRejected
 from app.lifecycle import JobStatus
 from app.models import Batch, Job, JobFile, JobMessage
 from app.settings import get_settings
+from bench import per_job
 from tests.conftest import run_workers
 from tests.pools import messages, status
 
@@ -230,49 +230,9 @@ def test_submissions_ticked_are_each_cancelled_whole_and_others_read_as_not_your
 # --- retry and delete: set-based against the per-job path ---------------------------------
 
 
-@audited("jobs.retry", target=lambda a, _r: a.get("bulk_job_id") or "", message=lambda _a, r: r.text if r else "")
-def retry_one_by_one(*, actor, job_ids, bulk_job_id=None):
-    """The bulk retry's chunk as it was: each job through launch.retry_job."""
-    out = bulk_actions.Summary("retry", looked_at=len(job_ids))
-    for jid in job_ids:
-        try:
-            launch.retry_job(actor=actor, job_id=jid)
-            out.count("acted", jid)
-        except NotFound:
-            out.count("not_yours", jid)
-        except TransitionRejected:
-            out.count("not_retryable", jid)
-    return out
-
-
-@audited("jobs.delete", target=lambda a, _r: a.get("bulk_job_id") or "", message=lambda _a, r: r.text if r else "")
-def delete_one_by_one(*, actor, job_ids, bulk_job_id=None):
-    """The bulk delete's chunk as it was: each live job through launch.cancel_job."""
-    out = bulk_actions.Summary("delete", looked_at=len(job_ids))
-    note = f"Cancelled {bulk_actions._by(actor, bulk_job_id)}: it is being deleted"
-    with session() as s:
-        found = set(s.connection().execute(sa.select(_job.c.id).where(_job.c.id.in_(job_ids))).scalars())
-    halting = []
-    for jid in job_ids:
-        if jid not in found:
-            out.count("not_yours", jid)
-            continue
-        try:
-            done = launch.cancel_job(actor=actor, job_id=jid, message=note)
-        except (TransitionRejected, NotFound):
-            continue
-        out.cancelled_first += 1
-        if done.prev_status.value in submissions.IN_FLIGHT:
-            halting.append(jid)
-    if halting:
-        submissions.wait_let_go(halting, time.monotonic() + 10)
-    gone = set(retention.remove_final([j for j in job_ids if j in found]))
-    for jid in job_ids:
-        if jid in gone:
-            out.count("acted", jid)
-        elif jid in found:
-            out.count("changed", jid)
-    return out
+# The per-job path each set-based chunk replaces, audited as a bulk call is.
+retry_one_by_one = per_job.as_bulk_call("retry", per_job.retry_one_by_one)
+delete_one_by_one = per_job.as_bulk_call("delete", per_job.delete_one_by_one)
 
 
 ROLES = ("failed", "failed_high", "crashed", "cancelled", "succeeded", "pending", "taken", "running",
