@@ -104,18 +104,14 @@ class PipelineEditState(ConfigForm, rx.State):
 
     @rx.event
     async def edit_pipeline(self, name: str):
-        user, instead = await admin_viewer(self)
-        if user is None:
-            return instead
-        try:
-            p = config.get_pipeline(actor=user, pipeline=name)
-        except JobdeckError as exc:
-            return rx.toast.error(exc.message)
-        self.task_names = [t.name for t in config.list_tasks(actor=user)]
-        self._pipeline_form(p, pipeline_id=p.id, name=p.name)
+        return await self._open_pipeline(name, copy=False)
 
     @rx.event
     async def copy_pipeline(self, name: str):
+        return await self._open_pipeline(name, copy=True)
+
+    async def _open_pipeline(self, name: str, *, copy: bool):
+        """The form filled from a saved pipeline: to edit it, or as a new one named after it."""
         user, instead = await admin_viewer(self)
         if user is None:
             return instead
@@ -124,8 +120,11 @@ class PipelineEditState(ConfigForm, rx.State):
         except JobdeckError as exc:
             return rx.toast.error(exc.message)
         self.task_names = [t.name for t in config.list_tasks(actor=user)]
-        taken = {x.name for x in config.list_pipelines(actor=user)}
-        self._pipeline_form(p, pipeline_id=0, name=copy_name(p.name, taken))
+        if copy:
+            taken = {x.name for x in config.list_pipelines(actor=user)}
+            self._pipeline_form(p, pipeline_id=0, name=copy_name(p.name, taken))
+        else:
+            self._pipeline_form(p, pipeline_id=p.id, name=p.name)
 
     @rx.event
     def set_pipeline_open(self, value: bool):
