@@ -21,7 +21,7 @@ def _row(r: AuditRow) -> rx.Component:
         rx.table.cell(rx.badge(r.outcome, color_scheme=rx.cond(r.outcome == "ok", "green", "red")),
                       rx.cond(r.message != "", rx.text(r.message, size="1", color_scheme="gray")),
                       class_name="audit-outcome"),
-        rx.table.cell(rx.text(r.via, " · ", r.address, size="1", color_scheme="gray"),
+        rx.table.cell(rx.text(r.via, rx.cond(r.address != "", " · " + r.address, ""), size="1", color_scheme="gray"),
                       display=["none", "table-cell"]),
         class_name="audit-row",
     )
