@@ -140,6 +140,9 @@ def test_submit_with_watch_follows_the_job_to_its_end(cli):
     cli.login("root")
     run = cli.start("submit", "SYSTEM", "NOOP", "--set", "sleep_s=0.2", "--watch")
     run.wait_for("Lodged")
+    # The stream's snapshot (a second "Job … PENDING (attempt 1)" line) first: a job taken
+    # before the watch opened its stream shows as it is then, its earlier steps not news.
+    run.wait_for("(attempt 1)", count=2)
     run_workers()
     code, out, _ = run.finish()
     assert code == 0, out
