@@ -197,3 +197,6 @@ class Outcome:
     # jobs it lodged (app.launch.Lodged) to enqueue after commit. A pipeline's join is
     # decided there, where the sibling steps' statuses can be read under a lock.
     also: Optional[Callable[[Any, Any], list]] = None
+    # Writes the job's effect (a provenance record) inside that same transaction and lodges
+    # nothing: a job killed before its success commits has written nothing.
+    writes: Optional[Callable[[Any], None]] = None

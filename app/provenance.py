@@ -6,12 +6,12 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import datetime, timezone
-from typing import Any, Iterable, Optional
+from typing import Any, Callable, Iterable, Optional
 
 import sqlalchemy as sa
 
 from app import modelrun_rules
-from app.db import insert_ignore, session, utcnow, write_conn
+from app.db import insert_ignore, session, utcnow
 from app.errors import JobFailed, NotFound
 from app.payloads import ModelRunRecord
 from app.models import Activity, Item, ProvEdge
@@ -56,57 +56,72 @@ def _item_row(conn: sa.Connection, item_id: str):
     return row
 
 
+def _read_item(item_id: str):
+    with session() as s:
+        return _item_row(s.connection(), item_id)
+
+
+# Each lodge below reads and checks now (a missing item fails the job) and hands back the
+# Write that the job's worker runs inside the commit that records the job's success: a
+# job killed, cancelled or reaped before that commit has written nothing, and one that
+# succeeded has written everything, so a job's status never belies its provenance.
+Write = Callable[[sa.Connection], None]
+
+
 # --- create and version ---------------------------------------------------------
 
 
-def record_create_activity(*, item_id: str, job_id: str, owner: str) -> str:
+def record_create_activity(*, item_id: str, job_id: str, owner: str) -> tuple[str, Write]:
     aid = activity_id("Create", item_id)
-    with write_conn() as conn:
-        item = _item_row(conn, item_id)
+    item = _read_item(item_id)
+
+    def write(conn: sa.Connection) -> None:
         _ensure_activity(conn, id=aid, kind="Create", item_id=item_id, job_id=job_id,
                          agent=agent_for(owner), record={"item": item_id, "subtype": item.subtype},
                          started_at=item.created_at, ended_at=utcnow())
         set_record_status(conn, item_id, "COMPLETE", only_from=("INCOMPLETE",))
-    return aid
+    return aid, write
 
 
 def record_version_activity(*, from_item_id: str, to_item_id: str, reason: str, version: int,
-                            job_id: str, owner: str) -> str:
+                            job_id: str, owner: str) -> tuple[str, Write]:
     aid = activity_id("Version", to_item_id)
-    with write_conn() as conn:
-        _item_row(conn, from_item_id)
-        new = _item_row(conn, to_item_id)
+    _read_item(from_item_id)
+    new = _read_item(to_item_id)
+
+    def write(conn: sa.Connection) -> None:
         _ensure_activity(conn, id=aid, kind="Version", item_id=to_item_id, job_id=job_id,
                          agent=agent_for(owner),
                          record={"from_version": from_item_id, "to_version": to_item_id,
                                  "reason": reason, "new_version_number": version},
                          started_at=new.created_at, ended_at=utcnow())
         set_record_status(conn, to_item_id, "COMPLETE", only_from=("INCOMPLETE",))
-    return aid
+    return aid, write
 
 
-def lodge_create(*, item_id: str, activity_id: str, owner: str) -> int:
-    agent = agent_for(owner)
-    with write_conn() as conn:
-        _item_row(conn, item_id)
-        n = _ensure_edges(conn, [(item_id, "wasGeneratedBy", activity_id),
-                                 (activity_id, "wasAssociatedWith", agent),
-                                 (item_id, "wasAttributedTo", agent)], activity_id)
+def _lodge_edges(item_id: str, activity: str, edges: list[tuple[str, str, str]]) -> tuple[int, Write]:
+    _read_item(item_id)
+
+    def write(conn: sa.Connection) -> None:
+        _ensure_edges(conn, edges, activity)
         set_record_status(conn, item_id, "LODGED", only_from=("INCOMPLETE", "COMPLETE"))
-    return n
+    return len(dict.fromkeys(edges)), write
 
 
-def lodge_version(*, from_item_id: str, to_item_id: str, activity_id: str, owner: str) -> int:
+def lodge_create(*, item_id: str, activity_id: str, owner: str) -> tuple[int, Write]:
     agent = agent_for(owner)
-    with write_conn() as conn:
-        _item_row(conn, to_item_id)
-        n = _ensure_edges(conn, [(to_item_id, "wasGeneratedBy", activity_id),
-                                 (activity_id, "used", from_item_id),
-                                 (activity_id, "wasAssociatedWith", agent),
-                                 (to_item_id, "wasAttributedTo", agent),
-                                 (to_item_id, "wasDerivedFrom", from_item_id)], activity_id)
-        set_record_status(conn, to_item_id, "LODGED", only_from=("INCOMPLETE", "COMPLETE"))
-    return n
+    return _lodge_edges(item_id, activity_id, [(item_id, "wasGeneratedBy", activity_id),
+                                               (activity_id, "wasAssociatedWith", agent),
+                                               (item_id, "wasAttributedTo", agent)])
+
+
+def lodge_version(*, from_item_id: str, to_item_id: str, activity_id: str, owner: str) -> tuple[int, Write]:
+    agent = agent_for(owner)
+    return _lodge_edges(to_item_id, activity_id, [(to_item_id, "wasGeneratedBy", activity_id),
+                                                  (activity_id, "used", from_item_id),
+                                                  (activity_id, "wasAssociatedWith", agent),
+                                                  (to_item_id, "wasAttributedTo", agent),
+                                                  (to_item_id, "wasDerivedFrom", from_item_id)])
 
 
 # --- model runs -----------------------------------------------------------------
@@ -129,17 +144,23 @@ def model_run_id(job_id: str) -> str:
     return str(uuid.uuid5(_NS, f"model_run/{job_id}"))
 
 
-def lodge_model_run(*, record: ModelRunRecord, job_id: str, owner: str,
-                    previous: Optional[Item] = None, reason: Optional[str] = None) -> tuple[str, int, int]:
-    """Validate and register one model run and lodge its graph. The record id derives
-    from the job, so a repeat registers nothing twice. Returns (record id, edges, version)."""
+def lodge_model_run(*, record: ModelRunRecord, job_id: str, owner: str, previous: Optional[Item] = None,
+                    reason: Optional[str] = None) -> tuple[str, int, int, Write]:
+    """Validate one model run now and hand back the Write that registers it and lodges
+    its graph. The record id derives from the job, so a repeat registers nothing twice.
+    Returns (record id, edges, version, write)."""
     run_id = model_run_id(job_id)
     version = previous.version + 1 if previous else 1
-    with write_conn() as conn:
+    with session() as s:
         # Provena's rules, again in the job: the registry may have changed since the door.
-        problem = modelrun_rules.first_problem(conn, record.model_dump(mode="json"))
-        if problem is not None:
-            raise JobFailed(problem.detail)
+        problem = modelrun_rules.first_problem(s.connection(), record.model_dump(mode="json"))
+    if problem is not None:
+        raise JobFailed(problem.detail)
+    edges = _model_run_edges(run_id, record)
+    if previous:
+        edges.append((run_id, "wasDerivedFrom", previous.id))
+
+    def write(conn: sa.Connection) -> None:
         now = utcnow()
         conn.execute(insert_ignore(_item, conn.dialect.name).values(
             id=run_id, subtype="MODEL_RUN", display_name=record.display_name, description=record.description,
@@ -154,11 +175,8 @@ def lodge_model_run(*, record: ModelRunRecord, job_id: str, owner: str,
                          agent=record.associations.modeller_id, record=record.model_dump(mode="json"),
                          started_at=datetime.fromtimestamp(record.start_time, timezone.utc),
                          ended_at=datetime.fromtimestamp(record.end_time, timezone.utc))
-        edges = _model_run_edges(run_id, record)
-        if previous:
-            edges.append((run_id, "wasDerivedFrom", previous.id))
-        n = _ensure_edges(conn, edges, run_id)
-    return run_id, n, version
+        _ensure_edges(conn, edges, run_id)
+    return run_id, len(dict.fromkeys(edges)), version, write
 
 
 # --- reading and export -----------------------------------------------------------

@@ -118,6 +118,8 @@ def _run(job_id: str, attempt: Optional[int], life, backend: Optional[str], late
 
     def _lodge(conn, done):
         del lodged[:]  # a transaction tried again (the database was away) lodges anew
+        if outcome.writes is not None:
+            outcome.writes(conn)
         lodged.extend(lodge_next(conn, done, outcome.next_jobs))
         if outcome.also is not None:
             lodged.extend(outcome.also(conn, done))
@@ -131,7 +133,7 @@ def _run(job_id: str, attempt: Optional[int], life, backend: Optional[str], late
     # report (one round trip, not two). One that lodges is published before its next steps.
     quiet = life is not None and not lodges
     done = finish(job_id, JobStatus.SUCCEEDED, attempt, message=msg, values=values,
-                  also=_lodge if lodges else None, publish=not quiet)
+                  also=_lodge if lodges or outcome.writes else None, publish=not quiet)
     if done:
         if quiet:
             later.append(done.event())

@@ -27,41 +27,43 @@ from worker.context import JobContext
 
 
 def register_create_activity(ctx: JobContext, p: RegisterCreateActivity) -> Outcome:
-    aid = provenance.record_create_activity(item_id=p.item_id, job_id=ctx.job_id, owner=ctx.owner)
+    aid, write = provenance.record_create_activity(item_id=p.item_id, job_id=ctx.job_id, owner=ctx.owner)
     nxt = NextJob("PROV_LODGE", "LODGE_CREATE_ACTIVITY", LodgeCreateActivity(item_id=p.item_id, activity_id=aid),
                   key="lodge", entity_id=p.item_id)
     return Outcome(RegisterActivityResult(activity_id=aid, lodge_session_id=child_job_id(ctx.job_id, "lodge")),
-                   info="Create activity recorded; lodging its provenance.", next_jobs=[nxt])
+                   info="Create activity recorded; lodging its provenance.", next_jobs=[nxt], writes=write)
 
 
 def register_version_activity(ctx: JobContext, p: RegisterVersionActivity) -> Outcome:
-    aid = provenance.record_version_activity(from_item_id=p.from_item_id, to_item_id=p.to_item_id,
-                                             reason=p.reason, version=p.version, job_id=ctx.job_id,
-                                             owner=ctx.owner)
+    aid, write = provenance.record_version_activity(from_item_id=p.from_item_id, to_item_id=p.to_item_id,
+                                                    reason=p.reason, version=p.version, job_id=ctx.job_id,
+                                                    owner=ctx.owner)
     nxt = NextJob("PROV_LODGE", "LODGE_VERSION_ACTIVITY",
                   LodgeVersionActivity(from_item_id=p.from_item_id, to_item_id=p.to_item_id, activity_id=aid),
                   key="lodge", entity_id=p.to_item_id)
     return Outcome(RegisterActivityResult(activity_id=aid, lodge_session_id=child_job_id(ctx.job_id, "lodge")),
-                   info="Version activity recorded; lodging its provenance.", next_jobs=[nxt])
+                   info="Version activity recorded; lodging its provenance.", next_jobs=[nxt], writes=write)
 
 
 def lodge_create_activity(ctx: JobContext, p: LodgeCreateActivity) -> Outcome:
-    n = provenance.lodge_create(item_id=p.item_id, activity_id=p.activity_id, owner=ctx.owner)
-    return Outcome(LodgeResult(activity_id=p.activity_id, edges=n), info=f"Lodged {n} provenance relations.")
+    n, write = provenance.lodge_create(item_id=p.item_id, activity_id=p.activity_id, owner=ctx.owner)
+    return Outcome(LodgeResult(activity_id=p.activity_id, edges=n), info=f"Lodged {n} provenance relations.",
+                   writes=write)
 
 
 def lodge_version_activity(ctx: JobContext, p: LodgeVersionActivity) -> Outcome:
-    n = provenance.lodge_version(from_item_id=p.from_item_id, to_item_id=p.to_item_id,
-                                 activity_id=p.activity_id, owner=ctx.owner)
-    return Outcome(LodgeResult(activity_id=p.activity_id, edges=n), info=f"Lodged {n} provenance relations.")
+    n, write = provenance.lodge_version(from_item_id=p.from_item_id, to_item_id=p.to_item_id,
+                                        activity_id=p.activity_id, owner=ctx.owner)
+    return Outcome(LodgeResult(activity_id=p.activity_id, edges=n), info=f"Lodged {n} provenance relations.",
+                   writes=write)
 
 
 def model_run_prov_lodge(ctx: JobContext, p: ModelRunProvLodge) -> Outcome:
     ctx.progress(0.1, f"Registering model run {p.record.display_name!r} and lodging its provenance")
-    run_id, n, _ = provenance.lodge_model_run(record=p.record, job_id=ctx.job_id, owner=ctx.owner)
-    ctx.progress(0.9, f"Model run {run_id} registered with {n} provenance relations")
+    run_id, n, _, write = provenance.lodge_model_run(record=p.record, job_id=ctx.job_id, owner=ctx.owner)
     return Outcome(ModelRunLodgeResult(record_id=run_id, edges=n), entity_id=run_id,
-                   info=f"Model run {p.record.display_name!r} registered with {n} provenance relations.")
+                   info=f"Model run {p.record.display_name!r} registered with {n} provenance relations.",
+                   writes=write)
 
 
 def model_run_update(ctx: JobContext, p: ModelRunUpdate) -> Outcome:
@@ -74,10 +76,10 @@ def model_run_update(ctx: JobContext, p: ModelRunUpdate) -> Outcome:
     # Only the newest version can be updated; a repeat of this very job is fine.
     if prev.next_version_id and prev.next_version_id != provenance.model_run_id(ctx.job_id):
         raise JobFailed(f"Model run {p.model_run_id} was already updated; update its newest version.")
-    run_id, n, version = provenance.lodge_model_run(record=p.record, job_id=ctx.job_id, owner=ctx.owner,
-                                                    previous=prev, reason=p.reason)
+    run_id, n, version, write = provenance.lodge_model_run(record=p.record, job_id=ctx.job_id, owner=ctx.owner,
+                                                           previous=prev, reason=p.reason)
     return Outcome(ModelRunUpdateResult(record_id=run_id, version=version), entity_id=run_id,
-                   info=f"Model run updated to version {version}.")
+                   info=f"Model run updated to version {version}.", writes=write)
 
 
 def model_run_batch_submit(ctx: JobContext, p: ModelRunBatchSubmit) -> Outcome:

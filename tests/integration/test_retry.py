@@ -90,9 +90,9 @@ def test_a_registry_failure_is_not_retried(users, world):
 
 def test_registry_and_provenance_crashes_are_retried_after_2_s_then_4_s(postgres_db, pools):
     """As the README says: a registry and a provenance job, each crashed twice for real (its
-    worker killed with SIGKILL while the handler waits on a table the test holds locked;
-    PostgreSQL, so that the jobs' own rows stay free), start their next attempts 2 s, then
-    4 s after the retry is lodged, read from each job's history."""
+    worker killed with SIGKILL while the handler waits on the items table the test holds
+    locked; PostgreSQL, so that the jobs' own rows stay free), start their next attempts
+    2 s, then 4 s after the retry is lodged, read from each job's history."""
     import os
     import signal
 
@@ -100,7 +100,7 @@ def test_registry_and_provenance_crashes_are_retried_after_2_s_then_4_s(postgres
 
     from app import auth, registry
     from app.db import get_engine, session
-    from app.models import TABLES, Activity, JobMessage, ProvEdge
+    from app.models import TABLES, Activity, Item, JobMessage
     from tests.pools import live_workers, set_backend, wait_for
 
     TABLES.create_all(get_engine())
@@ -113,15 +113,21 @@ def test_registry_and_provenance_crashes_are_retried_after_2_s_then_4_s(postgres
     wait_for(lambda: registry.get_item(done_item.id).record_status == "LODGED", timeout=30)
     activity_id = launch.get_job(done_job.id).result["activity_id"]
 
+    # The jobs are lodged while their backends are paused, then the items table is locked
+    # (both handlers read their item before they write anything), then the backends resume.
+    for b in ("registry", "prov"):
+        set_backend(b, max_workers=0)
+    wait_for(lambda: not live_workers(), timeout=30, message="the paused backends' workers stopped")
+    _, reg_job = registry.create_item(actor=alice, subtype="DATASET", display_name="Crashed twice")
+    prov_job = launch.launch_job(actor=root, job_type="PROV_LODGE", job_subtype="LODGE_CREATE_ACTIVITY",
+                                 payload={"item_id": done_item.id, "activity_id": activity_id})
+    jobs = [reg_job.id, prov_job.id]
     locker = get_engine().connect()
     locker.begin()
-    # Inserts wait (a registry handler writes an activity, a provenance one its edges); reads go on.
-    locker.execute(sa.text(f'LOCK TABLE "{Activity.__table__.name}", "{ProvEdge.__table__.name}" IN EXCLUSIVE MODE'))
+    locker.execute(sa.text(f'LOCK TABLE "{Item.__table__.name}" IN ACCESS EXCLUSIVE MODE'))
+    for b in ("registry", "prov"):
+        set_backend(b, max_workers=1)
     try:
-        _, reg_job = registry.create_item(actor=alice, subtype="DATASET", display_name="Crashed twice")
-        prov_job = launch.launch_job(actor=root, job_type="PROV_LODGE", job_subtype="LODGE_CREATE_ACTIVITY",
-                                     payload={"item_id": done_item.id, "activity_id": activity_id})
-        jobs = [reg_job.id, prov_job.id]
         for attempt in (1, 2):
             def held():
                 holders = {w.current_job_id: w for w in live_workers()
@@ -139,6 +145,10 @@ def test_registry_and_provenance_crashes_are_retried_after_2_s_then_4_s(postgres
         locker.close()
     wait_for(lambda: all(launch.get_job(j).status == "SUCCEEDED" for j in jobs), timeout=40,
              message="attempt 3 of both succeeded")
+    # One Create activity per item: the killed attempts wrote none of their own.
+    with session() as s:
+        activities = s.connection().execute(sa.select(Activity.item_id).where(Activity.kind == "Create")).all()
+    assert sorted(a for (a,) in activities) == sorted({done_item.id, launch.get_job(reg_job.id).entity_id})
 
     t = JobMessage.__table__
     for job_id in jobs:
