@@ -232,6 +232,10 @@ class Life:
 
     def idle(self) -> None:
         if self.state != "idle" and not self.stop_asked:
+            if self.state == "starting":
+                # Idle from now, not from the fork: a worker whose start took longer than its
+                # idle timeout (a loaded host) must still look at the queue it was started for.
+                self.last_active = time.monotonic()
             self.state = "idle"
             self._set_cell("idle")
             self._push(state="idle")

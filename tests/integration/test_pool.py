@@ -176,3 +176,18 @@ def test_a_pause_holds_every_job_lodged_after_it_and_a_resume_reaches_the_pool_a
     print(f"resumed: the jobs ran {time.monotonic() - t0:.2f} s after Save")
     first = launch.get_job(held[0].id)
     assert first.started_at <= launch.get_job(held[1].id).started_at <= launch.get_job(held[2].id).started_at
+
+
+def test_a_worker_slow_to_start_looks_at_its_queue_before_its_idle_timeout_counts(jobdeck):
+    """The idle timeout counts from when a worker is ready to take a job, not from its fork:
+    on a loaded host a start can outlast a 1 s timeout, and the worker started for a
+    waiting job must not stop before it has looked at its queue."""
+    from worker.heartbeat import Life
+
+    set_backend("system", max_workers=2, idle_timeout_s=1)
+    life = Life(backend="system", max_workers=2, name="system-slow-start", idle_timeout_s=1)
+    time.sleep(1.2)  # the imports and connections of a slow start
+    life.idle()  # ready: about to look at its queues
+    assert life.why_stop(time.monotonic()) is None
+    time.sleep(1.1)
+    assert life.why_stop(time.monotonic()) == "idle timeout"
