@@ -9,7 +9,7 @@ in between (WAL mode), whereas IMMEDIATE waits its turn under busy_timeout.
 from __future__ import annotations
 
 import threading
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
@@ -20,6 +20,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlmodel import Session
 
 from app.settings import get_settings
+from app.write_turn import WriteTurn
 
 _lock = threading.Lock()
 _engines: dict[str, sa.Engine] = {}
@@ -145,6 +146,31 @@ def get_engine(url: str | None = None) -> sa.Engine:
         return engine
 
 
+def _turn_of(engine: sa.Engine):
+    """The write turn of a SQLite file's engine (app.write_turn), None for PostgreSQL."""
+    if engine.dialect.name != "sqlite" or not engine.url.database or engine.url.database == ":memory:":
+        return None
+    turn = _turns.get(engine.url.database)
+    if turn is None:
+        with _lock:
+            turn = _turns.setdefault(engine.url.database, WriteTurn(engine.url.database + "-turn"))
+    return turn
+
+
+_turns: dict[str, WriteTurn] = {}
+
+
+@contextmanager
+def write_turn() -> Iterator[None]:
+    """Wait for this process's turn at the database's write lock (SQLite; none on PostgreSQL)."""
+    turn = _turn_of(get_engine())
+    if turn is None:
+        yield
+        return
+    with turn.held():
+        yield
+
+
 def write_engine() -> sa.Engine:
     """The engine whose transactions take the write lock up front on SQLite (made once
     per engine: every transition asks for it)."""
@@ -171,7 +197,8 @@ def dispose_engines() -> None:
 def session(*, write: bool = False) -> Iterator[Session]:
     """A session that commits on success and rolls back on error."""
     done: list = []
-    with Session(write_engine() if write else get_engine(), expire_on_commit=False) as s:
+    with write_turn() if write else nullcontext(), \
+            Session(write_engine() if write else get_engine(), expire_on_commit=False) as s:
         try:
             yield s
             if write and s.in_transaction():
@@ -217,7 +244,7 @@ def _committed(done: list) -> None:
 def write_conn() -> Iterator[sa.Connection]:
     """A Core connection in one write transaction, for the hot paths."""
     done: list = []
-    with write_engine().begin() as conn:
+    with write_turn(), write_engine().begin() as conn:
         conn.info[WRITE_SCRATCH] = {}
         try:
             yield conn
