@@ -74,6 +74,10 @@ class JobTypeSpec:
     retry: RetryPolicy = RETRY_CRASHES
     # The payload's `retries` (a pipeline step's: its task's) replaces `retry` when above 0.
     retries_in_payload: bool = False
+    # Its handler writes all it does in the transaction that records its outcome (an
+    # Outcome's writes, next jobs and also), so a run whose outcome is refused leaves
+    # nothing: it may run before its start is recorded (worker/early.py).
+    effects_with_outcome: bool = False
 
     @property
     def key(self) -> tuple[str, str]:
@@ -96,28 +100,31 @@ def retry_policy_of(spec: JobTypeSpec, payload: Optional[dict[str, Any]] = None)
 _T = "worker.tasks."
 SPECS: dict[tuple[str, str], JobTypeSpec] = {s.key: s for s in [
     JobTypeSpec("REGISTRY", "REGISTER_CREATE_ACTIVITY", RegisterCreateActivity, RegisterActivityResult,
-                _T + "register_create_activity", "registry", "Register creation"),
+                _T + "register_create_activity", "registry", "Register creation", effects_with_outcome=True),
     JobTypeSpec("REGISTRY", "REGISTER_VERSION_ACTIVITY", RegisterVersionActivity, RegisterActivityResult,
-                _T + "register_version_activity", "registry", "Register version"),
+                _T + "register_version_activity", "registry", "Register version", effects_with_outcome=True),
     JobTypeSpec("REGISTRY", "REGISTRY_WAKE_UP", WakeUp, WakeUpResult, _T + "wake_up", "registry",
                 "Wake up registry workers", timeout_s=30, retry=NO_RETRY),
     JobTypeSpec("PROV_LODGE", "LODGE_CREATE_ACTIVITY", LodgeCreateActivity, LodgeResult,
-                _T + "lodge_create_activity", "prov", "Lodge creation provenance"),
+                _T + "lodge_create_activity", "prov", "Lodge creation provenance", effects_with_outcome=True),
     JobTypeSpec("PROV_LODGE", "LODGE_VERSION_ACTIVITY", LodgeVersionActivity, LodgeResult,
-                _T + "lodge_version_activity", "prov", "Lodge version provenance"),
+                _T + "lodge_version_activity", "prov", "Lodge version provenance", effects_with_outcome=True),
     JobTypeSpec("PROV_LODGE", "MODEL_RUN_PROV_LODGE", ModelRunProvLodge, ModelRunLodgeResult,
-                _T + "model_run_prov_lodge", "prov", "Register model run", user_may_launch=True),
+                _T + "model_run_prov_lodge", "prov", "Register model run", user_may_launch=True,
+                effects_with_outcome=True),
     JobTypeSpec("PROV_LODGE", "MODEL_RUN_BATCH_SUBMIT", ModelRunBatchSubmit, BatchSubmitResult,
-                _T + "model_run_batch_submit", "prov", "Register model runs in bulk", user_may_launch=True),
+                _T + "model_run_batch_submit", "prov", "Register model runs in bulk", user_may_launch=True,
+                effects_with_outcome=True),
     JobTypeSpec("PROV_LODGE", "MODEL_RUN_UPDATE", ModelRunUpdate, ModelRunUpdateResult,
-                _T + "model_run_update", "prov", "Update model run", user_may_launch=True),
+                _T + "model_run_update", "prov", "Update model run", user_may_launch=True,
+                effects_with_outcome=True),
     JobTypeSpec("PROV_LODGE", "PROV_LODGE_WAKE_UP", WakeUp, WakeUpResult, _T + "wake_up", "prov",
                 "Wake up provenance workers", timeout_s=30, retry=NO_RETRY),
     JobTypeSpec("SYSTEM", "NOOP", Noop, NoopResult, _T + "noop", "system", "Diagnostic no-op",
-                provena=False, retry=NO_RETRY),
+                provena=False, retry=NO_RETRY, effects_with_outcome=True),
     JobTypeSpec("SYSTEM", "FLAKY", Flaky, FlakyResult, _T + "flaky", "system", "Diagnostic flaky job",
                 provena=False, retry=RetryPolicy(max_attempts=3, backoff_s=1.0, backoff_factor=2.0,
-                                                 on=frozenset({"FAILED", "CRASHED"}))),
+                                                 on=frozenset({"FAILED", "CRASHED"})), effects_with_outcome=True),
     JobTypeSpec("SYSTEM", "SYSTEM_WAKE_UP", WakeUp, WakeUpResult, _T + "wake_up", "system",
                 "Wake up system workers", timeout_s=30, provena=False, retry=NO_RETRY),
     # Lodged by app.pipelines, on the backend of its task; the task's own timeout_s

@@ -139,6 +139,9 @@ class Move:
     message: str
     level: str = "info"
     values: Optional[dict[str, Any]] = None
+    # When it happened, if not now: a job run before its start was recorded (worker/early.py)
+    # records its take and start, stamped when they happened, in the commit of its end.
+    at: Optional[datetime] = None
 
 
 def transition(
@@ -301,7 +304,7 @@ def _batch_count_stmt(old: JobStatus, new: JobStatus) -> sa.Update:
 
 
 def _move(conn: sa.Connection, job_id: str, move: Move, attempt: Optional[int]) -> Transitioned:
-    to, values, now = JobStatus(move.to), move.values or {}, utcnow()
+    to, values, now = JobStatus(move.to), move.values or {}, move.at or utcnow()
     stmt = _update_stmt(to, attempt is not None, tuple(sorted(values)))
     params = {"_id": job_id, "_now": now, "_message": move.message, "_attempt": attempt,
               **{f"v_{k}": v for k, v in values.items()}}
@@ -342,18 +345,22 @@ def _fold_stmt(tos: tuple[JobStatus, ...], with_attempt: bool, extra: tuple[str,
     """The UPDATE of a foldable chain: guarded as its first move (status IN the first
     move's sources), it lands on the last status with every step's stamps, and keeps as
     prev_status the status the last step left."""
-    now = sa.bindparam("_now", type_=_job.c.updated_at.type)
+    # Each step is stamped with its own time (`_at0`, `_at1`…): a take and start recorded
+    # with the end happened before it.
+    at = [sa.bindparam(f"_at{i}", type_=_job.c.updated_at.type) for i in range(len(tos))]
     vals: dict[str, Any] = {
         "prev_status": tos[-2].value,
         "status": tos[-1].value,
         "last_message": sa.bindparam("_message", type_=sa.Text()),
-        "updated_at": now,
+        "updated_at": at[-1],
     }
-    for to in tos:
+    for i, to in enumerate(tos):
         if to in _STAMP:
-            vals[_STAMP[to]] = now
+            vals[_STAMP[to]] = at[i]
         if to in FINAL:
-            vals["finished_at"] = now
+            vals["finished_at"] = at[i]
+            started = at[tos.index(S.IN_PROGRESS)] if S.IN_PROGRESS in tos else _job.c.started_at
+            vals["ran_ms"] = ms_between(started, at[i])
     for k in extra:
         vals[k] = sa.bindparam(f"v_{k}", type_=_job.c[k].type)
     cond = [_job.c.id == sa.bindparam("_id", type_=_job.c.id.type),
@@ -372,7 +379,8 @@ def _fold(conn: sa.Connection, job_id: str, moves: list[Move], attempt: Optional
     for m in moves:
         values.update(m.values or {})
     now = utcnow()
-    params = {"_id": job_id, "_now": now, "_message": moves[-1].message,
+    ats = [m.at or now for m in moves]
+    params = {"_id": job_id, "_message": moves[-1].message, **{f"_at{i}": t for i, t in enumerate(ats)},
               **{f"v_{k}": v for k, v in values.items()}}
     if attempt is not None:
         params["_attempt"] = attempt
@@ -381,13 +389,13 @@ def _fold(conn: sa.Connection, job_id: str, moves: list[Move], attempt: Optional
         return None
     (source,) = ALLOWED_FROM[tos[0]]
     out, prev, seen = [], source, {}
-    for to, m in zip(tos, moves):
+    for to, m, t in zip(tos, moves, ats):
         seen.update(m.values or {})
         out.append(Transitioned(
             job_id=job_id, status=to, prev_status=prev, attempt=row.attempt, owner=row.owner,
             batch_id=row.batch_id, workflow_id=row.workflow_id,
             entity_id=seen.get("entity_id", row.entity_id), job_type=row.job_type,
-            job_subtype=row.job_subtype, message=m.message, at=now.isoformat(), at_dt=now,
+            job_subtype=row.job_subtype, message=m.message, at=t.isoformat(), at_dt=t,
             payload=row.payload or {}, backend=row.queue, started_at=row.started_at,
             lodged_at=row.lodged_at or row.created_at, worker=seen.get("worker", row.worker),
             priority=row.priority or "normal"))

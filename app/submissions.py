@@ -192,8 +192,10 @@ def delete_submission(*, actor: User, submission_id: str, wait_s: float = 10.0) 
     for _ in range(10):  # a halted handler may have lodged a last step: look again
         summary = _cancel_live(sub, f"Cancelled by {actor.username}: its submission is being deleted")
         cancelled += len(summary.cancelled)
-        if summary.halting:
-            wait_let_go(summary.halting, deadline)
+        if summary.cancelled:
+            # Every one cancelled, not only those that were running: a worker may run a job
+            # whose start it has not recorded yet (worker/early.py), halted within ~0.4 s.
+            wait_let_go(summary.cancelled, deadline)
         again = find_submission(submission_id=sub.root_job_id or submission_id)
         if not summary.cancelled and again.job_ids == sub.job_ids:
             break

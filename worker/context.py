@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from app import events, lifecycle
 from app.db import utcnow, write_conn
 from app.models import Job
+from worker.heartbeat import JobHalted
 
 
 @dataclass(frozen=True)
@@ -23,16 +24,28 @@ class JobContext:
     batch_id: Optional[str]
     entity_id: Optional[str]
     worker: str
+    # The job's start when not recorded yet (worker/early.py): recorded before any progress.
+    early: Optional[object] = field(default=None, compare=False, repr=False)
     # The last tenth reported by count(), so that a loop over many rows writes ~10 times.
     _reported: list = field(default_factory=lambda: [-1], compare=False, repr=False)
 
     def message(self, text: str, *, level: str = "info") -> None:
         """Add a line to the job's history (and its last message)."""
+        self._seen_running()
         lifecycle.add_message(self.job_id, text, level=level)
+
+    def _seen_running(self) -> None:
+        # A line or progress of a run whose start is unrecorded would come before its
+        # take in the history: the start is recorded first. Refused, the run halts.
+        if self.early is not None:
+            why = self.early.settle()
+            if why is not None:
+                raise JobHalted(why)
 
     def progress(self, fraction: float, text: Optional[str] = None) -> None:
         """Report progress between 0 and 1; the console shows it live."""
         fraction = max(0.0, min(1.0, fraction))
+        self._seen_running()
         t = Job.__table__
         with write_conn() as conn:
             conn.execute(sa.update(t).where(t.c.id == self.job_id, t.c.attempt == self.attempt)

@@ -148,6 +148,7 @@ class Life:
         self.deadline: Optional[float] = None
         self.halt_reason: Optional[str] = None
         self.halt_at: Optional[float] = None
+        self.early = None  # the unrecorded start of the job in hand (worker/early.py), if any
         self.done = 0
         self.failed = 0
         self.handled = 0
@@ -247,8 +248,11 @@ class Life:
         self._set_cell("busy")
         self._push(state="busy", job=job_id, attempt=str(attempt or ""), job_since=f"{self.job_since:.3f}")
 
-    def took(self, attempt: int) -> None:
+    def took(self, attempt: int, early=None) -> None:
+        """The job in hand is this attempt's; `early`, its unrecorded start (worker/early.py),
+        which this thread records once it is due."""
         self.attempt = attempt
+        self.early = early
 
     @contextmanager
     def running(self, limit_s: Optional[float]) -> Iterator[None]:
@@ -270,7 +274,7 @@ class Life:
             self.done += 1
         elif outcome in ("failed", "crashed", "timeout"):
             self.failed += 1
-        self.job_id = self.attempt = self.job_since = None
+        self.job_id = self.attempt = self.job_since = self.early = None
         self.phase, self.halt_reason, self.halt_at, self.limit_s = "idle", None, None, None
         self.state = "stopping" if self.stop_asked else "idle"
         self._set_cell(self.state)
@@ -397,6 +401,14 @@ class Life:
             return next_sql
         if self.deadline is not None and now >= self.deadline:
             self.request_halt("timeout")
+            return next_sql
+        early = self.early
+        if early is not None and early.state != "started":
+            # Its start unrecorded yet: nothing in SQL or Redis says it runs. Recorded once
+            # due; a refusal (cancelled or deleted meanwhile) halts the run.
+            why = early.record_if_due(now)
+            if why is not None:
+                self.request_halt(why)
             return next_sql
         flag = self.redis.get(keys.halt_key(job))
         if flag is not None:

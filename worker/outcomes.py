@@ -61,11 +61,21 @@ def record_halt(*, job_id: str, attempt: Optional[int], reason: str, limit_s: Op
     return done
 
 
-def finish(job_id: str, to: JobStatus, attempt: Optional[int], **kw) -> Optional[Transitioned]:
-    kw["also"] = records.with_record(kw.get("also"))  # the job's provenance record, in the same commit
+def finish(job_id: str, to: JobStatus, attempt: Optional[int], *, message: str, level: str = "info",
+           values: Optional[dict] = None, **kw) -> Optional[Transitioned]:
+    done = finish_steps(job_id, [lifecycle.Move(to, message, level, values)], attempt, **kw)
+    return done[-1] if done else None
+
+
+def finish_steps(job_id: str, moves: list[lifecycle.Move], attempt: Optional[int], *, also=None,
+                 publish: bool = True) -> Optional[list[Transitioned]]:
+    """The end of an attempt (the last move; a job run before its start was recorded
+    records its take and start before it, worker/early.py), with the job's record."""
+    also = records.with_record(also)  # the job's provenance record, in the same commit
     try:
-        return while_database_away(lambda: lifecycle.transition(job_id, to, attempt=attempt, **kw),
-                                   what=f"the {to.value} of job {job_id}")
+        return while_database_away(lambda: lifecycle.transition_steps(job_id, moves, attempt=attempt, also=also,
+                                                                      publish=publish),
+                                   what=f"the {moves[-1].to.value} of job {job_id}")
     except (TransitionRejected, NotFound) as exc:
         # Cancelled, reaped or deleted while running: the outcome is dropped and no next step lodged.
         log.info("outcome of %s dropped: %s", job_id, exc.message)

@@ -1,5 +1,7 @@
 """The RQ entry point: load the job, move it DEQUEUED → IN_PROGRESS, run its handler,
-record the outcome. RQ knows only the Jobdeck job id; everything else is read here.
+record the outcome. RQ knows only the Jobdeck job id; everything else is read here. A
+job whose effects commit with its outcome runs before its start is recorded, and a quick
+one records take, start and end in one commit (worker/early.py).
 
 A handler's JobFailed ends the job FAILED; any other exception ends it CRASHED with the
 traceback kept for admins and a plain message for the owner. A success lodges the
@@ -21,18 +23,22 @@ from contextlib import nullcontext
 from functools import lru_cache
 from typing import Callable, Optional
 
+import sqlalchemy as sa
 from rq import get_current_job
 
 from app import keys, lifecycle
 from app.backends import time_limit
+from app.db import session, utcnow
 from app.errors import JobFailed, NotFound, TransitionRejected
-from app.jobtypes import spec_for
+from app.jobtypes import SPECS, spec_for
 from app.launch import Lodged, enqueue, lodge_next
 from app.lifecycle import JobStatus, Move
+from app.models import Job
 from worker import heartbeat
-from worker.outcomes import finish, record_halt, retry_if_due, while_database_away
 from worker.context import JobContext
+from worker.early import EarlyStart
 from worker.heartbeat import JobHalted
+from worker.outcomes import DATABASE_AWAY, finish, finish_steps, record_halt, retry_if_due, while_database_away
 
 log = logging.getLogger(__name__)
 
@@ -69,25 +75,57 @@ def run_job(job_id: str) -> str:
     return outcome
 
 
+def _read_early(job_id: str, attempt: Optional[int], life, worker: str):
+    """The job's row and its EarlyStart when its type may run before its start is
+    recorded (worker/early.py), else None: the start is then recorded first, as always.
+    Only under a watch (the pool's workers): its thread records the start of a long run."""
+    if life is None:
+        return None
+    try:
+        with session() as s:
+            row = s.connection().execute(_EARLY_READ, {"_id": job_id}).first()
+    except DATABASE_AWAY:
+        return None  # the start's own wait for the database follows
+    if row is None or row.status != JobStatus.PENDING.value or (attempt is not None and row.attempt != attempt):
+        return None  # the start is refused with the reason, as for any job
+    spec = SPECS.get((row.job_type, row.job_subtype))
+    if spec is None or not spec.effects_with_outcome:
+        return None
+
+    def record(moves):
+        return while_database_away(lambda: lifecycle.transition_steps(job_id, moves, attempt=row.attempt),
+                                   what=f"the start of job {job_id}")
+    return row, EarlyStart(worker=worker, at=utcnow(), record=record)
+
+
+_t = Job.__table__
+_EARLY_READ = sa.select(_t.c.status, _t.c.attempt, _t.c.owner, _t.c.job_type, _t.c.job_subtype, _t.c.workflow_id,
+                        _t.c.batch_id, _t.c.entity_id, _t.c.payload).where(_t.c.id == sa.bindparam("_id"))
+
+
 def _run(job_id: str, attempt: Optional[int], life, backend: Optional[str], later: list[dict]) -> str:
     worker = _worker_name()
-    try:
-        # Taken and started in one commit: two history lines, one turn at the write lock.
-        taken, _ = while_database_away(lambda: lifecycle.transition_steps(job_id, [
-            Move(JobStatus.DEQUEUED, f"Taken by worker {worker}", values={"worker": worker}),
-            Move(JobStatus.IN_PROGRESS, "Started"),
-        ], attempt=attempt), what=f"the start of job {job_id}")
-    except (TransitionRejected, NotFound) as exc:
-        # Cancelled, already taken by a duplicate enqueue, a stale attempt, or deleted: not ours.
-        log.info("skipping %s: %s", job_id, exc.message)
-        return "skipped"
+    early = _read_early(job_id, attempt, life, worker)
+    start: Optional[EarlyStart] = None
+    if early is not None:
+        taken, start = early
+    else:
+        try:
+            taken, _ = while_database_away(lambda: lifecycle.transition_steps(job_id, [
+                Move(JobStatus.DEQUEUED, f"Taken by worker {worker}", values={"worker": worker}),
+                Move(JobStatus.IN_PROGRESS, "Started"),
+            ], attempt=attempt), what=f"the start of job {job_id}")
+        except (TransitionRejected, NotFound) as exc:
+            # Cancelled, already taken by a duplicate enqueue, a stale attempt, or deleted: not ours.
+            log.info("skipping %s: %s", job_id, exc.message)
+            return "skipped"
     attempt = taken.attempt
     if life is not None:
-        life.took(attempt)
+        life.took(attempt, early=start)
     spec = spec_for(taken.job_type, taken.job_subtype)
     ctx = JobContext(job_id=job_id, attempt=attempt, owner=taken.owner, job_type=taken.job_type,
                      job_subtype=taken.job_subtype, workflow_id=taken.workflow_id, batch_id=taken.batch_id,
-                     entity_id=taken.entity_id, worker=worker)
+                     entity_id=taken.entity_id, worker=worker, early=start)
     try:
         payload = spec.payload.model_validate(taken.payload)
         guard = nullcontext()
@@ -98,22 +136,36 @@ def _run(job_id: str, attempt: Optional[int], life, backend: Optional[str], late
         with guard:
             outcome = _handler(spec.handler)(ctx, payload)
     except JobHalted as halted:
+        if start is not None and start.settle() is not None:
+            log.info("job %s halted: %s", job_id, start.why)
+            return "halted"  # cancelled or deleted before its start was recorded: nothing to record
         return _halted(job_id, attempt, halted, worker)
     except JobFailed as exc:
+        if start is not None and start.settle() is not None:
+            return "skipped"
         done = finish(job_id, JobStatus.FAILED, attempt, message=f"Failed: {exc.message}", level="error",
-                       values={"info": exc.message})
+                      values={"info": exc.message})
         retry_if_due(done)
         return "failed"
     except Exception as exc:  # anything unexpected is a crash, not a user-facing failure
         tb = traceback.format_exc()
         log.exception("job %s crashed", job_id)
+        if start is not None and start.settle() is not None:
+            return "skipped"
         plain = (f"The job stopped because of an internal error ({type(exc).__name__}). "
                  f"An administrator can see the details; retrying may help.")
         done = finish(job_id, JobStatus.CRASHED, attempt, message=plain, level="error",
-                       values={"info": plain, "error_detail": tb})
+                      values={"info": plain, "error_detail": tb})
         retry_if_due(done)
         return "crashed"
 
+    before = []
+    if start is not None:
+        try:
+            before = start.claim_for_end()
+        except TransitionRejected as exc:
+            log.info("outcome of %s dropped: %s", job_id, exc.message)
+            return "skipped"
     lodged: list[Lodged] = []
 
     def _lodge(conn, done):
@@ -132,11 +184,11 @@ def _run(job_id: str, attempt: Optional[int], life, backend: Optional[str], late
     # A success that lodges nothing is the job's last event: it goes out with the worker's
     # report (one round trip, not two). One that lodges is published before its next steps.
     quiet = life is not None and not lodges
-    done = finish(job_id, JobStatus.SUCCEEDED, attempt, message=msg, values=values,
-                  also=_lodge if lodges or outcome.writes else None, publish=not quiet)
-    if done:
+    steps = finish_steps(job_id, [*before, Move(JobStatus.SUCCEEDED, msg, values=values)], attempt,
+                         also=_lodge if lodges or outcome.writes else None, publish=not quiet)
+    if steps:
         if quiet:
-            later.append(done.event())
+            later.extend(d.event() for d in steps)
         enqueue(lodged)
     return "succeeded"
 

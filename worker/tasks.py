@@ -59,7 +59,6 @@ def lodge_version_activity(ctx: JobContext, p: LodgeVersionActivity) -> Outcome:
 
 
 def model_run_prov_lodge(ctx: JobContext, p: ModelRunProvLodge) -> Outcome:
-    ctx.progress(0.1, f"Registering model run {p.record.display_name!r} and lodging its provenance")
     run_id, n, _, write = provenance.lodge_model_run(record=p.record, job_id=ctx.job_id, owner=ctx.owner)
     return Outcome(ModelRunLodgeResult(record_id=run_id, edges=n), entity_id=run_id,
                    info=f"Model run {p.record.display_name!r} registered with {n} provenance relations.",

@@ -50,7 +50,8 @@ def test_pools_on_three_hosts_never_start_more_than_the_maximum(users, pools):
     set_backend("system", max_workers=2, idle_timeout_s=30)
     for host in ("host-a", "host-b", "host-c"):
         pools("--backends", "system", "--workers", "1", host=host)
-    jobs = [_noop(root, sleep_s=0.4) for _ in range(10)]
+    # long enough to be seen running (a shorter one may record its start with its end)
+    jobs = [_noop(root, sleep_s=0.8) for _ in range(10)]
     most_workers = most_running = 0
 
     def all_done_sampling_the_most_at_once() -> bool:
