@@ -38,7 +38,7 @@ from worker import heartbeat
 from worker.context import JobContext
 from worker.early import EarlyStart
 from worker.heartbeat import JobHalted
-from worker.outcomes import DATABASE_AWAY, finish, finish_steps, record_halt, retry_if_due, while_database_away
+from worker.outcomes import DATABASE_AWAY, finish_steps, record_halt, retry_if_due, while_database_away
 
 log = logging.getLogger(__name__)
 
@@ -141,31 +141,26 @@ def _run(job_id: str, attempt: Optional[int], life, backend: Optional[str], late
             return "halted"  # cancelled or deleted before its start was recorded: nothing to record
         return _halted(job_id, attempt, halted, worker)
     except JobFailed as exc:
-        if start is not None and start.settle() is not None:
+        if (before := _before_end(job_id, start)) is None:
             return "skipped"
-        done = finish(job_id, JobStatus.FAILED, attempt, message=f"Failed: {exc.message}", level="error",
-                      values={"info": exc.message})
-        retry_if_due(done)
+        done = finish_steps(job_id, [*before, Move(JobStatus.FAILED, f"Failed: {exc.message}", "error",
+                                                   {"info": exc.message})], attempt)
+        retry_if_due(done[-1] if done else None)
         return "failed"
     except Exception as exc:  # anything unexpected is a crash, not a user-facing failure
         tb = traceback.format_exc()
         log.exception("job %s crashed", job_id)
-        if start is not None and start.settle() is not None:
+        if (before := _before_end(job_id, start)) is None:
             return "skipped"
         plain = (f"The job stopped because of an internal error ({type(exc).__name__}). "
                  f"An administrator can see the details; retrying may help.")
-        done = finish(job_id, JobStatus.CRASHED, attempt, message=plain, level="error",
-                      values={"info": plain, "error_detail": tb})
-        retry_if_due(done)
+        done = finish_steps(job_id, [*before, Move(JobStatus.CRASHED, plain, "error",
+                                                   {"info": plain, "error_detail": tb})], attempt)
+        retry_if_due(done[-1] if done else None)
         return "crashed"
 
-    before = []
-    if start is not None:
-        try:
-            before = start.claim_for_end()
-        except TransitionRejected as exc:
-            log.info("outcome of %s dropped: %s", job_id, exc.message)
-            return "skipped"
+    if (before := _before_end(job_id, start)) is None:
+        return "skipped"
     lodged: list[Lodged] = []
 
     def _lodge(conn, done):
@@ -191,6 +186,19 @@ def _run(job_id: str, attempt: Optional[int], life, backend: Optional[str], late
             later.extend(d.event() for d in steps)
         enqueue(lodged)
     return "succeeded"
+
+
+def _before_end(job_id: str, start: Optional[EarlyStart]) -> Optional[list[Move]]:
+    """What the end of a run records before its own move: the take and start of a run
+    whose start is unrecorded (one commit for both), else nothing; None when its start
+    was refused (cancelled or deleted meanwhile): its outcome is dropped."""
+    if start is None:
+        return []
+    try:
+        return start.claim_for_end()
+    except TransitionRejected as exc:
+        log.info("outcome of %s dropped: %s", job_id, exc.message)
+        return None
 
 
 def _halted(job_id: str, attempt: int, halted: JobHalted, worker: str) -> str:
