@@ -120,7 +120,9 @@ def transition_set(
                     if then is not None:
                         after.append(then)
     if publish and done:
-        events.publish_many([d.event() for d in done])
+        # Marked as a set's: a console in the middle of such a storm still pushes a single
+        # job's move at once (app/state/live.py), rather than after the storm's gap.
+        events.publish_many([{**d.event(), "bulk": True} for d in done])
     for then in after:
         then()
     return SetMoved(done, skipped)

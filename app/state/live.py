@@ -266,9 +266,11 @@ class Hub:
             until = None  # set once the burst holds a lodging: wait briefly for its take
             untaken: set[str] = set()  # lodged in this burst, not yet seen started
             cap = BURST
-            if time.monotonic() < calm_at:
+            storm = time.monotonic() < calm_at
+            single = False  # a move of one job, not of a set: during a storm it ends the gap
+            if storm:
                 until, cap = calm_at, STORM_BURST
-                untaken.add("")  # wait the whole gap: nothing here ends the wait early
+                untaken.add("")  # wait the whole gap: only a single job's move ends it early
             while msg is not None:
                 try:
                     ev = json.loads(msg["data"])
@@ -277,17 +279,25 @@ class Hub:
                         untaken.update(ev.get("job_ids") or ())
                         if until is None:
                             until = time.monotonic() + COALESCE_S
-                    elif ev.get("kind") == "job" and ev.get("status") not in WAITING:
-                        untaken.discard(ev.get("job_id"))
+                    elif ev.get("kind") == "job":
+                        single = single or not ev.get("bulk")
+                        if ev.get("status") not in WAITING:
+                            untaken.discard(ev.get("job_id"))
                 except (ValueError, TypeError):
                     log.warning("ignored a malformed event: %r", msg.get("data"))
                 if len(events) >= cap:
                     break
-                # Every job lodged here is running already: no reason to wait longer.
-                wait = max(0.0, until - time.monotonic()) if until is not None and untaken else 0
+                # Every job lodged here is running already: no reason to wait longer. In a
+                # storm, a single job's move (someone's job running) goes out with what the
+                # storm brought so far: the gap paces the storm, not the rest.
+                wait = (max(0.0, until - time.monotonic()) if until is not None and untaken
+                        and not (storm and single) else 0)
                 msg = await ps.get_message(timeout=wait)
             if events:
-                calm_at = time.monotonic() + STORM_GAP_S if len(events) >= STORM_EVENTS else 0.0
+                if len(events) >= STORM_EVENTS:
+                    calm_at = time.monotonic() + STORM_GAP_S
+                elif not (storm and single):
+                    calm_at = 0.0  # over; a single job's push in the middle of one leaves it on
                 try:
                     await self._dispatch(events)
                 except Exception:

@@ -403,3 +403,58 @@ def test_no_tab_is_dropped_while_the_connected_tabs_are_unknown(jobdeck, monkeyp
     hub._pruned = time.monotonic() - 7200
     _run(hub._dispatch([_ev("alice")]))
     assert set(hub.watches) == {"t1"} and len(roots["t1"].pushes) == 1
+
+
+class _TimedPubSub:
+    """Messages that become available at given times (s after start), as Redis' pub/sub
+    hands them to the listener."""
+
+    def __init__(self, schedule: list[tuple[float, dict]]):
+        import json
+
+        self.t0 = time.monotonic()
+        self.pending = [(at, json.dumps(ev)) for at, ev in sorted(schedule, key=lambda x: x[0])]
+
+    async def get_message(self, timeout: float = 0.0):
+        end = time.monotonic() + (timeout or 0.0)
+        while True:
+            now = time.monotonic() - self.t0
+            if self.pending and self.pending[0][0] <= now:
+                return {"data": self.pending.pop(0)[1]}
+            if time.monotonic() >= end:
+                return None
+            await asyncio.sleep(0.01)
+
+
+def test_in_a_storm_a_single_jobs_move_goes_out_at_once_and_the_storm_keeps_its_pace(monkeypatch):
+    """A bulk action's chunks (events marked bulk) are paced STORM_GAP_S apart; a single
+    job's move arriving meanwhile is pushed at once, with what the storm brought so far."""
+    monkeypatch.setattr(live, "STORM_GAP_S", 2.0)
+    bulk = [_ev(job_id=f"b{i}", status="CANCELLED", bulk=True) for i in range(live.STORM_EVENTS)]
+    schedule = [(0.0, e) for e in bulk]  # a storm starts
+    schedule += [(0.05, dict(e, job_id=e["job_id"] + "-2")) for e in bulk]  # and goes on
+    schedule += [(0.1, _ev(job_id="someone's", status="SUCCEEDED"))]  # someone's job ends
+    schedule += [(0.3, dict(e, job_id=e["job_id"] + "-3")) for e in bulk]  # the storm again
+    hub, _ = _hub({})
+    pushed: list[tuple[float, list[str]]] = []
+    ps = _TimedPubSub(schedule)
+
+    async def record(events):
+        pushed.append((time.monotonic() - ps.t0, [e["job_id"] for e in events]))
+
+    monkeypatch.setattr(hub, "_dispatch", record)
+
+    async def go():
+        task = asyncio.ensure_future(hub._listen(ps))
+        while len(pushed) < 3 and time.monotonic() - ps.t0 < 6:
+            await asyncio.sleep(0.02)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    _run(go())
+    assert len(pushed) == 3, pushed
+    (t1, first), (t2, second), (t3, third) = pushed
+    assert len(first) == live.STORM_EVENTS and t1 < 1.0
+    assert "someone's" in second and t2 < 1.0, (t2, len(second))  # not held to the gap
+    assert len(third) == live.STORM_EVENTS and t3 >= 1.9  # the storm still paced
