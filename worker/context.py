@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import sqlalchemy as sa
 
@@ -11,6 +11,9 @@ from app import events, lifecycle
 from app.db import utcnow, write_conn
 from app.models import Job
 from worker.heartbeat import JobHalted
+
+if TYPE_CHECKING:
+    from worker.early import EarlyStart
 
 
 @dataclass(frozen=True)
@@ -25,7 +28,7 @@ class JobContext:
     entity_id: Optional[str]
     worker: str
     # The job's start when not recorded yet (worker/early.py): recorded before any progress.
-    early: Optional[object] = field(default=None, compare=False, repr=False)
+    early: Optional["EarlyStart"] = field(default=None, compare=False, repr=False)
     # The last tenth reported by count(), so that a loop over many rows writes ~10 times.
     _reported: list = field(default_factory=lambda: [-1], compare=False, repr=False)
 

@@ -33,13 +33,18 @@ log = logging.getLogger(__name__)
 EARLY_S = 0.2  # a run longer than this shows IN_PROGRESS within another watch tick (0.2 s)
 
 
+def start_moves(worker: str, at: Optional[datetime] = None) -> list[Move]:
+    """A job's take and start: two history lines, recorded in one commit (early or not)."""
+    return [Move(JobStatus.DEQUEUED, f"Taken by worker {worker}", values={"worker": worker}, at=at),
+            Move(JobStatus.IN_PROGRESS, "Started", at=at)]
+
+
 class EarlyStart:
     """The unrecorded start of one job: `moves` (its take and start, stamped `at`) are
     committed by `record`, by whichever of the worker's threads gets there first."""
 
     def __init__(self, *, worker: str, at: datetime, record: Callable[[list[Move]], object]):
-        self.moves = [Move(JobStatus.DEQUEUED, f"Taken by worker {worker}", values={"worker": worker}, at=at),
-                      Move(JobStatus.IN_PROGRESS, "Started", at=at)]
+        self.moves = start_moves(worker, at)
         self._record = record
         self._lock = threading.Lock()
         self.due = time.monotonic() + EARLY_S

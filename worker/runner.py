@@ -36,7 +36,7 @@ from app.lifecycle import JobStatus, Move
 from app.models import Job
 from worker import heartbeat
 from worker.context import JobContext
-from worker.early import EarlyStart
+from worker.early import EarlyStart, start_moves
 from worker.heartbeat import JobHalted
 from worker.outcomes import DATABASE_AWAY, finish_steps, record_halt, retry_if_due, while_database_away
 
@@ -92,10 +92,13 @@ def _read_early(job_id: str, attempt: Optional[int], life, worker: str):
     if spec is None or not spec.effects_with_outcome:
         return None
 
-    def record(moves):
-        return while_database_away(lambda: lifecycle.transition_steps(job_id, moves, attempt=row.attempt),
-                                   what=f"the start of job {job_id}")
-    return row, EarlyStart(worker=worker, at=utcnow(), record=record)
+    return row, EarlyStart(worker=worker, at=utcnow(), record=lambda moves: _record_start(job_id, moves, row.attempt))
+
+
+def _record_start(job_id: str, moves: list[Move], attempt: Optional[int]):
+    """Taken and started in one commit: two history lines, one turn at the write lock."""
+    return while_database_away(lambda: lifecycle.transition_steps(job_id, moves, attempt=attempt),
+                               what=f"the start of job {job_id}")
 
 
 _t = Job.__table__
@@ -111,10 +114,7 @@ def _run(job_id: str, attempt: Optional[int], life, backend: Optional[str], late
         taken, start = early
     else:
         try:
-            taken, _ = while_database_away(lambda: lifecycle.transition_steps(job_id, [
-                Move(JobStatus.DEQUEUED, f"Taken by worker {worker}", values={"worker": worker}),
-                Move(JobStatus.IN_PROGRESS, "Started"),
-            ], attempt=attempt), what=f"the start of job {job_id}")
+            taken, _ = _record_start(job_id, start_moves(worker), attempt)
         except (TransitionRejected, NotFound) as exc:
             # Cancelled, already taken by a duplicate enqueue, a stale attempt, or deleted: not ours.
             log.info("skipping %s: %s", job_id, exc.message)
