@@ -17,8 +17,11 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 # Short beats and a short time-to-live so that crash detection fits in a test.
+# A pending job's grace before the housekeeper queues it again stays above the moment
+# between a lodge's commit and its enqueue (with none, a loaded host sees a fresh job
+# queued twice, and a second worker started for the copy).
 FAST = {"JOBDECK_HEARTBEAT_S": "0.5", "JOBDECK_WORKER_TTL_S": "4", "JOBDECK_STOP_GRACE_S": "1",
-        "JOBDECK_STUCK_AFTER_S": "1"}
+        "JOBDECK_STUCK_AFTER_S": "1", "JOBDECK_PENDING_GRACE_S": "2"}
 
 
 def wait_for(what: Callable, *, timeout: float = 15.0, every: float = 0.05, message: str = ""):

@@ -27,8 +27,11 @@ def test_workers_start_on_demand_and_stop_when_idle(users, pools):
     job = _noop(root)
     wait_for(lambda: status(job.id) == "SUCCEEDED", message="the job ran")
     print(f"from zero workers: lodged to SUCCEEDED in {time.monotonic() - t0:.2f} s")
-    (w,) = [w for w in list_workers() if w.backend == "system"]
-    assert w.pid and w.host and w.name.startswith("system-") and w.jobs_done == 1 and w.jobs_failed == 0
+    # a worker counts its job once its end has committed: a moment after the row says so
+    (w,) = wait_for(lambda: [w for w in list_workers() if w.backend == "system" and w.jobs_done == 1],
+                    message="the worker counted its job")
+    assert [x.name for x in list_workers() if x.backend == "system"] == [w.name]
+    assert w.pid and w.host and w.name.startswith("system-") and w.jobs_failed == 0
     assert w.last_heartbeat is not None
     assert messages(job.id)[1][2] == f"Taken by worker {w.name}"
     # idle for 1 s: the worker stops by itself, down to zero
@@ -38,7 +41,8 @@ def test_workers_start_on_demand_and_stop_when_idle(users, pools):
     # and a new job starts a new one
     again = _noop(root, outcome="fail")
     wait_for(lambda: status(again.id) == "FAILED")
-    busy = [w for w in list_workers(backend="system") if w.jobs_failed == 1]
+    busy = wait_for(lambda: [w for w in list_workers(backend="system") if w.jobs_failed == 1],
+                    message="a new worker counted the failed job")
     assert len(busy) == 1 and busy[0].name != w.name
     assert pool.stop() == 0
 
