@@ -144,6 +144,10 @@ class Life:
         self.attempt: Optional[int] = None
         self.job_since: Optional[float] = None
         self.phase = "idle"  # idle | taking | running | recording
+        # Which run of a handler is in hand, counted: a look of the watch thread is acted on
+        # only within the run it began in (the job it read may have ended meanwhile, and
+        # the next one's start not be committed yet when it read: not a reason to halt it).
+        self.runs = 0
         self.limit_s: Optional[float] = None
         self.deadline: Optional[float] = None
         self.halt_reason: Optional[str] = None
@@ -259,6 +263,7 @@ class Life:
         """Around the handler: the only place where JobHalted may be raised."""
         self.limit_s = limit_s
         self.deadline = time.monotonic() + limit_s if limit_s else None
+        self.runs += 1
         self.phase = "running"
         try:
             yield
@@ -291,8 +296,9 @@ class Life:
             self.halt_reason, self.halt_at = "shutdown", time.monotonic()
         raise JobHalted(self.halt_reason, self.limit_s)
 
-    def request_halt(self, reason: str) -> None:
-        if self.halt_reason is not None or self.phase != "running":
+    def request_halt(self, reason: str, run: Optional[int] = None) -> None:
+        """Halt the handler running now; with `run`, only if it is still that run."""
+        if self.halt_reason is not None or self.phase != "running" or (run is not None and run != self.runs):
             return
         self.halt_reason, self.halt_at = reason, time.monotonic()
         log.warning("worker %s: halting job %s (%s)", self.name, self.job_id, reason)
@@ -392,6 +398,7 @@ class Life:
                 self.ask_stop("its pool is gone")
 
     def _watch(self, now: float, next_sql: float) -> float:
+        run = self.runs  # read first: what follows is acted on only while this run lasts
         job, attempt = self.job_id, self.attempt
         if job is None:
             return next_sql
@@ -400,7 +407,7 @@ class Life:
                 self._hard_stop(job, attempt)
             return next_sql
         if self.deadline is not None and now >= self.deadline:
-            self.request_halt("timeout")
+            self.request_halt("timeout", run)
             return next_sql
         early = self.early
         if early is not None and early.state != "started":
@@ -408,19 +415,19 @@ class Life:
             # due; a refusal (cancelled or deleted meanwhile) halts the run.
             why = early.record_if_due(now)
             if why is not None:
-                self.request_halt(why)
+                self.request_halt(why, run)
             return next_sql
         flag = self.redis.get(keys.halt_key(job))
         if flag is not None:
             flag_attempt, _, why = flag.decode().partition(":")
             if flag_attempt == str(attempt):
-                self.request_halt("cancelled" if why == "cancelled" else "gone")
+                self.request_halt("cancelled" if why == "cancelled" else "gone", run)
                 return next_sql
         if now >= next_sql:
             next_sql = now + SQL_CHECK_S
             reason = _still_ours(job, attempt)
             if reason:
-                self.request_halt(reason)
+                self.request_halt(reason, run)
         return next_sql
 
     def _hard_stop(self, job: str, attempt: Optional[int]) -> None:
