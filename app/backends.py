@@ -128,10 +128,13 @@ def announce_change() -> None:
         log.warning("backend change not announced (Redis: %s); pools read it within %g s", exc, CACHE_S)
 
 
-def time_limit(*, job_type: str, job_subtype: str, backend: Optional[str] = None) -> int:
-    """Seconds a job of this type may run: its type's limit, capped by its backend's."""
+def time_limit(*, job_type: str, job_subtype: str, backend: Optional[str] = None,
+               config: Optional[BackendConfig] = None) -> int:
+    """Seconds a job of this type may run: its type's limit, capped by its backend's
+    (`config`, when given and that backend's, as read a moment ago)."""
     spec = spec_for(job_type, job_subtype)
-    cap = backend_config(backend or spec.backend).job_timeout_s
+    name = backend or spec.backend
+    cap = (config if config is not None and config.name == name else backend_config(name)).job_timeout_s
     return min(spec.timeout_s, cap) if cap else spec.timeout_s
 
 

@@ -19,6 +19,7 @@ import hashlib
 import json
 import logging
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, Callable, Iterable, Optional
 
 import sqlalchemy as sa
@@ -93,6 +94,19 @@ _INSERT = sa.insert(_rec)
 _UPDATE = sa.update(_rec).where(_rec.c.job_id == sa.bindparam("_id"))
 
 
+@lru_cache(maxsize=None)
+def _first_attempt(dialect: str) -> sa.Insert:
+    """A first attempt's record in one statement: it has no earlier attempts to keep, and
+    one written before for this attempt (its end recorded again) is replaced whole."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    stmt = insert(_rec)
+    return stmt.on_conflict_do_update(index_elements=[_rec.c.job_id],
+                                      set_={c.name: stmt.excluded[c.name] for c in _rec.c if c.name != "job_id"})
+
+
 def write_record(conn: sa.Connection, job_id: str, *, host: Optional[str] = None) -> None:
     job = conn.execute(_SELECT_JOB, {"_id": job_id}).first()
     if job is None:
@@ -110,7 +124,8 @@ def write_record(conn: sa.Connection, job_id: str, *, host: Optional[str] = None
     this = {"attempt": job.attempt, "status": job.status, "worker": job.worker or "",
             "host": host or fingerprint.host(), "environment": env.fingerprint,
             **{k: _iso(getattr(job, k)) for k in ("lodged_at", "dequeued_at", "started_at", "finished_at")}}
-    before = conn.execute(_SELECT_ATTEMPTS, {"_id": job_id}).first()
+    first = (job.attempt or 1) <= 1
+    before = None if first else conn.execute(_SELECT_ATTEMPTS, {"_id": job_id}).first()
     attempts = [a for a in (before.attempts if before else None) or [] if a.get("attempt") != job.attempt]
     values = dict(
         owner=job.owner, lodged_by=job.lodged_by or job.owner, job_type=job.job_type, job_subtype=job.job_subtype,
@@ -122,7 +137,9 @@ def write_record(conn: sa.Connection, job_id: str, *, host: Optional[str] = None
         attempts=sorted(attempts + [this], key=lambda a: a.get("attempt") or 0),
         created_at=job.created_at, lodged_at=job.lodged_at, dequeued_at=job.dequeued_at,
         started_at=job.started_at, finished_at=job.finished_at, recorded_at=utcnow())
-    if before is None:
+    if first:
+        conn.execute(_first_attempt(conn.dialect.name), {"job_id": job_id, **values})
+    elif before is None:
         conn.execute(_INSERT, {"job_id": job_id, **values})
     else:
         conn.execute(_UPDATE, {"_id": job_id, **values})

@@ -153,6 +153,9 @@ class Life:
         self.halt_reason: Optional[str] = None
         self.halt_at: Optional[float] = None
         self.early = None  # the unrecorded start of the job in hand (worker/early.py), if any
+        # The backend's settings as read the moment the job in hand was popped: its time
+        # limit is taken from them (one read of the settings token a job less).
+        self.taken_with = None
         self.done = 0
         self.failed = 0
         self.handled = 0
@@ -279,7 +282,7 @@ class Life:
             self.done += 1
         elif outcome in ("failed", "crashed", "timeout"):
             self.failed += 1
-        self.job_id = self.attempt = self.job_since = self.early = None
+        self.job_id = self.attempt = self.job_since = self.early = self.taken_with = None
         self.phase, self.halt_reason, self.halt_at, self.limit_s = "idle", None, None, None
         self.state = "stopping" if self.stop_asked else "idle"
         self._set_cell(self.state)
@@ -364,7 +367,8 @@ class Life:
         queue (the backend was paused while this worker waited), or None."""
         if self.max_workers < 0:
             return None
-        return paused_text(self.backend) if self._settings().max_workers == 0 else None
+        self.taken_with = cfg = self._settings()
+        return paused_text(self.backend) if cfg.max_workers == 0 else None
 
     def stop_between_jobs(self, why: str) -> None:
         """Stop now, with no job in hand (no signal needed: the main thread decides)."""

@@ -28,7 +28,7 @@ from rq import get_current_job
 
 from app import keys, lifecycle
 from app.backends import time_limit
-from app.db import session, utcnow
+from app.db import get_engine, utcnow
 from app.errors import JobFailed, NotFound, TransitionRejected
 from app.jobtypes import SPECS, spec_for
 from app.launch import Lodged, enqueue, lodge_next
@@ -82,8 +82,8 @@ def _read_early(job_id: str, attempt: Optional[int], life, worker: str):
     if life is None:
         return None
     try:
-        with session() as s:
-            row = s.connection().execute(_EARLY_READ, {"_id": job_id}).first()
+        with get_engine().connect() as conn:  # a Core read: no session for one row
+            row = conn.execute(_EARLY_READ, {"_id": job_id}).first()
     except DATABASE_AWAY:
         return None  # the start's own wait for the database follows
     if row is None or row.status != JobStatus.PENDING.value or (attempt is not None and row.attempt != attempt):
@@ -132,7 +132,7 @@ def _run(job_id: str, attempt: Optional[int], life, backend: Optional[str], late
         if life is not None:
             # the limit of the backend the job was queued on (a task may run on any backend)
             guard = life.running(time_limit(job_type=taken.job_type, job_subtype=taken.job_subtype,
-                                            backend=backend))
+                                            backend=backend, config=life.taken_with))
         with guard:
             outcome = _handler(spec.handler)(ctx, payload)
     except JobHalted as halted:

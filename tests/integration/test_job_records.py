@@ -120,6 +120,25 @@ def test_every_attempt_is_in_the_record_and_a_plain_job_has_its_payload_and_resu
     assert rec.code["handler"] == "worker.tasks.flaky"
 
 
+def test_a_first_attempt_recorded_again_is_replaced_whole(users):
+    """A first attempt's record is written in one statement (no read of earlier attempts):
+    written again (its end recorded again), it replaces the first, one attempt listed."""
+    from app.db import write_conn
+    from app.records import write_record
+
+    job = launch.launch_job(actor=users["root"], job_type="SYSTEM", job_subtype="NOOP", payload={})
+    run_workers()
+    with session() as s:
+        first = s.get(JobRecord, job.id)
+    with write_conn() as conn:
+        write_record(conn, job.id, host="another-host")
+    with session() as s:
+        again = list(s.exec(sa.select(JobRecord).where(JobRecord.job_id == job.id)).scalars())
+    assert len(again) == 1 and again[0].host == "another-host" and first.host != "another-host"
+    assert [(a["attempt"], a["status"], a["host"]) for a in again[0].attempts] == [(1, "SUCCEEDED", "another-host")]
+    assert again[0].recorded_at >= first.recorded_at and again[0].outputs == first.outputs
+
+
 def _read(body: dict):
     return prov.read(json.dumps(body), format="json")
 
