@@ -22,7 +22,7 @@ from typing import Iterable, Optional
 
 import sqlalchemy as sa
 
-from app.db import WRITE_SCRATCH, before_commit, get_engine, write_conn
+from app.db import WRITE_SCRATCH, before_commit, dialect_insert, get_engine, write_conn
 from app.models import Job, JobCount
 
 # The owner of the counts of every user's jobs. No username can be "*" (app.auth).
@@ -42,11 +42,7 @@ def shard_of(job_id: str) -> int:
 
 @lru_cache(maxsize=2)
 def _upsert(dialect: str) -> sa.Insert:
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    stmt = insert(_count).values(owner=sa.bindparam("o"), status=sa.bindparam("s"),
+    stmt = dialect_insert(_count, dialect).values(owner=sa.bindparam("o"), status=sa.bindparam("s"),
                                  shard=sa.bindparam("h"), n=sa.bindparam("d"))
     return stmt.on_conflict_do_update(index_elements=["owner", "status", "shard"],
                                       set_={"n": _count.c.n + stmt.excluded.n})

@@ -260,13 +260,18 @@ def write_conn() -> Iterator[sa.Connection]:
     _committed(done)
 
 
-def insert_ignore(table: sa.Table, dialect_name: str):
-    """INSERT … ON CONFLICT DO NOTHING on either database: handlers repeat safely."""
+def dialect_insert(table: sa.Table, dialect_name: str):
+    """The database's own INSERT of `table`, the one that has ON CONFLICT."""
     if dialect_name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    return insert(table).on_conflict_do_nothing()
+    return insert(table)
+
+
+def insert_ignore(table: sa.Table, dialect_name: str):
+    """INSERT … ON CONFLICT DO NOTHING on either database: handlers repeat safely."""
+    return dialect_insert(table, dialect_name).on_conflict_do_nothing()
 
 
 def alembic_config():

@@ -23,7 +23,7 @@ from typing import Optional
 import sqlalchemy as sa
 
 from app import counts  # imported first: its flush runs before ours, the same lock order everywhere
-from app.db import WRITE_SCRATCH, before_commit, get_engine, utcnow, write_conn
+from app.db import WRITE_SCRATCH, before_commit, dialect_insert, get_engine, utcnow, write_conn
 from app.minute_tables import RUN_BOUNDS, RUN_BUCKETS, job_minute
 from app.settings import get_settings
 
@@ -85,11 +85,7 @@ def _flush(conn: sa.Connection) -> None:
 
 @lru_cache(maxsize=2)
 def _upsert(dialect: str) -> sa.Insert:
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    stmt = insert(_t).values({c: sa.bindparam(c) for c in (*_KEY, *_VALUES)})
+    stmt = dialect_insert(_t, dialect).values({c: sa.bindparam(c) for c in (*_KEY, *_VALUES)})
     return stmt.on_conflict_do_update(index_elements=list(_KEY),
                                       set_={c: _t.c[c] + stmt.excluded[c] for c in _VALUES})
 

@@ -21,7 +21,7 @@ from typing import Callable, Optional, Sequence
 import sqlalchemy as sa
 
 from app import metrics  # noqa: F401 (imported first: its flush runs before ours)
-from app.db import WRITE_SCRATCH, before_commit, utcnow, write_conn
+from app.db import WRITE_SCRATCH, before_commit, dialect_insert, utcnow, write_conn
 from app.metrics import TOTAL, minute_of
 from app.settings import get_settings
 
@@ -80,12 +80,8 @@ def _flush(conn: sa.Connection) -> None:
 
 @lru_cache(maxsize=None)
 def _upsert(k: Kept, dialect: str) -> sa.Insert:
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
     t = k.table
-    stmt = insert(t).values({c: sa.bindparam(c) for c in (*k.key, *k.values, *k.first)})
+    stmt = dialect_insert(t, dialect).values({c: sa.bindparam(c) for c in (*k.key, *k.values, *k.first)})
     return stmt.on_conflict_do_update(index_elements=list(k.key),
                                       set_={c: t.c[c] + stmt.excluded[c] for c in k.values})
 

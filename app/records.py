@@ -25,7 +25,7 @@ from typing import Any, Callable, Iterable, Optional
 import sqlalchemy as sa
 
 from app import fingerprint, runs
-from app.db import insert_ignore, session, utcnow
+from app.db import dialect_insert, insert_ignore, session, utcnow
 from app.errors import Conflict, NotFound
 from app.jobtypes import SPECS
 from app.models import Job, JobFile, Task, TaskParameter, User
@@ -90,19 +90,13 @@ _SELECT_FILES = (sa.select(_file.c.name, _file.c.size, _file.c.sha256, _file.c.s
                  .where(_file.c.job_id == sa.bindparam("_id")).order_by(_file.c.name))
 _SELECT_ATTEMPTS = sa.select(_rec.c.attempts).where(_rec.c.job_id == sa.bindparam("_id"))
 _SELECT_ENV = sa.select(_env.c.fingerprint).where(_env.c.fingerprint == sa.bindparam("_fp"))
-_INSERT = sa.insert(_rec)
-_UPDATE = sa.update(_rec).where(_rec.c.job_id == sa.bindparam("_id"))
 
 
 @lru_cache(maxsize=None)
-def _first_attempt(dialect: str) -> sa.Insert:
-    """A first attempt's record in one statement: it has no earlier attempts to keep, and
-    one written before for this attempt (its end recorded again) is replaced whole."""
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    stmt = insert(_rec)
+def _upsert(dialect: str) -> sa.Insert:
+    """A job's record written whole, whether or not one was written before (an earlier
+    attempt's, or this one's end recorded again)."""
+    stmt = dialect_insert(_rec, dialect)
     return stmt.on_conflict_do_update(index_elements=[_rec.c.job_id],
                                       set_={c.name: stmt.excluded[c.name] for c in _rec.c if c.name != "job_id"})
 
@@ -124,8 +118,8 @@ def write_record(conn: sa.Connection, job_id: str, *, host: Optional[str] = None
     this = {"attempt": job.attempt, "status": job.status, "worker": job.worker or "",
             "host": host or fingerprint.host(), "environment": env.fingerprint,
             **{k: _iso(getattr(job, k)) for k in ("lodged_at", "dequeued_at", "started_at", "finished_at")}}
-    first = (job.attempt or 1) <= 1
-    before = None if first else conn.execute(_SELECT_ATTEMPTS, {"_id": job_id}).first()
+    # A first attempt has no earlier attempts to keep: nothing to read.
+    before = None if (job.attempt or 1) <= 1 else conn.execute(_SELECT_ATTEMPTS, {"_id": job_id}).first()
     attempts = [a for a in (before.attempts if before else None) or [] if a.get("attempt") != job.attempt]
     values = dict(
         owner=job.owner, lodged_by=job.lodged_by or job.owner, job_type=job.job_type, job_subtype=job.job_subtype,
@@ -137,12 +131,7 @@ def write_record(conn: sa.Connection, job_id: str, *, host: Optional[str] = None
         attempts=sorted(attempts + [this], key=lambda a: a.get("attempt") or 0),
         created_at=job.created_at, lodged_at=job.lodged_at, dequeued_at=job.dequeued_at,
         started_at=job.started_at, finished_at=job.finished_at, recorded_at=utcnow())
-    if first:
-        conn.execute(_first_attempt(conn.dialect.name), {"job_id": job_id, **values})
-    elif before is None:
-        conn.execute(_INSERT, {"job_id": job_id, **values})
-    else:
-        conn.execute(_UPDATE, {"_id": job_id, **values})
+    conn.execute(_upsert(conn.dialect.name), {"job_id": job_id, **values})
 
 
 def _iso(t: Optional[datetime]) -> Optional[str]:

@@ -299,9 +299,9 @@ class Life:
             self.halt_reason, self.halt_at = "shutdown", time.monotonic()
         raise JobHalted(self.halt_reason, self.limit_s)
 
-    def request_halt(self, reason: str, run: Optional[int] = None) -> None:
-        """Halt the handler running now; with `run`, only if it is still that run."""
-        if self.halt_reason is not None or self.phase != "running" or (run is not None and run != self.runs):
+    def request_halt(self, reason: str, run: int) -> None:
+        """Halt the handler running now, if it is still run number `run`."""
+        if self.halt_reason is not None or self.phase != "running" or run != self.runs:
             return
         self.halt_reason, self.halt_at = reason, time.monotonic()
         log.warning("worker %s: halting job %s (%s)", self.name, self.job_id, reason)
